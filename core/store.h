@@ -1,0 +1,85 @@
+#pragma once
+
+// The Store port: durable state. SqliteStore (store/) implements it; unit
+// tests of other modules may use a fake behind this interface.
+//
+// Contract for every implementation:
+//   - each call is atomic: it changes everything it says or nothing;
+//   - a call that returns success has made its change durable (it survives
+//     a crash or SIGKILL of the process right after);
+//   - job status changes go through TransitionJob only, which checks the
+//     state machine (core/job_state.h) and appends a JobEvent.
+// Thread safety: implementations may be called from any thread.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ids.h"
+#include "core/types.h"
+
+namespace sluss::core {
+
+struct NewJob {
+  std::string action;
+  StatusCode status = StatusCode::kWaitingOnDependencies;
+  std::string reason;
+  std::string spec_json;
+  std::string cache_key;
+  std::vector<std::string> needs;  // action names of jobs in the same run
+};
+
+struct NewRun {
+  std::string project;
+  std::string commit;
+  std::string ref;
+  std::string trigger;
+  std::string submitted_by;
+  // Validation errors of an invalid pipeline; such a run has no jobs and is
+  // stored as failed.
+  std::vector<std::string> errors;
+  std::vector<NewJob> jobs;  // any order; `needs` must name jobs in this run
+};
+
+struct RunFilter {
+  std::optional<std::string> project;
+  std::optional<RunState> state;
+  // Newest first. Page with `before`: the id of the last run already seen.
+  std::optional<RunId> before;
+  int limit = 50;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // kAlreadyExists when a project with that name exists.
+  virtual Result<void> CreateProject(const Project& project) = 0;
+  virtual Result<Project> GetProject(std::string_view name) = 0;
+  virtual Result<std::vector<Project>> ListProjects() = 0;
+
+  // Creates the run, its jobs, their dependency edges and each job's first
+  // event in one transaction. kNotFound for an unknown project;
+  // kInvalidArgument for needs that name no job of the run, duplicate action
+  // names or an initial status that IsValidInitialStatus refuses.
+  virtual Result<Run> CreateRun(const NewRun& run, TimePoint now) = 0;
+  virtual Result<Run> GetRun(RunId id) = 0;
+  virtual Result<std::vector<Run>> ListRuns(const RunFilter& filter) = 0;
+
+  virtual Result<Job> GetJob(JobId id) = 0;
+  virtual Result<std::vector<Job>> ListJobs(RunId run) = 0;
+
+  // Moves a job from `expected` to `to`, with a reason for people. kConflict
+  // when the job's status is no longer `expected` (someone moved it first);
+  // kFailedPrecondition when the state machine forbids the move. A retry
+  // (failed or cancelled -> pending) starts the next attempt. The job's run
+  // state is updated in the same transaction.
+  virtual Result<Job> TransitionJob(JobId id, StatusCode expected,
+                                    StatusCode to, std::string_view reason,
+                                    TimePoint now) = 0;
+  virtual Result<std::vector<JobEvent>> ListJobEvents(JobId id) = 0;
+};
+
+}  // namespace sluss::core

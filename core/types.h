@@ -1,0 +1,164 @@
+#pragma once
+
+// The domain's value types. Plain data: no I/O, no behaviour beyond what
+// keeps them consistent. The store persists them; the API prints them.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/job_state.h"
+#include "core/time.h"
+
+namespace sluss::core {
+
+// What a job asks for, or what a node has. Unset optional fields in a
+// request take the project's or the node's defaults.
+struct Resources {
+  int gpus = 0;
+  std::int64_t milli_cpus = 0;
+  std::int64_t memory_bytes = 0;
+  std::chrono::seconds time_limit{0};
+  std::int64_t disk_bytes = 0;  // writable space for outputs
+  auto operator<=>(const Resources&) const = default;
+};
+
+struct ResourceRequest {
+  std::optional<int> gpus;
+  std::optional<std::int64_t> milli_cpus;
+  std::optional<std::int64_t> memory_bytes;
+  std::optional<std::chrono::seconds> time_limit;
+  std::optional<std::int64_t> disk_bytes;
+  bool operator==(const ResourceRequest&) const = default;
+};
+
+// A dataset named by a job: "prescriptions", or pinned "prescriptions@2026-06".
+struct DatasetRef {
+  std::string name;
+  std::string version;  // empty: the newest version the permit allows
+  bool operator==(const DatasetRef&) const = default;
+  std::string ToString() const {
+    return version.empty() ? name : name + "@" + version;
+  }
+};
+
+// Per-project limits, set at runtime by admins. Unset means unlimited.
+struct Quota {
+  struct Totals {
+    std::optional<int> gpus;
+    std::optional<std::int64_t> milli_cpus;
+    std::optional<std::int64_t> memory_bytes;
+    bool operator==(const Totals&) const = default;
+  };
+  struct PerUser {
+    std::optional<int> max_running_jobs;
+    std::optional<int> max_gpus;
+    bool operator==(const PerUser&) const = default;
+  };
+  struct PerJob {
+    std::optional<int> max_gpus;
+    std::optional<std::chrono::seconds> max_time;
+    std::optional<std::int64_t> max_memory_bytes;
+    bool operator==(const PerJob&) const = default;
+  };
+  struct Budget {
+    double gpu_hours = 0;
+    std::string period = "month";  // "day", "week", "month"
+    bool operator==(const Budget&) const = default;
+  };
+  Totals max;
+  PerUser per_user;
+  PerJob per_job;
+  std::optional<int> max_running_jobs;
+  std::optional<int> max_queued_jobs;
+  std::optional<Budget> budget;
+  double fairshare_weight = 1.0;
+  bool operator==(const Quota&) const = default;
+};
+
+struct Project {
+  std::string name;  // [a-z0-9][a-z0-9-]*, the id
+  std::string description;
+  std::string repo_url;                  // empty until gitsync is set up
+  std::vector<std::string> branches;     // tracked; empty: the default branch
+  Quota quota;
+  TimePoint created_at;
+};
+
+// A container image: a directory root filesystem registered by an admin,
+// identified by the digest of its file manifest.
+struct Image {
+  std::string name;
+  std::string digest;  // "sha256:..."
+  std::string rootfs;  // host path; never shown to researchers
+  TimePoint registered_at;
+};
+
+struct Node {
+  enum class State { kUp, kDrained, kDown };
+  std::string name;
+  Resources capacity;
+  std::vector<int> gpu_ids;
+  State state = State::kUp;
+};
+
+enum class RunState { kPending, kRunning, kSucceeded, kFailed, kCancelled };
+std::string_view Name(RunState state);
+std::optional<RunState> ParseRunState(std::string_view name);
+
+// The state of a run follows from its jobs: failed when the pipeline was
+// invalid (no jobs) or any job failed and none can still run; running when
+// any job runs; and so on. `invalid` is true for a run whose pipeline did
+// not validate.
+RunState DeriveRunState(const std::vector<StatusCode>& job_codes,
+                        bool invalid);
+
+struct Run {
+  RunId id;
+  std::string project;
+  std::string commit;        // 40 hex digits, or empty for API runs
+  std::string ref;           // "refs/heads/main"
+  std::string trigger;       // "push", "api", "poll", "webhook"
+  std::string submitted_by;  // person (token user or commit author)
+  RunState state = RunState::kPending;
+  // For a run whose sluss.yaml did not validate: the "file:line:col: msg"
+  // diagnostics; such a run has no jobs.
+  std::vector<std::string> errors;
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+struct Job {
+  JobId id;
+  RunId run_id;
+  std::string project;
+  std::string action;
+  StatusCode status = StatusCode::kWaitingOnDependencies;
+  std::string reason;  // for people: "waiting_on_quota: project p1 uses 4 of 4 GPUs"
+  int attempt = 1;
+  std::string spec_json;   // the canonical action spec (see pipeline.h)
+  std::string cache_key;   // "sha256:..."
+  std::vector<JobId> needs;
+  TimePoint created_at;
+  TimePoint updated_at;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> ended_at;
+  std::optional<int> exit_code;
+
+  JobState state() const { return StateOf(status); }
+};
+
+struct JobEvent {
+  JobEventId id;
+  JobId job_id;
+  TimePoint at;
+  std::optional<StatusCode> from;  // empty for the creating event
+  StatusCode to = StatusCode::kWaitingOnDependencies;
+  std::string reason;
+  int attempt = 1;
+};
+
+}  // namespace sluss::core
