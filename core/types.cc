@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "core/strings.h"
+
 namespace sluss::core {
 namespace {
 constexpr std::array<std::string_view, 5> kRunStateNames = {
@@ -47,4 +49,20 @@ RunState DeriveRunState(const std::vector<StatusCode>& job_codes,
   return RunState::kSucceeded;
 }
 
+}  // namespace sluss::core
+
+namespace sluss::core {
+Result<void> CheckProjectName(std::string_view name) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (name.empty() || name.size() > 63 || !ok(name[0]) ||
+      !std::all_of(name.begin(), name.end(),
+                   [&](char c) { return ok(c) || c == '-'; })) {
+    return InvalidArgument(
+        StrCat("project name ", Quote(name),
+               " must be 1-63 lower-case letters, digits and '-', starting "
+               "with a letter or digit"),
+        "name");
+  }
+  return {};
+}
 }  // namespace sluss::core

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/ids.h"
 #include "core/job_state.h"
 #include "core/time.h"
@@ -161,4 +162,10 @@ struct JobEvent {
   int attempt = 1;
 };
 
+}  // namespace sluss::core
+
+namespace sluss::core {
+// Project names: 1-63 of [a-z0-9-], starting with a letter or digit. They
+// appear in URLs, paths and cgroup names, so nothing else is allowed.
+Result<void> CheckProjectName(std::string_view name);
 }  // namespace sluss::core

@@ -1,0 +1,81 @@
+#include "store/internal/schema.h"
+
+namespace sluss::store::internal {
+
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> migrations = {
+      // 1: projects, runs, jobs, their dependencies and their events.
+      R"sql(
+CREATE TABLE projects (
+  name        TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  repo_url    TEXT NOT NULL DEFAULT '',
+  branches    TEXT NOT NULL DEFAULT '[]',
+  quota       TEXT NOT NULL DEFAULT '{}',
+  created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE runs (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  project      TEXT NOT NULL REFERENCES projects(name),
+  commit_sha   TEXT NOT NULL DEFAULT '',
+  ref          TEXT NOT NULL DEFAULT '',
+  trigger      TEXT NOT NULL DEFAULT '',
+  submitted_by TEXT NOT NULL DEFAULT '',
+  state        TEXT NOT NULL,
+  errors       TEXT NOT NULL DEFAULT '[]',
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX runs_by_project ON runs(project, id);
+CREATE INDEX runs_by_state ON runs(state, id);
+
+CREATE TABLE jobs (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id     INTEGER NOT NULL REFERENCES runs(id),
+  project    TEXT NOT NULL REFERENCES projects(name),
+  action     TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  status     TEXT NOT NULL,
+  reason     TEXT NOT NULL DEFAULT '',
+  attempt    INTEGER NOT NULL DEFAULT 1,
+  spec       TEXT NOT NULL,
+  cache_key  TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at   INTEGER,
+  exit_code  INTEGER,
+  UNIQUE (run_id, action)
+) STRICT;
+CREATE INDEX jobs_by_state ON jobs(state, project);
+CREATE INDEX jobs_by_cache_key ON jobs(project, cache_key);
+
+CREATE TABLE job_needs (
+  job_id   INTEGER NOT NULL REFERENCES jobs(id),
+  needs_id INTEGER NOT NULL REFERENCES jobs(id),
+  PRIMARY KEY (job_id, needs_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX job_needs_reverse ON job_needs(needs_id);
+
+-- Every transition of every job, append-only.
+CREATE TABLE job_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id      INTEGER NOT NULL REFERENCES jobs(id),
+  at          INTEGER NOT NULL,
+  from_status TEXT,
+  to_status   TEXT NOT NULL,
+  reason      TEXT NOT NULL DEFAULT '',
+  attempt     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX job_events_by_job ON job_events(job_id, id);
+CREATE TRIGGER job_events_no_update BEFORE UPDATE ON job_events
+  BEGIN SELECT RAISE(ABORT, 'job_events is append-only'); END;
+CREATE TRIGGER job_events_no_delete BEFORE DELETE ON job_events
+  BEGIN SELECT RAISE(ABORT, 'job_events is append-only'); END;
+)sql",
+  };
+  return migrations;
+}
+
+}  // namespace sluss::store::internal

@@ -1,0 +1,57 @@
+#pragma once
+
+// Thin RAII helpers over the SQLite C API, for store/ only.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace sluss::store::internal {
+
+// A prepared statement. Reset and cleared on each use through Stmt::Use.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, std::string_view sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  const std::string& error() const { return error_; }
+
+  void Reset();
+  Stmt& Bind(int index, std::int64_t v);
+  Stmt& Bind(int index, int v) { return Bind(index, std::int64_t{v}); }
+  Stmt& Bind(int index, std::string_view v);
+  Stmt& Bind(int index, const char* v) { return Bind(index, std::string_view(v)); }
+  Stmt& Bind(int index, const std::string& v) { return Bind(index, std::string_view(v)); }
+  Stmt& BindNull(int index);
+  template <typename T>
+  Stmt& Bind(int index, const std::optional<T>& v) {
+    return v ? Bind(index, *v) : BindNull(index);
+  }
+
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int Step();
+
+  std::int64_t Int(int col) const;
+  std::optional<std::int64_t> OptInt(int col) const;
+  std::string Text(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string error_;
+};
+
+// Runs one or more statements that return no rows.
+core::Result<void> Exec(sqlite3* db, const char* sql);
+
+core::Error SqliteError(sqlite3* db, std::string_view what);
+
+}  // namespace sluss::store::internal

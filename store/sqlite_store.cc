@@ -1,0 +1,565 @@
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/quota.h"
+#include "core/strings.h"
+#include "store/internal/schema.h"
+#include "store/internal/sqlite.h"
+#include "store/store.h"
+
+namespace sluss::store {
+
+using core::ErrorCode;
+using core::Fail;
+using core::Result;
+using core::StrCat;
+using internal::Stmt;
+using nlohmann::json;
+
+namespace {
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    begun_ = internal::Exec(db, "BEGIN IMMEDIATE").has_value();
+  }
+  ~Transaction() {
+    if (begun_ && !committed_) (void)internal::Exec(db_, "ROLLBACK");
+  }
+  bool begun() const { return begun_; }
+  Result<void> Commit() {
+    auto r = internal::Exec(db_, "COMMIT");
+    if (r) committed_ = true;
+    return r;
+  }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+  bool committed_ = false;
+};
+
+#define SLUSS_RETURN_IF_ERROR(expr)                       \
+  do {                                                    \
+    if (auto _r = (expr); !_r) return std::unexpected(_r.error()); \
+  } while (0)
+
+constexpr const char* kJobColumns =
+    "id, run_id, project, action, status, reason, attempt, spec, cache_key, "
+    "created_at, updated_at, started_at, ended_at, exit_code";
+
+core::Job ReadJob(const Stmt& s) {
+  core::Job j;
+  j.id = core::JobId{s.Int(0)};
+  j.run_id = core::RunId{s.Int(1)};
+  j.project = s.Text(2);
+  j.action = s.Text(3);
+  j.status = core::ParseStatusCode(s.Text(4)).value_or(core::StatusCode::kInternalError);
+  j.reason = s.Text(5);
+  j.attempt = static_cast<int>(s.Int(6));
+  j.spec_json = s.Text(7);
+  j.cache_key = s.Text(8);
+  j.created_at = core::FromUnixMillis(s.Int(9));
+  j.updated_at = core::FromUnixMillis(s.Int(10));
+  if (auto v = s.OptInt(11)) j.started_at = core::FromUnixMillis(*v);
+  if (auto v = s.OptInt(12)) j.ended_at = core::FromUnixMillis(*v);
+  if (auto v = s.OptInt(13)) j.exit_code = static_cast<int>(*v);
+  return j;
+}
+
+constexpr const char* kRunColumns =
+    "id, project, commit_sha, ref, trigger, submitted_by, state, errors, "
+    "created_at, updated_at";
+
+core::Run ReadRun(const Stmt& s) {
+  core::Run r;
+  r.id = core::RunId{s.Int(0)};
+  r.project = s.Text(1);
+  r.commit = s.Text(2);
+  r.ref = s.Text(3);
+  r.trigger = s.Text(4);
+  r.submitted_by = s.Text(5);
+  r.state = core::ParseRunState(s.Text(6)).value_or(core::RunState::kFailed);
+  json errors = json::parse(s.Text(7), nullptr, /*allow_exceptions=*/false);
+  if (errors.is_array()) {
+    for (const auto& e : errors) {
+      if (e.is_string()) r.errors.push_back(e.get<std::string>());
+    }
+  }
+  r.created_at = core::FromUnixMillis(s.Int(8));
+  r.updated_at = core::FromUnixMillis(s.Int(9));
+  return r;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
+
+SqliteStore::~SqliteStore() {
+  std::lock_guard lock(mu_);
+  stmts_.clear();
+  sqlite3_close_v2(db_);
+}
+
+int SqliteStore::LatestSchemaVersion() {
+  return static_cast<int>(internal::Migrations().size());
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Fail(ErrorCode::kUnavailable,
+                StrCat("cannot open database ", path, ": ", msg));
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  // journal_mode answers with the mode in force; WAL may be refused (e.g. on
+  // some network file systems), which we do not accept silently.
+  {
+    Stmt s(db, "PRAGMA journal_mode=WAL");
+    if (!s.ok() || s.Step() != SQLITE_ROW || s.Text(0) != "wal") {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  StrCat("database ", path,
+                         ": cannot use WAL journal mode (is it on a local "
+                         "file system?)"));
+    }
+  }
+  SLUSS_RETURN_IF_ERROR(internal::Exec(
+      db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  {
+    Stmt s(db, "PRAGMA application_id");
+    if (!s.ok() || s.Step() != SQLITE_ROW) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  StrCat(path, " is not an SQLite database: ",
+                         s.ok() ? sqlite3_errmsg(db) : s.error()));
+    }
+    std::int64_t app = s.Int(0);
+    if (app != 0 && app != internal::kApplicationId) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  StrCat(path, " is an SQLite database of another program, "
+                               "not of sluss"));
+    }
+  }
+  std::lock_guard lock(store->mu_);
+  SLUSS_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Result<void> SqliteStore::Migrate() {
+  const auto& migrations = internal::Migrations();
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "migrate"));
+  Stmt v(db_, "PRAGMA user_version");
+  if (v.Step() != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "migrate"));
+  int version = static_cast<int>(v.Int(0));
+  if (version > static_cast<int>(migrations.size())) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                StrCat("the database has schema version ", version,
+                       ", newer than this slussd knows (",
+                       migrations.size(),
+                       "); run the newer slussd, or restore the backup made "
+                       "before the upgrade"));
+  }
+  if (version == 0) {
+    Stmt t(db_, "SELECT count(*) FROM sqlite_master");
+    if (t.Step() == SQLITE_ROW && t.Int(0) > 0) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "the database holds tables but no sluss schema version; it "
+                  "is not a sluss database");
+    }
+  }
+  for (std::size_t i = static_cast<std::size_t>(version); i < migrations.size(); ++i) {
+    if (auto r = internal::Exec(db_, migrations[i]); !r) {
+      return Fail(ErrorCode::kInternal,
+                  StrCat("schema migration ", i + 1, " failed: ", r.error().message));
+    }
+  }
+  SLUSS_RETURN_IF_ERROR(internal::Exec(
+      db_, StrCat("PRAGMA application_id=", internal::kApplicationId,
+                  "; PRAGMA user_version=", migrations.size())
+               .c_str()));
+  return tx.Commit();
+}
+
+Stmt& SqliteStore::Prepare(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it == stmts_.end()) {
+    it = stmts_.emplace(sql, std::make_unique<Stmt>(db_, sql)).first;
+  }
+  it->second->Reset();
+  return *it->second;
+}
+
+Result<void> SqliteStore::CheckIntegrity() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "PRAGMA integrity_check");
+  if (s.Step() != SQLITE_ROW || s.Text(0) != "ok") {
+    return Fail(ErrorCode::kInternal, StrCat("integrity_check: ", s.Text(0)));
+  }
+  Stmt f(db_, "PRAGMA foreign_key_check");
+  if (f.Step() == SQLITE_ROW) {
+    return Fail(ErrorCode::kInternal,
+                StrCat("foreign_key_check: table ", f.Text(0), " row ", f.Int(1)));
+  }
+  return {};
+}
+
+// ---- projects ---------------------------------------------------------------
+
+Result<void> SqliteStore::CreateProject(const core::Project& p) {
+  SLUSS_RETURN_IF_ERROR(core::CheckProjectName(p.name));
+  std::lock_guard lock(mu_);
+  Stmt& s = Prepare(
+      "INSERT INTO projects(name, description, repo_url, branches, quota, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?)");
+  s.Bind(1, p.name)
+      .Bind(2, p.description)
+      .Bind(3, p.repo_url)
+      .Bind(4, json(p.branches).dump())
+      .Bind(5, core::QuotaToJson(p.quota).dump())
+      .Bind(6, core::ToUnixMillis(p.created_at));
+  int rc = s.Step();
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Fail(ErrorCode::kAlreadyExists,
+                StrCat("project ", core::Quote(p.name), " already exists"));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "create project"));
+  return {};
+}
+
+namespace {
+core::Project ReadProject(const Stmt& s) {
+  core::Project p;
+  p.name = s.Text(0);
+  p.description = s.Text(1);
+  p.repo_url = s.Text(2);
+  json branches = json::parse(s.Text(3), nullptr, false);
+  if (branches.is_array()) {
+    for (const auto& b : branches) {
+      if (b.is_string()) p.branches.push_back(b.get<std::string>());
+    }
+  }
+  json quota = json::parse(s.Text(4), nullptr, false);
+  if (auto q = core::QuotaFromJson(quota)) p.quota = *q;
+  p.created_at = core::FromUnixMillis(s.Int(5));
+  return p;
+}
+constexpr const char* kProjectSelect =
+    "SELECT name, description, repo_url, branches, quota, created_at FROM "
+    "projects";
+}  // namespace
+
+Result<core::Project> SqliteStore::GetProject(std::string_view name) {
+  std::lock_guard lock(mu_);
+  static const std::string sql = StrCat(kProjectSelect, " WHERE name = ?");
+  Stmt& s = Prepare(sql.c_str());
+  s.Bind(1, name);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) {
+    return core::NotFound(StrCat("no project ", core::Quote(name)));
+  }
+  if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get project"));
+  return ReadProject(s);
+}
+
+Result<std::vector<core::Project>> SqliteStore::ListProjects() {
+  std::lock_guard lock(mu_);
+  static const std::string sql = StrCat(kProjectSelect, " ORDER BY name");
+  Stmt& s = Prepare(sql.c_str());
+  std::vector<core::Project> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadProject(s));
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list projects"));
+  return out;
+}
+
+// ---- runs -------------------------------------------------------------------
+
+Result<core::Run> SqliteStore::CreateRun(const core::NewRun& run,
+                                         core::TimePoint now) {
+  // Validate the whole run before writing anything.
+  std::map<std::string, std::size_t> by_action;
+  for (std::size_t i = 0; i < run.jobs.size(); ++i) {
+    const core::NewJob& j = run.jobs[i];
+    if (!by_action.emplace(j.action, i).second) {
+      return core::InvalidArgument(
+          StrCat("two jobs for action ", core::Quote(j.action)), "jobs");
+    }
+    if (!core::IsValidInitialStatus(j.status)) {
+      return core::InvalidArgument(
+          StrCat("job ", core::Quote(j.action), " cannot start as ",
+                 core::Name(j.status)),
+          "jobs");
+    }
+  }
+  for (const core::NewJob& j : run.jobs) {
+    for (const std::string& n : j.needs) {
+      if (!by_action.contains(n)) {
+        return core::InvalidArgument(
+            StrCat("job ", core::Quote(j.action), " needs ", core::Quote(n),
+                   ", which is not in the run"),
+            "jobs");
+      }
+    }
+  }
+  std::vector<core::StatusCode> codes;
+  for (const auto& j : run.jobs) codes.push_back(j.status);
+  core::RunState state = core::DeriveRunState(codes, !run.errors.empty());
+  std::int64_t at = core::ToUnixMillis(now);
+
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "create run"));
+  Stmt& rs = Prepare(
+      "INSERT INTO runs(project, commit_sha, ref, trigger, submitted_by, "
+      "state, errors, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  rs.Bind(1, run.project)
+      .Bind(2, run.commit)
+      .Bind(3, run.ref)
+      .Bind(4, run.trigger)
+      .Bind(5, run.submitted_by)
+      .Bind(6, core::Name(state))
+      .Bind(7, json(run.errors).dump())
+      .Bind(8, at)
+      .Bind(9, at);
+  int rc = rs.Step();
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    return core::NotFound(StrCat("no project ", core::Quote(run.project)));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "create run"));
+  core::RunId run_id{sqlite3_last_insert_rowid(db_)};
+
+  std::vector<std::int64_t> job_ids(run.jobs.size());
+  Stmt& js = Prepare(
+      "INSERT INTO jobs(run_id, project, action, state, status, reason, "
+      "attempt, spec, cache_key, created_at, updated_at, ended_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)");
+  Stmt& es = Prepare(
+      "INSERT INTO job_events(job_id, at, from_status, to_status, reason, "
+      "attempt) VALUES (?, ?, NULL, ?, ?, 1)");
+  for (std::size_t i = 0; i < run.jobs.size(); ++i) {
+    const core::NewJob& j = run.jobs[i];
+    js.Reset();
+    js.Bind(1, run_id.value)
+        .Bind(2, run.project)
+        .Bind(3, j.action)
+        .Bind(4, core::Name(core::StateOf(j.status)))
+        .Bind(5, core::Name(j.status))
+        .Bind(6, j.reason)
+        .Bind(7, j.spec_json)
+        .Bind(8, j.cache_key)
+        .Bind(9, at)
+        .Bind(10, at);
+    if (core::IsTerminal(j.status)) js.Bind(11, at); else js.BindNull(11);
+    if (js.Step() != SQLITE_DONE) {
+      return std::unexpected(internal::SqliteError(db_, "create job"));
+    }
+    job_ids[i] = sqlite3_last_insert_rowid(db_);
+    es.Reset();
+    es.Bind(1, job_ids[i]).Bind(2, at).Bind(3, core::Name(j.status)).Bind(4, j.reason);
+    if (es.Step() != SQLITE_DONE) {
+      return std::unexpected(internal::SqliteError(db_, "create job event"));
+    }
+  }
+  Stmt& ns = Prepare("INSERT INTO job_needs(job_id, needs_id) VALUES (?, ?)");
+  for (std::size_t i = 0; i < run.jobs.size(); ++i) {
+    for (const std::string& n : run.jobs[i].needs) {
+      ns.Reset();
+      ns.Bind(1, job_ids[i]).Bind(2, job_ids[by_action.at(n)]);
+      if (ns.Step() != SQLITE_DONE) {
+        return std::unexpected(internal::SqliteError(db_, "create job needs"));
+      }
+    }
+  }
+  SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return GetRunLocked(run_id);
+}
+
+Result<core::Run> SqliteStore::GetRun(core::RunId id) {
+  std::lock_guard lock(mu_);
+  return GetRunLocked(id);
+}
+
+Result<core::Run> SqliteStore::GetRunLocked(core::RunId id) {
+  static const std::string sql = StrCat("SELECT ", kRunColumns, " FROM runs WHERE id = ?");
+  Stmt& s = Prepare(sql.c_str());
+  s.Bind(1, id.value);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return core::NotFound(StrCat("no run ", id.value));
+  if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get run"));
+  return ReadRun(s);
+}
+
+Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
+  std::string sql = StrCat("SELECT ", kRunColumns, " FROM runs WHERE 1");
+  if (f.project) sql += " AND project = ?1";
+  if (f.state) sql += " AND state = ?2";
+  if (f.before) sql += " AND id < ?3";
+  sql += " ORDER BY id DESC LIMIT ?4";
+  std::lock_guard lock(mu_);
+  Stmt s(db_, sql);
+  if (!s.ok()) return core::Internal(StrCat("list runs: ", s.error()));
+  if (f.project) s.Bind(1, *f.project);
+  if (f.state) s.Bind(2, core::Name(*f.state));
+  if (f.before) s.Bind(3, f.before->value);
+  s.Bind(4, std::clamp(f.limit, 1, 1000));
+  std::vector<core::Run> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list runs"));
+  return out;
+}
+
+Result<void> SqliteStore::UpdateRunStateLocked(core::RunId id, core::TimePoint now) {
+  Stmt& s = Prepare("SELECT status FROM jobs WHERE run_id = ?");
+  s.Bind(1, id.value);
+  std::vector<core::StatusCode> codes;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    codes.push_back(core::ParseStatusCode(s.Text(0)).value_or(core::StatusCode::kInternalError));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "run state"));
+  Stmt& u = Prepare("UPDATE runs SET state = ?, updated_at = ? WHERE id = ?");
+  u.Bind(1, core::Name(core::DeriveRunState(codes, false)))
+      .Bind(2, core::ToUnixMillis(now))
+      .Bind(3, id.value);
+  if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "run state"));
+  return {};
+}
+
+// ---- jobs -------------------------------------------------------------------
+
+Result<core::Job> SqliteStore::GetJob(core::JobId id) {
+  std::lock_guard lock(mu_);
+  return GetJobLocked(id);
+}
+
+Result<core::Job> SqliteStore::GetJobLocked(core::JobId id) {
+  static const std::string sql = StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id = ?");
+  Stmt& s = Prepare(sql.c_str());
+  s.Bind(1, id.value);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return core::NotFound(StrCat("no job ", id.value));
+  if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get job"));
+  core::Job job = ReadJob(s);
+  Stmt& n = Prepare("SELECT needs_id FROM job_needs WHERE job_id = ? ORDER BY needs_id");
+  n.Bind(1, id.value);
+  while ((rc = n.Step()) == SQLITE_ROW) job.needs.push_back(core::JobId{n.Int(0)});
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "get job needs"));
+  return job;
+}
+
+Result<std::vector<core::Job>> SqliteStore::ListJobs(core::RunId run) {
+  std::lock_guard lock(mu_);
+  static const std::string sql =
+      StrCat("SELECT ", kJobColumns, " FROM jobs WHERE run_id = ? ORDER BY id");
+  Stmt& s = Prepare(sql.c_str());
+  s.Bind(1, run.value);
+  std::vector<core::Job> out;
+  std::map<std::int64_t, std::size_t> index;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(ReadJob(s));
+    index[out.back().id.value] = out.size() - 1;
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list jobs"));
+  Stmt& n = Prepare(
+      "SELECT n.job_id, n.needs_id FROM job_needs n JOIN jobs j ON j.id = "
+      "n.job_id WHERE j.run_id = ? ORDER BY n.job_id, n.needs_id");
+  n.Bind(1, run.value);
+  while ((rc = n.Step()) == SQLITE_ROW) {
+    out[index.at(n.Int(0))].needs.push_back(core::JobId{n.Int(1)});
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list jobs"));
+  return out;
+}
+
+Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
+                                             core::StatusCode expected,
+                                             core::StatusCode to,
+                                             std::string_view reason,
+                                             core::TimePoint now) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "transition"));
+  auto job = GetJobLocked(id);
+  if (!job) return std::unexpected(job.error());
+  if (job->status != expected) {
+    return Fail(ErrorCode::kConflict,
+                StrCat("job ", id.value, " is ", core::Name(job->status),
+                       ", not ", core::Name(expected)));
+  }
+  SLUSS_RETURN_IF_ERROR(core::CheckTransition(expected, to));
+  bool retry = core::IsRetry(expected, to);
+  int attempt = job->attempt + (retry ? 1 : 0);
+  std::int64_t at = core::ToUnixMillis(now);
+  Stmt& u = Prepare(
+      "UPDATE jobs SET state = ?, status = ?, reason = ?, attempt = ?, "
+      "updated_at = ?, "
+      "started_at = CASE WHEN ?6 THEN ?5 WHEN ?7 THEN NULL ELSE started_at END, "
+      "ended_at = CASE WHEN ?8 THEN ?5 WHEN ?7 THEN NULL ELSE ended_at END, "
+      "exit_code = CASE WHEN ?7 THEN NULL ELSE exit_code END "
+      "WHERE id = ?9");
+  u.Bind(1, core::Name(core::StateOf(to)))
+      .Bind(2, core::Name(to))
+      .Bind(3, reason)
+      .Bind(4, attempt)
+      .Bind(5, at)
+      .Bind(6, to == core::StatusCode::kPreparing ? 1 : 0)
+      .Bind(7, retry ? 1 : 0)
+      .Bind(8, core::IsTerminal(to) ? 1 : 0)
+      .Bind(9, id.value);
+  if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "transition"));
+  Stmt& e = Prepare(
+      "INSERT INTO job_events(job_id, at, from_status, to_status, reason, "
+      "attempt) VALUES (?, ?, ?, ?, ?, ?)");
+  e.Bind(1, id.value)
+      .Bind(2, at)
+      .Bind(3, core::Name(expected))
+      .Bind(4, core::Name(to))
+      .Bind(5, reason)
+      .Bind(6, attempt);
+  if (e.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "job event"));
+  SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(job->run_id, now));
+  SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return GetJobLocked(id);
+}
+
+Result<std::vector<core::JobEvent>> SqliteStore::ListJobEvents(core::JobId id) {
+  std::lock_guard lock(mu_);
+  Stmt& s = Prepare(
+      "SELECT id, job_id, at, from_status, to_status, reason, attempt FROM "
+      "job_events WHERE job_id = ? ORDER BY id");
+  s.Bind(1, id.value);
+  std::vector<core::JobEvent> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    core::JobEvent ev;
+    ev.id = core::JobEventId{s.Int(0)};
+    ev.job_id = core::JobId{s.Int(1)};
+    ev.at = core::FromUnixMillis(s.Int(2));
+    std::string from = s.Text(3);
+    if (!from.empty()) ev.from = core::ParseStatusCode(from);
+    ev.to = core::ParseStatusCode(s.Text(4)).value_or(core::StatusCode::kInternalError);
+    ev.reason = s.Text(5);
+    ev.attempt = static_cast<int>(s.Int(6));
+    out.push_back(std::move(ev));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "job events"));
+  return out;
+}
+
+}  // namespace sluss::store

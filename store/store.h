@@ -1,0 +1,82 @@
+#pragma once
+
+// SqliteStore: the core::Store port on one SQLite file. The only module that
+// knows SQL.
+//
+// Durability: WAL journal, synchronous=FULL, so a call that returned has
+// reached the disk; every multi-row change is one transaction, so a crash or
+// SIGKILL at any moment leaves either all of it or none.
+// Schema: migrated forward on Open by PRAGMA user_version; a database newer
+// than this binary is refused (kFailedPrecondition), never downgraded.
+// Threads: every method may be called from any thread; calls are serialised
+// on one connection (one writer).
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/store.h"
+
+struct sqlite3;
+
+namespace sluss::store {
+
+namespace internal {
+class Stmt;
+}
+
+class SqliteStore final : public core::Store {
+ public:
+  // Opens or creates the database at `path` and migrates it to the newest
+  // schema. Errors: kFailedPrecondition for a newer schema or a file that is
+  // not a sluss database; kInternal/kUnavailable for I/O and locking.
+  static core::Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  // The schema version this binary writes.
+  static int LatestSchemaVersion();
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  core::Result<void> CreateProject(const core::Project& project) override;
+  core::Result<core::Project> GetProject(std::string_view name) override;
+  core::Result<std::vector<core::Project>> ListProjects() override;
+
+  core::Result<core::Run> CreateRun(const core::NewRun& run,
+                                    core::TimePoint now) override;
+  core::Result<core::Run> GetRun(core::RunId id) override;
+  core::Result<std::vector<core::Run>> ListRuns(
+      const core::RunFilter& filter) override;
+
+  core::Result<core::Job> GetJob(core::JobId id) override;
+  core::Result<std::vector<core::Job>> ListJobs(core::RunId run) override;
+  core::Result<core::Job> TransitionJob(core::JobId id,
+                                        core::StatusCode expected,
+                                        core::StatusCode to,
+                                        std::string_view reason,
+                                        core::TimePoint now) override;
+  core::Result<std::vector<core::JobEvent>> ListJobEvents(
+      core::JobId id) override;
+
+  // `PRAGMA integrity_check` and `foreign_key_check`; for tests and
+  // `slussd --check-state`.
+  core::Result<void> CheckIntegrity();
+
+ private:
+  explicit SqliteStore(sqlite3* db);
+  core::Result<void> Migrate();
+  // A cached prepared statement, reset. REQUIRES: mu_ held.
+  internal::Stmt& Prepare(const char* sql);
+  core::Result<core::Run> GetRunLocked(core::RunId id);
+  core::Result<core::Job> GetJobLocked(core::JobId id);
+  core::Result<void> UpdateRunStateLocked(core::RunId id, core::TimePoint now);
+
+  std::mutex mu_;
+  sqlite3* db_;  // GUARDED_BY(mu_)
+  std::unordered_map<const char*, std::unique_ptr<internal::Stmt>> stmts_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace sluss::store

@@ -1,0 +1,303 @@
+// SqliteStore against a real SQLite file.
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "store/store.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
+
+using namespace sluss;
+using core::StatusCode;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<store::SqliteStore> OpenOrDie(const std::string& path) {
+  auto s = store::SqliteStore::Open(path);
+  if (!s) FAIL(s.error().ToString());
+  return std::move(*s);
+}
+
+core::NewRun ThreeJobRun() {
+  core::NewRun r;
+  r.project = "p1";
+  r.commit = std::string(40, 'a');
+  r.ref = "refs/heads/main";
+  r.trigger = "push";
+  r.submitted_by = "alice@example.org";
+  r.jobs = {
+      {"table1", StatusCode::kWaitingOnDependencies, "waiting_on_dependencies (train)", "{}", "k3", {"train"}},
+      {"extract", StatusCode::kWaitingOnResources, "", "{}", "k1", {}},
+      {"train", StatusCode::kWaitingOnDependencies, "waiting_on_dependencies (extract)", "{}", "k2", {"extract"}},
+  };
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a new database is created at the latest schema and reopened") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  {
+    auto s = OpenOrDie(dir / "state.db");
+    REQUIRE(s->CreateProject({"p1", "a study", "", {}, {}, clock.Now()}));
+  }
+  auto s = OpenOrDie(dir / "state.db");
+  auto p = s->GetProject("p1");
+  REQUIRE(p);
+  CHECK(p->description == "a study");
+  CHECK(p->created_at == clock.Now());
+  CHECK(s->CheckIntegrity());
+}
+
+TEST_CASE("projects: duplicates and bad names are refused") {
+  testing::TempDir dir;
+  auto s = OpenOrDie(dir / "state.db");
+  core::Project p{"p1", "", "", {}, {}, {}};
+  REQUIRE(s->CreateProject(p));
+  auto again = s->CreateProject(p);
+  REQUIRE(!again);
+  CHECK(again.error().code == core::ErrorCode::kAlreadyExists);
+  auto bad = s->CreateProject({"P 1", "", "", {}, {}, {}});
+  REQUIRE(!bad);
+  CHECK(bad.error().code == core::ErrorCode::kInvalidArgument);
+  CHECK(s->GetProject("nope").error().code == core::ErrorCode::kNotFound);
+  core::Project q{"q2", "", "", {"main"}, {}, {}};
+  q.quota.max.gpus = 4;
+  q.quota.fairshare_weight = 2;
+  REQUIRE(s->CreateProject(q));
+  auto all = s->ListProjects();
+  REQUIRE(all);
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[1].quota == q.quota);
+  CHECK((*all)[1].branches == std::vector<std::string>{"main"});
+}
+
+TEST_CASE("a run is stored with its jobs, their needs and first events") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  auto run = s->CreateRun(ThreeJobRun(), clock.Now());
+  REQUIRE(run);
+  CHECK(run->state == core::RunState::kPending);
+  CHECK(run->submitted_by == "alice@example.org");
+  auto jobs = s->ListJobs(run->id);
+  REQUIRE(jobs);
+  REQUIRE(jobs->size() == 3);
+  std::map<std::string, core::Job> by;
+  for (auto& j : *jobs) by[j.action] = j;
+  CHECK(by["train"].needs == std::vector<core::JobId>{by["extract"].id});
+  CHECK(by["table1"].needs == std::vector<core::JobId>{by["train"].id});
+  CHECK(by["extract"].needs.empty());
+  CHECK(by["table1"].reason == "waiting_on_dependencies (train)");
+  auto events = s->ListJobEvents(by["extract"].id);
+  REQUIRE(events);
+  REQUIRE(events->size() == 1);
+  CHECK(!(*events)[0].from);
+  CHECK((*events)[0].to == StatusCode::kWaitingOnResources);
+}
+
+TEST_CASE("a run that names an unknown project or a missing need writes nothing") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  auto r = s->CreateRun(ThreeJobRun(), clock.Now());
+  REQUIRE(!r);
+  CHECK(r.error().code == core::ErrorCode::kNotFound);
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  auto bad = ThreeJobRun();
+  bad.jobs[0].needs = {"nope"};
+  auto r2 = s->CreateRun(bad, clock.Now());
+  REQUIRE(!r2);
+  CHECK(r2.error().message == "job 'table1' needs 'nope', which is not in the run");
+  auto started = ThreeJobRun();
+  started.jobs[1].status = StatusCode::kExecuting;
+  CHECK(!s->CreateRun(started, clock.Now()));
+  CHECK(s->ListRuns({})->empty());
+}
+
+TEST_CASE("an invalid pipeline is stored as a failed run with its errors") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  core::NewRun r;
+  r.project = "p1";
+  r.errors = {"sluss.yaml:3:5: actions.a: missing 'run'"};
+  auto run = s->CreateRun(r, clock.Now());
+  REQUIRE(run);
+  CHECK(run->state == core::RunState::kFailed);
+  CHECK(s->GetRun(run->id)->errors == r.errors);
+}
+
+TEST_CASE("transitions follow the state machine and are all recorded") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  auto run = s->CreateRun(ThreeJobRun(), clock.Now());
+  REQUIRE(run);
+  core::JobId extract;
+  for (auto& j : *s->ListJobs(run->id)) {
+    if (j.action == "extract") extract = j.id;
+  }
+  clock.Advance(1s);
+  auto j = s->TransitionJob(extract, StatusCode::kWaitingOnResources,
+                            StatusCode::kPreparing, "", clock.Now());
+  REQUIRE(j);
+  CHECK(j->started_at == clock.Now());
+  CHECK(s->GetRun(run->id)->state == core::RunState::kRunning);
+
+  SECTION("an illegal move is refused and leaves no trace") {
+    auto bad = s->TransitionJob(extract, StatusCode::kPreparing,
+                                StatusCode::kSucceeded, "", clock.Now());
+    REQUIRE(!bad);
+    CHECK(bad.error().code == core::ErrorCode::kFailedPrecondition);
+    CHECK(s->GetJob(extract)->status == StatusCode::kPreparing);
+    CHECK(s->ListJobEvents(extract)->size() == 2);
+  }
+  SECTION("a stale expectation is a conflict") {
+    auto stale = s->TransitionJob(extract, StatusCode::kWaitingOnResources,
+                                  StatusCode::kPreparing, "", clock.Now());
+    REQUIRE(!stale);
+    CHECK(stale.error().code == core::ErrorCode::kConflict);
+  }
+  SECTION("a failure, then a retry that starts attempt 2") {
+    REQUIRE(s->TransitionJob(extract, StatusCode::kPreparing, StatusCode::kExecuting, "", clock.Now()));
+    clock.Advance(5s);
+    auto failed = s->TransitionJob(extract, StatusCode::kExecuting,
+                                   StatusCode::kNonzeroExit, "exit 3", clock.Now());
+    REQUIRE(failed);
+    CHECK(failed->ended_at == clock.Now());
+    CHECK(s->GetRun(run->id)->state == core::RunState::kRunning);  // others pending
+    auto retried = s->TransitionJob(extract, StatusCode::kNonzeroExit,
+                                    StatusCode::kWaitingOnResources, "retry", clock.Now());
+    REQUIRE(retried);
+    CHECK(retried->attempt == 2);
+    CHECK(!retried->ended_at);
+    auto events = s->ListJobEvents(extract);
+    REQUIRE(events->size() == 5);
+    CHECK(events->back().attempt == 2);
+    CHECK(events->back().from == StatusCode::kNonzeroExit);
+  }
+}
+
+TEST_CASE("job_events is append-only") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  {
+    auto s = OpenOrDie(dir / "state.db");
+    REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+    REQUIRE(s->CreateRun(ThreeJobRun(), clock.Now()));
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  CHECK(sqlite3_exec(db, "UPDATE job_events SET reason = 'x'", nullptr, nullptr, &err) != SQLITE_OK);
+  CHECK(std::string(err) == "job_events is append-only");
+  sqlite3_free(err);
+  CHECK(sqlite3_exec(db, "DELETE FROM job_events", nullptr, nullptr, nullptr) != SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST_CASE("a database newer than this binary is refused, not touched") {
+  testing::TempDir dir;
+  { OpenOrDie(dir / "state.db"); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto s = store::SqliteStore::Open(dir / "state.db");
+  REQUIRE(!s);
+  CHECK(s.error().code == core::ErrorCode::kFailedPrecondition);
+  CHECK(s.error().message ==
+        "the database has schema version 99, newer than this slussd knows (" +
+            std::to_string(store::SqliteStore::LatestSchemaVersion()) +
+            "); run the newer slussd, or restore the backup made before the upgrade");
+}
+
+TEST_CASE("another program's SQLite file is refused") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "other.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto s = store::SqliteStore::Open(dir / "other.db");
+  REQUIRE(!s);
+  CHECK(s.error().message ==
+        "the database holds tables but no sluss schema version; it is not a sluss database");
+}
+
+TEST_CASE("runs list newest first, by project and state, with a cursor") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  REQUIRE(s->CreateProject({"p2", "", "", {}, {}, clock.Now()}));
+  for (int i = 0; i < 5; ++i) {
+    auto r = ThreeJobRun();
+    r.project = i % 2 ? "p2" : "p1";
+    REQUIRE(s->CreateRun(r, clock.Now()));
+  }
+  auto p1 = s->ListRuns({.project = "p1", .limit = 2});
+  REQUIRE(p1->size() == 2);
+  CHECK((*p1)[0].id.value == 5);
+  CHECK((*p1)[1].id.value == 3);
+  auto next = s->ListRuns({.project = "p1", .before = (*p1)[1].id, .limit = 2});
+  REQUIRE(next->size() == 1);
+  CHECK((*next)[0].id.value == 1);
+  CHECK(s->ListRuns({.state = core::RunState::kFailed})->empty());
+}
+
+TEST_CASE("a run of 1,000 jobs is stored in one transaction") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  core::NewRun r;
+  r.project = "p1";
+  for (int i = 0; i < 1000; ++i) {
+    core::NewJob j{"a" + std::to_string(i), StatusCode::kWaitingOnResources, "", "{}", "", {}};
+    if (i > 0) j.needs = {"a" + std::to_string(i - 1)};
+    r.jobs.push_back(j);
+  }
+  // Make the last job's insert fail from inside SQLite: if the run were
+  // written in several transactions, the first 999 jobs would remain.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TRIGGER fail_last BEFORE INSERT ON jobs WHEN "
+                         "NEW.action = 'a999' BEGIN SELECT RAISE(ABORT, 'injected'); END",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    auto s2 = OpenOrDie(dir / "state.db");
+    CHECK(!s2->CreateRun(r, clock.Now()));
+    CHECK(s2->ListRuns({})->empty());
+  }
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs", -1, &st, nullptr);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 0);
+    sqlite3_finalize(st);
+    REQUIRE(sqlite3_exec(db, "DROP TRIGGER fail_last", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s3 = OpenOrDie(dir / "state.db");
+  auto run = s3->CreateRun(r, clock.Now());
+  REQUIRE(run);
+  auto jobs = s3->ListJobs(run->id);
+  REQUIRE(jobs->size() == 1000);
+  CHECK(jobs->back().needs.size() == 1);
+}
