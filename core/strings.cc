@@ -1,6 +1,7 @@
 #include "core/strings.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 namespace sluss::core {
@@ -23,6 +24,44 @@ std::string Quote(std::string_view text) {
   }
   out += "'";
   return out;
+}
+
+std::size_t FindInvalidUtf8(std::string_view text) {
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + static_cast<std::size_t>(len) > n) return i;
+    for (int k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return i;
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  return std::string_view::npos;
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
@@ -67,6 +106,12 @@ std::string ClosestMatch(std::string_view word,
     if (d < best) {
       best = d;
       best_word = c;
+    }
+  }
+  if (best_word.empty() && word.size() >= 3) {
+    // A word cut short or run on: "root" -> "rootfs".
+    for (auto c : candidates) {
+      if (c.starts_with(word) || word.starts_with(c)) return std::string(c);
     }
   }
   return std::string(best_word);

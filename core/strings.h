@@ -33,6 +33,10 @@ std::string StrCat(const Args&... args) {
 // messages without letting it forge lines.
 std::string Quote(std::string_view text);
 
+// The byte offset of the first invalid UTF-8 sequence (overlong forms,
+// surrogates and code points past U+10FFFF are invalid), or npos.
+std::size_t FindInvalidUtf8(std::string_view text);
+
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 
 // Levenshtein distance, capped: returns cap + 1 when larger.

@@ -21,6 +21,17 @@ Position ToPosition(const YAML::Mark& m) {
                   m.column < 0 ? 1 : m.column + 1};
 }
 
+// The offset of the first byte that is not UTF-8 text: invalid UTF-8, or a
+// control character other than tab, line feed and carriage return.
+std::size_t FindBadText(std::string_view text) {
+  std::size_t bad = FindInvalidUtf8(text);
+  for (std::size_t i = 0; i < text.size() && i < bad; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return i;
+  }
+  return bad;
+}
+
 // Thrown from inside the event handler to stop the parse at once.
 struct StopParse {
   YamlError error;
@@ -71,6 +82,13 @@ class TreeBuilder : public YAML::EventHandler {
                 YAML::anchor_t anchor, const std::string& value) override {
     YamlNode n;
     n.pos = ToPosition(mark);
+    // Escapes in quoted scalars ("\0", "\uD800") can make what the file
+    // itself could not hold.
+    if (FindBadText(value) != std::string_view::npos) {
+      throw StopParse{{n.pos,
+                       "the value holds a control character or invalid "
+                       "UTF-8 (from an escape sequence)"}};
+    }
     // yaml-cpp tags plain scalars "?" and quoted or block ones "!".
     bool plain = tag == "?";
     if (plain && (value == "~" || value == "null" || value == "Null" ||
@@ -132,7 +150,7 @@ class TreeBuilder : public YAML::EventHandler {
     } else if (!top.key) {
       top.key = std::move(n);
     } else {
-      top.node.entries.emplace_back(std::move(*top.key), std::move(n));
+      top.node.entries.push_back(YamlEntry{std::move(*top.key), std::move(n)});
       top.key.reset();
     }
   }
@@ -159,6 +177,23 @@ std::string_view YamlNode::KindName() const {
 
 std::expected<YamlNode, YamlError> ParseYaml(std::string_view text,
                                              const YamlLimits& limits) {
+  // YAML files are UTF-8 text; anything else would reach stored JSON, logs
+  // and terminals.
+  if (std::size_t bad = FindBadText(text); bad != std::string_view::npos) {
+    Position pos;
+    for (std::size_t i = 0; i < bad; ++i) {
+      if (text[i] == '\n') {
+        ++pos.line;
+        pos.column = 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+        ++pos.column;
+      }
+    }
+    return std::unexpected(YamlError{
+        pos, static_cast<unsigned char>(text[bad]) < 0x80
+                 ? "the file holds a control character here"
+                 : "the file is not valid UTF-8 here"});
+  }
   std::istringstream in{std::string(text)};
   TreeBuilder builder(limits);
   try {

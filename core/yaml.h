@@ -23,6 +23,8 @@
 
 namespace sluss::core {
 
+struct YamlEntry;
+
 struct YamlNode {
   enum class Kind { kNull, kScalar, kSequence, kMap };
 
@@ -31,7 +33,7 @@ struct YamlNode {
   std::string value;     // kScalar only
   bool quoted = false;   // kScalar: written in quotes (so "1" is a string)
   std::vector<YamlNode> items;                           // kSequence
-  std::vector<std::pair<YamlNode, YamlNode>> entries;    // kMap, in file order
+  std::vector<YamlEntry> entries;                        // kMap, in file order
 
   bool IsNull() const { return kind == Kind::kNull; }
   bool IsScalar() const { return kind == Kind::kScalar; }
@@ -39,6 +41,13 @@ struct YamlNode {
   bool IsMap() const { return kind == Kind::kMap; }
   // "a mapping", "a list", "a string", "nothing": for "expected X, got Y".
   std::string_view KindName() const;
+};
+
+// A mapping entry. Named first/second like std::pair, which cannot hold the
+// still incomplete YamlNode.
+struct YamlEntry {
+  YamlNode first;
+  YamlNode second;
 };
 
 struct YamlLimits {

@@ -64,3 +64,25 @@ TEST_CASE("a second document is refused") {
   REQUIRE(!n);
   CHECK(n.error().pos.line == 2);
 }
+
+TEST_CASE("text that is not UTF-8 is refused with its position") {
+  auto n = ParseYaml("a: 1\nb: 'x\xff'\n");
+  REQUIRE(!n);
+  CHECK(n.error().pos == Position{2, 6});
+  CHECK(n.error().message == "the file is not valid UTF-8 here");
+  CHECK(ParseYaml("name: \xc3\xa5sa\n").has_value());     // åsa
+  CHECK(!ParseYaml("a: \xc0\xaf\n").has_value());        // overlong '/'
+  CHECK(!ParseYaml("a: \xed\xa0\x80\n").has_value());   // a surrogate
+}
+
+TEST_CASE("control characters are refused, in the file and from escapes") {
+  auto n = ParseYaml(std::string("a: x\0y\n", 7));
+  REQUIRE(!n);
+  CHECK(n.error().message == "the file holds a control character here");
+  CHECK(n.error().pos == Position{1, 5});
+  auto e = ParseYaml("a: \"x\\0y\"\n");
+  REQUIRE(!e);
+  CHECK(e.error().pos == Position{1, 4});
+  CHECK(!ParseYaml("a: \"\\uD800\"\n"));
+  CHECK(ParseYaml("a: \"tab\\there\"\nb: |\n  two\n  lines\n"));
+}

@@ -1,0 +1,69 @@
+// sluss: the command-line client.
+//
+// Offline commands work without a server:
+//   sluss check [FILE] [--json]   validate a pipeline file (default sluss.yaml)
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/check.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: sluss <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  check [FILE] [--json]   validate a pipeline file (default: sluss.yaml)\n"
+    "                          and print its plan; exit 0 valid, 1 invalid\n"
+    "  version                 print the version\n"
+    "\n"
+    "The pipeline file reference is docs/pipeline.md.\n";
+
+int Check(const std::vector<std::string>& args) {
+  sluss::cli::CheckOptions o;
+  bool have_file = false;
+  for (const auto& a : args) {
+    if (a == "--json") {
+      o.json = true;
+    } else if (a == "-h" || a == "--help") {
+      std::cout << "usage: sluss check [FILE] [--json]\n";
+      return 0;
+    } else if (!a.empty() && a[0] == '-') {
+      std::cerr << "sluss check: unknown option '" << a << "'\n"
+                << "usage: sluss check [FILE] [--json]\n";
+      return 2;
+    } else if (have_file) {
+      std::cerr << "sluss check: one file at a time\n";
+      return 2;
+    } else {
+      o.file = a;
+      have_file = true;
+    }
+  }
+  return sluss::cli::RunCheck(o, std::cout, std::cerr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string cmd = args.front();
+  args.erase(args.begin());
+  if (cmd == "check") return Check(args);
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "sluss 0.1.0\n";
+    return 0;
+  }
+  if (cmd == "help" || cmd == "-h" || cmd == "--help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "sluss: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,177 @@
+#include "daemon/config.h"
+
+#include <charconv>
+
+#include "core/quantity.h"
+#include "core/strings.h"
+#include "core/yaml.h"
+
+namespace sluss::daemon {
+
+using core::JoinPath;
+using core::Quote;
+using core::StrCat;
+using core::YamlChecker;
+using core::YamlNode;
+
+namespace {
+
+constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
+                                         "executor", "node", "images", "tls",
+                                         "log_level"};
+constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
+constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus"};
+constexpr std::string_view kImageKeys[] = {"rootfs"};
+constexpr std::string_view kTlsKeys[] = {"cert", "key"};
+
+void NonEmptyPath(YamlChecker& c, const YamlNode& n, const std::string& path,
+                  std::string* out) {
+  if (auto s = c.String(n, path)) {
+    if (s->empty()) {
+      c.Report(n.pos, path, "must not be empty");
+    } else if (s->find('\0') != std::string::npos) {
+      c.Report(n.pos, path, "holds a NUL byte");
+    } else {
+      *out = *s;
+    }
+  }
+}
+
+void OneOf(YamlChecker& c, const YamlNode& n, const std::string& path,
+           std::vector<std::string_view> allowed, std::string* out) {
+  auto s = c.String(n, path);
+  if (!s) return;
+  for (auto a : allowed) {
+    if (*s == a) {
+      *out = *s;
+      return;
+    }
+  }
+  std::vector<std::string> all(allowed.begin(), allowed.end());
+  std::string hint = core::ClosestMatch(*s, allowed);
+  c.Report(n.pos, path,
+           StrCat(Quote(*s), " is not one of ", core::Join(all, ", "),
+                  hint.empty() ? std::string() : StrCat(" (did you mean '", hint, "'?)")));
+}
+
+}  // namespace
+
+Config DefaultConfig() { return Config{}; }
+
+ConfigResult ParseConfig(std::string_view text, std::string_view file) {
+  YamlChecker c{std::string(file)};
+  Config cfg;
+  auto root = core::ParseYaml(text);
+  if (!root) {
+    c.Report(root.error().pos, "", root.error().message);
+    return std::unexpected(c.TakeSorted());
+  }
+  if (root->IsNull()) return cfg;  // an empty file: all defaults
+  auto f = c.Fields(*root, "", kTopKeys);
+  if (auto it = f.find("state_dir"); it != f.end()) {
+    NonEmptyPath(c, *it->second, "state_dir", &cfg.state_dir);
+  }
+  if (auto it = f.find("listen"); it != f.end()) {
+    if (auto s = c.String(*it->second, "listen")) {
+      auto colon = s->rfind(':');
+      int port = 0;
+      std::string host = colon == std::string::npos ? "" : s->substr(0, colon);
+      std::string port_text = colon == std::string::npos ? "" : s->substr(colon + 1);
+      auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+      if (host.empty() || ec != std::errc() || p != port_text.data() + port_text.size() ||
+          port < 1 || port > 65535) {
+        c.Report(it->second->pos, "listen",
+                 StrCat(Quote(*s), " is not HOST:PORT (e.g. 127.0.0.1:8470)"));
+      } else {
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+          host = host.substr(1, host.size() - 2);
+        }
+        cfg.listen_host = host;
+        cfg.listen_port = port;
+      }
+    }
+  }
+  if (auto it = f.find("runtime"); it != f.end()) {
+    auto rf = c.Fields(*it->second, "runtime", kRuntimeKeys);
+    if (auto n = rf.find("name"); n != rf.end()) {
+      OneOf(c, *n->second, "runtime.name", {"runc", "crun"}, &cfg.runtime);
+    }
+    if (auto n = rf.find("path"); n != rf.end()) {
+      NonEmptyPath(c, *n->second, "runtime.path", &cfg.runtime_path);
+    }
+  }
+  if (auto it = f.find("executor"); it != f.end()) {
+    OneOf(c, *it->second, "executor", {"local", "slurm"}, &cfg.executor);
+  }
+  if (auto it = f.find("node"); it != f.end()) {
+    auto nf = c.Fields(*it->second, "node", kNodeKeys);
+    if (auto n = nf.find("name"); n != nf.end()) {
+      if (auto s = c.String(*n->second, "node.name")) cfg.node_name = *s;
+    }
+    if (auto n = nf.find("cpus"); n != nf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "node.cpus", "expected a number of CPUs");
+      } else if (auto v = core::ParseMilliCpus(n->second->value); !v) {
+        c.Report(n->second->pos, "node.cpus", v.error().message);
+      } else {
+        cfg.node_milli_cpus = *v;
+      }
+    }
+    if (auto n = nf.find("memory"); n != nf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "node.memory", "expected a size such as 64G");
+      } else if (auto v = core::ParseBytes(n->second->value); !v) {
+        c.Report(n->second->pos, "node.memory", v.error().message);
+      } else {
+        cfg.node_memory_bytes = *v;
+      }
+    }
+    if (auto n = nf.find("gpus"); n != nf.end()) {
+      if (!n->second->IsSequence()) {
+        c.Report(n->second->pos, "node.gpus",
+                 StrCat("expected a list of GPU indices such as [0, 1], got ",
+                        n->second->KindName()));
+      } else {
+        for (const YamlNode& g : n->second->items) {
+          if (auto v = c.Integer(g, "node.gpus", 0, 255)) {
+            cfg.node_gpus.push_back(static_cast<int>(*v));
+          }
+        }
+      }
+    }
+  }
+  if (auto it = f.find("images"); it != f.end()) {
+    for (auto& [name, node] : c.Entries(*it->second, "images", "image names to images")) {
+      std::string path = JoinPath("images", name);
+      auto imf = c.Fields(*node, path, kImageKeys);
+      if (!node->IsMap()) continue;
+      ImageConfig img;
+      if (auto r = imf.find("rootfs"); r != imf.end()) {
+        NonEmptyPath(c, *r->second, JoinPath(path, "rootfs"), &img.rootfs);
+      } else {
+        c.Report(node->pos, path, "missing 'rootfs' (the image's root directory)");
+      }
+      cfg.images.emplace(name, img);
+    }
+  }
+  if (auto it = f.find("tls"); it != f.end()) {
+    auto tf = c.Fields(*it->second, "tls", kTlsKeys);
+    if (auto n = tf.find("cert"); n != tf.end()) {
+      NonEmptyPath(c, *n->second, "tls.cert", &cfg.tls_cert);
+    }
+    if (auto n = tf.find("key"); n != tf.end()) {
+      NonEmptyPath(c, *n->second, "tls.key", &cfg.tls_key);
+    }
+    if (it->second->IsMap() && (tf.count("cert") != tf.count("key"))) {
+      c.Report(it->second->pos, "tls", "set both 'cert' and 'key', or neither");
+    }
+  }
+  if (auto it = f.find("log_level"); it != f.end()) {
+    OneOf(c, *it->second, "log_level", {"debug", "info", "warn", "error"},
+          &cfg.log_level);
+  }
+  if (!c.diagnostics().empty()) return std::unexpected(c.TakeSorted());
+  return cfg;
+}
+
+}  // namespace sluss::daemon

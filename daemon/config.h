@@ -1,0 +1,53 @@
+#pragma once
+
+// slussd's configuration file (YAML). Text in, Config or every error out;
+// reading the file is the caller's. The reference is docs/operations.md.
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/diagnostic.h"
+
+namespace sluss::daemon {
+
+struct ImageConfig {
+  std::string rootfs;  // a directory holding the image's root file system
+};
+
+struct Config {
+  std::string state_dir = ".sluss";      // database, mirrors, job directories
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8470;
+  std::string runtime = "runc";          // "runc" or "crun"
+  std::string runtime_path;              // empty: found on PATH
+  std::string executor = "local";        // "local" or "slurm"
+  std::string node_name;                 // empty: the host name
+  std::int64_t node_milli_cpus = 0;      // 0: all of this host's CPUs
+  std::int64_t node_memory_bytes = 0;    // 0: this host's memory less 1G
+  std::vector<int> node_gpus;            // GPU indices, /dev/nvidia<N>
+  std::map<std::string, ImageConfig> images;
+  std::string tls_cert;                  // both set: HTTPS
+  std::string tls_key;
+  std::string log_level = "info";        // "debug", "info", "warn", "error"
+
+  std::string DatabasePath() const { return state_dir + "/sluss.db"; }
+};
+
+using ConfigResult = std::expected<Config, core::Diagnostics>;
+
+// Parses a config file's text. `file` is the name printed in diagnostics.
+// Relative paths are kept as written (relative to slussd's working
+// directory).
+ConfigResult ParseConfig(std::string_view text, std::string_view file);
+
+// The configuration used when slussd starts without --config: state under
+// ./.sluss, listening on 127.0.0.1:8470, runc, this host's CPUs and memory.
+Config DefaultConfig();
+
+}  // namespace sluss::daemon

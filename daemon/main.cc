@@ -1,0 +1,193 @@
+// slussd: the sluss daemon.
+//
+//   slussd [--config FILE]        run (no config: state under ./.sluss)
+//   slussd --check-config FILE    validate a config file and exit
+//   slussd --version | --help
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "core/strings.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "store/store.h"
+
+namespace sluss::daemon {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr const char* kUsage =
+    "usage: slussd [--config FILE]\n"
+    "       slussd --check-config FILE\n"
+    "       slussd --version\n"
+    "\n"
+    "Without --config, slussd keeps its state under ./.sluss and listens on\n"
+    "127.0.0.1:8470. The config file reference is docs/operations.md.\n";
+
+core::Result<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return core::NotFound(core::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > (1 << 20)) {
+    return core::InvalidArgument(core::StrCat(path, " is larger than 1 MiB"));
+  }
+  return text;
+}
+
+// Loads and validates; prints every problem. nullopt when invalid.
+std::optional<Config> LoadConfig(const std::string& path) {
+  auto text = ReadSmallFile(path);
+  if (!text) {
+    std::cerr << "slussd: " << text.error().message << "\n";
+    return std::nullopt;
+  }
+  auto cfg = ParseConfig(*text, path);
+  if (!cfg) {
+    for (const auto& d : cfg.error()) std::cerr << d.ToString() << "\n";
+    std::cerr << "slussd: " << path << ": " << cfg.error().size()
+              << (cfg.error().size() == 1 ? " error" : " errors") << "\n";
+    return std::nullopt;
+  }
+  return *cfg;
+}
+
+// Holds an exclusive lock on STATE_DIR/slussd.lock for the process lifetime,
+// so two daemons never share one state directory.
+int LockStateDir(const std::string& dir) {
+  std::string path = dir + "/slussd.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Log(LogLevel::kError, core::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    (void)!pread(fd, buf, sizeof buf - 1, 0);
+    Log(LogLevel::kError,
+        core::StrCat("another slussd (pid ", std::string(buf), ") is using ", dir,
+                     "; stop it first or give this one another state_dir"));
+    close(fd);
+    return -1;
+  }
+  std::string pid = std::to_string(getpid());
+  (void)!ftruncate(fd, 0);
+  (void)!pwrite(fd, pid.data(), pid.size(), 0);
+  return fd;
+}
+
+int Run(const Config& cfg) {
+  SetLogLevel(ParseLogLevel(cfg.log_level));
+  // Signals are taken synchronously by sigwait below; block them before any
+  // thread starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Job metadata is sensitive: nothing slussd writes is for other users.
+  umask(077);
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  if (ec) {
+    Log(LogLevel::kError, core::StrCat("cannot create state_dir ", cfg.state_dir, ": ", ec.message()));
+    return 1;
+  }
+  chmod(cfg.state_dir.c_str(), 0700);
+  int lock_fd = LockStateDir(cfg.state_dir);
+  if (lock_fd < 0) return 1;
+
+  auto store = store::SqliteStore::Open(cfg.DatabasePath());
+  if (!store) {
+    Log(LogLevel::kError, core::StrCat("cannot open the state database ", cfg.DatabasePath(),
+                                       ": ", store.error().message));
+    return 1;
+  }
+  Log(LogLevel::kInfo,
+      core::StrCat("slussd ", kVersion, " ready state_dir=", cfg.state_dir,
+                   " database=", cfg.DatabasePath(), " schema=",
+                   store::SqliteStore::LatestSchemaVersion(), " runtime=", cfg.runtime,
+                   " executor=", cfg.executor));
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      Log(LogLevel::kInfo, "SIGHUP: nothing to reload yet");
+      continue;
+    }
+    Log(LogLevel::kInfo, core::StrCat("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                                      ", shutting down"));
+    break;
+  }
+  store->reset();
+  close(lock_fd);
+  Log(LogLevel::kInfo, "slussd stopped cleanly");
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  std::string config_path;
+  std::string check_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* flag) -> std::optional<std::string> {
+      if (i + 1 >= argc) {
+        std::cerr << "slussd: " << flag << " needs a file\n" << kUsage;
+        return std::nullopt;
+      }
+      return std::string(argv[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "slussd " << kVersion << "\n";
+      return 0;
+    } else if (arg == "--config") {
+      auto v = value("--config");
+      if (!v) return 2;
+      config_path = *v;
+    } else if (arg == "--check-config") {
+      auto v = value("--check-config");
+      if (!v) return 2;
+      check_path = *v;
+    } else {
+      std::cerr << "slussd: unknown argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (!check_path.empty()) {
+    auto cfg = LoadConfig(check_path);
+    if (!cfg) return 1;
+    std::cout << check_path << ": ok\n";
+    return 0;
+  }
+  Config cfg = DefaultConfig();
+  if (!config_path.empty()) {
+    auto loaded = LoadConfig(config_path);
+    if (!loaded) return 1;
+    cfg = *loaded;
+  }
+  return Run(cfg);
+}
+
+}  // namespace
+}  // namespace sluss::daemon
+
+int main(int argc, char** argv) { return sluss::daemon::Main(argc, argv); }
