@@ -144,7 +144,9 @@ TEST_CASE("transitions follow the state machine and are all recorded") {
   auto run = s->CreateRun(ThreeJobRun(), clock.Now());
   REQUIRE(run);
   core::JobId extract;
-  for (auto& j : *s->ListJobs(run->id)) {
+  auto jobs = s->ListJobs(run->id);
+  REQUIRE(jobs);
+  for (auto& j : *jobs) {
     if (j.action == "extract") extract = j.id;
   }
   clock.Advance(1s);

@@ -50,7 +50,7 @@ def main():
         follow_up = rng.randint(180, 5 * 365)
         t_event = int(rng.expovariate(hazard / 365.0))
         event = 1 if t_event < follow_up else 0
-        people.append((pid, age, sex, region, statin, min(t_event, follow_up), event))
+        people.append((pid, age, sex, region, statin, max(1, min(t_event, follow_up)), event))
 
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)

@@ -18,7 +18,7 @@ X = pd.DataFrame({
     "statin": cohort["statin"].astype(int),
     "age_per_10y": (cohort["age"] - 60) / 10.0,
     "male": (cohort["sex"] == "M").astype(int),
-    "log_follow_up": np.log(cohort["follow_up_days"]),
+    "log_follow_up": np.log1p(cohort["follow_up_days"]),
 })
 y = cohort["cv_event"]
 X_train, X_test, y_train, y_test = train_test_split(

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# slussd as an operator runs it: config checks, start, lock, signals, state.
+# Usage: slussd_test.sh SLUSSD_BINARY
+set -uo pipefail
+SLUSSD=$1
+failures=0
+pass=0
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect() { [[ $2 == "$3" ]] && ok || fail "$1: exit $3, expected $2"; }
+wait_for() {  # file, pattern
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+
+# --check-config names the bad key and its position, exits non-zero.
+cat >"$tmp/bad.yaml" <<'YAML'
+state_dir: /tmp/x
+runtime: {name: dockerd}
+node: {memroy: 4G}
+YAML
+"$SLUSSD" --check-config "$tmp/bad.yaml" 2>"$tmp/err"
+expect "bad config" 1 $?
+grep -qx "$tmp/bad.yaml:2:17: runtime.name: 'dockerd' is not one of runc, crun" "$tmp/err" || fail "runtime.name message: $(cat "$tmp/err")"
+grep -qx "$tmp/bad.yaml:3:8: node: unknown key 'memroy' (did you mean 'memory'?)" "$tmp/err" && ok || fail "node.memroy message"
+"$SLUSSD" --check-config "$tmp/missing.yaml" 2>/dev/null
+expect "missing config" 1 $?
+"$SLUSSD" --bogus 2>/dev/null
+expect "unknown flag" 2 $?
+
+# A good config: starts, holds the state dir, stops cleanly on SIGTERM.
+cat >"$tmp/good.yaml" <<YAML
+state_dir: $tmp/state
+listen: 127.0.0.1:18470
+YAML
+"$SLUSSD" --check-config "$tmp/good.yaml" >/dev/null
+expect "good config" 0 $?
+"$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log1" &
+pid=$!; pids+=("$pid")
+wait_for "$tmp/log1" "ready" && ok || fail "no ready line: $(cat "$tmp/log1")"
+"$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log2"
+expect "second daemon on the same state_dir" 1 $?
+grep -q "another slussd (pid $pid) is using" "$tmp/log2" && ok || fail "lock message: $(cat "$tmp/log2")"
+[[ $(stat -c %a "$tmp/state") == 700 ]] && ok || fail "state_dir mode $(stat -c %a "$tmp/state")"
+[[ $(stat -c %a "$tmp/state/sluss.db") == 600 ]] && ok || fail "database mode"
+kill -TERM "$pid"; wait "$pid"
+expect "SIGTERM exit" 0 $?
+grep -q "stopped cleanly" "$tmp/log1" && ok || fail "no clean stop line"
+
+# SIGKILL: the kernel drops the lock; a restart opens the same database.
+"$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log3" &
+pid=$!; pids+=("$pid")
+wait_for "$tmp/log3" "ready" || fail "no ready after restart"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+"$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log4" &
+pid=$!; pids+=("$pid")
+wait_for "$tmp/log4" "ready" && ok || fail "no ready after SIGKILL: $(cat "$tmp/log4")"
+kill -INT "$pid"; wait "$pid"
+expect "SIGINT exit" 0 $?
+
+# A database from a newer sluss is refused with a clear message.
+sqlite3 "$tmp/state/sluss.db" "PRAGMA user_version = 999" || fail "sqlite3"
+"$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log5"
+expect "newer schema" 1 $?
+grep -q "schema version 999, newer than this slussd knows" "$tmp/log5" && ok || fail "schema message: $(cat "$tmp/log5")"
+
+# No config at all: state under ./.sluss of the working directory.
+mkdir "$tmp/fresh"
+(cd "$tmp/fresh" && exec "$SLUSSD") 2>"$tmp/log6" &
+pid=$!; pids+=("$pid")
+wait_for "$tmp/log6" "ready" && ok || fail "default config did not start: $(cat "$tmp/log6")"
+[[ -f $tmp/fresh/.sluss/sluss.db ]] && ok || fail "no ./.sluss/sluss.db"
+kill -TERM "$pid"; wait "$pid"
+expect "default config exit" 0 $?
+
+echo "slussd: $pass passed, $failures failed"
+[[ $failures == 0 ]]
