@@ -1,7 +1,5 @@
 // SqliteStore against a real SQLite file.
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <map>
 
@@ -9,6 +7,7 @@
 
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/sqlite_cli.h"
 #include "tests/support/temp_dir.h"
 
 using namespace sluss;
@@ -198,23 +197,17 @@ TEST_CASE("job_events is append-only") {
     REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
     REQUIRE(s->CreateRun(ThreeJobRun(), clock.Now()));
   }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
-  char* err = nullptr;
-  CHECK(sqlite3_exec(db, "UPDATE job_events SET reason = 'x'", nullptr, nullptr, &err) != SQLITE_OK);
-  CHECK(std::string(err) == "job_events is append-only");
-  sqlite3_free(err);
-  CHECK(sqlite3_exec(db, "DELETE FROM job_events", nullptr, nullptr, nullptr) != SQLITE_OK);
-  sqlite3_close(db);
+  auto update = testing::RunSql(dir / "state.db", "UPDATE job_events SET reason = 'x'");
+  CHECK(update.exit_code != 0);
+  CHECK(update.output.find("job_events is append-only") != std::string::npos);
+  CHECK(testing::RunSql(dir / "state.db", "DELETE FROM job_events").exit_code != 0);
+  CHECK(testing::RunSql(dir / "state.db", "SELECT count(*) FROM job_events").output == "3\n");
 }
 
 TEST_CASE("a database newer than this binary is refused, not touched") {
   testing::TempDir dir;
   { OpenOrDie(dir / "state.db"); }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  REQUIRE(testing::RunSql(dir / "state.db", "PRAGMA user_version = 99").exit_code == 0);
   auto s = store::SqliteStore::Open(dir / "state.db");
   REQUIRE(!s);
   CHECK(s.error().code == core::ErrorCode::kFailedPrecondition);
@@ -226,10 +219,7 @@ TEST_CASE("a database newer than this binary is refused, not touched") {
 
 TEST_CASE("another program's SQLite file is refused") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir / "other.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  REQUIRE(testing::RunSql(dir / "other.db", "CREATE TABLE t(x)").exit_code == 0);
   auto s = store::SqliteStore::Open(dir / "other.db");
   REQUIRE(!s);
   CHECK(s.error().message ==
@@ -271,31 +261,17 @@ TEST_CASE("a run of 1,000 jobs is stored in one transaction") {
   }
   // Make the last job's insert fail from inside SQLite: if the run were
   // written in several transactions, the first 999 jobs would remain.
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "CREATE TRIGGER fail_last BEFORE INSERT ON jobs WHEN "
-                         "NEW.action = 'a999' BEGIN SELECT RAISE(ABORT, 'injected'); END",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  REQUIRE(testing::RunSql(dir / "state.db",
+                          "CREATE TRIGGER fail_last BEFORE INSERT ON jobs WHEN "
+                          "NEW.action = 'a999' BEGIN SELECT RAISE(ABORT, 'injected'); END")
+              .exit_code == 0);
   {
     auto s2 = OpenOrDie(dir / "state.db");
     CHECK(!s2->CreateRun(r, clock.Now()));
     CHECK(s2->ListRuns({})->empty());
   }
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs", -1, &st, nullptr);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(sqlite3_column_int(st, 0) == 0);
-    sqlite3_finalize(st);
-    REQUIRE(sqlite3_exec(db, "DROP TRIGGER fail_last", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  CHECK(testing::RunSql(dir / "state.db", "SELECT count(*) FROM jobs").output == "0\n");
+  REQUIRE(testing::RunSql(dir / "state.db", "DROP TRIGGER fail_last").exit_code == 0);
   auto s3 = OpenOrDie(dir / "state.db");
   auto run = s3->CreateRun(r, clock.Now());
   REQUIRE(run);
