@@ -59,6 +59,32 @@ class Store {
   virtual Result<void> CreateProject(const Project& project) = 0;
   virtual Result<Project> GetProject(std::string_view name) = 0;
   virtual Result<std::vector<Project>> ListProjects() = 0;
+  // kNotFound for an unknown project.
+  virtual Result<Project> UpdateQuota(std::string_view project,
+                                      const Quota& quota) = 0;
+
+  // Users are names ("alice@example.org"); created on first use.
+  virtual Result<void> EnsureUser(std::string_view user, TimePoint now) = 0;
+  // Idempotent. kNotFound for an unknown project or user.
+  virtual Result<void> AddMember(std::string_view project,
+                                 std::string_view user) = 0;
+  virtual Result<void> RemoveMember(std::string_view project,
+                                    std::string_view user) = 0;
+  virtual Result<std::vector<std::string>> ListMembers(
+      std::string_view project) = 0;
+  virtual Result<std::vector<std::string>> ProjectsOf(
+      std::string_view user) = 0;
+
+  // Stores a token under the SHA-256 of its secret (hex). Returns it with
+  // its id. kNotFound for an unknown user.
+  virtual Result<Token> CreateToken(const Token& token,
+                                    std::string_view secret_hash) = 0;
+  // kNotFound when no token has this hash (revoked and expired ones are
+  // found; the caller checks ValidAt).
+  virtual Result<Token> FindToken(std::string_view secret_hash) = 0;
+  virtual Result<std::vector<Token>> ListTokens(
+      std::optional<std::string> user) = 0;
+  virtual Result<void> RevokeToken(std::int64_t id, TimePoint now) = 0;
 
   // Creates the run, its jobs, their dependency edges and each job's first
   // event in one transaction. kNotFound for an unknown project;

@@ -52,6 +52,20 @@ RunState DeriveRunState(const std::vector<StatusCode>& job_codes,
 }  // namespace sluss::core
 
 namespace sluss::core {
+namespace {
+constexpr std::array<std::string_view, kRoleCount> kRoleNames = {
+    "researcher", "steward", "admin", "checker", "auditor"};
+}  // namespace
+
+std::string_view Name(Role role) { return kRoleNames[static_cast<std::size_t>(role)]; }
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (std::size_t i = 0; i < kRoleNames.size(); ++i) {
+    if (kRoleNames[i] == name) return static_cast<Role>(i);
+  }
+  return std::nullopt;
+}
+
 Result<void> CheckProjectName(std::string_view name) {
   auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (name.empty() || name.size() > 63 || !ok(name[0]) ||

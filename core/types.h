@@ -165,6 +165,30 @@ struct JobEvent {
 }  // namespace sluss::core
 
 namespace sluss::core {
+
+// What a person may do. A token carries one role; see docs/operations.md for
+// what each may call.
+enum class Role { kResearcher, kSteward, kAdmin, kChecker, kAuditor };
+inline constexpr int kRoleCount = 5;
+std::string_view Name(Role role);
+std::optional<Role> ParseRole(std::string_view name);
+
+// An API token. The secret itself is never stored: only its SHA-256.
+struct Token {
+  std::int64_t id = 0;
+  std::string user;
+  Role role = Role::kResearcher;
+  std::string name;  // what it is for: "laptop", "post-receive hook"
+  TimePoint created_at;
+  std::optional<TimePoint> expires_at;
+  std::optional<TimePoint> revoked_at;
+  std::optional<TimePoint> last_used_at;
+
+  bool ValidAt(TimePoint now) const {
+    return !revoked_at && (!expires_at || now < *expires_at);
+  }
+};
+
 // Project names: 1-63 of [a-z0-9-], starting with a letter or digit. They
 // appear in URLs, paths and cgroup names, so nothing else is allowed.
 Result<void> CheckProjectName(std::string_view name);

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
     }
     for (const auto& p : paths) {
       std::ifstream in(p, std::ios::binary);
-      std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      std::string data = ss.str();
       LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
       ++files;
     }

@@ -45,6 +45,19 @@ class SqliteStore final : public core::Store {
   core::Result<core::Project> GetProject(std::string_view name) override;
   core::Result<std::vector<core::Project>> ListProjects() override;
 
+  core::Result<core::Project> UpdateQuota(std::string_view project,
+                                          const core::Quota& quota) override;
+  core::Result<void> EnsureUser(std::string_view user, core::TimePoint now) override;
+  core::Result<void> AddMember(std::string_view project, std::string_view user) override;
+  core::Result<void> RemoveMember(std::string_view project, std::string_view user) override;
+  core::Result<std::vector<std::string>> ListMembers(std::string_view project) override;
+  core::Result<std::vector<std::string>> ProjectsOf(std::string_view user) override;
+  core::Result<core::Token> CreateToken(const core::Token& token,
+                                        std::string_view secret_hash) override;
+  core::Result<core::Token> FindToken(std::string_view secret_hash) override;
+  core::Result<std::vector<core::Token>> ListTokens(std::optional<std::string> user) override;
+  core::Result<void> RevokeToken(std::int64_t id, core::TimePoint now) override;
+
   core::Result<core::Run> CreateRun(const core::NewRun& run,
                                     core::TimePoint now) override;
   core::Result<core::Run> GetRun(core::RunId id) override;

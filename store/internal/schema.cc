@@ -74,6 +74,32 @@ CREATE TRIGGER job_events_no_update BEFORE UPDATE ON job_events
 CREATE TRIGGER job_events_no_delete BEFORE DELETE ON job_events
   BEGIN SELECT RAISE(ABORT, 'job_events is append-only'); END;
 )sql",
+      // 2: users, project membership, API tokens (hashed).
+      R"sql(
+CREATE TABLE users (
+  name       TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE members (
+  project TEXT NOT NULL REFERENCES projects(name),
+  user    TEXT NOT NULL REFERENCES users(name),
+  PRIMARY KEY (project, user)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX members_by_user ON members(user);
+
+CREATE TABLE tokens (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  user         TEXT NOT NULL REFERENCES users(name),
+  role         TEXT NOT NULL,
+  name         TEXT NOT NULL DEFAULT '',
+  secret_hash  TEXT NOT NULL UNIQUE,
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER,
+  revoked_at   INTEGER,
+  last_used_at INTEGER
+) STRICT;
+)sql",
   };
   return migrations;
 }
