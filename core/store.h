@@ -45,10 +45,18 @@ struct NewRun {
 
 struct RunFilter {
   std::optional<std::string> project;
+  // When set, only runs of these projects (what a researcher may see).
+  std::optional<std::vector<std::string>> projects;
   std::optional<RunState> state;
   // Newest first. Page with `before`: the id of the last run already seen.
   std::optional<RunId> before;
   int limit = 50;
+};
+
+struct JobCount {
+  std::string project;
+  JobState state = JobState::kPending;
+  std::int64_t count = 0;
 };
 
 class Store {
@@ -106,6 +114,8 @@ class Store {
                                     StatusCode to, std::string_view reason,
                                     TimePoint now) = 0;
   virtual Result<std::vector<JobEvent>> ListJobEvents(JobId id) = 0;
+  // Jobs by project and coarse state (empty project: all projects).
+  virtual Result<std::vector<JobCount>> CountJobs(std::string_view project) = 0;
 };
 
 }  // namespace sluss::core

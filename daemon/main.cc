@@ -2,11 +2,14 @@
 //
 //   slussd [--config FILE]        run (no config: state under ./.sluss)
 //   slussd --check-config FILE    validate a config file and exit
+//   slussd token create --user U --role R [--name N] [--expires 90d] [--config FILE]
+//                                 make an API token offline (bootstraps the first admin)
 //   slussd --version | --help
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,8 +20,12 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "core/strings.h"
+#include "api/api.h"
+#include "api/server.h"
+#include "core/quantity.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "store/store.h"
@@ -30,6 +37,8 @@ constexpr const char* kVersion = "0.1.0";
 constexpr const char* kUsage =
     "usage: slussd [--config FILE]\n"
     "       slussd --check-config FILE\n"
+    "       slussd token create --user USER --role ROLE [--name NAME]\n"
+    "                           [--expires 90d] [--config FILE]\n"
     "       slussd --version\n"
     "\n"
     "Without --config, slussd keeps its state under ./.sluss and listens on\n"
@@ -119,8 +128,58 @@ int Run(const Config& cfg) {
                                        ": ", store.error().message));
     return 1;
   }
+  // Many concurrent API connections each hold a descriptor.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  core::SystemClock clock;
+  api::ApiOptions api_options;
+  api_options.version = kVersion;
+  for (const auto& [name, image] : cfg.images) {
+    api_options.images.push_back(core::Image{name, "", image.rootfs, clock.Now()});
+  }
+  core::Node node;
+  node.name = cfg.node_name;
+  if (node.name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    node.name = host;
+  }
+  node.capacity.milli_cpus = cfg.node_milli_cpus
+                                 ? cfg.node_milli_cpus
+                                 : 1000LL * static_cast<long long>(std::thread::hardware_concurrency());
+  node.capacity.memory_bytes =
+      cfg.node_memory_bytes
+          ? cfg.node_memory_bytes
+          : std::max<long long>(0, static_cast<long long>(sysconf(_SC_PHYS_PAGES)) *
+                                           sysconf(_SC_PAGE_SIZE) - (1LL << 30));
+  node.gpu_ids = cfg.node_gpus;
+  node.capacity.gpus = static_cast<int>(cfg.node_gpus.size());
+  api_options.nodes.push_back(node);
+  api_options.on_request = [](const api::RequestLog& r) {
+    Log(r.status >= 500 ? LogLevel::kError : LogLevel::kInfo,
+        [&] {
+          char ms[32];
+          std::snprintf(ms, sizeof ms, "%.3f", r.latency_ms);
+          return core::StrCat("request actor=", r.actor, " method=", r.method,
+                              " route=", r.route, " status=", r.status, " latency_ms=", ms,
+                              " remote=", r.remote);
+        }());
+  };
+  api::Api api_handler(**store, clock, api_options);
+  api::ServerOptions server_options;
+  server_options.host = cfg.listen_host;
+  server_options.port = cfg.listen_port;
+  api::HttpServer server(api_handler, server_options);
+  if (auto r = server.Start(); !r) {
+    Log(LogLevel::kError, r.error().message);
+    return 1;
+  }
   Log(LogLevel::kInfo,
-      core::StrCat("slussd ", kVersion, " ready state_dir=", cfg.state_dir,
+      core::StrCat("slussd ", kVersion, " ready listen=", cfg.listen_host, ":", server.port(),
+                   " state_dir=", cfg.state_dir,
                    " database=", cfg.DatabasePath(), " schema=",
                    store::SqliteStore::LatestSchemaVersion(), " runtime=", cfg.runtime,
                    " executor=", cfg.executor));
@@ -135,13 +194,77 @@ int Run(const Config& cfg) {
                                       ", shutting down"));
     break;
   }
+  server.Stop();
   store->reset();
   close(lock_fd);
   Log(LogLevel::kInfo, "slussd stopped cleanly");
   return 0;
 }
 
+// slussd token create --user U --role R [--name N] [--expires D] [--config F]
+int TokenCreate(int argc, char** argv) {
+  std::string user, role_name, name = "created with slussd token create", expires = "90d",
+                                    config_path;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i + 1 >= argc) {
+      std::cerr << "slussd token create: " << arg << " needs a value\n" << kUsage;
+      return 2;
+    }
+    std::string v = argv[++i];
+    if (arg == "--user") user = v;
+    else if (arg == "--role") role_name = v;
+    else if (arg == "--name") name = v;
+    else if (arg == "--expires") expires = v;
+    else if (arg == "--config") config_path = v;
+    else {
+      std::cerr << "slussd token create: unknown argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  auto role = core::ParseRole(role_name);
+  if (user.empty() || !role) {
+    std::cerr << "slussd token create: give --user and --role (researcher, steward, admin, "
+                 "checker or auditor)\n";
+    return 2;
+  }
+  auto ttl = core::ParseDuration(expires);
+  if (!ttl || ttl->count() == 0) {
+    std::cerr << "slussd token create: --expires: "
+              << (ttl ? "must be more than 0s" : ttl.error().message) << "\n";
+    return 2;
+  }
+  Config cfg = DefaultConfig();
+  if (!config_path.empty()) {
+    auto loaded = LoadConfig(config_path);
+    if (!loaded) return 1;
+    cfg = *loaded;
+  }
+  umask(077);
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  auto store = store::SqliteStore::Open(cfg.DatabasePath());
+  if (!store) {
+    std::cerr << "slussd token create: " << store.error().message << "\n";
+    return 1;
+  }
+  core::SystemClock clock;
+  auto issued = api::Api::IssueToken(**store, clock.Now(), user, *role, name, *ttl);
+  if (!issued) {
+    std::cerr << "slussd token create: " << issued.error().message << "\n";
+    return 1;
+  }
+  std::cerr << "token " << issued->first.id << " for " << user << " (" << role_name
+            << "), expires " << core::FormatRfc3339(*issued->first.expires_at)
+            << ". It is shown once; store it now.\n";
+  std::cout << issued->second << "\n";
+  return 0;
+}
+
 int Main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "token" && std::string(argv[2]) == "create") {
+    return TokenCreate(argc - 3, argv + 3);
+  }
   std::string config_path;
   std::string check_path;
   for (int i = 1; i < argc; ++i) {

@@ -408,6 +408,9 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
   if (f.project) sql += " AND project = ?1";
   if (f.state) sql += " AND state = ?2";
   if (f.before) sql += " AND id < ?3";
+  if (f.projects) {
+    sql += " AND project IN (SELECT value FROM json_each(?5))";
+  }
   sql += " ORDER BY id DESC LIMIT ?4";
   std::lock_guard lock(mu_);
   Stmt s(db_, sql);
@@ -416,6 +419,7 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
   if (f.state) s.Bind(2, core::Name(*f.state));
   if (f.before) s.Bind(3, f.before->value);
   s.Bind(4, std::clamp(f.limit, 1, 1000));
+  if (f.projects) s.Bind(5, json(*f.projects).dump());
   std::vector<core::Run> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
@@ -559,6 +563,22 @@ Result<std::vector<core::JobEvent>> SqliteStore::ListJobEvents(core::JobId id) {
     out.push_back(std::move(ev));
   }
   if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "job events"));
+  return out;
+}
+
+Result<std::vector<core::JobCount>> SqliteStore::CountJobs(std::string_view project) {
+  std::lock_guard lock(mu_);
+  Stmt& s = Prepare(
+      "SELECT project, state, count(*) FROM jobs WHERE ?1 = '' OR project = ?1 "
+      "GROUP BY project, state ORDER BY project, state");
+  s.Bind(1, project);
+  std::vector<core::JobCount> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back({s.Text(0), core::ParseJobState(s.Text(1)).value_or(core::JobState::kFailed),
+                   s.Int(2)});
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "count jobs"));
   return out;
 }
 

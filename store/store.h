@@ -73,6 +73,7 @@ class SqliteStore final : public core::Store {
                                         core::TimePoint now) override;
   core::Result<std::vector<core::JobEvent>> ListJobEvents(
       core::JobId id) override;
+  core::Result<std::vector<core::JobCount>> CountJobs(std::string_view project) override;
 
   // `PRAGMA integrity_check` and `foreign_key_check`; for tests and
   // `slussd --check-state`.

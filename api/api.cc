@@ -1,0 +1,386 @@
+#include "api/api.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "api/internal/context.h"
+#include "api/internal/routes.h"
+#include "core/strings.h"
+
+namespace sluss::api {
+
+using core::Role;
+using core::StrCat;
+using internal::Context;
+using internal::Handler;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kTokenPrefix = "slu_";
+
+std::string Hex(const unsigned char* data, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 15]);
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  return Hex(digest, len);
+}
+
+constexpr Role kAllRoles[] = {Role::kResearcher, Role::kSteward, Role::kAdmin,
+                              Role::kChecker, Role::kAuditor};
+
+struct Route {
+  std::string method;
+  std::string pattern;                 // "/v1/runs/{id}"
+  std::vector<std::string> segments;   // split pattern
+  bool is_public = false;
+  std::vector<Role> roles;
+  Handler handler = nullptr;
+  bool mutates = false;
+};
+
+std::vector<std::string> Split(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 1;
+  while (i <= path.size()) {
+    std::size_t slash = path.find('/', i);
+    if (slash == std::string_view::npos) slash = path.size();
+    out.emplace_back(path.substr(i, slash - i));
+    i = slash + 1;
+  }
+  return out;
+}
+
+// Latency histogram buckets, seconds.
+constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                             0.05, 0.1, 0.25, 0.5, 1, 5};
+
+}  // namespace
+
+struct Api::Impl {
+  core::Store& store;
+  const core::Clock& clock;
+  ApiOptions options;
+  std::vector<Route> routes;
+
+  struct Bucket {
+    double tokens;
+    core::TimePoint at;
+  };
+  std::mutex rate_mu;
+  std::map<std::int64_t, Bucket> buckets;  // GUARDED_BY(rate_mu)
+
+  std::mutex metrics_mu;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests;  // GUARDED_BY(metrics_mu)
+  std::array<std::uint64_t, kBuckets.size() + 1> latency_counts{};  // GUARDED_BY(metrics_mu)
+  double latency_sum = 0;                                           // GUARDED_BY(metrics_mu)
+
+  Impl(core::Store& s, const core::Clock& c, ApiOptions o)
+      : store(s), clock(c), options(std::move(o)) {
+    auto add = [&](std::string method, std::string pattern, std::vector<Role> roles,
+                   Handler h) {
+      Route r;
+      r.mutates = method != "GET";
+      r.method = std::move(method);
+      r.segments = Split(pattern);
+      r.pattern = std::move(pattern);
+      r.roles = std::move(roles);
+      r.handler = h;
+      routes.push_back(std::move(r));
+    };
+    std::vector<Role> all(std::begin(kAllRoles), std::end(kAllRoles));
+    std::vector<Role> admin = {Role::kAdmin};
+    std::vector<Role> actors = {Role::kResearcher, Role::kAdmin};
+    namespace h = internal;
+    add("GET", "/v1/whoami", all, h::Whoami);
+    add("GET", "/v1/projects", all, h::ListProjects);
+    add("POST", "/v1/projects", admin, h::CreateProject);
+    add("GET", "/v1/projects/{p}", all, h::GetProject);
+    add("GET", "/v1/projects/{p}/quota", all, h::GetQuota);
+    add("PUT", "/v1/projects/{p}/quota", admin, h::PutQuota);
+    add("GET", "/v1/projects/{p}/usage", all, h::GetUsage);
+    add("GET", "/v1/projects/{p}/members", all, h::ListMembers);
+    add("PUT", "/v1/projects/{p}/members/{user}", admin, h::AddMember);
+    add("DELETE", "/v1/projects/{p}/members/{user}", admin, h::RemoveMember);
+    add("GET", "/v1/runs", all, h::ListRuns);
+    add("GET", "/v1/runs/{id}", all, h::GetRun);
+    add("POST", "/v1/runs/{id}/cancel", actors, h::CancelRun);
+    add("GET", "/v1/jobs/{id}", all, h::GetJob);
+    add("GET", "/v1/jobs/{id}/events", all, h::ListJobEvents);
+    add("POST", "/v1/jobs/{id}/cancel", actors, h::CancelJob);
+    add("POST", "/v1/jobs/{id}/retry", actors, h::RetryJob);
+    add("POST", "/v1/jobs/{id}/hold", actors, h::HoldJob);
+    add("POST", "/v1/jobs/{id}/release", actors, h::ReleaseJob);
+    add("GET", "/v1/tokens", all, h::ListTokens);
+    add("POST", "/v1/tokens", all, h::CreateToken);
+    add("DELETE", "/v1/tokens/{id}", all, h::RevokeToken);
+    add("GET", "/v1/images", all, h::ListImages);
+    add("GET", "/v1/nodes", admin, h::ListNodes);
+    // Served by Handle itself, listed for the route table and OpenAPI.
+    Route pub;
+    pub.is_public = true;
+    for (auto [m, p] : {std::pair{"GET", "/healthz"}, std::pair{"GET", "/v1/openapi.json"}}) {
+      pub.method = m;
+      pub.pattern = p;
+      pub.segments = Split(p);
+      routes.push_back(pub);
+    }
+    Route metrics;
+    metrics.method = "GET";
+    metrics.pattern = "/metrics";
+    metrics.segments = Split("/metrics");
+    metrics.roles = {Role::kAdmin, Role::kAuditor};
+    routes.push_back(metrics);
+  }
+
+  // The route for method + path; sets *params. *path_known is true when some
+  // route has this path with another method (405 rather than 404).
+  const Route* Match(const std::string& method, const std::string& path,
+                     std::map<std::string, std::string>* params, bool* path_known) const {
+    std::vector<std::string> parts = Split(path);
+    *path_known = false;
+    for (const Route& r : routes) {
+      if (r.segments.size() != parts.size()) continue;
+      std::map<std::string, std::string> p;
+      bool ok = true;
+      for (std::size_t i = 0; i < parts.size() && ok; ++i) {
+        const std::string& seg = r.segments[i];
+        if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+          if (parts[i].empty()) ok = false;
+          else p[seg.substr(1, seg.size() - 2)] = parts[i];
+        } else if (seg != parts[i]) {
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (r.method != method) {
+        *path_known = true;
+        continue;
+      }
+      *params = std::move(p);
+      return &r;
+    }
+    return nullptr;
+  }
+
+  std::expected<internal::Principal, HttpResponse> Authenticate(const HttpRequest& req,
+                                                                core::TimePoint now) {
+    std::string auth = req.Header("authorization");
+    auto unauthenticated = [](std::string_view why) {
+      HttpResponse r = ErrorResponse(401, "unauthenticated", why);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluss\"");
+      return r;
+    };
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() <= kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), auth.begin(),
+                                                      [](char a, char b) {
+                                                        return std::tolower(a) == std::tolower(b);
+                                                      })) {
+      return std::unexpected(unauthenticated(
+          "send 'Authorization: Bearer <token>'; an admin makes tokens with "
+          "'sluss token create' or 'slussd token create'"));
+    }
+    std::string secret = auth.substr(kBearer.size());
+    auto token = store.FindToken(Sha256Hex(secret));
+    if (!token) {
+      if (token.error().code == core::ErrorCode::kNotFound) {
+        return std::unexpected(unauthenticated("the token is not valid"));
+      }
+      return std::unexpected(FromError(token.error()));
+    }
+    if (token->revoked_at) return std::unexpected(unauthenticated("the token was revoked"));
+    if (!token->ValidAt(now)) return std::unexpected(unauthenticated("the token has expired"));
+    internal::Principal who;
+    who.authenticated = true;
+    who.user = token->user;
+    who.role = token->role;
+    who.token_id = token->id;
+    auto projects = store.ProjectsOf(token->user);
+    if (!projects) return std::unexpected(FromError(projects.error()));
+    who.projects = std::move(*projects);
+    return who;
+  }
+
+  // Token bucket per token. False when the caller must slow down.
+  bool Admit(std::int64_t token_id, core::TimePoint now) {
+    std::lock_guard lock(rate_mu);
+    auto [it, inserted] = buckets.try_emplace(token_id, Bucket{options.rate_burst, now});
+    Bucket& b = it->second;
+    double elapsed = std::chrono::duration<double>(now - b.at).count();
+    b.tokens = std::min(options.rate_burst, b.tokens + std::max(0.0, elapsed) * options.rate_per_second);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  void Record(const std::string& route, int status, double seconds) {
+    std::lock_guard lock(metrics_mu);
+    ++requests[{route, status}];
+    std::size_t i = 0;
+    while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+    ++latency_counts[i];
+    latency_sum += seconds;
+  }
+
+  HttpResponse Metrics() {
+    std::string out;
+    out += "# HELP sluss_http_requests_total API requests by route and status.\n";
+    out += "# TYPE sluss_http_requests_total counter\n";
+    {
+      std::lock_guard lock(metrics_mu);
+      for (const auto& [key, n] : requests) {
+        out += StrCat("sluss_http_requests_total{route=\"", key.first, "\",status=\"",
+                      key.second, "\"} ", n, "\n");
+      }
+      out += "# HELP sluss_http_request_duration_seconds API latency.\n";
+      out += "# TYPE sluss_http_request_duration_seconds histogram\n";
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        cumulative += latency_counts[i];
+        char le[32];
+        std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+        out += StrCat("sluss_http_request_duration_seconds_bucket{le=\"", le, "\"} ", cumulative, "\n");
+      }
+      cumulative += latency_counts[kBuckets.size()];
+      out += StrCat("sluss_http_request_duration_seconds_bucket{le=\"+Inf\"} ", cumulative, "\n");
+      char sum[64];
+      std::snprintf(sum, sizeof sum, "%.6f", latency_sum);
+      out += StrCat("sluss_http_request_duration_seconds_sum ", sum, "\n");
+      out += StrCat("sluss_http_request_duration_seconds_count ", cumulative, "\n");
+    }
+    auto counts = store.CountJobs("");
+    if (!counts) return FromError(counts.error());
+    out += "# HELP sluss_jobs Jobs by project and state.\n";
+    out += "# TYPE sluss_jobs gauge\n";
+    for (const auto& c : *counts) {
+      out += StrCat("sluss_jobs{project=\"", c.project, "\",state=\"", core::Name(c.state),
+                    "\"} ", c.count, "\n");
+    }
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = std::move(out);
+    return r;
+  }
+
+  HttpResponse Dispatch(const HttpRequest& req, std::string* route_name, std::string* actor) {
+    if (req.method == "GET" && req.path == "/healthz") {
+      *route_name = "/healthz";
+      return Json(200, {{"status", "ok"}, {"version", options.version}});
+    }
+    if (req.method == "GET" && req.path == "/v1/openapi.json") {
+      *route_name = "/v1/openapi.json";
+      HttpResponse r;
+      r.body = std::string(OpenApiDocument());
+      return r;
+    }
+    std::map<std::string, std::string> params;
+    bool path_known = false;
+    const Route* route = Match(req.method, req.path, &params, &path_known);
+    if (!route) {
+      *route_name = "unmatched";
+      if (path_known) return ErrorResponse(405, "method_not_allowed", StrCat(req.method, " is not allowed on ", req.path));
+      return ErrorResponse(404, "not_found", StrCat("no route ", req.method, " ", req.path));
+    }
+    *route_name = route->pattern;
+    core::TimePoint now = clock.Now();
+    auto who = Authenticate(req, now);
+    if (!who) return who.error();
+    *actor = who->user;
+    if (!Admit(who->token_id, now)) {
+      HttpResponse r = ErrorResponse(429, "resource_exhausted",
+                                     "too many requests with this token; slow down and retry");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    if (std::find(route->roles.begin(), route->roles.end(), who->role) == route->roles.end()) {
+      std::vector<std::string> names;
+      for (Role r : route->roles) names.emplace_back(core::Name(r));
+      return ErrorResponse(403, "permission_denied",
+                           StrCat("role ", core::Name(who->role), " may not ", req.method, " ",
+                                  route->pattern, "; it needs ", core::Join(names, " or ")),
+                           {{"role", core::Name(who->role)}});
+    }
+    if (route->pattern == "/metrics") return Metrics();
+    Context ctx{req, std::move(params), std::move(*who), store, now, options.images, options.nodes};
+    return route->handler(ctx);
+  }
+};
+
+Api::Api(core::Store& store, const core::Clock& clock, ApiOptions options)
+    : impl_(std::make_unique<Impl>(store, clock, std::move(options))) {}
+
+Api::~Api() = default;
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  std::string actor = "-";
+  HttpResponse resp;
+  try {
+    resp = impl_->Dispatch(req, &route, &actor);
+  } catch (const std::exception&) {
+    // A bug, not the caller's fault; the message could leak internals.
+    resp = ErrorResponse(500, "internal", "internal error; the operators have the details in the log");
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  impl_->Record(route, resp.status, seconds);
+  if (impl_->options.on_request) {
+    impl_->options.on_request(
+        RequestLog{actor, req.method, route, req.path, resp.status, seconds * 1000, req.remote});
+  }
+  return resp;
+}
+
+std::vector<std::string> Api::RouteNames() const {
+  std::vector<std::string> out;
+  for (const auto& r : impl_->routes) out.push_back(StrCat(r.method, " ", r.pattern));
+  return out;
+}
+
+std::vector<Api::RouteAccess> Api::Routes() const {
+  std::vector<RouteAccess> out;
+  for (const auto& r : impl_->routes) {
+    out.push_back({StrCat(r.method, " ", r.pattern), r.is_public, r.roles});
+  }
+  return out;
+}
+
+core::Result<std::pair<core::Token, std::string>> Api::IssueToken(
+    core::Store& store, core::TimePoint now, std::string_view user, core::Role role,
+    std::string_view name, std::optional<std::chrono::seconds> ttl) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return core::Internal("no randomness for a token");
+  std::string secret = StrCat(kTokenPrefix, Hex(raw, sizeof raw));
+  if (auto r = store.EnsureUser(user, now); !r) return std::unexpected(r.error());
+  core::Token t;
+  t.user = std::string(user);
+  t.role = role;
+  t.name = std::string(name);
+  t.created_at = now;
+  if (ttl) t.expires_at = now + std::chrono::duration_cast<std::chrono::milliseconds>(*ttl);
+  auto stored = store.CreateToken(t, Sha256Hex(secret));
+  if (!stored) return std::unexpected(stored.error());
+  return std::pair{*stored, secret};
+}
+
+}  // namespace sluss::api

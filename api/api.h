@@ -1,0 +1,84 @@
+#pragma once
+
+// The JSON API as a function: HttpRequest in, HttpResponse out. Routing,
+// authentication, the role and membership check, rate limiting, errors and
+// metrics all happen here, in one place; api/server.h puts it on a socket.
+//
+// Thread safety: Handle may be called from many threads at once. It blocks
+// (it calls the Store): call it from a worker pool, not from an I/O thread.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/http.h"
+#include "core/store.h"
+#include "core/time.h"
+#include "core/types.h"
+
+namespace sluss::api {
+
+struct RequestLog {
+  std::string actor;   // user name, or "-" when unauthenticated
+  std::string method;
+  std::string route;   // the pattern: "/v1/runs/{id}"
+  std::string path;
+  int status = 0;
+  double latency_ms = 0;
+  std::string remote;
+};
+
+struct ApiOptions {
+  std::string version = "0.1.0";
+  // Per token: a bucket of `rate_burst` requests refilled at `rate_per_second`.
+  double rate_per_second = 100;
+  double rate_burst = 400;
+  // Approved images and nodes, as configured; listed to admins.
+  std::vector<core::Image> images;
+  std::vector<core::Node> nodes;
+  // Called after every request (slussd logs it).
+  std::function<void(const RequestLog&)> on_request;
+};
+
+class Api {
+ public:
+  // `store` and `clock` must outlive the Api.
+  Api(core::Store& store, const core::Clock& clock, ApiOptions options = {});
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  HttpResponse Handle(const HttpRequest& request);
+
+  // Every route as "METHOD PATTERN", e.g. "GET /v1/runs/{id}".
+  std::vector<std::string> RouteNames() const;
+  // The roles a route admits ("public" routes admit everyone).
+  struct RouteAccess {
+    std::string name;
+    bool is_public = false;
+    std::vector<core::Role> roles;
+  };
+  std::vector<RouteAccess> Routes() const;
+
+  // Makes a new random 256-bit token for `user` (created if missing) with
+  // `role`. Returns the stored token and the secret, which is shown once and
+  // never stored: only its SHA-256 is.
+  static core::Result<std::pair<core::Token, std::string>> IssueToken(
+      core::Store& store, core::TimePoint now, std::string_view user,
+      core::Role role, std::string_view name,
+      std::optional<std::chrono::seconds> ttl);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The OpenAPI document served at /v1/openapi.json (api/openapi.json,
+// compiled in).
+std::string_view OpenApiDocument();
+
+}  // namespace sluss::api

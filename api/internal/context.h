@@ -1,0 +1,49 @@
+#pragma once
+
+// What a route handler sees. Handlers are plain functions of a Context.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/http.h"
+#include "core/store.h"
+#include "core/types.h"
+
+namespace sluss::api::internal {
+
+struct Principal {
+  bool authenticated = false;
+  std::string user;
+  core::Role role = core::Role::kResearcher;
+  std::int64_t token_id = 0;
+  std::vector<std::string> projects;  // memberships
+};
+
+struct Context {
+  const HttpRequest& req;
+  std::map<std::string, std::string> params;  // from the route pattern
+  Principal who;
+  core::Store& store;
+  core::TimePoint now;
+  const std::vector<core::Image>& images;
+  const std::vector<core::Node>& nodes;
+
+  // The membership rule, in one place: admins, stewards and auditors see
+  // every project; researchers and output checkers their own. A project the
+  // caller may not see answers 404, exactly like one that does not exist.
+  bool CanSee(std::string_view project) const;
+  bool IsAdmin() const { return who.role == core::Role::kAdmin; }
+
+  // The body as a JSON object; kInvalidArgument naming the problem.
+  core::Result<nlohmann::json> Body() const;
+};
+
+using Handler = HttpResponse (*)(Context&);
+
+// The 404 for a thing the caller may not see or that does not exist.
+HttpResponse NotFound(std::string_view what);
+
+}  // namespace sluss::api::internal

@@ -1,0 +1,33 @@
+#pragma once
+
+#include "api/internal/context.h"
+
+// The route handlers, one per route (api/api.cc lists them with their roles).
+namespace sluss::api::internal {
+
+HttpResponse Whoami(Context& c);
+HttpResponse ListProjects(Context& c);
+HttpResponse CreateProject(Context& c);
+HttpResponse GetProject(Context& c);
+HttpResponse GetQuota(Context& c);
+HttpResponse PutQuota(Context& c);
+HttpResponse GetUsage(Context& c);
+HttpResponse ListMembers(Context& c);
+HttpResponse AddMember(Context& c);
+HttpResponse RemoveMember(Context& c);
+HttpResponse ListRuns(Context& c);
+HttpResponse GetRun(Context& c);
+HttpResponse CancelRun(Context& c);
+HttpResponse GetJob(Context& c);
+HttpResponse ListJobEvents(Context& c);
+HttpResponse CancelJob(Context& c);
+HttpResponse RetryJob(Context& c);
+HttpResponse HoldJob(Context& c);
+HttpResponse ReleaseJob(Context& c);
+HttpResponse ListTokens(Context& c);
+HttpResponse CreateToken(Context& c);
+HttpResponse RevokeToken(Context& c);
+HttpResponse ListImages(Context& c);
+HttpResponse ListNodes(Context& c);
+
+}  // namespace sluss::api::internal

@@ -1,0 +1,482 @@
+// Route handlers. Each is a plain function of the request context; the
+// role check has already happened (api.cc), the membership check is
+// Context::CanSee.
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api.h"
+#include "api/internal/routes.h"
+#include "api/internal/views.h"
+#include "core/quantity.h"
+#include "core/quota.h"
+#include "core/strings.h"
+
+namespace sluss::api::internal {
+
+using core::StrCat;
+using nlohmann::json;
+
+bool Context::CanSee(std::string_view project) const {
+  switch (who.role) {
+    case core::Role::kAdmin:
+    case core::Role::kSteward:
+    case core::Role::kAuditor:
+      return true;
+    case core::Role::kResearcher:
+    case core::Role::kChecker:
+      return std::find(who.projects.begin(), who.projects.end(), project) !=
+             who.projects.end();
+  }
+  return false;
+}
+
+core::Result<json> Context::Body() const {
+  if (req.body.empty()) return core::InvalidArgument("the request needs a JSON body", "body");
+  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return core::InvalidArgument("the body is not valid JSON", "body");
+  if (!j.is_object()) return core::InvalidArgument("the body must be a JSON object", "body");
+  return j;
+}
+
+HttpResponse NotFound(std::string_view what) {
+  return ErrorResponse(404, "not_found", StrCat("no ", what));
+}
+
+namespace {
+
+HttpResponse FieldError(std::string_view field, std::string_view message) {
+  return ErrorResponse(400, "invalid_argument", StrCat(field, ": ", message),
+                       {{"field", field}});
+}
+
+// An optional string field; a wrong type is an error naming the field.
+core::Result<std::optional<std::string>> StringField(const json& body, const char* name) {
+  if (!body.contains(name) || body.at(name).is_null()) return std::optional<std::string>();
+  if (!body.at(name).is_string()) {
+    return core::InvalidArgument(StrCat(name, ": expected a string"), name);
+  }
+  return std::optional<std::string>(body.at(name).get<std::string>());
+}
+
+core::Result<void> OnlyKeys(const json& body, std::vector<std::string_view> allowed) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end()) {
+      std::string hint = core::ClosestMatch(it.key(), allowed);
+      return core::InvalidArgument(
+          StrCat("unknown field ", core::Quote(it.key()),
+                 hint.empty() ? std::string() : StrCat(" (did you mean '", hint, "'?)")),
+          it.key());
+    }
+  }
+  return {};
+}
+
+std::optional<std::int64_t> ParseId(const std::string& s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+// Loads a job the caller may see, or the 404 to answer.
+std::expected<core::Job, HttpResponse> VisibleJob(Context& c) {
+  auto id = ParseId(c.params.at("id"));
+  if (!id) return std::unexpected(NotFound(StrCat("job ", core::Quote(c.params.at("id")))));
+  auto job = c.store.GetJob(core::JobId{*id});
+  if (!job) {
+    if (job.error().code == core::ErrorCode::kNotFound) {
+      return std::unexpected(NotFound(StrCat("job ", *id)));
+    }
+    return std::unexpected(FromError(job.error()));
+  }
+  if (!c.CanSee(job->project)) return std::unexpected(NotFound(StrCat("job ", *id)));
+  return *job;
+}
+
+std::expected<core::Run, HttpResponse> VisibleRun(Context& c) {
+  auto id = ParseId(c.params.at("id"));
+  if (!id) return std::unexpected(NotFound(StrCat("run ", core::Quote(c.params.at("id")))));
+  auto run = c.store.GetRun(core::RunId{*id});
+  if (!run) {
+    if (run.error().code == core::ErrorCode::kNotFound) {
+      return std::unexpected(NotFound(StrCat("run ", *id)));
+    }
+    return std::unexpected(FromError(run.error()));
+  }
+  if (!c.CanSee(run->project)) return std::unexpected(NotFound(StrCat("run ", *id)));
+  return *run;
+}
+
+std::expected<core::Project, HttpResponse> VisibleProject(Context& c) {
+  const std::string& name = c.params.at("p");
+  if (!c.CanSee(name)) return std::unexpected(NotFound(StrCat("project ", core::Quote(name))));
+  auto p = c.store.GetProject(name);
+  if (!p) {
+    if (p.error().code == core::ErrorCode::kNotFound) {
+      return std::unexpected(NotFound(StrCat("project ", core::Quote(name))));
+    }
+    return std::unexpected(FromError(p.error()));
+  }
+  return *p;
+}
+
+// Researchers act on their own projects' jobs; admins on all.
+bool MayAct(const Context& c, std::string_view project) {
+  return c.IsAdmin() || (c.who.role == core::Role::kResearcher && c.CanSee(project));
+}
+
+// Moves a job and answers with it; `from` decides the source status.
+HttpResponse Move(Context& c, const core::Job& job, core::StatusCode to,
+                  std::string_view reason) {
+  auto moved = c.store.TransitionJob(job.id, job.status, to, reason, c.now);
+  if (!moved) {
+    if (moved.error().code == core::ErrorCode::kFailedPrecondition) {
+      return ErrorResponse(409, "failed_precondition",
+                           StrCat("job ", job.id.value, " is ", core::Name(job.state()), "/",
+                                  core::Name(job.status), ": ", moved.error().message),
+                           {{"status_code", core::Name(job.status)}});
+    }
+    return FromError(moved.error());
+  }
+  return Json(200, View(*moved));
+}
+
+}  // namespace
+
+HttpResponse Whoami(Context& c) {
+  return Json(200, {{"user", c.who.user},
+                    {"role", core::Name(c.who.role)},
+                    {"projects", c.who.projects},
+                    {"token_id", c.who.token_id}});
+}
+
+HttpResponse ListProjects(Context& c) {
+  auto all = c.store.ListProjects();
+  if (!all) return FromError(all.error());
+  json out = json::array();
+  for (const auto& p : *all) {
+    if (c.CanSee(p.name)) out.push_back(View(p));
+  }
+  return Json(200, {{"projects", out}});
+}
+
+HttpResponse CreateProject(Context& c) {
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"name", "description", "repo_url", "branches", "quota"}); !r) {
+    return FromError(r.error());
+  }
+  core::Project p;
+  auto name = StringField(*body, "name");
+  if (!name) return FromError(name.error());
+  if (!*name) return FieldError("name", "required");
+  p.name = **name;
+  auto desc = StringField(*body, "description");
+  if (!desc) return FromError(desc.error());
+  p.description = desc->value_or("");
+  auto repo = StringField(*body, "repo_url");
+  if (!repo) return FromError(repo.error());
+  p.repo_url = repo->value_or("");
+  if (body->contains("branches")) {
+    const json& b = body->at("branches");
+    if (!b.is_array()) return FieldError("branches", "expected a list of branch names");
+    for (const auto& x : b) {
+      if (!x.is_string() || x.get<std::string>().empty()) {
+        return FieldError("branches", "expected a list of branch names");
+      }
+      p.branches.push_back(x.get<std::string>());
+    }
+  }
+  if (body->contains("quota")) {
+    auto q = core::QuotaFromJson(body->at("quota"));
+    if (!q) {
+      return ErrorResponse(400, "invalid_argument",
+                           StrCat("quota.", q.error().field, ": ", q.error().message),
+                           {{"field", StrCat("quota.", q.error().field)}});
+    }
+    p.quota = *q;
+  }
+  p.created_at = c.now;
+  if (auto r = c.store.CreateProject(p); !r) return FromError(r.error());
+  auto stored = c.store.GetProject(p.name);
+  if (!stored) return FromError(stored.error());
+  HttpResponse resp = Json(201, View(*stored));
+  resp.headers.emplace_back("Location", StrCat("/v1/projects/", p.name));
+  return resp;
+}
+
+HttpResponse GetProject(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  return Json(200, View(*p));
+}
+
+HttpResponse GetQuota(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  return Json(200, core::QuotaToJson(p->quota));
+}
+
+HttpResponse PutQuota(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  auto q = core::QuotaFromJson(*body);
+  if (!q) return FromError(q.error());
+  auto updated = c.store.UpdateQuota(p->name, *q);
+  if (!updated) return FromError(updated.error());
+  return Json(200, core::QuotaToJson(updated->quota));
+}
+
+HttpResponse GetUsage(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto counts = c.store.CountJobs(p->name);
+  if (!counts) return FromError(counts.error());
+  json jobs = {{"pending", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
+  for (const auto& jc : *counts) jobs[std::string(core::Name(jc.state))] = jc.count;
+  return Json(200, {{"project", p->name}, {"jobs", jobs}});
+}
+
+HttpResponse ListMembers(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto m = c.store.ListMembers(p->name);
+  if (!m) return FromError(m.error());
+  return Json(200, {{"project", p->name}, {"members", *m}});
+}
+
+HttpResponse AddMember(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  const std::string& user = c.params.at("user");
+  if (auto r = c.store.EnsureUser(user, c.now); !r) return FromError(r.error());
+  if (auto r = c.store.AddMember(p->name, user); !r) return FromError(r.error());
+  return ListMembers(c);
+}
+
+HttpResponse RemoveMember(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  if (auto r = c.store.RemoveMember(p->name, c.params.at("user")); !r) {
+    return FromError(r.error());
+  }
+  return ListMembers(c);
+}
+
+HttpResponse ListRuns(Context& c) {
+  core::RunFilter f;
+  const auto& q = c.req.query;
+  if (auto it = q.find("project"); it != q.end() && !it->second.empty()) {
+    if (!c.CanSee(it->second)) return Json(200, {{"runs", json::array()}, {"next_cursor", nullptr}});
+    f.project = it->second;
+  } else if (c.who.role == core::Role::kResearcher || c.who.role == core::Role::kChecker) {
+    f.projects = c.who.projects;
+  }
+  if (auto it = q.find("state"); it != q.end() && !it->second.empty()) {
+    auto s = core::ParseRunState(it->second);
+    if (!s) {
+      return FieldError("state", "expected pending, running, succeeded, failed or cancelled");
+    }
+    f.state = *s;
+  }
+  if (auto it = q.find("limit"); it != q.end()) {
+    auto v = ParseId(it->second);
+    if (!v || *v > 1000) return FieldError("limit", "expected a whole number from 1 to 1000");
+    f.limit = static_cast<int>(*v);
+  }
+  if (auto it = q.find("cursor"); it != q.end() && !it->second.empty()) {
+    auto v = ParseId(it->second);
+    if (!v) return FieldError("cursor", "expected the next_cursor of a previous page");
+    f.before = core::RunId{*v};
+  }
+  auto runs = c.store.ListRuns(f);
+  if (!runs) return FromError(runs.error());
+  json out = json::array();
+  for (const auto& r : *runs) out.push_back(View(r));
+  json next = runs->size() == static_cast<std::size_t>(f.limit) && !runs->empty()
+                  ? json(std::to_string(runs->back().id.value))
+                  : json();
+  return Json(200, {{"runs", out}, {"next_cursor", next}});
+}
+
+HttpResponse GetRun(Context& c) {
+  auto run = VisibleRun(c);
+  if (!run) return run.error();
+  auto jobs = c.store.ListJobs(run->id);
+  if (!jobs) return FromError(jobs.error());
+  json out = View(*run);
+  out["jobs"] = json::array();
+  for (const auto& j : *jobs) out["jobs"].push_back(View(j));
+  return Json(200, out);
+}
+
+HttpResponse CancelRun(Context& c) {
+  auto run = VisibleRun(c);
+  if (!run) return run.error();
+  if (!MayAct(c, run->project)) {
+    return ErrorResponse(403, "permission_denied", "only the project's researchers or an admin may cancel");
+  }
+  auto jobs = c.store.ListJobs(run->id);
+  if (!jobs) return FromError(jobs.error());
+  auto code = c.IsAdmin() ? core::StatusCode::kKilledByAdmin : core::StatusCode::kCancelledByUser;
+  int cancelled = 0;
+  for (const auto& j : *jobs) {
+    if (core::IsTerminal(j.status)) continue;
+    // A job that moved meanwhile is retried once with its new status.
+    auto r = c.store.TransitionJob(j.id, j.status, code, StrCat("cancelled by ", c.who.user), c.now);
+    if (!r && r.error().code == core::ErrorCode::kConflict) {
+      auto fresh = c.store.GetJob(j.id);
+      if (fresh && !core::IsTerminal(fresh->status)) {
+        r = c.store.TransitionJob(j.id, fresh->status, code, StrCat("cancelled by ", c.who.user), c.now);
+      }
+    }
+    if (r) ++cancelled;
+  }
+  auto after = c.store.GetRun(run->id);
+  if (!after) return FromError(after.error());
+  json out = View(*after);
+  out["cancelled_jobs"] = cancelled;
+  return Json(200, out);
+}
+
+HttpResponse GetJob(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  return Json(200, View(*job));
+}
+
+HttpResponse ListJobEvents(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  auto events = c.store.ListJobEvents(job->id);
+  if (!events) return FromError(events.error());
+  json out = json::array();
+  for (const auto& e : *events) out.push_back(View(e));
+  return Json(200, {{"job_id", job->id.value}, {"events", out}});
+}
+
+HttpResponse CancelJob(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  if (!MayAct(c, job->project)) {
+    return ErrorResponse(403, "permission_denied", "only the project's researchers or an admin may cancel");
+  }
+  return Move(c, *job, c.IsAdmin() ? core::StatusCode::kKilledByAdmin : core::StatusCode::kCancelledByUser,
+              StrCat("cancelled by ", c.who.user));
+}
+
+HttpResponse RetryJob(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  if (!MayAct(c, job->project)) {
+    return ErrorResponse(403, "permission_denied", "only the project's researchers or an admin may retry");
+  }
+  return Move(c, *job, core::StatusCode::kWaitingOnResources, StrCat("retried by ", c.who.user));
+}
+
+HttpResponse HoldJob(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  if (!MayAct(c, job->project)) {
+    return ErrorResponse(403, "permission_denied", "only the project's researchers or an admin may hold");
+  }
+  if (job->state() != core::JobState::kPending) {
+    return ErrorResponse(409, "failed_precondition",
+                         StrCat("job ", job->id.value, " is ", core::Name(job->state()),
+                                "; only pending jobs can be held"));
+  }
+  return Move(c, *job, core::StatusCode::kHeld, StrCat("held by ", c.who.user));
+}
+
+HttpResponse ReleaseJob(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  if (!MayAct(c, job->project)) {
+    return ErrorResponse(403, "permission_denied", "only the project's researchers or an admin may release");
+  }
+  if (job->status != core::StatusCode::kHeld) {
+    return ErrorResponse(409, "failed_precondition",
+                         StrCat("job ", job->id.value, " is not held"));
+  }
+  return Move(c, *job, core::StatusCode::kWaitingOnResources, StrCat("released by ", c.who.user));
+}
+
+HttpResponse ListTokens(Context& c) {
+  std::optional<std::string> user;
+  if (!c.IsAdmin()) user = c.who.user;
+  auto tokens = c.store.ListTokens(user);
+  if (!tokens) return FromError(tokens.error());
+  json out = json::array();
+  for (const auto& t : *tokens) out.push_back(View(t));
+  return Json(200, {{"tokens", out}});
+}
+
+HttpResponse CreateToken(Context& c) {
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"user", "role", "name", "expires_in"}); !r) return FromError(r.error());
+  auto user = StringField(*body, "user");
+  if (!user) return FromError(user.error());
+  auto role_name = StringField(*body, "role");
+  if (!role_name) return FromError(role_name.error());
+  auto name = StringField(*body, "name");
+  if (!name) return FromError(name.error());
+  auto ttl_text = StringField(*body, "expires_in");
+  if (!ttl_text) return FromError(ttl_text.error());
+  std::string for_user = user->value_or(c.who.user);
+  core::Role role = c.who.role;
+  if (*role_name) {
+    auto r = core::ParseRole(**role_name);
+    if (!r) return FieldError("role", "expected researcher, steward, admin, checker or auditor");
+    role = *r;
+  }
+  // Anyone may make more tokens for themselves with their own role; only
+  // admins make tokens for others or other roles.
+  if (!c.IsAdmin() && (for_user != c.who.user || role != c.who.role)) {
+    return ErrorResponse(403, "permission_denied",
+                         "only admins create tokens for other users or roles");
+  }
+  std::optional<std::chrono::seconds> ttl = std::chrono::seconds(90LL * 24 * 3600);
+  if (*ttl_text) {
+    auto d = core::ParseDuration(**ttl_text);
+    if (!d || d->count() == 0) {
+      return FieldError("expires_in", d ? "must be more than 0s" : d.error().message);
+    }
+    ttl = *d;
+  }
+  auto issued = Api::IssueToken(c.store, c.now, for_user, role, name->value_or(""), ttl);
+  if (!issued) return FromError(issued.error());
+  json out = View(issued->first);
+  out["token"] = issued->second;
+  return Json(201, out);
+}
+
+HttpResponse RevokeToken(Context& c) {
+  auto id = ParseId(c.params.at("id"));
+  if (!id) return NotFound(StrCat("token ", core::Quote(c.params.at("id"))));
+  auto tokens = c.store.ListTokens(c.IsAdmin() ? std::nullopt : std::optional<std::string>(c.who.user));
+  if (!tokens) return FromError(tokens.error());
+  auto it = std::find_if(tokens->begin(), tokens->end(), [&](const core::Token& t) { return t.id == *id; });
+  if (it == tokens->end()) return NotFound(StrCat("token ", *id));
+  if (auto r = c.store.RevokeToken(*id, c.now); !r) return FromError(r.error());
+  it->revoked_at = it->revoked_at.value_or(c.now);
+  return Json(200, View(*it));
+}
+
+HttpResponse ListImages(Context& c) {
+  json out = json::array();
+  for (const auto& i : c.images) out.push_back(View(i));
+  return Json(200, {{"images", out}});
+}
+
+HttpResponse ListNodes(Context& c) {
+  json out = json::array();
+  for (const auto& n : c.nodes) out.push_back(View(n));
+  return Json(200, {{"nodes", out}});
+}
+
+}  // namespace sluss::api::internal

@@ -1,0 +1,234 @@
+#include "api/server.h"
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "core/strings.h"
+
+namespace sluss::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Api& api;
+  ServerOptions options;
+  asio::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> io_threads;
+  std::optional<asio::thread_pool> workers;
+  std::atomic<std::size_t> queued{0};
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+  int bound_port = 0;
+  bool started = false;
+
+  Impl(Api& a, ServerOptions o) : api(a), options(std::move(o)) {}
+
+  void Accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::Read, shared_from_this(), true));
+  }
+
+ private:
+  void Read(bool first) {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
+    parser_->body_limit(server_->options.body_limit);
+    // A deadline for the whole request: a client that sends a byte a second
+    // does not keep the connection. Between keep-alive requests the idle
+    // timeout applies to the first byte; the request deadline is applied on
+    // the header read below.
+    stream_.expires_after(first ? server_->options.read_timeout : server_->options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) return OnError(ec);
+    stream_.expires_after(server_->options.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return WriteError(413, "payload_too_large",
+                        core::StrCat("the body is larger than ", server_->options.body_limit,
+                                     " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      return WriteError(431, "headers_too_large", "the request headers are too large");
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return WriteError(400, "bad_request", "the request is not valid HTTP/1.1");
+    }
+    Close();
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) return OnError(ec);
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive() && !server_->stopping.load();
+    version_ = req.version();
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    if (!ParseTarget(std::string_view(req.target().data(), req.target().size()), &r.path,
+                     &r.query)) {
+      return WriteError(400, "bad_request", "the request target is malformed");
+    }
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      r.headers[name] = std::string(field.value());
+    }
+    r.body = std::move(req.body());
+    beast::error_code rec;
+    auto ep = stream_.socket().remote_endpoint(rec);
+    r.remote = rec ? "?" : ep.address().to_string();
+    if (server_->queued.load() >= server_->options.max_queued) {
+      return WriteError(503, "unavailable", "the server is busy; retry in a moment");
+    }
+    ++server_->queued;
+    ++server_->in_flight;
+    asio::post(*server_->workers, [self = shared_from_this(), r = std::move(r)]() {
+      --self->server_->queued;
+      HttpResponse resp = self->server_->api.Handle(r);
+      asio::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
+        self->Write(std::move(resp));
+        --self->server_->in_flight;
+      });
+    });
+  }
+
+  void WriteError(int status, std::string_view code, std::string_view message) {
+    keep_alive_ = false;
+    Write(ErrorResponse(status, code, message));
+  }
+
+  void Write(HttpResponse r) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version_ ? version_ : 11);
+    res->set(http::field::server, "slussd");
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-store");
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    stream_.expires_after(server_->options.read_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec || !self->keep_alive_ || self->server_->stopping.load()) {
+                          return self->Close();
+                        }
+                        self->Read(false);
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor->async_accept(asio::make_strand(ioc), [self = shared_from_this()](
+                                                     beast::error_code ec, tcp::socket socket) {
+    if (self->stopping.load() || !self->acceptor->is_open()) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), self)->Run();
+    // Out of file descriptors and the like: keep accepting; the kernel's
+    // backlog holds the rest.
+    self->Accept();
+  });
+}
+
+HttpServer::HttpServer(Api& api, ServerOptions options)
+    : impl_(std::make_shared<Impl>(api, std::move(options))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+core::Result<void> HttpServer::Start() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) {
+    return core::InvalidArgument(
+        core::StrCat("listen address ", core::Quote(impl_->options.host), ": ", ec.message()));
+  }
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(impl_->options.port));
+  impl_->acceptor.emplace(asio::make_strand(impl_->ioc));
+  auto& acc = *impl_->acceptor;
+  if (acc.open(endpoint.protocol(), ec); !ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return core::Fail(core::ErrorCode::kUnavailable,
+                      core::StrCat("cannot listen on ", impl_->options.host, ":",
+                                   impl_->options.port, ": ", ec.message()));
+  }
+  impl_->bound_port = acc.local_endpoint().port();
+  impl_->workers.emplace(static_cast<std::size_t>(std::max(1, impl_->options.workers)));
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
+    impl_->io_threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+  }
+  impl_->started = true;
+  return {};
+}
+
+int HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::Stop(std::chrono::milliseconds grace) {
+  if (!impl_->started || impl_->stopping.exchange(true)) return;
+  asio::post(impl_->acceptor->get_executor(), [impl = impl_] {
+    beast::error_code ec;
+    impl->acceptor->close(ec);
+  });
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  impl_->ioc.stop();
+  for (auto& t : impl_->io_threads) t.join();
+  impl_->io_threads.clear();
+  impl_->workers->join();
+}
+
+}  // namespace sluss::api
