@@ -384,6 +384,7 @@ HttpResponse HoldJob(Context& c) {
   if (!MayAct(c, job->project)) {
     return ErrorResponse(403, "permission_denied", "only the project's researchers or an admin may hold");
   }
+  if (job->status == core::StatusCode::kHeld) return Json(200, View(*job));  // idempotent
   if (job->state() != core::JobState::kPending) {
     return ErrorResponse(409, "failed_precondition",
                          StrCat("job ", job->id.value, " is ", core::Name(job->state()),

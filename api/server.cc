@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include <atomic>
+#include <future>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -217,10 +218,15 @@ int HttpServer::port() const { return impl_->bound_port; }
 
 void HttpServer::Stop(std::chrono::milliseconds grace) {
   if (!impl_->started || impl_->stopping.exchange(true)) return;
-  asio::post(impl_->acceptor->get_executor(), [impl = impl_] {
+  // Close the listener on its strand, and wait for that, so no connection
+  // is accepted during the grace period.
+  std::promise<void> closed;
+  asio::post(impl_->acceptor->get_executor(), [impl = impl_, &closed] {
     beast::error_code ec;
     impl->acceptor->close(ec);
+    closed.set_value();
   });
+  closed.get_future().wait_for(grace);
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -1,0 +1,161 @@
+// The API over real HTTP on loopback: keep-alive, limits, deadlines, load.
+
+#include <sys/resource.h>
+
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "api/api.h"
+#include "api/server.h"
+#include "store/store.h"
+#include "tests/support/http_client.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
+
+using namespace sluss;
+using namespace std::chrono_literals;
+using testing::Connect;
+using testing::Get;
+using testing::ReadResponse;
+using testing::SendAll;
+
+namespace {
+
+struct Server {
+  testing::TempDir dir;
+  core::SystemClock clock;
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<api::Api> api;
+  std::unique_ptr<api::HttpServer> http;
+  std::string admin;
+
+  explicit Server(api::ServerOptions o = {}, api::ApiOptions a = {}) {
+    store = std::move(*store::SqliteStore::Open(dir / "state.db"));
+    api = std::make_unique<api::Api>(*store, clock, std::move(a));
+    admin = api::Api::IssueToken(*store, clock.Now(), "admin@x", core::Role::kAdmin, "", std::nullopt)->second;
+    o.port = 0;
+    http = std::make_unique<api::HttpServer>(*api, o);
+    REQUIRE(http->Start());
+  }
+  int port() const { return http->port(); }
+};
+
+}  // namespace
+
+TEST_CASE("http: requests on one kept-alive connection, with and without a token") {
+  Server s;
+  int fd = Connect(s.port());
+  REQUIRE(fd >= 0);
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  auto a = ReadResponse(fd);
+  CHECK(a.status == 200);
+  CHECK(nlohmann::json::parse(a.body)["status"] == "ok");
+  REQUIRE(SendAll(fd, Get("/v1/whoami", s.admin)));
+  auto b = ReadResponse(fd);
+  CHECK(b.status == 200);
+  CHECK(nlohmann::json::parse(b.body)["user"] == "admin@x");
+  REQUIRE(SendAll(fd, Get("/v1/whoami")));
+  auto c = ReadResponse(fd);
+  CHECK(c.status == 401);
+  CHECK(c.headers["www-authenticate"] == "Bearer realm=\"sluss\"");
+  CHECK(c.headers["content-type"] == "application/json");
+  close(fd);
+}
+
+TEST_CASE("http: a body over the limit is 413, headers over the limit 431") {
+  Server s;
+  int fd = Connect(s.port());
+  REQUIRE(SendAll(fd, "POST /v1/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Authorization: Bearer " + s.admin + "\r\nContent-Length: 2000000\r\n\r\n{"));
+  auto big = ReadResponse(fd);
+  CHECK(big.status == 413);
+  CHECK(nlohmann::json::parse(big.body)["error"]["code"] == "payload_too_large");
+  close(fd);
+  fd = Connect(s.port());
+  REQUIRE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: " + std::string(20000, 'a') + "\r\n\r\n"));
+  auto huge = ReadResponse(fd);
+  CHECK(huge.status == 431);
+  close(fd);
+}
+
+TEST_CASE("http: malformed requests get 400, not a crash") {
+  Server s;
+  int fd = Connect(s.port());
+  REQUIRE(SendAll(fd, "GET /v1/runs%zz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(ReadResponse(fd).status == 400);
+  close(fd);
+  fd = Connect(s.port());
+  REQUIRE(SendAll(fd, "THIS IS NOT HTTP\r\n\r\n"));
+  auto r = ReadResponse(fd, 3s);
+  CHECK((r.status == 400 || r.status == 0));
+  close(fd);
+  // The server still serves.
+  fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  CHECK(ReadResponse(fd).status == 200);
+  close(fd);
+}
+
+TEST_CASE("http: a client that sends one byte at a time is cut at the deadline while others are served") {
+  api::ServerOptions o;
+  o.read_timeout = 1000ms;
+  Server s(o);
+  int slow = Connect(s.port());
+  REQUIRE(slow >= 0);
+  std::string req = Get("/healthz");
+  std::atomic<bool> cut{false};
+  std::thread trickle([&] {
+    for (char ch : req) {
+      if (send(slow, &ch, 1, MSG_NOSIGNAL) != 1) {
+        cut = true;
+        return;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+  });
+  // Meanwhile, others are answered.
+  for (int i = 0; i < 5; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(SendAll(fd, Get("/healthz")));
+    CHECK(ReadResponse(fd).status == 200);
+    close(fd);
+  }
+  CHECK(testing::WaitClosed(slow, 10s));
+  trickle.join();
+  close(slow);
+}
+
+TEST_CASE("http: 1,000 concurrent connections are all answered") {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  REQUIRE(nofile.rlim_cur >= 2100);
+  api::ApiOptions a;
+  a.rate_burst = 5000;  // this test is about connections, not the rate limit
+  Server s({}, a);
+  std::vector<int> fds;
+  for (int i = 0; i < 1000; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(fd >= 0);
+    fds.push_back(fd);
+  }
+  for (int fd : fds) REQUIRE(SendAll(fd, Get("/v1/whoami", s.admin)));
+  int ok = 0;
+  for (int fd : fds) {
+    if (ReadResponse(fd, 30s).status == 200) ++ok;
+    close(fd);
+  }
+  CHECK(ok == 1000);
+}
+
+TEST_CASE("http: Stop closes the listener and returns") {
+  Server s;
+  int port = s.port();
+  s.http->Stop();
+  CHECK(Connect(port) < 0);
+}

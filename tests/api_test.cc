@@ -1,0 +1,313 @@
+// The API as a function (Api::Handle) against a real SQLite store: the
+// role x route table, visibility, errors, tokens, rate limits.
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "api/api.h"
+#include "store/store.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
+
+using namespace sluss;
+using core::Role;
+using core::StatusCode;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Fixture {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<api::Api> api;
+  std::map<Role, std::string> token;  // one user per role; the researcher is in p1
+  std::string outsider;               // a researcher in no project
+  core::Run run1, run2;
+  std::vector<core::Job> jobs1, jobs2;
+
+  explicit Fixture(api::ApiOptions options = {}) {
+    store = std::move(*store::SqliteStore::Open(dir / "state.db"));
+    api = std::make_unique<api::Api>(*store, clock, std::move(options));
+    for (Role r : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor}) {
+      std::string user = std::string(core::Name(r)) + "@example.org";
+      token[r] = api::Api::IssueToken(*store, clock.Now(), user, r, "test", std::nullopt)->second;
+    }
+    outsider = api::Api::IssueToken(*store, clock.Now(), "eve@example.org", Role::kResearcher,
+                                    "test", std::nullopt)->second;
+    for (const char* p : {"p1", "p2"}) {
+      REQUIRE(store->CreateProject({p, "", "", {}, {}, clock.Now()}));
+    }
+    REQUIRE(store->AddMember("p1", "researcher@example.org"));
+    REQUIRE(store->AddMember("p1", "checker@example.org"));
+    run1 = MakeRun("p1");
+    run2 = MakeRun("p2");
+    jobs1 = *store->ListJobs(run1.id);
+    jobs2 = *store->ListJobs(run2.id);
+  }
+
+  core::Run MakeRun(const std::string& project) {
+    core::NewRun r;
+    r.project = project;
+    r.commit = std::string(40, 'c');
+    r.submitted_by = "researcher@example.org";
+    r.jobs = {{"extract", StatusCode::kWaitingOnResources, "waiting_on_resources: needs 1 GPU", "{}", "k1", {}},
+              {"model", StatusCode::kWaitingOnDependencies, "waiting_on_dependencies (extract)", "{}", "k2", {"extract"}}};
+    return *store->CreateRun(r, clock.Now());
+  }
+
+  api::HttpResponse Call(const std::string& method, const std::string& target,
+                         const std::string& tok, const std::string& body = "") {
+    api::HttpRequest req;
+    req.method = method;
+    REQUIRE(api::ParseTarget(target, &req.path, &req.query));
+    if (!tok.empty()) req.headers["authorization"] = "Bearer " + tok;
+    req.body = body;
+    return api->Handle(req);
+  }
+  json CallJson(const std::string& method, const std::string& target, const std::string& tok,
+                const std::string& body = "", int expect = 200) {
+    auto r = Call(method, target, tok, body);
+    INFO(method << " " << target << " -> " << r.status << " " << r.body);
+    CHECK(r.status == expect);
+    return json::parse(r.body, nullptr, false);
+  }
+};
+
+std::string Fill(std::string pattern, const std::map<std::string, std::string>& values) {
+  for (const auto& [k, v] : values) {
+    auto pos = pattern.find("{" + k + "}");
+    if (pos != std::string::npos) pattern.replace(pos, k.size() + 2, v);
+  }
+  return pattern;
+}
+
+}  // namespace
+
+TEST_CASE("every route x every role: allowed roles pass, others get 403, nobody 401") {
+  Fixture f;
+  auto routes = f.api->Routes();
+  REQUIRE(routes.size() >= 25);
+  for (const auto& route : routes) {
+    auto space = route.name.find(' ');
+    std::string method = route.name.substr(0, space);
+    std::string pattern = route.name.substr(space + 1);
+    for (Role role : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor}) {
+      // A spare token of this role's user, for the revoke route.
+      auto spare = api::Api::IssueToken(*f.store, f.clock.Now(),
+                                        std::string(core::Name(role)) + "@example.org", role,
+                                        "spare", std::nullopt);
+      bool is_job = pattern.starts_with("/v1/jobs/");
+      bool is_token = pattern.starts_with("/v1/tokens/");
+      std::string id = is_token ? std::to_string(spare->first.id)
+                       : is_job ? std::to_string(f.jobs1[0].id.value)
+                                : std::to_string(f.run1.id.value);
+      std::string target = Fill(pattern, {{"p", "p1"}, {"id", id}, {"user", "bob@example.org"}});
+      std::string body = "{}";
+      if (pattern == "/v1/projects" && method == "POST") {
+        body = R"({"name": "new-)" + std::string(core::Name(role)) + R"("})";
+      }
+      auto r = f.Call(method, target, f.token[role], body);
+      bool allowed = route.is_public ||
+                     std::find(route.roles.begin(), route.roles.end(), role) != route.roles.end();
+      INFO(route.name << " as " << core::Name(role) << " -> " << r.status << " " << r.body);
+      if (allowed) {
+        CHECK(r.status != 401);
+        CHECK(r.status != 403);
+      } else {
+        CHECK(r.status == 403);
+        CHECK(json::parse(r.body)["error"]["code"] == "permission_denied");
+      }
+    }
+    // Without a token: 401, except the public routes.
+    auto anon = f.Call(method, Fill(pattern, {{"p", "p1"}, {"id", "1"}, {"user", "x"}}), "");
+    INFO(route.name << " anonymous -> " << anon.status);
+    if (route.is_public) {
+      CHECK(anon.status == 200);
+    } else {
+      CHECK(anon.status == 401);
+      CHECK(anon.headers.size() == 1);
+    }
+  }
+}
+
+TEST_CASE("the OpenAPI document lists exactly the routes the router serves") {
+  Fixture f;
+  json doc = json::parse(api::OpenApiDocument());
+  std::set<std::string> documented;
+  for (auto& [path, ops] : doc["paths"].items()) {
+    for (auto& [method, op] : ops.items()) {
+      std::string m = method;
+      for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented.insert(m + " " + path);
+    }
+  }
+  auto names = f.api->RouteNames();
+  std::set<std::string> served(names.begin(), names.end());
+  CHECK(documented == served);
+  auto r = f.Call("GET", "/v1/openapi.json", "");
+  CHECK(r.status == 200);
+  CHECK(json::parse(r.body)["openapi"] == "3.0.3");
+}
+
+TEST_CASE("a researcher sees only their projects; others' ids are 404 like missing ones") {
+  Fixture f;
+  const std::string& alice = f.token[Role::kResearcher];
+  auto runs = f.CallJson("GET", "/v1/runs", alice);
+  REQUIRE(runs["runs"].size() == 1);
+  CHECK(runs["runs"][0]["project"] == "p1");
+  CHECK(f.CallJson("GET", "/v1/projects", alice)["projects"].size() == 1);
+
+  auto other = f.Call("GET", "/v1/runs/" + std::to_string(f.run2.id.value), alice);
+  auto missing = f.Call("GET", "/v1/runs/99999", alice);
+  CHECK(other.status == 404);
+  CHECK(missing.status == 404);
+  CHECK(json::parse(other.body)["error"]["code"] == json::parse(missing.body)["error"]["code"]);
+  CHECK(f.Call("GET", "/v1/jobs/" + std::to_string(f.jobs2[0].id.value), alice).status == 404);
+  CHECK(f.Call("GET", "/v1/projects/p2", alice).status == 404);
+  CHECK(f.Call("GET", "/v1/projects/p2/quota", alice).status == 404);
+  CHECK(f.Call("POST", "/v1/jobs/" + std::to_string(f.jobs2[0].id.value) + "/cancel", alice).status == 404);
+  CHECK(f.CallJson("GET", "/v1/runs?project=p2", alice)["runs"].empty());
+  // A researcher in no project sees nothing at all.
+  CHECK(f.CallJson("GET", "/v1/runs", f.outsider)["runs"].empty());
+  // An auditor sees everything, read-only.
+  CHECK(f.CallJson("GET", "/v1/runs", f.token[Role::kAuditor])["runs"].size() == 2);
+}
+
+TEST_CASE("a run shows its jobs with state, status code and reason") {
+  Fixture f;
+  auto run = f.CallJson("GET", "/v1/runs/" + std::to_string(f.run1.id.value), f.token[Role::kResearcher]);
+  CHECK(run["state"] == "pending");
+  REQUIRE(run["jobs"].size() == 2);
+  CHECK(run["jobs"][0]["state"] == "pending");
+  CHECK(run["jobs"][0]["status_code"] == "waiting_on_resources");
+  CHECK(run["jobs"][0]["reason"] == "waiting_on_resources: needs 1 GPU");
+  CHECK(run["jobs"][1]["needs"] == json::array({f.jobs1[0].id.value}));
+  CHECK(run["created_at"].get<std::string>().ends_with("Z"));
+}
+
+TEST_CASE("hold, release, cancel and retry a job") {
+  Fixture f;
+  const std::string& alice = f.token[Role::kResearcher];
+  std::string job = "/v1/jobs/" + std::to_string(f.jobs1[0].id.value);
+  CHECK(f.CallJson("POST", job + "/hold", alice)["status_code"] == "held");
+  CHECK(f.CallJson("POST", job + "/hold", alice)["status_code"] == "held");  // idempotent
+  CHECK(f.CallJson("POST", job + "/release", alice)["status_code"] == "waiting_on_resources");
+  CHECK(f.CallJson("POST", job + "/cancel", alice)["status_code"] == "cancelled_by_user");
+  auto again = f.CallJson("POST", job + "/cancel", alice, "", 409);
+  CHECK(again["error"]["message"].get<std::string>().find("cannot go from cancelled/cancelled_by_user") != std::string::npos);
+  auto retried = f.CallJson("POST", job + "/retry", alice);
+  CHECK(retried["attempt"] == 2);
+  CHECK(retried["state"] == "pending");
+  auto events = f.CallJson("GET", job + "/events", alice);
+  CHECK(events["events"].size() == 5);
+  CHECK(events["events"][4]["reason"] == "retried by researcher@example.org");
+  CHECK(f.CallJson("POST", job + "/release", alice, "", 409)["error"]["message"] ==
+        "job " + std::to_string(f.jobs1[0].id.value) + " is not held");
+  // The checker may look but not act.
+  CHECK(f.Call("POST", job + "/cancel", f.token[Role::kChecker]).status == 403);
+}
+
+TEST_CASE("cancelling a run cancels every job that has not ended") {
+  Fixture f;
+  auto r = f.CallJson("POST", "/v1/runs/" + std::to_string(f.run1.id.value) + "/cancel",
+                      f.token[Role::kAdmin]);
+  CHECK(r["cancelled_jobs"] == 2);
+  CHECK(r["state"] == "cancelled");
+  auto job = f.CallJson("GET", "/v1/jobs/" + std::to_string(f.jobs1[1].id.value), f.token[Role::kAdmin]);
+  CHECK(job["status_code"] == "killed_by_admin");
+}
+
+TEST_CASE("quotas are set at runtime and bad ones name the field") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  auto q = f.CallJson("PUT", "/v1/projects/p1/quota", admin,
+                      R"({"max": {"gpus": 4, "memory": "1T"}, "per_job": {"max_time": "24h"}})");
+  CHECK(q["max"]["gpus"] == 4);
+  CHECK(q["max"]["memory"] == "1T");
+  CHECK(f.CallJson("GET", "/v1/projects/p1/quota", f.token[Role::kResearcher])["per_job"]["max_time"] == "1d");
+  auto bad = f.CallJson("PUT", "/v1/projects/p1/quota", admin, R"({"max": {"gpus": "four"}})", 400);
+  CHECK(bad["error"]["details"]["field"] == "max.gpus");
+  auto junk = f.CallJson("PUT", "/v1/projects/p1/quota", admin, "{not json", 400);
+  CHECK(junk["error"]["details"]["field"] == "body");
+  CHECK(junk["error"]["message"] == "the body is not valid JSON");
+  auto empty = f.CallJson("POST", "/v1/projects", admin, "", 400);
+  CHECK(empty["error"]["message"] == "the request needs a JSON body");
+  auto type = f.CallJson("POST", "/v1/projects", admin, R"({"name": 7})", 400);
+  CHECK(type["error"]["details"]["field"] == "name");
+  auto missing = f.CallJson("POST", "/v1/projects", admin, R"({"description": "x"})", 400);
+  CHECK(missing["error"]["details"]["field"] == "name");
+  auto badname = f.CallJson("POST", "/v1/projects", admin, R"({"name": "Bad Name"})", 400);
+  CHECK(badname["error"]["details"]["field"] == "name");
+}
+
+TEST_CASE("tokens: shown once, stored hashed, revocable, expiring") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  auto made = f.CallJson("POST", "/v1/tokens", admin,
+                         R"({"user": "bob@example.org", "role": "researcher", "expires_in": "1h"})", 201);
+  std::string secret = made["token"];
+  CHECK(secret.size() == 4 + 64);
+  CHECK(f.CallJson("GET", "/v1/whoami", secret)["user"] == "bob@example.org");
+  // The listing never shows secrets.
+  auto list = f.Call("GET", "/v1/tokens", admin);
+  CHECK(list.body.find(secret) == std::string::npos);
+  CHECK(list.body.find(secret.substr(4)) == std::string::npos);
+  // Expiry.
+  f.clock.Advance(2h);
+  CHECK(f.CallJson("GET", "/v1/whoami", secret, "", 401)["error"]["message"] == "the token has expired");
+  // Revocation.
+  auto other = f.CallJson("POST", "/v1/tokens", admin, R"({"user": "carol@example.org", "role": "steward"})", 201);
+  std::string carol = other["token"];
+  f.CallJson("DELETE", "/v1/tokens/" + std::to_string(other["id"].get<int>()), carol);
+  CHECK(f.CallJson("GET", "/v1/whoami", carol, "", 401)["error"]["message"] == "the token was revoked");
+  // Researchers cannot mint tokens for others or other roles.
+  CHECK(f.Call("POST", "/v1/tokens", f.token[Role::kResearcher], R"({"role": "admin"})").status == 403);
+  CHECK(f.Call("POST", "/v1/tokens", f.token[Role::kResearcher], "{}").status == 201);
+  CHECK(f.CallJson("GET", "/v1/whoami", "slu_" + std::string(64, '0'), "", 401)["error"]["message"] == "the token is not valid");
+}
+
+TEST_CASE("requests over a token's rate get 429 with Retry-After") {
+  api::ApiOptions o;
+  o.rate_per_second = 1;
+  o.rate_burst = 3;
+  Fixture f(o);
+  for (int i = 0; i < 3; ++i) CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]).status == 200);
+  auto r = f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]);
+  CHECK(r.status == 429);
+  CHECK(r.headers == std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
+  // Another token is not affected; time refills the bucket.
+  CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAuditor]).status == 200);
+  f.clock.Advance(2s);
+  CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]).status == 200);
+}
+
+TEST_CASE("unknown routes and methods, and pagination") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  CHECK(f.Call("GET", "/v1/nope", admin).status == 404);
+  CHECK(f.Call("PATCH", "/v1/projects", admin).status == 405);
+  for (int i = 0; i < 5; ++i) f.MakeRun("p1");
+  auto page1 = f.CallJson("GET", "/v1/runs?project=p1&limit=4", admin);
+  REQUIRE(page1["runs"].size() == 4);
+  auto page2 = f.CallJson("GET", "/v1/runs?project=p1&limit=4&cursor=" + page1["next_cursor"].get<std::string>(), admin);
+  CHECK(page2["runs"].size() == 2);
+  CHECK(page2["next_cursor"].is_null());
+  CHECK(f.CallJson("GET", "/v1/runs?limit=0", admin, "", 400)["error"]["details"]["field"] == "limit");
+  CHECK(f.CallJson("GET", "/v1/runs?state=bogus", admin, "", 400)["error"]["details"]["field"] == "state");
+}
+
+TEST_CASE("metrics are Prometheus text with job counts and latencies") {
+  Fixture f;
+  f.Call("GET", "/healthz", "");
+  auto r = f.Call("GET", "/metrics", f.token[Role::kAdmin]);
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type.starts_with("text/plain; version=0.0.4"));
+  CHECK(r.body.find("sluss_jobs{project=\"p1\",state=\"pending\"} 2") != std::string::npos);
+  CHECK(r.body.find("sluss_http_requests_total{route=\"/healthz\",status=\"200\"} 1") != std::string::npos);
+  CHECK(r.body.find("sluss_http_request_duration_seconds_bucket{le=\"+Inf\"}") != std::string::npos);
+}
