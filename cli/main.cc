@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "cli/check.h"
+#include "cli/commands.h"
+#include <curl/curl.h>
 
 namespace {
 
@@ -18,6 +20,21 @@ constexpr const char* kUsage =
     "  check [FILE] [--json]   validate a pipeline file (default: sluss.yaml)\n"
     "                          and print its plan; exit 0 valid, 1 invalid\n"
     "  version                 print the version\n"
+    "\n"
+    "server commands (--server URL, --token T, --json; or SLUSS_SERVER, SLUSS_TOKEN,\n"
+    "~/.config/sluss/config):\n"
+    "  status                  your recent runs, each job's state and reason\n"
+    "  runs [--project P] [--state S] [--limit N]\n"
+    "  run show RUN | run cancel RUN\n"
+    "  job show JOB            a job and every transition it made\n"
+    "  cancel|retry|hold|release JOB\n"
+    "  projects | project create NAME [--description D] [--repo URL] | project show NAME\n"
+    "  member add|remove PROJECT USER\n"
+    "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
+    "  usage PROJECT | nodes | images | whoami\n"
+    "  token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID\n"
+    "\n"
+    "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied\n"
     "\n"
     "The pipeline file reference is docs/pipeline.md.\n";
 
@@ -56,6 +73,12 @@ int main(int argc, char** argv) {
   std::string cmd = args.front();
   args.erase(args.begin());
   if (cmd == "check") return Check(args);
+  if (sluss::cli::IsServerCommand(cmd)) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = sluss::cli::RunServerCommand(cmd, args, std::cout, std::cerr);
+    curl_global_cleanup();
+    return rc;
+  }
   if (cmd == "version" || cmd == "--version") {
     std::cout << "sluss 0.1.0\n";
     return 0;

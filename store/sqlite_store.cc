@@ -103,6 +103,7 @@ SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
 
 SqliteStore::~SqliteStore() {
   std::lock_guard lock(mu_);
+  used_.clear();
   stmts_.clear();
   sqlite3_close_v2(db_);
 }
@@ -153,7 +154,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
                                "not of sluss"));
     }
   }
-  std::lock_guard lock(store->mu_);
+  auto lock = store->Lock();
   SLUSS_RETURN_IF_ERROR(store->Migrate());
   return store;
 }
@@ -200,11 +201,17 @@ Stmt& SqliteStore::Prepare(const char* sql) {
     it = stmts_.emplace(sql, std::make_unique<Stmt>(db_, sql)).first;
   }
   it->second->Reset();
+  used_.push_back(it->second.get());
   return *it->second;
 }
 
+void SqliteStore::ResetUsed() {
+  for (Stmt* s : used_) s->Reset();
+  used_.clear();
+}
+
 Result<void> SqliteStore::CheckIntegrity() {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt s(db_, "PRAGMA integrity_check");
   if (s.Step() != SQLITE_ROW || s.Text(0) != "ok") {
     return Fail(ErrorCode::kInternal, StrCat("integrity_check: ", s.Text(0)));
@@ -221,7 +228,7 @@ Result<void> SqliteStore::CheckIntegrity() {
 
 Result<void> SqliteStore::CreateProject(const core::Project& p) {
   SLUSS_RETURN_IF_ERROR(core::CheckProjectName(p.name));
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare(
       "INSERT INTO projects(name, description, repo_url, branches, quota, "
       "created_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -263,7 +270,7 @@ constexpr const char* kProjectSelect =
 }  // namespace
 
 Result<core::Project> SqliteStore::GetProject(std::string_view name) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   static const std::string sql = StrCat(kProjectSelect, " WHERE name = ?");
   Stmt& s = Prepare(sql.c_str());
   s.Bind(1, name);
@@ -276,7 +283,7 @@ Result<core::Project> SqliteStore::GetProject(std::string_view name) {
 }
 
 Result<std::vector<core::Project>> SqliteStore::ListProjects() {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   static const std::string sql = StrCat(kProjectSelect, " ORDER BY name");
   Stmt& s = Prepare(sql.c_str());
   std::vector<core::Project> out;
@@ -320,7 +327,7 @@ Result<core::Run> SqliteStore::CreateRun(const core::NewRun& run,
   core::RunState state = core::DeriveRunState(codes, !run.errors.empty());
   std::int64_t at = core::ToUnixMillis(now);
 
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Transaction tx(db_);
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "create run"));
   Stmt& rs = Prepare(
@@ -389,7 +396,7 @@ Result<core::Run> SqliteStore::CreateRun(const core::NewRun& run,
 }
 
 Result<core::Run> SqliteStore::GetRun(core::RunId id) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   return GetRunLocked(id);
 }
 
@@ -412,7 +419,7 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
     sql += " AND project IN (SELECT value FROM json_each(?5))";
   }
   sql += " ORDER BY id DESC LIMIT ?4";
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt s(db_, sql);
   if (!s.ok()) return core::Internal(StrCat("list runs: ", s.error()));
   if (f.project) s.Bind(1, *f.project);
@@ -447,7 +454,7 @@ Result<void> SqliteStore::UpdateRunStateLocked(core::RunId id, core::TimePoint n
 // ---- jobs -------------------------------------------------------------------
 
 Result<core::Job> SqliteStore::GetJob(core::JobId id) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   return GetJobLocked(id);
 }
 
@@ -467,7 +474,7 @@ Result<core::Job> SqliteStore::GetJobLocked(core::JobId id) {
 }
 
 Result<std::vector<core::Job>> SqliteStore::ListJobs(core::RunId run) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   static const std::string sql =
       StrCat("SELECT ", kJobColumns, " FROM jobs WHERE run_id = ? ORDER BY id");
   Stmt& s = Prepare(sql.c_str());
@@ -496,7 +503,7 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
                                              core::StatusCode to,
                                              std::string_view reason,
                                              core::TimePoint now) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Transaction tx(db_);
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "transition"));
   auto job = GetJobLocked(id);
@@ -543,7 +550,7 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
 }
 
 Result<std::vector<core::JobEvent>> SqliteStore::ListJobEvents(core::JobId id) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare(
       "SELECT id, job_id, at, from_status, to_status, reason, attempt FROM "
       "job_events WHERE job_id = ? ORDER BY id");
@@ -567,7 +574,7 @@ Result<std::vector<core::JobEvent>> SqliteStore::ListJobEvents(core::JobId id) {
 }
 
 Result<std::vector<core::JobCount>> SqliteStore::CountJobs(std::string_view project) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare(
       "SELECT project, state, count(*) FROM jobs WHERE ?1 = '' OR project = ?1 "
       "GROUP BY project, state ORDER BY project, state");

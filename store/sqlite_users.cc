@@ -41,7 +41,7 @@ core::Token ReadToken(const Stmt& s) {
 Result<core::Project> SqliteStore::UpdateQuota(std::string_view project,
                                                const core::Quota& quota) {
   {
-    std::lock_guard lock(mu_);
+    auto lock = Lock();
     Stmt& s = Prepare("UPDATE projects SET quota = ? WHERE name = ?");
     s.Bind(1, core::QuotaToJson(quota).dump()).Bind(2, project);
     if (s.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "update quota"));
@@ -61,7 +61,7 @@ Result<void> SqliteStore::EnsureUser(std::string_view user, core::TimePoint now)
                " must be 1-254 characters without spaces or quotes"),
         "user");
   }
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare("INSERT INTO users(name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
   s.Bind(1, user).Bind(2, core::ToUnixMillis(now));
   if (s.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "create user"));
@@ -69,7 +69,7 @@ Result<void> SqliteStore::EnsureUser(std::string_view user, core::TimePoint now)
 }
 
 Result<void> SqliteStore::AddMember(std::string_view project, std::string_view user) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare("INSERT INTO members(project, user) VALUES (?, ?) ON CONFLICT DO NOTHING");
   s.Bind(1, project).Bind(2, user);
   int rc = s.Step();
@@ -82,7 +82,7 @@ Result<void> SqliteStore::AddMember(std::string_view project, std::string_view u
 }
 
 Result<void> SqliteStore::RemoveMember(std::string_view project, std::string_view user) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare("DELETE FROM members WHERE project = ? AND user = ?");
   s.Bind(1, project).Bind(2, user);
   if (s.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "remove member"));
@@ -93,7 +93,7 @@ Result<void> SqliteStore::RemoveMember(std::string_view project, std::string_vie
 }
 
 Result<std::vector<std::string>> SqliteStore::ListMembers(std::string_view project) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare("SELECT user FROM members WHERE project = ? ORDER BY user");
   s.Bind(1, project);
   std::vector<std::string> out;
@@ -104,7 +104,7 @@ Result<std::vector<std::string>> SqliteStore::ListMembers(std::string_view proje
 }
 
 Result<std::vector<std::string>> SqliteStore::ProjectsOf(std::string_view user) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare("SELECT project FROM members WHERE user = ? ORDER BY project");
   s.Bind(1, user);
   std::vector<std::string> out;
@@ -116,7 +116,7 @@ Result<std::vector<std::string>> SqliteStore::ProjectsOf(std::string_view user) 
 
 Result<core::Token> SqliteStore::CreateToken(const core::Token& t,
                                              std::string_view secret_hash) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare(
       "INSERT INTO tokens(user, role, name, secret_hash, created_at, expires_at) "
       "VALUES (?, ?, ?, ?, ?, ?)");
@@ -137,7 +137,7 @@ Result<core::Token> SqliteStore::CreateToken(const core::Token& t,
 }
 
 Result<core::Token> SqliteStore::FindToken(std::string_view secret_hash) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   static const std::string sql = StrCat(kTokenSelect, " WHERE secret_hash = ?");
   Stmt& s = Prepare(sql.c_str());
   s.Bind(1, secret_hash);
@@ -148,7 +148,7 @@ Result<core::Token> SqliteStore::FindToken(std::string_view secret_hash) {
 }
 
 Result<std::vector<core::Token>> SqliteStore::ListTokens(std::optional<std::string> user) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   static const std::string all = StrCat(kTokenSelect, " ORDER BY id");
   static const std::string by_user = StrCat(kTokenSelect, " WHERE user = ? ORDER BY id");
   Stmt& s = Prepare(user ? by_user.c_str() : all.c_str());
@@ -161,7 +161,7 @@ Result<std::vector<core::Token>> SqliteStore::ListTokens(std::optional<std::stri
 }
 
 Result<void> SqliteStore::RevokeToken(std::int64_t id, core::TimePoint now) {
-  std::lock_guard lock(mu_);
+  auto lock = Lock();
   Stmt& s = Prepare(
       "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?");
   s.Bind(1, core::ToUnixMillis(now)).Bind(2, id);

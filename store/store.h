@@ -82,8 +82,24 @@ class SqliteStore final : public core::Store {
  private:
   explicit SqliteStore(sqlite3* db);
   core::Result<void> Migrate();
-  // A cached prepared statement, reset. REQUIRES: mu_ held.
+  // Holds mu_ and, on release, resets every cached statement used under it,
+  // so no statement keeps a read transaction (and an old WAL snapshot) open
+  // between calls.
+  class Locked {
+   public:
+    explicit Locked(SqliteStore* store) : store_(store), lock_(store->mu_) {}
+    ~Locked() { store_->ResetUsed(); }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+   private:
+    SqliteStore* store_;
+    std::lock_guard<std::mutex> lock_;
+  };
+  Locked Lock() { return Locked(this); }
+  // A cached prepared statement, reset. REQUIRES: a Locked in scope.
   internal::Stmt& Prepare(const char* sql);
+  void ResetUsed();
   core::Result<core::Run> GetRunLocked(core::RunId id);
   core::Result<core::Job> GetJobLocked(core::JobId id);
   core::Result<void> UpdateRunStateLocked(core::RunId id, core::TimePoint now);
@@ -91,6 +107,7 @@ class SqliteStore final : public core::Store {
   std::mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)
   std::unordered_map<const char*, std::unique_ptr<internal::Stmt>> stmts_;  // GUARDED_BY(mu_)
+  std::vector<internal::Stmt*> used_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace sluss::store

@@ -279,3 +279,22 @@ TEST_CASE("a run of 1,000 jobs is stored in one transaction") {
   REQUIRE(jobs->size() == 1000);
   CHECK(jobs->back().needs.size() == 1);
 }
+
+TEST_CASE("writes by another connection are seen, and writes after them succeed") {
+  // Regression: a cached statement left mid-result kept a read transaction,
+  // so the store saw an old snapshot and its next write failed as busy.
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  REQUIRE(s->GetProject("p1"));  // steps a statement once
+  REQUIRE(testing::RunSql(dir / "state.db",
+                          "INSERT INTO projects(name, created_at) VALUES ('p2', 0)")
+              .exit_code == 0);
+  CHECK(s->GetProject("p2").has_value());
+  core::Quota q;
+  q.max.gpus = 2;
+  auto updated = s->UpdateQuota("p1", q);
+  REQUIRE(updated);
+  CHECK(updated->quota.max.gpus == 2);
+}

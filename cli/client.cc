@@ -1,0 +1,109 @@
+#include "cli/client.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/strings.h"
+#include "core/yaml.h"
+
+namespace sluss::cli {
+
+using core::StrCat;
+
+core::Result<Settings> LoadSettings(std::string server_flag, std::string token_flag) {
+  Settings s;
+  s.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  const char* home = std::getenv("HOME");
+  std::string path = std::getenv("XDG_CONFIG_HOME")
+                         ? StrCat(std::getenv("XDG_CONFIG_HOME"), "/sluss/config")
+                         : StrCat(home ? home : "", "/.config/sluss/config");
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto doc = core::ParseYaml(ss.str());
+    if (!doc) {
+      return core::InvalidArgument(StrCat(path, ":", doc.error().pos.line, ":",
+                                          doc.error().pos.column, ": ", doc.error().message));
+    }
+    if (doc->IsMap()) {
+      for (const auto& [k, v] : doc->entries) {
+        if (!k.IsScalar() || !v.IsScalar()) continue;
+        if (k.value == "server") s.server = v.value;
+        else if (k.value == "token") s.token = v.value;
+        else return core::InvalidArgument(StrCat(path, ":", k.pos.line, ":", k.pos.column,
+                                                 ": unknown key ", core::Quote(k.value),
+                                                 " (expected server or token)"));
+      }
+    }
+  }
+  if (const char* v = std::getenv("SLUSS_SERVER"); v && *v) s.server = v;
+  if (const char* v = std::getenv("SLUSS_TOKEN"); v && *v) s.token = v;
+  if (!server_flag.empty()) s.server = server_flag;
+  if (!token_flag.empty()) s.token = token_flag;
+  while (!s.server.empty() && s.server.back() == '/') s.server.pop_back();
+  if (s.server.find("://") == std::string::npos) s.server = "http://" + s.server;
+  return s;
+}
+
+namespace {
+std::size_t Append(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+}  // namespace
+
+core::Result<ApiReply> Client::Call(std::string_view method, std::string_view path,
+                                    const nlohmann::json* body) const {
+  CURL* curl = curl_easy_init();
+  if (!curl) return core::Internal("cannot start libcurl");
+  std::string url = StrCat(settings_.server, path);
+  std::string response;
+  std::string payload = body ? body->dump() : std::string();
+  std::string method_s(method);
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Accept: application/json");
+  std::string auth;
+  if (!settings_.token.empty()) {
+    auth = StrCat("Authorization: Bearer ", settings_.token);
+    headers = curl_slist_append(headers, auth.c_str());
+  }
+  if (body) headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_s.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (body) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+  } else if (method_s != "GET") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  }
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) {
+    return core::Fail(core::ErrorCode::kUnavailable,
+                      StrCat("cannot reach slussd at ", settings_.server, ": ",
+                             curl_easy_strerror(rc),
+                             ". Is it running? Set the address with --server or SLUSS_SERVER"));
+  }
+  ApiReply reply;
+  reply.status = static_cast<int>(status);
+  reply.body = nlohmann::json::parse(response, nullptr, false);
+  if (reply.body.is_discarded()) reply.body = nullptr;
+  return reply;
+}
+
+}  // namespace sluss::cli

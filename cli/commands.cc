@@ -1,0 +1,510 @@
+#include "cli/commands.h"
+
+#include <algorithm>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include "cli/client.h"
+#include "cli/table.h"
+#include "core/strings.h"
+#include "core/time.h"
+
+namespace sluss::cli {
+
+using core::StrCat;
+using nlohmann::json;
+
+namespace {
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;  // --name value
+  bool json = false;
+};
+
+// Flags that take a value; anything else starting with -- is a switch.
+const std::vector<std::string> kValueFlags = {"--server", "--token",   "--project", "--state",
+                                              "--limit",  "--user",    "--role",    "--name",
+                                              "--expires", "--description", "--repo"};
+
+std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
+  Args a;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "--json") {
+      a.json = true;
+    } else if (w.starts_with("--")) {
+      auto eq = w.find('=');
+      std::string name = w.substr(0, eq);
+      if (std::find(kValueFlags.begin(), kValueFlags.end(), name) == kValueFlags.end()) {
+        err << "sluss: unknown option " << name << "\n";
+        return std::nullopt;
+      }
+      if (eq != std::string::npos) {
+        a.flags[name] = w.substr(eq + 1);
+      } else if (i + 1 < words.size()) {
+        a.flags[name] = words[++i];
+      } else {
+        err << "sluss: " << name << " needs a value\n";
+        return std::nullopt;
+      }
+    } else {
+      a.positional.push_back(w);
+    }
+  }
+  return a;
+}
+
+std::string Flag(const Args& a, const std::string& name, std::string def = "") {
+  auto it = a.flags.find(name);
+  return it == a.flags.end() ? def : it->second;
+}
+
+std::string Str(const json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
+  return j.dump();
+}
+
+std::string Ago(const json& t) {
+  if (!t.is_string()) return "-";
+  auto tp = core::ParseRfc3339(t.get<std::string>());
+  if (!tp) return t.get<std::string>();
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(core::SystemClock().Now() - *tp).count();
+  if (s < 5) return "just now";
+  if (s < 60) return StrCat(s, "s ago");
+  if (s < 3600) return StrCat(s / 60, "m ago");
+  if (s < 86400) return StrCat(s / 3600, "h ago");
+  return StrCat(s / 86400, "d ago");
+}
+
+class Runner {
+ public:
+  Runner(Client client, Args args, std::ostream& out, std::ostream& err)
+      : client_(std::move(client)), a_(std::move(args)), out_(out), err_(err) {}
+
+  // Calls the API; on an HTTP error prints it and returns nullopt with the
+  // exit code set.
+  std::optional<json> Call(std::string_view method, std::string_view path,
+                           const json* body = nullptr) {
+    auto reply = client_.Call(method, path, body);
+    if (!reply) {
+      err_ << "sluss: " << reply.error().message << "\n";
+      exit_ = kExitError;
+      return std::nullopt;
+    }
+    if (reply->status >= 200 && reply->status < 300) return reply->body;
+    std::string message = StrCat("HTTP ", reply->status);
+    if (reply->body.is_object() && reply->body.contains("error")) {
+      const json& e = reply->body["error"];
+      message = e.value("message", message);
+      std::string field = e.contains("details") && e["details"].contains("field")
+                              ? e["details"]["field"].get<std::string>()
+                              : "";
+      if (!field.empty() && !message.starts_with(field)) message = StrCat(field, ": ", message);
+    }
+    err_ << "sluss: " << message << "\n";
+    if (reply->status == 401) {
+      err_ << "  Give a token with --token, SLUSS_TOKEN or ~/.config/sluss/config; an admin "
+              "makes one with 'sluss token create'.\n";
+      exit_ = kExitDenied;
+    } else if (reply->status == 403) {
+      exit_ = kExitDenied;
+    } else if (reply->status == 404) {
+      exit_ = kExitNotFound;
+    } else {
+      exit_ = kExitError;
+    }
+    return std::nullopt;
+  }
+
+  // Prints `j` as JSON when --json was given. True when it did.
+  bool MaybeJson(const json& j) {
+    if (!a_.json) return false;
+    out_ << j.dump(2) << "\n";
+    return true;
+  }
+
+  std::string Color(const std::string& state) const {
+    if (!client_.settings().color) return state;
+    const char* c = state == "succeeded" ? "32" : state == "failed" ? "31"
+                  : state == "running" ? "34" : state == "cancelled" ? "33" : "0";
+    return StrCat("\033[", c, "m", state, "\033[0m");
+  }
+
+  void PrintJobs(const json& jobs) {
+    Table t({"JOB", "ACTION", "STATE", "STATUS", "ATTEMPT", "REASON"});
+    for (const auto& j : jobs) {
+      t.AddRow({Str(j["id"]), Str(j["action"]), Color(Str(j["state"])), Str(j["status_code"]),
+                Str(j["attempt"]), Str(j["reason"])});
+    }
+    t.Print(out_);
+  }
+
+  void PrintRuns(const json& runs) {
+    Table t({"RUN", "PROJECT", "STATE", "COMMIT", "BY", "CREATED"});
+    for (const auto& r : runs) {
+      std::string commit = Str(r["commit"]);
+      t.AddRow({Str(r["id"]), Str(r["project"]), Color(Str(r["state"])),
+                commit.size() > 10 ? commit.substr(0, 10) : commit, Str(r["submitted_by"]),
+                Ago(r["created_at"])});
+    }
+    t.Print(out_);
+  }
+
+  int Usage(std::string_view text) {
+    err_ << "usage: sluss " << text << "\n";
+    return kExitUsage;
+  }
+
+  int Status() {
+    auto runs = Call("GET", "/v1/runs?limit=" + Flag(a_, "--limit", "5"));
+    if (!runs) return exit_;
+    if (a_.json) {
+      json out = json::array();
+      for (const auto& r : (*runs)["runs"]) {
+        auto full = Call("GET", StrCat("/v1/runs/", r["id"].get<long long>()));
+        if (!full) return exit_;
+        out.push_back(*full);
+      }
+      return MaybeJson({{"runs", out}}), kExitOk;
+    }
+    if ((*runs)["runs"].empty()) {
+      out_ << "No runs yet. Push to your project's repository to start one.\n";
+      return kExitOk;
+    }
+    for (const auto& r : (*runs)["runs"]) {
+      auto full = Call("GET", StrCat("/v1/runs/", r["id"].get<long long>()));
+      if (!full) return exit_;
+      out_ << "run " << Str(r["id"]) << "  " << Str(r["project"]) << "  "
+           << Color(Str(r["state"])) << "  " << Ago(r["created_at"]) << "\n";
+      for (const auto& e : (*full)["errors"]) out_ << "  " << e.get<std::string>() << "\n";
+      if (!(*full)["jobs"].empty()) PrintJobs((*full)["jobs"]);
+      out_ << "\n";
+    }
+    return kExitOk;
+  }
+
+  int Runs() {
+    std::string q = "/v1/runs?limit=" + Flag(a_, "--limit", "20");
+    if (auto p = Flag(a_, "--project"); !p.empty()) q += "&project=" + p;
+    if (auto s = Flag(a_, "--state"); !s.empty()) q += "&state=" + s;
+    auto runs = Call("GET", q);
+    if (!runs) return exit_;
+    if (MaybeJson(*runs)) return kExitOk;
+    PrintRuns((*runs)["runs"]);
+    return kExitOk;
+  }
+
+  int RunCmd() {
+    if (a_.positional.size() != 2) return Usage("run show|cancel RUN");
+    const std::string& verb = a_.positional[0];
+    const std::string& id = a_.positional[1];
+    if (verb == "show") {
+      auto r = Call("GET", "/v1/runs/" + id);
+      if (!r) return exit_;
+      if (MaybeJson(*r)) return kExitOk;
+      PrintRuns(json::array({*r}));
+      for (const auto& e : (*r)["errors"]) out_ << "  " << e.get<std::string>() << "\n";
+      out_ << "\n";
+      PrintJobs((*r)["jobs"]);
+      return kExitOk;
+    }
+    if (verb == "cancel") {
+      auto r = Call("POST", "/v1/runs/" + id + "/cancel");
+      if (!r) return exit_;
+      if (MaybeJson(*r)) return kExitOk;
+      out_ << "run " << id << ": " << Str((*r)["cancelled_jobs"]) << " jobs cancelled\n";
+      return kExitOk;
+    }
+    return Usage("run show|cancel RUN");
+  }
+
+  int JobCmd() {
+    if (a_.positional.size() != 2 || a_.positional[0] != "show") return Usage("job show JOB");
+    const std::string& id = a_.positional[1];
+    auto j = Call("GET", "/v1/jobs/" + id);
+    if (!j) return exit_;
+    auto ev = Call("GET", "/v1/jobs/" + id + "/events");
+    if (!ev) return exit_;
+    if (a_.json) {
+      json out = *j;
+      out["events"] = (*ev)["events"];
+      return MaybeJson(out), kExitOk;
+    }
+    PrintJobs(json::array({*j}));
+    out_ << "\n";
+    Table t({"AT", "FROM", "TO", "ATTEMPT", "REASON"});
+    for (const auto& e : (*ev)["events"]) {
+      t.AddRow({Str(e["at"]), Str(e["from"]), Str(e["to"]), Str(e["attempt"]), Str(e["reason"])});
+    }
+    t.Print(out_);
+    return kExitOk;
+  }
+
+  int JobAction(const std::string& verb) {
+    if (a_.positional.size() != 1) return Usage(verb + " JOB");
+    auto j = Call("POST", "/v1/jobs/" + a_.positional[0] + "/" + verb);
+    if (!j) return exit_;
+    if (MaybeJson(*j)) return kExitOk;
+    out_ << "job " << Str((*j)["id"]) << " (" << Str((*j)["action"]) << "): "
+         << Color(Str((*j)["state"])) << "/" << Str((*j)["status_code"]) << "\n";
+    return kExitOk;
+  }
+
+  int Project() {
+    if (a_.positional.empty()) return Usage("project create|show NAME");
+    const std::string& verb = a_.positional[0];
+    if (verb == "create" && a_.positional.size() == 2) {
+      json body = {{"name", a_.positional[1]},
+                   {"description", Flag(a_, "--description")},
+                   {"repo_url", Flag(a_, "--repo")}};
+      auto p = Call("POST", "/v1/projects", &body);
+      if (!p) return exit_;
+      if (MaybeJson(*p)) return kExitOk;
+      out_ << "project " << Str((*p)["name"]) << " created\n";
+      return kExitOk;
+    }
+    if (verb == "show" && a_.positional.size() == 2) {
+      auto p = Call("GET", "/v1/projects/" + a_.positional[1]);
+      if (!p) return exit_;
+      auto m = Call("GET", "/v1/projects/" + a_.positional[1] + "/members");
+      if (!m) return exit_;
+      if (a_.json) {
+        json out = *p;
+        out["members"] = (*m)["members"];
+        return MaybeJson(out), kExitOk;
+      }
+      out_ << "project:     " << Str((*p)["name"]) << "\n"
+           << "description: " << Str((*p)["description"]) << "\n"
+           << "repository:  " << Str((*p)["repo_url"]) << "\n"
+           << "created:     " << Ago((*p)["created_at"]) << "\n"
+           << "members:     " << ((*m)["members"].empty() ? std::string("-")
+                                                          : (*m)["members"].dump()) << "\n"
+           << "quota:       " << (*p)["quota"].dump() << "\n";
+      return kExitOk;
+    }
+    return Usage("project create NAME [--description D] [--repo URL] | project show NAME");
+  }
+
+  int Projects() {
+    auto p = Call("GET", "/v1/projects");
+    if (!p) return exit_;
+    if (MaybeJson(*p)) return kExitOk;
+    Table t({"PROJECT", "DESCRIPTION", "CREATED"});
+    for (const auto& x : (*p)["projects"]) {
+      t.AddRow({Str(x["name"]), Str(x["description"]), Ago(x["created_at"])});
+    }
+    t.Print(out_);
+    return kExitOk;
+  }
+
+  int Member() {
+    if (a_.positional.size() != 3 || (a_.positional[0] != "add" && a_.positional[0] != "remove")) {
+      return Usage("member add|remove PROJECT USER");
+    }
+    auto r = Call(a_.positional[0] == "add" ? "PUT" : "DELETE",
+                  "/v1/projects/" + a_.positional[1] + "/members/" + a_.positional[2]);
+    if (!r) return exit_;
+    if (MaybeJson(*r)) return kExitOk;
+    out_ << "members of " << a_.positional[1] << ": " << (*r)["members"].dump() << "\n";
+    return kExitOk;
+  }
+
+  // quota set PROJECT max.gpus=8 per_job.max_time=24h max_running_jobs=none
+  int Quota() {
+    if (a_.positional.size() < 2) return Usage("quota get PROJECT | quota set PROJECT KEY=VALUE...");
+    const std::string& verb = a_.positional[0];
+    const std::string path = "/v1/projects/" + a_.positional[1] + "/quota";
+    if (verb == "get" && a_.positional.size() == 2) {
+      auto q = Call("GET", path);
+      if (!q) return exit_;
+      if (MaybeJson(*q)) return kExitOk;
+      PrintQuota(*q);
+      return kExitOk;
+    }
+    if (verb != "set" || a_.positional.size() < 3) {
+      return Usage("quota get PROJECT | quota set PROJECT KEY=VALUE...");
+    }
+    auto q = Call("GET", path);
+    if (!q) return exit_;
+    for (std::size_t i = 2; i < a_.positional.size(); ++i) {
+      const std::string& kv = a_.positional[i];
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) return Usage("quota set PROJECT KEY=VALUE... (e.g. max.gpus=8)");
+      std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+      json v;
+      if (value == "none" || value == "null" || value == "unlimited") {
+        v = nullptr;
+      } else {
+        json parsed = json::parse(value, nullptr, false);
+        v = (!parsed.is_discarded() && parsed.is_number()) ? parsed : json(value);
+      }
+      json* node = &*q;
+      std::size_t start = 0;
+      while (true) {
+        auto dot = key.find('.', start);
+        std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        if (dot == std::string::npos) {
+          (*node)[part] = v;
+          break;
+        }
+        if (!(*node)[part].is_object()) (*node)[part] = json::object();
+        node = &(*node)[part];
+        start = dot + 1;
+      }
+    }
+    auto updated = Call("PUT", path, &*q);
+    if (!updated) return exit_;
+    if (MaybeJson(*updated)) return kExitOk;
+    PrintQuota(*updated);
+    return kExitOk;
+  }
+
+  void PrintQuota(const json& q) {
+    Table t({"KEY", "VALUE"});
+    std::function<void(const std::string&, const json&)> walk = [&](const std::string& prefix,
+                                                                     const json& j) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+        if (it->is_object()) walk(key, *it);
+        else t.AddRow({key, it->is_null() ? "unlimited" : Str(*it)});
+      }
+    };
+    walk("", q);
+    t.Print(out_);
+  }
+
+  int UsageCmd() {
+    if (a_.positional.size() != 1) return Usage("usage PROJECT");
+    auto u = Call("GET", "/v1/projects/" + a_.positional[0] + "/usage");
+    if (!u) return exit_;
+    if (MaybeJson(*u)) return kExitOk;
+    Table t({"STATE", "JOBS"});
+    for (auto it = (*u)["jobs"].begin(); it != (*u)["jobs"].end(); ++it) t.AddRow({it.key(), Str(*it)});
+    t.Print(out_);
+    return kExitOk;
+  }
+
+  int Nodes() {
+    auto n = Call("GET", "/v1/nodes");
+    if (!n) return exit_;
+    if (MaybeJson(*n)) return kExitOk;
+    Table t({"NODE", "STATE", "CPUS", "MEMORY", "GPUS"});
+    for (const auto& x : (*n)["nodes"]) {
+      t.AddRow({Str(x["name"]), Str(x["state"]), Str(x["cpus"]), Str(x["memory"]), x["gpus"].dump()});
+    }
+    t.Print(out_);
+    return kExitOk;
+  }
+
+  int Images() {
+    auto n = Call("GET", "/v1/images");
+    if (!n) return exit_;
+    if (MaybeJson(*n)) return kExitOk;
+    Table t({"IMAGE", "DIGEST"});
+    for (const auto& x : (*n)["images"]) t.AddRow({Str(x["name"]), Str(x["digest"])});
+    t.Print(out_);
+    return kExitOk;
+  }
+
+  int Token() {
+    if (a_.positional.empty()) return Usage("token create|list|revoke");
+    const std::string& verb = a_.positional[0];
+    if (verb == "create") {
+      json body = json::object();
+      for (auto [flag, key] : {std::pair{"--user", "user"}, std::pair{"--role", "role"},
+                               std::pair{"--name", "name"}, std::pair{"--expires", "expires_in"}}) {
+        if (auto v = Flag(a_, flag); !v.empty()) body[key] = v;
+      }
+      auto t = Call("POST", "/v1/tokens", &body);
+      if (!t) return exit_;
+      if (MaybeJson(*t)) return kExitOk;
+      err_ << "token " << Str((*t)["id"]) << " for " << Str((*t)["user"]) << " ("
+           << Str((*t)["role"]) << "), expires " << Str((*t)["expires_at"])
+           << ". It is shown once; store it now.\n";
+      out_ << (*t)["token"].get<std::string>() << "\n";
+      return kExitOk;
+    }
+    if (verb == "list") {
+      auto t = Call("GET", "/v1/tokens");
+      if (!t) return exit_;
+      if (MaybeJson(*t)) return kExitOk;
+      Table tab({"ID", "USER", "ROLE", "NAME", "EXPIRES", "REVOKED"});
+      for (const auto& x : (*t)["tokens"]) {
+        tab.AddRow({Str(x["id"]), Str(x["user"]), Str(x["role"]), Str(x["name"]),
+                    Str(x["expires_at"]), Str(x["revoked_at"])});
+      }
+      tab.Print(out_);
+      return kExitOk;
+    }
+    if (verb == "revoke" && a_.positional.size() == 2) {
+      auto t = Call("DELETE", "/v1/tokens/" + a_.positional[1]);
+      if (!t) return exit_;
+      if (MaybeJson(*t)) return kExitOk;
+      out_ << "token " << Str((*t)["id"]) << " revoked\n";
+      return kExitOk;
+    }
+    return Usage("token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID");
+  }
+
+  int Whoami() {
+    auto w = Call("GET", "/v1/whoami");
+    if (!w) return exit_;
+    if (MaybeJson(*w)) return kExitOk;
+    out_ << Str((*w)["user"]) << " (" << Str((*w)["role"]) << "), projects: "
+         << ((*w)["projects"].empty() ? std::string("none") : (*w)["projects"].dump()) << "\n";
+    return kExitOk;
+  }
+
+ private:
+  Client client_;
+  Args a_;
+  std::ostream& out_;
+  std::ostream& err_;
+  int exit_ = kExitOk;
+};
+
+const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job",   "cancel",
+                                            "retry",  "hold",    "release", "project", "projects",
+                                            "member", "quota",   "usage",   "nodes", "images",
+                                            "token",  "whoami"};
+
+}  // namespace
+
+bool IsServerCommand(const std::string& command) {
+  return std::find(kCommands.begin(), kCommands.end(), command) != kCommands.end();
+}
+
+int RunServerCommand(const std::string& command, std::vector<std::string> words,
+                     std::ostream& out, std::ostream& err) {
+  auto args = Parse(words, err);
+  if (!args) return kExitUsage;
+  auto settings = LoadSettings(Flag(*args, "--server"), Flag(*args, "--token"));
+  if (!settings) {
+    err << "sluss: " << settings.error().message << "\n";
+    return kExitError;
+  }
+  settings->json = args->json;
+  Runner r(Client(*settings), *args, out, err);
+  if (command == "status") return r.Status();
+  if (command == "runs") return r.Runs();
+  if (command == "run") return r.RunCmd();
+  if (command == "job") return r.JobCmd();
+  if (command == "cancel" || command == "retry" || command == "hold" || command == "release") {
+    return r.JobAction(command);
+  }
+  if (command == "project") return r.Project();
+  if (command == "projects") return r.Projects();
+  if (command == "member") return r.Member();
+  if (command == "quota") return r.Quota();
+  if (command == "usage") return r.UsageCmd();
+  if (command == "nodes") return r.Nodes();
+  if (command == "images") return r.Images();
+  if (command == "token") return r.Token();
+  if (command == "whoami") return r.Whoami();
+  return kExitUsage;
+}
+
+}  // namespace sluss::cli
