@@ -6,6 +6,7 @@
 #   make build   build into build/ (RelWithDebInfo, warnings as errors)
 #   make run     build and start slussd with the default config (./.sluss)
 #   make fuzz    fuzz the sluss.yaml parser for FUZZ_SECONDS (default 60)
+#   make bench   the benchmarks in bench/ (results: docs/benchmarks.md)
 #   make clean   remove build trees and demo state
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ CLANG ?= clang++-16
 # concepts; clang 16 implements what <expected> uses.
 CLANG_FLAGS := -Wno-builtin-macro-redefined -U__cpp_concepts -D__cpp_concepts=202002L
 
-.PHONY: all deps demo-deps build build-asan test test-unit-asan fuzz fuzz-build demo run clean
+.PHONY: all deps demo-deps build build-asan test fuzz fuzz-build demo run bench clean
 
 all: build
 
@@ -66,6 +67,9 @@ fuzz: fuzz-build
 	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
 	  "$$corpus" 2>&1 | grep -E "^(Done|stat::number_of_executed_units|SUMMARY|==[0-9]+==ERROR)" ; \
 	status=$${PIPESTATUS[0]}; rm -rf "$$corpus"; exit $$status
+
+bench: build
+	bench/api.sh
 
 demo: demo-deps build
 	scripts/demo

@@ -214,9 +214,12 @@ struct Api::Impl {
     who.user = token->user;
     who.role = token->role;
     who.token_id = token->id;
-    auto projects = store.ProjectsOf(token->user);
-    if (!projects) return std::unexpected(FromError(projects.error()));
-    who.projects = std::move(*projects);
+    // Only the roles bound to their projects need the membership list.
+    if (who.role == Role::kResearcher || who.role == Role::kChecker) {
+      auto projects = store.ProjectsOf(token->user);
+      if (!projects) return std::unexpected(FromError(projects.error()));
+      who.projects = std::move(*projects);
+    }
     return who;
   }
 

@@ -146,6 +146,12 @@ HttpResponse Move(Context& c, const core::Job& job, core::StatusCode to,
 }  // namespace
 
 HttpResponse Whoami(Context& c) {
+  if (c.who.projects.empty() && !(c.who.role == core::Role::kResearcher ||
+                                  c.who.role == core::Role::kChecker)) {
+    auto p = c.store.ProjectsOf(c.who.user);
+    if (!p) return FromError(p.error());
+    c.who.projects = std::move(*p);
+  }
   return Json(200, {{"user", c.who.user},
                     {"role", core::Name(c.who.role)},
                     {"projects", c.who.projects},

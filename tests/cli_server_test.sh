@@ -102,6 +102,11 @@ grep -qx "sluss: max.gpus: expected a whole number from 0, or null for no limit"
 "$SLUSS" nodes >"$tmp/out"; expect_rc "nodes" 0 $?
 golden cli-nodes.txt "$tmp/out"
 
+# /metrics is valid Prometheus text.
+curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port/metrics" >"$tmp/metrics"; expect_rc "metrics" 0 $?
+promtool check metrics <"$tmp/metrics" >"$tmp/promtool" 2>&1; expect_rc "promtool check metrics" 0 $?
+grep -q 'sluss_jobs{project="p1",state="running"} 1' "$tmp/metrics" && ok || fail "metrics job gauge"
+
 # Usage errors, bad tokens, no server.
 "$SLUSS" run 2>/dev/null; expect_rc "usage" 2 $?
 "$SLUSS" runs --bogus 2>/dev/null; expect_rc "unknown option" 2 $?
