@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "core/strings.h"
 
@@ -28,6 +29,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Api& api;
   ServerOptions options;
   asio::io_context ioc;
+  std::optional<asio::ssl::context> tls;  // set: every connection is TLS
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> io_threads;
   std::optional<asio::thread_pool> workers;
@@ -44,14 +46,34 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, plain (beast::tcp_stream) or TLS (TlsStream).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
   Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+    requires(!kTls)
       : stream_(std::move(socket)), server_(std::move(server)) {}
+  Session(tcp::socket socket, asio::ssl::context& tls, std::shared_ptr<HttpServer::Impl> server)
+    requires(kTls)
+      : stream_(std::move(socket), tls), server_(std::move(server)) {}
 
   void Run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::Read, shared_from_this(), true));
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Lowest().expires_after(self->server_->options.read_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                      [self](beast::error_code ec) {
+                                        if (ec) return self->CloseTcp();
+                                        self->Read(true);
+                                      });
+      } else {
+        self->Read(true);
+      }
+    });
   }
 
  private:
@@ -63,16 +85,16 @@ class Session : public std::enable_shared_from_this<Session> {
     // does not keep the connection. Between keep-alive requests the idle
     // timeout applies to the first byte; the request deadline is applied on
     // the header read below.
-    stream_.expires_after(first ? server_->options.read_timeout : server_->options.idle_timeout);
+    Lowest().expires_after(first ? server_->options.read_timeout : server_->options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+                            beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnError(ec);
-    stream_.expires_after(server_->options.read_timeout);
+    Lowest().expires_after(server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnError(beast::error_code ec) {
@@ -112,14 +134,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     r.body = std::move(req.body());
     beast::error_code rec;
-    auto ep = stream_.socket().remote_endpoint(rec);
+    auto ep = Lowest().socket().remote_endpoint(rec);
     r.remote = rec ? "?" : ep.address().to_string();
     if (server_->queued.load() >= server_->options.max_queued) {
       return WriteError(503, "unavailable", "the server is busy; retry in a moment");
     }
     ++server_->queued;
     ++server_->in_flight;
-    asio::post(*server_->workers, [self = shared_from_this(), r = std::move(r)]() {
+    asio::post(*server_->workers, [self = this->shared_from_this(), r = std::move(r)]() {
       --self->server_->queued;
       HttpResponse resp = self->server_->api.Handle(r);
       asio::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
@@ -144,9 +166,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
-    stream_.expires_after(server_->options.read_timeout);
+    Lowest().expires_after(server_->options.read_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec || !self->keep_alive_ || self->server_->stopping.load()) {
                           return self->Close();
                         }
@@ -154,13 +176,27 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if constexpr (kTls) {
+      // Say goodbye at the TLS layer, briefly; then drop the connection.
+      Lowest().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        self->CloseTcp();
+      });
+    } else {
+      CloseTcp();
+    }
   }
 
-  beast::tcp_stream stream_;
+  void CloseTcp() {
+    beast::error_code ec;
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().close();
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::Impl> server_;
@@ -174,7 +210,13 @@ void HttpServer::Impl::Accept() {
   acceptor->async_accept(asio::make_strand(ioc), [self = shared_from_this()](
                                                      beast::error_code ec, tcp::socket socket) {
     if (self->stopping.load() || !self->acceptor->is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), self)->Run();
+    if (!ec) {
+      if (self->tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), *self->tls, self)->Run();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(std::move(socket), self)->Run();
+      }
+    }
     // Out of file descriptors and the like: keep accepting; the kernel's
     // backlog holds the rest.
     self->Accept();
@@ -192,6 +234,23 @@ core::Result<void> HttpServer::Start() {
   if (ec) {
     return core::InvalidArgument(
         core::StrCat("listen address ", core::Quote(impl_->options.host), ": ", ec.message()));
+  }
+  if (!impl_->options.tls_cert.empty() || !impl_->options.tls_key.empty()) {
+    impl_->tls.emplace(asio::ssl::context::tls_server);
+    auto& ctx = *impl_->tls;
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    ctx.use_certificate_chain_file(impl_->options.tls_cert, ec);
+    if (ec) {
+      return core::InvalidArgument(core::StrCat("tls.cert ", impl_->options.tls_cert, ": ",
+                                                ec.message()), "tls.cert");
+    }
+    ctx.use_private_key_file(impl_->options.tls_key, asio::ssl::context::pem, ec);
+    if (ec) {
+      return core::InvalidArgument(core::StrCat("tls.key ", impl_->options.tls_key, ": ",
+                                                ec.message()), "tls.key");
+    }
   }
   tcp::endpoint endpoint(address, static_cast<unsigned short>(impl_->options.port));
   impl_->acceptor.emplace(asio::make_strand(impl_->ioc));

@@ -28,6 +28,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};  // between keep-alive requests
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1 << 20;
+  // Both set: HTTPS only (TLS 1.2 or newer), with this PEM certificate chain
+  // and key.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class HttpServer {
@@ -39,7 +43,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and starts the I/O threads and workers. kUnavailable when the
-  // address cannot be bound.
+  // address cannot be bound; kInvalidArgument when the TLS certificate or
+  // key cannot be loaded.
   core::Result<void> Start();
   // The bound port.
   int port() const;

@@ -88,6 +88,10 @@ core::Result<ApiReply> Client::Call(std::string_view method, std::string_view pa
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // A private CA for slussd's certificate: SLUSS_CA_CERT=/path/ca.pem.
+  if (const char* ca = std::getenv("SLUSS_CA_CERT"); ca && *ca) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+  }
   CURLcode rc = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

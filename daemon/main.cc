@@ -172,13 +172,16 @@ int Run(const Config& cfg) {
   api::ServerOptions server_options;
   server_options.host = cfg.listen_host;
   server_options.port = cfg.listen_port;
+  server_options.tls_cert = cfg.tls_cert;
+  server_options.tls_key = cfg.tls_key;
   api::HttpServer server(api_handler, server_options);
   if (auto r = server.Start(); !r) {
     Log(LogLevel::kError, r.error().message);
     return 1;
   }
   Log(LogLevel::kInfo,
-      core::StrCat("slussd ", kVersion, " ready listen=", cfg.listen_host, ":", server.port(),
+      core::StrCat("slussd ", kVersion, " ready listen=", cfg.tls_cert.empty() ? "http" : "https",
+                   "://", cfg.listen_host, ":", server.port(),
                    " state_dir=", cfg.state_dir,
                    " database=", cfg.DatabasePath(), " schema=",
                    store::SqliteStore::LatestSchemaVersion(), " runtime=", cfg.runtime,
