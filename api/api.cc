@@ -135,6 +135,11 @@ struct Api::Impl {
     add("DELETE", "/v1/tokens/{id}", all, h::RevokeToken);
     add("GET", "/v1/images", all, h::ListImages);
     add("GET", "/v1/nodes", admin, h::ListNodes);
+    add("POST", "/v1/nodes/{name}/drain", admin, h::DrainNode);
+    add("POST", "/v1/nodes/{name}/resume", admin, h::ResumeNode);
+    add("GET", "/v1/queue", all, h::GetQueue);
+    add("POST", "/v1/queue/pause", admin, h::PauseQueue);
+    add("POST", "/v1/queue/resume", admin, h::ResumeQueue);
     // Served by Handle itself, listed for the route table and OpenAPI.
     Route pub;
     pub.is_public = true;

@@ -480,10 +480,83 @@ HttpResponse ListImages(Context& c) {
   return Json(200, {{"images", out}});
 }
 
+namespace {
+
+// Operator state kept as settings: {"paused"/"drained": bool, "reason",
+// "by", "at"}.
+json ReadSetting(Context& c, const std::string& key) {
+  auto v = c.store.GetSetting(key);
+  if (!v) return json::object();
+  json j = json::parse(*v, nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+std::expected<std::string, HttpResponse> OptionalReason(Context& c) {
+  if (c.req.body.empty()) return std::string();
+  auto body = c.Body();
+  if (!body) return std::unexpected(FromError(body.error()));
+  if (auto r = OnlyKeys(*body, {"reason"}); !r) return std::unexpected(FromError(r.error()));
+  auto reason = StringField(*body, "reason");
+  if (!reason) return std::unexpected(FromError(reason.error()));
+  return reason->value_or("");
+}
+
+HttpResponse SetFlag(Context& c, const std::string& key, const char* flag, bool on,
+                     const std::string& reason) {
+  json v = {{flag, on}, {"reason", reason}, {"by", c.who.user}, {"at", core::FormatRfc3339(c.now)}};
+  if (auto r = c.store.PutSetting(key, v.dump(), c.now); !r) return FromError(r.error());
+  return Json(200, v);
+}
+
+const core::Node* FindNode(Context& c) {
+  for (const auto& n : c.nodes) {
+    if (n.name == c.params.at("name")) return &n;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 HttpResponse ListNodes(Context& c) {
   json out = json::array();
-  for (const auto& n : c.nodes) out.push_back(View(n));
+  for (const auto& n : c.nodes) {
+    json v = View(n);
+    json s = ReadSetting(c, "node/" + n.name);
+    if (s.value("drained", false)) {
+      v["state"] = "drained";
+      v["reason"] = s.value("reason", "");
+    }
+    out.push_back(v);
+  }
   return Json(200, {{"nodes", out}});
 }
+
+HttpResponse DrainNode(Context& c) {
+  const core::Node* n = FindNode(c);
+  if (!n) return NotFound(StrCat("node ", core::Quote(c.params.at("name"))));
+  auto reason = OptionalReason(c);
+  if (!reason) return reason.error();
+  return SetFlag(c, "node/" + n->name, "drained", true, *reason);
+}
+
+HttpResponse ResumeNode(Context& c) {
+  const core::Node* n = FindNode(c);
+  if (!n) return NotFound(StrCat("node ", core::Quote(c.params.at("name"))));
+  return SetFlag(c, "node/" + n->name, "drained", false, "");
+}
+
+HttpResponse GetQueue(Context& c) {
+  json q = ReadSetting(c, "queue");
+  if (!q.contains("paused")) q = {{"paused", false}, {"reason", ""}, {"by", nullptr}, {"at", nullptr}};
+  return Json(200, q);
+}
+
+HttpResponse PauseQueue(Context& c) {
+  auto reason = OptionalReason(c);
+  if (!reason) return reason.error();
+  return SetFlag(c, "queue", "paused", true, *reason);
+}
+
+HttpResponse ResumeQueue(Context& c) { return SetFlag(c, "queue", "paused", false, ""); }
 
 }  // namespace sluss::api::internal

@@ -26,7 +26,7 @@ struct Args {
 // Flags that take a value; anything else starting with -- is a switch.
 const std::vector<std::string> kValueFlags = {"--server", "--token",   "--project", "--state",
                                               "--limit",  "--user",    "--role",    "--name",
-                                              "--expires", "--description", "--repo"};
+                                              "--expires", "--description", "--repo", "--reason"};
 
 std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
@@ -399,6 +399,40 @@ class Runner {
     return kExitOk;
   }
 
+  int Drain(bool drain) {
+    if (a_.positional.size() != 1) return Usage(drain ? "drain NODE [--reason R]" : "resume NODE");
+    json body = json::object();
+    if (auto r = Flag(a_, "--reason"); !r.empty()) body["reason"] = r;
+    auto n = Call("POST", "/v1/nodes/" + a_.positional[0] + (drain ? "/drain" : "/resume"),
+                  drain ? &body : nullptr);
+    if (!n) return exit_;
+    if (MaybeJson(*n)) return kExitOk;
+    out_ << "node " << a_.positional[0] << (drain ? " drained: running jobs finish, no new ones start"
+                                                  : " resumed") << "\n";
+    return kExitOk;
+  }
+
+  int Queue() {
+    std::string verb = a_.positional.empty() ? "show" : a_.positional[0];
+    if (verb == "pause" || verb == "resume") {
+      json body = json::object();
+      if (auto r = Flag(a_, "--reason"); !r.empty()) body["reason"] = r;
+      if (!Call("POST", "/v1/queue/" + verb, verb == "pause" ? &body : nullptr)) return exit_;
+    } else if (verb != "show") {
+      return Usage("queue [show|pause|resume] [--reason R]");
+    }
+    auto q = Call("GET", "/v1/queue");
+    if (!q) return exit_;
+    if (MaybeJson(*q)) return kExitOk;
+    if ((*q)["paused"].get<bool>()) {
+      out_ << "queue paused by " << Str((*q)["by"]) << " " << Ago((*q)["at"]) << ": "
+           << Str((*q)["reason"]) << "\n";
+    } else {
+      out_ << "queue running\n";
+    }
+    return kExitOk;
+  }
+
   int Images() {
     auto n = Call("GET", "/v1/images");
     if (!n) return exit_;
@@ -469,7 +503,7 @@ class Runner {
 const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job",   "cancel",
                                             "retry",  "hold",    "release", "project", "projects",
                                             "member", "quota",   "usage",   "nodes", "images",
-                                            "token",  "whoami"};
+                                            "token",  "whoami",  "drain",   "resume", "queue"};
 
 }  // namespace
 
@@ -504,6 +538,8 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
   if (command == "images") return r.Images();
   if (command == "token") return r.Token();
   if (command == "whoami") return r.Whoami();
+  if (command == "drain" || command == "resume") return r.Drain(command == "drain");
+  if (command == "queue") return r.Queue();
   return kExitUsage;
 }
 

@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
     "  usage PROJECT | nodes | images | whoami\n"
+    "  drain NODE [--reason R] | resume NODE | queue [pause|resume] [--reason R]\n"
     "  token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied\n"

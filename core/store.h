@@ -114,6 +114,13 @@ class Store {
                                     StatusCode to, std::string_view reason,
                                     TimePoint now) = 0;
   virtual Result<std::vector<JobEvent>> ListJobEvents(JobId id) = 0;
+  // Small pieces of operator state that must survive restarts, as JSON
+  // objects under a key: "queue" (paused or not), "node/<name>" (drained or
+  // not). kNotFound for a key never set.
+  virtual Result<void> PutSetting(std::string_view key, std::string_view json_value,
+                                  TimePoint now) = 0;
+  virtual Result<std::string> GetSetting(std::string_view key) = 0;
+
   // Jobs by project and coarse state (empty project: all projects).
   virtual Result<std::vector<JobCount>> CountJobs(std::string_view project) = 0;
 };

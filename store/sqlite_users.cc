@@ -170,4 +170,25 @@ Result<void> SqliteStore::RevokeToken(std::int64_t id, core::TimePoint now) {
   return {};
 }
 
+Result<void> SqliteStore::PutSetting(std::string_view key, std::string_view json_value,
+                                     core::TimePoint now) {
+  auto lock = Lock();
+  Stmt& s = Prepare(
+      "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+  s.Bind(1, key).Bind(2, json_value).Bind(3, core::ToUnixMillis(now));
+  if (s.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "put setting"));
+  return {};
+}
+
+Result<std::string> SqliteStore::GetSetting(std::string_view key) {
+  auto lock = Lock();
+  Stmt& s = Prepare("SELECT value FROM settings WHERE key = ?");
+  s.Bind(1, key);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return core::NotFound(StrCat("no setting ", core::Quote(key)));
+  if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get setting"));
+  return s.Text(0);
+}
+
 }  // namespace sluss::store

@@ -31,6 +31,13 @@ struct Fixture {
   std::vector<core::Job> jobs1, jobs2;
 
   explicit Fixture(api::ApiOptions options = {}) {
+    if (options.nodes.empty()) {
+      core::Node n;
+      n.name = "node1";
+      n.capacity.milli_cpus = 8000;
+      n.capacity.memory_bytes = 64LL << 30;
+      options.nodes.push_back(n);
+    }
     store = std::move(*store::SqliteStore::Open(dir / "state.db"));
     api = std::make_unique<api::Api>(*store, clock, std::move(options));
     for (Role r : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor}) {
@@ -106,7 +113,8 @@ TEST_CASE("every route x every role: allowed roles pass, others get 403, nobody 
       std::string id = is_token ? std::to_string(spare->first.id)
                        : is_job ? std::to_string(f.jobs1[0].id.value)
                                 : std::to_string(f.run1.id.value);
-      std::string target = Fill(pattern, {{"p", "p1"}, {"id", id}, {"user", "bob@example.org"}});
+      std::string target =
+          Fill(pattern, {{"p", "p1"}, {"id", id}, {"user", "bob@example.org"}, {"name", "node1"}});
       std::string body = "{}";
       if (pattern == "/v1/projects" && method == "POST") {
         body = R"({"name": "new-)" + std::string(core::Name(role)) + R"("})";
@@ -124,7 +132,7 @@ TEST_CASE("every route x every role: allowed roles pass, others get 403, nobody 
       }
     }
     // Without a token: 401, except the public routes.
-    auto anon = f.Call(method, Fill(pattern, {{"p", "p1"}, {"id", "1"}, {"user", "x"}}), "");
+    auto anon = f.Call(method, Fill(pattern, {{"p", "p1"}, {"id", "1"}, {"user", "x"}, {"name", "node1"}}), "");
     INFO(route.name << " anonymous -> " << anon.status);
     if (route.is_public) {
       CHECK(anon.status == 200);
@@ -310,4 +318,39 @@ TEST_CASE("metrics are Prometheus text with job counts and latencies") {
   CHECK(r.body.find("sluss_jobs{project=\"p1\",state=\"pending\"} 2") != std::string::npos);
   CHECK(r.body.find("sluss_http_requests_total{route=\"/healthz\",status=\"200\"} 1") != std::string::npos);
   CHECK(r.body.find("sluss_http_request_duration_seconds_bucket{le=\"+Inf\"}") != std::string::npos);
+}
+
+TEST_CASE("admins drain nodes and pause the queue; the state survives a restart") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  auto d = f.CallJson("POST", "/v1/nodes/node1/drain", admin, R"({"reason": "disk replacement"})");
+  CHECK(d["drained"] == true);
+  CHECK(d["by"] == "admin@example.org");
+  auto nodes = f.CallJson("GET", "/v1/nodes", admin);
+  CHECK(nodes["nodes"][0]["state"] == "drained");
+  CHECK(nodes["nodes"][0]["reason"] == "disk replacement");
+  CHECK(f.Call("POST", "/v1/nodes/nope/drain", admin).status == 404);
+  CHECK(f.CallJson("POST", "/v1/nodes/node1/drain", admin, R"({"reasn": "x"})", 400)["error"]["details"]["field"] == "reasn");
+  CHECK(f.CallJson("GET", "/v1/queue", f.token[Role::kResearcher])["paused"] == false);
+  f.CallJson("POST", "/v1/queue/pause", admin, R"({"reason": "upgrade at 18:00"})");
+  // A new Api on the same store (a restarted daemon) sees both.
+  api::ApiOptions o;
+  core::Node n;
+  n.name = "node1";
+  o.nodes.push_back(n);
+  api::Api again(*f.store, f.clock, o);
+  api::HttpRequest req;
+  req.method = "GET";
+  req.path = "/v1/queue";
+  req.headers["authorization"] = "Bearer " + f.token[Role::kResearcher];
+  auto q = json::parse(again.Handle(req).body);
+  CHECK(q["paused"] == true);
+  CHECK(q["reason"] == "upgrade at 18:00");
+  req.path = "/v1/nodes";
+  req.headers["authorization"] = "Bearer " + admin;
+  CHECK(json::parse(again.Handle(req).body)["nodes"][0]["state"] == "drained");
+  f.CallJson("POST", "/v1/nodes/node1/resume", admin);
+  f.CallJson("POST", "/v1/queue/resume", admin);
+  CHECK(f.CallJson("GET", "/v1/nodes", admin)["nodes"][0]["state"] == "up");
+  CHECK(f.CallJson("GET", "/v1/queue", admin)["paused"] == false);
 }

@@ -107,6 +107,15 @@ curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port/metrics" >"$t
 promtool check metrics <"$tmp/metrics" >"$tmp/promtool" 2>&1; expect_rc "promtool check metrics" 0 $?
 grep -q 'sluss_jobs{project="p1",state="running"} 1' "$tmp/metrics" && ok || fail "metrics job gauge"
 
+# Drain and pause, as an admin; refused to a researcher.
+"$SLUSS" drain node1 --reason "disk swap" >/dev/null; expect_rc "drain" 0 $?
+"$SLUSS" nodes | grep -q "^node1  drained" && ok || fail "drained node listed"
+"$SLUSS" queue pause --reason "upgrade" >"$tmp/out"; expect_rc "queue pause" 0 $?
+grep -q "^queue paused by admin@example.org .*: upgrade$" "$tmp/out" && ok || fail "queue output: $(cat "$tmp/out")"
+SLUSS_TOKEN=$ALICE "$SLUSS" queue resume 2>/dev/null; expect_rc "researcher resume queue" 4 $?
+"$SLUSS" queue resume >/dev/null; expect_rc "queue resume" 0 $?
+"$SLUSS" resume node1 >/dev/null; expect_rc "node resume" 0 $?
+
 # Usage errors, bad tokens, no server.
 "$SLUSS" run 2>/dev/null; expect_rc "usage" 2 $?
 "$SLUSS" runs --bogus 2>/dev/null; expect_rc "unknown option" 2 $?

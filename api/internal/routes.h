@@ -29,5 +29,10 @@ HttpResponse CreateToken(Context& c);
 HttpResponse RevokeToken(Context& c);
 HttpResponse ListImages(Context& c);
 HttpResponse ListNodes(Context& c);
+HttpResponse DrainNode(Context& c);
+HttpResponse ResumeNode(Context& c);
+HttpResponse GetQueue(Context& c);
+HttpResponse PauseQueue(Context& c);
+HttpResponse ResumeQueue(Context& c);
 
 }  // namespace sluss::api::internal

@@ -100,6 +100,14 @@ CREATE TABLE tokens (
   last_used_at INTEGER
 ) STRICT;
 )sql",
+      // 3: operator settings (queue paused, nodes drained).
+      R"sql(
+CREATE TABLE settings (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+)sql",
   };
   return migrations;
 }
