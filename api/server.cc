@@ -25,7 +25,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+// Handlers and sessions point at the Impl with a raw pointer, never a
+// shared_ptr: a pending handler owning the Impl would own the io_context that
+// owns the handler, and neither would ever be freed. Stop() joins every
+// thread before the Impl can go, and the io_context's destructor destroys
+// the handlers still queued without running them.
+struct HttpServer::Impl {
   Api& api;
   ServerOptions options;
   asio::io_context ioc;
@@ -54,12 +59,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+  Session(tcp::socket socket, HttpServer::Impl* server)
     requires(!kTls)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
-  Session(tcp::socket socket, asio::ssl::context& tls, std::shared_ptr<HttpServer::Impl> server)
+      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, asio::ssl::context& tls, HttpServer::Impl* server)
     requires(kTls)
-      : stream_(std::move(socket), tls), server_(std::move(server)) {}
+      : stream_(std::move(socket), tls), server_(server) {}
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -199,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<HttpServer::Impl> server_;
+  HttpServer::Impl* server_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
 };
@@ -207,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor->async_accept(asio::make_strand(ioc), [self = shared_from_this()](
+  acceptor->async_accept(asio::make_strand(ioc), [self = this](
                                                      beast::error_code ec, tcp::socket socket) {
     if (self->stopping.load() || !self->acceptor->is_open()) return;
     if (!ec) {
@@ -267,7 +272,7 @@ core::Result<void> HttpServer::Start() {
   impl_->workers.emplace(static_cast<std::size_t>(std::max(1, impl_->options.workers)));
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
-    impl_->io_threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+    impl_->io_threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
   }
   impl_->started = true;
   return {};
@@ -280,7 +285,7 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   // Close the listener on its strand, and wait for that, so no connection
   // is accepted during the grace period.
   std::promise<void> closed;
-  asio::post(impl_->acceptor->get_executor(), [impl = impl_, &closed] {
+  asio::post(impl_->acceptor->get_executor(), [impl = impl_.get(), &closed] {
     beast::error_code ec;
     impl->acceptor->close(ec);
     closed.set_value();
