@@ -80,33 +80,30 @@ std::optional<std::int64_t> ParseId(const std::string& s) {
   return v;
 }
 
-// Loads a job the caller may see, or the 404 to answer.
-std::expected<core::Job, HttpResponse> VisibleJob(Context& c) {
+// Loads the run or job named by the {id} parameter, if the caller may see
+// it; otherwise the 404 to answer, the same whether it exists or not.
+template <typename Id, typename Get>
+auto VisibleById(Context& c, std::string_view what, Get get)
+    -> std::expected<typename decltype(get(Id{}))::value_type, HttpResponse> {
   auto id = ParseId(c.params.at("id"));
-  if (!id) return std::unexpected(NotFound(StrCat("job ", core::Quote(c.params.at("id")))));
-  auto job = c.store.GetJob(core::JobId{*id});
-  if (!job) {
-    if (job.error().code == core::ErrorCode::kNotFound) {
-      return std::unexpected(NotFound(StrCat("job ", *id)));
+  if (!id) return std::unexpected(NotFound(StrCat(what, " ", core::Quote(c.params.at("id")))));
+  auto found = get(Id{*id});
+  if (!found) {
+    if (found.error().code == core::ErrorCode::kNotFound) {
+      return std::unexpected(NotFound(StrCat(what, " ", *id)));
     }
-    return std::unexpected(FromError(job.error()));
+    return std::unexpected(FromError(found.error()));
   }
-  if (!c.CanSee(job->project)) return std::unexpected(NotFound(StrCat("job ", *id)));
-  return *job;
+  if (!c.CanSee(found->project)) return std::unexpected(NotFound(StrCat(what, " ", *id)));
+  return *found;
+}
+
+std::expected<core::Job, HttpResponse> VisibleJob(Context& c) {
+  return VisibleById<core::JobId>(c, "job", [&](core::JobId id) { return c.store.GetJob(id); });
 }
 
 std::expected<core::Run, HttpResponse> VisibleRun(Context& c) {
-  auto id = ParseId(c.params.at("id"));
-  if (!id) return std::unexpected(NotFound(StrCat("run ", core::Quote(c.params.at("id")))));
-  auto run = c.store.GetRun(core::RunId{*id});
-  if (!run) {
-    if (run.error().code == core::ErrorCode::kNotFound) {
-      return std::unexpected(NotFound(StrCat("run ", *id)));
-    }
-    return std::unexpected(FromError(run.error()));
-  }
-  if (!c.CanSee(run->project)) return std::unexpected(NotFound(StrCat("run ", *id)));
-  return *run;
+  return VisibleById<core::RunId>(c, "run", [&](core::RunId id) { return c.store.GetRun(id); });
 }
 
 std::expected<core::Project, HttpResponse> VisibleProject(Context& c) {
