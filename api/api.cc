@@ -45,6 +45,7 @@ std::string Sha256Hex(std::string_view text) {
   return Hex(digest, len);
 }
 
+// The people's roles; kHook tokens may only call the hook route.
 constexpr Role kAllRoles[] = {Role::kResearcher, Role::kSteward, Role::kAdmin,
                               Role::kChecker, Role::kAuditor};
 
@@ -111,6 +112,7 @@ struct Api::Impl {
     std::vector<Role> admin = {Role::kAdmin};
     std::vector<Role> actors = {Role::kResearcher, Role::kAdmin};
     namespace h = internal;
+    add("POST", "/v1/hooks/git/{p}", {Role::kHook, Role::kAdmin}, h::GitHook);
     add("GET", "/v1/whoami", all, h::Whoami);
     add("GET", "/v1/projects", all, h::ListProjects);
     add("POST", "/v1/projects", admin, h::CreateProject);
@@ -329,7 +331,8 @@ struct Api::Impl {
                            {{"role", core::Name(who->role)}});
     }
     if (route->pattern == "/metrics") return Metrics();
-    Context ctx{req, std::move(params), std::move(*who), store, now, options.images, options.nodes};
+    Context ctx{req,           std::move(params), std::move(*who), store, now,
+                options.images, options.nodes,     options.git};
     return route->handler(ctx);
   }
 };

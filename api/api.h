@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "core/git_service.h"
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
@@ -40,6 +41,9 @@ struct ApiOptions {
   // Approved images and nodes, as configured; listed to admins.
   std::vector<core::Image> images;
   std::vector<core::Node> nodes;
+  // Hosted repositories and push syncs; null: those routes answer 503.
+  // Must outlive the Api.
+  core::GitService* git = nullptr;
   // Called after every request (slussd logs it).
   std::function<void(const RequestLog&)> on_request;
 };

@@ -28,6 +28,8 @@ bool Context::CanSee(std::string_view project) const {
     case core::Role::kChecker:
       return std::find(who.projects.begin(), who.projects.end(), project) !=
              who.projects.end();
+    case core::Role::kHook:
+      return who.user == StrCat("hook:", project);
   }
   return false;
 }
@@ -142,6 +144,28 @@ HttpResponse Move(Context& c, const core::Job& job, core::StatusCode to,
 
 }  // namespace
 
+HttpResponse GitHook(Context& c) {
+  const std::string& project = c.params.at("p");
+  if (!c.CanSee(project)) return NotFound(StrCat("project ", core::Quote(project)));
+  if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+  auto outcomes = c.git->Sync(project);
+  if (!outcomes) return FromError(outcomes.error());
+  json out = json::array();
+  std::string text;
+  for (const auto& o : *outcomes) {
+    out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
+                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
+    text += o.message + "\n";
+  }
+  if (auto f = c.req.query.find("format"); f != c.req.query.end() && f->second == "text") {
+    HttpResponse r;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = text.empty() ? "no tracked branch was pushed\n" : text;
+    return r;
+  }
+  return Json(200, {{"project", project}, {"outcomes", out}});
+}
+
 HttpResponse Whoami(Context& c) {
   if (c.who.projects.empty() && !(c.who.role == core::Role::kResearcher ||
                                   c.who.role == core::Role::kChecker)) {
@@ -168,7 +192,7 @@ HttpResponse ListProjects(Context& c) {
 HttpResponse CreateProject(Context& c) {
   auto body = c.Body();
   if (!body) return FromError(body.error());
-  if (auto r = OnlyKeys(*body, {"name", "description", "repo_url", "branches", "quota"}); !r) {
+  if (auto r = OnlyKeys(*body, {"name", "description", "repo_url", "branches", "quota", "hosted"}); !r) {
     return FromError(r.error());
   }
   core::Project p;
@@ -201,11 +225,31 @@ HttpResponse CreateProject(Context& c) {
     }
     p.quota = *q;
   }
+  bool hosted = false;
+  if (body->contains("hosted")) {
+    if (!body->at("hosted").is_boolean()) return FieldError("hosted", "expected true or false");
+    hosted = body->at("hosted").get<bool>();
+  }
+  if (hosted && !c.git) {
+    return ErrorResponse(503, "unavailable", "this slussd does not host repositories");
+  }
+  if (hosted && !p.repo_url.empty()) {
+    return FieldError("repo_url", "a hosted project has no remote repo_url");
+  }
   p.created_at = c.now;
   if (auto r = c.store.CreateProject(p); !r) return FromError(r.error());
+  std::string push_url;
+  if (hosted) {
+    auto url = c.git->CreateHosted(p.name);
+    if (!url) return FromError(url.error());
+    push_url = *url;
+  }
   auto stored = c.store.GetProject(p.name);
   if (!stored) return FromError(stored.error());
-  HttpResponse resp = Json(201, View(*stored));
+  json view = View(*stored);
+  view["hosted"] = hosted;
+  if (hosted) view["push_url"] = push_url;
+  HttpResponse resp = Json(201, view);
   resp.headers.emplace_back("Location", StrCat("/v1/projects/", p.name));
   return resp;
 }

@@ -21,6 +21,7 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;  // --name value
   bool json = false;
+  bool hosted = false;
 };
 
 // Flags that take a value; anything else starting with -- is a switch.
@@ -34,6 +35,8 @@ std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& e
     const std::string& w = words[i];
     if (w == "--json") {
       a.json = true;
+    } else if (w == "--hosted") {
+      a.hosted = true;
     } else if (w.starts_with("--")) {
       auto eq = w.find('=');
       std::string name = w.substr(0, eq);
@@ -260,10 +263,15 @@ class Runner {
       json body = {{"name", a_.positional[1]},
                    {"description", Flag(a_, "--description")},
                    {"repo_url", Flag(a_, "--repo")}};
+      if (a_.hosted) body["hosted"] = true;
       auto p = Call("POST", "/v1/projects", &body);
       if (!p) return exit_;
       if (MaybeJson(*p)) return kExitOk;
       out_ << "project " << Str((*p)["name"]) << " created\n";
+      if (a_.hosted) {
+        out_ << "push to it:\n  git remote add sluss " << Str((*p)["push_url"])
+             << "\n  git push sluss main\n";
+      }
       return kExitOk;
     }
     if (verb == "show" && a_.positional.size() == 2) {
@@ -285,7 +293,7 @@ class Runner {
            << "quota:       " << (*p)["quota"].dump() << "\n";
       return kExitOk;
     }
-    return Usage("project create NAME [--description D] [--repo URL] | project show NAME");
+    return Usage("project create NAME [--hosted] [--description D] [--repo URL] | project show NAME");
   }
 
   int Projects() {

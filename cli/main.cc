@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "  run show RUN | run cancel RUN\n"
     "  job show JOB            a job and every transition it made\n"
     "  cancel|retry|hold|release JOB\n"
-    "  projects | project create NAME [--description D] [--repo URL] | project show NAME\n"
+    "  projects | project create NAME [--hosted] [--description D] | project show NAME\n"
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
     "  usage PROJECT | nodes | images | whoami\n"

@@ -37,6 +37,9 @@ struct NewRun {
   std::string ref;
   std::string trigger;
   std::string submitted_by;
+  // When set, at most one run ever has this key ("push:p1:refs/heads/main:
+  // <sha>"): CreateRun answers kAlreadyExists for a second one.
+  std::string dedupe_key;
   // Validation errors of an invalid pipeline; such a run has no jobs and is
   // stored as failed.
   std::vector<std::string> errors;
@@ -100,6 +103,8 @@ class Store {
   // names or an initial status that IsValidInitialStatus refuses.
   virtual Result<Run> CreateRun(const NewRun& run, TimePoint now) = 0;
   virtual Result<Run> GetRun(RunId id) = 0;
+  // kNotFound when no run has this dedupe key.
+  virtual Result<Run> GetRunByDedupeKey(std::string_view key) = 0;
   virtual Result<std::vector<Run>> ListRuns(const RunFilter& filter) = 0;
 
   virtual Result<Job> GetJob(JobId id) = 0;
@@ -114,6 +119,10 @@ class Store {
                                     StatusCode to, std::string_view reason,
                                     TimePoint now) = 0;
   virtual Result<std::vector<JobEvent>> ListJobEvents(JobId id) = 0;
+  // A job of `project` with this cache key that succeeded (not itself
+  // cached), whose outputs a new job may reuse.
+  virtual Result<std::optional<JobId>> FindSucceededJob(std::string_view project,
+                                                        std::string_view cache_key) = 0;
   // Small pieces of operator state that must survive restarts, as JSON
   // objects under a key: "queue" (paused or not), "node/<name>" (drained or
   // not). kNotFound for a key never set.

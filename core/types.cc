@@ -54,7 +54,7 @@ RunState DeriveRunState(const std::vector<StatusCode>& job_codes,
 namespace sluss::core {
 namespace {
 constexpr std::array<std::string_view, kRoleCount> kRoleNames = {
-    "researcher", "steward", "admin", "checker", "auditor"};
+    "researcher", "steward", "admin", "checker", "auditor", "hook"};
 }  // namespace
 
 std::string_view Name(Role role) { return kRoleNames[static_cast<std::size_t>(role)]; }

@@ -168,8 +168,10 @@ namespace sluss::core {
 
 // What a person may do. A token carries one role; see docs/operations.md for
 // what each may call.
-enum class Role { kResearcher, kSteward, kAdmin, kChecker, kAuditor };
-inline constexpr int kRoleCount = 5;
+// kHook: the token of a hosted repository's post-receive hook, which may
+// only tell slussd about pushes to its own project.
+enum class Role { kResearcher, kSteward, kAdmin, kChecker, kAuditor, kHook };
+inline constexpr int kRoleCount = 6;
 std::string_view Name(Role role);
 std::optional<Role> ParseRole(std::string_view name);
 

@@ -27,6 +27,7 @@
 #include "api/server.h"
 #include "core/quantity.h"
 #include "daemon/config.h"
+#include "daemon/git_intake.h"
 #include "daemon/log.h"
 #include "store/store.h"
 
@@ -168,6 +169,19 @@ int Run(const Config& cfg) {
                               " remote=", r.remote);
         }());
   };
+  GitIntakeOptions git_options;
+  git_options.repos_dir = std::filesystem::absolute(cfg.state_dir + "/repos").lexically_normal();
+  git_options.api_url = core::StrCat(cfg.tls_cert.empty() ? "http" : "https", "://",
+                                     cfg.listen_host.find(':') != std::string::npos
+                                         ? core::StrCat("[", cfg.listen_host, "]")
+                                         : cfg.listen_host,
+                                     ":", cfg.listen_port);
+  git_options.ca_cert = cfg.tls_cert.empty()
+                            ? std::string()
+                            : std::filesystem::absolute(cfg.tls_cert).string();
+  for (const auto& [name, image] : cfg.images) git_options.images[name] = "";
+  GitIntake git(**store, clock, git_options);
+  api_options.git = &git;
   api::Api api_handler(**store, clock, api_options);
   api::ServerOptions server_options;
   server_options.host = cfg.listen_host;
@@ -179,6 +193,8 @@ int Run(const Config& cfg) {
     Log(LogLevel::kError, r.error().message);
     return 1;
   }
+  // Pushes made while slussd was down.
+  git.SyncAll();
   Log(LogLevel::kInfo,
       core::StrCat("slussd ", kVersion, " ready listen=", cfg.tls_cert.empty() ? "http" : "https",
                    "://", cfg.listen_host, ":", server.port(),

@@ -332,7 +332,7 @@ Result<core::Run> SqliteStore::CreateRun(const core::NewRun& run,
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "create run"));
   Stmt& rs = Prepare(
       "INSERT INTO runs(project, commit_sha, ref, trigger, submitted_by, "
-      "state, errors, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "state, errors, created_at, updated_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   rs.Bind(1, run.project)
       .Bind(2, run.commit)
       .Bind(3, run.ref)
@@ -342,9 +342,14 @@ Result<core::Run> SqliteStore::CreateRun(const core::NewRun& run,
       .Bind(7, json(run.errors).dump())
       .Bind(8, at)
       .Bind(9, at);
+  if (run.dedupe_key.empty()) rs.BindNull(10); else rs.Bind(10, run.dedupe_key);
   int rc = rs.Step();
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
     return core::NotFound(StrCat("no project ", core::Quote(run.project)));
+  }
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    return Fail(ErrorCode::kAlreadyExists,
+                StrCat("a run for ", core::Quote(run.dedupe_key), " exists"));
   }
   if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "create run"));
   core::RunId run_id{sqlite3_last_insert_rowid(db_)};
@@ -408,6 +413,30 @@ Result<core::Run> SqliteStore::GetRunLocked(core::RunId id) {
   if (rc == SQLITE_DONE) return core::NotFound(StrCat("no run ", id.value));
   if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get run"));
   return ReadRun(s);
+}
+
+Result<core::Run> SqliteStore::GetRunByDedupeKey(std::string_view key) {
+  auto lock = Lock();
+  static const std::string sql = StrCat("SELECT ", kRunColumns, " FROM runs WHERE dedupe_key = ?");
+  Stmt& s = Prepare(sql.c_str());
+  s.Bind(1, key);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return core::NotFound(StrCat("no run for ", core::Quote(key)));
+  if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get run"));
+  return ReadRun(s);
+}
+
+Result<std::optional<core::JobId>> SqliteStore::FindSucceededJob(std::string_view project,
+                                                                 std::string_view cache_key) {
+  auto lock = Lock();
+  Stmt& s = Prepare(
+      "SELECT id FROM jobs WHERE project = ? AND cache_key = ? AND status = 'succeeded' "
+      "ORDER BY id DESC LIMIT 1");
+  s.Bind(1, project).Bind(2, cache_key);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<core::JobId>();
+  if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "find job"));
+  return std::optional<core::JobId>(core::JobId{s.Int(0)});
 }
 
 Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {

@@ -61,6 +61,9 @@ class SqliteStore final : public core::Store {
   core::Result<core::Run> CreateRun(const core::NewRun& run,
                                     core::TimePoint now) override;
   core::Result<core::Run> GetRun(core::RunId id) override;
+  core::Result<core::Run> GetRunByDedupeKey(std::string_view key) override;
+  core::Result<std::optional<core::JobId>> FindSucceededJob(std::string_view project,
+                                                            std::string_view cache_key) override;
   core::Result<std::vector<core::Run>> ListRuns(
       const core::RunFilter& filter) override;
 

@@ -40,8 +40,9 @@ struct Fixture {
     }
     store = std::move(*store::SqliteStore::Open(dir / "state.db"));
     api = std::make_unique<api::Api>(*store, clock, std::move(options));
-    for (Role r : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor}) {
-      std::string user = std::string(core::Name(r)) + "@example.org";
+    for (Role r : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor,
+                   Role::kHook}) {
+      std::string user = r == Role::kHook ? "hook:p1" : std::string(core::Name(r)) + "@example.org";
       token[r] = api::Api::IssueToken(*store, clock.Now(), user, r, "test", std::nullopt)->second;
     }
     outsider = api::Api::IssueToken(*store, clock.Now(), "eve@example.org", Role::kResearcher,
@@ -103,11 +104,13 @@ TEST_CASE("every route x every role: allowed roles pass, others get 403, nobody 
     auto space = route.name.find(' ');
     std::string method = route.name.substr(0, space);
     std::string pattern = route.name.substr(space + 1);
-    for (Role role : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor}) {
+    for (Role role : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker,
+                      Role::kAuditor, Role::kHook}) {
       // A spare token of this role's user, for the revoke route.
-      auto spare = api::Api::IssueToken(*f.store, f.clock.Now(),
-                                        std::string(core::Name(role)) + "@example.org", role,
-                                        "spare", std::nullopt);
+      auto spare = api::Api::IssueToken(
+          *f.store, f.clock.Now(),
+          role == Role::kHook ? "hook:p1" : std::string(core::Name(role)) + "@example.org", role,
+          "spare", std::nullopt);
       bool is_job = pattern.starts_with("/v1/jobs/");
       bool is_token = pattern.starts_with("/v1/tokens/");
       std::string id = is_token ? std::to_string(spare->first.id)

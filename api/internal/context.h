@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http.h"
+#include "core/git_service.h"
 #include "core/store.h"
 #include "core/types.h"
 
@@ -30,6 +31,7 @@ struct Context {
   core::TimePoint now;
   const std::vector<core::Image>& images;
   const std::vector<core::Node>& nodes;
+  core::GitService* git;  // may be null
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the

@@ -108,6 +108,11 @@ CREATE TABLE settings (
   updated_at INTEGER NOT NULL
 ) STRICT;
 )sql",
+      // 4: one run per pushed commit and branch, across restarts.
+      R"sql(
+ALTER TABLE runs ADD COLUMN dedupe_key TEXT;
+CREATE UNIQUE INDEX runs_by_dedupe_key ON runs(dedupe_key) WHERE dedupe_key IS NOT NULL;
+)sql",
   };
   return migrations;
 }

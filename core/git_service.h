@@ -1,0 +1,37 @@
+#pragma once
+
+// The GitService port: what the API asks of git hosting and syncing, which
+// the daemon implements with gitsync/ (libgit2).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ids.h"
+
+namespace sluss::core {
+
+// What one sync did with one branch tip.
+struct SyncOutcome {
+  std::string ref;      // "refs/heads/main"
+  std::string commit;   // 40 hex digits
+  RunId run;            // the run created (or found, when seen before)
+  bool created = false; // false: this commit already had its run
+  bool skipped = false; // "[skip sluss]" in the message: no run
+  std::string message;  // for the pusher: "run 12: 3 jobs, pending"
+};
+
+class GitService {
+ public:
+  virtual ~GitService() = default;
+  // Makes a bare repository for `project` that slussd hosts, with a
+  // post-receive hook that notifies slussd. Returns the push URL (a path).
+  virtual Result<std::string> CreateHosted(std::string_view project) = 0;
+  // Looks at the tracked branches of `project` now and creates a run for
+  // each new tip. Safe to call many times: a tip already seen creates
+  // nothing. Blocks (reads the repository).
+  virtual Result<std::vector<SyncOutcome>> Sync(std::string_view project) = 0;
+};
+
+}  // namespace sluss::core

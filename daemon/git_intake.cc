@@ -1,0 +1,256 @@
+#include "daemon/git_intake.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api.h"
+#include "core/pipeline.h"
+#include "core/strings.h"
+#include "daemon/log.h"
+#include "gitsync/gitsync.h"
+
+namespace sluss::daemon {
+
+using core::StrCat;
+
+namespace {
+
+constexpr std::string_view kSkipMarker = "[skip sluss]";
+
+std::string ShellQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+GitIntake::GitIntake(core::Store& store, const core::Clock& clock, GitIntakeOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+std::string GitIntake::RepoPath(std::string_view project) const {
+  return StrCat(options_.repos_dir, "/", project, ".git");
+}
+
+core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
+  if (auto p = store_.GetProject(project); !p) return std::unexpected(p.error());
+  std::string path = RepoPath(project);
+  if (auto r = gitsync::Repo::InitBare(path, "refs/heads/main"); !r) {
+    return std::unexpected(r.error());
+  }
+  // The hook's own token: it may only notify slussd about this project.
+  auto token = api::Api::IssueToken(store_, clock_.Now(), StrCat("hook:", project),
+                                    core::Role::kHook, "post-receive hook", std::nullopt);
+  if (!token) return std::unexpected(token.error());
+  std::string url = StrCat(options_.api_url, "/v1/hooks/git/", project, "?format=text");
+  std::string script = StrCat(
+      "#!/bin/sh\n"
+      "# Installed by slussd for project ", project, ": tells slussd about each push.\n"
+      "# The token below may do nothing else.\n"
+      "out=$(curl -sS -m 60 -X POST ",
+      options_.ca_cert.empty() ? std::string() : StrCat("--cacert ", ShellQuote(options_.ca_cert), " "),
+      "-H ", ShellQuote(StrCat("Authorization: Bearer ", token->second)), " ", ShellQuote(url),
+      " 2>&1) || { echo \"sluss: slussd did not answer ($out); the push will be picked up when "
+      "it next starts\"; exit 0; }\n"
+      "printf '%s\\n' \"$out\" | sed 's/^/sluss: /'\n");
+  std::string hook = path + "/hooks/post-receive";
+  {
+    std::ofstream out(hook, std::ios::trunc);
+    out << script;
+    if (!out) return core::Internal(StrCat("cannot write ", hook));
+  }
+  chmod(hook.c_str(), 0700);
+  return path;
+}
+
+core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view project_name) {
+  std::lock_guard lock(mu_);
+  auto project = store_.GetProject(project_name);
+  if (!project) return std::unexpected(project.error());
+  std::string path = RepoPath(project_name);
+  if (!std::filesystem::exists(path)) {
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("project ", core::Quote(project_name),
+                             " has no hosted repository (create it with --hosted)"));
+  }
+  auto repo = gitsync::Repo::Open(path);
+  if (!repo) return std::unexpected(repo.error());
+  auto branches = (*repo)->Branches();
+  if (!branches) return std::unexpected(branches.error());
+  std::set<std::string> tracked;
+  for (const auto& b : project->branches) tracked.insert(StrCat("refs/heads/", b));
+  if (tracked.empty()) {
+    auto def = (*repo)->DefaultBranch();
+    if (!def) return std::unexpected(def.error());
+    tracked.insert(*def);
+    // A repository whose only branch is not HEAD's (pushed "master" to a
+    // "main" repository): track that one.
+    bool present = std::any_of(branches->begin(), branches->end(),
+                               [&](const auto& b) { return b.ref == *def; });
+    if (!present && branches->size() == 1) tracked = {branches->front().ref};
+  }
+  std::vector<core::SyncOutcome> out;
+  for (const auto& tip : *branches) {
+    if (!tracked.contains(tip.ref)) continue;
+    auto outcome = SyncTip(*project, path, tip.ref, tip.commit);
+    if (!outcome) return std::unexpected(outcome.error());
+    out.push_back(*outcome);
+  }
+  return out;
+}
+
+core::Result<core::SyncOutcome> GitIntake::SyncTip(const core::Project& project,
+                                                   const std::string& repo_path,
+                                                   const std::string& ref, const std::string& sha) {
+  core::SyncOutcome o;
+  o.ref = ref;
+  o.commit = sha;
+  std::string dedupe = StrCat("push:", project.name, ":", ref, ":", sha);
+  if (auto seen = store_.GetRunByDedupeKey(dedupe); seen) {
+    o.run = seen->id;
+    o.message = StrCat("run ", seen->id.value, " for ", sha.substr(0, 10), " exists (",
+                       core::Name(seen->state), ")");
+    return o;
+  }
+  auto repo = gitsync::Repo::Open(repo_path);
+  if (!repo) return std::unexpected(repo.error());
+  auto commit = (*repo)->Commit(sha);
+  if (!commit) return std::unexpected(commit.error());
+  if (commit->message.find(kSkipMarker) != std::string::npos) {
+    o.skipped = true;
+    o.message = StrCat(sha.substr(0, 10), ": [skip sluss], no run");
+    return o;
+  }
+  core::NewRun run;
+  run.project = project.name;
+  run.commit = sha;
+  run.ref = ref;
+  run.trigger = "push";
+  run.submitted_by = commit->author_email;
+  run.dedupe_key = dedupe;
+  // Files over the parser's limit are read in full so that it can say how
+  // big they are; past 16 MiB we stop reading.
+  auto text = (*repo)->ReadFile(sha, "sluss.yaml", 16 << 20);
+  core::Diagnostics errors;
+  std::optional<core::Pipeline> pipeline;
+  if (!text) {
+    if (text.error().code == core::ErrorCode::kNotFound) {
+      errors.push_back({"sluss.yaml", {1, 1},
+                        "no sluss.yaml at the repository root; add one (see docs/pipeline.md)"});
+    } else if (text.error().code == core::ErrorCode::kResourceExhausted) {
+      errors.push_back({"sluss.yaml", {1, 1}, "the file is over 16 MiB; the limit is 1 MiB"});
+    } else {
+      return std::unexpected(text.error());
+    }
+  } else if (auto p = core::ParsePipeline(*text, "sluss.yaml"); !p) {
+    errors = p.error();
+  } else {
+    pipeline = std::move(*p);
+    // Images must be approved: an error at the image's position.
+    for (const auto& a : pipeline->actions) {
+      if (!options_.images.contains(a.image)) {
+        std::vector<std::string> names;
+        for (const auto& [n, d] : options_.images) names.push_back(n);
+        errors.push_back({"sluss.yaml", a.image_pos,
+                          StrCat("actions.", a.name, ".image: image ", core::Quote(a.image),
+                                 " is not approved",
+                                 names.empty() ? std::string("; no images are approved yet")
+                                               : StrCat("; approved: ", core::Join(names, ", ")))});
+      }
+    }
+  }
+  if (!errors.empty()) {
+    for (const auto& d : errors) run.errors.push_back(d.ToString());
+  } else {
+    auto files = (*repo)->Files(sha);
+    if (!files) return std::unexpected(files.error());
+    std::map<std::string, std::string> keys;
+    std::map<std::string, bool> cached;
+    for (std::size_t i : pipeline->order) {
+      const core::Action& a = pipeline->actions[i];
+      nlohmann::json spec = core::ToJson(a);
+      std::vector<std::string> datasets;
+      // Until datasets are registered with digests, their names stand in.
+      for (const auto& d : a.datasets) datasets.push_back(StrCat("dataset:", d.ToString()));
+      std::vector<std::string> needs_keys;
+      for (const auto& n : a.needs) needs_keys.push_back(keys.at(n));
+      std::string image = options_.images.at(a.image);
+      std::string key = gitsync::CacheKey(spec, image.empty() ? StrCat("image:", a.image) : image,
+                                          datasets, gitsync::TreeDigest(*files, a.code), needs_keys);
+      keys[a.name] = key;
+      core::NewJob job;
+      job.action = a.name;
+      job.spec_json = spec.dump();
+      job.cache_key = key;
+      job.needs = a.needs;
+      auto hit = store_.FindSucceededJob(project.name, key);
+      if (!hit) return std::unexpected(hit.error());
+      std::vector<std::string> waiting;
+      for (const auto& n : a.needs) {
+        if (!cached[n]) waiting.push_back(n);
+      }
+      if (*hit) {
+        job.status = core::StatusCode::kCached;
+        job.reason = StrCat("cached: same inputs as job ", (*hit)->value);
+        cached[a.name] = true;
+      } else if (!waiting.empty()) {
+        job.status = core::StatusCode::kWaitingOnDependencies;
+        job.reason = StrCat("waiting_on_dependencies (", core::Join(waiting, ", "), ")");
+      } else {
+        job.status = core::StatusCode::kWaitingOnResources;
+        job.reason = "waiting_on_resources: queued for the scheduler";
+      }
+      run.jobs.push_back(std::move(job));
+    }
+  }
+  auto created = store_.CreateRun(run, clock_.Now());
+  if (!created) {
+    if (created.error().code == core::ErrorCode::kAlreadyExists) {
+      auto seen = store_.GetRunByDedupeKey(dedupe);
+      if (!seen) return std::unexpected(seen.error());
+      o.run = seen->id;
+      o.message = StrCat("run ", seen->id.value, " for ", sha.substr(0, 10), " exists");
+      return o;
+    }
+    return std::unexpected(created.error());
+  }
+  o.run = created->id;
+  o.created = true;
+  if (!run.errors.empty()) {
+    o.message = StrCat("run ", created->id.value, " for ", sha.substr(0, 10), " failed: ",
+                       run.errors.size(), run.errors.size() == 1 ? " error" : " errors",
+                       " in sluss.yaml\n", core::Join(run.errors, "\n"));
+  } else {
+    int n_cached = static_cast<int>(std::count_if(run.jobs.begin(), run.jobs.end(), [](const auto& j) {
+      return j.status == core::StatusCode::kCached;
+    }));
+    o.message = StrCat("run ", created->id.value, " for ", sha.substr(0, 10), ": ", run.jobs.size(),
+                       " jobs (", n_cached, " cached), ", core::Name(created->state),
+                       "; follow it with 'sluss run show ", created->id.value, "'");
+  }
+  Log(LogLevel::kInfo, StrCat("push project=", project.name, " ref=", ref, " commit=", sha,
+                              " run=", created->id.value, " errors=", run.errors.size()));
+  return o;
+}
+
+void GitIntake::SyncAll() {
+  auto projects = store_.ListProjects();
+  if (!projects) {
+    Log(LogLevel::kError, StrCat("git sync: ", projects.error().message));
+    return;
+  }
+  for (const auto& p : *projects) {
+    if (!std::filesystem::exists(RepoPath(p.name))) continue;
+    if (auto r = Sync(p.name); !r) {
+      Log(LogLevel::kWarn, StrCat("git sync project=", p.name, ": ", r.error().message));
+    }
+  }
+}
+
+}  // namespace sluss::daemon

@@ -1,0 +1,48 @@
+#pragma once
+
+// GitIntake: the daemon's GitService. Hosted repositories live under
+// STATE_DIR/repos/<project>.git; a push runs their post-receive hook, which
+// calls POST /v1/hooks/git/<project>, which calls Sync: each new tip of a
+// tracked branch becomes one run (once, across restarts: the run's dedupe
+// key is project, ref and commit).
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/git_service.h"
+#include "core/store.h"
+#include "core/time.h"
+
+namespace sluss::daemon {
+
+struct GitIntakeOptions {
+  std::string repos_dir;       // absolute
+  std::string api_url;         // "http://127.0.0.1:8470", for the hooks
+  std::string ca_cert;         // the hooks' --cacert when the API is HTTPS
+  std::map<std::string, std::string> images;  // approved name -> digest ("" until known)
+};
+
+class GitIntake final : public core::GitService {
+ public:
+  // `store` and `clock` must outlive the intake.
+  GitIntake(core::Store& store, const core::Clock& clock, GitIntakeOptions options);
+
+  core::Result<std::string> CreateHosted(std::string_view project) override;
+  core::Result<std::vector<core::SyncOutcome>> Sync(std::string_view project) override;
+  // Syncs every hosted project: at start, for pushes made while slussd was
+  // down. Errors are logged, not returned.
+  void SyncAll();
+
+ private:
+  std::string RepoPath(std::string_view project) const;
+  core::Result<core::SyncOutcome> SyncTip(const core::Project& project, const std::string& repo_path,
+                                          const std::string& ref, const std::string& sha);
+
+  core::Store& store_;
+  const core::Clock& clock_;
+  GitIntakeOptions options_;
+  std::mutex mu_;  // one sync at a time, so a tip is never processed twice at once
+};
+
+}  // namespace sluss::daemon

@@ -1,0 +1,83 @@
+#pragma once
+
+// gitsync: repositories through libgit2 (the only module that includes it),
+// and the cache keys of jobs. Every call blocks: run it on a worker, never on
+// an I/O thread or the scheduler's strand.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+#include "core/time.h"
+
+struct git_repository;
+
+namespace sluss::gitsync {
+
+struct BranchTip {
+  std::string ref;     // "refs/heads/main"
+  std::string commit;  // 40 hex digits
+};
+
+struct CommitInfo {
+  std::string sha;
+  std::string tree;
+  std::string author_name;
+  std::string author_email;
+  std::string committer_email;
+  std::string message;
+  core::TimePoint time;
+};
+
+struct TreeFile {
+  std::string path;  // "analysis/extract.py"
+  std::string oid;   // the blob's id
+  unsigned mode = 0; // 0100644, 0100755, 0120000 (symlink)
+};
+
+class Repo {
+ public:
+  // Creates a bare repository whose HEAD names `default_branch` ("main").
+  // kAlreadyExists when something is at `path`.
+  static core::Result<void> InitBare(const std::string& path, std::string_view default_branch);
+  static core::Result<std::unique_ptr<Repo>> Open(const std::string& path);
+  ~Repo();
+  Repo(const Repo&) = delete;
+  Repo& operator=(const Repo&) = delete;
+
+  core::Result<std::vector<BranchTip>> Branches();
+  // The branch HEAD names ("refs/heads/main"), whether or not it exists yet.
+  core::Result<std::string> DefaultBranch();
+  core::Result<CommitInfo> Commit(std::string_view sha);
+  // The file at `path` in the commit's tree, without checking anything out.
+  // kNotFound when there is no such file; kResourceExhausted over max_bytes.
+  core::Result<std::string> ReadFile(std::string_view sha, std::string_view path,
+                                     std::size_t max_bytes);
+  // Every file of the commit's tree (blobs and symlinks; not submodules).
+  core::Result<std::vector<TreeFile>> Files(std::string_view sha);
+
+ private:
+  explicit Repo(git_repository* repo) : repo_(repo) {}
+  git_repository* repo_;
+};
+
+std::string Sha256Hex(std::string_view data);
+
+// SHA-256 over the sorted "mode oid path" lines of the files that any of
+// `globs` selects (every file when `globs` is empty).
+std::string TreeDigest(const std::vector<TreeFile>& files, const std::vector<std::string>& globs);
+
+// A job's cache key: "sha256:" over the canonical action spec, the image
+// digest, the dataset version digests, the digest of the code it reads and
+// the keys of its needs. Equal keys mean the job would compute the same
+// thing.
+std::string CacheKey(const nlohmann::json& action_spec, std::string_view image_digest,
+                     std::vector<std::string> dataset_digests, std::string_view code_digest,
+                     std::vector<std::string> needs_keys);
+
+}  // namespace sluss::gitsync

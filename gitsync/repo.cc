@@ -1,0 +1,219 @@
+#include <git2.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "core/glob.h"
+#include "core/strings.h"
+#include "gitsync/gitsync.h"
+
+namespace sluss::gitsync {
+
+using core::StrCat;
+
+namespace {
+
+void InitLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+core::Error GitError(std::string_view what) {
+  const git_error* e = git_error_last();
+  return core::Error{core::ErrorCode::kInternal,
+                     StrCat(what, ": ", e && e->message ? e->message : "unknown libgit2 error"),
+                     ""};
+}
+
+// RAII for libgit2 objects.
+template <typename T, void (*Free)(T*)>
+struct Owned {
+  T* p = nullptr;
+  ~Owned() {
+    if (p) Free(p);
+  }
+};
+
+core::Result<git_oid> ParseOid(std::string_view sha) {
+  git_oid oid;
+  if (sha.size() != GIT_OID_HEXSZ ||
+      git_oid_fromstrn(&oid, sha.data(), sha.size()) != 0) {
+    return core::InvalidArgument(StrCat("not a commit id: ", core::Quote(sha)));
+  }
+  return oid;
+}
+
+std::string OidHex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+
+}  // namespace
+
+core::Result<void> Repo::InitBare(const std::string& path, std::string_view default_branch) {
+  InitLibgit2();
+  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+               GIT_REPOSITORY_INIT_NO_REINIT;
+  std::string head = std::string(default_branch);
+  opts.initial_head = head.c_str();
+  Owned<git_repository, git_repository_free> repo;
+  if (git_repository_init_ext(&repo.p, path.c_str(), &opts) != 0) {
+    if (git_error_last() && git_error_last()->klass == GIT_ERROR_REPOSITORY) {
+      return core::Fail(core::ErrorCode::kAlreadyExists, StrCat("a repository exists at ", path));
+    }
+    return std::unexpected(GitError(StrCat("cannot create repository ", path)));
+  }
+  return {};
+}
+
+core::Result<std::unique_ptr<Repo>> Repo::Open(const std::string& path) {
+  InitLibgit2();
+  git_repository* repo = nullptr;
+  if (git_repository_open_bare(&repo, path.c_str()) != 0) {
+    return std::unexpected(GitError(StrCat("cannot open repository ", path)));
+  }
+  return std::unique_ptr<Repo>(new Repo(repo));
+}
+
+Repo::~Repo() { git_repository_free(repo_); }
+
+core::Result<std::vector<BranchTip>> Repo::Branches() {
+  Owned<git_reference_iterator, git_reference_iterator_free> it;
+  if (git_reference_iterator_glob_new(&it.p, repo_, "refs/heads/*") != 0) {
+    return std::unexpected(GitError("list branches"));
+  }
+  std::vector<BranchTip> out;
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it.p) == 0) {
+    Owned<git_reference, git_reference_free> owned{ref};
+    Owned<git_reference, git_reference_free> resolved;
+    if (git_reference_resolve(&resolved.p, ref) != 0) continue;
+    const git_oid* oid = git_reference_target(resolved.p);
+    if (oid) out.push_back({git_reference_name(ref), OidHex(oid)});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.ref < b.ref; });
+  return out;
+}
+
+core::Result<std::string> Repo::DefaultBranch() {
+  Owned<git_reference, git_reference_free> head;
+  if (git_reference_lookup(&head.p, repo_, "HEAD") != 0) {
+    return std::unexpected(GitError("read HEAD"));
+  }
+  const char* target = git_reference_symbolic_target(head.p);
+  return std::string(target ? target : "refs/heads/main");
+}
+
+core::Result<CommitInfo> Repo::Commit(std::string_view sha) {
+  auto oid = ParseOid(sha);
+  if (!oid) return std::unexpected(oid.error());
+  Owned<git_commit, git_commit_free> c;
+  if (git_commit_lookup(&c.p, repo_, &*oid) != 0) {
+    return core::NotFound(StrCat("no commit ", sha));
+  }
+  CommitInfo info;
+  info.sha = std::string(sha);
+  info.tree = OidHex(git_commit_tree_id(c.p));
+  const git_signature* author = git_commit_author(c.p);
+  const git_signature* committer = git_commit_committer(c.p);
+  info.author_name = author && author->name ? author->name : "";
+  info.author_email = author && author->email ? author->email : "";
+  info.committer_email = committer && committer->email ? committer->email : "";
+  const char* msg = git_commit_message(c.p);
+  info.message = msg ? msg : "";
+  info.time = core::FromUnixMillis(static_cast<std::int64_t>(git_commit_time(c.p)) * 1000);
+  return info;
+}
+
+core::Result<std::string> Repo::ReadFile(std::string_view sha, std::string_view path,
+                                         std::size_t max_bytes) {
+  auto oid = ParseOid(sha);
+  if (!oid) return std::unexpected(oid.error());
+  Owned<git_commit, git_commit_free> c;
+  if (git_commit_lookup(&c.p, repo_, &*oid) != 0) return core::NotFound(StrCat("no commit ", sha));
+  Owned<git_tree, git_tree_free> tree;
+  if (git_commit_tree(&tree.p, c.p) != 0) return std::unexpected(GitError("read tree"));
+  Owned<git_tree_entry, git_tree_entry_free> entry;
+  std::string p(path);
+  if (git_tree_entry_bypath(&entry.p, tree.p, p.c_str()) != 0 ||
+      git_tree_entry_type(entry.p) != GIT_OBJECT_BLOB) {
+    return core::NotFound(StrCat("no file ", path, " in commit ", sha.substr(0, 10)));
+  }
+  Owned<git_blob, git_blob_free> blob;
+  if (git_blob_lookup(&blob.p, repo_, git_tree_entry_id(entry.p)) != 0) {
+    return std::unexpected(GitError("read blob"));
+  }
+  auto size = static_cast<std::size_t>(git_blob_rawsize(blob.p));
+  if (size > max_bytes) {
+    return core::Fail(core::ErrorCode::kResourceExhausted,
+                      StrCat(path, " is ", size, " bytes; the limit is ", max_bytes));
+  }
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.p)), size);
+}
+
+core::Result<std::vector<TreeFile>> Repo::Files(std::string_view sha) {
+  auto oid = ParseOid(sha);
+  if (!oid) return std::unexpected(oid.error());
+  Owned<git_commit, git_commit_free> c;
+  if (git_commit_lookup(&c.p, repo_, &*oid) != 0) return core::NotFound(StrCat("no commit ", sha));
+  Owned<git_tree, git_tree_free> tree;
+  if (git_commit_tree(&tree.p, c.p) != 0) return std::unexpected(GitError("read tree"));
+  std::vector<TreeFile> files;
+  auto cb = [](const char* root, const git_tree_entry* e, void* payload) -> int {
+    if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) return 0;  // trees recurse; commits skipped
+    auto* out = static_cast<std::vector<TreeFile>*>(payload);
+    out->push_back({StrCat(root, git_tree_entry_name(e)), OidHex(git_tree_entry_id(e)),
+                    static_cast<unsigned>(git_tree_entry_filemode(e))});
+    return 0;
+  };
+  if (git_tree_walk(tree.p, GIT_TREEWALK_PRE, cb, &files) != 0) {
+    return std::unexpected(GitError("walk tree"));
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return files;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::string TreeDigest(const std::vector<TreeFile>& files, const std::vector<std::string>& globs) {
+  std::string lines;
+  for (const TreeFile& f : files) {
+    bool selected = globs.empty() || std::any_of(globs.begin(), globs.end(), [&](const auto& g) {
+                      return core::GlobMatch(g, f.path);
+                    });
+    if (selected) lines += StrCat(f.mode, " ", f.oid, " ", f.path, "\n");
+  }
+  return StrCat("sha256:", Sha256Hex(lines));
+}
+
+std::string CacheKey(const nlohmann::json& action_spec, std::string_view image_digest,
+                     std::vector<std::string> dataset_digests, std::string_view code_digest,
+                     std::vector<std::string> needs_keys) {
+  std::sort(dataset_digests.begin(), dataset_digests.end());
+  std::sort(needs_keys.begin(), needs_keys.end());
+  nlohmann::json material = {{"v", 1},
+                             {"spec", action_spec},
+                             {"image", image_digest},
+                             {"datasets", dataset_digests},
+                             {"code", code_digest},
+                             {"needs", needs_keys}};
+  return StrCat("sha256:", Sha256Hex(material.dump()));
+}
+
+}  // namespace sluss::gitsync

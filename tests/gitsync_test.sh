@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# git push submits work: real repositories made with the git CLI, pushed to a
+# project that slussd hosts, with the runs read back through the sluss CLI.
+# Usage: gitsync_test.sh SLUSS SLUSSD REPO_ROOT
+set -uo pipefail
+SLUSS=$1
+SLUSSD=$2
+ROOT=$3
+tmp=$(mktemp -d)
+pid=
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0
+failures=0
+ok() { pass=$((pass + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_rc() { [[ $2 == "$3" ]] && ok || fail "$1: exit $3, expected $2"; }
+export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
+export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+
+port=$((20000 + RANDOM % 20000))
+cat >"$tmp/slussd.yaml" <<YAML
+state_dir: $tmp/state
+listen: 127.0.0.1:$port
+images: {python-3.11: {rootfs: /}, r-4.2: {rootfs: /}}
+YAML
+export SLUSS_SERVER=127.0.0.1:$port
+export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
+start() {
+  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
+  pid=$!
+  for _ in $(seq 200); do [[ $(grep -c ready "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
+  fail "slussd did not start"
+}
+start 1
+run_field() {  # jq-like: the newest run's field
+  "$SLUSS" runs --json --project study --limit 1 | python3 -c "import json,sys; r=json.load(sys.stdin)['runs']; print(r[0]['$1'] if r else '')"
+}
+count_runs() { "$SLUSS" runs --json --project study --limit 1000 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))'; }
+
+"$SLUSS" project create study --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+[[ -d $push_url/hooks ]] && ok || fail "no repository at $push_url"
+"$SLUSS" member add study alice@example.org >/dev/null
+
+# 1. Push the example study: the run exists when git push returns.
+work=$tmp/work
+cp -r "$ROOT/examples/cohort-study" "$work"
+rm -rf "$work/data" "$work/output"
+git -C "$work" init -q -b main
+git -C "$work" add .
+git -C "$work" commit -qm "the study"
+git -C "$work" push -q "$push_url" main 2>"$tmp/push1"; expect_rc "first push" 0 $?
+grep -q "remote: sluss: run 1 for .*: 3 jobs (0 cached), pending" "$tmp/push1" && ok || fail "push output: $(cat "$tmp/push1")"
+sha1=$(git -C "$work" rev-parse HEAD)
+[[ $(run_field commit) == "$sha1" ]] && ok || fail "run commit"
+[[ $(run_field submitted_by) == alice@example.org ]] && ok || fail "run author"
+"$SLUSS" run show 1 --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+jobs = {j["action"]: j for j in r["jobs"]}
+assert set(jobs) == {"extract", "model", "table1"}, jobs
+assert jobs["extract"]["status_code"] == "waiting_on_resources"
+assert jobs["model"]["reason"] == "waiting_on_dependencies (extract)"
+assert all(j["cache_key"].startswith("sha256:") for j in jobs.values())
+' && ok || fail "run 1 jobs"
+
+# 2. A second notification for the same tip creates nothing.
+curl -sf -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/study" >/dev/null
+[[ $(count_runs) == 1 ]] && ok || fail "duplicate run for the same commit"
+
+# 3. An edit to the R script: only table1's cache key changes.
+keys() { "$SLUSS" run show "$1" --json | python3 -c 'import json,sys; print(" ".join(j["action"]+"="+j["cache_key"] for j in sorted(json.load(sys.stdin)["jobs"], key=lambda j: j["action"])))'; }
+echo "# a comment" >>"$work/analysis/table1.R"
+git -C "$work" commit -qam "table1: a comment"
+git -C "$work" push -q "$push_url" main 2>/dev/null
+k1=$(keys 1); k2=$(keys 2)
+python3 - "$k1" "$k2" <<'PY' && ok || fail "cache keys after an R edit: $k1 / $k2"
+import sys
+a = dict(x.split("=", 1) for x in sys.argv[1].split())
+b = dict(x.split("=", 1) for x in sys.argv[2].split())
+assert a["extract"] == b["extract"] and a["model"] == b["model"], (a, b)
+assert a["table1"] != b["table1"]
+PY
+
+# 4. A broken sluss.yaml: a failed run whose errors give line and column.
+sed -i 's/needs: \[extract\]/needs: [extrct]/' "$work/sluss.yaml"
+git -C "$work" commit -qam "typo"
+git -C "$work" push -q "$push_url" main 2>"$tmp/push4"
+grep -q "remote: sluss: run 3 for .* failed: 2 errors in sluss.yaml" "$tmp/push4" && ok || fail "push 4 output: $(cat "$tmp/push4")"
+[[ $(run_field state) == failed ]] && ok || fail "broken pipeline run state"
+"$SLUSS" run show 3 >"$tmp/show3"
+grep -q "sluss.yaml:16:13: actions.model.needs: no action named 'extrct' (did you mean 'extract'?)" "$tmp/show3" && ok || fail "error position: $(cat "$tmp/show3")"
+SLUSS_TOKEN=$("$SLUSS" token create --user alice@example.org --role researcher 2>/dev/null) "$SLUSS" status >"$tmp/status"
+grep -q "sluss.yaml:16:13" "$tmp/status" && ok || fail "sluss status shows the error"
+
+# 5. An unapproved image is an error at its position.
+git -C "$work" revert --no-edit HEAD >/dev/null
+sed -i 's/image: r-4.2/image: r-9.9/' "$work/sluss.yaml"
+line=$(grep -n "image: r-9.9" "$work/sluss.yaml" | cut -d: -f1)
+git -C "$work" commit -qam "new R"
+git -C "$work" push -q "$push_url" main 2>/dev/null
+"$SLUSS" run show 4 | grep -q "sluss.yaml:$line:12: actions.table1.image: image 'r-9.9' is not approved; approved: python-3.11, r-4.2" && ok || fail "unapproved image: $("$SLUSS" run show 4)"
+
+# 6. [skip sluss] creates nothing.
+echo "# docs" >>"$work/README.md"
+git -C "$work" add README.md
+git -C "$work" commit -qm "docs only [skip sluss]"
+before=$(count_runs)
+git -C "$work" push -q "$push_url" main 2>"$tmp/push6"
+[[ $(count_runs) == "$before" ]] && ok || fail "[skip sluss] made a run"
+grep -q "\[skip sluss\], no run" "$tmp/push6" && ok || fail "skip output: $(cat "$tmp/push6")"
+
+# 7. A force-push to an older commit: that tip gets its own run (once).
+git -C "$work" reset -q --hard "$sha1"
+echo "# forced" >>"$work/analysis/extract.py"
+git -C "$work" commit -qam "rewrite"
+git -C "$work" push -q -f "$push_url" main 2>/dev/null; expect_rc "force push" 0 $?
+[[ $(run_field commit) == "$(git -C "$work" rev-parse HEAD)" ]] && ok || fail "force-pushed tip has no run"
+
+# 8. Two pushes in quick succession: each tip gets exactly one run.
+before=$(count_runs)
+pushes=()
+for i in 1 2; do
+  echo "# quick $i" >>"$work/analysis/model.py"
+  git -C "$work" commit -qam "quick $i"
+  git -C "$work" push -q "$push_url" main 2>/dev/null &
+  pushes+=($!)
+done
+wait "${pushes[@]}"
+# One of two racing pushes may lose the ref lock; what the remote ended with
+# must have exactly one run.
+git -C "$work" push -q "$push_url" main 2>/dev/null
+curl -sf -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/study" >/dev/null
+"$SLUSS" runs --json --project study --limit 1000 | python3 -c '
+import json, sys
+runs = json.load(sys.stdin)["runs"]
+commits = [r["commit"] for r in runs]
+assert len(commits) == len(set(commits)), "two runs for one commit"
+' && ok || fail "duplicate runs after quick pushes"
+[[ $(run_field commit) == "$(git ls-remote "$push_url" refs/heads/main | cut -f1)" ]] && ok || fail "last quick push has no run"
+
+# 9. A branch deleted, another branch pushed: only the tracked branch counts.
+before=$(count_runs)
+git -C "$work" push -q "$push_url" main:refs/heads/experiment 2>/dev/null
+git -C "$work" push -q "$push_url" :refs/heads/experiment 2>/dev/null; expect_rc "branch delete" 0 $?
+[[ $(count_runs) == "$before" ]] && ok || fail "an untracked branch made a run"
+
+# 10. A push while slussd is down is picked up when it starts.
+kill -TERM "$pid"; wait "$pid"; pid=
+echo "# while down" >>"$work/analysis/model.py"
+git -C "$work" commit -qam "while down"
+git -C "$work" push -q "$push_url" main 2>"$tmp/push10"; expect_rc "push while down" 0 $?
+grep -q "slussd did not answer" "$tmp/push10" && ok || fail "push while down output: $(cat "$tmp/push10")"
+start 2
+[[ $(run_field commit) == "$(git -C "$work" rev-parse HEAD)" ]] && ok || fail "push made while down has no run"
+
+# 11. The hook token may only notify, and only for its project.
+hook_token=$(sed -n "s/.*Bearer \(slu_[0-9a-f]*\).*/\1/p" "$push_url/hooks/post-receive")
+[[ -n $hook_token ]] && ok || fail "no token in the hook"
+SLUSS_TOKEN=$hook_token "$SLUSS" runs 2>/dev/null; expect_rc "hook token lists runs" 4 $?
+"$SLUSS" project create other >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $hook_token" "http://127.0.0.1:$port/v1/hooks/git/other")
+[[ $code == 404 ]] && ok || fail "hook token on another project: $code"
+
+kill -TERM "$pid"; wait "$pid"; pid=
+echo "gitsync: $pass passed, $failures failed"
+[[ $failures == 0 ]]
