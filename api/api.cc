@@ -124,6 +124,7 @@ struct Api::Impl {
     add("PUT", "/v1/projects/{p}/members/{user}", admin, h::AddMember);
     add("DELETE", "/v1/projects/{p}/members/{user}", admin, h::RemoveMember);
     add("GET", "/v1/runs", all, h::ListRuns);
+    add("POST", "/v1/runs", actors, h::StartRun);
     add("GET", "/v1/runs/{id}", all, h::GetRun);
     add("POST", "/v1/runs/{id}/cancel", actors, h::CancelRun);
     add("GET", "/v1/jobs/{id}", all, h::GetJob);

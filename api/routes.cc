@@ -350,6 +350,57 @@ HttpResponse ListRuns(Context& c) {
   return Json(200, {{"runs", out}, {"next_cursor", next}});
 }
 
+HttpResponse StartRun(Context& c) {
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"project", "ref", "commit", "actions", "force"}); !r) {
+    return FromError(r.error());
+  }
+  auto project = StringField(*body, "project");
+  if (!project) return FromError(project.error());
+  if (!*project) return FieldError("project", "required");
+  if (!c.CanSee(**project)) return NotFound(StrCat("project ", core::Quote(**project)));
+  auto ref = StringField(*body, "ref");
+  if (!ref) return FromError(ref.error());
+  auto commit = StringField(*body, "commit");
+  if (!commit) return FromError(commit.error());
+  if (*ref && *commit) return FieldError("commit", "give ref or commit, not both");
+  core::RunRequest req;
+  req.project = **project;
+  req.ref = commit->value_or(ref->value_or(""));
+  if (*commit && (req.ref.size() != 40 ||
+                  req.ref.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return FieldError("commit", "expected a full commit id (40 lower-case hex digits)");
+  }
+  if (body->contains("actions")) {
+    const json& a = body->at("actions");
+    if (!a.is_array()) return FieldError("actions", "expected a list of action names");
+    for (const auto& x : a) {
+      if (!x.is_string()) return FieldError("actions", "expected a list of action names");
+      req.actions.push_back(x.get<std::string>());
+    }
+  }
+  if (body->contains("force")) {
+    if (!body->at("force").is_boolean()) return FieldError("force", "expected true or false");
+    req.force = body->at("force").get<bool>();
+  }
+  req.submitted_by = c.who.user;
+  if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+  auto outcome = c.git->StartRun(req);
+  if (!outcome) return FromError(outcome.error());
+  auto run = c.store.GetRun(outcome->run);
+  if (!run) return FromError(run.error());
+  auto jobs = c.store.ListJobs(run->id);
+  if (!jobs) return FromError(jobs.error());
+  json out = View(*run);
+  out["jobs"] = json::array();
+  for (const auto& j : *jobs) out["jobs"].push_back(View(j));
+  out["message"] = outcome->message;
+  HttpResponse resp = Json(201, out);
+  resp.headers.emplace_back("Location", StrCat("/v1/runs/", run->id.value));
+  return resp;
+}
+
 HttpResponse GetRun(Context& c) {
   auto run = VisibleRun(c);
   if (!run) return run.error();

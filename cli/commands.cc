@@ -22,12 +22,14 @@ struct Args {
   std::map<std::string, std::string> flags;  // --name value
   bool json = false;
   bool hosted = false;
+  bool force = false;
 };
 
 // Flags that take a value; anything else starting with -- is a switch.
 const std::vector<std::string> kValueFlags = {"--server", "--token",   "--project", "--state",
                                               "--limit",  "--user",    "--role",    "--name",
-                                              "--expires", "--description", "--repo", "--reason"};
+                                              "--expires", "--description", "--repo", "--reason",
+                                              "--ref", "--commit", "--actions"};
 
 std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
@@ -37,6 +39,8 @@ std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& e
       a.json = true;
     } else if (w == "--hosted") {
       a.hosted = true;
+    } else if (w == "--force") {
+      a.force = true;
     } else if (w.starts_with("--")) {
       auto eq = w.find('=');
       std::string name = w.substr(0, eq);
@@ -201,7 +205,34 @@ class Runner {
   }
 
   int RunCmd() {
-    if (a_.positional.size() != 2) return Usage("run show|cancel RUN");
+    if (!a_.positional.empty() && a_.positional[0] == "start") {
+      if (a_.positional.size() != 2) {
+        return Usage("run start PROJECT [--ref BRANCH|--commit SHA] [--actions A,B] [--force]");
+      }
+      json body = {{"project", a_.positional[1]}};
+      if (auto r = Flag(a_, "--ref"); !r.empty()) body["ref"] = r;
+      if (auto r = Flag(a_, "--commit"); !r.empty()) body["commit"] = r;
+      if (auto list = Flag(a_, "--actions"); !list.empty()) {
+        json actions = json::array();
+        std::size_t start = 0;
+        while (start <= list.size()) {
+          auto comma = list.find(',', start);
+          std::string one = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+          if (!one.empty()) actions.push_back(one);
+          if (comma == std::string::npos) break;
+          start = comma + 1;
+        }
+        body["actions"] = actions;
+      }
+      if (a_.force) body["force"] = true;
+      auto r = Call("POST", "/v1/runs", &body);
+      if (!r) return exit_;
+      if (MaybeJson(*r)) return kExitOk;
+      out_ << Str((*r)["message"]) << "\n\n";
+      PrintJobs((*r)["jobs"]);
+      return kExitOk;
+    }
+    if (a_.positional.size() != 2) return Usage("run show|cancel RUN | run start PROJECT ...");
     const std::string& verb = a_.positional[0];
     const std::string& id = a_.positional[1];
     if (verb == "show") {

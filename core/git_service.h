@@ -22,6 +22,15 @@ struct SyncOutcome {
   std::string message;  // for the pusher: "run 12: 3 jobs, pending"
 };
 
+// A run asked for through the API rather than by a push.
+struct RunRequest {
+  std::string project;
+  std::string ref;     // a branch ("main") or a full commit id; empty: HEAD's branch
+  std::vector<std::string> actions;  // only these and what they need; empty: all
+  bool force = false;  // ignore the cache for the chosen actions
+  std::string submitted_by;
+};
+
 class GitService {
  public:
   virtual ~GitService() = default;
@@ -32,6 +41,10 @@ class GitService {
   // each new tip. Safe to call many times: a tip already seen creates
   // nothing. Blocks (reads the repository).
   virtual Result<std::vector<SyncOutcome>> Sync(std::string_view project) = 0;
+  // Creates a run of a commit of a hosted project now, whether or not one
+  // exists. kNotFound for an unknown ref; kInvalidArgument for an action the
+  // pipeline does not have.
+  virtual Result<SyncOutcome> StartRun(const RunRequest& request) = 0;
 };
 
 }  // namespace sluss::core

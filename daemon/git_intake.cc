@@ -98,21 +98,74 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
   std::vector<core::SyncOutcome> out;
   for (const auto& tip : *branches) {
     if (!tracked.contains(tip.ref)) continue;
-    auto outcome = SyncTip(*project, path, tip.ref, tip.commit);
+    RunSpec spec;
+    spec.ref = tip.ref;
+    spec.sha = tip.commit;
+    spec.trigger = "push";
+    spec.dedupe_key = StrCat("push:", project->name, ":", tip.ref, ":", tip.commit);
+    auto outcome = MakeRun(*project, path, spec);
     if (!outcome) return std::unexpected(outcome.error());
     out.push_back(*outcome);
   }
   return out;
 }
 
-core::Result<core::SyncOutcome> GitIntake::SyncTip(const core::Project& project,
+core::Result<core::SyncOutcome> GitIntake::StartRun(const core::RunRequest& req) {
+  std::lock_guard lock(mu_);
+  auto project = store_.GetProject(req.project);
+  if (!project) return std::unexpected(project.error());
+  std::string path = RepoPath(req.project);
+  if (!std::filesystem::exists(path)) {
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("project ", core::Quote(req.project), " has no hosted repository"));
+  }
+  auto repo = gitsync::Repo::Open(path);
+  if (!repo) return std::unexpected(repo.error());
+  RunSpec spec;
+  spec.trigger = "api";
+  spec.submitted_by = req.submitted_by;
+  spec.only_actions = req.actions;
+  spec.force = req.force;
+  bool is_sha = req.ref.size() == 40 &&
+                req.ref.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (is_sha) {
+    if (!(*repo)->Commit(req.ref)) {
+      return core::NotFound(StrCat("no commit ", req.ref, " in project ", req.project));
+    }
+    spec.sha = req.ref;
+  } else {
+    std::string ref = req.ref.empty() ? std::string() : StrCat("refs/heads/", req.ref);
+    if (ref.empty()) {
+      auto def = (*repo)->DefaultBranch();
+      if (!def) return std::unexpected(def.error());
+      ref = *def;
+    }
+    auto branches = (*repo)->Branches();
+    if (!branches) return std::unexpected(branches.error());
+    for (const auto& b : *branches) {
+      if (b.ref == ref) spec.sha = b.commit;
+    }
+    if (spec.sha.empty()) {
+      return core::NotFound(StrCat("no branch ", core::Quote(ref.substr(11)), " in project ",
+                                   req.project, "; push it first"));
+    }
+    spec.ref = ref;
+  }
+  return MakeRun(*project, path, spec);
+}
+
+core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
                                                    const std::string& repo_path,
-                                                   const std::string& ref, const std::string& sha) {
+                                                   const RunSpec& spec) {
+  const std::string& ref = spec.ref;
+  const std::string& sha = spec.sha;
   core::SyncOutcome o;
   o.ref = ref;
   o.commit = sha;
-  std::string dedupe = StrCat("push:", project.name, ":", ref, ":", sha);
-  if (auto seen = store_.GetRunByDedupeKey(dedupe); seen) {
+  const std::string& dedupe = spec.dedupe_key;
+  if (auto seen = dedupe.empty() ? core::Result<core::Run>(core::NotFound(""))
+                                 : store_.GetRunByDedupeKey(dedupe);
+      seen) {
     o.run = seen->id;
     o.message = StrCat("run ", seen->id.value, " for ", sha.substr(0, 10), " exists (",
                        core::Name(seen->state), ")");
@@ -122,7 +175,7 @@ core::Result<core::SyncOutcome> GitIntake::SyncTip(const core::Project& project,
   if (!repo) return std::unexpected(repo.error());
   auto commit = (*repo)->Commit(sha);
   if (!commit) return std::unexpected(commit.error());
-  if (commit->message.find(kSkipMarker) != std::string::npos) {
+  if (spec.trigger == "push" && commit->message.find(kSkipMarker) != std::string::npos) {
     o.skipped = true;
     o.message = StrCat(sha.substr(0, 10), ": [skip sluss], no run");
     return o;
@@ -131,8 +184,8 @@ core::Result<core::SyncOutcome> GitIntake::SyncTip(const core::Project& project,
   run.project = project.name;
   run.commit = sha;
   run.ref = ref;
-  run.trigger = "push";
-  run.submitted_by = commit->author_email;
+  run.trigger = spec.trigger;
+  run.submitted_by = spec.submitted_by.empty() ? commit->author_email : spec.submitted_by;
   run.dedupe_key = dedupe;
   // Files over the parser's limit are read in full so that it can say how
   // big they are; past 16 MiB we stop reading.
@@ -165,6 +218,28 @@ core::Result<core::SyncOutcome> GitIntake::SyncTip(const core::Project& project,
       }
     }
   }
+  // The actions asked for, and everything they need.
+  std::set<std::string> chosen;
+  if (pipeline && errors.empty() && !spec.only_actions.empty()) {
+    std::vector<std::string> todo = spec.only_actions;
+    while (!todo.empty()) {
+      std::string name = todo.back();
+      todo.pop_back();
+      const core::Action* a = pipeline->Find(name);
+      if (!a) {
+        return core::InvalidArgument(StrCat("the pipeline at ", sha.substr(0, 10),
+                                            " has no action ", core::Quote(name)),
+                                     "actions");
+      }
+      if (chosen.insert(name).second) todo.insert(todo.end(), a->needs.begin(), a->needs.end());
+    }
+  }
+  auto wanted = [&](const std::string& name) { return chosen.empty() || chosen.contains(name); };
+  auto forced = [&](const std::string& name) {
+    return spec.force && (spec.only_actions.empty() ||
+                          std::find(spec.only_actions.begin(), spec.only_actions.end(), name) !=
+                              spec.only_actions.end());
+  };
   if (!errors.empty()) {
     for (const auto& d : errors) run.errors.push_back(d.ToString());
   } else {
@@ -174,22 +249,24 @@ core::Result<core::SyncOutcome> GitIntake::SyncTip(const core::Project& project,
     std::map<std::string, bool> cached;
     for (std::size_t i : pipeline->order) {
       const core::Action& a = pipeline->actions[i];
-      nlohmann::json spec = core::ToJson(a);
+      if (!wanted(a.name)) continue;
+      nlohmann::json action_spec = core::ToJson(a);
       std::vector<std::string> datasets;
       // Until datasets are registered with digests, their names stand in.
       for (const auto& d : a.datasets) datasets.push_back(StrCat("dataset:", d.ToString()));
       std::vector<std::string> needs_keys;
       for (const auto& n : a.needs) needs_keys.push_back(keys.at(n));
       std::string image = options_.images.at(a.image);
-      std::string key = gitsync::CacheKey(spec, image.empty() ? StrCat("image:", a.image) : image,
+      std::string key = gitsync::CacheKey(action_spec, image.empty() ? StrCat("image:", a.image) : image,
                                           datasets, gitsync::TreeDigest(*files, a.code), needs_keys);
       keys[a.name] = key;
       core::NewJob job;
       job.action = a.name;
-      job.spec_json = spec.dump();
+      job.spec_json = action_spec.dump();
       job.cache_key = key;
       job.needs = a.needs;
-      auto hit = store_.FindSucceededJob(project.name, key);
+      auto hit = forced(a.name) ? core::Result<std::optional<core::JobId>>(std::nullopt)
+                                : store_.FindSucceededJob(project.name, key);
       if (!hit) return std::unexpected(hit.error());
       std::vector<std::string> waiting;
       for (const auto& n : a.needs) {

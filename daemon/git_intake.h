@@ -30,14 +30,25 @@ class GitIntake final : public core::GitService {
 
   core::Result<std::string> CreateHosted(std::string_view project) override;
   core::Result<std::vector<core::SyncOutcome>> Sync(std::string_view project) override;
+  core::Result<core::SyncOutcome> StartRun(const core::RunRequest& request) override;
   // Syncs every hosted project: at start, for pushes made while slussd was
   // down. Errors are logged, not returned.
   void SyncAll();
 
  private:
   std::string RepoPath(std::string_view project) const;
-  core::Result<core::SyncOutcome> SyncTip(const core::Project& project, const std::string& repo_path,
-                                          const std::string& ref, const std::string& sha);
+  // How one commit becomes one run.
+  struct RunSpec {
+    std::string ref;
+    std::string sha;
+    std::string trigger;       // "push" or "api"
+    std::string submitted_by;  // empty: the commit's author
+    std::string dedupe_key;    // empty: no deduplication
+    std::vector<std::string> only_actions;
+    bool force = false;
+  };
+  core::Result<core::SyncOutcome> MakeRun(const core::Project& project, const std::string& repo_path,
+                                          const RunSpec& spec);
 
   core::Store& store_;
   const core::Clock& clock_;

@@ -163,6 +163,21 @@ SLUSS_TOKEN=$hook_token "$SLUSS" runs 2>/dev/null; expect_rc "hook token lists r
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $hook_token" "http://127.0.0.1:$port/v1/hooks/git/other")
 [[ $code == 404 ]] && ok || fail "hook token on another project: $code"
 
+# 12. A run started through the API: only the asked action and its needs,
+# the cache ignored with --force; unknown actions and refs are refused.
+"$SLUSS" run start study --actions table1 --force --json >"$tmp/start.json"; expect_rc "run start" 0 $?
+python3 - "$tmp/start.json" <<'PY' && ok || fail "run start shape: $(cat "$tmp/start.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["trigger"] == "api" and r["submitted_by"] == "admin@example.org", r
+assert sorted(j["action"] for j in r["jobs"]) == ["extract", "table1"], r["jobs"]
+PY
+"$SLUSS" run start study --actions nope 2>"$tmp/err"; expect_rc "unknown action" 1 $?
+grep -q "has no action 'nope'" "$tmp/err" && ok || fail "unknown action message: $(cat "$tmp/err")"
+"$SLUSS" run start study --ref nope 2>/dev/null; expect_rc "unknown branch" 3 $?
+SLUSS_TOKEN=$(SLUSS_TOKEN=$SLUSS_TOKEN "$SLUSS" token create --user carl@example.org --role checker 2>/dev/null) \
+  "$SLUSS" run start study 2>/dev/null; expect_rc "checker may not start runs" 4 $?
+
 kill -TERM "$pid"; wait "$pid"; pid=
 echo "gitsync: $pass passed, $failures failed"
 [[ $failures == 0 ]]

@@ -18,6 +18,7 @@ HttpResponse AddMember(Context& c);
 HttpResponse RemoveMember(Context& c);
 HttpResponse ListRuns(Context& c);
 HttpResponse GetRun(Context& c);
+HttpResponse StartRun(Context& c);
 HttpResponse CancelRun(Context& c);
 HttpResponse GetJob(Context& c);
 HttpResponse ListJobEvents(Context& c);
