@@ -16,6 +16,7 @@
 #include "core/time.h"
 
 struct git_repository;
+struct git_tree;
 
 namespace sluss::gitsync {
 
@@ -63,6 +64,8 @@ class Repo {
 
  private:
   explicit Repo(git_repository* repo) : repo_(repo) {}
+  // The commit's root tree; the caller frees it.
+  core::Result<git_tree*> CommitTree(std::string_view sha);
   git_repository* repo_;
 };
 

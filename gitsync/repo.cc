@@ -130,14 +130,21 @@ core::Result<CommitInfo> Repo::Commit(std::string_view sha) {
   return info;
 }
 
-core::Result<std::string> Repo::ReadFile(std::string_view sha, std::string_view path,
-                                         std::size_t max_bytes) {
+core::Result<git_tree*> Repo::CommitTree(std::string_view sha) {
   auto oid = ParseOid(sha);
   if (!oid) return std::unexpected(oid.error());
   Owned<git_commit, git_commit_free> c;
   if (git_commit_lookup(&c.p, repo_, &*oid) != 0) return core::NotFound(StrCat("no commit ", sha));
-  Owned<git_tree, git_tree_free> tree;
-  if (git_commit_tree(&tree.p, c.p) != 0) return std::unexpected(GitError("read tree"));
+  git_tree* tree = nullptr;
+  if (git_commit_tree(&tree, c.p) != 0) return std::unexpected(GitError("read tree"));
+  return tree;
+}
+
+core::Result<std::string> Repo::ReadFile(std::string_view sha, std::string_view path,
+                                         std::size_t max_bytes) {
+  auto t = CommitTree(sha);
+  if (!t) return std::unexpected(t.error());
+  Owned<git_tree, git_tree_free> tree{*t};
   Owned<git_tree_entry, git_tree_entry_free> entry;
   std::string p(path);
   if (git_tree_entry_bypath(&entry.p, tree.p, p.c_str()) != 0 ||
@@ -157,12 +164,9 @@ core::Result<std::string> Repo::ReadFile(std::string_view sha, std::string_view 
 }
 
 core::Result<std::vector<TreeFile>> Repo::Files(std::string_view sha) {
-  auto oid = ParseOid(sha);
-  if (!oid) return std::unexpected(oid.error());
-  Owned<git_commit, git_commit_free> c;
-  if (git_commit_lookup(&c.p, repo_, &*oid) != 0) return core::NotFound(StrCat("no commit ", sha));
-  Owned<git_tree, git_tree_free> tree;
-  if (git_commit_tree(&tree.p, c.p) != 0) return std::unexpected(GitError("read tree"));
+  auto t = CommitTree(sha);
+  if (!t) return std::unexpected(t.error());
+  Owned<git_tree, git_tree_free> tree{*t};
   std::vector<TreeFile> files;
   auto cb = [](const char* root, const git_tree_entry* e, void* payload) -> int {
     if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) return 0;  // trees recurse; commits skipped

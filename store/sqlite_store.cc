@@ -286,11 +286,7 @@ Result<std::vector<core::Project>> SqliteStore::ListProjects() {
   auto lock = Lock();
   static const std::string sql = StrCat(kProjectSelect, " ORDER BY name");
   Stmt& s = Prepare(sql.c_str());
-  std::vector<core::Project> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadProject(s));
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list projects"));
-  return out;
+  return internal::Collect<core::Project>(db_, s, ReadProject, "list projects");
 }
 
 // ---- runs -------------------------------------------------------------------
@@ -456,11 +452,7 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
   if (f.before) s.Bind(3, f.before->value);
   s.Bind(4, std::clamp(f.limit, 1, 1000));
   if (f.projects) s.Bind(5, json(*f.projects).dump());
-  std::vector<core::Run> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list runs"));
-  return out;
+  return internal::Collect<core::Run>(db_, s, ReadRun, "list runs");
 }
 
 Result<void> SqliteStore::UpdateRunStateLocked(core::RunId id, core::TimePoint now) {

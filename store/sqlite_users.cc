@@ -96,22 +96,16 @@ Result<std::vector<std::string>> SqliteStore::ListMembers(std::string_view proje
   auto lock = Lock();
   Stmt& s = Prepare("SELECT user FROM members WHERE project = ? ORDER BY user");
   s.Bind(1, project);
-  std::vector<std::string> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list members"));
-  return out;
+  return internal::Collect<std::string>(db_, s, [](const Stmt& st) { return st.Text(0); },
+                                        "list members");
 }
 
 Result<std::vector<std::string>> SqliteStore::ProjectsOf(std::string_view user) {
   auto lock = Lock();
   Stmt& s = Prepare("SELECT project FROM members WHERE user = ? ORDER BY project");
   s.Bind(1, user);
-  std::vector<std::string> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "projects of user"));
-  return out;
+  return internal::Collect<std::string>(db_, s, [](const Stmt& st) { return st.Text(0); },
+                                        "projects of user");
 }
 
 Result<core::Token> SqliteStore::CreateToken(const core::Token& t,
@@ -153,11 +147,7 @@ Result<std::vector<core::Token>> SqliteStore::ListTokens(std::optional<std::stri
   static const std::string by_user = StrCat(kTokenSelect, " WHERE user = ? ORDER BY id");
   Stmt& s = Prepare(user ? by_user.c_str() : all.c_str());
   if (user) s.Bind(1, *user);
-  std::vector<core::Token> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadToken(s));
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "list tokens"));
-  return out;
+  return internal::Collect<core::Token>(db_, s, ReadToken, "list tokens");
 }
 
 Result<void> SqliteStore::RevokeToken(std::int64_t id, core::TimePoint now) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
@@ -49,9 +50,22 @@ class Stmt {
   std::string error_;
 };
 
+// Every row of `stmt`, each turned into a T by `read(stmt)`.
+template <typename T, typename Read>
+core::Result<std::vector<T>> Collect(sqlite3* db, Stmt& stmt, Read read, std::string_view what);
+
 // Runs one or more statements that return no rows.
 core::Result<void> Exec(sqlite3* db, const char* sql);
 
 core::Error SqliteError(sqlite3* db, std::string_view what);
+
+template <typename T, typename Read>
+core::Result<std::vector<T>> Collect(sqlite3* db, Stmt& stmt, Read read, std::string_view what) {
+  std::vector<T> out;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) out.push_back(read(stmt));
+  if (rc != SQLITE_DONE) return std::unexpected(SqliteError(db, what));
+  return out;
+}
 
 }  // namespace sluss::store::internal
