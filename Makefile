@@ -1,7 +1,8 @@
 # sluss: the two commands are `make demo` and `make test`; see README.md.
 #
-#   make test    install what is missing, build, run every test (CTest), and
-#                the unit tests again under ASan+UBSan, and a short fuzz run
+#   make test    install what is missing, build, run every test (CTest, the
+#                demo among them), all again under ASan+UBSan, and a short
+#                fuzz run
 #   make demo    install what is missing, build, run the example study
 #   make build   build into build/ (RelWithDebInfo, warnings as errors)
 #   make run     build and start slussd with the default config (./.sluss)
@@ -43,7 +44,7 @@ $(ASAN_BUILD)/CMakeCache.txt:
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-test: build build-asan
+test: demo-deps build build-asan
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 	@echo "== every test under ASan+UBSan =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
