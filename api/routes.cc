@@ -257,7 +257,12 @@ HttpResponse CreateProject(Context& c) {
 HttpResponse GetProject(Context& c) {
   auto p = VisibleProject(c);
   if (!p) return p.error();
-  return Json(200, View(*p));
+  json out = View(*p);
+  // The last fetch of a remote repository: {"ok", "url", "at", "error"}.
+  auto sync = c.store.GetSetting(StrCat("sync/", p->name));
+  out["sync"] = sync ? json::parse(*sync, nullptr, false) : json();
+  if (out["sync"].is_discarded()) out["sync"] = nullptr;
+  return Json(200, out);
 }
 
 HttpResponse GetQuota(Context& c) {

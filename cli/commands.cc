@@ -318,7 +318,13 @@ class Runner {
       out_ << "project:     " << Str((*p)["name"]) << "\n"
            << "description: " << Str((*p)["description"]) << "\n"
            << "repository:  " << Str((*p)["repo_url"]) << "\n"
-           << "created:     " << Ago((*p)["created_at"]) << "\n"
+           << "created:     " << Ago((*p)["created_at"]) << "\n";
+      if ((*p)["sync"].is_object()) {
+        const json& s = (*p)["sync"];
+        out_ << "last fetch:  " << (s.value("ok", false) ? "ok" : "FAILED") << ", "
+             << Ago(s["at"]) << (s.value("ok", false) ? "" : ": " + Str(s["error"])) << "\n";
+      }
+      out_
            << "members:     " << ((*m)["members"].empty() ? std::string("-")
                                                           : (*m)["members"].dump()) << "\n"
            << "quota:       " << (*p)["quota"].dump() << "\n";

@@ -18,7 +18,8 @@ namespace {
 
 constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
                                          "executor", "node", "images", "tls",
-                                         "log_level"};
+                                         "log_level", "git"};
+constexpr std::string_view kGitKeys[] = {"poll_interval"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
 constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus"};
 constexpr std::string_view kImageKeys[] = {"rootfs"};
@@ -164,6 +165,20 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     }
     if (it->second->IsMap() && (tf.count("cert") != tf.count("key"))) {
       c.Report(it->second->pos, "tls", "set both 'cert' and 'key', or neither");
+    }
+  }
+  if (auto it = f.find("git"); it != f.end()) {
+    auto gf = c.Fields(*it->second, "git", kGitKeys);
+    if (auto n = gf.find("poll_interval"); n != gf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "git.poll_interval", "expected a duration such as 60s");
+      } else if (auto d = core::ParseDuration(n->second->value); !d) {
+        c.Report(n->second->pos, "git.poll_interval", d.error().message);
+      } else if (d->count() < 5) {
+        c.Report(n->second->pos, "git.poll_interval", "must be at least 5s");
+      } else {
+        cfg.git_poll_seconds = static_cast<int>(d->count());
+      }
     }
   }
   if (auto it = f.find("log_level"); it != f.end()) {

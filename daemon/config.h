@@ -35,6 +35,7 @@ struct Config {
   std::string tls_cert;                  // both set: HTTPS
   std::string tls_key;
   std::string log_level = "info";        // "debug", "info", "warn", "error"
+  int git_poll_seconds = 60;             // how often remote repositories are fetched
 
   std::string DatabasePath() const { return state_dir + "/sluss.db"; }
 };

@@ -38,6 +38,29 @@ std::string GitIntake::RepoPath(std::string_view project) const {
   return StrCat(options_.repos_dir, "/", project, ".git");
 }
 
+std::string GitIntake::MirrorPath(std::string_view project) const {
+  return StrCat(options_.mirrors_dir, "/", project, ".git");
+}
+
+core::Result<std::string> GitIntake::Prepare(const core::Project& project) {
+  std::string hosted = RepoPath(project.name);
+  if (std::filesystem::exists(hosted)) return hosted;
+  if (project.repo_url.empty()) {
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("project ", core::Quote(project.name),
+                             " has no repository: create it with --hosted, or give repo_url"));
+  }
+  std::string mirror = MirrorPath(project.name);
+  auto fetched = gitsync::Repo::Mirror(project.repo_url, mirror);
+  nlohmann::json status = {{"ok", fetched.has_value()},
+                           {"url", project.repo_url},
+                           {"at", core::FormatRfc3339(clock_.Now())},
+                           {"error", fetched ? "" : fetched.error().message}};
+  (void)store_.PutSetting(StrCat("sync/", project.name), status.dump(), clock_.Now());
+  if (!fetched) return std::unexpected(fetched.error());
+  return mirror;
+}
+
 core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
   if (auto p = store_.GetProject(project); !p) return std::unexpected(p.error());
   std::string path = RepoPath(project);
@@ -73,12 +96,9 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
   std::lock_guard lock(mu_);
   auto project = store_.GetProject(project_name);
   if (!project) return std::unexpected(project.error());
-  std::string path = RepoPath(project_name);
-  if (!std::filesystem::exists(path)) {
-    return core::Fail(core::ErrorCode::kFailedPrecondition,
-                      StrCat("project ", core::Quote(project_name),
-                             " has no hosted repository (create it with --hosted)"));
-  }
+  auto prepared = Prepare(*project);
+  if (!prepared) return std::unexpected(prepared.error());
+  std::string path = *prepared;
   auto repo = gitsync::Repo::Open(path);
   if (!repo) return std::unexpected(repo.error());
   auto branches = (*repo)->Branches();
@@ -114,11 +134,9 @@ core::Result<core::SyncOutcome> GitIntake::StartRun(const core::RunRequest& req)
   std::lock_guard lock(mu_);
   auto project = store_.GetProject(req.project);
   if (!project) return std::unexpected(project.error());
-  std::string path = RepoPath(req.project);
-  if (!std::filesystem::exists(path)) {
-    return core::Fail(core::ErrorCode::kFailedPrecondition,
-                      StrCat("project ", core::Quote(req.project), " has no hosted repository"));
-  }
+  auto prepared = Prepare(*project);
+  if (!prepared) return std::unexpected(prepared.error());
+  std::string path = *prepared;
   auto repo = gitsync::Repo::Open(path);
   if (!repo) return std::unexpected(repo.error());
   RunSpec spec;
@@ -323,7 +341,7 @@ void GitIntake::SyncAll() {
     return;
   }
   for (const auto& p : *projects) {
-    if (!std::filesystem::exists(RepoPath(p.name))) continue;
+    if (!std::filesystem::exists(RepoPath(p.name)) && p.repo_url.empty()) continue;
     if (auto r = Sync(p.name); !r) {
       Log(LogLevel::kWarn, StrCat("git sync project=", p.name, ": ", r.error().message));
     }

@@ -17,7 +17,8 @@
 namespace sluss::daemon {
 
 struct GitIntakeOptions {
-  std::string repos_dir;       // absolute
+  std::string repos_dir;       // absolute; hosted repositories
+  std::string mirrors_dir;     // absolute; mirrors of remote repositories
   std::string api_url;         // "http://127.0.0.1:8470", for the hooks
   std::string ca_cert;         // the hooks' --cacert when the API is HTTPS
   std::map<std::string, std::string> images;  // approved name -> digest ("" until known)
@@ -37,6 +38,11 @@ class GitIntake final : public core::GitService {
 
  private:
   std::string RepoPath(std::string_view project) const;
+  std::string MirrorPath(std::string_view project) const;
+  // The repository to read for `project`: its hosted repository, or its
+  // mirror after a fetch. Records the fetch's outcome as the project's sync
+  // status ("sync/<project>" setting).
+  core::Result<std::string> Prepare(const core::Project& project);
   // How one commit becomes one run.
   struct RunSpec {
     std::string ref;

@@ -21,6 +21,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <condition_variable>
+#include <mutex>
 
 #include "core/strings.h"
 #include "api/api.h"
@@ -171,6 +173,8 @@ int Run(const Config& cfg) {
   };
   GitIntakeOptions git_options;
   git_options.repos_dir = std::filesystem::absolute(cfg.state_dir + "/repos").lexically_normal();
+  git_options.mirrors_dir =
+      std::filesystem::absolute(cfg.state_dir + "/mirrors").lexically_normal();
   git_options.api_url = core::StrCat(cfg.tls_cert.empty() ? "http" : "https", "://",
                                      cfg.listen_host.find(':') != std::string::npos
                                          ? core::StrCat("[", cfg.listen_host, "]")
@@ -193,8 +197,21 @@ int Run(const Config& cfg) {
     Log(LogLevel::kError, r.error().message);
     return 1;
   }
-  // Pushes made while slussd was down.
+  // Pushes made while slussd was down; then every poll_interval, for remote
+  // repositories without a webhook (and as a safety net for hosted ones).
   git.SyncAll();
+  std::mutex poll_mu;
+  std::condition_variable poll_cv;
+  bool stopping = false;
+  std::thread poller([&] {
+    std::unique_lock lock(poll_mu);
+    while (!poll_cv.wait_for(lock, std::chrono::seconds(cfg.git_poll_seconds),
+                             [&] { return stopping; })) {
+      lock.unlock();
+      git.SyncAll();
+      lock.lock();
+    }
+  });
   Log(LogLevel::kInfo,
       core::StrCat("slussd ", kVersion, " ready listen=", cfg.tls_cert.empty() ? "http" : "https",
                    "://", cfg.listen_host, ":", server.port(),
@@ -213,6 +230,12 @@ int Run(const Config& cfg) {
                                       ", shutting down"));
     break;
   }
+  {
+    std::lock_guard lock(poll_mu);
+    stopping = true;
+  }
+  poll_cv.notify_all();
+  poller.join();
   server.Stop();
   store->reset();
   close(lock_fd);

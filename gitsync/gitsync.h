@@ -47,6 +47,11 @@ class Repo {
   // kAlreadyExists when something is at `path`.
   static core::Result<void> InitBare(const std::string& path, std::string_view default_branch);
   static core::Result<std::unique_ptr<Repo>> Open(const std::string& path);
+  // Makes `path` a bare mirror of `url`'s branches: creates it on first use,
+  // then fetches refs/heads/* with pruning (deleted branches go, forced
+  // pushes win). kUnavailable with libgit2's words when the remote cannot be
+  // read. Credentials are not supported yet: public or local remotes only.
+  static core::Result<void> Mirror(const std::string& url, const std::string& path);
   ~Repo();
   Repo(const Repo&) = delete;
   Repo& operator=(const Repo&) = delete;

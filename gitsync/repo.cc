@@ -82,6 +82,43 @@ core::Result<std::unique_ptr<Repo>> Repo::Open(const std::string& path) {
 
 Repo::~Repo() { git_repository_free(repo_); }
 
+core::Result<void> Repo::Mirror(const std::string& url, const std::string& path) {
+  InitLibgit2();
+  Owned<git_repository, git_repository_free> repo;
+  if (git_repository_open_bare(&repo.p, path.c_str()) != 0) {
+    git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+    opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+    if (git_repository_init_ext(&repo.p, path.c_str(), &opts) != 0) {
+      return std::unexpected(GitError(StrCat("cannot create mirror ", path)));
+    }
+  }
+  Owned<git_remote, git_remote_free> remote;
+  if (git_remote_create_anonymous(&remote.p, repo.p, url.c_str()) != 0) {
+    return std::unexpected(GitError("remote"));
+  }
+  git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  opts.prune = GIT_FETCH_PRUNE;
+  opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  const char* spec = "+refs/heads/*:refs/heads/*";
+  git_strarray refspecs = {const_cast<char**>(&spec), 1};
+  if (git_remote_fetch(remote.p, &refspecs, &opts, "sluss mirror") != 0) {
+    core::Error e = GitError(StrCat("cannot fetch ", url));
+    e.code = core::ErrorCode::kUnavailable;
+    return std::unexpected(e);
+  }
+  // HEAD follows the remote's default branch when it says which.
+  const git_remote_head** heads = nullptr;
+  size_t n = 0;
+  if (git_remote_ls(&heads, &n, remote.p) == 0) {
+    for (size_t i = 0; i < n; ++i) {
+      if (std::string_view(heads[i]->name) == "HEAD" && heads[i]->symref_target) {
+        git_repository_set_head(repo.p, heads[i]->symref_target);
+      }
+    }
+  }
+  return {};
+}
+
 core::Result<std::vector<BranchTip>> Repo::Branches() {
   Owned<git_reference_iterator, git_reference_iterator_free> it;
   if (git_reference_iterator_glob_new(&it.p, repo_, "refs/heads/*") != 0) {

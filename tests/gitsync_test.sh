@@ -23,6 +23,7 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
 images: {python-3.11: {rootfs: /}, r-4.2: {rootfs: /}}
+git: {poll_interval: 5s}
 YAML
 export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
@@ -177,6 +178,27 @@ grep -q "has no action 'nope'" "$tmp/err" && ok || fail "unknown action message:
 "$SLUSS" run start study --ref nope 2>/dev/null; expect_rc "unknown branch" 3 $?
 SLUSS_TOKEN=$(SLUSS_TOKEN=$SLUSS_TOKEN "$SLUSS" token create --user carl@example.org --role checker 2>/dev/null) \
   "$SLUSS" run start study 2>/dev/null; expect_rc "checker may not start runs" 4 $?
+
+# 13. A remote repository (here a local path): mirrored on a notification and
+# polled; one that cannot be read shows in the project's sync status, and
+# slussd keeps serving.
+git init -q --bare "$tmp/upstream.git"
+git -C "$work" push -q "$tmp/upstream.git" main:main
+"$SLUSS" project create remote --repo "$tmp/upstream.git" >/dev/null; expect_rc "remote project" 0 $?
+curl -sf -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/remote?format=text" >"$tmp/hook13"
+grep -q "^run [0-9]* for " "$tmp/hook13" && ok || fail "remote sync: $(cat "$tmp/hook13")"
+remote_runs() { "$SLUSS" runs --json --project remote | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))'; }
+[[ $(remote_runs) == 1 ]] && ok || fail "remote run count"
+echo "# upstream edit" >>"$work/analysis/extract.py"
+git -C "$work" commit -qam "upstream edit"
+git -C "$work" push -q "$tmp/upstream.git" main:main
+for _ in $(seq 150); do [[ $(remote_runs) == 2 ]] && break; sleep 0.1; done
+[[ $(remote_runs) == 2 ]] && ok || fail "the poll did not pick up the upstream push"
+"$SLUSS" project create gone --repo "$tmp/nowhere.git" >/dev/null
+code=$(curl -s -o "$tmp/gone" -w '%{http_code}' -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/gone")
+[[ $code == 503 ]] && ok || fail "unreadable remote answered $code: $(cat "$tmp/gone")"
+"$SLUSS" project show gone | grep -q "^last fetch:  FAILED" && ok || fail "sync status: $("$SLUSS" project show gone)"
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "still serving" 0 $?
 
 kill -TERM "$pid"; wait "$pid"; pid=
 echo "gitsync: $pass passed, $failures failed"
