@@ -42,9 +42,9 @@ std::string GitIntake::MirrorPath(std::string_view project) const {
   return StrCat(options_.mirrors_dir, "/", project, ".git");
 }
 
-core::Result<std::string> GitIntake::Prepare(const core::Project& project) {
+core::Result<std::unique_ptr<gitsync::Repo>> GitIntake::OpenRepo(const core::Project& project) {
   std::string hosted = RepoPath(project.name);
-  if (std::filesystem::exists(hosted)) return hosted;
+  if (std::filesystem::exists(hosted)) return gitsync::Repo::Open(hosted);
   if (project.repo_url.empty()) {
     return core::Fail(core::ErrorCode::kFailedPrecondition,
                       StrCat("project ", core::Quote(project.name),
@@ -58,7 +58,7 @@ core::Result<std::string> GitIntake::Prepare(const core::Project& project) {
                            {"error", fetched ? "" : fetched.error().message}};
   (void)store_.PutSetting(StrCat("sync/", project.name), status.dump(), clock_.Now());
   if (!fetched) return std::unexpected(fetched.error());
-  return mirror;
+  return gitsync::Repo::Open(mirror);
 }
 
 core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
@@ -96,10 +96,7 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
   std::lock_guard lock(mu_);
   auto project = store_.GetProject(project_name);
   if (!project) return std::unexpected(project.error());
-  auto prepared = Prepare(*project);
-  if (!prepared) return std::unexpected(prepared.error());
-  std::string path = *prepared;
-  auto repo = gitsync::Repo::Open(path);
+  auto repo = OpenRepo(*project);
   if (!repo) return std::unexpected(repo.error());
   auto branches = (*repo)->Branches();
   if (!branches) return std::unexpected(branches.error());
@@ -123,7 +120,7 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
     spec.sha = tip.commit;
     spec.trigger = "push";
     spec.dedupe_key = StrCat("push:", project->name, ":", tip.ref, ":", tip.commit);
-    auto outcome = MakeRun(*project, path, spec);
+    auto outcome = MakeRun(*project, **repo, spec);
     if (!outcome) return std::unexpected(outcome.error());
     out.push_back(*outcome);
   }
@@ -134,10 +131,7 @@ core::Result<core::SyncOutcome> GitIntake::StartRun(const core::RunRequest& req)
   std::lock_guard lock(mu_);
   auto project = store_.GetProject(req.project);
   if (!project) return std::unexpected(project.error());
-  auto prepared = Prepare(*project);
-  if (!prepared) return std::unexpected(prepared.error());
-  std::string path = *prepared;
-  auto repo = gitsync::Repo::Open(path);
+  auto repo = OpenRepo(*project);
   if (!repo) return std::unexpected(repo.error());
   RunSpec spec;
   spec.trigger = "api";
@@ -169,11 +163,11 @@ core::Result<core::SyncOutcome> GitIntake::StartRun(const core::RunRequest& req)
     }
     spec.ref = ref;
   }
-  return MakeRun(*project, path, spec);
+  return MakeRun(*project, **repo, spec);
 }
 
 core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
-                                                   const std::string& repo_path,
+                                                   gitsync::Repo& repo,
                                                    const RunSpec& spec) {
   const std::string& ref = spec.ref;
   const std::string& sha = spec.sha;
@@ -189,9 +183,7 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
                        core::Name(seen->state), ")");
     return o;
   }
-  auto repo = gitsync::Repo::Open(repo_path);
-  if (!repo) return std::unexpected(repo.error());
-  auto commit = (*repo)->Commit(sha);
+  auto commit = repo.Commit(sha);
   if (!commit) return std::unexpected(commit.error());
   if (spec.trigger == "push" && commit->message.find(kSkipMarker) != std::string::npos) {
     o.skipped = true;
@@ -207,7 +199,7 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   run.dedupe_key = dedupe;
   // Files over the parser's limit are read in full so that it can say how
   // big they are; past 16 MiB we stop reading.
-  auto text = (*repo)->ReadFile(sha, "sluss.yaml", 16 << 20);
+  auto text = repo.ReadFile(sha, "sluss.yaml", 16 << 20);
   core::Diagnostics errors;
   std::optional<core::Pipeline> pipeline;
   if (!text) {
@@ -261,7 +253,7 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   if (!errors.empty()) {
     for (const auto& d : errors) run.errors.push_back(d.ToString());
   } else {
-    auto files = (*repo)->Files(sha);
+    auto files = repo.Files(sha);
     if (!files) return std::unexpected(files.error());
     std::map<std::string, std::string> keys;
     std::map<std::string, bool> cached;

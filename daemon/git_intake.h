@@ -7,12 +7,17 @@
 // key is project, ref and commit).
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "core/git_service.h"
 #include "core/store.h"
 #include "core/time.h"
+
+namespace sluss::gitsync {
+class Repo;
+}
 
 namespace sluss::daemon {
 
@@ -39,10 +44,10 @@ class GitIntake final : public core::GitService {
  private:
   std::string RepoPath(std::string_view project) const;
   std::string MirrorPath(std::string_view project) const;
-  // The repository to read for `project`: its hosted repository, or its
-  // mirror after a fetch. Records the fetch's outcome as the project's sync
-  // status ("sync/<project>" setting).
-  core::Result<std::string> Prepare(const core::Project& project);
+  // The repository to read for `project`, opened: its hosted repository, or
+  // its mirror after a fetch. Records the fetch's outcome as the project's
+  // sync status ("sync/<project>" setting).
+  core::Result<std::unique_ptr<gitsync::Repo>> OpenRepo(const core::Project& project);
   // How one commit becomes one run.
   struct RunSpec {
     std::string ref;
@@ -53,7 +58,7 @@ class GitIntake final : public core::GitService {
     std::vector<std::string> only_actions;
     bool force = false;
   };
-  core::Result<core::SyncOutcome> MakeRun(const core::Project& project, const std::string& repo_path,
+  core::Result<core::SyncOutcome> MakeRun(const core::Project& project, gitsync::Repo& repo,
                                           const RunSpec& spec);
 
   core::Store& store_;
