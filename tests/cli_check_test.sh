@@ -4,24 +4,14 @@
 set -uo pipefail
 SLUSS=$1
 ROOT=$2
-failures=0
-pass=0
+source "$(dirname "$0")/support/assert.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-expect() {  # name, expected rc, actual rc
-  if [[ $2 == "$3" ]]; then pass=$((pass + 1)); else
-    echo "FAIL: $1: exit $3, expected $2"; failures=$((failures + 1)); fi
-}
-same() {  # name, expected file, actual file
-  if diff -u "$2" "$3"; then pass=$((pass + 1)); else
-    echo "FAIL: $1: output differs from $2"; failures=$((failures + 1)); fi
-}
 
 cd "$ROOT"
 # A valid file: exit 0 and the plan, byte for byte.
 "$SLUSS" check examples/cohort-study/sluss.yaml >"$tmp/out" 2>"$tmp/err"
-expect "valid file" 0 $?
+expect_rc "valid file" 0 $?
 same "valid file plan" tests/golden/check-cohort-study.txt "$tmp/out"
 
 # An invalid file: exit 1, every error on stderr with file:line:col.
@@ -35,7 +25,7 @@ actions:
   c: {image: py, run: x, needs: [b]}
 YAML
 (cd "$tmp" && "$SLUSS" check) >"$tmp/out" 2>"$tmp/err"
-expect "invalid file" 1 $?
+expect_rc "invalid file" 1 $?
 cat >"$tmp/expected" <<'TXT'
 sluss.yaml:3:3: actions.a: missing 'image' (the approved image to run in, e.g. python-3.11)
 sluss.yaml:4:5: actions.a: unknown key 'imgae' (did you mean 'image'?)
@@ -47,24 +37,23 @@ same "invalid file errors" "$tmp/expected" "$tmp/err"
 
 # --json: machine-readable, same verdict.
 (cd "$tmp" && "$SLUSS" check --json) >"$tmp/json"
-expect "invalid file --json" 1 $?
+expect_rc "invalid file --json" 1 $?
 grep -q '"line": 4' "$tmp/json" && grep -q '"valid": false' "$tmp/json"
-expect "json has positions" 0 $?
+expect_rc "json has positions" 0 $?
 "$SLUSS" check --json examples/cohort-study/sluss.yaml | grep -q '"valid": true'
-expect "valid --json" 0 $?
+expect_rc "valid --json" 0 $?
 
 # A missing file, a file over 1 MiB, usage errors.
 "$SLUSS" check "$tmp/nope.yaml" 2>/dev/null
-expect "missing file" 1 $?
+expect_rc "missing file" 1 $?
 { printf 'version: 1\nactions: {a: {image: i, run: r}}\n#'; head -c 1100000 /dev/zero | tr '\0' x; } >"$tmp/big.yaml"
 "$SLUSS" check "$tmp/big.yaml" 2>"$tmp/err"
-expect "big file" 1 $?
+expect_rc "big file" 1 $?
 grep -q "the limit is 1 MiB" "$tmp/err"
-expect "big file message" 0 $?
+expect_rc "big file message" 0 $?
 "$SLUSS" check --bogus 2>/dev/null
-expect "unknown option" 2 $?
+expect_rc "unknown option" 2 $?
 "$SLUSS" 2>/dev/null
-expect "no command" 2 $?
+expect_rc "no command" 2 $?
 
-echo "cli_check: $pass passed, $failures failed"
-[[ $failures == 0 ]]
+finish cli_check

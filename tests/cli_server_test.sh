@@ -10,11 +10,7 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; if [[ -n ${KEEP:-} ]]; then echo "state: $tmp"; else rm -rf "$tmp"; fi; }
 trap cleanup EXIT
-pass=0
-failures=0
-ok() { pass=$((pass + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_rc() { [[ $2 == "$3" ]] && ok || fail "$1: exit $3, expected $2"; }
+source "$(dirname "$0")/support/assert.sh"
 # Times move; the golden files say <age> and <time>.
 normalise() { sed -E 's/(just now|[0-9]+[smhd] ago)/<age>/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z/<time>/g'; }
 golden() {  # name, file of actual output
@@ -132,5 +128,4 @@ grep -q "cannot reach slussd" "$tmp/err" && ok || fail "no server message"
 kill -TERM "$pid"; wait "$pid"; expect_rc "slussd stop" 0 $?
 pid=
 grep -q "request actor=alice@example.org method=GET route=/v1/runs status=200" "$tmp/log" && ok || fail "request log"
-echo "cli_server: $pass passed, $failures failed"
-[[ $failures == 0 ]]
+finish cli_server

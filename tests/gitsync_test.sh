@@ -10,11 +10,7 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0
-failures=0
-ok() { pass=$((pass + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_rc() { [[ $2 == "$3" ]] && ok || fail "$1: exit $3, expected $2"; }
+source "$(dirname "$0")/support/assert.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 
@@ -201,5 +197,4 @@ code=$(curl -s -o "$tmp/gone" -w '%{http_code}' -X POST -H "Authorization: Beare
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "still serving" 0 $?
 
 kill -TERM "$pid"; wait "$pid"; pid=
-echo "gitsync: $pass passed, $failures failed"
-[[ $failures == 0 ]]
+finish gitsync

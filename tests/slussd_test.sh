@@ -3,16 +3,12 @@
 # Usage: slussd_test.sh SLUSSD_BINARY
 set -uo pipefail
 SLUSSD=$1
-failures=0
-pass=0
+source "$(dirname "$0")/support/assert.sh"
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() { [[ $2 == "$3" ]] && ok || fail "$1: exit $3, expected $2"; }
 wait_for() {  # file, pattern
   for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
   return 1
@@ -25,13 +21,13 @@ runtime: {name: dockerd}
 node: {memroy: 4G}
 YAML
 "$SLUSSD" --check-config "$tmp/bad.yaml" 2>"$tmp/err"
-expect "bad config" 1 $?
+expect_rc "bad config" 1 $?
 grep -qx "$tmp/bad.yaml:2:17: runtime.name: 'dockerd' is not one of runc, crun" "$tmp/err" || fail "runtime.name message: $(cat "$tmp/err")"
 grep -qx "$tmp/bad.yaml:3:8: node: unknown key 'memroy' (did you mean 'memory'?)" "$tmp/err" && ok || fail "node.memroy message"
 "$SLUSSD" --check-config "$tmp/missing.yaml" 2>/dev/null
-expect "missing config" 1 $?
+expect_rc "missing config" 1 $?
 "$SLUSSD" --bogus 2>/dev/null
-expect "unknown flag" 2 $?
+expect_rc "unknown flag" 2 $?
 
 # A good config: starts, holds the state dir, stops cleanly on SIGTERM.
 cat >"$tmp/good.yaml" <<YAML
@@ -39,17 +35,17 @@ state_dir: $tmp/state
 listen: 127.0.0.1:18470
 YAML
 "$SLUSSD" --check-config "$tmp/good.yaml" >/dev/null
-expect "good config" 0 $?
+expect_rc "good config" 0 $?
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log1" &
 pid=$!; pids+=("$pid")
 wait_for "$tmp/log1" "ready" && ok || fail "no ready line: $(cat "$tmp/log1")"
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log2"
-expect "second daemon on the same state_dir" 1 $?
+expect_rc "second daemon on the same state_dir" 1 $?
 grep -q "another slussd (pid $pid) is using" "$tmp/log2" && ok || fail "lock message: $(cat "$tmp/log2")"
 [[ $(stat -c %a "$tmp/state") == 700 ]] && ok || fail "state_dir mode $(stat -c %a "$tmp/state")"
 [[ $(stat -c %a "$tmp/state/sluss.db") == 600 ]] && ok || fail "database mode"
 kill -TERM "$pid"; wait "$pid"
-expect "SIGTERM exit" 0 $?
+expect_rc "SIGTERM exit" 0 $?
 grep -q "stopped cleanly" "$tmp/log1" && ok || fail "no clean stop line"
 
 # SIGKILL: the kernel drops the lock; a restart opens the same database.
@@ -61,12 +57,12 @@ kill -KILL "$pid"; wait "$pid" 2>/dev/null
 pid=$!; pids+=("$pid")
 wait_for "$tmp/log4" "ready" && ok || fail "no ready after SIGKILL: $(cat "$tmp/log4")"
 kill -INT "$pid"; wait "$pid"
-expect "SIGINT exit" 0 $?
+expect_rc "SIGINT exit" 0 $?
 
 # A database from a newer sluss is refused with a clear message.
 sqlite3 "$tmp/state/sluss.db" "PRAGMA user_version = 999" || fail "sqlite3"
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log5"
-expect "newer schema" 1 $?
+expect_rc "newer schema" 1 $?
 grep -q "schema version 999, newer than this slussd knows" "$tmp/log5" && ok || fail "schema message: $(cat "$tmp/log5")"
 
 # No config at all: state under ./.sluss of the working directory.
@@ -76,7 +72,6 @@ pid=$!; pids+=("$pid")
 wait_for "$tmp/log6" "ready" && ok || fail "default config did not start: $(cat "$tmp/log6")"
 [[ -f $tmp/fresh/.sluss/sluss.db ]] && ok || fail "no ./.sluss/sluss.db"
 kill -TERM "$pid"; wait "$pid"
-expect "default config exit" 0 $?
+expect_rc "default config exit" 0 $?
 
-echo "slussd: $pass passed, $failures failed"
-[[ $failures == 0 ]]
+finish slussd

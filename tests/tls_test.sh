@@ -8,11 +8,7 @@ SLUSSD=$2
 tmp=$(mktemp -d)
 pid=
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0
-failures=0
-ok() { pass=$((pass + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_rc() { [[ $2 == "$3" ]] && ok || fail "$1: exit $3, expected $2"; }
+source "$(dirname "$0")/support/assert.sh"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -50,5 +46,4 @@ sed -i "s|key: $tmp/key.pem|key: $tmp/missing.pem|" "$tmp/slussd.yaml"
 expect_rc "missing key" 1 $?
 grep -q "tls.key $tmp/missing.pem" "$tmp/log2" && ok || fail "missing key message: $(cat "$tmp/log2")"
 
-echo "tls: $pass passed, $failures failed"
-[[ $failures == 0 ]]
+finish tls
