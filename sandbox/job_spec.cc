@@ -1,0 +1,248 @@
+#include "sandbox/job_spec.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+
+namespace sluss::sandbox {
+namespace {
+
+using core::InvalidArgument;
+using core::StrCat;
+using nlohmann::json;
+
+// Reads `j[key]` into `out` when present; an error names the field.
+template <typename T>
+core::Result<void> Get(const json& j, const char* key, T& out,
+                       std::string_view prefix = {}) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    return InvalidArgument(StrCat("spec field ", prefix, key, " has the wrong type"),
+                           StrCat(prefix, key));
+  }
+  return {};
+}
+
+core::Result<void> GetSeconds(const json& j, const char* key,
+                              std::chrono::seconds& out) {
+  std::int64_t s = out.count();
+  if (auto r = Get(j, key, s, "limits."); !r) return r;
+  if (s < 0) return InvalidArgument(StrCat("limits.", key, " is negative"));
+  out = std::chrono::seconds(s);
+  return {};
+}
+
+}  // namespace
+
+core::Result<JobSpec> ParseJobSpec(const json& j) {
+  if (!j.is_object()) return InvalidArgument("the job spec is not a JSON object");
+  JobSpec s;
+  if (auto r = Get(j, "version", s.version); !r) return std::unexpected(r.error());
+  if (s.version != kSpecVersion)
+    return InvalidArgument(StrCat("job spec version ", s.version,
+                                  " is not supported (this sluss-run reads ",
+                                  kSpecVersion, ")"), "version");
+  for (auto r : {Get(j, "id", s.id), Get(j, "runtime", s.runtime),
+                 Get(j, "runtime_root", s.runtime_root),
+                 Get(j, "cgroup_root", s.cgroup_root),
+                 Get(j, "cgroup_parent", s.cgroup_parent),
+                 Get(j, "output_fs", s.output_fs), Get(j, "argv", s.argv),
+                 Get(j, "env", s.env), Get(j, "workspace", s.workspace),
+                 Get(j, "outputs", s.outputs), Get(j, "uid", s.uid),
+                 Get(j, "gid", s.gid), Get(j, "gpus", s.gpus),
+                 Get(j, "cdi_spec", s.cdi_spec)}) {
+    if (!r) return std::unexpected(r.error());
+  }
+  if (auto it = j.find("image"); it != j.end() && it->is_object()) {
+    for (auto r : {Get(*it, "name", s.image.name, "image."),
+                   Get(*it, "digest", s.image.digest, "image."),
+                   Get(*it, "rootfs", s.image.rootfs, "image."),
+                   Get(*it, "host_binds", s.image.host_binds, "image.")}) {
+      if (!r) return std::unexpected(r.error());
+    }
+  }
+  if (auto it = j.find("datasets"); it != j.end() && it->is_array()) {
+    for (const auto& d : *it) {
+      DatasetMount m;
+      for (auto r : {Get(d, "name", m.name, "datasets[]."),
+                     Get(d, "version", m.version, "datasets[]."),
+                     Get(d, "path", m.path, "datasets[].")}) {
+        if (!r) return std::unexpected(r.error());
+      }
+      s.datasets.push_back(std::move(m));
+    }
+  }
+  if (auto it = j.find("inputs"); it != j.end() && it->is_array()) {
+    for (const auto& d : *it) {
+      InputFile f;
+      for (auto r : {Get(d, "path", f.path, "inputs[]."),
+                     Get(d, "source", f.source, "inputs[].")}) {
+        if (!r) return std::unexpected(r.error());
+      }
+      s.inputs.push_back(std::move(f));
+    }
+  }
+  if (auto it = j.find("limits"); it != j.end() && it->is_object()) {
+    auto& l = s.limits;
+    for (auto r : {Get(*it, "milli_cpus", l.milli_cpus, "limits."),
+                   Get(*it, "memory_bytes", l.memory_bytes, "limits."),
+                   Get(*it, "pids", l.pids, "limits."),
+                   Get(*it, "output_bytes", l.output_bytes, "limits."),
+                   Get(*it, "tmp_bytes", l.tmp_bytes, "limits."),
+                   Get(*it, "log_bytes", l.log_bytes, "limits."),
+                   Get(*it, "nofile", l.nofile, "limits."),
+                   GetSeconds(*it, "time_limit_s", l.time_limit),
+                   GetSeconds(*it, "kill_grace_s", l.kill_grace)}) {
+      if (!r) return std::unexpected(r.error());
+    }
+  }
+
+  // What must hold for the sandbox to be what it claims.
+  if (s.id.empty() || s.id.size() > 64 ||
+      s.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
+          std::string::npos)
+    return InvalidArgument("id must be 1-64 of [a-z0-9-]", "id");
+  if (s.argv.empty()) return InvalidArgument("argv is empty", "argv");
+  if (s.image.rootfs.empty() || s.image.rootfs[0] != '/')
+    return InvalidArgument("image.rootfs must be an absolute path", "image.rootfs");
+  if (s.workspace.empty() || s.workspace[0] != '/')
+    return InvalidArgument("workspace must be an absolute path", "workspace");
+  if (s.uid < kMinJobUid || s.gid < kMinJobUid)
+    return InvalidArgument(StrCat("uid and gid must be at least ", kMinJobUid,
+                                  " (never a host account)"), "uid");
+  if (s.output_fs != "loop" && s.output_fs != "none")
+    return InvalidArgument("output_fs must be loop or none", "output_fs");
+  if (s.cgroup_parent.empty() || s.cgroup_parent[0] != '/')
+    return InvalidArgument("cgroup_parent must be absolute", "cgroup_parent");
+  for (const auto& d : s.datasets) {
+    if (d.name.empty() || d.name.find('/') != std::string::npos ||
+        d.name.starts_with('.'))
+      return InvalidArgument(StrCat("dataset name ", core::Quote(d.name),
+                                    " is not a plain name"), "datasets[].name");
+  }
+  for (const auto& in : s.inputs) {
+    if (!in.path.starts_with("output/") ||
+        in.path.find("..") != std::string::npos)
+      return InvalidArgument(StrCat("input ", core::Quote(in.path),
+                                    " is not under output/"), "inputs[].path");
+  }
+  const auto& l = s.limits;
+  if (l.milli_cpus <= 0 || l.memory_bytes <= 0 || l.pids <= 0 ||
+      l.time_limit.count() <= 0 || l.output_bytes <= 0 || l.tmp_bytes <= 0 ||
+      l.log_bytes <= 0 || l.nofile <= 0)
+    return InvalidArgument("every limit must be positive", "limits");
+  return s;
+}
+
+json ToJson(const JobSpec& s) {
+  json datasets = json::array();
+  for (const auto& d : s.datasets)
+    datasets.push_back({{"name", d.name}, {"version", d.version}, {"path", d.path}});
+  json inputs = json::array();
+  for (const auto& f : s.inputs)
+    inputs.push_back({{"path", f.path}, {"source", f.source}});
+  const auto& l = s.limits;
+  return {
+      {"version", s.version},
+      {"id", s.id},
+      {"runtime", s.runtime},
+      {"runtime_root", s.runtime_root},
+      {"cgroup_root", s.cgroup_root},
+      {"cgroup_parent", s.cgroup_parent},
+      {"output_fs", s.output_fs},
+      {"image", {{"name", s.image.name}, {"digest", s.image.digest},
+                 {"rootfs", s.image.rootfs}, {"host_binds", s.image.host_binds}}},
+      {"argv", s.argv},
+      {"env", s.env},
+      {"workspace", s.workspace},
+      {"datasets", datasets},
+      {"inputs", inputs},
+      {"outputs", s.outputs},
+      {"limits", {{"milli_cpus", l.milli_cpus}, {"memory_bytes", l.memory_bytes},
+                  {"pids", l.pids}, {"time_limit_s", l.time_limit.count()},
+                  {"output_bytes", l.output_bytes}, {"tmp_bytes", l.tmp_bytes},
+                  {"log_bytes", l.log_bytes}, {"nofile", l.nofile},
+                  {"kill_grace_s", l.kill_grace.count()}}},
+      {"uid", s.uid},
+      {"gid", s.gid},
+      {"gpus", s.gpus},
+      {"cdi_spec", s.cdi_spec},
+  };
+}
+
+json ToJson(const JobResult& r) {
+  json outputs = json::array();
+  for (const auto& o : r.outputs)
+    outputs.push_back({{"path", o.path}, {"size", o.size}, {"sha256", o.sha256}});
+  json j = {
+      {"status", r.status},
+      {"message", r.message},
+      {"exit_code", r.exit_code ? json(*r.exit_code) : json()},
+      {"signal", r.signal ? json(*r.signal) : json()},
+      {"started_at", r.started_at},
+      {"ended_at", r.ended_at},
+      {"wall_seconds", r.wall_seconds},
+      {"cpu_seconds", r.cpu_seconds},
+      {"memory_peak_bytes", r.memory_peak_bytes},
+      {"pids_peak", r.pids_peak},
+      {"oom_kills", r.oom_kills},
+      {"outputs", outputs},
+      {"gpus", r.gpus},
+      {"gpu_driver_version", r.gpu_driver_version},
+      {"cdi_spec_sha256", r.cdi_spec_sha256},
+      {"runtime", r.runtime},
+      {"runtime_version", r.runtime_version},
+      {"cgroup_version", r.cgroup_version},
+      {"config_sha256", r.config_sha256},
+      {"seccomp_sha256", r.seccomp_sha256},
+      {"output_fs", r.output_fs},
+      {"image_digest", r.image_digest},
+  };
+  return j;
+}
+
+core::Result<JobResult> ParseJobResult(const json& j) {
+  if (!j.is_object()) return InvalidArgument("result.json is not an object");
+  JobResult r;
+  int exit_code = 0, signal = 0;
+  bool has_exit = j.contains("exit_code") && !j["exit_code"].is_null();
+  bool has_signal = j.contains("signal") && !j["signal"].is_null();
+  for (auto g : {Get(j, "status", r.status), Get(j, "message", r.message),
+                 Get(j, "exit_code", exit_code), Get(j, "signal", signal),
+                 Get(j, "started_at", r.started_at), Get(j, "ended_at", r.ended_at),
+                 Get(j, "wall_seconds", r.wall_seconds),
+                 Get(j, "cpu_seconds", r.cpu_seconds),
+                 Get(j, "memory_peak_bytes", r.memory_peak_bytes),
+                 Get(j, "pids_peak", r.pids_peak), Get(j, "oom_kills", r.oom_kills),
+                 Get(j, "gpus", r.gpus),
+                 Get(j, "gpu_driver_version", r.gpu_driver_version),
+                 Get(j, "cdi_spec_sha256", r.cdi_spec_sha256),
+                 Get(j, "runtime", r.runtime),
+                 Get(j, "runtime_version", r.runtime_version),
+                 Get(j, "cgroup_version", r.cgroup_version),
+                 Get(j, "config_sha256", r.config_sha256),
+                 Get(j, "seccomp_sha256", r.seccomp_sha256),
+                 Get(j, "output_fs", r.output_fs),
+                 Get(j, "image_digest", r.image_digest)}) {
+    if (!g) return std::unexpected(g.error());
+  }
+  if (has_exit) r.exit_code = exit_code;
+  if (has_signal) r.signal = signal;
+  if (auto it = j.find("outputs"); it != j.end() && it->is_array()) {
+    for (const auto& o : *it) {
+      OutputFile f;
+      for (auto g : {Get(o, "path", f.path), Get(o, "size", f.size),
+                     Get(o, "sha256", f.sha256)}) {
+        if (!g) return std::unexpected(g.error());
+      }
+      r.outputs.push_back(std::move(f));
+    }
+  }
+  if (r.status.empty()) return InvalidArgument("result.json has no status", "status");
+  return r;
+}
+
+}  // namespace sluss::sandbox

@@ -1,0 +1,123 @@
+#pragma once
+
+// What sluss-run is asked to run (JobSpec, the executor writes it as
+// JOBDIR/spec.json) and what it reports (JobResult, JOBDIR/result.json).
+// Both are plain data with a JSON form; the JSON is the contract between
+// the daemon and sluss-run, which may run on another host (Slurm).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+
+namespace sluss::sandbox {
+
+inline constexpr int kSpecVersion = 1;
+inline constexpr std::uint32_t kMinJobUid = 10000;
+
+struct ImageSpec {
+  std::string name;
+  std::string digest;  // "sha256:..."
+  std::string rootfs;  // host directory, used read-only
+  // Host directories bound read-only at the same path (the `host` image
+  // binds /usr and a few /etc entries); empty for a real image.
+  std::vector<std::string> host_binds;
+};
+
+struct DatasetMount {
+  std::string name;     // mounted at /data/<name>
+  std::string version;  // for the result
+  std::string path;     // host directory
+};
+
+// An output of a job this one needs, bound read-only at its own path.
+struct InputFile {
+  std::string path;    // "output/cohort.parquet", under /workspace
+  std::string source;  // host file
+};
+
+struct Limits {
+  std::int64_t milli_cpus = 1000;
+  std::int64_t memory_bytes = std::int64_t{4} << 30;
+  std::int64_t pids = 1024;
+  std::chrono::seconds time_limit{3600};
+  std::int64_t output_bytes = std::int64_t{10} << 30;  // writable space
+  std::int64_t tmp_bytes = std::int64_t{1} << 30;      // /tmp tmpfs
+  std::int64_t log_bytes = std::int64_t{100} << 20;    // per stream, tail kept
+  std::int64_t nofile = 4096;
+  std::chrono::seconds kill_grace{10};  // SIGTERM -> SIGKILL on cancel
+};
+
+struct JobSpec {
+  int version = kSpecVersion;
+  std::string id;  // container id, unique per attempt: "sluss-12-1"
+  std::string runtime = "runc";           // binary name or path
+  std::string runtime_root;               // --root; empty: the runtime's own
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string cgroup_parent = "/sluss";   // absolute cgroupsPath parent
+  // "loop": outputs go to an ext4 image of output_bytes, so a job cannot
+  // fill the host disk. "none": a plain directory (tests on hosts without
+  // loop devices); recorded in the result.
+  std::string output_fs = "loop";
+  ImageSpec image;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string workspace;  // host directory with the code, read-only
+  std::vector<DatasetMount> datasets;
+  std::vector<InputFile> inputs;
+  // Declared outputs (paths or globs under output/), sensitive and
+  // releasable; what matches is collected and hashed.
+  std::vector<std::string> outputs;
+  Limits limits;
+  std::uint32_t uid = kMinJobUid;
+  std::uint32_t gid = kMinJobUid;
+  std::vector<std::string> gpus;  // CDI device names (UUIDs) given to the job
+  std::string cdi_spec;            // the CDI spec file to read them from
+};
+
+core::Result<JobSpec> ParseJobSpec(const nlohmann::json& json);
+nlohmann::json ToJson(const JobSpec& spec);
+
+struct OutputFile {
+  std::string path;  // "output/table1.csv"
+  std::int64_t size = 0;
+  std::string sha256;  // hex
+};
+
+struct JobResult {
+  // succeeded, nonzero_exit, oom_killed, timed_out, output_limit,
+  // missing_outputs, cancelled, internal_error
+  std::string status;
+  std::string message;  // for people: why, when not succeeded
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string started_at;  // RFC 3339 UTC
+  std::string ended_at;
+  double wall_seconds = 0;
+  double cpu_seconds = 0;
+  std::int64_t memory_peak_bytes = 0;
+  std::int64_t pids_peak = 0;
+  std::int64_t oom_kills = 0;
+  std::vector<OutputFile> outputs;
+  std::vector<std::string> gpus;
+  std::string gpu_driver_version;
+  std::string cdi_spec_sha256;
+  std::string runtime;          // "runc"
+  std::string runtime_version;  // "1.1.5"
+  std::string cgroup_version;   // "v1" or "v2"
+  std::string config_sha256;    // of config.json
+  std::string seccomp_sha256;   // of the seccomp profile as written
+  std::string output_fs;        // "loop" or "none"
+  std::string image_digest;
+};
+
+nlohmann::json ToJson(const JobResult& result);
+core::Result<JobResult> ParseJobResult(const nlohmann::json& json);
+
+}  // namespace sluss::sandbox

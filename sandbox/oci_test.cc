@@ -1,0 +1,152 @@
+#include "sandbox/oci.h"
+
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace sluss::sandbox {
+namespace {
+
+using nlohmann::json;
+
+JobSpec Spec() {
+  JobSpec s;
+  s.id = "sluss-7-1";
+  s.image = {"host", "sha256:ab", "/images/host", {"/usr"}};
+  s.argv = {"Rscript", "table1.R"};
+  s.workspace = "/jobs/7/workspace";
+  s.datasets = {{"rx", "v1", "/srv/rx"}};
+  s.inputs = {{"output/cohort.csv", "/jobs/6/outputs/output/cohort.csv"}};
+  s.limits.memory_bytes = 512 << 20;
+  s.limits.milli_cpus = 1500;
+  s.limits.pids = 100;
+  return s;
+}
+
+const json* MountAt(const json& config, const std::string& dest) {
+  for (const auto& m : config["mounts"])
+    if (m["destination"] == dest) return &m;
+  return nullptr;
+}
+
+bool Has(const json& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+TEST_CASE("config.json: a non-root process with no capabilities and no new privileges") {
+  json c = OciConfig(Spec(), {.output_dir = "/jobs/7/output-mnt"});
+  CHECK(c["process"]["user"]["uid"] == 10000);
+  CHECK(c["process"]["user"]["gid"] == 10000);
+  CHECK(c["process"]["noNewPrivileges"] == true);
+  for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
+    CHECK(c["process"]["capabilities"][set].empty());
+  CHECK(c["root"]["readonly"] == true);
+  CHECK(c["process"]["args"] == json({"Rscript", "table1.R"}));
+}
+
+TEST_CASE("config.json: every namespace but user, and no network but loopback") {
+  json c = OciConfig(Spec(), {.output_dir = "/o"});
+  std::vector<std::string> types;
+  for (const auto& ns : c["linux"]["namespaces"]) {
+    CHECK_FALSE(ns.contains("path"));  // new namespaces, never the host's
+    types.push_back(ns["type"]);
+  }
+  std::sort(types.begin(), types.end());
+  CHECK(types == std::vector<std::string>{"cgroup", "ipc", "mount", "network", "pid", "uts"});
+}
+
+TEST_CASE("config.json: code, data and inputs read-only; only output writable") {
+  json c = OciConfig(Spec(), {.output_dir = "/jobs/7/output-mnt"});
+  const json* ws = MountAt(c, "/workspace");
+  REQUIRE(ws);
+  CHECK(Has((*ws)["options"], "ro"));
+  const json* data = MountAt(c, "/data/rx");
+  REQUIRE(data);
+  CHECK((*data)["source"] == "/srv/rx");
+  for (const char* opt : {"ro", "nosuid", "nodev"}) CHECK(Has((*data)["options"], opt));
+  const json* in = MountAt(c, "/workspace/output/cohort.csv");
+  REQUIRE(in);
+  CHECK(Has((*in)["options"], "ro"));
+  const json* out = MountAt(c, "/workspace/output");
+  REQUIRE(out);
+  CHECK((*out)["source"] == "/jobs/7/output-mnt");
+  CHECK(Has((*out)["options"], "rw"));
+  const json* usr = MountAt(c, "/usr");
+  REQUIRE(usr);
+  CHECK(Has((*usr)["options"], "ro"));
+  const json* tmp = MountAt(c, "/tmp");
+  REQUIRE(tmp);
+  CHECK(Has((*tmp)["options"], "size=1073741824"));
+  // The output mount comes after /workspace, and the inputs after it.
+  auto index = [&](const std::string& d) {
+    for (std::size_t i = 0; i < c["mounts"].size(); ++i)
+      if (c["mounts"][i]["destination"] == d) return i;
+    return std::size_t{999};
+  };
+  CHECK(index("/workspace") < index("/workspace/output"));
+  CHECK(index("/workspace/output") < index("/workspace/output/cohort.csv"));
+  CHECK(index("/data") < index("/data/rx"));
+}
+
+TEST_CASE("config.json: cgroup limits, no swap, masked /proc paths") {
+  json c = OciConfig(Spec(), {.output_dir = "/o"});
+  const json& r = c["linux"]["resources"];
+  CHECK(r["memory"]["limit"] == 512 << 20);
+  CHECK(r["memory"]["swap"] == 512 << 20);
+  CHECK(r["cpu"]["quota"] == 150000);
+  CHECK(r["cpu"]["period"] == 100000);
+  CHECK(r["pids"]["limit"] == 100);
+  CHECK(c["linux"]["cgroupsPath"] == "/sluss/sluss-7-1");
+  CHECK(Has(c["linux"]["maskedPaths"], "/proc/kcore"));
+  CHECK(Has(c["linux"]["readonlyPaths"], "/proc/sys"));
+}
+
+TEST_CASE("config.json: GPUs are exactly the granted devices, after a default deny") {
+  BundleInputs in{.output_dir = "/o",
+                  .devices = {{"/dev/nvidia1", 195, 1}, {"/dev/nvidiactl", 195, 255}}};
+  JobSpec s = Spec();
+  s.gpus = {"GPU-a"};
+  json c = OciConfig(s, in);
+  const json& rules = c["linux"]["resources"]["devices"];
+  REQUIRE(rules.size() == 3);
+  CHECK(rules[0] == json({{"allow", false}, {"access", "rwm"}}));
+  CHECK(rules[1]["major"] == 195);
+  CHECK(rules[1]["minor"] == 1);
+  CHECK(c["linux"]["devices"].size() == 2);
+  CHECK(Has(c["process"]["env"], "NVIDIA_VISIBLE_DEVICES=GPU-a"));
+  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=GPU-a"));
+  json none = OciConfig(Spec(), {.output_dir = "/o"});
+  CHECK(none["linux"]["devices"].empty());
+  CHECK(Has(none["process"]["env"], "NVIDIA_VISIBLE_DEVICES=void"));
+}
+
+TEST_CASE("seccomp: an allowlist without the calls that reach outside the job") {
+  json p = SeccompProfile();
+  CHECK(p["defaultAction"] == "SCMP_ACT_ERRNO");
+  std::vector<std::string> allowed;
+  for (const auto& rule : p["syscalls"])
+    if (rule["action"] == "SCMP_ACT_ALLOW" && !rule.contains("args"))
+      for (const auto& n : rule["names"]) allowed.push_back(n);
+  CHECK(allowed.size() > 200);
+  for (const char* banned : {"ptrace", "unshare", "setns", "mount", "umount2", "bpf", "keyctl",
+                             "add_key", "request_key", "userfaultfd", "io_uring_setup",
+                             "io_uring_enter", "io_uring_register", "process_vm_readv",
+                             "process_vm_writev", "perf_event_open", "kexec_load",
+                             "init_module", "finit_module", "pivot_root", "chroot",
+                             "clone", "clone3", "mknod", "personality", "syslog"})
+    CHECK_FALSE(Has(allowed, banned));
+  // clone only without namespace flags; clone3 says ENOSYS.
+  bool clone_masked = false, clone3_enosys = false;
+  for (const auto& rule : p["syscalls"]) {
+    if (rule["names"] == json({"clone"}))
+      clone_masked = rule["args"][0]["op"] == "SCMP_CMP_MASKED_EQ" &&
+                     (rule["args"][0]["value"].get<std::uint64_t>() & 0x10000000) != 0;
+    if (rule["names"] == json({"clone3"})) clone3_enosys = rule["errnoRet"] == 38;
+  }
+  CHECK(clone_masked);
+  CHECK(clone3_enosys);
+}
+
+}  // namespace
+}  // namespace sluss::sandbox

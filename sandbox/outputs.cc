@@ -1,0 +1,167 @@
+#include "sandbox/outputs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "core/glob.h"
+#include "core/strings.h"
+#include "sandbox/sha256.h"
+
+namespace sluss::sandbox {
+namespace {
+
+using core::StrCat;
+
+constexpr int kMaxDepth = 32;
+constexpr std::size_t kMaxEntries = 100'000;
+
+struct Entry {
+  std::string path;  // "output/..."
+  struct stat st;
+};
+
+// Lists every entry under the directory `dirfd` without following symlinks.
+core::Result<void> Walk(int dirfd, const std::string& prefix, int depth,
+                        std::vector<Entry>& out) {
+  if (depth > kMaxDepth)
+    return core::Fail(core::ErrorCode::kResourceExhausted,
+                      StrCat(prefix, " is nested more than ", kMaxDepth, " deep"));
+  int fd = ::dup(dirfd);
+  if (fd < 0) return core::Internal(StrCat("dup: ", std::strerror(errno)));
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return core::Internal(StrCat("fdopendir: ", std::strerror(errno)));
+  }
+  ::rewinddir(dir);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == ".." || name == "lost+found") continue;
+    names.emplace_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    if (out.size() >= kMaxEntries)
+      return core::Fail(core::ErrorCode::kResourceExhausted,
+                        StrCat("more than ", kMaxEntries, " files in output/"));
+    Entry entry{prefix + "/" + name, {}};
+    if (::fstatat(dirfd, name.c_str(), &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    out.push_back(entry);
+    if (S_ISDIR(entry.st.st_mode)) {
+      int sub = ::openat(dirfd, name.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) continue;
+      auto r = Walk(sub, entry.path, depth + 1, out);
+      ::close(sub);
+      if (!r) return r;
+    }
+  }
+  return {};
+}
+
+bool HasGlob(std::string_view p) {
+  return p.find_first_of("*?[") != std::string_view::npos;
+}
+
+std::string Kind(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  return "not a regular file";
+}
+
+}  // namespace
+
+core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
+                                              const std::vector<std::string>& patterns,
+                                              const std::vector<std::string>& skip,
+                                              const std::string& copy_to) {
+  CollectedOutputs result;
+  int root = ::open(output_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0)
+    return core::Internal(StrCat("cannot open the output directory: ", std::strerror(errno)));
+  std::vector<Entry> entries;
+  auto walked = Walk(root, "output", 0, entries);
+  if (!walked) {
+    ::close(root);
+    return std::unexpected(walked.error());
+  }
+  const std::set<std::string> skipped(skip.begin(), skip.end());
+  std::set<std::string> matched_patterns;
+  for (const auto& e : entries) {
+    if (skipped.contains(e.path)) continue;
+    bool wanted = false;
+    for (const auto& p : patterns) {
+      if (core::GlobMatch(p, e.path)) {
+        wanted = true;
+        matched_patterns.insert(p);
+      }
+    }
+    if (!wanted) continue;
+    if (!S_ISREG(e.st.st_mode)) {
+      if (S_ISDIR(e.st.st_mode)) continue;  // "output/**" walks through dirs
+      result.problems.push_back(StrCat(e.path, " is ", Kind(e.st.st_mode),
+                                       ", not a regular file; it was not collected"));
+      continue;
+    }
+    if (e.st.st_nlink != 1) {
+      result.problems.push_back(StrCat(e.path, " is a hard link (", e.st.st_nlink,
+                                       " names); it was not collected"));
+      continue;
+    }
+    const std::string rel = e.path.substr(std::string_view("output/").size());
+    int fd = ::openat(root, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+      result.problems.push_back(StrCat(e.path, " cannot be read: ", std::strerror(errno)));
+      continue;
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || st.st_ino != e.st.st_ino || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      result.problems.push_back(StrCat(e.path, " changed while it was collected"));
+      continue;
+    }
+    int out = -1;
+    if (!copy_to.empty()) {
+      std::filesystem::path dest = std::filesystem::path(copy_to) / e.path;
+      std::error_code ec;
+      std::filesystem::create_directories(dest.parent_path(), ec);
+      out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+      if (out < 0) {
+        ::close(fd);
+        ::close(root);
+        return core::Internal(StrCat("cannot write ", dest.string(), ": ", std::strerror(errno)));
+      }
+    }
+    auto digest = HashFd(fd, out);
+    ::close(fd);
+    if (out >= 0) ::close(out);
+    if (!digest) {
+      ::close(root);
+      return std::unexpected(digest.error());
+    }
+    result.files.push_back({e.path, digest->size, digest->sha256});
+  }
+  ::close(root);
+  for (const auto& p : patterns) {
+    if (matched_patterns.contains(p)) continue;
+    result.problems.push_back(HasGlob(p) ? StrCat(p, " matched no file")
+                                         : StrCat(p, " was not written"));
+  }
+  std::sort(result.problems.begin(), result.problems.end());
+  return result;
+}
+
+}  // namespace sluss::sandbox

@@ -1,0 +1,29 @@
+#pragma once
+
+// Collecting a finished job's outputs from its output directory: declared
+// paths and globs only, never following a symlink, refusing anything that
+// is not a regular file of the job's own (a symlink, a device, a FIFO or a
+// hard link), so that no job can make sluss read a host file for it.
+
+#include <string>
+#include <vector>
+
+#include "sandbox/job_spec.h"
+
+namespace sluss::sandbox {
+
+struct CollectedOutputs {
+  std::vector<OutputFile> files;      // sorted by path
+  std::vector<std::string> problems;  // for people: "output/x.csv was not written"
+};
+
+// `output_dir` is the host directory that was /workspace/output. Declared
+// `patterns` are relative to /workspace ("output/*.csv"). Paths in `skip`
+// (the inputs' mount points) are ignored. When `copy_to` is not empty, each
+// accepted file is copied there under its path while it is hashed.
+core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
+                                              const std::vector<std::string>& patterns,
+                                              const std::vector<std::string>& skip,
+                                              const std::string& copy_to);
+
+}  // namespace sluss::sandbox

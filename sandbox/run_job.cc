@@ -1,0 +1,445 @@
+// Supervise(): one job from spec.json to result.json, driving the OCI
+// runtime step by step: create, start, wait as the child subreaper, kill on
+// the wall-clock limit or on cancel, read the cgroup, delete, collect.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "sandbox/cdi.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/internal/files.h"
+#include "sandbox/oci.h"
+#include "sandbox/outputs.h"
+#include "sandbox/process.h"
+#include "sandbox/sha256.h"
+#include "sandbox/supervisor.h"
+
+namespace sluss::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+using core::StrCat;
+using Steady = std::chrono::steady_clock;
+
+// Below this much free space the output file system counts as full.
+constexpr std::int64_t kFullBelowBytes = 1 << 20;
+
+std::string Now() {
+  return core::FormatRfc3339(core::SystemClock().Now());
+}
+
+// One of the job's output streams, written to a file of at most
+// `limit` bytes in two halves: past half, the file becomes NAME.1 and a new
+// one starts, so the newest output is always kept and a reader can follow.
+class LogSink {
+ public:
+  LogSink(std::string path, std::int64_t limit)
+      : path_(std::move(path)), half_(std::max<std::int64_t>(limit / 2, 4096)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  }
+  ~LogSink() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  LogSink(const LogSink&) = delete;
+  LogSink& operator=(const LogSink&) = delete;
+
+  void Write(const char* data, std::size_t n) {
+    if (fd_ < 0) return;
+    if (size_ + static_cast<std::int64_t>(n) > half_ && size_ > 0) Rotate();
+    while (n > 0) {
+      ssize_t put = ::write(fd_, data, n);
+      if (put < 0 && errno == EINTR) continue;
+      if (put <= 0) return;
+      size_ += put;
+      data += put;
+      n -= static_cast<std::size_t>(put);
+    }
+  }
+
+ private:
+  void Rotate() {
+    ::close(fd_);
+    ::rename(path_.c_str(), (path_ + ".1").c_str());
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    size_ = 0;
+  }
+  std::string path_;
+  std::int64_t half_;
+  int fd_ = -1;
+  std::int64_t size_ = 0;
+};
+
+std::string VersionOf(const std::string& runtime) {
+  CommandResult r = RunCommand({runtime, "--version"});
+  std::istringstream in(r.output);
+  std::string word, prev;
+  while (in >> word) {
+    if (prev == "version") return word;
+    prev = word;
+  }
+  return "";
+}
+
+// The message of the runtime's last log line (runc and crun write JSON).
+std::string RuntimeError(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  auto j = nlohmann::json::parse(last, nullptr, false);
+  if (j.is_object() && j.contains("msg") && j["msg"].is_string())
+    return j["msg"].get<std::string>();
+  return last;
+}
+
+class Job {
+ public:
+  explicit Job(std::string dir) : dir_(std::move(dir)) {}
+
+  JobResult Run() {
+    result_.started_at = Now();
+    auto spec = internal::ReadJson(dir_ + "/spec.json");
+    if (!spec) return Fail("internal_error", spec.error().message);
+    auto parsed = ParseJobSpec(*spec);
+    if (!parsed) return Fail("internal_error", StrCat("spec.json: ", parsed.error().message));
+    spec_ = std::move(*parsed);
+    result_.runtime = fs::path(spec_.runtime).filename();
+    result_.image_digest = spec_.image.digest;
+    result_.output_fs = spec_.output_fs;
+    cgroup_version_ = DetectCgroupVersion(spec_.cgroup_root);
+    result_.cgroup_version = Name(cgroup_version_);
+    result_.runtime_version = VersionOf(spec_.runtime);
+    if (result_.runtime_version.empty())
+      return Fail("internal_error", StrCat("the OCI runtime ", core::Quote(spec_.runtime),
+                                           " does not run (is it installed?)"));
+
+    if (auto r = Prepare(); !r) return Fail("internal_error", r.error().message);
+    Execute();
+    Finish();
+    return result_;
+  }
+
+ private:
+  std::vector<std::string> Runtime(std::initializer_list<std::string> args) const {
+    std::vector<std::string> argv = {spec_.runtime};
+    if (!spec_.runtime_root.empty()) {
+      argv.push_back("--root");
+      argv.push_back(spec_.runtime_root);
+    }
+    argv.insert(argv.end(), {"--log", dir_ + "/runtime.log", "--log-format", "json"});
+    argv.insert(argv.end(), args);
+    return argv;
+  }
+
+  JobResult Fail(const char* status, std::string message) {
+    result_.status = status;
+    result_.message = std::move(message);
+    if (result_.ended_at.empty()) result_.ended_at = Now();
+    return result_;
+  }
+
+  core::Result<void> Prepare() {
+    // A container left by a supervisor that died must not run twice.
+    if (RunCommand(Runtime({"state", spec_.id})).ok())
+      return core::Internal(StrCat("a container ", spec_.id,
+                                   " already exists; this attempt was started before"));
+    std::error_code ec;
+    fs::create_directories(spec_.workspace + "/output", ec);
+    if (ec) return core::Internal(StrCat("cannot prepare the workspace: ", ec.message()));
+
+    output_dir_ = dir_ + "/output-mnt";
+    fs::create_directories(output_dir_, ec);
+    if (spec_.output_fs == "loop") {
+      const std::string image = dir_ + "/output.img";
+      int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0 || ::ftruncate(fd, spec_.limits.output_bytes) != 0) {
+        if (fd >= 0) ::close(fd);
+        return core::Internal(StrCat("cannot create the output image: ", std::strerror(errno)));
+      }
+      ::close(fd);
+      auto mkfs = RunCommand({"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
+                              "-E", StrCat("root_owner=", spec_.uid, ":", spec_.gid, ",nodiscard"),
+                              image});
+      if (!mkfs.ok()) return core::Internal(StrCat("mkfs.ext4 failed: ", mkfs.LastLine()));
+      auto mount = RunCommand({"mount", "-o", "loop,nosuid,nodev", image, output_dir_});
+      if (!mount.ok())
+        return core::Internal(StrCat("cannot mount the output file system (loop devices?): ",
+                                     mount.LastLine(),
+                                     "; set sandbox.output_fs: none to run without it"));
+      mounted_ = true;
+    }
+    if (::chown(output_dir_.c_str(), spec_.uid, spec_.gid) != 0 ||
+        ::chmod(output_dir_.c_str(), 0755) != 0)
+      return core::Internal(StrCat("cannot hand the output directory to the job: ",
+                                   std::strerror(errno)));
+
+    BundleInputs inputs{.output_dir = output_dir_};
+    if (!spec_.gpus.empty()) {
+      if (auto r = ResolveGpuDevices(inputs); !r) return r;
+    }
+    for (const auto& in : spec_.inputs) {
+      struct stat st;
+      if (::lstat(in.source.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        return core::Internal(StrCat("input ", in.path, " is missing on this host"));
+    }
+    fs::create_directories(dir_ + "/bundle", ec);
+    nlohmann::json config = OciConfig(spec_, inputs);
+    const std::string text = config.dump(2);
+    result_.config_sha256 = Sha256Hex(text);
+    result_.seccomp_sha256 = Sha256Hex(SeccompProfile().dump());
+    if (auto r = internal::WriteFileAtomic(dir_ + "/bundle/config.json", text); !r) return r;
+    return {};
+  }
+
+  core::Result<void> ResolveGpuDevices(BundleInputs& inputs) {
+    auto text = internal::ReadText(spec_.cdi_spec);
+    if (!text) return core::Internal(StrCat("GPUs asked for, but the CDI spec cannot be read: ",
+                                            text.error().message));
+    result_.cdi_spec_sha256 = Sha256Hex(*text);
+    auto cdi = ParseCdiSpec(*text);
+    if (!cdi) return std::unexpected(cdi.error());
+    auto edits = ResolveGpus(*cdi, spec_.gpus);
+    if (!edits) return std::unexpected(edits.error());
+    for (const auto& dn : edits->device_nodes) {
+      struct stat st;
+      if (::stat(dn.host_path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode))
+        return core::Internal(StrCat("GPU device ", dn.host_path,
+                                     " is missing or not a character device"));
+      inputs.devices.push_back({dn.path, static_cast<std::int64_t>(major(st.st_rdev)),
+                                static_cast<std::int64_t>(minor(st.st_rdev))});
+    }
+    inputs.gpu_mounts = edits->mounts;
+    inputs.gpu_env = edits->env;
+    result_.gpus = spec_.gpus;
+    result_.gpu_driver_version = cdi->driver_version;
+    return {};
+  }
+
+  void Execute() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    int sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+      Fail("internal_error", "cannot create pipes");
+      return;
+    }
+    LogSink out_log(dir_ + "/stdout.log", spec_.limits.log_bytes);
+    LogSink err_log(dir_ + "/stderr.log", spec_.limits.log_bytes);
+    const std::string pid_file = dir_ + "/bundle/container.pid";
+    auto create = RunCommand(Runtime({"create", "--bundle", dir_ + "/bundle", "--pid-file",
+                                      pid_file, spec_.id}),
+                             out[1], err[1]);
+    ::close(out[1]);
+    ::close(err[1]);
+    if (!create.ok()) {
+      Drain(out[0], out_log);
+      Drain(err[0], err_log);
+      Fail("internal_error", StrCat("the runtime could not create the container: ",
+                                    RuntimeError(dir_ + "/runtime.log")));
+      return;
+    }
+    created_ = true;
+    auto pid_text = internal::ReadText(pid_file);
+    const pid_t init = pid_text ? std::atoi(pid_text->c_str()) : 0;
+    result_.started_at = Now();
+    const auto t0 = Steady::now();
+    auto start = RunCommand(Runtime({"start", spec_.id}));
+    if (!start.ok() || init <= 0) {
+      Fail("internal_error", StrCat("the runtime could not start the container: ",
+                                    RuntimeError(dir_ + "/runtime.log")));
+      RunCommand(Runtime({"kill", spec_.id, "KILL"}));
+      if (init <= 0) return;
+    }
+
+    auto deadline = t0 + spec_.limits.time_limit;
+    constexpr auto kNever = Steady::time_point::max();
+    auto kill_at = kNever;
+    bool exited = false, out_open = true, err_open = true;
+    int status = 0;
+    struct rusage usage {};
+    auto drain_until = kNever;
+    while ((!exited || out_open || err_open)) {
+      auto now = Steady::now();
+      if (exited && drain_until == kNever) drain_until = now + std::chrono::seconds(2);
+      if (now >= drain_until) break;
+      if (!exited && !timed_out_ && now >= deadline) {
+        timed_out_ = true;
+        RunCommand(Runtime({"kill", spec_.id, "KILL"}));
+      }
+      if (!exited && now >= kill_at) {
+        kill_at = kNever;
+        RunCommand(Runtime({"kill", spec_.id, "KILL"}));
+      }
+      auto next = std::min(drain_until, deadline);
+      if (kill_at < next) next = kill_at;
+      if (timed_out_ && !exited) next = now + std::chrono::seconds(1);
+      auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+      wait_ms = std::clamp<std::int64_t>(wait_ms, 1, 1000);
+      struct pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0},
+                              {err_open ? err[0] : -1, POLLIN, 0},
+                              {sigfd, POLLIN, 0}};
+      if (::poll(fds, 3, static_cast<int>(wait_ms)) < 0 && errno != EINTR) break;
+      if (fds[0].revents) out_open = Pump(out[0], out_log);
+      if (fds[1].revents) err_open = Pump(err[0], err_log);
+      if (fds[2].revents) {
+        signalfd_siginfo si;
+        while (::read(sigfd, &si, sizeof si) == sizeof si) {
+          if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !cancelled_ && !exited) {
+            cancelled_ = true;
+            RunCommand(Runtime({"kill", "--all", spec_.id, "TERM"}));
+            kill_at = Steady::now() + spec_.limits.kill_grace;
+          }
+        }
+        for (;;) {
+          int st = 0;
+          struct rusage ru {};
+          pid_t pid = ::wait4(-1, &st, WNOHANG, &ru);
+          if (pid <= 0) break;
+          if (pid == init) {
+            exited = true;
+            status = st;
+            usage = ru;
+          }
+        }
+      }
+    }
+    ::close(out[0]);
+    ::close(err[0]);
+    ::close(sigfd);
+    const auto t1 = Steady::now();
+    result_.ended_at = Now();
+    result_.wall_seconds = std::chrono::duration<double>(t1 - t0).count();
+    if (!exited) {
+      if (result_.status.empty())
+        Fail("internal_error", "the container's process could not be waited for");
+      return;
+    }
+    if (WIFEXITED(status)) result_.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result_.signal = WTERMSIG(status);
+    result_.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  }
+
+  static bool Pump(int fd, LogSink& sink) {
+    char buf[65536];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) return errno == EINTR || errno == EAGAIN;
+    if (n == 0) return false;
+    sink.Write(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  static void Drain(int fd, LogSink& sink) {
+    while (Pump(fd, sink)) {
+    }
+    ::close(fd);
+  }
+
+  void Finish() {
+    const std::string cgroup = CgroupPath(spec_);
+    if (created_) {
+      // The figures first: delete removes the cgroup.
+      CgroupStats stats = ReadCgroupStats(spec_.cgroup_root, cgroup_version_, cgroup);
+      result_.memory_peak_bytes = stats.memory_peak_bytes;
+      result_.pids_peak = stats.pids_peak;
+      result_.oom_kills = stats.oom_kills;
+      if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
+      RunCommand(Runtime({"delete", "--force", spec_.id}));
+    }
+    RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
+
+    bool full = false;
+    struct statvfs vfs;
+    if (mounted_ && ::statvfs(output_dir_.c_str(), &vfs) == 0)
+      full = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize) <
+             kFullBelowBytes;
+    std::vector<std::string> skip;
+    for (const auto& in : spec_.inputs) skip.push_back(in.path);
+    std::vector<std::string> problems;
+    if (result_.status.empty()) {
+      auto collected = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
+      if (!collected) {
+        problems.push_back(collected.error().message);
+      } else {
+        result_.outputs = std::move(collected->files);
+        problems = std::move(collected->problems);
+      }
+    }
+    if (mounted_) {
+      if (!RunCommand({"umount", output_dir_}).ok()) RunCommand({"umount", "-l", output_dir_});
+      ::unlink((dir_ + "/output.img").c_str());
+    }
+
+    if (!result_.status.empty()) return;  // an internal error said it already
+    const bool failed = result_.signal || (result_.exit_code && *result_.exit_code != 0);
+    if (cancelled_) {
+      Fail("cancelled", "the job was cancelled");
+    } else if (timed_out_) {
+      Fail("timed_out", StrCat("the job ran past its time limit of ",
+                               spec_.limits.time_limit.count(), " s and was killed"));
+    } else if (result_.oom_kills > 0 && failed) {
+      Fail("oom_killed", StrCat("the job ran out of memory (limit ",
+                                spec_.limits.memory_bytes >> 20, " MiB) and was killed; ask for more "
+                                "with resources.memory"));
+    } else if (full || (result_.signal && *result_.signal == SIGXFSZ)) {
+      Fail("output_limit", StrCat("the job wrote more than its ",
+                                  spec_.limits.output_bytes >> 20,
+                                  " MiB of output space"));
+    } else if (failed) {
+      Fail("nonzero_exit", result_.signal ? StrCat("the job was killed by signal ", *result_.signal)
+                                          : StrCat("the job exited with code ", *result_.exit_code));
+    } else if (!problems.empty()) {
+      Fail("missing_outputs", core::Join(problems, "; "));
+    } else {
+      result_.status = "succeeded";
+    }
+  }
+
+  std::string dir_;
+  JobSpec spec_;
+  JobResult result_;
+  CgroupVersion cgroup_version_ = CgroupVersion::kV1;
+  std::string output_dir_;
+  bool mounted_ = false;
+  bool created_ = false;
+  bool timed_out_ = false;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+JobResult Supervise(const std::string& job_dir) {
+  JobResult result = Job(job_dir).Run();
+  if (auto w = WriteResult(job_dir, result); !w) {
+    result.status = "internal_error";
+    result.message = w.error().message;
+  }
+  return result;
+}
+
+}  // namespace sluss::sandbox

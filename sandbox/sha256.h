@@ -1,0 +1,27 @@
+#pragma once
+
+// SHA-256 with OpenSSL (SHA-NI where the CPU has it).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace sluss::sandbox {
+
+std::string Sha256Hex(std::string_view data);
+
+struct FileDigest {
+  std::string sha256;  // hex
+  std::int64_t size = 0;
+};
+
+// Hashes what can be read from `fd` to its end; when `copy_to` >= 0, writes
+// every byte there too (one pass for hashing and copying an output).
+core::Result<FileDigest> HashFd(int fd, int copy_to = -1);
+
+// Opens `path` without following a final symlink and hashes it.
+core::Result<FileDigest> HashFile(const std::string& path);
+
+}  // namespace sluss::sandbox

@@ -1,0 +1,197 @@
+#include "sandbox/supervisor.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/internal/files.h"
+#include "sandbox/oci.h"
+#include "sandbox/process.h"
+
+namespace sluss::sandbox {
+namespace {
+
+using core::StrCat;
+
+std::string LockPath(const std::string& dir) { return dir + "/supervisor.lock"; }
+std::string PidPath(const std::string& dir) { return dir + "/supervisor.pid"; }
+std::string ResultPath(const std::string& dir) { return dir + "/result.json"; }
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::optional<JobResult> ReadResult(const std::string& dir) {
+  auto j = internal::ReadJson(ResultPath(dir));
+  if (!j) return std::nullopt;
+  auto r = ParseJobResult(*j);
+  if (!r) return std::nullopt;
+  return *r;
+}
+
+int ReadPid(const std::string& dir) {
+  auto text = internal::ReadText(PidPath(dir));
+  return text ? std::atoi(text->c_str()) : 0;
+}
+
+}  // namespace
+
+const char* Name(JobProbe::State state) {
+  switch (state) {
+    case JobProbe::State::kNew: return "new";
+    case JobProbe::State::kRunning: return "running";
+    case JobProbe::State::kFinished: return "finished";
+    case JobProbe::State::kLost: return "lost";
+  }
+  return "?";
+}
+
+JobProbe ProbeJob(const std::string& dir) {
+  JobProbe probe;
+  if (auto r = ReadResult(dir)) {
+    probe.state = JobProbe::State::kFinished;
+    probe.result = std::move(r);
+    return probe;
+  }
+  int fd = ::open(LockPath(dir).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return probe;  // new
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    ::close(fd);
+    probe.state = JobProbe::State::kRunning;
+    probe.pid = ReadPid(dir);
+    return probe;
+  }
+  ::close(fd);
+  // The supervisor may have finished between the two looks.
+  if (auto r = ReadResult(dir)) {
+    probe.state = JobProbe::State::kFinished;
+    probe.result = std::move(r);
+    return probe;
+  }
+  probe.state = Exists(PidPath(dir)) ? JobProbe::State::kLost : JobProbe::State::kNew;
+  return probe;
+}
+
+core::Result<JobProbe> StartDetached(const std::string& self, const std::string& dir) {
+  int fd = ::open(LockPath(dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return core::Internal(StrCat("cannot open the job's lock: ", std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return ProbeJob(dir);  // running (or it just finished)
+  }
+  if (Exists(ResultPath(dir)) || Exists(PidPath(dir))) {
+    // Finished, or started once and lost: never a second container.
+    ::close(fd);
+    return ProbeJob(dir);
+  }
+  const std::string fd_text = std::to_string(fd);
+  const std::string log = dir + "/supervisor.log";
+  const char* argv[] = {self.c_str(), "supervise", dir.c_str(), "--lock-fd", fd_text.c_str(),
+                        nullptr};
+  // Only async-signal-safe calls between fork and exec: the caller may be
+  // the multithreaded daemon.
+  pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fd);
+    return core::Internal(StrCat("fork failed: ", std::strerror(errno)));
+  }
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+    ::dup2(null, 0);
+    ::dup2(out >= 0 ? out : null, 1);
+    ::dup2(out >= 0 ? out : null, 2);
+    ::fcntl(fd, F_SETFD, 0);  // the lock travels into the supervisor
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(argv[0], const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::close(fd);  // the supervisor's copy keeps the lock
+  JobProbe probe;
+  probe.state = JobProbe::State::kRunning;
+  return probe;
+}
+
+core::Result<void> CancelJob(const std::string& dir) {
+  JobProbe probe = ProbeJob(dir);
+  if (probe.state != JobProbe::State::kRunning || probe.pid <= 0)
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("the job is ", Name(probe.state), ", not running"));
+  if (::kill(probe.pid, SIGTERM) != 0)
+    return core::Internal(StrCat("cannot signal the supervisor: ", std::strerror(errno)));
+  return {};
+}
+
+core::Result<JobResult> CleanUpLost(const std::string& dir) {
+  int fd = ::open(LockPath(dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return core::Internal(StrCat("cannot open the job's lock: ", std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return core::Fail(core::ErrorCode::kFailedPrecondition, "the job's supervisor is running");
+  }
+  if (auto r = ReadResult(dir)) {
+    ::close(fd);
+    return *r;
+  }
+  JobResult result;
+  result.status = "node_lost";
+  result.message = "the job's supervisor stopped without a result (host restart or kill); "
+                   "the job was stopped";
+  result.ended_at = core::FormatRfc3339(core::SystemClock().Now());
+  auto spec_json = internal::ReadJson(dir + "/spec.json");
+  if (spec_json) {
+    if (auto spec = ParseJobSpec(*spec_json)) {
+      std::vector<std::string> base = {spec->runtime};
+      if (!spec->runtime_root.empty()) base.insert(base.end(), {"--root", spec->runtime_root});
+      auto with = [&](std::initializer_list<std::string> args) {
+        auto argv = base;
+        argv.insert(argv.end(), args);
+        return argv;
+      };
+      if (RunCommand(with({"state", spec->id})).ok()) {
+        RunCommand(with({"kill", spec->id, "KILL"}));
+        RunCommand(with({"delete", "--force", spec->id}));
+      }
+      auto version = DetectCgroupVersion(spec->cgroup_root);
+      RemoveCgroupDirs(spec->cgroup_root, version, CgroupPath(*spec));
+      result.runtime = std::filesystem::path(spec->runtime).filename();
+      result.image_digest = spec->image.digest;
+    }
+  }
+  const std::string mnt = dir + "/output-mnt";
+  if (RunCommand({"mountpoint", "-q", mnt}).ok()) {
+    if (!RunCommand({"umount", mnt}).ok()) RunCommand({"umount", "-l", mnt});
+  }
+  ::unlink((dir + "/output.img").c_str());
+  auto w = WriteResult(dir, result);
+  ::close(fd);
+  if (!w) return std::unexpected(w.error());
+  return result;
+}
+
+core::Result<void> WriteResult(const std::string& dir, const JobResult& result) {
+  return internal::WriteFileAtomic(ResultPath(dir), ToJson(result).dump(2) + "\n");
+}
+
+}  // namespace sluss::sandbox

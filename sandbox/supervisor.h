@@ -1,0 +1,62 @@
+#pragma once
+
+// sluss-run's work, as functions: start a job detached (idempotently), run
+// it to the end in the foreground, and tell from outside how a job stands.
+//
+// A job directory holds:
+//   spec.json          the JobSpec (written by the executor)
+//   supervisor.lock    flock held by the one supervisor of this job
+//   supervisor.pid     its pid
+//   bundle/config.json the OCI bundle (root is the image, used read-only)
+//   stdout.log, stderr.log (+ .1)  the job's output, the tail kept
+//   outputs/output/... the collected outputs
+//   result.json        written once, atomically, at the end
+
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+#include "sandbox/job_spec.h"
+
+namespace sluss::sandbox {
+
+// Runs the job in `job_dir` in this process to the end and writes
+// result.json. The caller holds the job's lock (see StartDetached). SIGTERM
+// or SIGINT cancels the job (TERM, then KILL after the spec's grace time).
+JobResult Supervise(const std::string& job_dir);
+
+struct JobProbe {
+  enum class State {
+    kNew,       // no supervisor ever ran (no lock taken, no result)
+    kRunning,   // a supervisor holds the lock
+    kFinished,  // result.json exists
+    kLost,      // a supervisor started but died without a result
+  };
+  State state = State::kNew;
+  int pid = 0;                    // the supervisor's, when running
+  std::optional<JobResult> result;  // when finished
+};
+const char* Name(JobProbe::State state);
+
+// How the job stands, from outside; cheap (one flock attempt, one stat).
+JobProbe ProbeJob(const std::string& job_dir);
+
+// Starts a supervisor for `job_dir` in its own session, detached from the
+// caller, and returns at once. Idempotent: when one runs or has finished,
+// starts nothing and says so. `self` is the sluss-run binary to exec (it is
+// run as `self supervise JOBDIR`).
+core::Result<JobProbe> StartDetached(const std::string& self, const std::string& job_dir);
+
+// Asks the job's supervisor to cancel the job (SIGTERM to the supervisor).
+core::Result<void> CancelJob(const std::string& job_dir);
+
+// For a lost job: kills and deletes its container if the runtime still has
+// one, unmounts its output file system, and writes a result saying the
+// supervisor was lost. Runs under the job's lock.
+core::Result<JobResult> CleanUpLost(const std::string& job_dir);
+
+// Writes `result` to `job_dir`/result.json atomically (temporary file,
+// fsync, rename, fsync of the directory).
+core::Result<void> WriteResult(const std::string& job_dir, const JobResult& result);
+
+}  // namespace sluss::sandbox
