@@ -102,6 +102,9 @@ core::Result<ImageSpec> MakeHostImage(const std::string& dir) {
                   fs::copy_options::overwrite_existing, ec);
   ::chmod((root / "etc/ld.so.cache").c_str(), 0644);
   ::chmod(dir.c_str(), 0755);
+  // runc gives a tmpfs the mode of the directory it covers.
+  ::chmod((root / "tmp").c_str(), 01777);
+  ::chmod((root / "var/tmp").c_str(), 01777);
   std::string manifest;
   auto tree = ImageDigest(image.rootfs, &manifest);
   if (!tree) return std::unexpected(tree.error());

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# The sandbox, for real: sluss-run starts runc containers from the `host`
+# image and hostile jobs try to get out. Needs root (runc, loop mounts,
+# cgroups); skipped with exit 77 otherwise.
+#   sandbox_test.sh SLUSS_RUN
+set -uo pipefail
+RUN=$1
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/support/assert.sh"
+
+if [[ $(id -u) != 0 ]]; then
+  echo "SKIP: the sandbox tests need root (runc, loop devices, cgroups)"
+  exit 77
+fi
+if ! command -v runc >/dev/null; then
+  echo "SKIP: runc is not installed (scripts/install-deps installs it)"
+  exit 77
+fi
+
+T=$(mktemp -d /tmp/sluss-sandbox-XXXXXX)
+cleanup() {
+  for d in "$T"/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
+  [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null
+  [[ -n ${KEEP:-} ]] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+"$RUN" host-image "$T/img" >"$T/image.json" || { echo "cannot make the host image"; exit 1; }
+mkdir -p "$T/data/rx" "$T/data/other" "$T/jobs"
+echo "patient,drug" >"$T/data/rx/rx.csv"
+echo "secret" >"$T/data/other/secret.csv"
+n=0
+
+# spec NAME SCRIPT [EXTRA_JSON]: writes the spec of a job that runs
+# `sh -c SCRIPT` (dataset rx mounted) in a fresh directory, left in $J.
+spec() {
+  local name=$1 script=$2 extra=${3:-}
+  n=$((n + 1))
+  J="$T/jobs/$name"
+  mkdir -p "$J/ws"
+  echo "print('code')" >"$J/ws/analysis.py"
+  python3 - "$J/spec.json" "$T" "$n" "$script" "$extra" <<'EOF'
+import json, sys
+path, t, n, script, extra = sys.argv[1:]
+image = json.load(open(t + "/image.json"))
+spec = {"version": 1, "id": "sluss-test-%s" % n, "image": image,
+        "argv": ["sh", "-c", script], "workspace": path.rsplit("/", 1)[0] + "/ws",
+        "datasets": [{"name": "rx", "version": "v1", "path": t + "/data/rx"}],
+        "outputs": [], "cgroup_parent": "/sluss-test",
+        "limits": {"memory_bytes": 128 << 20, "time_limit_s": 30, "pids": 64,
+                   "output_bytes": 32 << 20, "tmp_bytes": 16 << 20, "kill_grace_s": 2}}
+if extra:
+    for k, v in json.loads(extra).items():
+        if isinstance(v, dict) and isinstance(spec.get(k), dict): spec[k].update(v)
+        else: spec[k] = v
+json.dump(spec, open(path, "w"))
+EOF
+}
+# job NAME SCRIPT [EXTRA_JSON]: the same, run in the foreground to its end.
+job() {
+  spec "$@"
+  "$RUN" run "$J" >"$J/run.out" 2>&1
+}
+# field KEY: a field of $J/result.json.
+field() { python3 -c "import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if v is not None else '')" "$J/result.json" "$1"; }
+expect() {  # expect WHAT ACTUAL EXPECTED
+  [[ $2 == "$3" ]] && ok || fail "$1: got '$2', expected '$3' (job $J: $(field message 2>/dev/null))"
+}
+out() { cat "$J/stdout.log"; }
+
+# --- The process and its privileges ---
+job identity 'echo pid=$$; id -u; id -g; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; hostname'
+expect "succeeds" "$(field status)" succeeded
+grep -q '^pid=1$' "$J/stdout.log" && ok || fail "the job is not PID 1: $(out)"
+expect "uid" "$(sed -n 2p "$J/stdout.log")" 10000
+expect "gid" "$(sed -n 3p "$J/stdout.log")" 10000
+grep -qP '^CapEff:\t0000000000000000$' "$J/stdout.log" && ok || fail "CapEff not 0: $(out)"
+grep -qP '^CapBnd:\t0000000000000000$' "$J/stdout.log" && ok || fail "CapBnd not 0: $(out)"
+grep -qP '^NoNewPrivs:\t1$' "$J/stdout.log" && ok || fail "NoNewPrivs not 1: $(out)"
+grep -qP '^Seccomp:\t2$' "$J/stdout.log" && ok || fail "seccomp not in filter mode: $(out)"
+expect "runtime recorded" "$(field runtime)" runc
+expect "cgroup version" "$(field cgroup_version)" v1
+[[ $(field config_sha256) =~ ^[0-9a-f]{64}$ ]] && ok || fail "no config.json hash"
+
+# --- The file system ---
+job readonly 'for p in /data/rx/x /workspace/x /usr/x /x /etc/x /data/new; do
+  (echo x >"$p") 2>/dev/null && echo "WROTE $p"; done
+  echo ok >/workspace/output/result.txt; stat -c %u /workspace/output/result.txt
+  echo tmp >/tmp/t && echo tmp-ok; ls /data; cat /data/rx/rx.csv' '{"outputs": ["output/*.txt"]}'
+expect "read-only job ends well" "$(field status)" succeeded
+grep -q WROTE "$J/stdout.log" && fail "a read-only place was written: $(grep WROTE "$J/stdout.log")" || ok
+grep -qx 10000 "$J/stdout.log" && ok || fail "output not owned by the job uid: $(out)"
+grep -qx tmp-ok "$J/stdout.log" && ok || fail "/tmp not writable"
+grep -qx rx "$J/stdout.log" && ok || fail "dataset rx not at /data/rx: $(out)"
+grep -q other "$J/stdout.log" && fail "another dataset is visible" || ok
+grep -qx patient,drug "$J/stdout.log" && ok || fail "dataset not readable"
+[[ -f $J/outputs/output/result.txt ]] && ok || fail "output not collected"
+[[ $(field outputs) == *result.txt* ]] && ok || fail "output not in result.json"
+
+# Another job's directories are not there at all.
+job other-job "ls $T/jobs/readonly 2>&1; ls $T/data/other 2>&1; cat /proc/1/root/etc/hostname 2>&1 | head -1"
+grep -q result.txt "$J/stdout.log" && fail "another job's files are visible" || ok
+grep -q secret "$J/stdout.log" && fail "another dataset's files are visible" || ok
+
+# An output that points outside is refused, not read.
+job symlink 'ln -s /etc/shadow /workspace/output/leak.csv; ln -s /data/rx/rx.csv /workspace/output/rx.csv' '{"outputs": ["output/*.csv"]}'
+expect "a symlinked output" "$(field status)" missing_outputs
+[[ $(field message) == *"leak.csv is a symbolic link"* ]] && ok || fail "reason missing: $(field message)"
+[[ -e $J/outputs/output/leak.csv ]] && fail "a symlink was followed" || ok
+
+# Writing past the output space fails as output_limit; the host disk is safe.
+job fill 'dd if=/dev/zero of=/workspace/output/big bs=1M count=100 2>&1; exit 1'
+expect "a job that fills its output space" "$(field status)" output_limit
+
+# --- The network: none but its own loopback ---
+python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/port" &
+listener=$!
+for _ in $(seq 50); do [[ -s $T/port ]] && break; sleep 0.1; done
+port=$(cat "$T/port")
+job network "python3 -c 'import socket
+try:
+    socket.create_connection((\"127.0.0.1\", $port), timeout=2); print(\"CONNECTED\")
+except OSError as e: print(\"refused\", e)
+try:
+    socket.create_connection((\"10.0.0.1\", 80), timeout=2); print(\"CONNECTED\")
+except OSError as e: print(\"unreachable\", e)
+s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(); print(\"loopback ok\")'"
+grep -q CONNECTED "$J/stdout.log" && fail "the job reached the host network: $(out)" || ok
+grep -q "loopback ok" "$J/stdout.log" && ok || fail "no loopback in the job: $(out) $(cat "$J/stderr.log")"
+
+# --- Limits ---
+job memory "python3 -c 'x = b\"x\" * (512 << 20); print(len(x))'"
+expect "4x the memory limit" "$(field status)" oom_killed
+[[ $(field oom_kills) -ge 1 ]] && ok || fail "oom_kills not counted"
+[[ $(field memory_peak_bytes) -gt $((100 << 20)) ]] && ok || fail "memory peak $(field memory_peak_bytes)"
+
+job forkbomb 'bomb() { bomb | bomb & }; bomb; sleep 3' '{"limits": {"time_limit_s": 4}}'
+[[ $(field pids_peak) -le 64 && $(field pids_peak) -gt 10 ]] && ok || fail "pids peak $(field pids_peak) with a limit of 64"
+timeout 5 true && ok || fail "the host does not answer after a fork bomb"
+pgrep -f 'bomb' >/dev/null && fail "fork bomb processes left on the host" || ok
+
+job slow 'sleep 1000' '{"limits": {"time_limit_s": 1}}'
+expect "a job past its time limit" "$(field status)" timed_out
+pgrep -x -f 'sleep 1000' >/dev/null && fail "the timed-out job left a process" || ok
+[[ -d /sys/fs/cgroup/memory/sluss-test/sluss-test-$n ]] && fail "the job's cgroup was left" || ok
+
+# --- Seccomp: ptrace, unshare, mount ---
+job ptrace "python3 -c 'import ctypes,os; libc=ctypes.CDLL(None, use_errno=True)
+print(\"ptrace\", libc.ptrace(0,0,0,0), os.strerror(ctypes.get_errno()))'; unshare -U true && echo UNSHARED; unshare -n true && echo UNSHARED; mount -t tmpfs x /tmp && echo MOUNTED; true"
+grep -q "ptrace -1 Operation not permitted" "$J/stdout.log" && ok || fail "ptrace was not refused: $(out)"
+grep -q UNSHARED "$J/stdout.log" && fail "unshare worked" || ok
+grep -q MOUNTED "$J/stdout.log" && fail "mount worked" || ok
+
+# --- Exit codes ---
+job failing 'echo about to fail >&2; exit 3'
+expect "exit 3" "$(field status)" nonzero_exit
+expect "exit code" "$(field exit_code)" 3
+grep -q "about to fail" "$J/stderr.log" && ok || fail "stderr not kept"
+
+# --- GPUs: exactly the devices given ---
+mkdir -p "$T/dev"
+mknod "$T/dev/nvidia0" c 10 229 && mknod "$T/dev/nvidia1" c 1 11 && mknod "$T/dev/nvidiactl" c 10 229
+cat >"$T/cdi.yaml" <<EOF
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- name: GPU-aaaa
+  containerEdits:
+    deviceNodes:
+    - {path: /dev/nvidia0, hostPath: $T/dev/nvidia0}
+- name: GPU-bbbb
+  containerEdits:
+    deviceNodes:
+    - {path: /dev/nvidia1, hostPath: $T/dev/nvidia1}
+containerEdits:
+  deviceNodes:
+  - {path: /dev/nvidiactl, hostPath: $T/dev/nvidiactl}
+EOF
+job gpu 'echo $NVIDIA_VISIBLE_DEVICES; ls /dev | grep nvidia; (exec 3<>/dev/nvidia0) && echo OPEN0; (exec 3<>/dev/nvidia1) 2>/dev/null && echo OPEN1; true' \
+  "{\"gpus\": [\"GPU-aaaa\"], \"cdi_spec\": \"$T/cdi.yaml\"}"
+expect "a GPU job" "$(field status)" succeeded
+grep -qx GPU-aaaa "$J/stdout.log" && ok || fail "NVIDIA_VISIBLE_DEVICES: $(out)"
+grep -qx OPEN0 "$J/stdout.log" && ok || fail "the given GPU is not usable: $(out) $(cat "$J/stderr.log")"
+grep -q OPEN1 "$J/stdout.log" && fail "a GPU not given was reachable" || ok
+grep -qx nvidia1 "$J/stdout.log" && fail "a GPU not given is in /dev" || ok
+[[ $(field gpus) == *GPU-aaaa* && $(field cdi_spec_sha256) =~ ^[0-9a-f]{64}$ ]] && ok || fail "GPUs not in result.json"
+job gpu-unknown 'true' "{\"gpus\": [\"GPU-zzzz\"], \"cdi_spec\": \"$T/cdi.yaml\"}"
+expect "an unknown GPU" "$(field status)" internal_error
+
+# --- Detached, idempotent, cancellable ---
+spec detached 'sleep 1000' '{"id": "sluss-test-detached"}'
+"$RUN" start "$J" | grep -q '"state":"running"' && ok || fail "start did not say running"
+sleep 0.5
+"$RUN" start "$J" | grep -q '"state":"running"' && ok || fail "a second start did not report the first"
+[[ $(runc list -q | grep -c '^sluss-test-detached$') == 1 ]] && ok || fail "not exactly one container: $(runc list -q)"
+"$RUN" status "$J" | grep -q '"state":"running"' && ok || fail "status not running"
+"$RUN" cancel "$J" && ok || fail "cancel failed"
+for _ in $(seq 100); do [[ -f $J/result.json ]] && break; sleep 0.1; done
+expect "a cancelled job" "$(field status)" cancelled
+"$RUN" start "$J" | grep -q '"state":"finished"' && ok || fail "start after the end ran it again"
+runc list -q | grep -q sluss-test && fail "containers left: $(runc list -q)" || ok
+mountpoint -q "$J/output-mnt" && fail "output file system left mounted" || ok
+
+finish "sandbox"
