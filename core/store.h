@@ -11,6 +11,7 @@
 //     state machine (core/job_state.h) and appends a JobEvent.
 // Thread safety: implementations may be called from any thread.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,26 @@ struct NewRun {
   // stored as failed.
   std::vector<std::string> errors;
   std::vector<NewJob> jobs;  // any order; `needs` must name jobs in this run
+};
+
+// Fields a transition may set with the status, in the same transaction.
+struct JobUpdate {
+  std::optional<std::string> node;
+  std::optional<std::vector<std::string>> gpus;
+  std::optional<std::string> result_json;
+  std::optional<int> exit_code;
+  std::optional<TimePoint> eligible_at;
+};
+
+// What the scheduler looks at each cycle: every pending and running job,
+// and the status of each job they need.
+struct ActiveJobs {
+  struct Need {
+    StatusCode status = StatusCode::kWaitingOnDependencies;
+    std::string action;
+  };
+  std::vector<Job> jobs;  // by id
+  std::map<JobId, Need> needs;
 };
 
 struct RunFilter {
@@ -115,9 +136,18 @@ class Store {
   // kFailedPrecondition when the state machine forbids the move. A retry
   // (failed or cancelled -> pending) starts the next attempt. The job's run
   // state is updated in the same transaction.
+  Result<Job> TransitionJob(JobId id, StatusCode expected, StatusCode to,
+                            std::string_view reason, TimePoint now) {
+    return TransitionJob(id, expected, to, reason, now, JobUpdate{});
+  }
   virtual Result<Job> TransitionJob(JobId id, StatusCode expected,
                                     StatusCode to, std::string_view reason,
-                                    TimePoint now) = 0;
+                                    TimePoint now, const JobUpdate& update) = 0;
+  // Sets fields of a job without changing its status: the result of an
+  // attempt that was cancelled while it ran. Only when `attempt` is the
+  // job's current attempt; kConflict otherwise.
+  virtual Result<void> UpdateJob(JobId id, int attempt, const JobUpdate& update) = 0;
+  virtual Result<ActiveJobs> ListActiveJobs() = 0;
   virtual Result<std::vector<JobEvent>> ListJobEvents(JobId id) = 0;
   // A job of `project` with this cache key that succeeded (not itself
   // cached), whose outputs a new job may reuse.

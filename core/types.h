@@ -148,6 +148,13 @@ struct Job {
   std::optional<TimePoint> started_at;
   std::optional<TimePoint> ended_at;
   std::optional<int> exit_code;
+  std::string node;               // where the current attempt runs or ran
+  std::vector<std::string> gpus;  // the GPUs it was given there
+  // The executor's record of the last attempt that ended (sluss-run's
+  // result.json: usage, outputs with SHA-256, runtime); empty before.
+  std::string result_json;
+  // A retried job waits until then (exponential backoff).
+  std::optional<TimePoint> eligible_at;
 
   JobState state() const { return StateOf(status); }
 };

@@ -190,6 +190,10 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
   return result;
 }
 
+core::Result<void> WriteSpec(const std::string& dir, const JobSpec& spec) {
+  return internal::WriteFileAtomic(dir + "/spec.json", ToJson(spec).dump(2) + "\n");
+}
+
 core::Result<void> WriteResult(const std::string& dir, const JobResult& result) {
   return internal::WriteFileAtomic(ResultPath(dir), ToJson(result).dump(2) + "\n");
 }

@@ -55,6 +55,9 @@ core::Result<void> CancelJob(const std::string& job_dir);
 // supervisor was lost. Runs under the job's lock.
 core::Result<JobResult> CleanUpLost(const std::string& job_dir);
 
+// Writes `spec` to `job_dir`/spec.json atomically.
+core::Result<void> WriteSpec(const std::string& job_dir, const JobSpec& spec);
+
 // Writes `result` to `job_dir`/result.json atomically (temporary file,
 // fsync, rename, fsync of the directory).
 core::Result<void> WriteResult(const std::string& job_dir, const JobResult& result);

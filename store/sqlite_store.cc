@@ -52,7 +52,8 @@ class Transaction {
 
 constexpr const char* kJobColumns =
     "id, run_id, project, action, status, reason, attempt, spec, cache_key, "
-    "created_at, updated_at, started_at, ended_at, exit_code";
+    "created_at, updated_at, started_at, ended_at, exit_code, node, gpus, "
+    "result, eligible_at";
 
 core::Job ReadJob(const Stmt& s) {
   core::Job j;
@@ -70,6 +71,13 @@ core::Job ReadJob(const Stmt& s) {
   if (auto v = s.OptInt(11)) j.started_at = core::FromUnixMillis(*v);
   if (auto v = s.OptInt(12)) j.ended_at = core::FromUnixMillis(*v);
   if (auto v = s.OptInt(13)) j.exit_code = static_cast<int>(*v);
+  j.node = s.Text(14);
+  auto gpus = nlohmann::json::parse(s.Text(15), nullptr, false);
+  if (gpus.is_array())
+    for (const auto& g : gpus)
+      if (g.is_string()) j.gpus.push_back(g.get<std::string>());
+  j.result_json = s.Text(16);
+  if (auto v = s.OptInt(17)) j.eligible_at = core::FromUnixMillis(*v);
   return j;
 }
 
@@ -491,7 +499,7 @@ Result<core::Job> SqliteStore::GetJobLocked(core::JobId id) {
   if (rc == SQLITE_DONE) return core::NotFound(StrCat("no job ", id.value));
   if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get job"));
   core::Job job = ReadJob(s);
-  std::string needs = s.Text(14);
+  std::string needs = s.Text(18);
   std::size_t start = 0;
   while (start < needs.size()) {
     std::size_t comma = needs.find(',', start);
@@ -531,7 +539,8 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
                                              core::StatusCode expected,
                                              core::StatusCode to,
                                              std::string_view reason,
-                                             core::TimePoint now) {
+                                             core::TimePoint now,
+                                             const core::JobUpdate& update) {
   auto lock = Lock();
   Transaction tx(db_);
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "transition"));
@@ -563,6 +572,7 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
       .Bind(8, core::IsTerminal(to) ? 1 : 0)
       .Bind(9, id.value);
   if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "transition"));
+  SLUSS_RETURN_IF_ERROR(ApplyUpdateLocked(id, update));
   Stmt& e = Prepare(
       "INSERT INTO job_events(job_id, at, from_status, to_status, reason, "
       "attempt) VALUES (?, ?, ?, ?, ?, ?)");
@@ -576,6 +586,72 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
   SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(job->run_id, now));
   SLUSS_RETURN_IF_ERROR(tx.Commit());
   return GetJobLocked(id);
+}
+
+Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdate& update) {
+  // One statement; a NULL parameter leaves its column as it is.
+  Stmt& u = Prepare(
+      "UPDATE jobs SET node = coalesce(?1, node), gpus = coalesce(?2, gpus), "
+      "result = coalesce(?3, result), exit_code = coalesce(?4, exit_code), "
+      "eligible_at = CASE WHEN ?6 THEN ?5 ELSE eligible_at END WHERE id = ?7");
+  std::optional<std::string> gpus;
+  if (update.gpus) gpus = nlohmann::json(*update.gpus).dump();
+  std::optional<std::int64_t> eligible;
+  if (update.eligible_at) eligible = core::ToUnixMillis(*update.eligible_at);
+  u.Bind(1, update.node)
+      .Bind(2, gpus)
+      .Bind(3, update.result_json)
+      .Bind(4, update.exit_code)
+      .Bind(5, eligible)
+      .Bind(6, update.eligible_at ? 1 : 0)
+      .Bind(7, id.value);
+  if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "update job"));
+  return {};
+}
+
+Result<void> SqliteStore::UpdateJob(core::JobId id, int attempt, const core::JobUpdate& update) {
+  auto lock = Lock();
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "update job"));
+  auto job = GetJobLocked(id);
+  if (!job) return std::unexpected(job.error());
+  if (job->attempt != attempt)
+    return Fail(ErrorCode::kConflict, StrCat("job ", id.value, " is at attempt ", job->attempt,
+                                             ", not ", attempt));
+  SLUSS_RETURN_IF_ERROR(ApplyUpdateLocked(id, update));
+  return tx.Commit();
+}
+
+Result<core::ActiveJobs> SqliteStore::ListActiveJobs() {
+  auto lock = Lock();
+  Transaction tx(db_);  // one consistent snapshot
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "active jobs"));
+  static const std::string sql = StrCat("SELECT ", kJobColumns,
+                                        " FROM jobs WHERE state IN ('pending', 'running') ORDER BY id");
+  Stmt& s = Prepare(sql.c_str());
+  core::ActiveJobs out;
+  std::map<std::int64_t, std::size_t> index;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.jobs.push_back(ReadJob(s));
+    index[out.jobs.back().id.value] = out.jobs.size() - 1;
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "active jobs"));
+  Stmt& n = Prepare(
+      "SELECT n.job_id, n.needs_id, d.status, d.action FROM job_needs n "
+      "JOIN jobs j ON j.id = n.job_id JOIN jobs d ON d.id = n.needs_id "
+      "WHERE j.state IN ('pending', 'running') ORDER BY n.job_id, n.needs_id");
+  while ((rc = n.Step()) == SQLITE_ROW) {
+    auto it = index.find(n.Int(0));
+    if (it == index.end()) continue;
+    core::JobId need{n.Int(1)};
+    out.jobs[it->second].needs.push_back(need);
+    out.needs[need] = {core::ParseStatusCode(n.Text(2)).value_or(core::StatusCode::kInternalError),
+                       n.Text(3)};
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "active jobs"));
+  SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return out;
 }
 
 Result<std::vector<core::JobEvent>> SqliteStore::ListJobEvents(core::JobId id) {

@@ -69,11 +69,14 @@ class SqliteStore final : public core::Store {
 
   core::Result<core::Job> GetJob(core::JobId id) override;
   core::Result<std::vector<core::Job>> ListJobs(core::RunId run) override;
-  core::Result<core::Job> TransitionJob(core::JobId id,
-                                        core::StatusCode expected,
-                                        core::StatusCode to,
-                                        std::string_view reason,
-                                        core::TimePoint now) override;
+  using core::Store::TransitionJob;
+  core::Result<core::Job> TransitionJob(core::JobId id, core::StatusCode expected,
+                                        core::StatusCode to, std::string_view reason,
+                                        core::TimePoint now,
+                                        const core::JobUpdate& update) override;
+  core::Result<void> UpdateJob(core::JobId id, int attempt,
+                               const core::JobUpdate& update) override;
+  core::Result<core::ActiveJobs> ListActiveJobs() override;
   core::Result<std::vector<core::JobEvent>> ListJobEvents(
       core::JobId id) override;
   core::Result<std::vector<core::JobCount>> CountJobs(std::string_view project) override;
@@ -109,6 +112,7 @@ class SqliteStore final : public core::Store {
   core::Result<core::Run> GetRunLocked(core::RunId id);
   core::Result<core::Job> GetJobLocked(core::JobId id);
   core::Result<void> UpdateRunStateLocked(core::RunId id, core::TimePoint now);
+  core::Result<void> ApplyUpdateLocked(core::JobId id, const core::JobUpdate& update);
 
   std::mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)

@@ -113,6 +113,13 @@ CREATE TABLE settings (
 ALTER TABLE runs ADD COLUMN dedupe_key TEXT;
 CREATE UNIQUE INDEX runs_by_dedupe_key ON runs(dedupe_key) WHERE dedupe_key IS NOT NULL;
 )sql",
+      // 5: where a job runs, what it used and produced, and retry backoff.
+      R"sql(
+ALTER TABLE jobs ADD COLUMN node TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN gpus TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE jobs ADD COLUMN result TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN eligible_at INTEGER;
+)sql",
   };
   return migrations;
 }

@@ -1,0 +1,103 @@
+#pragma once
+
+// The Executor port: where jobs run. executors/local runs them on this host
+// under sluss-run; a Slurm executor submits the same sluss-run to Slurm.
+// The engine decides what runs and where; an executor only runs, watches,
+// cancels and reports. It holds no scheduling policy.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ids.h"
+#include "core/job_state.h"
+#include "core/time.h"
+
+namespace sluss::core {
+
+// Everything an executor needs to run one attempt of a job, with host paths
+// resolved by the engine.
+struct LaunchRequest {
+  JobId job;
+  int attempt = 1;
+  std::string project;
+  std::string node;
+  struct Image {
+    std::string name;
+    std::string digest;
+    std::string rootfs;
+    std::vector<std::string> host_binds;
+  } image;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string workspace;  // host directory with the job's code
+  struct Dataset {
+    std::string name, version, path;
+  };
+  std::vector<Dataset> datasets;
+  struct Input {
+    std::string path;    // "output/cohort.csv"
+    std::string source;  // host file
+  };
+  std::vector<Input> inputs;
+  std::vector<std::string> outputs;  // declared paths and globs
+  std::int64_t milli_cpus = 1000;
+  std::int64_t memory_bytes = 0;
+  std::chrono::seconds time_limit{0};
+  std::int64_t output_bytes = 0;
+  std::vector<std::string> gpus;  // device names on the node
+};
+
+// How an attempt ended, as the executor saw it.
+struct JobOutcome {
+  StatusCode status = StatusCode::kInternalError;  // a terminal code
+  std::string message;                              // for people
+  std::optional<int> exit_code;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> ended_at;
+  // The executor's full record (sluss-run's result.json): usage, outputs
+  // with SHA-256, runtime, hashes. Stored with the job for provenance.
+  std::string result_json;
+};
+
+// An attempt the store says is running, handed to Reattach after a restart.
+struct RunningAttempt {
+  JobId job;
+  int attempt = 1;
+};
+
+class Executor {
+ public:
+  struct Callbacks {
+    // The attempt's container runs. Called on an executor thread.
+    std::function<void(JobId, int attempt)> started;
+    // The attempt ended (or was found ended). Called once per attempt, on
+    // an executor thread.
+    std::function<void(JobId, int attempt, const JobOutcome&)> finished;
+  };
+
+  virtual ~Executor() = default;
+  // Starts the attempt and returns without waiting for it. Idempotent: a
+  // second launch of the same attempt starts nothing new.
+  virtual Result<void> Launch(const LaunchRequest& request) = 0;
+  // Asks the attempt to stop (TERM, then KILL after a grace time); its end
+  // is reported through `finished` as cancelled.
+  virtual Result<void> Cancel(JobId job, int attempt) = 0;
+  // After a restart: watches each attempt again. One still running is
+  // watched; one that ended while the daemon was down is reported finished;
+  // one that vanished without a result is reported node_lost. Returns the
+  // attempts never launched (the daemon died between persisting the
+  // decision and launching), which the engine launches again.
+  virtual std::vector<RunningAttempt> Reattach(const std::vector<RunningAttempt>& running) = 0;
+  // Where the attempt's stdout and stderr are ("stdout" or "stderr"), for
+  // the logs API: the files, oldest first. Empty when unknown.
+  virtual std::vector<std::string> LogFiles(JobId job, int attempt,
+                                            const std::string& stream) const = 0;
+};
+
+}  // namespace sluss::core

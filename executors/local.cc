@@ -1,0 +1,236 @@
+#include "executors/local.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+#include "sandbox/job_spec.h"
+#include "sandbox/supervisor.h"
+
+namespace sluss::executors {
+namespace {
+
+namespace fs = std::filesystem;
+using core::StrCat;
+
+// Job uids: one per job, never a host account, so that no two jobs share
+// an owner for what they write.
+constexpr std::uint32_t kUidSpan = 50000;
+
+core::StatusCode CodeOf(const std::string& status) {
+  if (status == "succeeded") return core::StatusCode::kSucceeded;
+  if (status == "cancelled") return core::StatusCode::kCancelledByUser;
+  if (auto code = core::ParseStatusCode(status); code && core::IsTerminal(*code)) return *code;
+  return core::StatusCode::kInternalError;
+}
+
+core::JobOutcome OutcomeOf(const sandbox::JobResult& r) {
+  core::JobOutcome o;
+  o.status = CodeOf(r.status);
+  o.message = r.message;
+  o.exit_code = r.exit_code;
+  o.started_at = core::ParseRfc3339(r.started_at);
+  o.ended_at = core::ParseRfc3339(r.ended_at);
+  o.result_json = sandbox::ToJson(r).dump();
+  return o;
+}
+
+}  // namespace
+
+struct LocalExecutor::Impl {
+  LocalOptions options;
+  Callbacks callbacks;
+  int inotify_fd = -1;
+  int stop_fd = -1;
+  std::thread watcher;
+
+  struct Watched {
+    core::JobId job;
+    int attempt = 1;
+    int wd = -1;
+  };
+  std::mutex mu;
+  std::map<std::string, Watched> watched;  // by job directory
+
+  void Watch(const std::string& dir, core::JobId job, int attempt) {
+    std::lock_guard lock(mu);
+    if (watched.contains(dir)) return;
+    int wd = ::inotify_add_watch(inotify_fd, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+    watched[dir] = {job, attempt, wd};
+  }
+
+  // Looks at `dirs` (all watched when empty) and reports the ended ones.
+  void Sweep(const std::set<std::string>& only) {
+    std::vector<std::pair<std::string, Watched>> todo;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [dir, w] : watched)
+        if (only.empty() || only.contains(dir)) todo.emplace_back(dir, w);
+    }
+    for (const auto& [dir, w] : todo) {
+      sandbox::JobProbe probe = sandbox::ProbeJob(dir);
+      std::optional<sandbox::JobResult> result;
+      if (probe.state == sandbox::JobProbe::State::kFinished) {
+        result = probe.result;
+      } else if (probe.state == sandbox::JobProbe::State::kLost) {
+        auto cleaned = sandbox::CleanUpLost(dir);
+        if (cleaned) result = *cleaned;
+      }
+      if (!result) continue;
+      {
+        std::lock_guard lock(mu);
+        auto it = watched.find(dir);
+        if (it == watched.end()) continue;  // reported by another sweep
+        if (it->second.wd >= 0) ::inotify_rm_watch(inotify_fd, it->second.wd);
+        watched.erase(it);
+      }
+      if (callbacks.finished) callbacks.finished(w.job, w.attempt, OutcomeOf(*result));
+    }
+  }
+
+  void Run() {
+    auto last_full = std::chrono::steady_clock::now();
+    alignas(inotify_event) char buf[8192];
+    for (;;) {
+      struct pollfd fds[2] = {{inotify_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+      ::poll(fds, 2, 500);
+      if (fds[1].revents) return;
+      std::set<std::string> changed;
+      if (fds[0].revents) {
+        ssize_t n = ::read(inotify_fd, buf, sizeof buf);
+        std::map<int, std::string> by_wd;
+        {
+          std::lock_guard lock(mu);
+          for (const auto& [dir, w] : watched) by_wd[w.wd] = dir;
+        }
+        for (ssize_t off = 0; n > 0 && off < n;) {
+          auto* ev = reinterpret_cast<inotify_event*>(buf + off);
+          if (ev->len > 0 && std::string_view(ev->name) == "result.json")
+            if (auto it = by_wd.find(ev->wd); it != by_wd.end()) changed.insert(it->second);
+          off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+        }
+      }
+      if (!changed.empty()) Sweep(changed);
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_full >= std::chrono::seconds(1)) {
+        last_full = now;
+        Sweep({});  // results that inotify missed, and lost supervisors
+      }
+    }
+  }
+};
+
+LocalExecutor::LocalExecutor(LocalOptions options, Callbacks callbacks)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->callbacks = std::move(callbacks);
+  impl_->inotify_fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  impl_->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  std::error_code ec;
+  fs::create_directories(impl_->options.jobs_dir, ec);
+  impl_->watcher = std::thread([impl = impl_.get()] { impl->Run(); });
+}
+
+LocalExecutor::~LocalExecutor() {
+  std::uint64_t one = 1;
+  (void)::write(impl_->stop_fd, &one, sizeof one);
+  if (impl_->watcher.joinable()) impl_->watcher.join();
+  ::close(impl_->inotify_fd);
+  ::close(impl_->stop_fd);
+}
+
+std::string LocalExecutor::JobDir(core::JobId job, int attempt) const {
+  return StrCat(impl_->options.jobs_dir, "/", job.value, "-", attempt);
+}
+
+core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
+  const LocalOptions& o = impl_->options;
+  const std::string dir = JobDir(r.job, r.attempt);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return core::Internal(StrCat("cannot make the job directory: ", ec.message()));
+  ::chmod(dir.c_str(), 0700);
+  const std::string spec_path = dir + "/spec.json";
+  if (!fs::exists(spec_path)) {
+    sandbox::JobSpec spec;
+    spec.id = StrCat("sluss-", r.job.value, "-", r.attempt);
+    spec.runtime = o.runtime;
+    spec.runtime_root = o.runtime_root;
+    spec.cgroup_root = o.cgroup_root;
+    spec.cgroup_parent = o.cgroup_parent;
+    spec.output_fs = o.output_fs;
+    spec.image = {r.image.name, r.image.digest, r.image.rootfs, r.image.host_binds};
+    spec.argv = r.argv;
+    spec.env = r.env;
+    spec.workspace = r.workspace;
+    for (const auto& d : r.datasets) spec.datasets.push_back({d.name, d.version, d.path});
+    for (const auto& in : r.inputs) spec.inputs.push_back({in.path, in.source});
+    spec.outputs = r.outputs;
+    if (r.milli_cpus > 0) spec.limits.milli_cpus = r.milli_cpus;
+    if (r.memory_bytes > 0) spec.limits.memory_bytes = r.memory_bytes;
+    if (r.time_limit.count() > 0) spec.limits.time_limit = r.time_limit;
+    if (r.output_bytes > 0) spec.limits.output_bytes = r.output_bytes;
+    spec.limits.log_bytes = o.log_bytes;
+    spec.limits.kill_grace = std::chrono::seconds(o.kill_grace_seconds);
+    spec.uid = spec.gid =
+        sandbox::kMinJobUid + static_cast<std::uint32_t>(r.job.value % kUidSpan);
+    spec.gpus = r.gpus;
+    spec.cdi_spec = o.cdi_spec;
+    if (auto valid = sandbox::ParseJobSpec(sandbox::ToJson(spec)); !valid)
+      return core::Internal(StrCat("job spec: ", valid.error().message));
+    if (auto w = sandbox::WriteSpec(dir, spec); !w) return w;
+  }
+  impl_->Watch(dir, r.job, r.attempt);
+  auto probe = sandbox::StartDetached(o.sluss_run, dir);
+  if (!probe) return std::unexpected(probe.error());
+  if (probe->state != sandbox::JobProbe::State::kRunning) impl_->Sweep({dir});
+  return {};
+}
+
+core::Result<void> LocalExecutor::Cancel(core::JobId job, int attempt) {
+  auto r = sandbox::CancelJob(JobDir(job, attempt));
+  if (!r && r.error().code == core::ErrorCode::kFailedPrecondition) return {};  // ended
+  return r;
+}
+
+std::vector<core::RunningAttempt> LocalExecutor::Reattach(
+    const std::vector<core::RunningAttempt>& running) {
+  std::vector<core::RunningAttempt> never;
+  for (const auto& a : running) {
+    const std::string dir = JobDir(a.job, a.attempt);
+    sandbox::JobProbe probe = sandbox::ProbeJob(dir);
+    if (probe.state == sandbox::JobProbe::State::kNew) {
+      never.push_back(a);
+      continue;
+    }
+    impl_->Watch(dir, a.job, a.attempt);
+  }
+  impl_->Sweep({});
+  return never;
+}
+
+std::vector<std::string> LocalExecutor::LogFiles(core::JobId job, int attempt,
+                                                 const std::string& stream) const {
+  if (stream != "stdout" && stream != "stderr") return {};
+  const std::string base = StrCat(JobDir(job, attempt), "/", stream, ".log");
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (fs::exists(base + ".1", ec)) files.push_back(base + ".1");
+  if (fs::exists(base, ec)) files.push_back(base);
+  return files;
+}
+
+}  // namespace sluss::executors

@@ -1,0 +1,49 @@
+#pragma once
+
+// The local executor: each attempt runs under its own detached sluss-run on
+// this host, in STATE/jobs/<job>-<attempt>/. slussd can die and restart
+// while jobs run: they go on, and Reattach picks them up again.
+
+#include <memory>
+#include <string>
+
+#include "core/executor.h"
+
+namespace sluss::executors {
+
+struct LocalOptions {
+  std::string jobs_dir;       // where job directories are made
+  std::string sluss_run;      // the sluss-run binary
+  std::string runtime = "runc";
+  std::string runtime_root;   // empty: the runtime's default
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string cgroup_parent = "/sluss";
+  std::string output_fs = "loop";  // or "none"
+  std::string cdi_spec;       // for GPU jobs
+  std::int64_t log_bytes = std::int64_t{100} << 20;
+  int kill_grace_seconds = 10;
+};
+
+class LocalExecutor final : public core::Executor {
+ public:
+  LocalExecutor(LocalOptions options, Callbacks callbacks);
+  ~LocalExecutor() override;
+  LocalExecutor(const LocalExecutor&) = delete;
+  LocalExecutor& operator=(const LocalExecutor&) = delete;
+
+  core::Result<void> Launch(const core::LaunchRequest& request) override;
+  core::Result<void> Cancel(core::JobId job, int attempt) override;
+  std::vector<core::RunningAttempt> Reattach(
+      const std::vector<core::RunningAttempt>& running) override;
+  std::vector<std::string> LogFiles(core::JobId job, int attempt,
+                                    const std::string& stream) const override;
+
+  // The directory of an attempt.
+  std::string JobDir(core::JobId job, int attempt) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluss::executors

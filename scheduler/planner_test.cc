@@ -1,0 +1,215 @@
+// Given this state, expect these decisions.
+
+#include "scheduler/planner.h"
+
+#include <catch2/catch.hpp>
+
+namespace sluss::scheduler {
+namespace {
+
+using core::JobId;
+using core::StatusCode;
+using namespace std::chrono_literals;
+
+const core::TimePoint kNow = core::FromUnixMillis(1'800'000'000'000);
+
+core::Resources Res(int gpus, std::int64_t cpus, std::int64_t mem_gib,
+                    std::chrono::seconds time = 1h) {
+  return {gpus, cpus * 1000, mem_gib << 30, time, 0};
+}
+
+PendingJob Job(std::int64_t id, std::string project, core::Resources r = Res(0, 1, 1),
+               std::vector<JobId> needs = {}) {
+  PendingJob j;
+  j.id = JobId{id};
+  j.project = std::move(project);
+  j.user = "alice";
+  j.action = "a" + std::to_string(id);
+  j.status = StatusCode::kWaitingOnResources;
+  j.request = r;
+  j.needs = std::move(needs);
+  j.submitted_at = kNow - std::chrono::seconds(1000 - id);
+  return j;
+}
+
+NodeState Node(std::string name, std::int64_t cpus, std::int64_t mem_gib, int gpus = 0) {
+  NodeState n{std::move(name), Res(0, cpus, mem_gib), {}, true};
+  for (int i = 0; i < gpus; ++i) n.gpus.push_back(i);
+  return n;
+}
+
+const Wait* WaitOf(const Decisions& d, std::int64_t id) {
+  for (const auto& w : d.waits)
+    if (w.job.value == id) return &w;
+  return nullptr;
+}
+
+std::vector<std::int64_t> Started(const Decisions& d) {
+  std::vector<std::int64_t> ids;
+  for (const auto& s : d.starts) ids.push_back(s.job.value);
+  return ids;
+}
+
+TEST_CASE("a job waits on its needs by name, and fails when one failed") {
+  Snapshot s;
+  s.nodes = {Node("n1", 8, 32)};
+  s.pending = {Job(2, "p1", Res(0, 1, 1), {JobId{1}}), Job(4, "p1", Res(0, 1, 1), {JobId{3}})};
+  s.needs[JobId{1}] = {StatusCode::kExecuting, "extract"};
+  s.needs[JobId{3}] = {StatusCode::kOomKilled, "train"};
+  Decisions d = Plan(s, kNow);
+  CHECK(d.starts.empty());
+  REQUIRE(WaitOf(d, 2));
+  CHECK(WaitOf(d, 2)->code == StatusCode::kWaitingOnDependencies);
+  CHECK(WaitOf(d, 2)->reason == "waiting_on_dependencies (extract)");
+  REQUIRE(d.dependency_failed.size() == 1);
+  CHECK(d.dependency_failed[0].job == JobId{4});
+  CHECK(d.dependency_failed[0].reason == "dependency_failed: train oom_killed");
+}
+
+TEST_CASE("a succeeded or cached need lets the job start") {
+  Snapshot s;
+  s.nodes = {Node("n1", 8, 32)};
+  s.pending = {Job(3, "p1", Res(0, 1, 1), {JobId{1}, JobId{2}})};
+  s.needs[JobId{1}] = {StatusCode::kSucceeded, "a"};
+  s.needs[JobId{2}] = {StatusCode::kCached, "b"};
+  CHECK(Started(Plan(s, kNow)) == std::vector<std::int64_t>{3});
+}
+
+TEST_CASE("every admissible job starts in one cycle") {
+  Snapshot s;
+  s.nodes = {Node("n1", 100, 400)};
+  for (int i = 1; i <= 100; ++i) s.pending.push_back(Job(i, "p" + std::to_string(i % 3)));
+  s.pending.push_back(Job(101, "p1"));
+  Decisions d = Plan(s, kNow);
+  CHECK(d.starts.size() == 100);
+  REQUIRE(WaitOf(d, 101));
+  CHECK(WaitOf(d, 101)->reason ==
+        "waiting_on_resources: needs 1 CPUs, largest free on a node is 0; reserved on n1 from "
+        "2027-01-15T09:00:00.000Z");
+}
+
+TEST_CASE("a project at its GPU quota waits, naming the quota; others go on") {
+  Snapshot s;
+  s.nodes = {Node("n1", 64, 256, 8)};
+  s.projects["p1"].quota.max.gpus = 4;
+  s.running = {{JobId{1}, "p1", "alice", "n1", Res(4, 1, 1), {0, 1, 2, 3}, kNow - 10min}};
+  s.pending = {Job(2, "p1", Res(1, 1, 1)), Job(3, "p1", Res(0, 1, 1)), Job(4, "p2", Res(2, 1, 1))};
+  Decisions d = Plan(s, kNow);
+  REQUIRE(WaitOf(d, 2));
+  CHECK(WaitOf(d, 2)->code == StatusCode::kWaitingOnQuota);
+  CHECK(WaitOf(d, 2)->reason == "waiting_on_quota: project p1 uses 4 of 4 GPUs, job needs 1");
+  auto started = Started(d);
+  std::sort(started.begin(), started.end());
+  CHECK(started == std::vector<std::int64_t>{3, 4});
+  for (const auto& st : d.starts)
+    if (st.job == JobId{4}) CHECK(st.gpus == std::vector<int>{4, 5});
+}
+
+TEST_CASE("quota reasons name the limit: per job, running jobs, per person") {
+  Snapshot s;
+  s.nodes = {Node("n1", 64, 256, 8)};
+  auto& q = s.projects["p1"].quota;
+  q.per_job.max_gpus = 2;
+  q.per_job.max_time = 2h;
+  q.per_user.max_running_jobs = 1;
+  s.running = {{JobId{1}, "p1", "alice", "n1", Res(0, 1, 1), {}, kNow}};
+  s.pending = {Job(2, "p1", Res(4, 1, 1)), Job(3, "p1", Res(0, 1, 1, 5h)), Job(4, "p1")};
+  Decisions d = Plan(s, kNow);
+  CHECK(WaitOf(d, 2)->reason == "waiting_on_quota: job asks for 4 GPUs, the per-job limit of project p1 is 2");
+  CHECK(WaitOf(d, 3)->reason == "waiting_on_quota: job asks for 5h, the per-job time limit of project p1 is 2h");
+  CHECK(WaitOf(d, 4)->reason == "waiting_on_quota: alice runs 1 of 1 jobs allowed per person in project p1");
+}
+
+TEST_CASE("too few free GPUs on any node says how many there are") {
+  Snapshot s;
+  s.nodes = {Node("n1", 64, 256, 2), Node("n2", 64, 256, 2)};
+  s.running = {{JobId{1}, "p1", "bob", "n1", Res(1, 1, 1), {0}, kNow},
+               {JobId{2}, "p1", "bob", "n2", Res(1, 1, 1), {1}, kNow}};
+  s.pending = {Job(3, "p2", Res(2, 1, 1))};
+  Decisions d = Plan(s, kNow);
+  REQUIRE(WaitOf(d, 3));
+  CHECK(WaitOf(d, 3)->reason.starts_with(
+      "waiting_on_resources: needs 2 GPUs, largest free on a node is 1; reserved on n1 from "));
+}
+
+TEST_CASE("GPUs: best fit keeps a node's free GPUs together") {
+  Snapshot s;
+  s.nodes = {Node("big", 64, 256, 4), Node("small", 64, 256, 2)};
+  s.running = {{JobId{1}, "p1", "bob", "small", Res(1, 1, 1), {0}, kNow}};
+  s.pending = {Job(2, "p1", Res(1, 1, 1))};
+  Decisions d = Plan(s, kNow);
+  REQUIRE(d.starts.size() == 1);
+  CHECK(d.starts[0].node == "small");
+  CHECK(d.starts[0].gpus == std::vector<int>{1});
+}
+
+TEST_CASE("fair share: the project that runs less goes first") {
+  Snapshot s;
+  s.nodes = {Node("n1", 4, 64)};
+  s.projects["heavy"].usage = 1000;
+  for (int i = 1; i <= 4; ++i) s.pending.push_back(Job(i, "heavy"));
+  for (int i = 5; i <= 8; ++i) s.pending.push_back(Job(i, "light"));
+  auto started = Started(Plan(s, kNow));
+  std::sort(started.begin(), started.end());
+  CHECK(started == std::vector<std::int64_t>{5, 6, 7, 8});
+
+  // Equal usage: they alternate.
+  s.projects["heavy"].usage = 0;
+  started = Started(Plan(s, kNow));
+  std::sort(started.begin(), started.end());
+  CHECK(started == std::vector<std::int64_t>{1, 2, 5, 6});
+}
+
+TEST_CASE("fair share weight: a project of weight 3 gets three times the share") {
+  Snapshot s;
+  s.nodes = {Node("n1", 4, 64)};
+  s.projects["a"].quota.fairshare_weight = 3;
+  for (int i = 1; i <= 4; ++i) s.pending.push_back(Job(i, "a"));
+  for (int i = 5; i <= 8; ++i) s.pending.push_back(Job(i, "b"));
+  auto started = Started(Plan(s, kNow));
+  std::sort(started.begin(), started.end());
+  CHECK(started == std::vector<std::int64_t>{1, 2, 3, 5});
+}
+
+TEST_CASE("backfill: a short job starts before a blocked big one, a long one does not") {
+  Snapshot s;
+  s.nodes = {Node("n1", 4, 64)};
+  s.running = {{JobId{1}, "p1", "bob", "n1", Res(0, 2, 1, 1h), {}, kNow}};
+  s.pending = {Job(2, "p1", Res(0, 4, 1, 1h)),    // first in order, needs the whole node
+               Job(3, "p1", Res(0, 2, 1, 2h)),    // would still run at the reservation
+               Job(4, "p1", Res(0, 2, 1, 30min))};  // ends before it
+  Decisions d = Plan(s, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{4});
+  CHECK(WaitOf(d, 2)->code == StatusCode::kWaitingOnResources);
+  CHECK(WaitOf(d, 3)->code == StatusCode::kWaitingOnResources);
+}
+
+TEST_CASE("held jobs get no decision; a paused queue says so") {
+  Snapshot s;
+  s.nodes = {Node("n1", 4, 64)};
+  s.pending = {Job(1, "p1"), Job(2, "p1")};
+  s.pending[0].status = StatusCode::kHeld;
+  s.paused = true;
+  Decisions d = Plan(s, kNow);
+  CHECK(d.starts.empty());
+  CHECK_FALSE(WaitOf(d, 1));
+  REQUIRE(WaitOf(d, 2));
+  CHECK(WaitOf(d, 2)->code == StatusCode::kPaused);
+}
+
+TEST_CASE("a drained node gets nothing; a retry waits out its backoff") {
+  Snapshot s;
+  s.nodes = {Node("n1", 4, 64)};
+  s.nodes[0].schedulable = false;
+  s.pending = {Job(1, "p1")};
+  CHECK(Plan(s, kNow).starts.empty());
+  s.nodes[0].schedulable = true;
+  s.pending[0].eligible_at = kNow + 30s;
+  Decisions d = Plan(s, kNow);
+  CHECK(d.starts.empty());
+  CHECK(WaitOf(d, 1)->reason.starts_with("waiting_on_resources: retry backoff until "));
+  CHECK(Started(Plan(s, kNow + 31s)) == std::vector<std::int64_t>{1});
+}
+
+}  // namespace
+}  // namespace sluss::scheduler
