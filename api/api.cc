@@ -129,6 +129,7 @@ struct Api::Impl {
     add("POST", "/v1/runs/{id}/cancel", actors, h::CancelRun);
     add("GET", "/v1/jobs/{id}", all, h::GetJob);
     add("GET", "/v1/jobs/{id}/events", all, h::ListJobEvents);
+    add("GET", "/v1/jobs/{id}/logs", all, h::JobLogs);
     add("POST", "/v1/jobs/{id}/cancel", actors, h::CancelJob);
     add("POST", "/v1/jobs/{id}/retry", actors, h::RetryJob);
     add("POST", "/v1/jobs/{id}/hold", actors, h::HoldJob);
@@ -333,7 +334,7 @@ struct Api::Impl {
     }
     if (route->pattern == "/metrics") return Metrics();
     Context ctx{req,           std::move(params), std::move(*who), store, now,
-                options.images, options.nodes,     options.git};
+                options.images, options.nodes,     options.git, options.log_files};
     return route->handler(ctx);
   }
 };
@@ -356,6 +357,8 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   impl_->Record(route, resp.status, seconds);
+  if (impl_->options.on_change && req.method != "GET" && resp.status < 400)
+    impl_->options.on_change();
   if (impl_->options.on_request) {
     impl_->options.on_request(
         RequestLog{actor, req.method, route, req.path, resp.status, seconds * 1000, req.remote});

@@ -46,6 +46,12 @@ struct ApiOptions {
   core::GitService* git = nullptr;
   // Called after every request (slussd logs it).
   std::function<void(const RequestLog&)> on_request;
+  // Called after every request that changed something (slussd wakes the
+  // scheduler).
+  std::function<void()> on_change;
+  // The files that hold a job attempt's stdout or stderr, oldest first
+  // (the executor knows where); null: the logs route answers 503.
+  std::function<std::vector<std::string>(core::JobId, int, const std::string&)> log_files;
 };
 
 class Api {

@@ -3,6 +3,7 @@
 // Context::CanSee.
 
 #include <charconv>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -460,6 +461,66 @@ HttpResponse ListJobEvents(Context& c) {
   json out = json::array();
   for (const auto& e : *events) out.push_back(View(e));
   return Json(200, {{"job_id", job->id.value}, {"events", out}});
+}
+
+// A non-negative integer query parameter, or `fallback` when absent.
+std::expected<std::int64_t, HttpResponse> QueryInt(Context& c, const char* name,
+                                                   std::int64_t fallback) {
+  auto it = c.req.query.find(name);
+  if (it == c.req.query.end() || it->second.empty()) return fallback;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || p != it->second.data() + it->second.size() || v < 0)
+    return std::unexpected(FieldError(name, "expected a non-negative integer"));
+  return v;
+}
+
+// The job's output, as plain text from `offset` (bytes into what is kept),
+// at most `limit` bytes. X-Sluss-Next-Offset says where to continue and
+// X-Sluss-Job-State whether more can come (`sluss logs -f` polls with it).
+HttpResponse JobLogs(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  if (!c.log_files) return ErrorResponse(503, "unavailable", "logs are not available here", {});
+  std::string stream = "stdout";
+  if (auto it = c.req.query.find("stream"); it != c.req.query.end()) stream = it->second;
+  if (stream != "stdout" && stream != "stderr") return FieldError("stream", "expected stdout or stderr");
+  auto offset = QueryInt(c, "offset", 0);
+  if (!offset) return offset.error();
+  auto limit = QueryInt(c, "limit", 1 << 20);
+  if (!limit) return limit.error();
+  auto attempt = QueryInt(c, "attempt", job->attempt);
+  if (!attempt) return attempt.error();
+  if (*attempt < 1 || *attempt > job->attempt)
+    return FieldError("attempt", StrCat("the job has attempts 1 to ", job->attempt));
+  std::int64_t want = std::min<std::int64_t>(*limit, 1 << 20);
+  std::string body;
+  std::int64_t pos = 0;  // where the current file starts in the whole
+  for (const auto& file : c.log_files(job->id, static_cast<int>(*attempt), stream)) {
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(0, std::ios::end);
+    const std::int64_t size = in.tellg();
+    if (size < 0) continue;
+    if (*offset < pos + size && static_cast<std::int64_t>(body.size()) < want) {
+      const std::int64_t from = std::max<std::int64_t>(0, *offset - pos);
+      const std::int64_t n = std::min<std::int64_t>(size - from, want - static_cast<std::int64_t>(body.size()));
+      std::string chunk(static_cast<std::size_t>(n), '\0');
+      in.seekg(from);
+      in.read(chunk.data(), n);
+      chunk.resize(static_cast<std::size_t>(in.gcount()));
+      body += chunk;
+    }
+    pos += size;
+  }
+  HttpResponse resp;
+  resp.status = 200;
+  resp.content_type = "text/plain; charset=utf-8";
+  resp.body = std::move(body);
+  const std::int64_t next = std::max<std::int64_t>(*offset, 0) + static_cast<std::int64_t>(resp.body.size());
+  resp.headers.emplace_back("X-Sluss-Next-Offset", std::to_string(std::min(next, std::max(pos, *offset))));
+  resp.headers.emplace_back("X-Sluss-Job-State", std::string(core::Name(job->state())));
+  resp.headers.emplace_back("X-Sluss-Attempt", std::to_string(*attempt));
+  return resp;
 }
 
 HttpResponse CancelJob(Context& c) {

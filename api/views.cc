@@ -35,6 +35,20 @@ json View(const core::Run& r) {
           {"updated_at", core::FormatRfc3339(r.updated_at)}};
 }
 
+// What the executor recorded about the last attempt that ended: usage,
+// outputs with SHA-256, the runtime. Host paths are not in it.
+json ResultView(const std::string& text) {
+  json r = json::parse(text, nullptr, false);
+  if (!r.is_object()) return json();
+  json out = json::object();
+  for (const char* k : {"status", "message", "exit_code", "signal", "started_at", "ended_at",
+                        "wall_seconds", "cpu_seconds", "memory_peak_bytes", "pids_peak",
+                        "outputs", "gpus", "gpu_driver_version", "runtime", "runtime_version",
+                        "image_digest", "config_sha256", "seccomp_sha256", "cgroup_version"})
+    if (r.contains(k)) out[k] = r[k];
+  return out;
+}
+
 json View(const core::Job& j) {
   json needs = json::array();
   for (auto id : j.needs) needs.push_back(id.value);
@@ -54,7 +68,10 @@ json View(const core::Job& j) {
           {"updated_at", core::FormatRfc3339(j.updated_at)},
           {"started_at", Time(j.started_at)},
           {"ended_at", Time(j.ended_at)},
-          {"exit_code", j.exit_code ? json(*j.exit_code) : json()}};
+          {"exit_code", j.exit_code ? json(*j.exit_code) : json()},
+          {"node", j.node.empty() ? json() : json(j.node)},
+          {"gpus", j.gpus},
+          {"result", ResultView(j.result_json)}};
 }
 
 json View(const core::JobEvent& e) {

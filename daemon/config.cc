@@ -18,11 +18,16 @@ namespace {
 
 constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
                                          "executor", "node", "images", "tls",
-                                         "log_level", "git"};
+                                         "log_level", "git", "sandbox",
+                                         "datasets"};
+constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runtime_root",
+                                             "cdi_spec", "output_limit", "log_limit",
+                                             "sluss_run"};
+constexpr std::string_view kDatasetKeys[] = {"path", "version"};
 constexpr std::string_view kGitKeys[] = {"poll_interval"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
 constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus"};
-constexpr std::string_view kImageKeys[] = {"rootfs"};
+constexpr std::string_view kImageKeys[] = {"rootfs", "host"};
 constexpr std::string_view kTlsKeys[] = {"cert", "key"};
 
 void NonEmptyPath(YamlChecker& c, const YamlNode& n, const std::string& path,
@@ -147,10 +152,16 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
       auto imf = c.Fields(*node, path, kImageKeys);
       if (!node->IsMap()) continue;
       ImageConfig img;
+      if (auto h = imf.find("host"); h != imf.end()) {
+        if (auto b = c.Bool(*h->second, JoinPath(path, "host"))) img.host = *b;
+      }
       if (auto r = imf.find("rootfs"); r != imf.end()) {
         NonEmptyPath(c, *r->second, JoinPath(path, "rootfs"), &img.rootfs);
-      } else {
-        c.Report(node->pos, path, "missing 'rootfs' (the image's root directory)");
+        if (img.host) c.Report(r->second->pos, JoinPath(path, "rootfs"),
+                               "an image is either host: true or has a rootfs, not both");
+      } else if (!img.host) {
+        c.Report(node->pos, path,
+                 "missing 'rootfs' (the image's root directory), or 'host: true'");
       }
       cfg.images.emplace(name, img);
     }
@@ -178,6 +189,55 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
         c.Report(n->second->pos, "git.poll_interval", "must be at least 5s");
       } else {
         cfg.git_poll_seconds = static_cast<int>(d->count());
+      }
+    }
+  }
+  if (auto it = f.find("datasets"); it != f.end()) {
+    for (auto& [name, node] : c.Entries(*it->second, "datasets", "dataset names to directories")) {
+      std::string path = JoinPath("datasets", name);
+      auto df = c.Fields(*node, path, kDatasetKeys);
+      if (!node->IsMap()) continue;
+      DatasetConfig ds;
+      if (auto r = df.find("path"); r != df.end()) {
+        NonEmptyPath(c, *r->second, JoinPath(path, "path"), &ds.path);
+      } else {
+        c.Report(node->pos, path, "missing 'path' (the dataset's directory)");
+      }
+      if (auto v = df.find("version"); v != df.end()) {
+        if (auto str = c.String(*v->second, JoinPath(path, "version"))) ds.version = *str;
+      }
+      cfg.datasets.emplace(name, ds);
+    }
+  }
+  if (auto it = f.find("sandbox"); it != f.end()) {
+    auto sf = c.Fields(*it->second, "sandbox", kSandboxKeys);
+    SandboxConfig& sb = cfg.sandbox;
+    if (auto n = sf.find("output_fs"); n != sf.end())
+      OneOf(c, *n->second, "sandbox.output_fs", {"loop", "none"}, &sb.output_fs);
+    if (auto n = sf.find("cgroup_parent"); n != sf.end()) {
+      NonEmptyPath(c, *n->second, "sandbox.cgroup_parent", &sb.cgroup_parent);
+      if (!sb.cgroup_parent.starts_with("/"))
+        c.Report(n->second->pos, "sandbox.cgroup_parent", "must be absolute, such as /sluss");
+    }
+    if (auto n = sf.find("runtime_root"); n != sf.end())
+      NonEmptyPath(c, *n->second, "sandbox.runtime_root", &sb.runtime_root);
+    if (auto n = sf.find("cdi_spec"); n != sf.end())
+      NonEmptyPath(c, *n->second, "sandbox.cdi_spec", &sb.cdi_spec);
+    if (auto n = sf.find("sluss_run"); n != sf.end())
+      NonEmptyPath(c, *n->second, "sandbox.sluss_run", &sb.sluss_run);
+    for (auto [key, out] : {std::pair{"output_limit", &sb.output_bytes},
+                            std::pair{"log_limit", &sb.log_bytes}}) {
+      auto n = sf.find(key);
+      if (n == sf.end()) continue;
+      std::string p = StrCat("sandbox.", key);
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, p, "expected a size such as 10G");
+      } else if (auto v = core::ParseBytes(n->second->value); !v) {
+        c.Report(n->second->pos, p, v.error().message);
+      } else if (*v < (1 << 20)) {
+        c.Report(n->second->pos, p, "must be at least 1M");
+      } else {
+        *out = *v;
       }
     }
   }

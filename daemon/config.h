@@ -18,6 +18,24 @@ namespace sluss::daemon {
 
 struct ImageConfig {
   std::string rootfs;  // a directory holding the image's root file system
+  bool host = false;   // the `host` image: this host's /usr, read-only
+};
+
+// A dataset version, read-only, mounted at /data/<name>. Configured here
+// until stewards register datasets through the API.
+struct DatasetConfig {
+  std::string path;
+  std::string version = "1";
+};
+
+struct SandboxConfig {
+  std::string output_fs = "loop";        // "loop" (bounded) or "none"
+  std::string cgroup_parent = "/sluss";
+  std::string runtime_root;              // empty: the runtime's default
+  std::string cdi_spec = "/etc/cdi/nvidia.yaml";
+  std::int64_t output_bytes = std::int64_t{10} << 30;  // per job, default
+  std::int64_t log_bytes = std::int64_t{100} << 20;    // per stream
+  std::string sluss_run;                 // empty: next to slussd
 };
 
 struct Config {
@@ -32,6 +50,8 @@ struct Config {
   std::int64_t node_memory_bytes = 0;    // 0: this host's memory less 1G
   std::vector<int> node_gpus;            // GPU indices, /dev/nvidia<N>
   std::map<std::string, ImageConfig> images;
+  std::map<std::string, DatasetConfig> datasets;
+  SandboxConfig sandbox;
   std::string tls_cert;                  // both set: HTTPS
   std::string tls_key;
   std::string log_level = "info";        // "debug", "info", "warn", "error"

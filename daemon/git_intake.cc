@@ -340,4 +340,17 @@ void GitIntake::SyncAll() {
   }
 }
 
+core::Result<std::vector<std::string>> GitIntake::ExportWorkspace(std::string_view project,
+                                                                 std::string_view commit,
+                                                                 const std::string& dir) {
+  std::error_code ec;
+  std::string path = RepoPath(project);
+  if (!std::filesystem::exists(path, ec)) path = MirrorPath(project);
+  auto repo = gitsync::Repo::Open(path);
+  if (!repo) return std::unexpected(repo.error());
+  auto summary = (*repo)->Export(commit, dir, {});
+  if (!summary) return std::unexpected(summary.error());
+  return summary->warnings;
+}
+
 }  // namespace sluss::daemon

@@ -40,6 +40,12 @@ class GitIntake final : public core::GitService {
   // Syncs every hosted project: at start, for pushes made while slussd was
   // down. Errors are logged, not returned.
   void SyncAll();
+  // Writes the tree of `commit` of `project` into `dir` (a job's
+  // workspace), from the hosted repository or the mirror, without fetching.
+  // Returns warnings (submodules, LFS pointers) for the job's record.
+  core::Result<std::vector<std::string>> ExportWorkspace(std::string_view project,
+                                                         std::string_view commit,
+                                                         const std::string& dir);
 
  private:
   std::string RepoPath(std::string_view project) const;

@@ -30,7 +30,10 @@
 #include "core/quantity.h"
 #include "daemon/config.h"
 #include "daemon/git_intake.h"
+#include "daemon/job_preparer.h"
 #include "daemon/log.h"
+#include "executors/local.h"
+#include "scheduler/engine.h"
 #include "store/store.h"
 
 namespace sluss::daemon {
@@ -102,6 +105,19 @@ int LockStateDir(const std::string& dir) {
   return fd;
 }
 
+// sluss-run: as configured, else next to slussd (installed), else in the
+// build tree (build/daemon/slussd -> build/sandbox/sluss-run).
+std::string FindSlussRun(const Config& cfg) {
+  if (!cfg.sandbox.sluss_run.empty()) return std::filesystem::absolute(cfg.sandbox.sluss_run);
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  for (const auto& candidate : {self.parent_path() / "sluss-run",
+                                self.parent_path().parent_path() / "sandbox" / "sluss-run"}) {
+    if (std::filesystem::exists(candidate, ec)) return candidate;
+  }
+  return "sluss-run";
+}
+
 int Run(const Config& cfg) {
   SetLogLevel(ParseLogLevel(cfg.log_level));
   // Signals are taken synchronously by sigwait below; block them before any
@@ -140,8 +156,18 @@ int Run(const Config& cfg) {
   core::SystemClock clock;
   api::ApiOptions api_options;
   api_options.version = kVersion;
+  const std::string state = std::filesystem::absolute(cfg.state_dir).lexically_normal();
+  // Approved images, with their digests (which go into every cache key).
+  std::map<std::string, core::LaunchRequest::Image> images;
   for (const auto& [name, image] : cfg.images) {
-    api_options.images.push_back(core::Image{name, "", image.rootfs, clock.Now()});
+    auto resolved = executors::ResolveImage(name, image.rootfs, image.host, state + "/images/host");
+    if (!resolved) {
+      Log(LogLevel::kError, core::StrCat("image ", name, ": ", resolved.error().message));
+      return 1;
+    }
+    images[name] = *resolved;
+    api_options.images.push_back(
+        core::Image{name, resolved->digest, image.host ? "host" : image.rootfs, clock.Now()});
   }
   core::Node node;
   node.name = cfg.node_name;
@@ -183,9 +209,45 @@ int Run(const Config& cfg) {
   git_options.ca_cert = cfg.tls_cert.empty()
                             ? std::string()
                             : std::filesystem::absolute(cfg.tls_cert).string();
-  for (const auto& [name, image] : cfg.images) git_options.images[name] = "";
+  for (const auto& [name, image] : images) git_options.images[name] = image.digest;
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
+
+  // The scheduler and the local executor. Jobs run detached under
+  // sluss-run: they outlive a restart of slussd, which re-attaches.
+  scheduler::EngineOptions engine_options;
+  {
+    scheduler::NodeState n;
+    n.name = node.name;
+    n.capacity = node.capacity;
+    n.gpus = node.gpu_ids;
+    engine_options.nodes.push_back(n);
+  }
+  executors::LocalOptions local;
+  local.jobs_dir = state + "/jobs";
+  local.sluss_run = FindSlussRun(cfg);
+  local.runtime = cfg.runtime_path.empty() ? cfg.runtime : cfg.runtime_path;
+  local.runtime_root = cfg.sandbox.runtime_root;
+  local.cgroup_parent = cfg.sandbox.cgroup_parent;
+  local.output_fs = cfg.sandbox.output_fs;
+  local.cdi_spec = cfg.sandbox.cdi_spec;
+  local.log_bytes = cfg.sandbox.log_bytes;
+  PreparerOptions preparer_options;
+  preparer_options.workspaces_dir = state + "/workspaces";
+  preparer_options.images = images;
+  preparer_options.datasets = cfg.datasets;
+  preparer_options.output_bytes = cfg.sandbox.output_bytes;
+  preparer_options.job_dir = [jobs = local.jobs_dir](core::JobId job, int attempt) {
+    return core::StrCat(jobs, "/", job.value, "-", attempt);
+  };
+  JobPreparer preparer(**store, git, preparer_options);
+  scheduler::Engine engine(**store, clock, preparer, engine_options);
+  executors::LocalExecutor executor(local, engine.ExecutorCallbacks());
+  engine.Start(executor);
+  api_options.on_change = [&engine] { engine.Wake(); };
+  api_options.log_files = [&executor](core::JobId job, int attempt, const std::string& stream) {
+    return executor.LogFiles(job, attempt, stream);
+  };
   api::Api api_handler(**store, clock, api_options);
   api::ServerOptions server_options;
   server_options.host = cfg.listen_host;
@@ -200,6 +262,7 @@ int Run(const Config& cfg) {
   // Pushes made while slussd was down; then every poll_interval, for remote
   // repositories without a webhook (and as a safety net for hosted ones).
   git.SyncAll();
+  engine.Wake();
   std::mutex poll_mu;
   std::condition_variable poll_cv;
   bool stopping = false;
@@ -209,6 +272,7 @@ int Run(const Config& cfg) {
                              [&] { return stopping; })) {
       lock.unlock();
       git.SyncAll();
+      engine.Wake();
       lock.lock();
     }
   });
@@ -218,7 +282,7 @@ int Run(const Config& cfg) {
                    " state_dir=", cfg.state_dir,
                    " database=", cfg.DatabasePath(), " schema=",
                    store::SqliteStore::LatestSchemaVersion(), " runtime=", cfg.runtime,
-                   " executor=", cfg.executor));
+                   " executor=", cfg.executor, " sluss_run=", local.sluss_run));
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -237,6 +301,7 @@ int Run(const Config& cfg) {
   poll_cv.notify_all();
   poller.join();
   server.Stop();
+  engine.Stop();  // running jobs go on under sluss-run; the next start re-attaches
   store->reset();
   close(lock_fd);
   Log(LogLevel::kInfo, "slussd stopped cleanly");

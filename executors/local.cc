@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
+#include "sandbox/image.h"
 #include "sandbox/job_spec.h"
 #include "sandbox/supervisor.h"
 
@@ -49,6 +50,19 @@ core::JobOutcome OutcomeOf(const sandbox::JobResult& r) {
 }
 
 }  // namespace
+
+core::Result<core::LaunchRequest::Image> ResolveImage(const std::string& name,
+                                                      const std::string& rootfs, bool host,
+                                                      const std::string& host_dir) {
+  if (host) {
+    auto image = sandbox::MakeHostImage(host_dir);
+    if (!image) return std::unexpected(image.error());
+    return core::LaunchRequest::Image{name, image->digest, image->rootfs, image->host_binds};
+  }
+  auto digest = sandbox::ImageDigest(rootfs);
+  if (!digest) return std::unexpected(digest.error());
+  return core::LaunchRequest::Image{name, *digest, fs::absolute(rootfs).string(), {}};
+}
 
 struct LocalExecutor::Impl {
   LocalOptions options;

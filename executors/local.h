@@ -24,6 +24,13 @@ struct LocalOptions {
   int kill_grace_seconds = 10;
 };
 
+// An approved image as this node runs it, with its digest: the `host` image
+// (made in `host_dir`), or a directory root file system (hashed once; slow
+// for a large image).
+core::Result<core::LaunchRequest::Image> ResolveImage(const std::string& name,
+                                                      const std::string& rootfs, bool host,
+                                                      const std::string& host_dir);
+
 class LocalExecutor final : public core::Executor {
  public:
   LocalExecutor(LocalOptions options, Callbacks callbacks);

@@ -67,6 +67,22 @@ class Repo {
   // Every file of the commit's tree (blobs and symlinks; not submodules).
   core::Result<std::vector<TreeFile>> Files(std::string_view sha);
 
+  // Writes the commit's tree into `dir` (which must not exist): regular
+  // files with their mode, symlinks as symlinks (never followed while
+  // writing), no .git. Refuses a tree over the limits. Submodules and Git
+  // LFS pointers are not fetched; each gives a warning.
+  struct ExportLimits {
+    std::size_t max_files = 100'000;
+    std::uint64_t max_bytes = std::uint64_t{2} << 30;
+  };
+  struct ExportSummary {
+    std::size_t files = 0;
+    std::uint64_t bytes = 0;
+    std::vector<std::string> warnings;
+  };
+  core::Result<ExportSummary> Export(std::string_view sha, const std::string& dir,
+                                     const ExportLimits& limits);
+
  private:
   explicit Repo(git_repository* repo) : repo_(repo) {}
   // The commit's root tree; the caller frees it.

@@ -1,4 +1,10 @@
+#include <fcntl.h>
 #include <git2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -217,6 +223,100 @@ core::Result<std::vector<TreeFile>> Repo::Files(std::string_view sha) {
   }
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return files;
+}
+
+core::Result<Repo::ExportSummary> Repo::Export(std::string_view sha, const std::string& dir,
+                                               const ExportLimits& limits) {
+  auto t = CommitTree(sha);
+  if (!t) return std::unexpected(t.error());
+  Owned<git_tree, git_tree_free> tree{*t};
+  struct Entry {
+    std::string path;
+    git_oid oid;
+    git_filemode_t mode;
+    git_object_t type;
+  };
+  std::vector<Entry> entries;
+  auto cb = [](const char* root, const git_tree_entry* e, void* payload) -> int {
+    auto* out = static_cast<std::vector<Entry>*>(payload);
+    out->push_back({StrCat(root, git_tree_entry_name(e)), *git_tree_entry_id(e),
+                    git_tree_entry_filemode(e), git_tree_entry_type(e)});
+    return 0;
+  };
+  if (git_tree_walk(tree.p, GIT_TREEWALK_PRE, cb, &entries) != 0)
+    return std::unexpected(GitError("walk tree"));
+  if (entries.size() > limits.max_files)
+    return core::Fail(core::ErrorCode::kResourceExhausted,
+                      StrCat("the commit has ", entries.size(), " files; the limit is ",
+                             limits.max_files));
+  if (::mkdir(dir.c_str(), 0755) != 0)
+    return core::Fail(core::ErrorCode::kAlreadyExists,
+                      StrCat("cannot create ", dir, ": ", std::strerror(errno)));
+  int root = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0) return core::Internal(StrCat("cannot open ", dir, ": ", std::strerror(errno)));
+  ExportSummary summary;
+  std::vector<const Entry*> links;
+  auto fail = [&](std::string message) -> core::Result<ExportSummary> {
+    ::close(root);
+    return core::Internal(std::move(message));
+  };
+  for (const Entry& e : entries) {
+    // Paths come from git, which refuses "..", "." and ".git" parts.
+    if (e.type == GIT_OBJECT_TREE) {
+      if (::mkdirat(root, e.path.c_str(), 0755) != 0) return fail(StrCat("mkdir ", e.path));
+      continue;
+    }
+    if (e.type == GIT_OBJECT_COMMIT) {
+      summary.warnings.push_back(StrCat(e.path, " is a submodule; it is not in the workspace"));
+      continue;
+    }
+    if (e.type != GIT_OBJECT_BLOB) continue;
+    if (e.mode == GIT_FILEMODE_LINK) {
+      links.push_back(&e);
+      continue;
+    }
+    Owned<git_blob, git_blob_free> blob;
+    if (git_blob_lookup(&blob.p, repo_, &e.oid) != 0) return fail(GitError("read blob").message);
+    const auto size = static_cast<std::size_t>(git_blob_rawsize(blob.p));
+    summary.bytes += size;
+    if (summary.bytes > limits.max_bytes) {
+      ::close(root);
+      return core::Fail(core::ErrorCode::kResourceExhausted,
+                        StrCat("the commit's files are larger than ", limits.max_bytes >> 20,
+                               " MiB"));
+    }
+    const char* data = static_cast<const char*>(git_blob_rawcontent(blob.p));
+    if (std::string_view(data, std::min<std::size_t>(size, 64))
+            .starts_with("version https://git-lfs.github.com/spec/v1"))
+      summary.warnings.push_back(
+          StrCat(e.path, " is a Git LFS pointer; sluss does not fetch LFS content"));
+    int fd = ::openat(root, e.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      e.mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+    if (fd < 0) return fail(StrCat("cannot write ", e.path, ": ", std::strerror(errno)));
+    for (std::size_t off = 0; off < size;) {
+      ssize_t n = ::write(fd, data + off, size - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fd);
+        return fail(StrCat("cannot write ", e.path, ": ", std::strerror(errno)));
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    ++summary.files;
+  }
+  // Symlinks last, so that none can redirect a write above.
+  for (const Entry* e : links) {
+    Owned<git_blob, git_blob_free> blob;
+    if (git_blob_lookup(&blob.p, repo_, &e->oid) != 0) return fail(GitError("read blob").message);
+    std::string target(static_cast<const char*>(git_blob_rawcontent(blob.p)),
+                       static_cast<std::size_t>(git_blob_rawsize(blob.p)));
+    if (::symlinkat(target.c_str(), root, e->path.c_str()) != 0)
+      return fail(StrCat("cannot link ", e->path, ": ", std::strerror(errno)));
+    ++summary.files;
+  }
+  ::close(root);
+  return summary;
 }
 
 std::string Sha256Hex(std::string_view data) {

@@ -82,6 +82,11 @@ core::Result<ImageSpec> MakeHostImage(const std::string& dir) {
       image.host_binds.push_back(etc);
     }
   }
+  // Whatever the caller's umask (slussd's is 077), the job's uid must be
+  // able to walk the image.
+  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (!it->is_symlink(ec) && it->is_directory(ec)) ::chmod(it->path().c_str(), 0755);
   const std::vector<std::pair<const char*, std::string>> files = {
       {"etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n"
                      "sluss:x:10000:10000:sluss job:/tmp:/usr/sbin/nologin\n"

@@ -138,7 +138,7 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
       std::filesystem::path dest = std::filesystem::path(copy_to) / e.path;
       std::error_code ec;
       std::filesystem::create_directories(dest.parent_path(), ec);
-      out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+      out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (out < 0) {
         ::close(fd);
         ::close(root);

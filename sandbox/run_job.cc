@@ -163,6 +163,10 @@ class Job {
       return core::Internal(StrCat("a container ", spec_.id,
                                    " already exists; this attempt was started before"));
     std::error_code ec;
+    struct stat out_st;
+    if (::lstat((spec_.workspace + "/output").c_str(), &out_st) == 0 && !S_ISDIR(out_st.st_mode))
+      return core::Internal("output in the repository is not a directory (a symlink?); "
+                            "output/ is where the job writes");
     fs::create_directories(spec_.workspace + "/output", ec);
     if (ec) return core::Internal(StrCat("cannot prepare the workspace: ", ec.message()));
 
@@ -434,6 +438,9 @@ class Job {
 }  // namespace
 
 JobResult Supervise(const std::string& job_dir) {
+  // What the job's dependents read (its collected outputs) must be readable
+  // by their uids; the job directory itself (0700) keeps the host out.
+  ::umask(022);
   JobResult result = Job(job_dir).Run();
   if (auto w = WriteResult(job_dir, result); !w) {
     result.status = "internal_error";

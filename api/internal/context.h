@@ -2,6 +2,7 @@
 
 // What a route handler sees. Handlers are plain functions of a Context.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct Context {
   const std::vector<core::Image>& images;
   const std::vector<core::Node>& nodes;
   core::GitService* git;  // may be null
+  const std::function<std::vector<std::string>(core::JobId, int, const std::string&)>& log_files;
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the

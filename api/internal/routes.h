@@ -22,6 +22,7 @@ HttpResponse StartRun(Context& c);
 HttpResponse CancelRun(Context& c);
 HttpResponse GetJob(Context& c);
 HttpResponse ListJobEvents(Context& c);
+HttpResponse JobLogs(Context& c);
 HttpResponse CancelJob(Context& c);
 HttpResponse RetryJob(Context& c);
 HttpResponse HoldJob(Context& c);

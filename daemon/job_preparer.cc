@@ -1,0 +1,114 @@
+#include "daemon/job_preparer.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+#include "daemon/log.h"
+
+namespace sluss::daemon {
+
+using core::StrCat;
+using nlohmann::json;
+
+core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, const core::Run& run,
+                                                      const scheduler::Start& start) {
+  json spec = json::parse(job.spec_json, nullptr, false);
+  if (!spec.is_object()) return core::Internal("the job's stored spec is not JSON");
+  core::LaunchRequest r;
+  r.job = job.id;
+  r.attempt = job.attempt;
+  r.project = job.project;
+  r.node = start.node;
+  for (int g : start.gpus) r.gpus.push_back(std::to_string(g));
+
+  const std::string image = spec.value("image", "");
+  auto img = options_.images.find(image);
+  if (img == options_.images.end())
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("image ", core::Quote(image), " is not approved on node ", start.node));
+  r.image = img->second;
+  r.argv = spec.value("argv", std::vector<std::string>{});
+  if (auto env = spec.find("env"); env != spec.end() && env->is_object())
+    for (const auto& [k, v] : env->items())
+      if (v.is_string()) r.env[k] = v.get<std::string>();
+  r.env["SLUSS_JOB"] = std::to_string(job.id.value);
+  r.env["SLUSS_ACTION"] = job.action;
+  r.env["SLUSS_ATTEMPT"] = std::to_string(job.attempt);
+
+  for (const auto& d : spec.value("datasets", json::array())) {
+    const std::string name = d.value("name", "");
+    auto ds = options_.datasets.find(name);
+    if (ds == options_.datasets.end())
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("dataset ", core::Quote(name), " is not available on node ",
+                               start.node));
+    const std::string want = d.value("version", "");
+    if (!want.empty() && want != ds->second.version)
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("dataset ", name, "@", want, " is not available (", name, "@",
+                               ds->second.version, " is)"));
+    r.datasets.push_back({name, ds->second.version, ds->second.path});
+  }
+  for (const char* level : {"sensitive", "releasable"})
+    for (const auto& o : spec["outputs"].value(level, json::array()))
+      if (o.is_string()) r.outputs.push_back(o.get<std::string>());
+  r.output_bytes = spec["resources"].value("disk_bytes", options_.output_bytes);
+
+  // The outputs of each need, from the job that produced them.
+  for (core::JobId need_id : job.needs) {
+    auto need = store_.GetJob(need_id);
+    if (!need) return std::unexpected(need.error());
+    core::Job source = *need;
+    if (need->status == core::StatusCode::kCached) {
+      auto hit = store_.FindSucceededJob(job.project, need->cache_key);
+      if (!hit || !*hit)
+        return core::Fail(core::ErrorCode::kFailedPrecondition,
+                          StrCat("the cached outputs of ", need->action, " are gone"));
+      auto original = store_.GetJob(**hit);
+      if (!original) return std::unexpected(original.error());
+      source = *original;
+    }
+    json result = json::parse(source.result_json, nullptr, false);
+    if (!result.is_object()) continue;
+    const std::string dir = options_.job_dir(source.id, source.attempt) + "/outputs/";
+    for (const auto& o : result.value("outputs", json::array())) {
+      std::string path = o.value("path", "");
+      if (path.empty()) continue;
+      r.inputs.push_back({path, dir + path});
+    }
+  }
+
+  // The code at the run's commit, in a workspace of this attempt's own.
+  const std::string ws = StrCat(options_.workspaces_dir, "/", job.id.value, "-", job.attempt);
+  std::error_code ec;
+  if (!std::filesystem::exists(ws, ec)) {
+    std::filesystem::create_directories(options_.workspaces_dir, ec);
+    std::filesystem::remove_all(ws + ".tmp", ec);  // from a crash in the middle
+    auto warnings = git_.ExportWorkspace(job.project, run.commit, ws + ".tmp");
+    if (!warnings) {
+      std::filesystem::remove_all(ws + ".tmp", ec);
+      return std::unexpected(warnings.error());
+    }
+    for (const auto& w : *warnings)
+      Log(LogLevel::kWarn, StrCat("job ", job.id.value, ": ", w));
+    // The job runs as its own uid: the code must be readable to it. The
+    // state directory above stays closed to everyone else on the host.
+    namespace fs = std::filesystem;
+    fs::permissions(ws + ".tmp", fs::perms(0755), ec);
+    for (auto it = fs::recursive_directory_iterator(ws + ".tmp", ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_symlink(ec)) continue;
+      const bool exec = it->is_directory(ec) ||
+                        (it->status(ec).permissions() & fs::perms::owner_exec) != fs::perms::none;
+      fs::permissions(it->path(), fs::perms(exec ? 0755 : 0644), ec);
+    }
+    std::filesystem::rename(ws + ".tmp", ws, ec);
+    if (ec) return core::Internal(StrCat("cannot place the workspace: ", ec.message()));
+  }
+  r.workspace = ws;
+  return r;
+}
+
+}  // namespace sluss::daemon

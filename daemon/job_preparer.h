@@ -1,0 +1,42 @@
+#pragma once
+
+// The daemon's JobPreparer: from a job the planner started to what the
+// executor runs. It exports the commit into a fresh workspace, resolves the
+// image and the datasets, and binds the outputs of the job's needs (or of
+// the jobs their cache hits reused) as read-only inputs.
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "core/executor.h"
+#include "core/store.h"
+#include "daemon/config.h"
+#include "daemon/git_intake.h"
+#include "scheduler/engine.h"
+
+namespace sluss::daemon {
+
+struct PreparerOptions {
+  std::string workspaces_dir;  // absolute
+  std::map<std::string, core::LaunchRequest::Image> images;  // approved, resolved
+  std::map<std::string, DatasetConfig> datasets;
+  std::int64_t output_bytes = std::int64_t{10} << 30;
+  // Where an attempt's directory is (its outputs are under outputs/).
+  std::function<std::string(core::JobId, int)> job_dir;
+};
+
+class JobPreparer final : public scheduler::JobPreparer {
+ public:
+  JobPreparer(core::Store& store, GitIntake& git, PreparerOptions options)
+      : store_(store), git_(git), options_(std::move(options)) {}
+  core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run& run,
+                                            const scheduler::Start& start) override;
+
+ private:
+  core::Store& store_;
+  GitIntake& git_;
+  PreparerOptions options_;
+};
+
+}  // namespace sluss::daemon

@@ -1,0 +1,336 @@
+#include "scheduler/engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+
+namespace sluss::scheduler {
+namespace {
+
+using core::StatusCode;
+using core::StrCat;
+using nlohmann::json;
+
+constexpr double kHalfLifeHours = 7 * 24;
+
+json ParseOr(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? json::object() : j;
+}
+
+bool SettingFlag(core::Store& store, const std::string& key, const char* flag) {
+  auto v = store.GetSetting(key);
+  if (!v) return false;
+  json j = ParseOr(*v);
+  return j.is_object() && j.value(flag, false);
+}
+
+double Decay(double usage, core::TimePoint from, core::TimePoint to) {
+  double hours = std::chrono::duration<double, std::ratio<3600>>(to - from).count();
+  return hours <= 0 ? usage : usage * std::exp2(-hours / kHalfLifeHours);
+}
+
+}  // namespace
+
+Engine::Engine(core::Store& store, const core::Clock& clock, JobPreparer& preparer,
+               EngineOptions options)
+    : store_(store), clock_(clock), preparer_(preparer), options_(std::move(options)) {
+  LoadUsage();
+}
+
+Engine::~Engine() { Stop(); }
+
+core::Executor::Callbacks Engine::ExecutorCallbacks() {
+  core::Executor::Callbacks cb;
+  cb.started = [](core::JobId, int) {};
+  cb.finished = [this](core::JobId job, int attempt, const core::JobOutcome& outcome) {
+    std::lock_guard lock(mu_);
+    finished_.push_back({job, attempt, outcome});
+    cv_.notify_one();
+  };
+  return cb;
+}
+
+void Engine::Start(core::Executor& executor) {
+  executor_ = &executor;
+  // Re-attach to what the store says runs; launch what was decided but
+  // never launched.
+  if (auto active = store_.ListActiveJobs()) {
+    std::vector<core::RunningAttempt> running;
+    std::map<core::JobId, const core::Job*> by_id;
+    for (const auto& j : active->jobs) {
+      if (j.state() != core::JobState::kRunning) continue;
+      running.push_back({j.id, j.attempt});
+      launched_.insert({j.id, j.attempt});
+      by_id[j.id] = &j;
+    }
+    for (const auto& a : executor.Reattach(running)) {
+      const core::Job& job = *by_id.at(a.job);
+      std::vector<int> gpus;
+      for (const auto& g : job.gpus) gpus.push_back(std::atoi(g.c_str()));
+      scheduler::Start start{job.id, job.node, gpus};
+      const core::Run* run = RunOf(job.run_id);
+      auto req = run ? preparer_.Prepare(job, *run, start)
+                     : core::Result<core::LaunchRequest>(core::NotFound("run gone"));
+      if (req) req->attempt = job.attempt;
+      if (!req || !executor.Launch(*req)) {
+        store_.TransitionJob(job.id, job.status, StatusCode::kNodeLost,
+                             "node_lost: the daemon stopped while the job was starting",
+                             clock_.Now());
+      } else if (job.status == StatusCode::kPreparing) {
+        store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kExecuting,
+                             StrCat("running on ", job.node), clock_.Now());
+      }
+    }
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::Wake() {
+  std::lock_guard lock(mu_);
+  woken_ = true;
+  cv_.notify_one();
+}
+
+EngineStats Engine::Stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Engine::Loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, options_.tick, [&] { return stop_ || woken_ || !finished_.empty(); });
+      if (stop_) return;
+      woken_ = false;
+    }
+    RunOnce();
+  }
+}
+
+void Engine::RunOnce() {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::deque<Finished> done;
+  {
+    std::lock_guard lock(mu_);
+    done.swap(finished_);
+  }
+  for (const auto& f : done) RecordFinished(f);
+  Cycle();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::lock_guard lock(mu_);
+  stats_.cycles += 1;
+  stats_.last_cycle_ms = ms;
+  stats_.finished += static_cast<std::int64_t>(done.size());
+}
+
+const core::Run* Engine::RunOf(core::RunId id) {
+  auto it = runs_.find(id);
+  if (it != runs_.end()) return &it->second;
+  auto run = store_.GetRun(id);
+  if (!run) return nullptr;
+  if (runs_.size() > 10000) runs_.clear();
+  return &runs_.emplace(id, std::move(*run)).first->second;
+}
+
+core::Resources Engine::RequestOf(const core::Job& job, const core::Quota& quota) const {
+  json spec = ParseOr(job.spec_json);
+  json res = spec.value("resources", json::object());
+  core::Resources r;
+  r.gpus = res.value("gpus", 0);
+  r.milli_cpus = res.value("milli_cpus", options_.default_milli_cpus);
+  r.memory_bytes = res.value("memory_bytes", options_.default_memory_bytes);
+  r.disk_bytes = res.value("disk_bytes", std::int64_t{0});
+  if (res.contains("time_limit_s"))
+    r.time_limit = std::chrono::seconds(res["time_limit_s"].get<std::int64_t>());
+  else if (quota.per_job.max_time)
+    r.time_limit = *quota.per_job.max_time;
+  else
+    r.time_limit = options_.default_time_limit;
+  return r;
+}
+
+void Engine::RecordFinished(const Finished& f) {
+  const core::TimePoint now = clock_.Now();
+  cancel_sent_.erase({f.job, f.attempt});
+  launched_.erase({f.job, f.attempt});
+  auto job = store_.GetJob(f.job);
+  if (!job || job->attempt != f.attempt) return;  // a stale report
+  core::JobUpdate update{.result_json = f.outcome.result_json, .exit_code = f.outcome.exit_code};
+  if (job->state() != core::JobState::kRunning) {
+    // Cancelled (or failed) while it ran: keep what it did.
+    store_.UpdateJob(f.job, f.attempt, update);
+    ChargeUsage(*job, f.outcome);
+    return;
+  }
+  if (job->status == StatusCode::kPreparing)
+    job = store_.TransitionJob(f.job, StatusCode::kPreparing, StatusCode::kExecuting,
+                               "running", now);
+  if (!job) return;
+  StatusCode to = f.outcome.status;
+  if (core::StateOf(to) == core::JobState::kCancelled) to = StatusCode::kCancelledByUser;
+  std::string reason = to == StatusCode::kSucceeded ? "succeeded"
+                                                    : StrCat(core::Name(to), ": ", f.outcome.message);
+  auto moved = store_.TransitionJob(f.job, job->status, to, reason, now, update);
+  if (!moved) return;
+  ChargeUsage(*moved, f.outcome);
+  // Retries: each attempt is its own record; the next waits out a backoff.
+  if (core::StateOf(to) != core::JobState::kFailed) return;
+  json retries = ParseOr(moved->spec_json).value("retries", json::object());
+  int max = retries.value("max", 0);
+  bool listed = false;
+  for (const auto& name : retries.value("on", json::array()))
+    if (name.is_string() && name.get<std::string>() == core::Name(to)) listed = true;
+  if (!listed || moved->attempt > max) return;
+  auto backoff = options_.backoff_base * (1 << std::min(moved->attempt - 1, 16));
+  backoff = std::min(backoff, options_.backoff_max);
+  store_.TransitionJob(f.job, to, StatusCode::kWaitingOnResources,
+                       StrCat("retry ", moved->attempt, " of ", max, " after ", core::Name(to)),
+                       now, core::JobUpdate{.eligible_at = now + backoff});
+}
+
+void Engine::ChargeUsage(const core::Job& job, const core::JobOutcome& outcome) {
+  if (!outcome.started_at || !outcome.ended_at) return;
+  json spec = ParseOr(job.spec_json).value("resources", json::object());
+  double hours = std::chrono::duration<double, std::ratio<3600>>(*outcome.ended_at -
+                                                                 *outcome.started_at).count();
+  double cost = std::max(0.0, hours) *
+                (static_cast<double>(spec.value("milli_cpus", options_.default_milli_cpus)) / 1000.0 +
+                 10.0 * spec.value("gpus", 0));
+  const core::TimePoint now = clock_.Now();
+  auto& [usage, at] = usage_[job.project];
+  usage = Decay(usage, at, now) + cost;
+  at = now;
+  json all = json::object();
+  for (const auto& [p, u] : usage_)
+    all[p] = {{"usage", u.first}, {"at", core::ToUnixMillis(u.second)}};
+  store_.PutSetting("fairshare", all.dump(), now);
+}
+
+void Engine::LoadUsage() {
+  auto v = store_.GetSetting("fairshare");
+  if (!v) return;
+  json all = ParseOr(*v);
+  if (!all.is_object()) return;
+  for (const auto& [p, u] : all.items())
+    if (u.is_object())
+      usage_[p] = {u.value("usage", 0.0), core::FromUnixMillis(u.value("at", std::int64_t{0}))};
+}
+
+void Engine::Cycle() {
+  const core::TimePoint now = clock_.Now();
+  auto active = store_.ListActiveJobs();
+  if (!active) return;
+  auto projects = store_.ListProjects();
+  std::map<std::string, core::Quota> quotas;
+  if (projects)
+    for (const auto& p : *projects) quotas[p.name] = p.quota;
+
+  Snapshot s;
+  s.needs.clear();
+  for (const auto& [id, need] : active->needs) s.needs[id] = {need.status, need.action};
+  s.paused = SettingFlag(store_, "queue", "paused");
+  s.nodes = options_.nodes;
+  for (auto& n : s.nodes)
+    if (SettingFlag(store_, "node/" + n.name, "drained")) n.schedulable = false;
+  for (const auto& [p, q] : quotas) {
+    ProjectState& ps = s.projects[p];
+    ps.quota = q;
+    if (auto it = usage_.find(p); it != usage_.end())
+      ps.usage = Decay(it->second.first, it->second.second, now);
+  }
+
+  std::map<core::JobId, const core::Job*> by_id;
+  for (const auto& job : active->jobs) {
+    by_id[job.id] = &job;
+    const core::Run* run = RunOf(job.run_id);
+    const std::string user = run ? run->submitted_by : "";
+    core::Resources request = RequestOf(job, quotas[job.project]);
+    if (job.state() == core::JobState::kRunning) {
+      RunningJob r{job.id, job.project, user, job.node, request, {},
+                   job.started_at.value_or(now)};
+      for (const auto& g : job.gpus) r.gpus.push_back(std::atoi(g.c_str()));
+      s.running.push_back(std::move(r));
+      // The engine's own time limit, behind the executor's.
+      if (executor_ && now > r.started_at + request.time_limit + options_.overrun_grace &&
+          cancel_sent_.insert({job.id, job.attempt}).second)
+        executor_->Cancel(job.id, job.attempt);
+      continue;
+    }
+    PendingJob p{job.id, job.project, user, job.action, job.status, job.reason, request,
+                 job.needs, job.created_at, job.eligible_at};
+    s.pending.push_back(std::move(p));
+  }
+
+  // Attempts still running here that the store says are over (cancelled
+  // through the API, or by a revoked permit): stop their containers.
+  if (executor_) {
+    for (const auto& attempt : launched_) {
+      auto it = by_id.find(attempt.first);
+      bool running = it != by_id.end() && it->second->attempt == attempt.second &&
+                     it->second->state() == core::JobState::kRunning;
+      if (!running && cancel_sent_.insert(attempt).second)
+        executor_->Cancel(attempt.first, attempt.second);
+    }
+  }
+
+  Decisions d = Plan(s, now);
+  for (const auto& f : d.dependency_failed) {
+    const core::Job* job = by_id.at(f.job);
+    store_.TransitionJob(job->id, job->status, StatusCode::kDependencyFailed, f.reason, now);
+  }
+  for (const auto& w : d.waits) {
+    const core::Job* job = by_id.at(w.job);
+    if (job->status == w.code && job->reason == w.reason) continue;
+    store_.TransitionJob(job->id, job->status, w.code, w.reason, now);
+  }
+  for (const auto& start : d.starts) Launch(*by_id.at(start.job), start);
+}
+
+void Engine::Launch(const core::Job& job, const scheduler::Start& start) {
+  const core::TimePoint now = clock_.Now();
+  const core::Run* run = RunOf(job.run_id);
+  if (!run) return;
+  auto request = preparer_.Prepare(job, *run, start);
+  if (!request) {
+    store_.TransitionJob(job.id, job.status, StatusCode::kInternalError,
+                         StrCat("internal_error: ", request.error().message), now);
+    return;
+  }
+  request->attempt = job.attempt;
+  std::vector<std::string> gpus;
+  for (int g : start.gpus) gpus.push_back(std::to_string(g));
+  // Persisted first: a crash after this line re-attaches or relaunches.
+  auto preparing = store_.TransitionJob(job.id, job.status, StatusCode::kPreparing,
+                                        StrCat("starting on ", start.node), now,
+                                        core::JobUpdate{.node = start.node, .gpus = gpus});
+  if (!preparing) return;  // moved meanwhile (cancelled): plan again
+  auto launched = executor_ ? executor_->Launch(*request)
+                            : core::Result<void>(core::Internal("no executor"));
+  if (!launched) {
+    store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kInternalError,
+                         StrCat("internal_error: ", launched.error().message), clock_.Now());
+    return;
+  }
+  launched_.insert({job.id, job.attempt});
+  store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kExecuting,
+                       StrCat("running on ", start.node), clock_.Now());
+  std::lock_guard lock(mu_);
+  stats_.started += 1;
+}
+
+}  // namespace sluss::scheduler

@@ -1,0 +1,123 @@
+#pragma once
+
+// The engine: one thread on which every scheduling change happens. It
+// gathers a snapshot from the store, asks the planner, and carries out the
+// decisions, persisting each before acting on it (a job is `preparing` in
+// the store before its container is launched, so a crash at any point
+// launches nothing twice: the executor's launch is idempotent and a
+// restart re-attaches). It also records results, retries with backoff,
+// cancels what the store says was cancelled, and keeps fair-share usage.
+//
+// Events (a run was created, a job was cancelled or held through the API,
+// an attempt ended) wake the loop; it also runs once a second.
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/executor.h"
+#include "core/store.h"
+#include "core/time.h"
+#include "scheduler/planner.h"
+
+namespace sluss::scheduler {
+
+// Turns a job that the planner started into what the executor needs: the
+// workspace from the commit, the image, the datasets, the outputs of its
+// needs. The daemon implements it (it knows git, images and datasets).
+class JobPreparer {
+ public:
+  virtual ~JobPreparer() = default;
+  // kFailedPrecondition/kNotFound/kInvalidArgument: the job cannot run as
+  // asked (unknown image, missing dataset); it fails with the message.
+  virtual core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run& run,
+                                                    const Start& start) = 0;
+};
+
+struct EngineOptions {
+  std::vector<NodeState> nodes;
+  // Defaults for what a job does not ask for.
+  std::int64_t default_milli_cpus = 1000;
+  std::int64_t default_memory_bytes = std::int64_t{2} << 30;
+  std::chrono::seconds default_time_limit{3600};
+  // Retry backoff: base × 2^(attempt-1), at most `backoff_max`.
+  std::chrono::seconds backoff_base{10};
+  std::chrono::seconds backoff_max{600};
+  // A running job this long past its time limit without a result is
+  // cancelled by the engine (sluss-run normally ends it first).
+  std::chrono::seconds overrun_grace{60};
+  std::chrono::milliseconds tick{1000};
+};
+
+struct EngineStats {
+  std::int64_t cycles = 0;
+  double last_cycle_ms = 0;
+  std::int64_t started = 0;
+  std::int64_t finished = 0;
+};
+
+class Engine {
+ public:
+  Engine(core::Store& store, const core::Clock& clock, JobPreparer& preparer,
+         EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // The callbacks to give the executor: they queue events for the engine.
+  core::Executor::Callbacks ExecutorCallbacks();
+
+  // Re-attaches to the attempts the store says run, then starts the loop.
+  void Start(core::Executor& executor);
+  void Stop();
+  // Something changed in the store: plan again soon.
+  void Wake();
+  EngineStats Stats() const;
+
+  // One cycle on the caller's thread (tests; the loop calls it too).
+  void RunOnce();
+
+ private:
+  struct Finished {
+    core::JobId job;
+    int attempt;
+    core::JobOutcome outcome;
+  };
+  void Loop();
+  void RecordFinished(const Finished& f);
+  void Cycle();
+  void Launch(const core::Job& job, const scheduler::Start& start);
+  core::Resources RequestOf(const core::Job& job, const core::Quota& quota) const;
+  const core::Run* RunOf(core::RunId id);
+  void ChargeUsage(const core::Job& job, const core::JobOutcome& outcome);
+  void LoadUsage();
+
+  core::Store& store_;
+  const core::Clock& clock_;
+  JobPreparer& preparer_;
+  EngineOptions options_;
+  core::Executor* executor_ = nullptr;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool woken_ = false;
+  std::deque<Finished> finished_;
+  EngineStats stats_;
+  std::thread thread_;
+
+  // Engine thread only.
+  std::map<core::RunId, core::Run> runs_;
+  std::set<std::pair<core::JobId, int>> launched_;     // running here
+  std::set<std::pair<core::JobId, int>> cancel_sent_;
+  std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
+};
+
+}  // namespace sluss::scheduler
