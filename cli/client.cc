@@ -1,3 +1,4 @@
+#include <cctype>
 #include "cli/client.h"
 
 #include <curl/curl.h>
@@ -55,6 +56,19 @@ std::size_t Append(char* data, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
 }
+std::size_t Header(char* data, std::size_t size, std::size_t n, void* out) {
+  std::string_view line(data, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.remove_suffix(1);
+    (*static_cast<std::map<std::string, std::string>*>(out))[name] = std::string(value);
+  }
+  return size * n;
+}
 }  // namespace
 
 core::Result<ApiReply> Client::Call(std::string_view method, std::string_view path,
@@ -85,6 +99,9 @@ core::Result<ApiReply> Client::Call(std::string_view method, std::string_view pa
   }
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  std::map<std::string, std::string> reply_headers;
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply_headers);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -107,6 +124,8 @@ core::Result<ApiReply> Client::Call(std::string_view method, std::string_view pa
   reply.status = static_cast<int>(status);
   reply.body = nlohmann::json::parse(response, nullptr, false);
   if (reply.body.is_discarded()) reply.body = nullptr;
+  reply.text = std::move(response);
+  reply.headers = std::move(reply_headers);
   return reply;
 }
 

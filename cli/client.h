@@ -3,6 +3,7 @@
 // The CLI's connection to slussd's JSON API (libcurl). The CLI talks to the
 // daemon only through this.
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,8 @@ core::Result<Settings> LoadSettings(std::string server_flag, std::string token_f
 struct ApiReply {
   int status = 0;
   nlohmann::json body;  // null when the body was not JSON
+  std::string text;     // the body as received
+  std::map<std::string, std::string> headers;  // names in lower case
 };
 
 class Client {

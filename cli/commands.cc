@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "cli/client.h"
 #include "cli/table.h"
@@ -23,13 +24,15 @@ struct Args {
   bool json = false;
   bool hosted = false;
   bool force = false;
+  bool follow = false;  // -f / --follow
+  bool stderr_stream = false;  // --stderr
 };
 
 // Flags that take a value; anything else starting with -- is a switch.
 const std::vector<std::string> kValueFlags = {"--server", "--token",   "--project", "--state",
                                               "--limit",  "--user",    "--role",    "--name",
                                               "--expires", "--description", "--repo", "--reason",
-                                              "--ref", "--commit", "--actions"};
+                                              "--ref", "--commit", "--actions", "--attempt"};
 
 std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
@@ -41,6 +44,10 @@ std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& e
       a.hosted = true;
     } else if (w == "--force") {
       a.force = true;
+    } else if (w == "-f" || w == "--follow") {
+      a.follow = true;
+    } else if (w == "--stderr") {
+      a.stderr_stream = true;
     } else if (w.starts_with("--")) {
       auto eq = w.find('=');
       std::string name = w.substr(0, eq);
@@ -95,13 +102,21 @@ class Runner {
   // exit code set.
   std::optional<json> Call(std::string_view method, std::string_view path,
                            const json* body = nullptr) {
+    auto reply = CallRaw(method, path, body);
+    if (!reply) return std::nullopt;
+    return reply->body;
+  }
+
+  // The same, keeping the reply's text and headers.
+  std::optional<ApiReply> CallRaw(std::string_view method, std::string_view path,
+                                  const json* body = nullptr) {
     auto reply = client_.Call(method, path, body);
     if (!reply) {
       err_ << "sluss: " << reply.error().message << "\n";
       exit_ = kExitError;
       return std::nullopt;
     }
-    if (reply->status >= 200 && reply->status < 300) return reply->body;
+    if (reply->status >= 200 && reply->status < 300) return *reply;
     std::string message = StrCat("HTTP ", reply->status);
     if (reply->body.is_object() && reply->body.contains("error")) {
       const json& e = reply->body["error"];
@@ -528,6 +543,35 @@ class Runner {
     return Usage("token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID");
   }
 
+  // sluss logs JOB [-f] [--stderr] [--attempt N]: the job's output; with
+  // -f, follows it until the job ends (polling once a second).
+  int Logs() {
+    if (a_.positional.size() != 1) {
+      err_ << "usage: sluss logs JOB [-f] [--stderr] [--attempt N]\n";
+      return kExitUsage;
+    }
+    const std::string job = a_.positional[0];
+    const std::string stream = a_.stderr_stream ? "stderr" : "stdout";
+    std::string attempt = Flag(a_, "--attempt");
+    std::string offset = "0";
+    for (;;) {
+      std::string path = StrCat("/v1/jobs/", job, "/logs?stream=", stream, "&offset=", offset);
+      if (!attempt.empty()) path += "&attempt=" + attempt;
+      auto reply = CallRaw("GET", path);
+      if (!reply) return exit_;
+      out_ << reply->text << std::flush;
+      offset = reply->headers["x-sluss-next-offset"];
+      if (attempt.empty()) attempt = reply->headers["x-sluss-attempt"];
+      const std::string state = reply->headers["x-sluss-job-state"];
+      const bool over = state != "pending" && state != "running";
+      if (!a_.follow) return kExitOk;
+      if (reply->text.empty()) {
+        if (over) return state == "succeeded" ? kExitOk : kExitError;
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+  }
+
   int Whoami() {
     auto w = Call("GET", "/v1/whoami");
     if (!w) return exit_;
@@ -548,7 +592,7 @@ class Runner {
 const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job",   "cancel",
                                             "retry",  "hold",    "release", "project", "projects",
                                             "member", "quota",   "usage",   "nodes", "images",
-                                            "token",  "whoami",  "drain",   "resume", "queue"};
+                                            "token",  "whoami",  "drain",   "resume", "queue", "logs"};
 
 }  // namespace
 
@@ -585,6 +629,7 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
   if (command == "whoami") return r.Whoami();
   if (command == "drain" || command == "resume") return r.Drain(command == "drain");
   if (command == "queue") return r.Queue();
+  if (command == "logs") return r.Logs();
   return kExitUsage;
 }
 

@@ -29,6 +29,7 @@ constexpr const char* kUsage =
     "  run start PROJECT [--ref BRANCH|--commit SHA] [--actions A,B] [--force]\n"
     "  job show JOB            a job and every transition it made\n"
     "  cancel|retry|hold|release JOB\n"
+    "  logs JOB [-f] [--stderr] [--attempt N]   a job's output; -f follows it to the end\n"
     "  projects | project create NAME [--hosted] [--description D] | project show NAME\n"
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"

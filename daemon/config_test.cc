@@ -58,7 +58,7 @@ TEST_CASE("bad config keys are named with their position") {
             "slussd.yaml:1:16: node.memory: memory size '12Q': unknown unit 'Q'; use K, M, G, T or P (powers of 1024), e.g. 16G or 512M",
             "slussd.yaml:1:27: node.gpus: expected a list of GPU indices such as [0, 1], got a single value"});
   CHECK(Errors("images:\n  py: {root: /x}\n") ==
-        std::vector<std::string>{"slussd.yaml:2:7: images.py: missing 'rootfs' (the image's root directory)",
+        std::vector<std::string>{"slussd.yaml:2:7: images.py: missing 'rootfs' (the image's root directory), or 'host: true'",
                                  "slussd.yaml:2:8: images.py: unknown key 'root' (did you mean 'rootfs'?)"});
   CHECK(Errors("tls: {cert: /c}\n") ==
         std::vector<std::string>{"slussd.yaml:1:6: tls: set both 'cert' and 'key', or neither"});

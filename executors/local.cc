@@ -59,6 +59,15 @@ core::Result<core::LaunchRequest::Image> ResolveImage(const std::string& name,
     if (!image) return std::unexpected(image.error());
     return core::LaunchRequest::Image{name, image->digest, image->rootfs, image->host_binds};
   }
+  // runc would create missing mount points inside the image, changing it.
+  for (const char* dir : {"proc", "dev", "sys", "tmp", "workspace", "data"}) {
+    std::error_code ec;
+    if (!fs::is_directory(fs::path(rootfs) / dir, ec))
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("image ", name, ": ", rootfs, " has no /", dir,
+                               "; an image needs the mount points /proc /dev /sys /tmp "
+                               "/workspace /data (scripts/build-image makes them)"));
+  }
   auto digest = sandbox::ImageDigest(rootfs);
   if (!digest) return std::unexpected(digest.error());
   return core::LaunchRequest::Image{name, *digest, fs::absolute(rootfs).string(), {}};

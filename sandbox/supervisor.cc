@@ -1,6 +1,7 @@
 #include "sandbox/supervisor.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -117,7 +118,11 @@ core::Result<JobProbe> StartDetached(const std::string& self, const std::string&
     ::dup2(null, 0);
     ::dup2(out >= 0 ? out : null, 1);
     ::dup2(out >= 0 ? out : null, 2);
-    ::fcntl(fd, F_SETFD, 0);  // the lock travels into the supervisor
+    // Nothing of the caller's but the lock travels into the supervisor
+    // (slussd's listening socket must not outlive slussd in a job).
+    if (fd > 3) ::close_range(3, static_cast<unsigned>(fd - 1), 0);
+    ::close_range(static_cast<unsigned>(fd + 1), ~0U, 0);
+    ::fcntl(fd, F_SETFD, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -22,7 +22,7 @@ port=$((20000 + RANDOM % 20000))
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
-images: {python-3.11: {rootfs: /srv/images/python}, r-4.2: {rootfs: /srv/images/r}}
+images: {python-3.11: {host: true}, r-4.2: {host: true}}
 node: {name: node1, cpus: 8, memory: 64G, gpus: [0, 1]}
 YAML
 export SLUSS_SERVER=127.0.0.1:$port

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# git push runs jobs: the example study pushed with the git CLI to a project
+# that slussd hosts, scheduled and run in real runc containers, with
+# outputs, logs, cached reruns, cancel, a hostile output, and slussd killed
+# with SIGKILL while three jobs run. Needs root (the sandbox); exit 77
+# otherwise.
+#   run_test.sh SLUSS SLUSSD REPO_ROOT
+set -uo pipefail
+SLUSS=$1
+SLUSSD=$2
+ROOT=$3
+source "$(dirname "$0")/support/assert.sh"
+if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
+  echo "SKIP: running jobs needs root and runc"
+  exit 77
+fi
+tmp=$(mktemp -d /tmp/sluss-run-XXXXXX)
+pid=
+cleanup() {
+  [[ -n $pid ]] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
+  for c in $(runc list -q 2>/dev/null | grep '^sluss-'); do
+    grep -q "$tmp" "/run/runc/$c/state.json" 2>/dev/null && runc delete -f "$c" >/dev/null 2>&1
+  done
+  for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
+  [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
+export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+
+# A small synthetic dataset, readable by job uids.
+python3 "$ROOT/examples/cohort-study/generate_data.py" "$tmp/data/prescriptions" --rows 3000 --seed 2 >/dev/null
+chmod -R a+rX "$tmp/data"
+port=$((20000 + RANDOM % 20000))
+cat >"$tmp/slussd.yaml" <<YAML
+state_dir: $tmp/state
+listen: 127.0.0.1:$port
+images: {python-3.11: {host: true}, r-4.2: {host: true}}
+datasets:
+  prescriptions: {path: $tmp/data/prescriptions, version: "2026-06"}
+node: {cpus: 8, memory: 16G}
+sandbox: {cgroup_parent: /sluss-test-run, output_limit: 64M}
+git: {poll_interval: 5s}
+YAML
+export SLUSS_SERVER=127.0.0.1:$port
+admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
+export SLUSS_TOKEN=$admin
+start() {
+  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
+  pid=$!
+  for _ in $(seq 300); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
+  fail "slussd did not start: $(tail -3 "$tmp/log")"
+}
+start 1
+# job_field RUN ACTION FIELD
+job_field() {
+  "$SLUSS" run show "$1" --json | python3 -c '
+import json, sys
+jobs = {j["action"]: j for j in json.load(sys.stdin)["jobs"]}
+v = jobs[sys.argv[1]]
+for k in sys.argv[2].split("."): v = v[k] if v is not None else None
+print("" if v is None else v)' "$2" "$3"
+}
+run_state() { "$SLUSS" run show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+# wait_run RUN: until the run ends (90 s at most); prints its state.
+wait_run() {
+  local s
+  for _ in $(seq 450); do
+    s=$(run_state "$1")
+    [[ $s != pending && $s != running ]] && { echo "$s"; return; }
+    sleep 0.2
+  done
+  echo "timeout($s)"
+}
+wait_status() {  # wait_status RUN ACTION STATUS
+  for _ in $(seq 300); do [[ $(job_field "$1" "$2" status_code) == "$3" ]] && return 0; sleep 0.1; done
+  return 1
+}
+push() {  # push WORKDIR MESSAGE
+  git -C "$1" add -A && git -C "$1" commit -qm "$2" && git -C "$1" push -q "$push_url" main 2>>"$tmp/push.log"
+}
+
+"$SLUSS" project create study --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+"$SLUSS" member add study alice@example.org >/dev/null
+alice=$("$SLUSS" token create --user alice@example.org --role researcher --name test 2>/dev/null)
+
+# 1. The study runs: extract (Python), then model (scikit-learn) and table1 (R).
+work=$tmp/work
+cp -r "$ROOT/examples/cohort-study" "$work"
+rm -rf "$work/data" "$work/output"
+git -C "$work" init -q -b main
+push "$work" "the study"; expect_rc "push" 0 $?
+[[ $(wait_run 1) == succeeded ]] && ok || fail "run 1: $("$SLUSS" run show 1)"
+for a in extract model table1; do
+  [[ $(job_field 1 $a status_code) == succeeded ]] && ok || fail "$a: $(job_field 1 $a reason)"
+done
+"$SLUSS" run show 1 --json >"$tmp/run1.json"
+python3 - "$tmp/run1.json" <<'EOF' && ok || fail "run 1 records"
+import json, sys
+jobs = {j["action"]: j for j in json.load(open(sys.argv[1]))["jobs"]}
+t = jobs["table1"]["result"]
+assert [o["path"] for o in t["outputs"]] == ["output/survival.csv", "output/table1.csv"], t
+assert all(len(o["sha256"]) == 64 for o in t["outputs"])
+assert t["runtime"] == "runc" and t["image_digest"].startswith("sha256:"), t
+assert t["memory_peak_bytes"] > 0 and t["cpu_seconds"] > 0, t
+assert jobs["extract"]["node"] and jobs["extract"]["exit_code"] == 0
+EOF
+SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 model id)" | grep -q "^AUC" && ok || fail "model's log"
+SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 extract id)" --stderr >/dev/null; expect_rc "stderr log" 0 $?
+
+# 2. A push that only edits the R script reruns only table1; the others are
+# cached and table1 reads extract's outputs from run 1.
+echo "# a comment" >>"$work/analysis/table1.R"
+push "$work" "edit table1"
+[[ $(wait_run 2) == succeeded ]] && ok || fail "run 2: $("$SLUSS" run show 2)"
+[[ $(job_field 2 extract status_code) == cached && $(job_field 2 model status_code) == cached ]] && ok \
+  || fail "extract/model not cached: $("$SLUSS" run show 2)"
+[[ $(job_field 2 table1 status_code) == succeeded ]] && ok || fail "table1 did not rerun"
+[[ $(job_field 2 table1 result.outputs) == "$(job_field 1 table1 result.outputs)" ]] && ok \
+  || fail "the rerun's outputs differ from the first run's"
+
+# 3. Hostile and long jobs through the whole system.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  leak:
+    image: python-3.11
+    run: python3 analysis/leak.py
+    outputs: {releasable: [output/leak.csv]}
+  long:
+    image: python-3.11
+    run: python3 -c "import time; time.sleep(600)"
+  quick-a:
+    image: python-3.11
+    run: python3 -c "import time,os; time.sleep(2); open('output/a','w').write('a')"
+    outputs: {sensitive: [output/a]}
+  quick-b:
+    image: python-3.11
+    run: python3 -c "import time,os; time.sleep(4); open('output/b','w').write('b')"
+    outputs: {sensitive: [output/b]}
+  slow-c:
+    image: python-3.11
+    run: python3 -c "import time,os; time.sleep(9); open('output/c','w').write('c')"
+    outputs: {sensitive: [output/c]}
+YAML
+cat >"$work/analysis/leak.py" <<'EOF'
+import os
+os.symlink("/etc/shadow", "output/leak.csv")
+EOF
+push "$work" "hostile and long"
+wait_status 3 long executing && ok || fail "long did not start: $(job_field 3 long reason)"
+for a in quick-a quick-b slow-c; do wait_status 3 $a executing || fail "$a did not start"; done
+
+# slussd dies with SIGKILL while quick-a, quick-b, slow-c and long run.
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+sleep 5   # quick-a and quick-b end while slussd is down
+start 2
+for a in quick-a quick-b slow-c; do
+  wait_status 3 $a succeeded && ok || fail "$a after the restart: $(job_field 3 $a status_code) $(job_field 3 $a reason)"
+done
+[[ $(job_field 3 quick-b result.outputs) == *output/b* ]] && ok || fail "quick-b's result lost"
+[[ $(job_field 3 long status_code) == executing ]] && ok || fail "long was not re-attached: $(job_field 3 long status_code)"
+wait_status 3 leak missing_outputs && ok || fail "leak: $(job_field 3 leak status_code)"
+[[ $(job_field 3 leak reason) == *"leak.csv is a symbolic link"* ]] && ok || fail "leak reason: $(job_field 3 leak reason)"
+
+# Cancel the long job: its container goes.
+SLUSS_TOKEN=$alice "$SLUSS" cancel "$(job_field 3 long id)" >/dev/null; expect_rc "cancel" 0 $?
+for _ in $(seq 150); do
+  runc list -q | grep -qx "sluss-$(job_field 3 long id)-1" || break
+  sleep 0.1
+done
+runc list -q | grep -qx "sluss-$(job_field 3 long id)-1" && fail "the cancelled job's container still runs" || ok
+[[ $(job_field 3 long status_code) == cancelled_by_user ]] && ok || fail "long: $(job_field 3 long status_code)"
+for _ in $(seq 100); do [[ -n $(job_field 3 long result.status) ]] && break; sleep 0.1; done
+[[ $(job_field 3 long result.status) == cancelled ]] && ok || fail "the cancelled job's result: $(job_field 3 long result)"
+[[ $(wait_run 3) == failed ]] && ok || fail "run 3 should fail (leak)"
+
+# Nothing left behind: containers, mounts.
+sleep 0.5
+for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" && fail "still mounted: $d"; done
+ok
+grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
+finish "run"
