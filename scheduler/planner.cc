@@ -287,9 +287,13 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
           if (fit && (!reservation || fit->first < reservation->at))
             reservation = Reservation{f.node->name, fit->first, fit->second};
         }
-        if (reservation)
-          why += StrCat("; reserved on ", reservation->node, " from ",
-                        core::FormatRfc3339(reservation->at));
+        if (reservation) {
+          // To the minute (rounded up), so that the reason, which is stored
+          // whenever it changes, does not change every cycle.
+          auto minute = std::chrono::ceil<std::chrono::minutes>(reservation->at);
+          std::string at = core::FormatRfc3339(core::TimePoint(minute));
+          why += StrCat("; reserved on ", reservation->node, " from ", at.substr(0, 16), "Z");
+        }
       }
       d.waits.push_back({job.id, StatusCode::kWaitingOnResources, why});
       continue;
