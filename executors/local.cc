@@ -76,6 +76,7 @@ core::Result<core::LaunchRequest::Image> ResolveImage(const std::string& name,
 struct LocalExecutor::Impl {
   LocalOptions options;
   Callbacks callbacks;
+  std::string runtime_version;  // asked once
   int inotify_fd = -1;
   int stop_fd = -1;
   std::thread watcher;
@@ -160,6 +161,7 @@ LocalExecutor::LocalExecutor(LocalOptions options, Callbacks callbacks)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->callbacks = std::move(callbacks);
+  impl_->runtime_version = sandbox::RuntimeVersion(impl_->options.runtime);
   impl_->inotify_fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   impl_->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::error_code ec;
@@ -192,6 +194,7 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
     spec.id = StrCat("sluss-", r.job.value, "-", r.attempt);
     spec.runtime = o.runtime;
     spec.runtime_root = o.runtime_root;
+    spec.runtime_version = impl_->runtime_version;
     spec.cgroup_root = o.cgroup_root;
     spec.cgroup_parent = o.cgroup_parent;
     spec.output_fs = o.output_fs;

@@ -47,6 +47,7 @@ core::Result<JobSpec> ParseJobSpec(const json& j) {
                                   kSpecVersion, ")"), "version");
   for (auto r : {Get(j, "id", s.id), Get(j, "runtime", s.runtime),
                  Get(j, "runtime_root", s.runtime_root),
+                 Get(j, "runtime_version", s.runtime_version),
                  Get(j, "cgroup_root", s.cgroup_root),
                  Get(j, "cgroup_parent", s.cgroup_parent),
                  Get(j, "output_fs", s.output_fs), Get(j, "argv", s.argv),
@@ -150,6 +151,7 @@ json ToJson(const JobSpec& s) {
       {"id", s.id},
       {"runtime", s.runtime},
       {"runtime_root", s.runtime_root},
+      {"runtime_version", s.runtime_version},
       {"cgroup_root", s.cgroup_root},
       {"cgroup_parent", s.cgroup_parent},
       {"output_fs", s.output_fs},

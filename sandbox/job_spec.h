@@ -59,6 +59,8 @@ struct JobSpec {
   std::string id;  // container id, unique per attempt: "sluss-12-1"
   std::string runtime = "runc";           // binary name or path
   std::string runtime_root;               // --root; empty: the runtime's own
+  // "1.1.5": saves asking the runtime each time; empty: sluss-run asks.
+  std::string runtime_version;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string cgroup_parent = "/sluss";   // absolute cgroupsPath parent
   // "loop": outputs go to an ext4 image of output_bytes, so a job cannot

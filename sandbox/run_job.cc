@@ -88,7 +88,9 @@ class LogSink {
   std::int64_t size_ = 0;
 };
 
-std::string VersionOf(const std::string& runtime) {
+}  // namespace
+
+std::string RuntimeVersion(const std::string& runtime) {
   CommandResult r = RunCommand({runtime, "--version"});
   std::istringstream in(r.output);
   std::string word, prev;
@@ -98,6 +100,8 @@ std::string VersionOf(const std::string& runtime) {
   }
   return "";
 }
+
+namespace {
 
 // The message of the runtime's last log line (runc and crun write JSON).
 std::string RuntimeError(const std::string& log_path) {
@@ -127,7 +131,8 @@ class Job {
     result_.output_fs = spec_.output_fs;
     cgroup_version_ = DetectCgroupVersion(spec_.cgroup_root);
     result_.cgroup_version = Name(cgroup_version_);
-    result_.runtime_version = VersionOf(spec_.runtime);
+    result_.runtime_version =
+        spec_.runtime_version.empty() ? RuntimeVersion(spec_.runtime) : spec_.runtime_version;
     if (result_.runtime_version.empty())
       return Fail("internal_error", StrCat("the OCI runtime ", core::Quote(spec_.runtime),
                                            " does not run (is it installed?)"));
@@ -158,8 +163,13 @@ class Job {
   }
 
   core::Result<void> Prepare() {
-    // A container left by a supervisor that died must not run twice.
-    if (RunCommand(Runtime({"state", spec_.id})).ok())
+    // A container left by a supervisor that died must not run twice. (Its
+    // state directory says so without starting the runtime.)
+    std::string root = spec_.runtime_root;
+    if (root.empty())
+      root = fs::path(spec_.runtime).filename() == "crun" ? "/run/crun" : "/run/runc";
+    struct stat state_st;
+    if (::stat((root + "/" + spec_.id).c_str(), &state_st) == 0)
       return core::Internal(StrCat("a container ", spec_.id,
                                    " already exists; this attempt was started before"));
     std::error_code ec;

@@ -25,6 +25,9 @@ namespace sluss::sandbox {
 // or SIGINT cancels the job (TERM, then KILL after the spec's grace time).
 JobResult Supervise(const std::string& job_dir);
 
+// "1.1.5+ds1" from `runtime --version`; empty when it does not run.
+std::string RuntimeVersion(const std::string& runtime);
+
 struct JobProbe {
   enum class State {
     kNew,       // no supervisor ever ran (no lock taken, no result)

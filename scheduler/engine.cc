@@ -86,7 +86,7 @@ void Engine::Start(core::Executor& executor) {
       }
     }
   }
-  thread_ = std::thread([this] { Loop(); });
+  if (options_.run_loop) thread_ = std::thread([this] { Loop(); });
 }
 
 void Engine::Stop() {

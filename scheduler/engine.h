@@ -54,6 +54,9 @@ struct EngineOptions {
   // cancelled by the engine (sluss-run normally ends it first).
   std::chrono::seconds overrun_grace{60};
   std::chrono::milliseconds tick{1000};
+  // false: Start re-attaches but runs no loop; the caller calls RunOnce
+  // (tests).
+  bool run_loop = true;
 };
 
 struct EngineStats {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The sandbox's cost: start-to-exit of a /bin/true job through sluss-run
+# against `runc run` of the same bundle, measured in the same run.
+#
+#   bench/sandbox.sh [REPETITIONS]      (default 20; needs root and runc)
+#
+# sluss-run does what runc run does (create, start, wait, delete) and more:
+# writes config.json, reads the cgroup, removes its directories, collects
+# and hashes outputs, writes result.json; with `output_fs: loop` it also
+# makes, mounts and unmounts the job's ext4 output file system. Both rows of
+# sluss-run are shown: loop (the default) and none.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+REPS=${1:-20}
+RUN="$BUILD/sandbox/sluss-run"
+[[ $(id -u) == 0 ]] || { echo "bench/sandbox.sh needs root (runc)"; exit 1; }
+tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+"$RUN" host-image "$tmp/img" >"$tmp/image.json"
+
+spec() {  # spec DIR ID OUTPUT_FS
+  mkdir -p "$1/ws"
+  python3 - "$1" "$2" "$3" "$tmp/image.json" <<'EOF'
+import json, sys
+d, id_, fs, image = sys.argv[1:]
+json.dump({"version": 1, "id": id_, "image": json.load(open(image)), "argv": ["/bin/true"],
+           "workspace": d + "/ws", "output_fs": fs, "cgroup_parent": "/sluss-bench",
+           "limits": {"memory_bytes": 256 << 20, "time_limit_s": 60, "output_bytes": 64 << 20}},
+          open(d + "/spec.json", "w"))
+EOF
+}
+now() { date +%s%N; }
+stats() {  # stats FILE: "min median max" in ms
+  sort -n "$1" | awk '{a[NR]=$1} END {printf "%.1f %.1f %.1f", a[1]/1e6, a[int((NR+1)/2)]/1e6, a[NR]/1e6}'
+}
+
+# A bundle exactly as sluss-run writes it, for runc run.
+spec "$tmp/proto" sluss-bench-proto none
+"$RUN" run "$tmp/proto" >/dev/null
+bundle=$tmp/proto/bundle
+
+: >"$tmp/runc"; : >"$tmp/loop"; : >"$tmp/none"
+for i in $(seq "$REPS"); do
+  t0=$(now); runc run --bundle "$bundle" "sluss-bench-runc-$i" >/dev/null 2>&1 </dev/null; t1=$(now)
+  echo $((t1 - t0)) >>"$tmp/runc"
+  spec "$tmp/none-$i" "sluss-bench-none-$i" none
+  t0=$(now); "$RUN" run "$tmp/none-$i" >/dev/null; t1=$(now)
+  echo $((t1 - t0)) >>"$tmp/none"
+  spec "$tmp/loop-$i" "sluss-bench-loop-$i" loop
+  t0=$(now); "$RUN" run "$tmp/loop-$i" >/dev/null; t1=$(now)
+  echo $((t1 - t0)) >>"$tmp/loop"
+  grep -q '"status": "succeeded"' "$tmp/loop-$i/result.json" || { echo "job $i failed"; exit 1; }
+done
+
+read -r rmin rmed rmax <<<"$(stats "$tmp/runc")"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+echo "versions: $(runc --version | head -1), kernel $(uname -r), cgroup $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cgroup_version"])' "$tmp/loop-1/result.json")"
+echo "load: /bin/true, $REPS repetitions each, interleaved"
+echo
+printf '%-44s %8s %8s %8s %9s\n' "start to exit" "min ms" "med ms" "max ms" "vs runc"
+printf '%-44s %8s %8s %8s %9s\n' "runc run, same bundle (baseline)" "$rmin" "$rmed" "$rmax" "1.00x"
+for row in none loop; do
+  read -r mn md mx <<<"$(stats "$tmp/$row")"
+  label="sluss-run run, output_fs: $row"
+  [[ $row == loop ]] && label="$label (default)"
+  printf '%-44s %8s %8s %8s %8.2fx\n' "$label" "$mn" "$md" "$mx" "$(awk -v a="$md" -v b="$rmed" 'BEGIN {print a / b}')"
+done

@@ -1,0 +1,269 @@
+// The engine behind its seams: a real SQLite store, a fake executor and
+// preparer, a manual clock. What it persists, and when, relative to what it
+// asks the executor to do.
+
+#include "scheduler/engine.h"
+
+#include <algorithm>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "store/store.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
+
+namespace sluss {
+namespace {
+
+using core::JobId;
+using core::StatusCode;
+using namespace std::chrono_literals;
+
+class FakePreparer final : public scheduler::JobPreparer {
+ public:
+  core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
+                                            const scheduler::Start& start) override {
+    core::LaunchRequest r;
+    r.job = job.id;
+    r.attempt = job.attempt;
+    r.node = start.node;
+    return r;
+  }
+};
+
+class FakeExecutor final : public core::Executor {
+ public:
+  explicit FakeExecutor(core::Store& store) : store_(store) {}
+  core::Result<void> Launch(const core::LaunchRequest& r) override {
+    // The decision must be durable before anything runs.
+    auto job = store_.GetJob(r.job);
+    status_at_launch[r.job] = job ? job->status : StatusCode::kInternalError;
+    launched.push_back({r.job, r.attempt});
+    return {};
+  }
+  core::Result<void> Cancel(JobId job, int attempt) override {
+    cancelled.push_back({job, attempt});
+    return {};
+  }
+  std::vector<core::RunningAttempt> Reattach(
+      const std::vector<core::RunningAttempt>& running) override {
+    reattached = running;
+    return never_launched;
+  }
+  std::vector<std::string> LogFiles(JobId, int, const std::string&) const override { return {}; }
+
+  core::Store& store_;
+  std::vector<std::pair<JobId, int>> launched;
+  std::vector<std::pair<JobId, int>> cancelled;
+  std::map<JobId, StatusCode> status_at_launch;
+  std::vector<core::RunningAttempt> reattached;
+  std::vector<core::RunningAttempt> never_launched;
+};
+
+struct Fixture {
+  testing::TempDir dir;
+  std::unique_ptr<store::SqliteStore> store;
+  testing::ManualClock clock;
+  FakePreparer preparer;
+  scheduler::EngineOptions options;
+  std::map<std::string, JobId> ids;
+
+  Fixture() {
+    store = std::move(*store::SqliteStore::Open(dir / "sluss.db"));
+    core::Project p;
+    p.name = "p1";
+    p.created_at = clock.Now();
+    REQUIRE(store->CreateProject(p));
+    scheduler::NodeState node;
+    node.name = "n1";
+    node.capacity.milli_cpus = 8000;
+    node.capacity.memory_bytes = std::int64_t{32} << 30;
+    options.nodes = {node};
+    options.run_loop = false;  // the test drives the cycles
+  }
+
+  // extract -> {model, table1}; `retries` for extract.
+  void Submit(int retries = 0) {
+    core::NewRun run;
+    run.project = "p1";
+    run.commit = std::string(40, 'a');
+    run.submitted_by = "alice";
+    auto spec = [&](int r) {
+      return std::string(R"({"image":"host","resources":{"milli_cpus":1000},"retries":{"max":)") +
+             std::to_string(r) + R"(,"on":["nonzero_exit","node_lost"]}})";
+    };
+    run.jobs = {{"extract", StatusCode::kWaitingOnResources, "", spec(retries), "k1", {}},
+                {"model", StatusCode::kWaitingOnDependencies, "", spec(0), "k2", {"extract"}},
+                {"table1", StatusCode::kWaitingOnDependencies, "", spec(0), "k3", {"extract"}}};
+    auto created = store->CreateRun(run, clock.Now());
+    REQUIRE(created);
+    auto jobs = store->ListJobs(created->id);
+    REQUIRE(jobs);
+    for (const auto& j : *jobs) ids[j.action] = j.id;
+  }
+  core::Job Job(const std::string& action) { return *store->GetJob(ids.at(action)); }
+  core::JobOutcome Outcome(StatusCode status, int exit_code) {
+    core::JobOutcome o;
+    o.status = status;
+    o.exit_code = exit_code;
+    o.started_at = clock.Now() - 10s;
+    o.ended_at = clock.Now();
+    o.result_json = R"({"status":"x"})";
+    return o;
+  }
+};
+
+TEST_CASE("engine: a start is persisted before the executor is asked to launch") {
+  Fixture f;
+  f.Submit();
+  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+  FakeExecutor exec(*f.store);
+  engine.Start(exec);
+  engine.RunOnce();
+  REQUIRE(exec.launched.size() == 1);
+  CHECK(exec.launched[0].first == f.ids["extract"]);
+  CHECK(exec.status_at_launch[f.ids["extract"]] == StatusCode::kPreparing);
+  CHECK(f.Job("extract").status == StatusCode::kExecuting);
+  CHECK(f.Job("extract").node == "n1");
+  CHECK(f.Job("model").reason == "waiting_on_dependencies (extract)");
+}
+
+TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
+  Fixture f;
+  f.Submit();
+  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+  FakeExecutor exec(*f.store);
+  auto cb = engine.ExecutorCallbacks();
+  engine.Start(exec);
+  engine.RunOnce();
+  cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kSucceeded, 0));
+  engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kSucceeded);
+  CHECK(f.Job("extract").result_json == R"({"status":"x"})");
+  CHECK(f.Job("extract").exit_code == 0);
+  CHECK(exec.launched.size() == 3);
+
+  Fixture g;
+  g.Submit();
+  scheduler::Engine engine2(*g.store, g.clock, g.preparer, g.options);
+  FakeExecutor exec2(*g.store);
+  auto cb2 = engine2.ExecutorCallbacks();
+  engine2.Start(exec2);
+  engine2.RunOnce();
+  cb2.finished(g.ids["extract"], 1, g.Outcome(StatusCode::kNonzeroExit, 3));
+  engine2.RunOnce();
+  CHECK(g.Job("extract").status == StatusCode::kNonzeroExit);
+  CHECK(g.Job("model").status == StatusCode::kDependencyFailed);
+  CHECK(g.Job("table1").reason == "dependency_failed: extract nonzero_exit");
+}
+
+TEST_CASE("engine: a listed failure is retried as a new attempt after a backoff") {
+  Fixture f;
+  f.Submit(/*retries=*/2);
+  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+  FakeExecutor exec(*f.store);
+  auto cb = engine.ExecutorCallbacks();
+  engine.Start(exec);
+  engine.RunOnce();
+  cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kNonzeroExit, 1));
+  engine.RunOnce();
+  core::Job j = f.Job("extract");
+  CHECK(j.attempt == 2);
+  CHECK(j.state() == core::JobState::kPending);
+  REQUIRE(j.eligible_at);
+  CHECK(*j.eligible_at == f.clock.Now() + 10s);
+  CHECK(exec.launched.size() == 1);  // not yet
+  f.clock.Advance(11s);
+  engine.RunOnce();
+  REQUIRE(exec.launched.size() == 2);
+  CHECK(exec.launched[1] == std::pair{f.ids["extract"], 2});
+  // A stale report of attempt 1 changes nothing.
+  cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kSucceeded, 0));
+  engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kExecuting);
+  // The second failure waits 20 s; the third attempt is the last.
+  cb.finished(f.ids["extract"], 2, f.Outcome(StatusCode::kNonzeroExit, 1));
+  engine.RunOnce();
+  CHECK(*f.Job("extract").eligible_at == f.clock.Now() + 20s);
+  auto events = f.store->ListJobEvents(f.ids["extract"]);
+  REQUIRE(events);
+  CHECK(std::any_of(events->begin(), events->end(), [](const core::JobEvent& e) {
+    return e.reason == "retry 2 of 2 after nonzero_exit" && e.attempt == 3;
+  }));
+  CHECK(events->back().reason.starts_with("waiting_on_resources: retry backoff until "));
+}
+
+TEST_CASE("engine: a job cancelled in the store is cancelled in the executor; its result is kept") {
+  Fixture f;
+  f.Submit();
+  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+  FakeExecutor exec(*f.store);
+  auto cb = engine.ExecutorCallbacks();
+  engine.Start(exec);
+  engine.RunOnce();
+  REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kExecuting,
+                                 StatusCode::kCancelledByUser, "cancelled by alice", f.clock.Now()));
+  engine.RunOnce();
+  REQUIRE(exec.cancelled.size() == 1);
+  CHECK(exec.cancelled[0] == std::pair{f.ids["extract"], 1});
+  engine.RunOnce();
+  CHECK(exec.cancelled.size() == 1);  // once
+  cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kCancelledByUser, 143));
+  engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kCancelledByUser);
+  CHECK(f.Job("extract").result_json == R"({"status":"x"})");
+  CHECK(f.Job("model").status == StatusCode::kDependencyFailed);
+}
+
+TEST_CASE("engine: after a restart it re-attaches, and launches what was never launched") {
+  Fixture f;
+  f.Submit();
+  {
+    scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+    FakeExecutor exec(*f.store);
+    engine.Start(exec);
+      engine.RunOnce();
+  }
+  // As if slussd died between persisting `preparing` and launching.
+  REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kExecuting, StatusCode::kCancelledByUser,
+                                 "x", f.clock.Now()));
+  REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kCancelledByUser,
+                                 StatusCode::kWaitingOnResources, "retry", f.clock.Now()));
+  REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kWaitingOnResources,
+                                 StatusCode::kPreparing, "starting on n1", f.clock.Now(),
+                                 core::JobUpdate{.node = "n1"}));
+  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+  FakeExecutor exec(*f.store);
+  exec.never_launched = {{f.ids["extract"], 2}};
+  engine.Start(exec);
+  REQUIRE(exec.reattached.size() == 1);
+  CHECK(exec.reattached[0].job == f.ids["extract"]);
+  REQUIRE(exec.launched.size() == 1);
+  CHECK(exec.launched[0] == std::pair{f.ids["extract"], 2});
+  CHECK(f.Job("extract").status == StatusCode::kExecuting);
+}
+
+TEST_CASE("engine: fair-share usage survives a restart") {
+  Fixture f;
+  f.Submit();
+  {
+    scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+    FakeExecutor exec(*f.store);
+    auto cb = engine.ExecutorCallbacks();
+    engine.Start(exec);
+      engine.RunOnce();
+    f.clock.Advance(1h);
+    auto o = f.Outcome(StatusCode::kSucceeded, 0);
+    o.started_at = f.clock.Now() - 1h;
+    cb.finished(f.ids["extract"], 1, o);
+    engine.RunOnce();
+  }
+  auto v = f.store->GetSetting("fairshare");
+  REQUIRE(v);
+  CHECK(v->find("\"p1\"") != std::string::npos);
+  CHECK(v->find("\"usage\":1.0") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluss
