@@ -288,6 +288,7 @@ struct Api::Impl {
       out += StrCat("sluss_jobs{project=\"", c.project, "\",state=\"", core::Name(c.state),
                     "\"} ", c.count, "\n");
     }
+    if (options.extra_metrics) out += options.extra_metrics();
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = std::move(out);

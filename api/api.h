@@ -46,6 +46,8 @@ struct ApiOptions {
   core::GitService* git = nullptr;
   // Called after every request (slussd logs it).
   std::function<void(const RequestLog&)> on_request;
+  // More Prometheus text for /metrics (the scheduler's figures).
+  std::function<std::string()> extra_metrics;
   // Called after every request that changed something (slussd wakes the
   // scheduler).
   std::function<void()> on_change;

@@ -245,6 +245,7 @@ int Run(const Config& cfg) {
   executors::LocalExecutor executor(local, engine.ExecutorCallbacks());
   engine.Start(executor);
   api_options.on_change = [&engine] { engine.Wake(); };
+  api_options.extra_metrics = [&engine] { return engine.Stats().ToPrometheus(); };
   api_options.log_files = [&executor](core::JobId job, int attempt, const std::string& stream) {
     return executor.LogFiles(job, attempt, stream);
   };

@@ -135,7 +135,44 @@ void Engine::RunOnce() {
   std::lock_guard lock(mu_);
   stats_.cycles += 1;
   stats_.last_cycle_ms = ms;
+  stats_.cycle_seconds_sum += ms / 1000;
+  std::size_t b = 0;
+  while (b < std::size(EngineStats::kBuckets) && ms / 1000 > EngineStats::kBuckets[b]) ++b;
+  stats_.cycle_buckets[b] += 1;
   stats_.finished += static_cast<std::int64_t>(done.size());
+  for (const auto& f : done) stats_.outcomes[std::string(core::Name(f.outcome.status))] += 1;
+}
+
+std::string EngineStats::ToPrometheus() const {
+  std::string out;
+  out += "# HELP sluss_scheduler_cycle_seconds Time of one scheduling cycle (snapshot, plan, act).\n";
+  out += "# TYPE sluss_scheduler_cycle_seconds histogram\n";
+  std::int64_t cumulative = 0;
+  for (std::size_t i = 0; i < std::size(kBuckets); ++i) {
+    cumulative += cycle_buckets[i];
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+    out += StrCat("sluss_scheduler_cycle_seconds_bucket{le=\"", le, "\"} ", cumulative, "\n");
+  }
+  cumulative += cycle_buckets[std::size(kBuckets)];
+  out += StrCat("sluss_scheduler_cycle_seconds_bucket{le=\"+Inf\"} ", cumulative, "\n");
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", cycle_seconds_sum);
+  out += StrCat("sluss_scheduler_cycle_seconds_sum ", sum, "\n");
+  out += StrCat("sluss_scheduler_cycle_seconds_count ", cumulative, "\n");
+  out += "# HELP sluss_jobs_started_total Attempts launched.\n# TYPE sluss_jobs_started_total counter\n";
+  out += StrCat("sluss_jobs_started_total ", started, "\n");
+  out += "# HELP sluss_job_outcomes_total Attempts ended, by status code.\n";
+  out += "# TYPE sluss_job_outcomes_total counter\n";
+  for (const auto& [code, n] : outcomes)
+    out += StrCat("sluss_job_outcomes_total{status_code=\"", code, "\"} ", n, "\n");
+  out += "# HELP sluss_running_jobs Jobs running at the last cycle.\n# TYPE sluss_running_jobs gauge\n";
+  out += StrCat("sluss_running_jobs ", running_jobs, "\n");
+  out += "# HELP sluss_pending_jobs Jobs pending at the last cycle.\n# TYPE sluss_pending_jobs gauge\n";
+  out += StrCat("sluss_pending_jobs ", pending_jobs, "\n");
+  out += "# HELP sluss_gpus_allocated GPUs given to running jobs.\n# TYPE sluss_gpus_allocated gauge\n";
+  out += StrCat("sluss_gpus_allocated ", gpus_allocated, "\n");
+  return out;
 }
 
 const core::Run* Engine::RunOf(core::RunId id) {
@@ -288,6 +325,14 @@ void Engine::Cycle() {
     }
   }
 
+  {
+    int gpus = 0;
+    for (const auto& r : s.running) gpus += static_cast<int>(r.gpus.size());
+    std::lock_guard lock(mu_);
+    stats_.running_jobs = static_cast<int>(s.running.size());
+    stats_.pending_jobs = static_cast<int>(s.pending.size());
+    stats_.gpus_allocated = gpus;
+  }
   Decisions d = Plan(s, now);
   for (const auto& f : d.dependency_failed) {
     const core::Job* job = by_id.at(f.job);

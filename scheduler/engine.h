@@ -60,10 +60,20 @@ struct EngineOptions {
 };
 
 struct EngineStats {
+  static constexpr double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};  // seconds
   std::int64_t cycles = 0;
   double last_cycle_ms = 0;
+  double cycle_seconds_sum = 0;
+  std::int64_t cycle_buckets[std::size(kBuckets) + 1] = {};  // per bucket, not cumulative
   std::int64_t started = 0;
   std::int64_t finished = 0;
+  std::map<std::string, std::int64_t> outcomes;  // by status code
+  int running_jobs = 0;   // at the last cycle
+  int gpus_allocated = 0;
+  int pending_jobs = 0;
+
+  // The figures in Prometheus text format.
+  std::string ToPrometheus() const;
 };
 
 class Engine {

@@ -109,6 +109,11 @@ EOF
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 model id)" | grep -q "^AUC" && ok || fail "model's log"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 extract id)" --stderr >/dev/null; expect_rc "stderr log" 0 $?
 
+curl -sf -H "Authorization: Bearer $admin" "http://$SLUSS_SERVER/metrics" >"$tmp/metrics"
+for m in 'sluss_job_outcomes_total{status_code="succeeded"} 3' sluss_scheduler_cycle_seconds_count sluss_gpus_allocated; do
+  grep -qF "$m" "$tmp/metrics" && ok || fail "/metrics lacks $m"
+done
+
 # 2. A push that only edits the R script reruns only table1; the others are
 # cached and table1 reads extract's outputs from run 1.
 echo "# a comment" >>"$work/analysis/table1.R"
