@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "core/pipeline.h"
+#include "core/quantity.h"
 #include "core/strings.h"
 #include "daemon/log.h"
 #include "gitsync/gitsync.h"
@@ -20,6 +21,43 @@ namespace sluss::daemon {
 using core::StrCat;
 
 namespace {
+
+// Why a job asking for `r` can never start, or nothing. Limits: the
+// project's per-job quota and the largest node.
+std::optional<std::string> NeverFits(const core::ResourceRequest& r, const core::Quota& q,
+                                     const core::Resources& node) {
+  if (r.gpus) {
+    if (q.per_job.max_gpus && *r.gpus > *q.per_job.max_gpus)
+      return StrCat("asks for ", *r.gpus, " GPUs; the project allows ", *q.per_job.max_gpus,
+                    " per job (per_job.max_gpus)");
+    if (q.max.gpus && *r.gpus > *q.max.gpus)
+      return StrCat("asks for ", *r.gpus, " GPUs; the project may use ", *q.max.gpus,
+                    " in all (max.gpus)");
+    if (*r.gpus > node.gpus)
+      return StrCat("asks for ", *r.gpus, " GPUs; the largest node has ", node.gpus);
+  }
+  if (r.memory_bytes) {
+    if (q.per_job.max_memory_bytes && *r.memory_bytes > *q.per_job.max_memory_bytes)
+      return StrCat("asks for ", core::FormatBytes(*r.memory_bytes), " memory; the project allows ",
+                    core::FormatBytes(*q.per_job.max_memory_bytes), " per job (per_job.max_memory)");
+    if (node.memory_bytes && *r.memory_bytes > node.memory_bytes)
+      return StrCat("asks for ", core::FormatBytes(*r.memory_bytes),
+                    " memory; the largest node has ", core::FormatBytes(node.memory_bytes));
+  }
+  if (r.milli_cpus) {
+    if (q.max.milli_cpus && *r.milli_cpus > *q.max.milli_cpus)
+      return StrCat("asks for ", core::FormatMilliCpus(*r.milli_cpus), " CPUs; the project may use ",
+                    core::FormatMilliCpus(*q.max.milli_cpus), " in all (max.cpus)");
+    if (node.milli_cpus && *r.milli_cpus > node.milli_cpus)
+      return StrCat("asks for ", core::FormatMilliCpus(*r.milli_cpus),
+                    " CPUs; the largest node has ", core::FormatMilliCpus(node.milli_cpus));
+  }
+  if (r.time_limit && q.per_job.max_time && *r.time_limit > *q.per_job.max_time)
+    return StrCat("asks for ", core::FormatDuration(*r.time_limit), "; the project allows ",
+                  core::FormatDuration(*q.per_job.max_time), " per job (per_job.max_time)");
+  return std::nullopt;
+}
+
 
 constexpr std::string_view kSkipMarker = "[skip sluss]";
 
@@ -215,6 +253,18 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
     errors = p.error();
   } else {
     pipeline = std::move(*p);
+    // What can never run is refused now, with the limit named, rather than
+    // left pending forever.
+    for (const auto& a : pipeline->actions) {
+      for (std::size_t i = 0; options_.datasets && i < a.datasets.size(); ++i) {
+        if (options_.datasets->contains(a.datasets[i].name)) continue;
+        errors.push_back({"sluss.yaml", i < a.dataset_pos.size() ? a.dataset_pos[i] : a.pos,
+                          StrCat("actions.", a.name, ".datasets: dataset ",
+                                 core::Quote(a.datasets[i].name), " is not available here")});
+      }
+      if (auto why = NeverFits(a.resources, project.quota, options_.largest_node))
+        errors.push_back({"sluss.yaml", a.pos, StrCat("actions.", a.name, ".resources: ", *why)});
+    }
     // Images must be approved: an error at the image's position.
     for (const auto& a : pipeline->actions) {
       if (!options_.images.contains(a.image)) {
@@ -294,6 +344,23 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
         job.reason = "waiting_on_resources: queued for the scheduler";
       }
       run.jobs.push_back(std::move(job));
+    }
+  }
+  // The project's queue limit: the whole run is refused, not part of it.
+  if (project.quota.max_queued_jobs && run.errors.empty()) {
+    std::int64_t queued = 0, adding = 0;
+    if (auto counts = store_.CountJobs(project.name))
+      for (const auto& c : *counts)
+        if (c.state == core::JobState::kPending) queued += c.count;
+    for (const auto& j : run.jobs)
+      if (core::StateOf(j.status) == core::JobState::kPending) ++adding;
+    if (queued + adding > *project.quota.max_queued_jobs) {
+      run.errors.push_back(StrCat("project ", project.name, " has ", queued,
+                                  " jobs queued and this run adds ", adding,
+                                  "; the limit (max_queued_jobs) is ",
+                                  *project.quota.max_queued_jobs,
+                                  ": push again when jobs have finished, or ask an admin"));
+      run.jobs.clear();
     }
   }
   auto created = store_.CreateRun(run, clock_.Now());

@@ -9,11 +9,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "core/git_service.h"
 #include "core/store.h"
 #include "core/time.h"
+#include "core/types.h"
 
 namespace sluss::gitsync {
 class Repo;
@@ -27,6 +30,11 @@ struct GitIntakeOptions {
   std::string api_url;         // "http://127.0.0.1:8470", for the hooks
   std::string ca_cert;         // the hooks' --cacert when the API is HTTPS
   std::map<std::string, std::string> images;  // approved name -> digest ("" until known)
+  // Datasets jobs may name (interim, from the config); null: not checked.
+  std::optional<std::set<std::string>> datasets;
+  // The largest node: a job that asks for more can never run, and is
+  // refused at submit. Zero fields are not checked.
+  core::Resources largest_node;
 };
 
 class GitIntake final : public core::GitService {

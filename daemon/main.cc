@@ -210,6 +210,9 @@ int Run(const Config& cfg) {
                             ? std::string()
                             : std::filesystem::absolute(cfg.tls_cert).string();
   for (const auto& [name, image] : images) git_options.images[name] = image.digest;
+  git_options.datasets.emplace();
+  for (const auto& [name, ds] : cfg.datasets) git_options.datasets->insert(name);
+  git_options.largest_node = node.capacity;
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
 

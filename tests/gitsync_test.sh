@@ -19,6 +19,7 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
+datasets: {prescriptions: {path: /srv/data/prescriptions}}
 git: {poll_interval: 5s}
 YAML
 export SLUSS_SERVER=127.0.0.1:$port
@@ -198,6 +199,35 @@ code=$(curl -s -o "$tmp/gone" -w '%{http_code}' -X POST -H "Authorization: Beare
 [[ $code == 503 ]] && ok || fail "unreadable remote answered $code: $(cat "$tmp/gone")"
 "$SLUSS" project show gone | grep -q "^last fetch:  FAILED" && ok || fail "sync status: $("$SLUSS" project show gone)"
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "still serving" 0 $?
+
+# 14. What can never run is refused at submit, naming the limit; so is a run
+# over the project's queue limit.
+"$SLUSS" project create limits --hosted --json >"$tmp/limits.json"
+limits_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/limits.json")
+"$SLUSS" quota set limits per_job.max_gpus=2 max_queued_jobs=3 >/dev/null
+lw=$tmp/limits-work
+mkdir -p "$lw" && git -C "$lw" init -q -b main
+cat >"$lw/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  train:
+    image: python-3.11
+    run: python3 train.py
+    resources: {gpus: 4}
+  extract:
+    image: python-3.11
+    run: python3 extract.py
+    datasets: [claims]
+YAML
+git -C "$lw" add . && git -C "$lw" commit -qm limits && git -C "$lw" push -q "$limits_url" main 2>"$tmp/push14"
+grep -q "sluss.yaml:3:3: actions.train.resources: asks for 4 GPUs; the project allows 2 per job (per_job.max_gpus)" "$tmp/push14" \
+  && ok || fail "per-job GPU limit at submit: $(cat "$tmp/push14")"
+grep -q "actions.extract.datasets: dataset 'claims' is not available here" "$tmp/push14" && ok || fail "unknown dataset at submit"
+printf 'version: 1\nactions:\n' >"$lw/sluss.yaml"
+for a in a b c d; do printf '  %s: {image: python-3.11, run: "true"}\n' $a >>"$lw/sluss.yaml"; done
+git -C "$lw" commit -qam "four jobs" && git -C "$lw" push -q "$limits_url" main 2>"$tmp/push15"
+grep -q "has 0 jobs queued and this run adds 4; the limit (max_queued_jobs) is 3" "$tmp/push15" \
+  && ok || fail "queue limit at submit: $(cat "$tmp/push15")"
 
 kill -TERM "$pid"; wait "$pid"; pid=
 finish gitsync
