@@ -35,6 +35,50 @@ double Decay(double usage, core::TimePoint from, core::TimePoint to) {
 
 }  // namespace
 
+std::string BudgetPeriodKey(const std::string& period, core::TimePoint now) {
+  using namespace std::chrono;
+  auto day = floor<days>(now);
+  if (period == "week") day -= (weekday(day) - Monday);
+  year_month_day ymd(day);
+  char buf[40];
+  if (period == "month")
+    std::snprintf(buf, sizeof buf, "%04d-%02u", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()));
+  else
+    std::snprintf(buf, sizeof buf, "%s%04d-%02u-%02u", period == "week" ? "week of " : "",
+                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+double Engine::GpuHoursSpent(const std::string& project, const std::string& period) {
+  auto it = gpu_hours_.find(project);
+  if (it == gpu_hours_.end()) {
+    std::pair<std::string, double> v{"", 0.0};
+    if (auto text = store_.GetSetting("gpu_hours/" + project)) {
+      json j = ParseOr(*text);
+      if (j.is_object()) v = {j.value("period", ""), j.value("hours", 0.0)};
+    }
+    it = gpu_hours_.emplace(project, v).first;
+  }
+  return it->second.first == period ? it->second.second : 0.0;
+}
+
+void Engine::ChargeGpuHours(const core::Job& job, const core::JobOutcome& outcome) {
+  if (job.gpus.empty() || !outcome.started_at || !outcome.ended_at) return;
+  auto project = store_.GetProject(job.project);
+  if (!project || !project->quota.budget) return;
+  const core::TimePoint now = clock_.Now();
+  const std::string period = BudgetPeriodKey(project->quota.budget->period, now);
+  double hours = static_cast<double>(job.gpus.size()) *
+                 std::max(0.0, std::chrono::duration<double, std::ratio<3600>>(
+                                   *outcome.ended_at - *outcome.started_at).count());
+  double spent = GpuHoursSpent(job.project, period) + hours;
+  gpu_hours_[job.project] = {period, spent};
+  store_.PutSetting("gpu_hours/" + job.project,
+                    json{{"period", period}, {"hours", spent}}.dump(), now);
+}
+
 Engine::Engine(core::Store& store, const core::Clock& clock, JobPreparer& preparer,
                EngineOptions options)
     : store_(store), clock_(clock), preparer_(preparer), options_(std::move(options)) {
@@ -242,6 +286,7 @@ void Engine::RecordFinished(const Finished& f) {
 
 void Engine::ChargeUsage(const core::Job& job, const core::JobOutcome& outcome) {
   if (!outcome.started_at || !outcome.ended_at) return;
+  ChargeGpuHours(job, outcome);
   json spec = ParseOr(job.spec_json).value("resources", json::object());
   double hours = std::chrono::duration<double, std::ratio<3600>>(*outcome.ended_at -
                                                                  *outcome.started_at).count();
@@ -289,6 +334,7 @@ void Engine::Cycle() {
     ps.quota = q;
     if (auto it = usage_.find(p); it != usage_.end())
       ps.usage = Decay(it->second.first, it->second.second, now);
+    if (q.budget) ps.gpu_hours_spent = GpuHoursSpent(p, BudgetPeriodKey(q.budget->period, now));
   }
 
   std::map<core::JobId, const core::Job*> by_id;

@@ -29,6 +29,10 @@
 
 namespace sluss::scheduler {
 
+// The budget period that `now` falls in: "2026-11-28" (day), "week of
+// 2026-11-23" (from its Monday, UTC), "2026-11" (month).
+std::string BudgetPeriodKey(const std::string& period, core::TimePoint now);
+
 // Turns a job that the planner started into what the executor needs: the
 // workspace from the commit, the image, the datasets, the outputs of its
 // needs. The daemon implements it (it knows git, images and datasets).
@@ -111,6 +115,8 @@ class Engine {
   const core::Run* RunOf(core::RunId id);
   void ChargeUsage(const core::Job& job, const core::JobOutcome& outcome);
   void LoadUsage();
+  double GpuHoursSpent(const std::string& project, const std::string& period);
+  void ChargeGpuHours(const core::Job& job, const core::JobOutcome& outcome);
 
   core::Store& store_;
   const core::Clock& clock_;
@@ -131,6 +137,8 @@ class Engine {
   std::set<std::pair<core::JobId, int>> launched_;     // running here
   std::set<std::pair<core::JobId, int>> cancel_sent_;
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
+  // GPU-hours spent by project in the budget period named by the key.
+  std::map<std::string, std::pair<std::string, double>> gpu_hours_;
 };
 
 }  // namespace sluss::scheduler

@@ -27,7 +27,18 @@ struct Totals {
   std::int64_t milli_cpus = 0;
   std::int64_t memory_bytes = 0;
   int jobs = 0;
+  double gpu_hours = 0;  // reserved by running jobs: GPUs × time limit
 };
+
+double GpuHours(const core::Resources& r) {
+  return r.gpus * std::chrono::duration<double, std::ratio<3600>>(r.time_limit).count();
+}
+
+std::string Hours(double h) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f h", h);
+  return buf;
+}
 
 // The one reservation of a backfill cycle: the first job blocked for lack
 // of resources may start on `node` at `at`; until then, others may use the
@@ -55,9 +66,16 @@ std::string Plural(int n, std::string_view one, std::string_view many) {
 // Why `job` may not start under its project's (and user's) quota now, or
 // nothing when it may.
 std::optional<std::string> QuotaBlock(const PendingJob& job, const core::Quota& q,
-                                      const Totals& project, const Totals& user) {
+                                      const Totals& project, const Totals& user,
+                                      double spent) {
   const core::Resources& r = job.request;
   const std::string p = job.project;
+  if (q.budget && r.gpus > 0) {
+    const double used = spent + project.gpu_hours;
+    if (used + GpuHours(r) > q.budget->gpu_hours)
+      return StrCat("waiting_on_quota: GPU-hour budget ", Hours(q.budget->gpu_hours), " per ",
+                    q.budget->period, ", ", Hours(used), " used, job needs ", Hours(GpuHours(r)));
+  }
   if (q.per_job.max_gpus && r.gpus > *q.per_job.max_gpus)
     return StrCat("waiting_on_quota: job asks for ", Plural(r.gpus, "GPU", "GPUs"),
                   ", the per-job limit of project ", p, " is ", *q.per_job.max_gpus);
@@ -169,6 +187,7 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       t->milli_cpus += r.milli_cpus;
       t->memory_bytes += r.memory_bytes;
       t->jobs += 1;
+      t->gpu_hours += GpuHours(r);
     }
     running_weight[project] += Weight(r);
   };
@@ -251,8 +270,9 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
 
     auto pit = s.projects.find(job.project);
     const core::Quota& quota = pit == s.projects.end() ? no_quota : pit->second.quota;
+    const double spent = pit == s.projects.end() ? 0.0 : pit->second.gpu_hours_spent;
     if (auto why = QuotaBlock(job, quota, by_project[job.project],
-                              by_user[{job.project, job.user}])) {
+                              by_user[{job.project, job.user}], spent)) {
       d.waits.push_back({job.id, StatusCode::kWaitingOnQuota, *why});
       continue;
     }

@@ -63,6 +63,11 @@ struct NodeState {
 struct ProjectState {
   core::Quota quota;
   double usage = 0;  // decayed, in CPU-core-hours + 10 × GPU-hours
+  // GPU-hours of jobs that ended in the budget's current period. Running
+  // jobs count with their whole reservation (GPUs × time limit), so a job
+  // starts only if it may finish within the budget; when one ends, its
+  // reservation gives way to what it used.
+  double gpu_hours_spent = 0;
 };
 
 struct NeedStatus {

@@ -120,6 +120,23 @@ TEST_CASE("quota reasons name the limit: per job, running jobs, per person") {
   CHECK(WaitOf(d, 4)->reason == "waiting_on_quota: alice runs 1 of 1 jobs allowed per person in project p1");
 }
 
+TEST_CASE("GPU-hour budget: a job starts only if it may finish within it") {
+  Snapshot s;
+  s.nodes = {Node("n1", 64, 256, 8)};
+  auto& p = s.projects["p1"];
+  p.quota.budget = core::Quota::Budget{500, "month"};
+  p.gpu_hours_spent = 496.5;
+  s.running = {{JobId{1}, "p1", "alice", "n1", Res(1, 1, 1, 2h), {0}, kNow}};  // reserves 2 h
+  s.pending = {Job(2, "p1", Res(1, 1, 1, 2h)), Job(3, "p1", Res(1, 1, 1, 1h)), Job(4, "p1")};
+  Decisions d = Plan(s, kNow);
+  REQUIRE(WaitOf(d, 2));
+  CHECK(WaitOf(d, 2)->reason ==
+        "waiting_on_quota: GPU-hour budget 500.0 h per month, 498.5 h used, job needs 2.0 h");
+  auto started = Started(d);
+  std::sort(started.begin(), started.end());
+  CHECK(started == std::vector<std::int64_t>{3, 4});  // 1 h fits; CPU-only jobs are not charged
+}
+
 TEST_CASE("too few free GPUs on any node says how many there are") {
   Snapshot s;
   s.nodes = {Node("n1", 64, 256, 2), Node("n2", 64, 256, 2)};

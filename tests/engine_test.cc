@@ -244,6 +244,49 @@ TEST_CASE("engine: after a restart it re-attaches, and launches what was never l
   CHECK(f.Job("extract").status == StatusCode::kExecuting);
 }
 
+TEST_CASE("engine: GPU-hours are charged by reservation and settled to what was used") {
+  Fixture f;
+  f.options.nodes[0].gpus = {0, 1};
+  core::Quota q;
+  q.budget = core::Quota::Budget{3, "month"};
+  REQUIRE(f.store->UpdateQuota("p1", q));
+  core::NewRun run;
+  run.project = "p1";
+  run.commit = std::string(40, 'b');
+  const std::string gpu_job = R"({"image":"host","resources":{"gpus":1,"time_limit_s":7200}})";
+  run.jobs = {{"a", StatusCode::kWaitingOnResources, "", gpu_job, "ka", {}},
+              {"b", StatusCode::kWaitingOnResources, "", gpu_job, "kb", {}}};
+  auto created = f.store->CreateRun(run, f.clock.Now());
+  REQUIRE(created);
+  auto jobs = f.store->ListJobs(created->id);
+  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
+  FakeExecutor exec(*f.store);
+  auto cb = engine.ExecutorCallbacks();
+  engine.Start(exec);
+  engine.RunOnce();
+  // Each reserves 2 h of a 3 h budget: only one starts.
+  REQUIRE(exec.launched.size() == 1);
+  JobId first = exec.launched[0].first, second = first == (*jobs)[0].id ? (*jobs)[1].id : (*jobs)[0].id;
+  CHECK(f.store->GetJob(second)->reason ==
+        "waiting_on_quota: GPU-hour budget 3.0 h per month, 2.0 h used, job needs 2.0 h");
+  // It used 30 minutes: the reservation gives way to 0.5 h, and the other fits.
+  f.clock.Advance(30min);
+  auto o = f.Outcome(StatusCode::kSucceeded, 0);
+  o.started_at = f.clock.Now() - 30min;
+  cb.finished(first, 1, o);
+  engine.RunOnce();
+  CHECK(exec.launched.size() == 2);
+  CHECK(*f.store->GetSetting("gpu_hours/p1") ==
+        R"({"hours":0.5,"period":")" + scheduler::BudgetPeriodKey("month", f.clock.Now()) + R"("})");
+}
+
+TEST_CASE("engine: budget periods") {
+  auto t = *core::ParseRfc3339("2026-11-28T16:00:00Z");  // a Saturday
+  CHECK(scheduler::BudgetPeriodKey("month", t) == "2026-11");
+  CHECK(scheduler::BudgetPeriodKey("day", t) == "2026-11-28");
+  CHECK(scheduler::BudgetPeriodKey("week", t) == "week of 2026-11-23");
+}
+
 TEST_CASE("engine: fair-share usage survives a restart") {
   Fixture f;
   f.Submit();
