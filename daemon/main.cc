@@ -159,8 +159,16 @@ int Run(const Config& cfg) {
   const std::string state = std::filesystem::absolute(cfg.state_dir).lexically_normal();
   // Approved images, with their digests (which go into every cache key).
   std::map<std::string, core::LaunchRequest::Image> images;
+  std::optional<core::LaunchRequest::Image> host_image;  // made once, shared
   for (const auto& [name, image] : cfg.images) {
-    auto resolved = executors::ResolveImage(name, image.rootfs, image.host, state + "/images/host");
+    auto resolved = image.host && host_image
+                        ? core::Result<core::LaunchRequest::Image>(*host_image)
+                        : executors::ResolveImage(name, image.rootfs, image.host,
+                                                  state + "/images/host");
+    if (resolved && image.host) {
+      host_image = *resolved;
+      resolved->name = name;
+    }
     if (!resolved) {
       Log(LogLevel::kError, core::StrCat("image ", name, ": ", resolved.error().message));
       return 1;
@@ -229,6 +237,13 @@ int Run(const Config& cfg) {
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
   local.sluss_run = FindSlussRun(cfg);
+  {
+    std::uint32_t h = 2166136261u;  // FNV-1a of the state directory: stable
+    for (unsigned char ch : state) h = (h ^ ch) * 16777619u;
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "sluss-%06x", h & 0xffffff);
+    local.container_prefix = prefix;
+  }
   local.runtime = cfg.runtime_path.empty() ? cfg.runtime : cfg.runtime_path;
   local.runtime_root = cfg.sandbox.runtime_root;
   local.cgroup_parent = cfg.sandbox.cgroup_parent;

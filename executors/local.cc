@@ -191,7 +191,7 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   const std::string spec_path = dir + "/spec.json";
   if (!fs::exists(spec_path)) {
     sandbox::JobSpec spec;
-    spec.id = StrCat("sluss-", r.job.value, "-", r.attempt);
+    spec.id = StrCat(o.container_prefix, "-", r.job.value, "-", r.attempt);
     spec.runtime = o.runtime;
     spec.runtime_root = o.runtime_root;
     spec.runtime_version = impl_->runtime_version;

@@ -14,6 +14,10 @@ namespace sluss::executors {
 struct LocalOptions {
   std::string jobs_dir;       // where job directories are made
   std::string sluss_run;      // the sluss-run binary
+  // Containers are named <prefix>-<job>-<attempt>. slussd derives the
+  // prefix from its state directory, so that two installations on one host
+  // (tests, a demo) never share a container name.
+  std::string container_prefix = "sluss";
   std::string runtime = "runc";
   std::string runtime_root;   // empty: the runtime's default
   std::string cgroup_root = "/sys/fs/cgroup";

@@ -18,7 +18,7 @@ tmp=$(mktemp -d /tmp/sluss-run-XXXXXX)
 pid=
 cleanup() {
   [[ -n $pid ]] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
-  for c in $(runc list -q 2>/dev/null | grep '^sluss-'); do
+  for c in $(runc list -q 2>/dev/null); do
     grep -q "$tmp" "/run/runc/$c/state.json" 2>/dev/null && runc delete -f "$c" >/dev/null 2>&1
   done
   for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
@@ -170,12 +170,15 @@ wait_status 3 leak missing_outputs && ok || fail "leak: $(job_field 3 leak statu
 [[ $(job_field 3 leak reason) == *"leak.csv is a symbolic link"* ]] && ok || fail "leak reason: $(job_field 3 leak reason)"
 
 # Cancel the long job: its container goes.
-SLUSS_TOKEN=$alice "$SLUSS" cancel "$(job_field 3 long id)" >/dev/null; expect_rc "cancel" 0 $?
+long_id=$(job_field 3 long id)
+container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1/spec.json")
+runc list -q | grep -qx "$container" && ok || fail "no container $container for the long job"
+SLUSS_TOKEN=$alice "$SLUSS" cancel "$long_id" >/dev/null; expect_rc "cancel" 0 $?
 for _ in $(seq 150); do
-  runc list -q | grep -qx "sluss-$(job_field 3 long id)-1" || break
+  runc list -q | grep -qx "$container" || break
   sleep 0.1
 done
-runc list -q | grep -qx "sluss-$(job_field 3 long id)-1" && fail "the cancelled job's container still runs" || ok
+runc list -q | grep -qx "$container" && fail "the cancelled job's container still runs" || ok
 [[ $(job_field 3 long status_code) == cancelled_by_user ]] && ok || fail "long: $(job_field 3 long status_code)"
 for _ in $(seq 100); do [[ -n $(job_field 3 long result.status) ]] && break; sleep 0.1; done
 [[ $(job_field 3 long result.status) == cancelled ]] && ok || fail "the cancelled job's result: $(job_field 3 long result)"

@@ -18,6 +18,8 @@ if ! command -v runc >/dev/null; then
 fi
 
 T=$(mktemp -d /tmp/sluss-sandbox-XXXXXX)
+# Container ids of this run only (another run may share the host's runc).
+run_id=$(basename "$T" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')
 cleanup() {
   for d in "$T"/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
   [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null
@@ -38,11 +40,11 @@ spec() {
   J="$T/jobs/$name"
   mkdir -p "$J/ws"
   echo "print('code')" >"$J/ws/analysis.py"
-  python3 - "$J/spec.json" "$T" "$n" "$script" "$extra" <<'EOF'
+  python3 - "$J/spec.json" "$T" "$run_id-$n" "$script" "$extra" <<'EOF'
 import json, sys
 path, t, n, script, extra = sys.argv[1:]
 image = json.load(open(t + "/image.json"))
-spec = {"version": 1, "id": "sluss-test-%s" % n, "image": image,
+spec = {"version": 1, "id": "st-%s" % n, "image": image,
         "argv": ["sh", "-c", script], "workspace": path.rsplit("/", 1)[0] + "/ws",
         "datasets": [{"name": "rx", "version": "v1", "path": t + "/data/rx"}],
         "outputs": [], "cgroup_parent": "/sluss-test",
@@ -142,7 +144,7 @@ pgrep -f 'bomb' >/dev/null && fail "fork bomb processes left on the host" || ok
 job slow 'sleep 1000' '{"limits": {"time_limit_s": 1}}'
 expect "a job past its time limit" "$(field status)" timed_out
 pgrep -x -f 'sleep 1000' >/dev/null && fail "the timed-out job left a process" || ok
-[[ -d /sys/fs/cgroup/memory/sluss-test/sluss-test-$n ]] && fail "the job's cgroup was left" || ok
+[[ -d /sys/fs/cgroup/memory/sluss-test/st-$run_id-$n ]] && fail "the job's cgroup was left" || ok
 
 # --- Seccomp: ptrace, unshare, mount ---
 job ptrace "python3 -c 'import ctypes,os; libc=ctypes.CDLL(None, use_errno=True)
@@ -156,6 +158,15 @@ job failing 'echo about to fail >&2; exit 3'
 expect "exit 3" "$(field status)" nonzero_exit
 expect "exit code" "$(field exit_code)" 3
 grep -q "about to fail" "$J/stderr.log" && ok || fail "stderr not kept"
+
+# --- Logs are capped, the tail kept ---
+job chatty 'python3 -c "
+for i in range(60000): print(\"line %d ..................................................\" % i)
+print(\"LAST\")"' '{"limits": {"log_bytes": 1048576}}'
+expect "a chatty job" "$(field status)" succeeded
+size=$(( $(stat -c %s "$J/stdout.log") + $(stat -c %s "$J/stdout.log.1") ))
+[[ $size -le 1048576 && $size -gt 500000 ]] && ok || fail "kept $size bytes of log with a 1 MiB limit"
+[[ $(tail -1 "$J/stdout.log") == LAST ]] && ok || fail "the log's tail was not kept"
 
 # --- GPUs: exactly the devices given ---
 mkdir -p "$T/dev"
@@ -188,17 +199,17 @@ job gpu-unknown 'true' "{\"gpus\": [\"GPU-zzzz\"], \"cdi_spec\": \"$T/cdi.yaml\"
 expect "an unknown GPU" "$(field status)" internal_error
 
 # --- Detached, idempotent, cancellable ---
-spec detached 'sleep 1000' '{"id": "sluss-test-detached"}'
+spec detached 'sleep 1000' "{\"id\": \"st-$run_id-detached\"}"
 "$RUN" start "$J" | grep -q '"state":"running"' && ok || fail "start did not say running"
 sleep 0.5
 "$RUN" start "$J" | grep -q '"state":"running"' && ok || fail "a second start did not report the first"
-[[ $(runc list -q | grep -c '^sluss-test-detached$') == 1 ]] && ok || fail "not exactly one container: $(runc list -q)"
+[[ $(runc list -q | grep -c "^st-$run_id-detached$") == 1 ]] && ok || fail "not exactly one container: $(runc list -q)"
 "$RUN" status "$J" | grep -q '"state":"running"' && ok || fail "status not running"
 "$RUN" cancel "$J" && ok || fail "cancel failed"
 for _ in $(seq 100); do [[ -f $J/result.json ]] && break; sleep 0.1; done
 expect "a cancelled job" "$(field status)" cancelled
 "$RUN" start "$J" | grep -q '"state":"finished"' && ok || fail "start after the end ran it again"
-runc list -q | grep -q sluss-test && fail "containers left: $(runc list -q)" || ok
+runc list -q | grep -q "^st-$run_id-" && fail "containers left: $(runc list -q)" || ok
 mountpoint -q "$J/output-mnt" && fail "output file system left mounted" || ok
 
 finish "sandbox"
