@@ -25,6 +25,7 @@ struct Args {
   bool hosted = false;
   bool force = false;
   bool follow = false;  // -f / --follow
+  bool wait = false;    // --wait
   bool stderr_stream = false;  // --stderr
 };
 
@@ -48,6 +49,8 @@ std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& e
       a.follow = true;
     } else if (w == "--stderr") {
       a.stderr_stream = true;
+    } else if (w == "--wait") {
+      a.wait = true;
     } else if (w.starts_with("--")) {
       auto eq = w.find('=');
       std::string name = w.substr(0, eq);
@@ -222,7 +225,7 @@ class Runner {
   int RunCmd() {
     if (!a_.positional.empty() && a_.positional[0] == "start") {
       if (a_.positional.size() != 2) {
-        return Usage("run start PROJECT [--ref BRANCH|--commit SHA] [--actions A,B] [--force]");
+        return Usage("run start PROJECT [--ref BRANCH|--commit SHA] [--actions A,B] [--force] [--wait]");
       }
       json body = {{"project", a_.positional[1]}};
       if (auto r = Flag(a_, "--ref"); !r.empty()) body["ref"] = r;
@@ -242,10 +245,28 @@ class Runner {
       if (a_.force) body["force"] = true;
       auto r = Call("POST", "/v1/runs", &body);
       if (!r) return exit_;
-      if (MaybeJson(*r)) return kExitOk;
-      out_ << Str((*r)["message"]) << "\n\n";
-      PrintJobs((*r)["jobs"]);
-      return kExitOk;
+      if (!a_.wait) {
+        if (MaybeJson(*r)) return kExitOk;
+        out_ << Str((*r)["message"]) << "\n\n";
+        PrintJobs((*r)["jobs"]);
+        return kExitOk;
+      }
+      // --wait: until the run ends; the exit code says how (0 succeeded).
+      if (!a_.json) out_ << Str((*r)["message"]) << "\n" << std::flush;
+      const std::string path = StrCat("/v1/runs/", (*r)["id"].get<long long>());
+      for (;;) {
+        auto run = Call("GET", path);
+        if (!run) return exit_;
+        const std::string state = Str((*run)["state"]);
+        if (state != "pending" && state != "running") {
+          if (!MaybeJson(*run)) {
+            out_ << "\nrun " << Str((*run)["id"]) << " " << Color(state) << "\n";
+            PrintJobs((*run)["jobs"]);
+          }
+          return state == "succeeded" ? kExitOk : kExitError;
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
     }
     if (a_.positional.size() != 2) return Usage("run show|cancel RUN | run start PROJECT ...");
     const std::string& verb = a_.positional[0];

@@ -26,7 +26,7 @@ constexpr const char* kUsage =
     "  status                  your recent runs, each job's state and reason\n"
     "  runs [--project P] [--state S] [--limit N]\n"
     "  run show RUN | run cancel RUN\n"
-    "  run start PROJECT [--ref BRANCH|--commit SHA] [--actions A,B] [--force]\n"
+    "  run start PROJECT [--ref BRANCH|--commit SHA] [--actions A,B] [--force] [--wait]\n"
     "  job show JOB            a job and every transition it made\n"
     "  cancel|retry|hold|release JOB\n"
     "  logs JOB [-f] [--stderr] [--attempt N]   a job's output; -f follows it to the end\n"

@@ -68,7 +68,11 @@ core::Result<core::LaunchRequest::Image> ResolveImage(const std::string& name,
                                "; an image needs the mount points /proc /dev /sys /tmp "
                                "/workspace /data (scripts/build-image makes them)"));
   }
-  auto digest = sandbox::ImageDigest(rootfs);
+  // Per-file hashes cached by inode, size and mtime next to the host image.
+  std::string cache = StrCat(fs::path(host_dir).parent_path().string(), "/", name, ".hashes.json");
+  std::error_code ec;
+  fs::create_directories(fs::path(cache).parent_path(), ec);
+  auto digest = sandbox::ImageDigest(rootfs, nullptr, cache);
   if (!digest) return std::unexpected(digest.error());
   return core::LaunchRequest::Image{name, *digest, fs::absolute(rootfs).string(), {}};
 }

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/strings.h"
 #include "sandbox/internal/files.h"
 #include "sandbox/sha256.h"
@@ -19,8 +21,16 @@ using core::StrCat;
 
 }  // namespace
 
-core::Result<std::string> ImageDigest(const std::string& rootfs, std::string* manifest_out) {
+core::Result<std::string> ImageDigest(const std::string& rootfs, std::string* manifest_out,
+                                      const std::string& cache_file) {
   std::error_code ec;
+  nlohmann::json cache = nlohmann::json::object(), fresh = nlohmann::json::object();
+  if (!cache_file.empty()) {
+    if (auto text = internal::ReadText(cache_file, 256 << 20)) {
+      cache = nlohmann::json::parse(*text, nullptr, false);
+      if (!cache.is_object()) cache = nlohmann::json::object();
+    }
+  }
   if (!fs::is_directory(rootfs, ec))
     return core::NotFound(StrCat("image root ", rootfs, " is not a directory"));
   std::vector<std::string> lines;
@@ -35,9 +45,16 @@ core::Result<std::string> ImageDigest(const std::string& rootfs, std::string* ma
     std::string type, content = "-";
     if (S_ISREG(st.st_mode)) {
       type = "f";
-      auto d = HashFile(p);
-      if (!d) return std::unexpected(d.error());
-      content = d->sha256;
+      const nlohmann::json key = {st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+      auto hit = cache.find(rel);
+      if (hit != cache.end() && hit->is_array() && hit->size() == 2 && (*hit)[0] == key) {
+        content = (*hit)[1].get<std::string>();
+      } else {
+        auto d = HashFile(p);
+        if (!d) return std::unexpected(d.error());
+        content = d->sha256;
+      }
+      if (!cache_file.empty()) fresh[rel] = {key, content};
     } else if (S_ISDIR(st.st_mode)) {
       type = "d";
     } else if (S_ISLNK(st.st_mode)) {
@@ -57,6 +74,7 @@ core::Result<std::string> ImageDigest(const std::string& rootfs, std::string* ma
   std::string manifest;
   for (const auto& l : lines) manifest += l + "\n";
   if (manifest_out) *manifest_out = manifest;
+  if (!cache_file.empty()) (void)internal::WriteFileAtomic(cache_file, fresh.dump());
   return "sha256:" + Sha256Hex(manifest);
 }
 

@@ -14,8 +14,12 @@ namespace sluss::sandbox {
 // path, "<type> <mode> <uid>:<gid> <size> <sha256 or link target> <path>".
 // Symlinks are recorded, never followed. `manifest_out`, when given,
 // receives the manifest text.
+// With `cache_file`, each regular file's hash is kept there by path with its
+// inode, size and mtime, and reused while those match: a restart hashes
+// only what changed.
 core::Result<std::string> ImageDigest(const std::string& rootfs,
-                                      std::string* manifest_out = nullptr);
+                                      std::string* manifest_out = nullptr,
+                                      const std::string& cache_file = "");
 
 // Makes (or refreshes) the `host` image in `dir`: a tiny root with
 // bin/lib/sbin as links into /usr, mount points, a minimal /etc, and the

@@ -125,6 +125,10 @@ push "$work" "edit table1"
 [[ $(job_field 2 table1 result.outputs) == "$(job_field 1 table1 result.outputs)" ]] && ok \
   || fail "the rerun's outputs differ from the first run's"
 
+# A forced rerun of one action, waited for: the exit code says how it ended.
+SLUSS_TOKEN=$alice "$SLUSS" run start study --actions table1 --force --wait >"$tmp/wait.out"; expect_rc "run start --wait" 0 $?
+grep -q "^run [0-9]* succeeded" "$tmp/wait.out" && ok || fail "run start --wait: $(cat "$tmp/wait.out")"
+
 # 3. Hostile and long jobs through the whole system.
 cat >"$work/sluss.yaml" <<'YAML'
 version: 1
@@ -154,23 +158,23 @@ import os
 os.symlink("/etc/shadow", "output/leak.csv")
 EOF
 push "$work" "hostile and long"
-wait_status 3 long executing && ok || fail "long did not start: $(job_field 3 long reason)"
-for a in quick-a quick-b slow-c; do wait_status 3 $a executing || fail "$a did not start"; done
+wait_status 4 long executing && ok || fail "long did not start: $(job_field 4 long reason)"
+for a in quick-a quick-b slow-c; do wait_status 4 $a executing || fail "$a did not start"; done
 
 # slussd dies with SIGKILL while quick-a, quick-b, slow-c and long run.
 kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
 sleep 5   # quick-a and quick-b end while slussd is down
 start 2
 for a in quick-a quick-b slow-c; do
-  wait_status 3 $a succeeded && ok || fail "$a after the restart: $(job_field 3 $a status_code) $(job_field 3 $a reason)"
+  wait_status 4 $a succeeded && ok || fail "$a after the restart: $(job_field 4 $a status_code) $(job_field 4 $a reason)"
 done
-[[ $(job_field 3 quick-b result.outputs) == *output/b* ]] && ok || fail "quick-b's result lost"
-[[ $(job_field 3 long status_code) == executing ]] && ok || fail "long was not re-attached: $(job_field 3 long status_code)"
-wait_status 3 leak missing_outputs && ok || fail "leak: $(job_field 3 leak status_code)"
-[[ $(job_field 3 leak reason) == *"leak.csv is a symbolic link"* ]] && ok || fail "leak reason: $(job_field 3 leak reason)"
+[[ $(job_field 4 quick-b result.outputs) == *output/b* ]] && ok || fail "quick-b's result lost"
+[[ $(job_field 4 long status_code) == executing ]] && ok || fail "long was not re-attached: $(job_field 4 long status_code)"
+wait_status 4 leak missing_outputs && ok || fail "leak: $(job_field 4 leak status_code)"
+[[ $(job_field 4 leak reason) == *"leak.csv is a symbolic link"* ]] && ok || fail "leak reason: $(job_field 4 leak reason)"
 
 # Cancel the long job: its container goes.
-long_id=$(job_field 3 long id)
+long_id=$(job_field 4 long id)
 container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1/spec.json")
 runc list -q | grep -qx "$container" && ok || fail "no container $container for the long job"
 SLUSS_TOKEN=$alice "$SLUSS" cancel "$long_id" >/dev/null; expect_rc "cancel" 0 $?
@@ -179,10 +183,10 @@ for _ in $(seq 150); do
   sleep 0.1
 done
 runc list -q | grep -qx "$container" && fail "the cancelled job's container still runs" || ok
-[[ $(job_field 3 long status_code) == cancelled_by_user ]] && ok || fail "long: $(job_field 3 long status_code)"
-for _ in $(seq 100); do [[ -n $(job_field 3 long result.status) ]] && break; sleep 0.1; done
-[[ $(job_field 3 long result.status) == cancelled ]] && ok || fail "the cancelled job's result: $(job_field 3 long result)"
-[[ $(wait_run 3) == failed ]] && ok || fail "run 3 should fail (leak)"
+[[ $(job_field 4 long status_code) == cancelled_by_user ]] && ok || fail "long: $(job_field 4 long status_code)"
+for _ in $(seq 100); do [[ -n $(job_field 4 long result.status) ]] && break; sleep 0.1; done
+[[ $(job_field 4 long result.status) == cancelled ]] && ok || fail "the cancelled job's result: $(job_field 4 long result)"
+[[ $(wait_run 4) == failed ]] && ok || fail "run 4 should fail (leak)"
 
 # Nothing left behind: containers, mounts.
 sleep 0.5
