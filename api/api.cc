@@ -138,6 +138,7 @@ struct Api::Impl {
     add("POST", "/v1/tokens", all, h::CreateToken);
     add("DELETE", "/v1/tokens/{id}", all, h::RevokeToken);
     add("GET", "/v1/images", all, h::ListImages);
+    add("POST", "/v1/images", admin, h::RegisterImage);
     add("GET", "/v1/nodes", admin, h::ListNodes);
     add("POST", "/v1/nodes/{name}/drain", admin, h::DrainNode);
     add("POST", "/v1/nodes/{name}/resume", admin, h::ResumeNode);
@@ -335,7 +336,8 @@ struct Api::Impl {
     }
     if (route->pattern == "/metrics") return Metrics();
     Context ctx{req,           std::move(params), std::move(*who), store, now,
-                options.images, options.nodes,     options.git, options.log_files};
+                options.images, options.nodes,     options.git, options.log_files,
+                options.image_service};
     return route->handler(ctx);
   }
 };

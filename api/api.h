@@ -17,6 +17,7 @@
 
 #include "api/http.h"
 #include "core/git_service.h"
+#include "core/image_service.h"
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
@@ -38,7 +39,9 @@ struct ApiOptions {
   // Per token: a bucket of `rate_burst` requests refilled at `rate_per_second`.
   double rate_per_second = 100;
   double rate_burst = 400;
-  // Approved images and nodes, as configured; listed to admins.
+  // Approved images (listed to everyone, registered by admins); null: the
+  // images below, read-only.
+  core::ImageService* image_service = nullptr;
   std::vector<core::Image> images;
   std::vector<core::Node> nodes;
   // Hosted repositories and push syncs; null: those routes answer 503.

@@ -634,8 +634,23 @@ HttpResponse RevokeToken(Context& c) {
 
 HttpResponse ListImages(Context& c) {
   json out = json::array();
-  for (const auto& i : c.images) out.push_back(View(i));
+  for (const auto& i : c.image_service ? c.image_service->List() : c.images) out.push_back(View(i));
   return Json(200, {{"images", out}});
+}
+
+// POST /v1/images {"name", "rootfs"}: approve a directory on the node as an
+// image. The digest is computed now, so the call takes as long as hashing
+// the image does.
+HttpResponse RegisterImage(Context& c) {
+  if (!c.image_service) return ErrorResponse(503, "unavailable", "images cannot be registered here", {});
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  for (const char* f : {"name", "rootfs"})
+    if (!body->contains(f) || !(*body)[f].is_string()) return FieldError(f, "required, a string");
+  auto image = c.image_service->Register((*body)["name"].get<std::string>(),
+                                         (*body)["rootfs"].get<std::string>(), c.who.user, c.now);
+  if (!image) return FromError(image.error());
+  return Json(201, View(*image));
 }
 
 namespace {

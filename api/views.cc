@@ -95,7 +95,12 @@ json View(const core::Token& t) {
 }
 
 json View(const core::Image& i) {
-  return {{"name", i.name}, {"digest", i.digest}};
+  return {{"name", i.name},
+          {"digest", i.digest},
+          {"kind", i.host ? "host" : "rootfs"},
+          {"source", i.source},
+          {"registered_by", i.registered_by.empty() ? json() : json(i.registered_by)},
+          {"registered_at", core::FormatRfc3339(i.registered_at)}};
 }
 
 json View(const core::Node& n) {

@@ -518,9 +518,22 @@ class Runner {
     auto n = Call("GET", "/v1/images");
     if (!n) return exit_;
     if (MaybeJson(*n)) return kExitOk;
-    Table t({"IMAGE", "DIGEST"});
-    for (const auto& x : (*n)["images"]) t.AddRow({Str(x["name"]), Str(x["digest"])});
+    Table t({"IMAGE", "KIND", "FROM", "DIGEST"});
+    for (const auto& x : (*n)["images"])
+      t.AddRow({Str(x["name"]), Str(x["kind"]), Str(x["source"]), Str(x["digest"])});
     t.Print(out_);
+    return kExitOk;
+  }
+
+  // sluss image add NAME ROOTFS: approve a directory on the node (admins).
+  int Image() {
+    if (a_.positional.size() != 3 || a_.positional[0] != "add")
+      return Usage("image add NAME ROOTFS");
+    json body = {{"name", a_.positional[1]}, {"rootfs", a_.positional[2]}};
+    auto r = Call("POST", "/v1/images", &body);
+    if (!r) return exit_;
+    if (MaybeJson(*r)) return kExitOk;
+    out_ << "image " << Str((*r)["name"]) << " approved: " << Str((*r)["digest"]) << "\n";
     return kExitOk;
   }
 
@@ -613,7 +626,8 @@ class Runner {
 const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job",   "cancel",
                                             "retry",  "hold",    "release", "project", "projects",
                                             "member", "quota",   "usage",   "nodes", "images",
-                                            "token",  "whoami",  "drain",   "resume", "queue", "logs"};
+                                            "token",  "whoami",  "drain",   "resume", "queue", "logs",
+                                            "image"};
 
 }  // namespace
 
@@ -651,6 +665,7 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
   if (command == "drain" || command == "resume") return r.Drain(command == "drain");
   if (command == "queue") return r.Queue();
   if (command == "logs") return r.Logs();
+  if (command == "image") return r.Image();
   return kExitUsage;
 }
 

@@ -33,7 +33,7 @@ constexpr const char* kUsage =
     "  projects | project create NAME [--hosted] [--description D] | project show NAME\n"
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
-    "  usage PROJECT | nodes | images | whoami\n"
+    "  usage PROJECT | nodes | images | image add NAME ROOTFS | whoami\n"
     "  drain NODE [--reason R] | resume NODE | queue [pause|resume] [--reason R]\n"
     "  token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID\n"
     "\n"

@@ -96,6 +96,12 @@ struct Image {
   std::string digest;  // "sha256:..."
   std::string rootfs;  // host path; never shown to researchers
   TimePoint registered_at;
+  // The `host` image: this host's /usr (and these directories) bound
+  // read-only over a tiny root.
+  std::vector<std::string> host_binds;
+  bool host = false;
+  std::string source = "config";  // "config" or "api"
+  std::string registered_by;
 };
 
 struct Node {

@@ -267,9 +267,9 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
     }
     // Images must be approved: an error at the image's position.
     for (const auto& a : pipeline->actions) {
-      if (!options_.images.contains(a.image)) {
+      if (!options_.images->Find(a.image)) {
         std::vector<std::string> names;
-        for (const auto& [n, d] : options_.images) names.push_back(n);
+        for (const auto& i : options_.images->List()) names.push_back(i.name);
         errors.push_back({"sluss.yaml", a.image_pos,
                           StrCat("actions.", a.name, ".image: image ", core::Quote(a.image),
                                  " is not approved",
@@ -316,7 +316,8 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
       for (const auto& d : a.datasets) datasets.push_back(StrCat("dataset:", d.ToString()));
       std::vector<std::string> needs_keys;
       for (const auto& n : a.needs) needs_keys.push_back(keys.at(n));
-      std::string image = options_.images.at(a.image);
+      auto found = options_.images->Find(a.image);
+      std::string image = found ? found->digest : std::string();
       std::string key = gitsync::CacheKey(action_spec, image.empty() ? StrCat("image:", a.image) : image,
                                           datasets, gitsync::TreeDigest(*files, a.code), needs_keys);
       keys[a.name] = key;

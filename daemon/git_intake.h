@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/git_service.h"
+#include "core/image_service.h"
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
@@ -29,7 +30,9 @@ struct GitIntakeOptions {
   std::string mirrors_dir;     // absolute; mirrors of remote repositories
   std::string api_url;         // "http://127.0.0.1:8470", for the hooks
   std::string ca_cert;         // the hooks' --cacert when the API is HTTPS
-  std::map<std::string, std::string> images;  // approved name -> digest ("" until known)
+  // The approved images (their digests go into cache keys). Must outlive
+  // the intake.
+  const core::ImageService* images = nullptr;
   // Datasets jobs may name (interim, from the config); null: not checked.
   std::optional<std::set<std::string>> datasets;
   // The largest node: a job that asks for more can never run, and is

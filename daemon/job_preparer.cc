@@ -24,11 +24,11 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   for (int g : start.gpus) r.gpus.push_back(std::to_string(g));
 
   const std::string image = spec.value("image", "");
-  auto img = options_.images.find(image);
-  if (img == options_.images.end())
+  auto img = options_.images->Find(image);
+  if (!img)
     return core::Fail(core::ErrorCode::kFailedPrecondition,
                       StrCat("image ", core::Quote(image), " is not approved on node ", start.node));
-  r.image = img->second;
+  r.image = {img->name, img->digest, img->rootfs, img->host_binds};
   r.argv = spec.value("argv", std::vector<std::string>{});
   if (auto env = spec.find("env"); env != spec.end() && env->is_object())
     for (const auto& [k, v] : env->items())

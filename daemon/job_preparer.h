@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/executor.h"
+#include "core/image_service.h"
 #include "core/store.h"
 #include "daemon/config.h"
 #include "daemon/git_intake.h"
@@ -19,7 +20,7 @@ namespace sluss::daemon {
 
 struct PreparerOptions {
   std::string workspaces_dir;  // absolute
-  std::map<std::string, core::LaunchRequest::Image> images;  // approved, resolved
+  const core::ImageService* images = nullptr;  // approved; must outlive the preparer
   std::map<std::string, DatasetConfig> datasets;
   std::int64_t output_bytes = std::int64_t{10} << 30;
   // Where an attempt's directory is (its outputs are under outputs/).

@@ -30,6 +30,7 @@
 #include "core/quantity.h"
 #include "daemon/config.h"
 #include "daemon/git_intake.h"
+#include "daemon/image_registry.h"
 #include "daemon/job_preparer.h"
 #include "daemon/log.h"
 #include "executors/local.h"
@@ -158,25 +159,12 @@ int Run(const Config& cfg) {
   api_options.version = kVersion;
   const std::string state = std::filesystem::absolute(cfg.state_dir).lexically_normal();
   // Approved images, with their digests (which go into every cache key).
-  std::map<std::string, core::LaunchRequest::Image> images;
-  std::optional<core::LaunchRequest::Image> host_image;  // made once, shared
-  for (const auto& [name, image] : cfg.images) {
-    auto resolved = image.host && host_image
-                        ? core::Result<core::LaunchRequest::Image>(*host_image)
-                        : executors::ResolveImage(name, image.rootfs, image.host,
-                                                  state + "/images/host");
-    if (resolved && image.host) {
-      host_image = *resolved;
-      resolved->name = name;
-    }
-    if (!resolved) {
-      Log(LogLevel::kError, core::StrCat("image ", name, ": ", resolved.error().message));
-      return 1;
-    }
-    images[name] = *resolved;
-    api_options.images.push_back(
-        core::Image{name, resolved->digest, image.host ? "host" : image.rootfs, clock.Now()});
+  ImageRegistry images(**store, state + "/images");
+  if (auto loaded = images.Load(cfg.images, clock.Now()); !loaded) {
+    Log(LogLevel::kError, loaded.error().message);
+    return 1;
   }
+  api_options.image_service = &images;
   core::Node node;
   node.name = cfg.node_name;
   if (node.name.empty()) {
@@ -217,7 +205,7 @@ int Run(const Config& cfg) {
   git_options.ca_cert = cfg.tls_cert.empty()
                             ? std::string()
                             : std::filesystem::absolute(cfg.tls_cert).string();
-  for (const auto& [name, image] : images) git_options.images[name] = image.digest;
+  git_options.images = &images;
   git_options.datasets.emplace();
   for (const auto& [name, ds] : cfg.datasets) git_options.datasets->insert(name);
   git_options.largest_node = node.capacity;
@@ -252,7 +240,7 @@ int Run(const Config& cfg) {
   local.log_bytes = cfg.sandbox.log_bytes;
   PreparerOptions preparer_options;
   preparer_options.workspaces_dir = state + "/workspaces";
-  preparer_options.images = images;
+  preparer_options.images = &images;
   preparer_options.datasets = cfg.datasets;
   preparer_options.output_bytes = cfg.sandbox.output_bytes;
   preparer_options.job_dir = [jobs = local.jobs_dir](core::JobId job, int attempt) {

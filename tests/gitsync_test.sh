@@ -14,7 +14,7 @@ source "$(dirname "$0")/support/assert.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
@@ -27,7 +27,7 @@ export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admi
 start() {
   "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
   pid=$!
-  for _ in $(seq 200); do [[ $(grep -c ready "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
+  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
   fail "slussd did not start"
 }
 start 1

@@ -31,7 +31,7 @@ export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 # A small synthetic dataset, readable by job uids.
 python3 "$ROOT/examples/cohort-study/generate_data.py" "$tmp/data/prescriptions" --rows 3000 --seed 2 >/dev/null
 chmod -R a+rX "$tmp/data"
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
@@ -48,7 +48,7 @@ export SLUSS_TOKEN=$admin
 start() {
   "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
   pid=$!
-  for _ in $(seq 300); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
+  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
   fail "slussd did not start: $(tail -3 "$tmp/log")"
 }
 start 1

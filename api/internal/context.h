@@ -11,6 +11,7 @@
 
 #include "api/http.h"
 #include "core/git_service.h"
+#include "core/image_service.h"
 #include "core/store.h"
 #include "core/types.h"
 
@@ -34,6 +35,7 @@ struct Context {
   const std::vector<core::Node>& nodes;
   core::GitService* git;  // may be null
   const std::function<std::vector<std::string>(core::JobId, int, const std::string&)>& log_files;
+  core::ImageService* image_service;  // may be null
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the

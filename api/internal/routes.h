@@ -31,6 +31,7 @@ HttpResponse ListTokens(Context& c);
 HttpResponse CreateToken(Context& c);
 HttpResponse RevokeToken(Context& c);
 HttpResponse ListImages(Context& c);
+HttpResponse RegisterImage(Context& c);
 HttpResponse ListNodes(Context& c);
 HttpResponse DrainNode(Context& c);
 HttpResponse ResumeNode(Context& c);
