@@ -70,6 +70,8 @@ fuzz: fuzz-build
 	status=$${PIPESTATUS[0]}; rm -rf "$$corpus"; exit $$status
 
 bench: build
+	$(BUILD)/bench/planner_bench 5
+	bench/sandbox.sh 20
 	bench/api.sh
 
 demo: demo-deps build

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <set>
 
 #include "core/quantity.h"
@@ -252,20 +253,25 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
   };
   std::optional<Reservation> reservation;
   const core::Quota no_quota;
+  // Projects by current share, lowest first; only the project that just
+  // went changes its share, so each step is O(log projects).
+  std::set<std::pair<double, std::string>> by_share;
+  for (const auto& [project, q] : ready)
+    if (!q.empty()) by_share.emplace(share(project), project);
   for (;;) {
-    std::string next;
-    double best = 0;
-    for (const auto& [project, q] : ready) {
-      if (q.empty()) continue;
-      double sh = share(project);
-      if (next.empty() || sh < best) {
-        next = project;
-        best = sh;
-      }
-    }
-    if (next.empty()) break;
-    const PendingJob& job = *ready[next].front();
-    ready[next].pop_front();
+    if (by_share.empty()) break;
+    const std::string next = by_share.begin()->second;
+    by_share.erase(by_share.begin());
+    std::deque<const PendingJob*>& queue = ready[next];
+    const PendingJob& job = *queue.front();
+    queue.pop_front();
+    // Back in line after this job, with the share it then has.
+    struct Requeue {
+      std::function<void()> f;
+      ~Requeue() { f(); }
+    } requeue{[&] {
+      if (!queue.empty()) by_share.emplace(share(next), next);
+    }};
     const core::Resources& r = job.request;
 
     auto pit = s.projects.find(job.project);
