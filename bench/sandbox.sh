@@ -18,13 +18,16 @@ RUN="$BUILD/sandbox/sluss-run"
 tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 "$RUN" host-image "$tmp/img" >"$tmp/image.json"
+# As the local executor does: the runtime's version asked once.
+runtime_version=$(runc --version | awk '/version/ {print $3; exit}')
 
 spec() {  # spec DIR ID OUTPUT_FS
   mkdir -p "$1/ws"
-  python3 - "$1" "$2" "$3" "$tmp/image.json" <<'EOF'
+  python3 - "$1" "$2" "$3" "$tmp/image.json" "$runtime_version" <<'EOF'
 import json, sys
-d, id_, fs, image = sys.argv[1:]
+d, id_, fs, image, version = sys.argv[1:]
 json.dump({"version": 1, "id": id_, "image": json.load(open(image)), "argv": ["/bin/true"],
+           "runtime_version": version,
            "workspace": d + "/ws", "output_fs": fs, "cgroup_parent": "/sluss-bench",
            "limits": {"memory_bytes": 256 << 20, "time_limit_s": 60, "output_bytes": 64 << 20}},
           open(d + "/spec.json", "w"))
