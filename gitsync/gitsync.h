@@ -73,7 +73,7 @@ class Repo {
   // LFS pointers are not fetched; each gives a warning.
   struct ExportLimits {
     std::size_t max_files = 100'000;
-    std::uint64_t max_bytes = std::uint64_t{2} << 30;
+    std::uint64_t max_bytes = std::uint64_t{1} << 30;
   };
   struct ExportSummary {
     std::size_t files = 0;

@@ -114,13 +114,29 @@ struct Fixture {
   }
 };
 
+// An engine with its fake executor over a fixture, started (re-attached)
+// and driven by hand.
+struct Scheduler {
+  scheduler::Engine engine;
+  FakeExecutor exec;
+  core::Executor::Callbacks cb;
+  explicit Scheduler(Fixture& f)
+      : engine(*f.store, f.clock, f.preparer, f.options),
+        exec(*f.store),
+        cb(engine.ExecutorCallbacks()) {}
+  // Starts it and runs one cycle.
+  void Start() {
+    engine.Start(exec);
+    engine.RunOnce();
+  }
+};
+
 TEST_CASE("engine: a start is persisted before the executor is asked to launch") {
   Fixture f;
   f.Submit();
-  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-  FakeExecutor exec(*f.store);
-  engine.Start(exec);
-  engine.RunOnce();
+  Scheduler s(f);
+  auto& exec = s.exec;
+  s.Start();
   REQUIRE(exec.launched.size() == 1);
   CHECK(exec.launched[0].first == f.ids["extract"]);
   CHECK(exec.status_at_launch[f.ids["extract"]] == StatusCode::kPreparing);
@@ -132,11 +148,9 @@ TEST_CASE("engine: a start is persisted before the executor is asked to launch")
 TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
   Fixture f;
   f.Submit();
-  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-  FakeExecutor exec(*f.store);
-  auto cb = engine.ExecutorCallbacks();
-  engine.Start(exec);
-  engine.RunOnce();
+  Scheduler s(f);
+  auto& [engine, exec, cb] = s;
+  s.Start();
   cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kSucceeded, 0));
   engine.RunOnce();
   CHECK(f.Job("extract").status == StatusCode::kSucceeded);
@@ -146,11 +160,9 @@ TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
 
   Fixture g;
   g.Submit();
-  scheduler::Engine engine2(*g.store, g.clock, g.preparer, g.options);
-  FakeExecutor exec2(*g.store);
-  auto cb2 = engine2.ExecutorCallbacks();
-  engine2.Start(exec2);
-  engine2.RunOnce();
+  Scheduler s2(g);
+  auto& [engine2, exec2, cb2] = s2;
+  s2.Start();
   cb2.finished(g.ids["extract"], 1, g.Outcome(StatusCode::kNonzeroExit, 3));
   engine2.RunOnce();
   CHECK(g.Job("extract").status == StatusCode::kNonzeroExit);
@@ -161,11 +173,9 @@ TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
 TEST_CASE("engine: a listed failure is retried as a new attempt after a backoff") {
   Fixture f;
   f.Submit(/*retries=*/2);
-  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-  FakeExecutor exec(*f.store);
-  auto cb = engine.ExecutorCallbacks();
-  engine.Start(exec);
-  engine.RunOnce();
+  Scheduler s(f);
+  auto& [engine, exec, cb] = s;
+  s.Start();
   cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kNonzeroExit, 1));
   engine.RunOnce();
   core::Job j = f.Job("extract");
@@ -197,11 +207,9 @@ TEST_CASE("engine: a listed failure is retried as a new attempt after a backoff"
 TEST_CASE("engine: a job cancelled in the store is cancelled in the executor; its result is kept") {
   Fixture f;
   f.Submit();
-  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-  FakeExecutor exec(*f.store);
-  auto cb = engine.ExecutorCallbacks();
-  engine.Start(exec);
-  engine.RunOnce();
+  Scheduler s(f);
+  auto& [engine, exec, cb] = s;
+  s.Start();
   REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kExecuting,
                                  StatusCode::kCancelledByUser, "cancelled by alice", f.clock.Now()));
   engine.RunOnce();
@@ -219,12 +227,7 @@ TEST_CASE("engine: a job cancelled in the store is cancelled in the executor; it
 TEST_CASE("engine: after a restart it re-attaches, and launches what was never launched") {
   Fixture f;
   f.Submit();
-  {
-    scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-    FakeExecutor exec(*f.store);
-    engine.Start(exec);
-      engine.RunOnce();
-  }
+  Scheduler(f).Start();
   // As if slussd died between persisting `preparing` and launching.
   REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kExecuting, StatusCode::kCancelledByUser,
                                  "x", f.clock.Now()));
@@ -233,10 +236,10 @@ TEST_CASE("engine: after a restart it re-attaches, and launches what was never l
   REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kWaitingOnResources,
                                  StatusCode::kPreparing, "starting on n1", f.clock.Now(),
                                  core::JobUpdate{.node = "n1"}));
-  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-  FakeExecutor exec(*f.store);
+  Scheduler s(f);
+  auto& exec = s.exec;
   exec.never_launched = {{f.ids["extract"], 2}};
-  engine.Start(exec);
+  s.engine.Start(exec);
   REQUIRE(exec.reattached.size() == 1);
   CHECK(exec.reattached[0].job == f.ids["extract"]);
   REQUIRE(exec.launched.size() == 1);
@@ -259,11 +262,9 @@ TEST_CASE("engine: GPU-hours are charged by reservation and settled to what was 
   auto created = f.store->CreateRun(run, f.clock.Now());
   REQUIRE(created);
   auto jobs = f.store->ListJobs(created->id);
-  scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-  FakeExecutor exec(*f.store);
-  auto cb = engine.ExecutorCallbacks();
-  engine.Start(exec);
-  engine.RunOnce();
+  Scheduler s(f);
+  auto& [engine, exec, cb] = s;
+  s.Start();
   // Each reserves 2 h of a 3 h budget: only one starts.
   REQUIRE(exec.launched.size() == 1);
   JobId first = exec.launched[0].first, second = first == (*jobs)[0].id ? (*jobs)[1].id : (*jobs)[0].id;
@@ -291,11 +292,9 @@ TEST_CASE("engine: fair-share usage survives a restart") {
   Fixture f;
   f.Submit();
   {
-    scheduler::Engine engine(*f.store, f.clock, f.preparer, f.options);
-    FakeExecutor exec(*f.store);
-    auto cb = engine.ExecutorCallbacks();
-    engine.Start(exec);
-      engine.RunOnce();
+    Scheduler s(f);
+    auto& [engine, exec, cb] = s;
+    s.Start();
     f.clock.Advance(1h);
     auto o = f.Outcome(StatusCode::kSucceeded, 0);
     o.started_at = f.clock.Now() - 1h;
