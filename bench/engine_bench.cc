@@ -1,0 +1,134 @@
+// End-to-end scheduling through the engine and a real SQLite store, with a
+// fake executor whose jobs end the moment they start: jobs per second from
+// submit to recorded result, and the share of that which is SQLite.
+//
+//   build/bench/engine_bench [JOBS] [REPETITIONS]     (defaults 1000 and 3)
+//
+// Baseline in the same run: the same number of bare TransitionJob calls
+// (one SQLite transaction each, synchronous=FULL), the store's own ceiling.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "scheduler/engine.h"
+#include "store/store.h"
+
+using namespace sluss;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+class Preparer final : public scheduler::JobPreparer {
+ public:
+  core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
+                                            const scheduler::Start& start) override {
+    core::LaunchRequest r;
+    r.job = job.id;
+    r.node = start.node;
+    return r;
+  }
+};
+
+// Every launched job ends at once, successfully.
+class InstantExecutor final : public core::Executor {
+ public:
+  explicit InstantExecutor(Callbacks cb) : cb_(std::move(cb)) {}
+  core::Result<void> Launch(const core::LaunchRequest& r) override {
+    core::JobOutcome o;
+    o.status = core::StatusCode::kSucceeded;
+    o.exit_code = 0;
+    cb_.finished(r.job, r.attempt, o);
+    return {};
+  }
+  core::Result<void> Cancel(core::JobId, int) override { return {}; }
+  std::vector<core::RunningAttempt> Reattach(const std::vector<core::RunningAttempt>&) override {
+    return {};
+  }
+  std::vector<std::string> LogFiles(core::JobId, int, const std::string&) const override { return {}; }
+
+ private:
+  Callbacks cb_;
+};
+
+std::unique_ptr<store::SqliteStore> Fresh(const std::string& dir, int jobs, core::RunId* run) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = std::move(*store::SqliteStore::Open(dir + "/sluss.db"));
+  core::SystemClock clock;
+  core::Project p;
+  p.name = "p1";
+  p.created_at = clock.Now();
+  (void)store->CreateProject(p);
+  core::NewRun r;
+  r.project = "p1";
+  for (int i = 0; i < jobs; ++i)
+    r.jobs.push_back({"a" + std::to_string(i), core::StatusCode::kWaitingOnResources, "",
+                      R"({"image":"x","resources":{"milli_cpus":100}})", "k" + std::to_string(i), {}});
+  *run = store->CreateRun(r, clock.Now())->id;
+  return store;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int jobs = argc > 1 ? std::atoi(argv[1]) : 1000;
+  const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
+  const std::string dir = "/tmp/sluss-engine-bench-" + std::to_string(::getpid());
+  std::vector<double> engine_s, store_s;
+  for (int rep = 0; rep < reps; ++rep) {
+    core::RunId run;
+    auto store = Fresh(dir, jobs, &run);
+    core::SystemClock clock;
+    Preparer preparer;
+    scheduler::EngineOptions options;
+    scheduler::NodeState node;
+    node.name = "n1";
+    node.capacity = {0, std::int64_t{jobs} * 1000, std::int64_t{1} << 40, std::chrono::seconds(0), 0};
+    options.nodes = {node};
+    options.run_loop = false;
+    scheduler::Engine engine(*store, clock, preparer, options);
+    InstantExecutor exec(engine.ExecutorCallbacks());
+    engine.Start(exec);
+    auto t0 = Clock::now();
+    for (int cycle = 0; cycle < 10; ++cycle) {
+      engine.RunOnce();
+      if (store->ListActiveJobs()->jobs.empty()) break;
+    }
+    engine_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    std::size_t done = 0;
+    auto finished = store->ListJobs(run);
+    for (const auto& j : *finished) done += j.status == core::StatusCode::kSucceeded;
+    if (done != static_cast<std::size_t>(jobs)) {
+      std::fprintf(stderr, "only %zu of %d jobs succeeded\n", done, jobs);
+      return 1;
+    }
+    // Baseline: three bare transitions per job, as the engine makes.
+    store = Fresh(dir, jobs, &run);
+    auto list = *store->ListJobs(run);
+    auto b0 = Clock::now();
+    for (const auto& j : list) {
+      (void)store->TransitionJob(j.id, j.status, core::StatusCode::kPreparing, "", clock.Now());
+      (void)store->TransitionJob(j.id, core::StatusCode::kPreparing, core::StatusCode::kExecuting, "", clock.Now());
+      (void)store->TransitionJob(j.id, core::StatusCode::kExecuting, core::StatusCode::kSucceeded, "", clock.Now());
+    }
+    store_s.push_back(std::chrono::duration<double>(Clock::now() - b0).count());
+  }
+  std::filesystem::remove_all(dir);
+  std::sort(engine_s.begin(), engine_s.end());
+  std::sort(store_s.begin(), store_s.end());
+  const double e = engine_s[engine_s.size() / 2], b = store_s[store_s.size() / 2];
+  std::printf("jobs: %d, repetitions: %d, SQLite WAL synchronous=FULL on %s\n\n", jobs, reps, "/tmp");
+  std::printf("%-46s %9s %9s %9s %10s\n", "", "min s", "med s", "max s", "jobs/s");
+  std::printf("%-46s %9.3f %9.3f %9.3f %10.0f\n", "engine: submit to recorded result (instant jobs)",
+              engine_s.front(), e, engine_s.back(), jobs / e);
+  std::printf("%-46s %9.3f %9.3f %9.3f %10.0f\n", "baseline: 3 bare transitions per job", store_s.front(),
+              b, store_s.back(), jobs / b);
+  std::printf("\nengine / baseline: %.2fx\n", e / b);
+  return 0;
+}
