@@ -18,7 +18,7 @@ tmp=$(mktemp -d /tmp/sluss-crash-XXXXXX)
 pid=
 cleanup() {
   [[ -n $pid ]] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
-  for c in $(runc list -q 2>/dev/null); do
+  for c in $(runc list -q 2>/dev/null); do  # this run's containers only
     grep -q "$tmp" "/run/runc/$c/state.json" 2>/dev/null && runc delete -f "$c" >/dev/null 2>&1
   done
   for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
