@@ -91,7 +91,14 @@ int LockStateDir(const std::string& dir) {
     Log(LogLevel::kError, core::StrCat("cannot open ", path, ": ", std::strerror(errno)));
     return -1;
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A child of a slussd that just died (forked, not yet exec'd) may hold
+  // the lock for a moment after its parent is gone: wait up to 5 s.
+  bool locked = false;
+  for (int i = 0; i < 50 && !locked; ++i) {
+    locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!locked) usleep(100'000);
+  }
+  if (!locked) {
     char buf[32] = {};
     (void)!pread(fd, buf, sizeof buf - 1, 0);
     Log(LogLevel::kError,
