@@ -15,19 +15,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Put(const fs::path& file, const std::string& text) {
-  fs::create_directories(file.parent_path());
-  std::ofstream(file) << text;
-}
+using testing::WriteFile;
 
 TEST_CASE("cgroup v2: peak memory, CPU, pids and OOM kills from a fake tree") {
   testing::TempDir root;
-  Put(root.path() / "cgroup.controllers", "cpuset cpu io memory pids\n");
+  WriteFile(root.path() / "cgroup.controllers", "cpuset cpu io memory pids\n");
   fs::path job = root.path() / "sluss" / "sluss-3-1";
-  Put(job / "memory.peak", "268435456\n");
-  Put(job / "memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n");
-  Put(job / "cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n");
-  Put(job / "pids.peak", "17\n");
+  WriteFile(job / "memory.peak", "268435456\n");
+  WriteFile(job / "memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n");
+  WriteFile(job / "cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n");
+  WriteFile(job / "pids.peak", "17\n");
   REQUIRE(DetectCgroupVersion(root.path()) == CgroupVersion::kV2);
   CgroupStats s = ReadCgroupStats(root.path(), CgroupVersion::kV2, "/sluss/sluss-3-1");
   CHECK(s.found);
@@ -40,11 +37,11 @@ TEST_CASE("cgroup v2: peak memory, CPU, pids and OOM kills from a fake tree") {
 TEST_CASE("cgroup v1: one hierarchy per controller") {
   testing::TempDir root;
   const std::string rel = "sluss/sluss-4-2";
-  Put(root.path() / "memory" / rel / "memory.max_usage_in_bytes", "1048576\n");
-  Put(root.path() / "memory" / rel / "memory.oom_control",
+  WriteFile(root.path() / "memory" / rel / "memory.max_usage_in_bytes", "1048576\n");
+  WriteFile(root.path() / "memory" / rel / "memory.oom_control",
       "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
-  Put(root.path() / "cpuacct" / rel / "cpuacct.usage", "123456789\n");
-  Put(root.path() / "pids" / rel / "pids.peak", "5\n");
+  WriteFile(root.path() / "cpuacct" / rel / "cpuacct.usage", "123456789\n");
+  WriteFile(root.path() / "pids" / rel / "pids.peak", "5\n");
   REQUIRE(DetectCgroupVersion(root.path()) == CgroupVersion::kV1);
   CgroupStats s = ReadCgroupStats(root.path(), CgroupVersion::kV1, "/" + rel);
   CHECK(s.found);

@@ -15,17 +15,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Put(const fs::path& file, const std::string& text) {
-  fs::create_directories(file.parent_path());
-  std::ofstream(file) << text;
-}
+using testing::WriteFile;
 
 TEST_CASE("declared outputs are hashed and copied; the rest is left") {
   testing::TempDir dir;
   const fs::path out = dir.path() / "out";
-  Put(out / "table1.csv", "a,b\n1,2\n");
-  Put(out / "plots" / "km.png", "png");
-  Put(out / "scratch.tmp", "x");
+  WriteFile(out / "table1.csv", "a,b\n1,2\n");
+  WriteFile(out / "plots" / "km.png", "png");
+  WriteFile(out / "scratch.tmp", "x");
   auto r = CollectOutputs(out, {"output/table1.csv", "output/plots/*.png"}, {},
                           dir / "copy");
   REQUIRE(r);
@@ -45,7 +42,7 @@ TEST_CASE("a symlink, a hard link, a FIFO or a missing output is refused with th
   const fs::path out = dir.path() / "out";
   fs::create_directories(out);
   fs::create_symlink("/etc/shadow", out / "shadow.csv");
-  Put(dir.path() / "elsewhere", "secret");
+  WriteFile(dir.path() / "elsewhere", "secret");
   REQUIRE(::link((dir.path() / "elsewhere").c_str(), (out / "linked.csv").c_str()) == 0);
   REQUIRE(::mkfifo((out / "pipe.csv").c_str(), 0600) == 0);
   fs::create_symlink("/etc", out / "dir");
@@ -66,8 +63,8 @@ TEST_CASE("a symlink, a hard link, a FIFO or a missing output is refused with th
 TEST_CASE("the inputs' mount points are not outputs") {
   testing::TempDir dir;
   const fs::path out = dir.path() / "out";
-  Put(out / "cohort.csv", "");
-  Put(out / "model.txt", "m");
+  WriteFile(out / "cohort.csv", "");
+  WriteFile(out / "model.txt", "m");
   auto r = CollectOutputs(out, {"output/*"}, {"output/cohort.csv"}, "");
   REQUIRE(r);
   REQUIRE(r->files.size() == 1);
