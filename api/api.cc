@@ -1,6 +1,5 @@
 #include "api/api.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 
 #include "api/internal/context.h"
 #include "api/internal/routes.h"
+#include "core/digest.h"
 #include "core/strings.h"
 
 namespace sluss::api {
@@ -26,24 +26,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kTokenPrefix = "slu_";
-
-std::string Hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 15]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  return Hex(digest, len);
-}
 
 // The people's roles; kHook tokens may only call the hook route.
 constexpr Role kAllRoles[] = {Role::kResearcher, Role::kSteward, Role::kAdmin,
@@ -210,7 +192,7 @@ struct Api::Impl {
           "'sluss token create' or 'slussd token create'"));
     }
     std::string secret = auth.substr(kBearer.size());
-    auto token = store.FindToken(Sha256Hex(secret));
+    auto token = store.FindToken(core::Sha256Hex(secret));
     if (!token) {
       if (token.error().code == core::ErrorCode::kNotFound) {
         return std::unexpected(unauthenticated("the token is not valid"));
@@ -388,7 +370,7 @@ core::Result<std::pair<core::Token, std::string>> Api::IssueToken(
     std::string_view name, std::optional<std::chrono::seconds> ttl) {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return core::Internal("no randomness for a token");
-  std::string secret = StrCat(kTokenPrefix, Hex(raw, sizeof raw));
+  std::string secret = StrCat(kTokenPrefix, core::ToHex(raw, sizeof raw));
   if (auto r = store.EnsureUser(user, now); !r) return std::unexpected(r.error());
   core::Token t;
   t.user = std::string(user);
@@ -396,7 +378,7 @@ core::Result<std::pair<core::Token, std::string>> Api::IssueToken(
   t.name = std::string(name);
   t.created_at = now;
   if (ttl) t.expires_at = now + std::chrono::duration_cast<std::chrono::milliseconds>(*ttl);
-  auto stored = store.CreateToken(t, Sha256Hex(secret));
+  auto stored = store.CreateToken(t, core::Sha256Hex(secret));
   if (!stored) return std::unexpected(stored.error());
   return std::pair{*stored, secret};
 }

@@ -8,7 +8,11 @@
 //   - a call that returns success has made its change durable (it survives
 //     a crash or SIGKILL of the process right after);
 //   - job status changes go through TransitionJob only, which checks the
-//     state machine (core/job_state.h) and appends a JobEvent.
+//     state machine (core/job_state.h) and appends a JobEvent;
+//   - every change the store makes on its own account (a run created, a job's
+//     status, a dataset registered or hashed, a permit granted or revoked)
+//     appends its audit record in the same transaction, so the audit log
+//     never misses a change that happened nor records one that did not.
 // Thread safety: implementations may be called from any thread.
 
 #include <map>
@@ -17,8 +21,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/audit.h"
 #include "core/error.h"
 #include "core/ids.h"
+#include "core/permit.h"
 #include "core/types.h"
 
 namespace sluss::core {
@@ -162,6 +168,43 @@ class Store {
 
   // Jobs by project and coarse state (empty project: all projects).
   virtual Result<std::vector<JobCount>> CountJobs(std::string_view project) = 0;
+
+  // The audit log (core/audit.h). Append-only: the store seals each record
+  // (sequence, chain) in the transaction that appends it.
+  virtual Result<AuditRecord> AppendAudit(const AuditEvent& event, TimePoint now) = 0;
+  // Records with seq > after, in order, at most `limit`.
+  virtual Result<std::vector<AuditRecord>> ListAudit(std::int64_t after, int limit) = 0;
+  // The sequence number of the last record (0: none yet).
+  virtual Result<std::int64_t> AuditSize() = 0;
+  // The record hashes of records 1..n, in order (the Merkle tree's leaves).
+  virtual Result<std::vector<Sha256Digest>> AuditLeaves(std::int64_t n) = 0;
+  // kAlreadyExists for a second checkpoint of the same size.
+  virtual Result<void> AddAuditCheckpoint(const AuditCheckpoint& checkpoint) = 0;
+  virtual Result<std::vector<AuditCheckpoint>> ListAuditCheckpoints() = 0;
+  // Deletes the payloads of records older than `before` (retention); the
+  // records, their hashes and the tree stay. Returns how many went.
+  virtual Result<std::int64_t> PurgeAuditPayloads(TimePoint before) = 0;
+
+  // Dataset versions. kAlreadyExists for a name and version registered
+  // before (versions are immutable); audited as dataset.registered.
+  virtual Result<void> CreateDataset(const DatasetVersion& dataset, TimePoint now) = 0;
+  // Updates state, id, counts, error and verified_at; a change of state or
+  // of verified_at is audited (dataset.ready, dataset.failed,
+  // dataset.verified) with `actor`.
+  virtual Result<void> UpdateDataset(const DatasetVersion& dataset, std::string_view actor,
+                                     TimePoint now) = 0;
+  virtual Result<DatasetVersion> GetDataset(std::string_view name, std::string_view version) = 0;
+  virtual Result<std::vector<DatasetVersion>> ListDatasets() = 0;
+
+  // Permits. kAlreadyExists for a used id, kNotFound for an unknown
+  // project; audited as permit.granted by permit.granted_by.
+  virtual Result<Permit> CreatePermit(const Permit& permit, TimePoint now) = 0;
+  virtual Result<Permit> GetPermit(std::string_view id) = 0;
+  // Empty project: every project's.
+  virtual Result<std::vector<Permit>> ListPermits(std::string_view project) = 0;
+  // kFailedPrecondition when already revoked; audited as permit.revoked.
+  virtual Result<Permit> RevokePermit(std::string_view id, std::string_view by,
+                                      std::string_view reason, TimePoint now) = 0;
 };
 
 }  // namespace sluss::core

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/digest.h"
 #include "core/error.h"
 #include "core/time.h"
 
@@ -90,7 +91,7 @@ class Repo {
   git_repository* repo_;
 };
 
-std::string Sha256Hex(std::string_view data);
+using core::Sha256Hex;
 
 // SHA-256 over the sorted "mode oid path" lines of the files that any of
 // `globs` selects (every file when `globs` is empty).

@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <mutex>
@@ -317,19 +316,6 @@ core::Result<Repo::ExportSummary> Repo::Export(std::string_view sha, const std::
   }
   ::close(root);
   return summary;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
 }
 
 std::string TreeDigest(const std::vector<TreeFile>& files, const std::vector<std::string>& globs) {

@@ -1,16 +1,17 @@
 #pragma once
 
-// SHA-256 with OpenSSL (SHA-NI where the CPU has it).
+// Hashing files: one pass that hashes (and may copy) what a descriptor holds.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "core/digest.h"
 #include "core/error.h"
 
 namespace sluss::sandbox {
 
-std::string Sha256Hex(std::string_view data);
+using core::Sha256Hex;
 
 struct FileDigest {
   std::string sha256;  // hex

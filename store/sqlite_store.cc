@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/digest.h"
 #include "core/quota.h"
 #include "core/strings.h"
 #include "store/internal/schema.h"
@@ -164,6 +165,27 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   }
   auto lock = store->Lock();
   SLUSS_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Fail(ErrorCode::kUnavailable, StrCat("cannot open database ", path, ": ", msg));
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  Stmt app(db, "PRAGMA application_id");
+  if (!app.ok() || app.Step() != SQLITE_ROW || app.Int(0) != internal::kApplicationId)
+    return Fail(ErrorCode::kFailedPrecondition, StrCat(path, " is not a sluss database"));
+  Stmt v(db, "PRAGMA user_version");
+  if (v.Step() != SQLITE_ROW || v.Int(0) > LatestSchemaVersion())
+    return Fail(ErrorCode::kFailedPrecondition,
+                StrCat(path, " has a schema newer than this program knows; use a newer sluss"));
   return store;
 }
 
@@ -390,6 +412,21 @@ Result<core::Run> SqliteStore::CreateRun(const core::NewRun& run,
       return std::unexpected(internal::SqliteError(db_, "create job event"));
     }
   }
+  {
+    json jobs = json::array();
+    for (std::size_t i = 0; i < run.jobs.size(); ++i)
+      jobs.push_back({{"job", job_ids[i]}, {"action", run.jobs[i].action},
+                      {"status", core::Name(run.jobs[i].status)},
+                      {"cache_key", run.jobs[i].cache_key}});
+    json payload = {{"project", run.project}, {"commit", run.commit}, {"ref", run.ref},
+                    {"trigger", run.trigger}, {"jobs", jobs}};
+    if (!run.errors.empty()) payload["errors"] = run.errors.size();
+    auto a = AppendAuditLocked({run.submitted_by.empty() ? std::string("-") : run.submitted_by,
+                                run.errors.empty() ? "run.created" : "run.refused",
+                                StrCat("run/", run_id.value), payload},
+                               now);
+    if (!a) return std::unexpected(a.error());
+  }
   Stmt& ns = Prepare("INSERT INTO job_needs(job_id, needs_id) VALUES (?, ?)");
   for (std::size_t i = 0; i < run.jobs.size(); ++i) {
     for (const std::string& n : run.jobs[i].needs) {
@@ -583,6 +620,16 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
       .Bind(5, reason)
       .Bind(6, attempt);
   if (e.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "job event"));
+  {
+    json payload = {{"run", job->run_id.value}, {"project", job->project},
+                    {"action", job->action}, {"from", core::Name(expected)},
+                    {"to", core::Name(to)}, {"attempt", attempt}};
+    if (update.node) payload["node"] = *update.node;
+    if (update.gpus) payload["gpus"] = *update.gpus;
+    if (update.result_json) payload["result_sha256"] = core::Sha256Hex(*update.result_json);
+    auto a = AppendAuditLocked({"slussd", "job.status", StrCat("job/", id.value), payload}, now);
+    if (!a) return std::unexpected(a.error());
+  }
   SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(job->run_id, now));
   SLUSS_RETURN_IF_ERROR(tx.Commit());
   return GetJobLocked(id);

@@ -33,6 +33,9 @@ class SqliteStore final : public core::Store {
   // schema. Errors: kFailedPrecondition for a newer schema or a file that is
   // not a sluss database; kInternal/kUnavailable for I/O and locking.
   static core::Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // Opens an existing database read-only, without migrating it (an
+  // auditor's copy, for `sluss audit verify --db`). Only reads work.
+  static core::Result<std::unique_ptr<SqliteStore>> OpenReadOnly(const std::string& path);
 
   // The schema version this binary writes.
   static int LatestSchemaVersion();
@@ -84,6 +87,27 @@ class SqliteStore final : public core::Store {
                                 core::TimePoint now) override;
   core::Result<std::string> GetSetting(std::string_view key) override;
 
+  core::Result<core::AuditRecord> AppendAudit(const core::AuditEvent& event,
+                                              core::TimePoint now) override;
+  core::Result<std::vector<core::AuditRecord>> ListAudit(std::int64_t after, int limit) override;
+  core::Result<std::int64_t> AuditSize() override;
+  core::Result<std::vector<core::Sha256Digest>> AuditLeaves(std::int64_t n) override;
+  core::Result<void> AddAuditCheckpoint(const core::AuditCheckpoint& checkpoint) override;
+  core::Result<std::vector<core::AuditCheckpoint>> ListAuditCheckpoints() override;
+  core::Result<std::int64_t> PurgeAuditPayloads(core::TimePoint before) override;
+
+  core::Result<void> CreateDataset(const core::DatasetVersion& dataset, core::TimePoint now) override;
+  core::Result<void> UpdateDataset(const core::DatasetVersion& dataset, std::string_view actor,
+                                   core::TimePoint now) override;
+  core::Result<core::DatasetVersion> GetDataset(std::string_view name,
+                                                std::string_view version) override;
+  core::Result<std::vector<core::DatasetVersion>> ListDatasets() override;
+  core::Result<core::Permit> CreatePermit(const core::Permit& permit, core::TimePoint now) override;
+  core::Result<core::Permit> GetPermit(std::string_view id) override;
+  core::Result<std::vector<core::Permit>> ListPermits(std::string_view project) override;
+  core::Result<core::Permit> RevokePermit(std::string_view id, std::string_view by,
+                                          std::string_view reason, core::TimePoint now) override;
+
   // `PRAGMA integrity_check` and `foreign_key_check`; for tests and
   // `slussd --check-state`.
   core::Result<void> CheckIntegrity();
@@ -113,6 +137,12 @@ class SqliteStore final : public core::Store {
   core::Result<core::Job> GetJobLocked(core::JobId id);
   core::Result<void> UpdateRunStateLocked(core::RunId id, core::TimePoint now);
   core::Result<void> ApplyUpdateLocked(core::JobId id, const core::JobUpdate& update);
+  // REQUIRES: a Locked and a Transaction in scope.
+  core::Result<core::AuditRecord> AppendAuditLocked(const core::AuditEvent& event,
+                                                    core::TimePoint now);
+  core::Result<core::DatasetVersion> GetDatasetLocked(std::string_view name,
+                                                      std::string_view version);
+  core::Result<core::Permit> GetPermitLocked(std::string_view id);
 
   std::mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)

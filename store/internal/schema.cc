@@ -120,6 +120,68 @@ ALTER TABLE jobs ADD COLUMN gpus TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE jobs ADD COLUMN result TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN eligible_at INTEGER;
 )sql",
+      // 6: the audit log (append-only: triggers refuse UPDATE and DELETE;
+      // payloads alone may be deleted, after retention), its signed
+      // checkpoints, dataset versions and data permits.
+      R"sql(
+CREATE TABLE audit (
+  seq          INTEGER PRIMARY KEY,
+  at           INTEGER NOT NULL,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  subject      TEXT NOT NULL,
+  payload_hash TEXT NOT NULL,
+  prev_hash    TEXT NOT NULL,
+  hash         TEXT NOT NULL
+) STRICT;
+CREATE TABLE audit_payloads (
+  seq     INTEGER PRIMARY KEY REFERENCES audit(seq),
+  payload TEXT NOT NULL
+) STRICT;
+CREATE TABLE audit_checkpoints (
+  tree_size INTEGER PRIMARY KEY,
+  root      TEXT NOT NULL,
+  at        INTEGER NOT NULL,
+  key_id    TEXT NOT NULL,
+  signature TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_payloads_no_update BEFORE UPDATE ON audit_payloads
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE datasets (
+  name          TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  path          TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  id            TEXT NOT NULL DEFAULT '',
+  files         INTEGER NOT NULL DEFAULT 0,
+  bytes         INTEGER NOT NULL DEFAULT 0,
+  hashed_bytes  INTEGER NOT NULL DEFAULT 0,
+  error         TEXT NOT NULL DEFAULT '',
+  registered_by TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  verified_at   INTEGER,
+  PRIMARY KEY (name, version)
+) STRICT;
+CREATE TABLE permits (
+  id            TEXT PRIMARY KEY,
+  project       TEXT NOT NULL REFERENCES projects(name),
+  body          TEXT NOT NULL,
+  granted_by    TEXT NOT NULL,
+  granted_at    INTEGER NOT NULL,
+  revoked_at    INTEGER,
+  revoked_by    TEXT NOT NULL DEFAULT '',
+  revoke_reason TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX permits_by_project ON permits(project);
+)sql",
   };
   return migrations;
 }

@@ -46,6 +46,8 @@ std::optional<std::int64_t> Stmt::OptInt(int col) const {
   return sqlite3_column_int64(stmt_, col);
 }
 
+bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
 std::string Stmt::Text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);

@@ -43,6 +43,7 @@ class Stmt {
   std::int64_t Int(int col) const;
   std::optional<std::int64_t> OptInt(int col) const;
   std::string Text(int col) const;
+  bool IsNull(int col) const;
 
  private:
   sqlite3* db_;
