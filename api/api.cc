@@ -127,6 +127,23 @@ struct Api::Impl {
     add("GET", "/v1/queue", all, h::GetQueue);
     add("POST", "/v1/queue/pause", admin, h::PauseQueue);
     add("POST", "/v1/queue/resume", admin, h::ResumeQueue);
+    std::vector<Role> stewards = {Role::kSteward};
+    std::vector<Role> data_admins = {Role::kSteward, Role::kAdmin};
+    std::vector<Role> auditors = {Role::kAuditor, Role::kAdmin};
+    add("GET", "/v1/datasets", all, h::ListDatasets);
+    add("POST", "/v1/datasets", data_admins, h::RegisterDataset);
+    add("GET", "/v1/datasets/{name}/{version}", all, h::GetDataset);
+    add("POST", "/v1/datasets/{name}/{version}/verify", data_admins, h::VerifyDataset);
+    add("GET", "/v1/permits", all, h::ListPermits);
+    add("POST", "/v1/permits", stewards, h::GrantPermit);
+    add("GET", "/v1/permits/{id}", all, h::GetPermit);
+    add("POST", "/v1/permits/{id}/revoke", stewards, h::RevokePermit);
+    add("GET", "/v1/runs/{id}/provenance", all, h::RunProvenance);
+    add("GET", "/v1/jobs/{id}/provenance", all, h::JobProvenance);
+    add("GET", "/v1/audit", auditors, h::ListAudit);
+    add("GET", "/v1/audit/checkpoints", auditors, h::ListAuditCheckpoints);
+    add("GET", "/v1/audit/proof", auditors, h::AuditProof);
+    add("GET", "/v1/audit/verify", auditors, h::VerifyAudit);
     // Served by Handle itself, listed for the route table and OpenAPI.
     Route pub;
     pub.is_public = true;
@@ -317,9 +334,20 @@ struct Api::Impl {
                            {{"role", core::Name(who->role)}});
     }
     if (route->pattern == "/metrics") return Metrics();
-    Context ctx{req,           std::move(params), std::move(*who), store, now,
-                options.images, options.nodes,     options.git, options.log_files,
-                options.image_service};
+    Context ctx{req,
+                std::move(params),
+                std::move(*who),
+                store,
+                now,
+                options.images,
+                options.nodes,
+                options.git,
+                options.log_files,
+                options.image_service,
+                options.datasets,
+                options.run_provenance,
+                options.job_provenance,
+                options.audit_public_key};
     return route->handler(ctx);
   }
 };
@@ -342,6 +370,27 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   impl_->Record(route, resp.status, seconds);
+  // The audit log: every request that changes (or tries to change)
+  // something, every refused credential or role, and every read of what
+  // jobs wrote (logs, provenance) or of the log itself.
+  static constexpr std::string_view kAuditedReads[] = {
+      "/v1/jobs/{id}/logs", "/v1/runs/{id}/provenance", "/v1/jobs/{id}/provenance",
+      "/v1/audit", "/v1/audit/proof", "/v1/audit/verify"};
+  const bool denied = resp.status == 401 || resp.status == 403;
+  const bool read = req.method == "GET" && std::find(std::begin(kAuditedReads),
+                                                     std::end(kAuditedReads), route) !=
+                                               std::end(kAuditedReads);
+  if (denied || read || (req.method != "GET" && route != "unmatched")) {
+    json payload = {{"method", req.method}, {"route", route}, {"status", resp.status}};
+    if (!req.remote.empty()) payload["remote"] = req.remote;
+    auto logged = impl_->store.AppendAudit(
+        {actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path, payload},
+        impl_->clock.Now());
+    if (!logged && resp.status < 400) {
+      // Nothing is served that is not in the log.
+      resp = ErrorResponse(503, "unavailable", "the audit log cannot be written; try again");
+    }
+  }
   if (impl_->options.on_change && req.method != "GET" && resp.status < 400)
     impl_->options.on_change();
   if (impl_->options.on_request) {

@@ -15,7 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "api/http.h"
+#include "core/dataset_service.h"
 #include "core/git_service.h"
 #include "core/image_service.h"
 #include "core/store.h"
@@ -57,6 +60,15 @@ struct ApiOptions {
   // The files that hold a job attempt's stdout or stderr, oldest first
   // (the executor knows where); null: the logs route answers 503.
   std::function<std::vector<std::string>(core::JobId, int, const std::string&)> log_files;
+  // Dataset registration; null: those routes answer 503. Must outlive the Api.
+  core::DatasetService* datasets = nullptr;
+  // A run's RO-Crate and a job's provenance record (slussd builds them);
+  // null: those routes answer 503.
+  std::function<core::Result<nlohmann::json>(core::RunId)> run_provenance;
+  std::function<core::Result<nlohmann::json>(core::JobId)> job_provenance;
+  // The public key (PEM) that signs audit checkpoints; empty: verification
+  // through the API checks the roots only.
+  std::string audit_public_key;
 };
 
 class Api {

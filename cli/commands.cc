@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/client.h"
+#include "cli/internal/session.h"
 #include "cli/table.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -18,145 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> flags;  // --name value
-  bool json = false;
-  bool hosted = false;
-  bool force = false;
-  bool follow = false;  // -f / --follow
-  bool wait = false;    // --wait
-  bool stderr_stream = false;  // --stderr
-};
-
-// Flags that take a value; anything else starting with -- is a switch.
-const std::vector<std::string> kValueFlags = {"--server", "--token",   "--project", "--state",
-                                              "--limit",  "--user",    "--role",    "--name",
-                                              "--expires", "--description", "--repo", "--reason",
-                                              "--ref", "--commit", "--actions", "--attempt"};
-
-std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
-  Args a;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string& w = words[i];
-    if (w == "--json") {
-      a.json = true;
-    } else if (w == "--hosted") {
-      a.hosted = true;
-    } else if (w == "--force") {
-      a.force = true;
-    } else if (w == "-f" || w == "--follow") {
-      a.follow = true;
-    } else if (w == "--stderr") {
-      a.stderr_stream = true;
-    } else if (w == "--wait") {
-      a.wait = true;
-    } else if (w.starts_with("--")) {
-      auto eq = w.find('=');
-      std::string name = w.substr(0, eq);
-      if (std::find(kValueFlags.begin(), kValueFlags.end(), name) == kValueFlags.end()) {
-        err << "sluss: unknown option " << name << "\n";
-        return std::nullopt;
-      }
-      if (eq != std::string::npos) {
-        a.flags[name] = w.substr(eq + 1);
-      } else if (i + 1 < words.size()) {
-        a.flags[name] = words[++i];
-      } else {
-        err << "sluss: " << name << " needs a value\n";
-        return std::nullopt;
-      }
-    } else {
-      a.positional.push_back(w);
-    }
-  }
-  return a;
-}
-
-std::string Flag(const Args& a, const std::string& name, std::string def = "") {
-  auto it = a.flags.find(name);
-  return it == a.flags.end() ? def : it->second;
-}
-
-std::string Str(const json& j) {
-  if (j.is_null()) return "-";
-  if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
-  return j.dump();
-}
-
-std::string Ago(const json& t) {
-  if (!t.is_string()) return "-";
-  auto tp = core::ParseRfc3339(t.get<std::string>());
-  if (!tp) return t.get<std::string>();
-  auto s = std::chrono::duration_cast<std::chrono::seconds>(core::SystemClock().Now() - *tp).count();
-  if (s < 5) return "just now";
-  if (s < 60) return StrCat(s, "s ago");
-  if (s < 3600) return StrCat(s / 60, "m ago");
-  if (s < 86400) return StrCat(s / 3600, "h ago");
-  return StrCat(s / 86400, "d ago");
-}
-
-class Runner {
+class Runner : public Session {
  public:
-  Runner(Client client, Args args, std::ostream& out, std::ostream& err)
-      : client_(std::move(client)), a_(std::move(args)), out_(out), err_(err) {}
-
-  // Calls the API; on an HTTP error prints it and returns nullopt with the
-  // exit code set.
-  std::optional<json> Call(std::string_view method, std::string_view path,
-                           const json* body = nullptr) {
-    auto reply = CallRaw(method, path, body);
-    if (!reply) return std::nullopt;
-    return reply->body;
-  }
-
-  // The same, keeping the reply's text and headers.
-  std::optional<ApiReply> CallRaw(std::string_view method, std::string_view path,
-                                  const json* body = nullptr) {
-    auto reply = client_.Call(method, path, body);
-    if (!reply) {
-      err_ << "sluss: " << reply.error().message << "\n";
-      exit_ = kExitError;
-      return std::nullopt;
-    }
-    if (reply->status >= 200 && reply->status < 300) return *reply;
-    std::string message = StrCat("HTTP ", reply->status);
-    if (reply->body.is_object() && reply->body.contains("error")) {
-      const json& e = reply->body["error"];
-      message = e.value("message", message);
-      std::string field = e.contains("details") && e["details"].contains("field")
-                              ? e["details"]["field"].get<std::string>()
-                              : "";
-      if (!field.empty() && !message.starts_with(field)) message = StrCat(field, ": ", message);
-    }
-    err_ << "sluss: " << message << "\n";
-    if (reply->status == 401) {
-      err_ << "  Give a token with --token, SLUSS_TOKEN or ~/.config/sluss/config; an admin "
-              "makes one with 'sluss token create'.\n";
-      exit_ = kExitDenied;
-    } else if (reply->status == 403) {
-      exit_ = kExitDenied;
-    } else if (reply->status == 404) {
-      exit_ = kExitNotFound;
-    } else {
-      exit_ = kExitError;
-    }
-    return std::nullopt;
-  }
-
-  // Prints `j` as JSON when --json was given. True when it did.
-  bool MaybeJson(const json& j) {
-    if (!a_.json) return false;
-    out_ << j.dump(2) << "\n";
-    return true;
-  }
-
-  std::string Color(const std::string& state) const {
-    if (!client_.settings().color) return state;
-    const char* c = state == "succeeded" ? "32" : state == "failed" ? "31"
-                  : state == "running" ? "34" : state == "cancelled" ? "33" : "0";
-    return StrCat("\033[", c, "m", state, "\033[0m");
-  }
+  using Session::Session;
 
   void PrintJobs(const json& jobs) {
     Table t({"JOB", "ACTION", "STATE", "STATUS", "ATTEMPT", "REASON"});
@@ -176,11 +41,6 @@ class Runner {
                 Ago(r["created_at"])});
     }
     t.Print(out_);
-  }
-
-  int Usage(std::string_view text) {
-    err_ << "usage: sluss " << text << "\n";
-    return kExitUsage;
   }
 
   int Status() {
@@ -615,19 +475,14 @@ class Runner {
     return kExitOk;
   }
 
- private:
-  Client client_;
-  Args a_;
-  std::ostream& out_;
-  std::ostream& err_;
-  int exit_ = kExitOk;
 };
 
 const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job",   "cancel",
                                             "retry",  "hold",    "release", "project", "projects",
                                             "member", "quota",   "usage",   "nodes", "images",
                                             "token",  "whoami",  "drain",   "resume", "queue", "logs",
-                                            "image"};
+                                            "image", "dataset", "datasets", "permit", "permits",
+                                            "provenance", "audit"};
 
 }  // namespace
 
@@ -666,6 +521,9 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
   if (command == "queue") return r.Queue();
   if (command == "logs") return r.Logs();
   if (command == "image") return r.Image();
+  if (command == "dataset" || command == "datasets" || command == "permit" ||
+      command == "permits" || command == "provenance" || command == "audit")
+    return RunDataCommand(command, *args, Client(*settings), out, err);
   return kExitUsage;
 }
 

@@ -2,6 +2,7 @@
 //
 // Offline commands work without a server:
 //   sluss check [FILE] [--json]   validate a pipeline file (default sluss.yaml)
+//   sluss audit verify --db FILE --public-key FILE
 
 #include <iostream>
 #include <string>
@@ -36,6 +37,19 @@ constexpr const char* kUsage =
     "  usage PROJECT | nodes | images | image add NAME ROOTFS | whoami\n"
     "  drain NODE [--reason R] | resume NODE | queue [pause|resume] [--reason R]\n"
     "  token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID\n"
+    "\n"
+    "data stewards:\n"
+    "  dataset add NAME VERSION PATH   register a read-only directory; hashes it, with progress\n"
+    "  datasets | dataset show NAME VERSION | dataset verify NAME VERSION (full re-hash)\n"
+    "  permit grant ID --project P --datasets D1,D2@V --persons A,B --purpose TEXT\n"
+    "               --from 2026-01-01 --until 2027-01-01\n"
+    "  permits [--project P] | permit show ID | permit revoke ID [--reason R]\n"
+    "provenance and audit:\n"
+    "  provenance RUN [-o DIR]   the run's Workflow Run RO-Crate (as a BagIt bag with -o)\n"
+    "  provenance --job JOB      one job's provenance record\n"
+    "  audit list [--after N] | audit proof SEQ\n"
+    "  audit verify [--public-key FILE]            fetch and check the whole log\n"
+    "  audit verify --db FILE --public-key FILE    check a database copy offline\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied\n"
     "\n"

@@ -19,11 +19,12 @@ namespace {
 constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
                                          "executor", "node", "images", "tls",
                                          "log_level", "git", "sandbox",
-                                         "datasets"};
+                                         "audit", "datasets"};
 constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runtime_root",
                                              "cdi_spec", "output_limit", "log_limit",
                                              "sluss_run"};
-constexpr std::string_view kDatasetKeys[] = {"path", "version"};
+constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
+                                           "checkpoint_interval", "retention"};
 constexpr std::string_view kGitKeys[] = {"poll_interval"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
 constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus"};
@@ -193,20 +194,36 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     }
   }
   if (auto it = f.find("datasets"); it != f.end()) {
-    for (auto& [name, node] : c.Entries(*it->second, "datasets", "dataset names to directories")) {
-      std::string path = JoinPath("datasets", name);
-      auto df = c.Fields(*node, path, kDatasetKeys);
-      if (!node->IsMap()) continue;
-      DatasetConfig ds;
-      if (auto r = df.find("path"); r != df.end()) {
-        NonEmptyPath(c, *r->second, JoinPath(path, "path"), &ds.path);
+    c.Report(it->second->pos, "datasets",
+             "datasets are no longer configured here: a data steward registers each version "
+             "with 'sluss dataset add NAME VERSION PATH' and grants permits for it");
+  }
+  if (auto it = f.find("audit"); it != f.end()) {
+    auto af = c.Fields(*it->second, "audit", kAuditKeys);
+    AuditConfig& a = cfg.audit;
+    if (auto n = af.find("signing_key"); n != af.end())
+      NonEmptyPath(c, *n->second, "audit.signing_key", &a.signing_key);
+    if (auto n = af.find("checkpoint_every"); n != af.end()) {
+      if (auto v = c.Integer(*n->second, "audit.checkpoint_every", 1, 1'000'000'000))
+        a.checkpoint_every = *v;
+    }
+    for (auto [key, min_s] : {std::pair{"checkpoint_interval", 1LL}, std::pair{"retention", 365LL * 86400}}) {
+      auto n = af.find(key);
+      if (n == af.end()) continue;
+      std::string p = StrCat("audit.", key);
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, p, "expected a duration such as 5m or 400d");
+      } else if (auto d = core::ParseDuration(n->second->value); !d) {
+        c.Report(n->second->pos, p, d.error().message);
+      } else if (d->count() < min_s) {
+        c.Report(n->second->pos, p,
+                 min_s > 1 ? "must be at least 365d: the EHDS keeps access logs for at least a year"
+                           : "must be at least 1s");
+      } else if (std::string_view(key) == "retention") {
+        a.retention_days = d->count() / 86400;
       } else {
-        c.Report(node->pos, path, "missing 'path' (the dataset's directory)");
+        a.checkpoint_interval_s = static_cast<int>(d->count());
       }
-      if (auto v = df.find("version"); v != df.end()) {
-        if (auto str = c.String(*v->second, JoinPath(path, "version"))) ds.version = *str;
-      }
-      cfg.datasets.emplace(name, ds);
     }
   }
   if (auto it = f.find("sandbox"); it != f.end()) {

@@ -21,11 +21,14 @@ struct ImageConfig {
   bool host = false;   // the `host` image: this host's /usr, read-only
 };
 
-// A dataset version, read-only, mounted at /data/<name>. Configured here
-// until stewards register datasets through the API.
-struct DatasetConfig {
-  std::string path;
-  std::string version = "1";
+struct AuditConfig {
+  // The Ed25519 key that signs checkpoints; kept outside the database.
+  // Empty: STATE_DIR/audit/ed25519.key, created on first start (0600) with
+  // its public half beside it (ed25519.pub), for auditors.
+  std::string signing_key;
+  std::int64_t checkpoint_every = 1000;  // records
+  int checkpoint_interval_s = 300;       // or this often, when records were added
+  std::int64_t retention_days = 400;     // payloads kept at least this long (>= 365)
 };
 
 struct SandboxConfig {
@@ -50,7 +53,7 @@ struct Config {
   std::int64_t node_memory_bytes = 0;    // 0: this host's memory less 1G
   std::vector<int> node_gpus;            // GPU indices, /dev/nvidia<N>
   std::map<std::string, ImageConfig> images;
-  std::map<std::string, DatasetConfig> datasets;
+  AuditConfig audit;
   SandboxConfig sandbox;
   std::string tls_cert;                  // both set: HTTPS
   std::string tls_key;

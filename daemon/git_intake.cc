@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api.h"
+#include "core/digest.h"
+#include "core/permit.h"
 #include "core/pipeline.h"
 #include "core/quantity.h"
 #include "core/strings.h"
@@ -204,6 +206,57 @@ core::Result<core::SyncOutcome> GitIntake::StartRun(const core::RunRequest& req)
   return MakeRun(*project, **repo, spec);
 }
 
+namespace {
+
+// The version of a dataset that a job gets, and the permit that allows it,
+// as stored in the job's spec; or why the job may not use it.
+core::Result<nlohmann::json> ResolveForJob(const core::DatasetRef& ref,
+                                           const std::vector<core::Permit>& permits,
+                                           const std::vector<core::DatasetVersion>& versions,
+                                           const std::string& project, const std::string& person,
+                                           core::TimePoint now) {
+  using State = core::DatasetVersion::State;
+  std::optional<core::DatasetVersion> v;
+  bool any = false, ready = false;
+  for (const auto& d : versions)
+    if (d.name == ref.name) {
+      any = true;
+      ready = ready || d.state == State::kReady;
+    }
+  if (!any)
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("dataset ", ref.name,
+                             " is not registered; a data steward registers it with "
+                             "'sluss dataset add'"));
+  if (!ref.version.empty()) {
+    for (const auto& d : versions)
+      if (d.name == ref.name && d.version == ref.version) v = d;
+    if (!v)
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("dataset ", ref.name, " has no version ", ref.version));
+    if (v->state != State::kReady)
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("dataset ", ref.ToString(), " is ", core::Name(v->state),
+                               v->error.empty() ? std::string() : StrCat(": ", v->error)));
+  } else {
+    v = core::ResolveDataset(permits, versions, project, ref.name, person, now);
+    if (!v) {
+      auto why = core::FindPermit(permits, project, ref.name, "", person, now);
+      if (!why) return std::unexpected(why.error());
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("dataset ", ref.name, " has no ready version",
+                               ready ? " that permit " + *why + " covers"
+                                     : std::string(" yet (it is being hashed)")));
+    }
+  }
+  auto permit = core::FindPermit(permits, project, ref.name, v->version, person, now);
+  if (!permit) return std::unexpected(permit.error());
+  return nlohmann::json{
+      {"name", v->name}, {"version", v->version}, {"id", v->id}, {"permit", *permit}};
+}
+
+}  // namespace
+
 core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
                                                    gitsync::Repo& repo,
                                                    const RunSpec& spec) {
@@ -240,6 +293,8 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   auto text = repo.ReadFile(sha, "sluss.yaml", 16 << 20);
   core::Diagnostics errors;
   std::optional<core::Pipeline> pipeline;
+  // Each action's datasets: the versions and the permits that allow them.
+  std::map<std::string, std::vector<nlohmann::json>> resolved;
   if (!text) {
     if (text.error().code == core::ErrorCode::kNotFound) {
       errors.push_back({"sluss.yaml", {1, 1},
@@ -255,12 +310,20 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
     pipeline = std::move(*p);
     // What can never run is refused now, with the limit named, rather than
     // left pending forever.
+    auto permits = store_.ListPermits(project.name);
+    if (!permits) return std::unexpected(permits.error());
+    auto versions = store_.ListDatasets();
+    if (!versions) return std::unexpected(versions.error());
     for (const auto& a : pipeline->actions) {
-      for (std::size_t i = 0; options_.datasets && i < a.datasets.size(); ++i) {
-        if (options_.datasets->contains(a.datasets[i].name)) continue;
-        errors.push_back({"sluss.yaml", i < a.dataset_pos.size() ? a.dataset_pos[i] : a.pos,
-                          StrCat("actions.", a.name, ".datasets: dataset ",
-                                 core::Quote(a.datasets[i].name), " is not available here")});
+      for (std::size_t i = 0; i < a.datasets.size(); ++i) {
+        auto d = ResolveForJob(a.datasets[i], *permits, *versions, project.name,
+                               run.submitted_by, clock_.Now());
+        if (d) {
+          resolved[a.name].push_back(*d);
+        } else {
+          errors.push_back({"sluss.yaml", i < a.dataset_pos.size() ? a.dataset_pos[i] : a.pos,
+                            StrCat("action ", a.name, ": ", d.error().message)});
+        }
       }
       if (auto why = NeverFits(a.resources, project.quota, options_.largest_node))
         errors.push_back({"sluss.yaml", a.pos, StrCat("actions.", a.name, ".resources: ", *why)});
@@ -312,8 +375,11 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
       if (!wanted(a.name)) continue;
       nlohmann::json action_spec = core::ToJson(a);
       std::vector<std::string> datasets;
-      // Until datasets are registered with digests, their names stand in.
-      for (const auto& d : a.datasets) datasets.push_back(StrCat("dataset:", d.ToString()));
+      action_spec["datasets"] = nlohmann::json::array();
+      for (const auto& d : resolved[a.name]) {
+        datasets.push_back(d["id"].get<std::string>());
+        action_spec["datasets"].push_back(d);
+      }
       std::vector<std::string> needs_keys;
       for (const auto& n : a.needs) needs_keys.push_back(keys.at(n));
       auto found = options_.images->Find(a.image);
@@ -321,6 +387,14 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
       std::string key = gitsync::CacheKey(action_spec, image.empty() ? StrCat("image:", a.image) : image,
                                           datasets, gitsync::TreeDigest(*files, a.code), needs_keys);
       keys[a.name] = key;
+      // Provenance that only submit time knows (after the key: it is not
+      // an input of the job).
+      action_spec["image_digest"] = image;
+      action_spec["submitted"] = {{"repository", project.repo_url.empty()
+                                                     ? StrCat("sluss-hosted:", project.name)
+                                                     : project.repo_url},
+                                  {"tree", commit->tree},
+                                  {"pipeline_sha256", core::Sha256Hex(*text)}};
       core::NewJob job;
       job.action = a.name;
       job.spec_json = action_spec.dump();

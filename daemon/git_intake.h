@@ -33,8 +33,6 @@ struct GitIntakeOptions {
   // The approved images (their digests go into cache keys). Must outlive
   // the intake.
   const core::ImageService* images = nullptr;
-  // Datasets jobs may name (interim, from the config); null: not checked.
-  std::optional<std::set<std::string>> datasets;
   // The largest node: a job that asks for more can never run, and is
   // refused at submit. Zero fields are not checked.
   core::Resources largest_node;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/permit.h"
 #include "core/strings.h"
 #include "daemon/log.h"
 
@@ -37,19 +38,24 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   r.env["SLUSS_ACTION"] = job.action;
   r.env["SLUSS_ATTEMPT"] = std::to_string(job.attempt);
 
-  for (const auto& d : spec.value("datasets", json::array())) {
-    const std::string name = d.value("name", "");
-    auto ds = options_.datasets.find(name);
-    if (ds == options_.datasets.end())
-      return core::Fail(core::ErrorCode::kFailedPrecondition,
-                        StrCat("dataset ", core::Quote(name), " is not available on node ",
-                               start.node));
-    const std::string want = d.value("version", "");
-    if (!want.empty() && want != ds->second.version)
-      return core::Fail(core::ErrorCode::kFailedPrecondition,
-                        StrCat("dataset ", name, "@", want, " is not available (", name, "@",
-                               ds->second.version, " is)"));
-    r.datasets.push_back({name, ds->second.version, ds->second.path});
+  const auto datasets = spec.value("datasets", json::array());
+  if (!datasets.empty()) {
+    auto permits = store_.ListPermits(job.project);
+    if (!permits) return std::unexpected(permits.error());
+    const core::TimePoint now = options_.clock->Now();
+    for (const auto& d : datasets) {
+      const std::string name = d.value("name", ""), version = d.value("version", "");
+      if (auto p = core::FindPermit(*permits, job.project, name, version, run.submitted_by, now);
+          !p)
+        return std::unexpected(p.error());
+      auto ds = options_.datasets->Check(name, version);
+      if (!ds) return std::unexpected(ds.error());
+      if (ds->id != d.value("id", ""))
+        return core::Fail(core::ErrorCode::kFailedPrecondition,
+                          StrCat("dataset ", name, " version ", version, " is now ", ds->id,
+                                 ", not the ", d.value("id", ""), " the job was submitted with"));
+      r.datasets.push_back({name, version, ds->path});
+    }
   }
   for (const char* level : {"sensitive", "releasable"})
     for (const auto& o : spec["outputs"].value(level, json::array()))

@@ -3,7 +3,10 @@
 // The daemon's JobPreparer: from a job the planner started to what the
 // executor runs. It exports the commit into a fresh workspace, resolves the
 // image and the datasets, and binds the outputs of the job's needs (or of
-// the jobs their cache hits reused) as read-only inputs.
+// the jobs their cache hits reused) as read-only inputs. It checks again
+// what was checked at submit: each dataset is ready and unchanged on disk,
+// and a valid permit still lets the run's person use it (kPermissionDenied
+// otherwise: the job fails permit_invalid).
 
 #include <functional>
 #include <map>
@@ -12,7 +15,9 @@
 #include "core/executor.h"
 #include "core/image_service.h"
 #include "core/store.h"
+#include "core/time.h"
 #include "daemon/config.h"
+#include "daemon/dataset_registry.h"
 #include "daemon/git_intake.h"
 #include "scheduler/engine.h"
 
@@ -21,7 +26,10 @@ namespace sluss::daemon {
 struct PreparerOptions {
   std::string workspaces_dir;  // absolute
   const core::ImageService* images = nullptr;  // approved; must outlive the preparer
-  std::map<std::string, DatasetConfig> datasets;
+  // Registered datasets (checked unchanged at every start) and the clock
+  // for the permit check; both must outlive the preparer.
+  DatasetRegistry* datasets = nullptr;
+  const core::Clock* clock = nullptr;
   std::int64_t output_bytes = std::int64_t{10} << 30;
   // Where an attempt's directory is (its outputs are under outputs/).
   std::function<std::string(core::JobId, int)> job_dir;

@@ -28,7 +28,11 @@
 #include "api/api.h"
 #include "api/server.h"
 #include "core/quantity.h"
+#include "daemon/audit_signer.h"
 #include "daemon/config.h"
+#include "daemon/dataset_registry.h"
+#include "daemon/permit_watch.h"
+#include "daemon/run_provenance.h"
 #include "daemon/git_intake.h"
 #include "daemon/image_registry.h"
 #include "daemon/job_preparer.h"
@@ -213,8 +217,6 @@ int Run(const Config& cfg) {
                             ? std::string()
                             : std::filesystem::absolute(cfg.tls_cert).string();
   git_options.images = &images;
-  git_options.datasets.emplace();
-  for (const auto& [name, ds] : cfg.datasets) git_options.datasets->insert(name);
   git_options.largest_node = node.capacity;
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
@@ -248,7 +250,12 @@ int Run(const Config& cfg) {
   PreparerOptions preparer_options;
   preparer_options.workspaces_dir = state + "/workspaces";
   preparer_options.images = &images;
-  preparer_options.datasets = cfg.datasets;
+  DatasetRegistry datasets(**store, clock, state + "/datasets",
+                           static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  datasets.Resume();
+  api_options.datasets = &datasets;
+  preparer_options.datasets = &datasets;
+  preparer_options.clock = &clock;
   preparer_options.output_bytes = cfg.sandbox.output_bytes;
   preparer_options.job_dir = [jobs = local.jobs_dir](core::JobId job, int attempt) {
     return core::StrCat(jobs, "/", job.value, "-", attempt);
@@ -257,7 +264,35 @@ int Run(const Config& cfg) {
   scheduler::Engine engine(**store, clock, preparer, engine_options);
   executors::LocalExecutor executor(local, engine.ExecutorCallbacks());
   engine.Start(executor);
-  api_options.on_change = [&engine] { engine.Wake(); };
+  // The audit log's signed checkpoints and retention, and the permit kill
+  // switch, on one housekeeping thread woken by every change.
+  AuditSignerOptions signer_options;
+  signer_options.key_path = cfg.audit.signing_key.empty()
+                                ? state + "/audit/ed25519.key"
+                                : std::filesystem::absolute(cfg.audit.signing_key).string();
+  signer_options.every = cfg.audit.checkpoint_every;
+  signer_options.interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
+  signer_options.retention = std::chrono::days(cfg.audit.retention_days);
+  auto signer = AuditSigner::Open(**store, clock, signer_options);
+  if (!signer) {
+    Log(LogLevel::kError, signer.error().message);
+    return 1;
+  }
+  api_options.audit_public_key = signer->public_pem();
+  api_options.run_provenance = [&store](core::RunId id) { return RunCrateOf(**store, id); };
+  api_options.job_provenance = [&store](core::JobId id) { return JobProvenanceOf(**store, id); };
+  PermitWatch permit_watch(**store, clock);
+  std::mutex house_mu;
+  std::condition_variable house_cv;
+  bool house_stop = false, house_woken = false;
+  api_options.on_change = [&] {
+    engine.Wake();
+    {
+      std::lock_guard lock(house_mu);
+      house_woken = true;
+    }
+    house_cv.notify_all();
+  };
   api_options.extra_metrics = [&engine] { return engine.Stats().ToPrometheus(); };
   api_options.log_files = [&executor](core::JobId job, int attempt, const std::string& stream) {
     return executor.LogFiles(job, attempt, stream);
@@ -277,6 +312,19 @@ int Run(const Config& cfg) {
   // repositories without a webhook (and as a safety net for hosted ones).
   git.SyncAll();
   engine.Wake();
+  std::thread housekeeper([&] {
+    std::unique_lock lock(house_mu);
+    while (!house_stop) {
+      house_cv.wait_for(lock, std::chrono::seconds(2), [&] { return house_stop || house_woken; });
+      house_woken = false;
+      lock.unlock();
+      if (permit_watch.Sweep() > 0) engine.Wake();
+      if (auto r = signer->MaybeCheckpoint(); !r)
+        Log(LogLevel::kError, core::StrCat("audit checkpoint: ", r.error().message));
+      signer->MaybePurge();
+      lock.lock();
+    }
+  });
   std::mutex poll_mu;
   std::condition_variable poll_cv;
   bool stopping = false;
@@ -316,6 +364,14 @@ int Run(const Config& cfg) {
   poller.join();
   server.Stop();
   engine.Stop();  // running jobs go on under sluss-run; the next start re-attaches
+  {
+    std::lock_guard lock(house_mu);
+    house_stop = true;
+  }
+  house_cv.notify_all();
+  housekeeper.join();
+  if (auto r = signer->MaybeCheckpoint(/*force=*/true); r && *r > 0)
+    Log(LogLevel::kInfo, core::StrCat("audit: signed a checkpoint of ", *r, " records"));
   store->reset();
   close(lock_fd);
   Log(LogLevel::kInfo, "slussd stopped cleanly");

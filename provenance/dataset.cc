@@ -86,7 +86,13 @@ core::Result<std::string> HashOne(const std::string& path, std::vector<char>& bu
     }
     if (got == 0) break;
     h.Update(buf.data(), static_cast<std::size_t>(got));
-    if (progress) progress->bytes_done += got;
+    if (progress) {
+      progress->bytes_done += got;
+      if (progress->cancel) {
+        ::close(fd);
+        return core::Fail(core::ErrorCode::kUnavailable, "hashing was cancelled");
+      }
+    }
   }
   ::close(fd);
   if (progress) progress->files_done += 1;

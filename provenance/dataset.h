@@ -48,6 +48,8 @@ struct HashProgress {
   std::atomic<std::int64_t> bytes_total{0};
   std::atomic<std::int64_t> files_done{0};
   std::atomic<std::int64_t> bytes_done{0};
+  // Set from another thread to stop hashing early (kCancelled).
+  std::atomic<bool> cancel{false};
 };
 
 // Lists `root` and hashes every file on `threads` threads. kInvalidArgument

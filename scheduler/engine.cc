@@ -398,8 +398,15 @@ void Engine::Launch(const core::Job& job, const scheduler::Start& start) {
   if (!run) return;
   auto request = preparer_.Prepare(job, *run, start);
   if (!request) {
-    store_.TransitionJob(job.id, job.status, StatusCode::kInternalError,
-                         StrCat("internal_error: ", request.error().message), now);
+    // No valid permit covers the job's data any more: permit_invalid, for
+    // the researcher to act on; anything else is ours.
+    const bool permit = request.error().code == core::ErrorCode::kPermissionDenied;
+    const bool changed = request.error().code == core::ErrorCode::kFailedPrecondition;
+    store_.TransitionJob(job.id, job.status,
+                         permit ? StatusCode::kPermitInvalid : StatusCode::kInternalError,
+                         StrCat(permit ? "permit_invalid: " : changed ? "cannot start: " : "internal_error: ",
+                                request.error().message),
+                         now);
     return;
   }
   request->attempt = job.attempt;

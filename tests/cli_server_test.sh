@@ -23,7 +23,6 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-datasets: {prescriptions: {path: /srv/data/prescriptions}}
 node: {name: node1, cpus: 8, memory: 64G, gpus: [0, 1]}
 YAML
 export SLUSS_SERVER=127.0.0.1:$port

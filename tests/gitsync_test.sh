@@ -11,6 +11,7 @@ pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 source "$(dirname "$0")/support/assert.sh"
+source "$(dirname "$0")/support/permit.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 
@@ -19,7 +20,6 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-datasets: {prescriptions: {path: /srv/data/prescriptions}}
 git: {poll_interval: 5s}
 YAML
 export SLUSS_SERVER=127.0.0.1:$port
@@ -40,6 +40,8 @@ count_runs() { "$SLUSS" runs --json --project study --limit 1000 | python3 -c 'i
 push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
 [[ -d $push_url/hooks ]] && ok || fail "no repository at $push_url"
 "$SLUSS" member add study alice@example.org >/dev/null
+mkdir -p "$tmp/data/rx" && echo "id,drug" >"$tmp/data/rx/rx.csv"
+permit_setup study alice@example.org "$tmp/data/rx"
 # This test is about intake: the queue is paused so that no job runs (the
 # run test runs them).
 "$SLUSS" queue pause --reason "intake test" >/dev/null
@@ -222,7 +224,7 @@ YAML
 git -C "$lw" add . && git -C "$lw" commit -qm limits && git -C "$lw" push -q "$limits_url" main 2>"$tmp/push14"
 grep -q "sluss.yaml:3:3: actions.train.resources: asks for 4 GPUs; the project allows 2 per job (per_job.max_gpus)" "$tmp/push14" \
   && ok || fail "per-job GPU limit at submit: $(cat "$tmp/push14")"
-grep -q "actions.extract.datasets: dataset 'claims' is not available here" "$tmp/push14" && ok || fail "unknown dataset at submit"
+grep -q "action extract: dataset claims is not registered" "$tmp/push14" && ok || fail "unknown dataset at submit: $(cat "$tmp/push14")"
 printf 'version: 1\nactions:\n' >"$lw/sluss.yaml"
 for a in a b c d; do printf '  %s: {image: python-3.11, run: "true"}\n' $a >>"$lw/sluss.yaml"; done
 git -C "$lw" commit -qam "four jobs" && git -C "$lw" push -q "$limits_url" main 2>"$tmp/push15"

@@ -10,6 +10,7 @@ SLUSS=$1
 SLUSSD=$2
 ROOT=$3
 source "$(dirname "$0")/support/assert.sh"
+source "$(dirname "$0")/support/permit.sh"
 if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
   echo "SKIP: running jobs needs root and runc"
   exit 77
@@ -36,8 +37,6 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:$port
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-datasets:
-  prescriptions: {path: $tmp/data/prescriptions, version: "2026-06"}
 node: {cpus: 8, memory: 16G}
 sandbox: {cgroup_parent: /sluss-test-run, output_limit: 64M}
 git: {poll_interval: 5s}
@@ -84,6 +83,7 @@ push() {  # push WORKDIR MESSAGE
 push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
 "$SLUSS" member add study alice@example.org >/dev/null
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name test 2>/dev/null)
+permit_setup study alice@example.org "$tmp/data/prescriptions"
 
 # 1. The study runs: extract (Python), then model (scikit-learn) and table1 (R).
 work=$tmp/work

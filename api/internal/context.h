@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http.h"
+#include "core/dataset_service.h"
 #include "core/git_service.h"
 #include "core/image_service.h"
 #include "core/store.h"
@@ -36,6 +37,10 @@ struct Context {
   core::GitService* git;  // may be null
   const std::function<std::vector<std::string>(core::JobId, int, const std::string&)>& log_files;
   core::ImageService* image_service;  // may be null
+  core::DatasetService* datasets;     // may be null
+  const std::function<core::Result<nlohmann::json>(core::RunId)>& run_provenance;
+  const std::function<core::Result<nlohmann::json>(core::JobId)>& job_provenance;
+  const std::string& audit_public_key;  // PEM; empty: signatures not checked
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the

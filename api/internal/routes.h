@@ -38,5 +38,19 @@ HttpResponse ResumeNode(Context& c);
 HttpResponse GetQueue(Context& c);
 HttpResponse PauseQueue(Context& c);
 HttpResponse ResumeQueue(Context& c);
+HttpResponse ListDatasets(Context& c);
+HttpResponse RegisterDataset(Context& c);
+HttpResponse GetDataset(Context& c);
+HttpResponse VerifyDataset(Context& c);
+HttpResponse ListPermits(Context& c);
+HttpResponse GrantPermit(Context& c);
+HttpResponse GetPermit(Context& c);
+HttpResponse RevokePermit(Context& c);
+HttpResponse RunProvenance(Context& c);
+HttpResponse JobProvenance(Context& c);
+HttpResponse ListAudit(Context& c);
+HttpResponse ListAuditCheckpoints(Context& c);
+HttpResponse AuditProof(Context& c);
+HttpResponse VerifyAudit(Context& c);
 
 }  // namespace sluss::api::internal

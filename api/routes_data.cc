@@ -1,0 +1,242 @@
+// Route handlers for datasets, permits, provenance and the audit log.
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "api/internal/route_helpers.h"
+#include "api/internal/routes.h"
+#include "core/audit.h"
+#include "core/permit.h"
+#include "core/strings.h"
+
+namespace sluss::api::internal {
+
+using core::StrCat;
+using nlohmann::json;
+
+namespace {
+
+HttpResponse DatasetsUnavailable() {
+  return ErrorResponse(503, "unavailable", "dataset registration is not available here", {});
+}
+
+// Who may see a permit: stewards, admins and auditors all; researchers and
+// checkers those of their projects.
+std::expected<core::Permit, HttpResponse> VisiblePermit(Context& c) {
+  const std::string& id = c.params.at("id");
+  auto p = c.store.GetPermit(id);
+  if (!p) {
+    if (p.error().code == core::ErrorCode::kNotFound)
+      return std::unexpected(NotFound(StrCat("permit ", core::Quote(id))));
+    return std::unexpected(FromError(p.error()));
+  }
+  if (!c.CanSee(p->project)) return std::unexpected(NotFound(StrCat("permit ", core::Quote(id))));
+  return *p;
+}
+
+}  // namespace
+
+HttpResponse ListDatasets(Context& c) {
+  if (!c.datasets) return DatasetsUnavailable();
+  auto all = c.datasets->List();
+  if (!all) return FromError(all.error());
+  json out = json::array();
+  for (const auto& d : *all) out.push_back(core::ToJson(d));
+  return Json(200, {{"datasets", out}});
+}
+
+HttpResponse RegisterDataset(Context& c) {
+  if (!c.datasets) return DatasetsUnavailable();
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"name", "version", "path"}); !r) return FromError(r.error());
+  std::string fields[3];
+  const char* names[3] = {"name", "version", "path"};
+  for (int i = 0; i < 3; ++i) {
+    auto v = StringField(*body, names[i]);
+    if (!v) return FromError(v.error());
+    if (!*v || (*v)->empty()) return FieldError(names[i], "is required");
+    fields[i] = **v;
+  }
+  auto d = c.datasets->Register(fields[0], fields[1], fields[2], c.who.user);
+  if (!d) return FromError(d.error());
+  return Json(202, core::ToJson(*d));
+}
+
+HttpResponse GetDataset(Context& c) {
+  if (!c.datasets) return DatasetsUnavailable();
+  auto d = c.datasets->Get(c.params.at("name"), c.params.at("version"));
+  if (!d) return FromError(d.error());
+  return Json(200, core::ToJson(*d));
+}
+
+HttpResponse VerifyDataset(Context& c) {
+  if (!c.datasets) return DatasetsUnavailable();
+  auto d = c.datasets->Verify(c.params.at("name"), c.params.at("version"), c.who.user);
+  if (!d) return FromError(d.error());
+  return Json(202, core::ToJson(*d));
+}
+
+HttpResponse ListPermits(Context& c) {
+  std::string project;
+  if (auto it = c.req.query.find("project"); it != c.req.query.end()) project = it->second;
+  auto all = c.store.ListPermits(project);
+  if (!all) return FromError(all.error());
+  json out = json::array();
+  for (const auto& p : *all)
+    if (c.CanSee(p.project)) {
+      json j = core::ToJson(p);
+      j["valid"] = p.ValidAt(c.now);
+      out.push_back(j);
+    }
+  return Json(200, {{"permits", out}});
+}
+
+HttpResponse GrantPermit(Context& c) {
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"id", "project", "datasets", "persons", "purpose", "valid_from",
+                                "valid_until"});
+      !r)
+    return FromError(r.error());
+  auto p = core::PermitFromJson(*body);
+  if (!p) return FromError(p.error());
+  p->granted_by = c.who.user;
+  auto stored = c.store.CreatePermit(*p, c.now);
+  if (!stored) {
+    if (stored.error().code == core::ErrorCode::kNotFound)
+      return ErrorResponse(400, "invalid_argument", StrCat("project: ", stored.error().message),
+                           {{"field", "project"}});
+    return FromError(stored.error());
+  }
+  return Json(201, core::ToJson(*stored));
+}
+
+HttpResponse GetPermit(Context& c) {
+  auto p = VisiblePermit(c);
+  if (!p) return p.error();
+  json j = core::ToJson(*p);
+  j["valid"] = p->ValidAt(c.now);
+  return Json(200, j);
+}
+
+HttpResponse RevokePermit(Context& c) {
+  auto p = VisiblePermit(c);
+  if (!p) return p.error();
+  std::string reason;
+  if (!c.req.body.empty()) {
+    auto body = c.Body();
+    if (!body) return FromError(body.error());
+    if (auto r = OnlyKeys(*body, {"reason"}); !r) return FromError(r.error());
+    auto v = StringField(*body, "reason");
+    if (!v) return FromError(v.error());
+    reason = v->value_or("");
+  }
+  auto revoked = c.store.RevokePermit(p->id, c.who.user, reason, c.now);
+  if (!revoked) {
+    if (revoked.error().code == core::ErrorCode::kFailedPrecondition)
+      return ErrorResponse(409, "failed_precondition", revoked.error().message, {});
+    return FromError(revoked.error());
+  }
+  return Json(200, core::ToJson(*revoked));
+}
+
+HttpResponse RunProvenance(Context& c) {
+  auto run = VisibleRun(c);
+  if (!run) return run.error();
+  if (!c.run_provenance) return ErrorResponse(503, "unavailable", "provenance is not available here", {});
+  auto crate = c.run_provenance(run->id);
+  if (!crate) return FromError(crate.error());
+  return Json(200, *crate);
+}
+
+HttpResponse JobProvenance(Context& c) {
+  auto job = VisibleJob(c);
+  if (!job) return job.error();
+  if (!c.job_provenance) return ErrorResponse(503, "unavailable", "provenance is not available here", {});
+  auto record = c.job_provenance(job->id);
+  if (!record) return FromError(record.error());
+  return Json(200, *record);
+}
+
+HttpResponse ListAudit(Context& c) {
+  auto after = QueryInt(c, "after", 0);
+  if (!after) return after.error();
+  auto limit = QueryInt(c, "limit", 1000);
+  if (!limit) return limit.error();
+  auto records = c.store.ListAudit(*after, static_cast<int>(std::clamp<std::int64_t>(*limit, 1, 10000)));
+  if (!records) return FromError(records.error());
+  json out = json::array();
+  for (const auto& r : *records) out.push_back(core::ToJson(r));
+  json body = {{"records", out}};
+  body["next_after"] = records->empty() ? json(nullptr) : json(records->back().seq);
+  return Json(200, body);
+}
+
+HttpResponse ListAuditCheckpoints(Context& c) {
+  auto cps = c.store.ListAuditCheckpoints();
+  if (!cps) return FromError(cps.error());
+  json out = json::array();
+  for (const auto& cp : *cps) out.push_back(core::ToJson(cp));
+  return Json(200, {{"checkpoints", out},
+                    {"public_key", c.audit_public_key},
+                    {"key_id", c.audit_public_key.empty() ? std::string() : core::KeyId(c.audit_public_key)}});
+}
+
+HttpResponse AuditProof(Context& c) {
+  auto seq = QueryInt(c, "seq", 0);
+  if (!seq) return seq.error();
+  if (*seq < 1) return FieldError("seq", "give the sequence number of a record (1 or more)");
+  auto cps = c.store.ListAuditCheckpoints();
+  if (!cps) return FromError(cps.error());
+  auto cp = std::find_if(cps->begin(), cps->end(),
+                         [&](const auto& x) { return x.tree_size >= *seq; });
+  if (cp == cps->end()) {
+    // The newest checkpoint is the most useful one to prove against.
+    return ErrorResponse(409, "failed_precondition",
+                         StrCat("record ", *seq, " is not under a signed checkpoint yet; "
+                                "checkpoints are made every few minutes"),
+                         {});
+  }
+  cp = std::prev(cps->end());
+  auto leaves = c.store.AuditLeaves(cp->tree_size);
+  if (!leaves) return FromError(leaves.error());
+  auto records = c.store.ListAudit(*seq - 1, 1);
+  if (!records || records->empty()) return NotFound(StrCat("audit record ", *seq));
+  auto proof = core::InclusionProof(*leaves, static_cast<std::size_t>(*seq - 1));
+  json path = json::array();
+  for (const auto& p : proof) path.push_back(core::ToHex(p));
+  return Json(200, {{"record", core::ToJson(records->front())},
+                    {"leaf_index", *seq - 1},
+                    {"leaf_hash", core::ToHex((*leaves)[static_cast<std::size_t>(*seq - 1)])},
+                    {"inclusion_path", path},
+                    {"checkpoint", core::ToJson(*cp)}});
+}
+
+HttpResponse VerifyAudit(Context& c) {
+  core::AuditVerifier v;
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = c.store.ListAudit(after, 10000);
+    if (!page) return FromError(page.error());
+    if (page->empty()) break;
+    for (const auto& r : *page) v.Add(r);
+    after = page->back().seq;
+  }
+  auto cps = c.store.ListAuditCheckpoints();
+  if (!cps) return FromError(cps.error());
+  auto report = v.Finish(*cps, c.audit_public_key);
+  json j = {{"ok", report.ok},
+            {"records", report.records},
+            {"checkpoints", report.checkpoints},
+            {"unsigned_records", report.unsigned_records},
+            {"purged_payloads", report.purged_payloads}};
+  if (!report.ok) {
+    j["bad_seq"] = *report.bad_seq;
+    j["problem"] = report.problem;
+  }
+  return Json(200, j);
+}
+
+}  // namespace sluss::api::internal
