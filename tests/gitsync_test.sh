@@ -41,7 +41,7 @@ push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push
 [[ -d $push_url/hooks ]] && ok || fail "no repository at $push_url"
 "$SLUSS" member add study alice@example.org >/dev/null
 mkdir -p "$tmp/data/rx" && echo "id,drug" >"$tmp/data/rx/rx.csv"
-permit_setup study alice@example.org "$tmp/data/rx"
+permit_setup study alice@example.org,admin@example.org "$tmp/data/rx"
 # This test is about intake: the queue is paused so that no job runs (the
 # run test runs them).
 "$SLUSS" queue pause --reason "intake test" >/dev/null
