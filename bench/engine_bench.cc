@@ -46,7 +46,7 @@ class InstantExecutor final : public core::Executor {
     cb_.finished(r.job, r.attempt, o);
     return {};
   }
-  core::Result<void> Cancel(core::JobId, int) override { return {}; }
+  core::Result<void> Cancel(core::JobId, int, CancelMode) override { return {}; }
   std::vector<core::RunningAttempt> Reattach(const std::vector<core::RunningAttempt>&) override {
     return {};
   }

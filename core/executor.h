@@ -85,9 +85,11 @@ class Executor {
   // Starts the attempt and returns without waiting for it. Idempotent: a
   // second launch of the same attempt starts nothing new.
   virtual Result<void> Launch(const LaunchRequest& request) = 0;
-  // Asks the attempt to stop (TERM, then KILL after a grace time); its end
-  // is reported through `finished` as cancelled.
-  virtual Result<void> Cancel(JobId job, int attempt) = 0;
+  // Asks the attempt to stop: kGraceful sends TERM, then KILL after a grace
+  // time; kNow kills at once (a revoked permit: the data must stop being
+  // read now). Its end is reported through `finished` as cancelled.
+  enum class CancelMode { kGraceful, kNow };
+  virtual Result<void> Cancel(JobId job, int attempt, CancelMode mode) = 0;
   // After a restart: watches each attempt again. One still running is
   // watched; one that ended while the daemon was down is reported finished;
   // one that vanished without a result is reported node_lost. Returns the

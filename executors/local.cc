@@ -230,8 +230,8 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   return {};
 }
 
-core::Result<void> LocalExecutor::Cancel(core::JobId job, int attempt) {
-  auto r = sandbox::CancelJob(JobDir(job, attempt));
+core::Result<void> LocalExecutor::Cancel(core::JobId job, int attempt, CancelMode mode) {
+  auto r = sandbox::CancelJob(JobDir(job, attempt), mode == CancelMode::kNow);
   if (!r && r.error().code == core::ErrorCode::kFailedPrecondition) return {};  // ended
   return r;
 }

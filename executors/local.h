@@ -43,7 +43,7 @@ class LocalExecutor final : public core::Executor {
   LocalExecutor& operator=(const LocalExecutor&) = delete;
 
   core::Result<void> Launch(const core::LaunchRequest& request) override;
-  core::Result<void> Cancel(core::JobId job, int attempt) override;
+  core::Result<void> Cancel(core::JobId job, int attempt, CancelMode mode) override;
   std::vector<core::RunningAttempt> Reattach(
       const std::vector<core::RunningAttempt>& running) override;
   std::vector<std::string> LogFiles(core::JobId job, int attempt,

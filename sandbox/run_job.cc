@@ -254,6 +254,7 @@ class Job {
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);  // cancel now: KILL without a grace time
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     int sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -328,6 +329,10 @@ class Job {
             cancelled_ = true;
             RunCommand(Runtime({"kill", "--all", spec_.id, "TERM"}));
             kill_at = Steady::now() + spec_.limits.kill_grace;
+          } else if (si.ssi_signo == SIGUSR1 && !exited) {
+            cancelled_ = true;
+            RunCommand(Runtime({"kill", "--all", spec_.id, "KILL"}));
+            kill_at = Steady::now() + std::chrono::seconds(1);  // and again, should it linger
           }
         }
         for (;;) {

@@ -4,7 +4,8 @@
 //   sluss-run start JOBDIR       start detached (idempotent); prints the state
 //   sluss-run run JOBDIR         run in the foreground; prints result.json
 //   sluss-run status JOBDIR      new | running | finished | lost, as JSON
-//   sluss-run cancel JOBDIR      SIGTERM to the job's supervisor
+//   sluss-run cancel JOBDIR [--now]  SIGTERM to the job's supervisor (TERM, grace, KILL),
+//                                or SIGUSR1 with --now (KILL at once)
 //   sluss-run cleanup JOBDIR     stop what a lost supervisor left; write its result
 //   sluss-run host-image DIR     make the `host` image there; prints it as JSON
 //
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "cancel") {
-    auto r = CancelJob(dir);
+    const bool now = argc == 4 && std::string(argv[3]) == "--now";
+    auto r = CancelJob(dir, now);
     if (!r) {
       std::cerr << "sluss-run: " << r.error().message << "\n";
       return 1;

@@ -138,12 +138,12 @@ core::Result<JobProbe> StartDetached(const std::string& self, const std::string&
   return probe;
 }
 
-core::Result<void> CancelJob(const std::string& dir) {
+core::Result<void> CancelJob(const std::string& dir, bool now) {
   JobProbe probe = ProbeJob(dir);
   if (probe.state != JobProbe::State::kRunning || probe.pid <= 0)
     return core::Fail(core::ErrorCode::kFailedPrecondition,
                       StrCat("the job is ", Name(probe.state), ", not running"));
-  if (::kill(probe.pid, SIGTERM) != 0)
+  if (::kill(probe.pid, now ? SIGUSR1 : SIGTERM) != 0)
     return core::Internal(StrCat("cannot signal the supervisor: ", std::strerror(errno)));
   return {};
 }

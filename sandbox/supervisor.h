@@ -50,8 +50,10 @@ JobProbe ProbeJob(const std::string& job_dir);
 // run as `self supervise JOBDIR`).
 core::Result<JobProbe> StartDetached(const std::string& self, const std::string& job_dir);
 
-// Asks the job's supervisor to cancel the job (SIGTERM to the supervisor).
-core::Result<void> CancelJob(const std::string& job_dir);
+// Asks the job's supervisor to cancel the job: SIGTERM to the supervisor
+// (TERM to the job, KILL after the grace time), or with `now` SIGUSR1 (KILL
+// at once).
+core::Result<void> CancelJob(const std::string& job_dir, bool now = false);
 
 // For a lost job: kills and deletes its container if the runtime still has
 // one, unmounts its output file system, and writes a result saying the

@@ -351,7 +351,7 @@ void Engine::Cycle() {
       // The engine's own time limit, behind the executor's.
       if (executor_ && now > r.started_at + request.time_limit + options_.overrun_grace &&
           cancel_sent_.insert({job.id, job.attempt}).second)
-        executor_->Cancel(job.id, job.attempt);
+        executor_->Cancel(job.id, job.attempt, core::Executor::CancelMode::kGraceful);
       continue;
     }
     PendingJob p{job.id, job.project, user, job.action, job.status, job.reason, request,
@@ -366,8 +366,14 @@ void Engine::Cycle() {
       auto it = by_id.find(attempt.first);
       bool running = it != by_id.end() && it->second->attempt == attempt.second &&
                      it->second->state() == core::JobState::kRunning;
-      if (!running && cancel_sent_.insert(attempt).second)
-        executor_->Cancel(attempt.first, attempt.second);
+      if (!running && cancel_sent_.insert(attempt).second) {
+        // A revoked permit stops the job at once, without a grace time.
+        auto now_job = store_.GetJob(attempt.first);
+        const bool revoked = now_job && now_job->status == StatusCode::kPermitRevoked;
+        executor_->Cancel(attempt.first, attempt.second,
+                          revoked ? core::Executor::CancelMode::kNow
+                                  : core::Executor::CancelMode::kGraceful);
+      }
     }
   }
 

@@ -42,7 +42,7 @@ class FakeExecutor final : public core::Executor {
     launched.push_back({r.job, r.attempt});
     return {};
   }
-  core::Result<void> Cancel(JobId job, int attempt) override {
+  core::Result<void> Cancel(JobId job, int attempt, CancelMode) override {
     cancelled.push_back({job, attempt});
     return {};
   }
