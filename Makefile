@@ -73,6 +73,7 @@ bench: build
 	$(BUILD)/bench/planner_bench 5
 	bench/sandbox.sh 20
 	bench/api.sh
+	$(BUILD)/bench/hash_bench 1 3
 
 demo: demo-deps build
 	scripts/demo

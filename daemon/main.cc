@@ -32,6 +32,7 @@
 #include "daemon/config.h"
 #include "daemon/dataset_registry.h"
 #include "daemon/permit_watch.h"
+#include "daemon/provenance_writer.h"
 #include "daemon/run_provenance.h"
 #include "daemon/git_intake.h"
 #include "daemon/image_registry.h"
@@ -282,6 +283,7 @@ int Run(const Config& cfg) {
   api_options.run_provenance = [&store](core::RunId id) { return RunCrateOf(**store, id); };
   api_options.job_provenance = [&store](core::JobId id) { return JobProvenanceOf(**store, id); };
   PermitWatch permit_watch(**store, clock);
+  ProvenanceWriter provenance_writer(**store, preparer_options.job_dir);
   std::mutex house_mu;
   std::condition_variable house_cv;
   bool house_stop = false, house_woken = false;
@@ -322,6 +324,7 @@ int Run(const Config& cfg) {
       if (auto r = signer->MaybeCheckpoint(); !r)
         Log(LogLevel::kError, core::StrCat("audit checkpoint: ", r.error().message));
       signer->MaybePurge();
+      provenance_writer.Catch();
       lock.lock();
     }
   });
@@ -431,6 +434,11 @@ int TokenCreate(int argc, char** argv) {
     std::cerr << "slussd token create: " << issued.error().message << "\n";
     return 1;
   }
+  // Made outside the API: audited here.
+  (void)(*store)->AppendAudit({"slussd token create", "token.created",
+                               core::StrCat("token/", issued->first.id),
+                               {{"user", user}, {"role", role_name}}},
+                              clock.Now());
   std::cerr << "token " << issued->first.id << " for " << user << " (" << role_name
             << "), expires " << core::FormatRfc3339(*issued->first.expires_at)
             << ". It is shown once; store it now.\n";

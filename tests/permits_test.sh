@@ -158,6 +158,10 @@ assert p["outputs"][0]["level"] == "releasable" and p["cache_key"].startswith("s
 assert p["resources"]["used"]["cpu_seconds"] >= 0
 PY
 
+# The record is also in the job's directory, beside spec.json and result.json.
+for _ in $(seq 50); do [[ -f $tmp/state/jobs/$(job_field 3 extract id)-1/provenance.json ]] && break; sleep 0.1; done
+grep -q "$want" "$tmp/state/jobs/$(job_field 3 extract id)-1/provenance.json" && ok || fail "no provenance.json in the job's directory"
+
 # 5. The kill switch: revoking the permit stops a running job at once.
 cat >"$work/sluss.yaml" <<'YAML'
 version: 1
@@ -198,7 +202,7 @@ python3 - "$tmp/audit.json" <<'PY' && ok || fail "audit records"
 import json, sys
 recs = json.load(open(sys.argv[1]))["records"]
 actions = {r["action"] for r in recs}
-for a in ("dataset.registered", "dataset.ready", "dataset.verified", "permit.granted", "permit.revoked",
+for a in ("token.created", "dataset.registered", "dataset.ready", "dataset.verified", "permit.granted", "permit.revoked",
           "run.refused", "run.created", "job.status", "api.request", "api.denied", "api.read"):
     assert a in actions, (a, sorted(actions))
 assert recs[0]["seq"] == 1, recs[0]
