@@ -101,6 +101,7 @@ struct Api::Impl {
     add("GET", "/v1/projects/{p}", all, h::GetProject);
     add("GET", "/v1/projects/{p}/quota", all, h::GetQuota);
     add("PUT", "/v1/projects/{p}/quota", admin, h::PutQuota);
+    add("POST", "/v1/projects/{p}/webhook", admin, h::CreateWebhook);
     add("GET", "/v1/projects/{p}/usage", all, h::GetUsage);
     add("GET", "/v1/projects/{p}/members", all, h::ListMembers);
     add("PUT", "/v1/projects/{p}/members/{user}", admin, h::AddMember);
@@ -232,6 +233,40 @@ struct Api::Impl {
     return who;
   }
 
+  // The project's webhook secret (setting "webhook/<p>") against GitHub's
+  // and Gitea's X-Hub-Signature-256 (HMAC-SHA-256 of the body) or GitLab's
+  // X-Gitlab-Token. Every failure is the same 401, and an audit record.
+  std::expected<internal::Principal, HttpResponse> AuthenticateWebhook(const HttpRequest& req,
+                                                                       const std::string& project) {
+    auto unauthenticated = [] {
+      HttpResponse r = ErrorResponse(401, "unauthenticated",
+                                     "the webhook's signature or token does not match the "
+                                     "project's webhook secret ('sluss project webhook PROJECT' "
+                                     "makes one), and no bearer token was sent");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluss\"");
+      return r;
+    };
+    const std::string signature = req.Header("x-hub-signature-256");
+    const std::string gitlab = req.Header("x-gitlab-token");
+    if (signature.empty() && gitlab.empty()) return std::unexpected(unauthenticated());
+    auto setting = store.GetSetting(StrCat("webhook/", project));
+    if (!setting) return std::unexpected(unauthenticated());
+    json j = json::parse(*setting, nullptr, false);
+    const std::string secret = j.is_object() ? j.value("secret", "") : "";
+    if (secret.empty()) return std::unexpected(unauthenticated());
+    const bool ok = !signature.empty()
+                        ? core::ConstantTimeEquals(
+                              signature, StrCat("sha256=", core::HmacSha256Hex(secret, req.body)))
+                        : core::ConstantTimeEquals(gitlab, secret);
+    if (!ok) return std::unexpected(unauthenticated());
+    internal::Principal who;
+    who.authenticated = true;
+    who.user = StrCat("hook:", project);
+    who.role = Role::kHook;
+    who.token_id = -1;  // webhooks share one rate-limit bucket
+    return who;
+  }
+
   // Token bucket per token. False when the caller must slow down.
   bool Admit(std::int64_t token_id, core::TimePoint now) {
     std::lock_guard lock(rate_mu);
@@ -316,7 +351,11 @@ struct Api::Impl {
     }
     *route_name = route->pattern;
     core::TimePoint now = clock.Now();
-    auto who = Authenticate(req, now);
+    // A forge's webhook (GitHub, Gitea, GitLab) carries no bearer token but
+    // a signature over the body, or the project's secret.
+    auto who = route->pattern == "/v1/hooks/git/{p}" && req.Header("authorization").empty()
+                   ? AuthenticateWebhook(req, params.at("p"))
+                   : Authenticate(req, now);
     if (!who) return who.error();
     *actor = who->user;
     if (!Admit(who->token_id, now)) {

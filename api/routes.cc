@@ -2,6 +2,8 @@
 // role check has already happened (api.cc), the membership check is
 // Context::CanSee.
 
+#include <openssl/rand.h>
+
 #include <charconv>
 #include <fstream>
 
@@ -11,6 +13,7 @@
 #include "api/internal/route_helpers.h"
 #include "api/internal/routes.h"
 #include "api/internal/views.h"
+#include "core/digest.h"
 #include "core/quantity.h"
 #include "core/quota.h"
 #include "core/strings.h"
@@ -77,6 +80,12 @@ HttpResponse GitHook(Context& c) {
   const std::string& project = c.params.at("p");
   if (!c.CanSee(project)) return NotFound(StrCat("project ", core::Quote(project)));
   if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+  // Forges send other events too (GitHub's first is a ping): only pushes sync.
+  for (const char* h : {"x-github-event", "x-gitea-event", "x-gitlab-event"}) {
+    const std::string event = c.req.Header(h);
+    if (!event.empty() && event != "push" && event != "Push Hook")
+      return Json(200, {{"project", project}, {"ignored", event}});
+  }
   auto outcomes = c.git->Sync(project);
   if (!outcomes) return FromError(outcomes.error());
   json out = json::array();
@@ -93,6 +102,31 @@ HttpResponse GitHook(Context& c) {
     return r;
   }
   return Json(200, {{"project", project}, {"outcomes", out}});
+}
+
+// A new webhook secret for the project (replacing any before), shown once:
+// the forge's webhook is set to POST to the hook URL with it.
+HttpResponse CreateWebhook(Context& c) {
+  auto project = VisibleProject(c);
+  if (!project) return project.error();
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return ErrorResponse(500, "internal", "no randomness");
+  const std::string secret = core::ToHex(raw, sizeof raw);
+  if (auto r = c.store.PutSetting(StrCat("webhook/", project->name),
+                                  json{{"secret", secret},
+                                       {"created_by", c.who.user},
+                                       {"created_at", core::FormatRfc3339(c.now)}}
+                                      .dump(),
+                                  c.now);
+      !r)
+    return FromError(r.error());
+  return Json(201, {{"project", project->name},
+                    {"path", StrCat("/v1/hooks/git/", project->name)},
+                    {"secret", secret},
+                    {"content_type", "application/json"},
+                    {"events", {"push"}},
+                    {"note", "the secret is shown once; GitHub and Gitea sign with it "
+                             "(X-Hub-Signature-256), GitLab sends it (X-Gitlab-Token)"}});
 }
 
 HttpResponse Whoami(Context& c) {

@@ -184,8 +184,21 @@ class Runner : public Session {
   }
 
   int Project() {
-    if (a_.positional.empty()) return Usage("project create|show NAME");
+    if (a_.positional.empty()) return Usage("project create|show|webhook NAME");
     const std::string& verb = a_.positional[0];
+    if (verb == "webhook" && a_.positional.size() == 2) {
+      auto w = Call("POST", "/v1/projects/" + a_.positional[1] + "/webhook");
+      if (!w) return exit_;
+      if (MaybeJson(*w)) return kExitOk;
+      std::string server = client_.settings().server;
+      if (server.find("://") == std::string::npos) server = "http://" + server;
+      out_ << "set the repository's push webhook (GitHub, Gitea or GitLab) to:\n"
+           << "  URL:          " << server << Str((*w)["path"]) << "\n"
+           << "  content type: application/json\n"
+           << "  secret:       " << Str((*w)["secret"]) << "\n"
+           << "The secret is shown once; running this again replaces it.\n";
+      return kExitOk;
+    }
     if (verb == "create" && a_.positional.size() == 2) {
       json body = {{"name", a_.positional[1]},
                    {"description", Flag(a_, "--description")},

@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  cancel|retry|hold|release JOB\n"
     "  logs JOB [-f] [--stderr] [--attempt N]   a job's output; -f follows it to the end\n"
     "  projects | project create NAME [--hosted] [--description D] | project show NAME\n"
+    "  project webhook NAME    a new secret for GitHub/Gitea/GitLab push webhooks\n"
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
     "  usage PROJECT | nodes | images | image add NAME ROOTFS | whoami\n"

@@ -151,6 +151,14 @@ TEST_CASE("records and checkpoints survive a JSON round trip byte for byte") {
   CHECK(report.ok);
 }
 
+TEST_CASE("HMAC-SHA-256 matches RFC 4231 test case 2") {
+  CHECK(HmacSha256Hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(ConstantTimeEquals("abc", "abc"));
+  CHECK_FALSE(ConstantTimeEquals("abc", "abd"));
+  CHECK_FALSE(ConstantTimeEquals("abc", "abcd"));
+}
+
 TEST_CASE("Ed25519: sign, verify, refuse a changed message") {
   auto key = *GenerateEd25519();
   CHECK(*Ed25519PublicOf(key.private_pem) == key.public_pem);

@@ -38,6 +38,13 @@ class Sha256 {
 Sha256Digest Sha256Of(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 
+// HMAC-SHA-256 of `data` under `key`, hex (GitHub's and Gitea's webhook
+// signatures).
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
+// Equality that takes the same time wherever the strings differ (for
+// secrets and signatures).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 std::string ToHex(const unsigned char* data, std::size_t size);
 inline std::string ToHex(const Sha256Digest& d) { return ToHex(d.data(), d.size()); }
 // nullopt unless `hex` is exactly 64 lowercase or uppercase hex digits.

@@ -72,6 +72,31 @@ assert all(j["cache_key"].startswith("sha256:") for j in jobs.values())
 curl -sf -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/study" >/dev/null
 [[ $(count_runs) == 1 ]] && ok || fail "duplicate run for the same commit"
 
+# Forge webhooks: GitHub and Gitea sign the body (HMAC-SHA-256), GitLab sends
+# the secret; a bad one is 401 and an audit record, never a fetch.
+"$SLUSS" project webhook study --json >"$tmp/webhook.json"; expect_rc "webhook secret" 0 $?
+secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$tmp/webhook.json")
+body='{"ref":"refs/heads/main","repository":{"full_name":"alice/study"}}'
+sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')
+hook() {
+  curl -s -o "$tmp/hook.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$@" \
+    --data "$body" "http://127.0.0.1:$port/v1/hooks/git/study"
+}
+[[ $(hook -H "X-GitHub-Event: push" -H "X-Hub-Signature-256: sha256=$sig") == 200 ]] && ok || fail "signed GitHub push: $(cat "$tmp/hook.out")"
+[[ $(hook -H "X-Gitea-Event: push" -H "X-Hub-Signature-256: sha256=${sig%?}x") == 401 ]] && ok || fail "a bad signature was accepted"
+[[ $(hook -H "X-Gitlab-Event: Push Hook" -H "X-Gitlab-Token: $secret") == 200 ]] && ok || fail "GitLab token"
+[[ $(hook -H "X-Gitlab-Token: not-the-secret") == 401 ]] && ok || fail "a wrong GitLab token was accepted"
+[[ $(hook -H "X-GitHub-Event: ping" -H "X-Hub-Signature-256: sha256=$sig") == 200 ]] && grep -q '"ignored":"ping"' "$tmp/hook.out" \
+  && ok || fail "ping: $(cat "$tmp/hook.out")"
+[[ $(hook) == 401 ]] && ok || fail "an unsigned webhook was accepted"
+[[ $(count_runs) == 1 ]] && ok || fail "a webhook for a known tip made a run"
+curl -s -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/audit?limit=10000" | python3 -c '
+import json, sys
+recs = [r for r in json.load(sys.stdin)["records"] if r["subject"] == "/v1/hooks/git/study"]
+assert sum(r["action"] == "api.denied" for r in recs) == 3, recs
+assert sum(r["action"] == "api.request" and r["actor"] == "hook:study" for r in recs) >= 3, recs
+' && ok || fail "webhook refusals are not in the audit log"
+
 # 3. An edit to the R script: only table1's cache key changes.
 keys() { "$SLUSS" run show "$1" --json | python3 -c 'import json,sys; print(" ".join(j["action"]+"="+j["cache_key"] for j in sorted(json.load(sys.stdin)["jobs"], key=lambda j: j["action"])))'; }
 echo "# a comment" >>"$work/analysis/table1.R"
