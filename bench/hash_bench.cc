@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     std::system(("find " + q + " -type f -print0 | xargs -0 sha256sum > /dev/null").c_str());
   });
   auto sumn = Time(reps, [&] {
-    std::system(("find " + q + " -type f -print0 | xargs -0 -n 64 -P " + std::to_string(cores) +
+    std::system(("find " + q + " -type f -print0 | xargs -0 -n 4 -P " + std::to_string(cores) +
                  " sha256sum > /dev/null")
                     .c_str());
   });
