@@ -62,6 +62,15 @@ struct JobUpdate {
   std::optional<TimePoint> eligible_at;
 };
 
+// One status change of a batch (Store::TransitionJobs).
+struct JobTransition {
+  JobId id;
+  StatusCode expected = StatusCode::kWaitingOnDependencies;
+  StatusCode to = StatusCode::kWaitingOnDependencies;
+  std::string reason;
+  JobUpdate update;
+};
+
 // What the scheduler looks at each cycle: every pending and running job,
 // and the status of each job they need.
 struct ActiveJobs {
@@ -149,6 +158,12 @@ class Store {
   virtual Result<Job> TransitionJob(JobId id, StatusCode expected,
                                     StatusCode to, std::string_view reason,
                                     TimePoint now, const JobUpdate& update) = 0;
+  // TransitionJob for each, in order, in one transaction (one fsync for a
+  // whole scheduling cycle). Each succeeds or fails on its own, with what
+  // TransitionJob would answer; a later one sees the earlier ones' effect.
+  // The outer error: nothing was written.
+  virtual Result<std::vector<Result<Job>>> TransitionJobs(const std::vector<JobTransition>& batch,
+                                                          TimePoint now) = 0;
   // Sets fields of a job without changing its status: the result of an
   // attempt that was cancelled while it ran. Only when `attempt` is the
   // job's current attempt; kConflict otherwise.

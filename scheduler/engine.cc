@@ -75,8 +75,22 @@ void Engine::ChargeGpuHours(const core::Job& job, const core::JobOutcome& outcom
                                    *outcome.ended_at - *outcome.started_at).count());
   double spent = GpuHoursSpent(job.project, period) + hours;
   gpu_hours_[job.project] = {period, spent};
-  store_.PutSetting("gpu_hours/" + job.project,
-                    json{{"period", period}, {"hours", spent}}.dump(), now);
+  gpu_hours_dirty_.insert(job.project);
+}
+
+void Engine::PersistUsage() {
+  const core::TimePoint now = clock_.Now();
+  for (const auto& p : gpu_hours_dirty_) {
+    const auto& [period, spent] = gpu_hours_[p];
+    store_.PutSetting("gpu_hours/" + p, json{{"period", period}, {"hours", spent}}.dump(), now);
+  }
+  gpu_hours_dirty_.clear();
+  if (!usage_dirty_) return;
+  usage_dirty_ = false;
+  json all = json::object();
+  for (const auto& [p, u] : usage_)
+    all[p] = {{"usage", u.first}, {"at", core::ToUnixMillis(u.second)}};
+  store_.PutSetting("fairshare", all.dump(), now);
 }
 
 Engine::Engine(core::Store& store, const core::Clock& clock, JobPreparer& preparer,
@@ -172,8 +186,9 @@ void Engine::RunOnce() {
     std::lock_guard lock(mu_);
     done.swap(finished_);
   }
-  for (const auto& f : done) RecordFinished(f);
+  RecordFinished(done);
   Cycle();
+  PersistUsage();
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::lock_guard lock(mu_);
@@ -245,43 +260,59 @@ core::Resources Engine::RequestOf(const core::Job& job, const core::Quota& quota
   return r;
 }
 
-void Engine::RecordFinished(const Finished& f) {
+void Engine::RecordFinished(const std::deque<Finished>& done) {
+  if (done.empty()) return;
   const core::TimePoint now = clock_.Now();
-  cancel_sent_.erase({f.job, f.attempt});
-  launched_.erase({f.job, f.attempt});
-  auto job = store_.GetJob(f.job);
-  if (!job || job->attempt != f.attempt) return;  // a stale report
-  core::JobUpdate update{.result_json = f.outcome.result_json, .exit_code = f.outcome.exit_code};
-  if (job->state() != core::JobState::kRunning) {
-    // Cancelled (or failed) while it ran: keep what it did.
-    store_.UpdateJob(f.job, f.attempt, update);
-    ChargeUsage(*job, f.outcome);
-    return;
+  std::vector<core::JobTransition> batch;
+  std::vector<const Finished*> final_of;  // per batch entry: the report it ends, or null
+  for (const auto& f : done) {
+    cancel_sent_.erase({f.job, f.attempt});
+    launched_.erase({f.job, f.attempt});
+    auto job = store_.GetJob(f.job);
+    if (!job || job->attempt != f.attempt) continue;  // a stale report
+    core::JobUpdate update{.result_json = f.outcome.result_json, .exit_code = f.outcome.exit_code};
+    if (job->state() != core::JobState::kRunning) {
+      // Cancelled (or failed) while it ran: keep what it did.
+      store_.UpdateJob(f.job, f.attempt, update);
+      ChargeUsage(*job, f.outcome);
+      continue;
+    }
+    StatusCode from = job->status;
+    if (from == StatusCode::kPreparing) {
+      batch.push_back({f.job, StatusCode::kPreparing, StatusCode::kExecuting, "running", {}});
+      final_of.push_back(nullptr);
+      from = StatusCode::kExecuting;
+    }
+    StatusCode to = f.outcome.status;
+    if (core::StateOf(to) == core::JobState::kCancelled) to = StatusCode::kCancelledByUser;
+    std::string reason = to == StatusCode::kSucceeded ? "succeeded"
+                                                      : StrCat(core::Name(to), ": ", f.outcome.message);
+    batch.push_back({f.job, from, to, std::move(reason), update});
+    final_of.push_back(&f);
   }
-  if (job->status == StatusCode::kPreparing)
-    job = store_.TransitionJob(f.job, StatusCode::kPreparing, StatusCode::kExecuting,
-                               "running", now);
-  if (!job) return;
-  StatusCode to = f.outcome.status;
-  if (core::StateOf(to) == core::JobState::kCancelled) to = StatusCode::kCancelledByUser;
-  std::string reason = to == StatusCode::kSucceeded ? "succeeded"
-                                                    : StrCat(core::Name(to), ": ", f.outcome.message);
-  auto moved = store_.TransitionJob(f.job, job->status, to, reason, now, update);
+  auto moved = store_.TransitionJobs(batch, now);
   if (!moved) return;
-  ChargeUsage(*moved, f.outcome);
   // Retries: each attempt is its own record; the next waits out a backoff.
-  if (core::StateOf(to) != core::JobState::kFailed) return;
-  json retries = ParseOr(moved->spec_json).value("retries", json::object());
-  int max = retries.value("max", 0);
-  bool listed = false;
-  for (const auto& name : retries.value("on", json::array()))
-    if (name.is_string() && name.get<std::string>() == core::Name(to)) listed = true;
-  if (!listed || moved->attempt > max) return;
-  auto backoff = options_.backoff_base * (1 << std::min(moved->attempt - 1, 16));
-  backoff = std::min(backoff, options_.backoff_max);
-  store_.TransitionJob(f.job, to, StatusCode::kWaitingOnResources,
-                       StrCat("retry ", moved->attempt, " of ", max, " after ", core::Name(to)),
-                       now, core::JobUpdate{.eligible_at = now + backoff});
+  std::vector<core::JobTransition> retries;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!final_of[i] || !(*moved)[i]) continue;
+    const core::Job& job = *(*moved)[i];
+    ChargeUsage(job, final_of[i]->outcome);
+    const StatusCode to = batch[i].to;
+    if (core::StateOf(to) != core::JobState::kFailed) continue;
+    json retry = ParseOr(job.spec_json).value("retries", json::object());
+    int max = retry.value("max", 0);
+    bool listed = false;
+    for (const auto& name : retry.value("on", json::array()))
+      if (name.is_string() && name.get<std::string>() == core::Name(to)) listed = true;
+    if (!listed || job.attempt > max) continue;
+    auto backoff = options_.backoff_base * (1 << std::min(job.attempt - 1, 16));
+    backoff = std::min(backoff, options_.backoff_max);
+    retries.push_back({job.id, to, StatusCode::kWaitingOnResources,
+                       StrCat("retry ", job.attempt, " of ", max, " after ", core::Name(to)),
+                       core::JobUpdate{.eligible_at = now + backoff}});
+  }
+  store_.TransitionJobs(retries, now);
 }
 
 void Engine::ChargeUsage(const core::Job& job, const core::JobOutcome& outcome) {
@@ -297,10 +328,7 @@ void Engine::ChargeUsage(const core::Job& job, const core::JobOutcome& outcome) 
   auto& [usage, at] = usage_[job.project];
   usage = Decay(usage, at, now) + cost;
   at = now;
-  json all = json::object();
-  for (const auto& [p, u] : usage_)
-    all[p] = {{"usage", u.first}, {"at", core::ToUnixMillis(u.second)}};
-  store_.PutSetting("fairshare", all.dump(), now);
+  usage_dirty_ = true;
 }
 
 void Engine::LoadUsage() {
@@ -386,55 +414,75 @@ void Engine::Cycle() {
     stats_.gpus_allocated = gpus;
   }
   Decisions d = Plan(s, now);
+  std::vector<core::JobTransition> batch;
   for (const auto& f : d.dependency_failed) {
     const core::Job* job = by_id.at(f.job);
-    store_.TransitionJob(job->id, job->status, StatusCode::kDependencyFailed, f.reason, now);
+    batch.push_back({job->id, job->status, StatusCode::kDependencyFailed, f.reason, {}});
   }
   for (const auto& w : d.waits) {
     const core::Job* job = by_id.at(w.job);
     if (job->status == w.code && job->reason == w.reason) continue;
-    store_.TransitionJob(job->id, job->status, w.code, w.reason, now);
+    batch.push_back({job->id, job->status, w.code, w.reason, {}});
   }
-  for (const auto& start : d.starts) Launch(*by_id.at(start.job), start);
+  store_.TransitionJobs(batch, now);
+  LaunchAll(d.starts, by_id);
 }
 
-void Engine::Launch(const core::Job& job, const scheduler::Start& start) {
+void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
+                       const std::map<core::JobId, const core::Job*>& by_id) {
+  if (starts.empty()) return;
   const core::TimePoint now = clock_.Now();
-  const core::Run* run = RunOf(job.run_id);
-  if (!run) return;
-  auto request = preparer_.Prepare(job, *run, start);
-  if (!request) {
-    // No valid permit covers the job's data any more: permit_invalid, for
-    // the researcher to act on; anything else is ours.
-    const bool permit = request.error().code == core::ErrorCode::kPermissionDenied;
-    const bool changed = request.error().code == core::ErrorCode::kFailedPrecondition;
-    store_.TransitionJob(job.id, job.status,
-                         permit ? StatusCode::kPermitInvalid : StatusCode::kInternalError,
-                         StrCat(permit ? "permit_invalid: " : changed ? "cannot start: " : "internal_error: ",
-                                request.error().message),
-                         now);
-    return;
+  std::vector<core::JobTransition> preparing;
+  std::vector<std::optional<core::LaunchRequest>> requests;  // per entry of `preparing`
+  for (const auto& start : starts) {
+    const core::Job& job = *by_id.at(start.job);
+    const core::Run* run = RunOf(job.run_id);
+    if (!run) continue;
+    auto request = preparer_.Prepare(job, *run, start);
+    if (!request) {
+      // No valid permit covers the job's data any more: permit_invalid, for
+      // the researcher to act on; anything else is ours.
+      const bool permit = request.error().code == core::ErrorCode::kPermissionDenied;
+      const bool changed = request.error().code == core::ErrorCode::kFailedPrecondition;
+      preparing.push_back({job.id, job.status,
+                           permit ? StatusCode::kPermitInvalid : StatusCode::kInternalError,
+                           StrCat(permit ? "permit_invalid: " : changed ? "cannot start: " : "internal_error: ",
+                                  request.error().message),
+                           {}});
+      requests.emplace_back();
+      continue;
+    }
+    request->attempt = job.attempt;
+    std::vector<std::string> gpus;
+    for (int g : start.gpus) gpus.push_back(std::to_string(g));
+    preparing.push_back({job.id, job.status, StatusCode::kPreparing,
+                         StrCat("starting on ", start.node),
+                         core::JobUpdate{.node = start.node, .gpus = gpus}});
+    requests.push_back(std::move(*request));
   }
-  request->attempt = job.attempt;
-  std::vector<std::string> gpus;
-  for (int g : start.gpus) gpus.push_back(std::to_string(g));
   // Persisted first: a crash after this line re-attaches or relaunches.
-  auto preparing = store_.TransitionJob(job.id, job.status, StatusCode::kPreparing,
-                                        StrCat("starting on ", start.node), now,
-                                        core::JobUpdate{.node = start.node, .gpus = gpus});
-  if (!preparing) return;  // moved meanwhile (cancelled): plan again
-  auto launched = executor_ ? executor_->Launch(*request)
-                            : core::Result<void>(core::Internal("no executor"));
-  if (!launched) {
-    store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kInternalError,
-                         StrCat("internal_error: ", launched.error().message), clock_.Now());
-    return;
+  auto persisted = store_.TransitionJobs(preparing, now);
+  if (!persisted) return;
+  std::vector<core::JobTransition> executing;
+  int started = 0;
+  for (std::size_t i = 0; i < preparing.size(); ++i) {
+    if (!requests[i] || !(*persisted)[i]) continue;  // failed, or moved meanwhile (cancelled)
+    const core::LaunchRequest& r = *requests[i];
+    auto launched = executor_ ? executor_->Launch(r)
+                              : core::Result<void>(core::Internal("no executor"));
+    if (!launched) {
+      executing.push_back({r.job, StatusCode::kPreparing, StatusCode::kInternalError,
+                           StrCat("internal_error: ", launched.error().message), {}});
+      continue;
+    }
+    launched_.insert({r.job, r.attempt});
+    executing.push_back({r.job, StatusCode::kPreparing, StatusCode::kExecuting,
+                         StrCat("running on ", r.node), {}});
+    ++started;
   }
-  launched_.insert({job.id, job.attempt});
-  store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kExecuting,
-                       StrCat("running on ", start.node), clock_.Now());
+  store_.TransitionJobs(executing, clock_.Now());
   std::lock_guard lock(mu_);
-  stats_.started += 1;
+  stats_.started += started;
 }
 
 }  // namespace sluss::scheduler

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -108,12 +109,19 @@ class Engine {
     core::JobOutcome outcome;
   };
   void Loop();
-  void RecordFinished(const Finished& f);
+  // Records the results, in one transaction (and their retries in a second).
+  void RecordFinished(const std::deque<Finished>& done);
   void Cycle();
-  void Launch(const core::Job& job, const scheduler::Start& start);
+  // Persists every start as `preparing` in one transaction, launches them,
+  // then records them `executing` in another.
+  void LaunchAll(const std::vector<scheduler::Start>& starts,
+                 const std::map<core::JobId, const core::Job*>& by_id);
   core::Resources RequestOf(const core::Job& job, const core::Quota& quota) const;
   const core::Run* RunOf(core::RunId id);
+  // Charges fair-share usage and GPU-hours in memory; PersistUsage writes
+  // what changed (once per cycle).
   void ChargeUsage(const core::Job& job, const core::JobOutcome& outcome);
+  void PersistUsage();
   void LoadUsage();
   double GpuHoursSpent(const std::string& project, const std::string& period);
   void ChargeGpuHours(const core::Job& job, const core::JobOutcome& outcome);
@@ -139,6 +147,8 @@ class Engine {
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
   // GPU-hours spent by project in the budget period named by the key.
   std::map<std::string, std::pair<std::string, double>> gpu_hours_;
+  bool usage_dirty_ = false;
+  std::set<std::string> gpu_hours_dirty_;
 };
 
 }  // namespace sluss::scheduler

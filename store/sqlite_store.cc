@@ -501,7 +501,9 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
 }
 
 Result<void> SqliteStore::UpdateRunStateLocked(core::RunId id, core::TimePoint now) {
-  Stmt& s = Prepare("SELECT status FROM jobs WHERE run_id = ?");
+  // The distinct statuses are enough (DeriveRunState asks what is present),
+  // and come from the index alone.
+  Stmt& s = Prepare("SELECT DISTINCT status FROM jobs WHERE run_id = ?");
   s.Bind(1, id.value);
   std::vector<core::StatusCode> codes;
   int rc;
@@ -581,6 +583,36 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
   auto lock = Lock();
   Transaction tx(db_);
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "transition"));
+  auto moved = TransitionLocked(id, expected, to, reason, now, update);
+  if (!moved) return moved;
+  SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return moved;
+}
+
+Result<std::vector<Result<core::Job>>> SqliteStore::TransitionJobs(
+    const std::vector<core::JobTransition>& batch, core::TimePoint now) {
+  std::vector<Result<core::Job>> out;
+  if (batch.empty()) return out;
+  auto lock = Lock();
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "transitions"));
+  out.reserve(batch.size());
+  for (const auto& t : batch) {
+    // A savepoint each: a transition that fails halfway leaves nothing.
+    SLUSS_RETURN_IF_ERROR(internal::Exec(db_, "SAVEPOINT one"));
+    auto moved = TransitionLocked(t.id, t.expected, t.to, t.reason, now, t.update);
+    if (!moved) SLUSS_RETURN_IF_ERROR(internal::Exec(db_, "ROLLBACK TO one"));
+    SLUSS_RETURN_IF_ERROR(internal::Exec(db_, "RELEASE one"));
+    out.push_back(std::move(moved));
+  }
+  SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+Result<core::Job> SqliteStore::TransitionLocked(core::JobId id, core::StatusCode expected,
+                                                core::StatusCode to, std::string_view reason,
+                                                core::TimePoint now,
+                                                const core::JobUpdate& update) {
   auto job = GetJobLocked(id);
   if (!job) return std::unexpected(job.error());
   if (job->status != expected) {
@@ -631,7 +663,6 @@ Result<core::Job> SqliteStore::TransitionJob(core::JobId id,
     if (!a) return std::unexpected(a.error());
   }
   SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(job->run_id, now));
-  SLUSS_RETURN_IF_ERROR(tx.Commit());
   return GetJobLocked(id);
 }
 

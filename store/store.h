@@ -77,6 +77,8 @@ class SqliteStore final : public core::Store {
                                         core::StatusCode to, std::string_view reason,
                                         core::TimePoint now,
                                         const core::JobUpdate& update) override;
+  core::Result<std::vector<core::Result<core::Job>>> TransitionJobs(
+      const std::vector<core::JobTransition>& batch, core::TimePoint now) override;
   core::Result<void> UpdateJob(core::JobId id, int attempt,
                                const core::JobUpdate& update) override;
   core::Result<core::ActiveJobs> ListActiveJobs() override;
@@ -137,6 +139,10 @@ class SqliteStore final : public core::Store {
   core::Result<core::Job> GetJobLocked(core::JobId id);
   core::Result<void> UpdateRunStateLocked(core::RunId id, core::TimePoint now);
   core::Result<void> ApplyUpdateLocked(core::JobId id, const core::JobUpdate& update);
+  // REQUIRES: a Locked and a Transaction in scope.
+  core::Result<core::Job> TransitionLocked(core::JobId id, core::StatusCode expected,
+                                           core::StatusCode to, std::string_view reason,
+                                           core::TimePoint now, const core::JobUpdate& update);
   // REQUIRES: a Locked and a Transaction in scope.
   core::Result<core::AuditRecord> AppendAuditLocked(const core::AuditEvent& event,
                                                     core::TimePoint now);

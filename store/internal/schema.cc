@@ -182,6 +182,11 @@ CREATE TABLE permits (
 ) STRICT;
 CREATE INDEX permits_by_project ON permits(project);
 )sql",
+      // 7: a run's jobs by index, not by scanning every job (each status
+      // change derives its run's state from them).
+      R"sql(
+CREATE INDEX jobs_by_run ON jobs(run_id, status);
+)sql",
   };
   return migrations;
 }
