@@ -597,14 +597,18 @@ Result<std::vector<Result<core::Job>>> SqliteStore::TransitionJobs(
   Transaction tx(db_);
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "transitions"));
   out.reserve(batch.size());
+  std::set<std::int64_t> runs;
   for (const auto& t : batch) {
     // A savepoint each: a transition that fails halfway leaves nothing.
     SLUSS_RETURN_IF_ERROR(internal::Exec(db_, "SAVEPOINT one"));
-    auto moved = TransitionLocked(t.id, t.expected, t.to, t.reason, now, t.update);
+    auto moved = TransitionLocked(t.id, t.expected, t.to, t.reason, now, t.update,
+                                  /*run_state=*/false);
     if (!moved) SLUSS_RETURN_IF_ERROR(internal::Exec(db_, "ROLLBACK TO one"));
     SLUSS_RETURN_IF_ERROR(internal::Exec(db_, "RELEASE one"));
+    if (moved) runs.insert(moved->run_id.value);
     out.push_back(std::move(moved));
   }
+  for (std::int64_t run : runs) SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(core::RunId{run}, now));
   SLUSS_RETURN_IF_ERROR(tx.Commit());
   return out;
 }
@@ -612,7 +616,8 @@ Result<std::vector<Result<core::Job>>> SqliteStore::TransitionJobs(
 Result<core::Job> SqliteStore::TransitionLocked(core::JobId id, core::StatusCode expected,
                                                 core::StatusCode to, std::string_view reason,
                                                 core::TimePoint now,
-                                                const core::JobUpdate& update) {
+                                                const core::JobUpdate& update,
+                                                bool run_state) {
   auto job = GetJobLocked(id);
   if (!job) return std::unexpected(job.error());
   if (job->status != expected) {
@@ -662,7 +667,7 @@ Result<core::Job> SqliteStore::TransitionLocked(core::JobId id, core::StatusCode
     auto a = AppendAuditLocked({"slussd", "job.status", StrCat("job/", id.value), payload}, now);
     if (!a) return std::unexpected(a.error());
   }
-  SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(job->run_id, now));
+  if (run_state) SLUSS_RETURN_IF_ERROR(UpdateRunStateLocked(job->run_id, now));
   return GetJobLocked(id);
 }
 

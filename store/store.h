@@ -140,9 +140,12 @@ class SqliteStore final : public core::Store {
   core::Result<void> UpdateRunStateLocked(core::RunId id, core::TimePoint now);
   core::Result<void> ApplyUpdateLocked(core::JobId id, const core::JobUpdate& update);
   // REQUIRES: a Locked and a Transaction in scope.
+  // Leaves the run's state to the caller when `run_state` is false (a batch
+  // derives each run's state once, at its end).
   core::Result<core::Job> TransitionLocked(core::JobId id, core::StatusCode expected,
                                            core::StatusCode to, std::string_view reason,
-                                           core::TimePoint now, const core::JobUpdate& update);
+                                           core::TimePoint now, const core::JobUpdate& update,
+                                           bool run_state = true);
   // REQUIRES: a Locked and a Transaction in scope.
   core::Result<core::AuditRecord> AppendAuditLocked(const core::AuditEvent& event,
                                                     core::TimePoint now);
