@@ -20,36 +20,10 @@ using core::Fail;
 using core::Result;
 using core::StrCat;
 using internal::Stmt;
+using internal::Transaction;
 using nlohmann::json;
 
 namespace {
-
-// BEGIN IMMEDIATE ... COMMIT; rolls back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {
-    begun_ = internal::Exec(db, "BEGIN IMMEDIATE").has_value();
-  }
-  ~Transaction() {
-    if (begun_ && !committed_) (void)internal::Exec(db_, "ROLLBACK");
-  }
-  bool begun() const { return begun_; }
-  Result<void> Commit() {
-    auto r = internal::Exec(db_, "COMMIT");
-    if (r) committed_ = true;
-    return r;
-  }
-
- private:
-  sqlite3* db_;
-  bool begun_ = false;
-  bool committed_ = false;
-};
-
-#define SLUSS_RETURN_IF_ERROR(expr)                       \
-  do {                                                    \
-    if (auto _r = (expr); !_r) return std::unexpected(_r.error()); \
-  } while (0)
 
 constexpr const char* kJobColumns =
     "id, run_id, project, action, status, reason, attempt, spec, cache_key, "

@@ -16,15 +16,8 @@ if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
 fi
 tmp=$(mktemp -d /tmp/sluss-crash-XXXXXX)
 pid=
-cleanup() {
-  [[ -n $pid ]] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
-  for c in $(runc list -q 2>/dev/null); do  # this run's containers only
-    grep -q "$tmp" "/run/runc/$c/state.json" 2>/dev/null && runc delete -f "$c" >/dev/null 2>&1
-  done
-  for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
-  [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/support/jobs.sh"
+trap stop_everything EXIT
 export GIT_AUTHOR_NAME=A GIT_AUTHOR_EMAIL=a@example.org GIT_COMMITTER_NAME=A GIT_COMMITTER_EMAIL=a@example.org
 port=$((20000 + RANDOM % 12000))
 cat >"$tmp/slussd.yaml" <<YAML

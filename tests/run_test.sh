@@ -17,15 +17,8 @@ if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
 fi
 tmp=$(mktemp -d /tmp/sluss-run-XXXXXX)
 pid=
-cleanup() {
-  [[ -n $pid ]] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
-  for c in $(runc list -q 2>/dev/null); do
-    grep -q "$tmp" "/run/runc/$c/state.json" 2>/dev/null && runc delete -f "$c" >/dev/null 2>&1
-  done
-  for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
-  [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/support/jobs.sh"
+trap stop_everything EXIT
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 

@@ -60,6 +60,33 @@ core::Result<void> Exec(sqlite3* db, const char* sql);
 
 core::Error SqliteError(sqlite3* db, std::string_view what);
 
+// BEGIN IMMEDIATE ... COMMIT; rolls back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) { begun_ = Exec(db, "BEGIN IMMEDIATE").has_value(); }
+  ~Transaction() {
+    if (begun_ && !committed_) (void)Exec(db_, "ROLLBACK");
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  bool begun() const { return begun_; }
+  core::Result<void> Commit() {
+    auto r = Exec(db_, "COMMIT");
+    if (r) committed_ = true;
+    return r;
+  }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+  bool committed_ = false;
+};
+
+#define SLUSS_RETURN_IF_ERROR(expr)                                 \
+  do {                                                              \
+    if (auto _r = (expr); !_r) return std::unexpected(_r.error()); \
+  } while (0)
+
 template <typename T, typename Read>
 core::Result<std::vector<T>> Collect(sqlite3* db, Stmt& stmt, Read read, std::string_view what) {
   std::vector<T> out;
