@@ -87,6 +87,7 @@ json JobProvenance(const core::Project& project, const core::Run& run, const cor
       {"resources", {{"requested", spec.value("resources", json::object())}, {"used", used}}},
       {"node", ran.node},
       {"gpus", result.value("gpus", json(ran.gpus))},
+      {"gpu_uuids", result.value("gpu_uuids", json::array())},
       {"gpu_driver_version", result.value("gpu_driver_version", "")},
       {"runtime", {{"name", result.value("runtime", "")},
                    {"version", result.value("runtime_version", "")}}},

@@ -1,6 +1,8 @@
 #include "sandbox/cdi.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -133,6 +135,35 @@ core::Result<CdiEdits> ResolveGpus(const CdiSpec& spec,
     out.mounts.insert(out.mounts.end(), it->second.mounts.begin(),
                       it->second.mounts.end());
     out.env.insert(out.env.end(), it->second.env.begin(), it->second.env.end());
+  }
+  return out;
+}
+
+std::map<int, std::string> GpuUuidsByMinor(const std::string& dir) {
+  std::map<int, std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::ifstream in(it->path() / "information");
+    std::string line, uuid;
+    int minor = -1;
+    auto value = [](const std::string& l) {
+      std::string v = l.substr(l.find(':') + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      v.erase(v.find_last_not_of(" \t\r") + 1);
+      return v;
+    };
+    while (std::getline(in, line)) {
+      if (line.rfind("GPU UUID:", 0) == 0) uuid = value(line);
+      if (line.rfind("Device Minor:", 0) == 0) {
+        try {
+          minor = std::stoi(value(line));
+        } catch (const std::exception&) {
+          minor = -1;
+        }
+      }
+    }
+    if (minor >= 0 && !uuid.empty()) out[minor] = uuid;
   }
   return out;
 }

@@ -7,6 +7,7 @@
 // Text in, a spec out: no I/O.
 
 #include <map>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,12 @@ struct CdiSpec {
 };
 
 core::Result<CdiSpec> ParseCdiSpec(std::string_view text);
+
+// The UUID of each NVIDIA GPU by its device minor (the N of /dev/nvidiaN),
+// from the driver's /proc/driver/nvidia/gpus/<pci>/information files
+// ("Device Minor:" and "GPU UUID:" lines) under `dir`. Empty when there is
+// no driver; a file without both lines is skipped.
+std::map<int, std::string> GpuUuidsByMinor(const std::string& dir);
 
 // The edits for a job given `names`: the common edits, then each device's,
 // device nodes deduplicated by path. An unknown name is an error naming it.

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/temp_dir.h"
+
 namespace sluss::sandbox {
 namespace {
 
@@ -80,6 +82,21 @@ TEST_CASE("a broken CDI spec is an error, not a crash") {
   CHECK_FALSE(ParseCdiSpec("cdiVersion: 0.5.0\nkind: x\ndevices:\n- name: a\n"
                            "  containerEdits:\n    deviceNodes:\n    - path: relative\n"));
   CHECK_FALSE(ParseCdiSpec("[unclosed"));
+}
+
+TEST_CASE("GPU UUIDs come from the driver's /proc files, by device minor") {
+  testing::TempDir dir;
+  testing::WriteFile(dir / "0000:3b:00.0/information",
+                     "Model: \t\t NVIDIA H200\nGPU UUID: \t GPU-6a1b2c3d-0000-1111-2222-333344445555\n"
+                     "Bus Location: \t 0000:3b:00.0\nDevice Minor: \t 1\n");
+  testing::WriteFile(dir / "0000:1a:00.0/information",
+                     "GPU UUID: \t GPU-aaaaaaaa-0000-1111-2222-333344445555\nDevice Minor: \t 0\n");
+  testing::WriteFile(dir / "broken/information", "Model: x\n");
+  auto uuids = GpuUuidsByMinor(dir.path().string());
+  REQUIRE(uuids.size() == 2);
+  CHECK(uuids[0] == "GPU-aaaaaaaa-0000-1111-2222-333344445555");
+  CHECK(uuids[1] == "GPU-6a1b2c3d-0000-1111-2222-333344445555");
+  CHECK(GpuUuidsByMinor("/nonexistent").empty());
 }
 
 }  // namespace

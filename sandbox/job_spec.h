@@ -108,6 +108,7 @@ struct JobResult {
   std::int64_t oom_kills = 0;
   std::vector<OutputFile> outputs;
   std::vector<std::string> gpus;
+  std::vector<std::string> gpu_uuids;  // of the GPUs' device nodes, when the driver says
   std::string gpu_driver_version;
   std::string cdi_spec_sha256;
   std::string runtime;          // "runc"

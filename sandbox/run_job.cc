@@ -241,6 +241,16 @@ class Job {
       inputs.devices.push_back({dn.path, static_cast<std::int64_t>(major(st.st_rdev)),
                                 static_cast<std::int64_t>(minor(st.st_rdev))});
     }
+    // The GPUs' UUIDs for provenance: by the minor of each /dev/nvidiaN.
+    const auto uuids = GpuUuidsByMinor("/proc/driver/nvidia/gpus");
+    for (const auto& d : inputs.devices) {
+      if (d.path.find_first_of("0123456789") == std::string::npos ||
+          d.path.rfind("/dev/nvidia", 0) != 0 ||
+          d.path.find_first_not_of("0123456789", 11) != std::string::npos)
+        continue;
+      if (auto it = uuids.find(static_cast<int>(d.minor)); it != uuids.end())
+        result_.gpu_uuids.push_back(it->second);
+    }
     inputs.gpu_mounts = edits->mounts;
     inputs.gpu_env = edits->env;
     result_.gpus = spec_.gpus;
