@@ -190,16 +190,13 @@ HttpResponse AuditProof(Context& c) {
   if (*seq < 1) return FieldError("seq", "give the sequence number of a record (1 or more)");
   auto cps = c.store.ListAuditCheckpoints();
   if (!cps) return FromError(cps.error());
-  auto cp = std::find_if(cps->begin(), cps->end(),
-                         [&](const auto& x) { return x.tree_size >= *seq; });
-  if (cp == cps->end()) {
-    // The newest checkpoint is the most useful one to prove against.
+  // Proved against the newest checkpoint, which must cover the record.
+  if (cps->empty() || cps->back().tree_size < *seq)
     return ErrorResponse(409, "failed_precondition",
                          StrCat("record ", *seq, " is not under a signed checkpoint yet; "
                                 "checkpoints are made every few minutes"),
                          {});
-  }
-  cp = std::prev(cps->end());
+  const core::AuditCheckpoint* cp = &cps->back();
   auto leaves = c.store.AuditLeaves(cp->tree_size);
   if (!leaves) return FromError(leaves.error());
   auto records = c.store.ListAudit(*seq - 1, 1);

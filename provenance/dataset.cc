@@ -75,8 +75,19 @@ core::Result<std::string> HashOne(const std::string& path, std::vector<char>& bu
                                   HashProgress* progress) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return core::Internal(StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   core::Sha256 h;
+  // Counts `n` more bytes; false when the caller asked to stop.
+  auto advance = [progress](std::int64_t n) {
+    if (!progress) return true;
+    progress->bytes_done += n;
+    return !progress->cancel;
+  };
+  const auto cancelled = [] { return core::Fail(core::ErrorCode::kUnavailable, "hashing was cancelled"); };
   // Big files are hashed straight from the page cache through a mapping
   // (no copy into a buffer: about a third faster); small ones are read.
   struct stat st;
@@ -85,44 +96,23 @@ core::Result<std::string> HashOne(const std::string& path, std::vector<char>& bu
     for (std::int64_t off = 0; off < st.st_size; off += kWindow) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(kWindow, st.st_size - off));
       void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off);
-      if (p == MAP_FAILED) {
-        int e = errno;
-        ::close(fd);
-        return core::Internal(StrCat("cannot map ", path, ": ", std::strerror(e)));
-      }
+      if (p == MAP_FAILED) return core::Internal(StrCat("cannot map ", path, ": ", std::strerror(errno)));
       h.Update(p, n);
       ::munmap(p, n);
-      if (progress) {
-        progress->bytes_done += static_cast<std::int64_t>(n);
-        if (progress->cancel) {
-          ::close(fd);
-          return core::Fail(core::ErrorCode::kUnavailable, "hashing was cancelled");
-        }
-      }
+      if (!advance(static_cast<std::int64_t>(n))) return cancelled();
     }
-    ::close(fd);
-    if (progress) progress->files_done += 1;
-    return core::ToHex(h.Final());
-  }
-  for (;;) {
-    ssize_t got = ::read(fd, buf.data(), buf.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return core::Internal(StrCat("cannot read ", path, ": ", std::strerror(e)));
-    }
-    if (got == 0) break;
-    h.Update(buf.data(), static_cast<std::size_t>(got));
-    if (progress) {
-      progress->bytes_done += got;
-      if (progress->cancel) {
-        ::close(fd);
-        return core::Fail(core::ErrorCode::kUnavailable, "hashing was cancelled");
+  } else {
+    for (;;) {
+      ssize_t got = ::read(fd, buf.data(), buf.size());
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        return core::Internal(StrCat("cannot read ", path, ": ", std::strerror(errno)));
       }
+      if (got == 0) break;
+      h.Update(buf.data(), static_cast<std::size_t>(got));
+      if (!advance(got)) return cancelled();
     }
   }
-  ::close(fd);
   if (progress) progress->files_done += 1;
   return core::ToHex(h.Final());
 }

@@ -38,12 +38,6 @@ YAML
 export SLUSS_SERVER=127.0.0.1:$port
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
-start() {
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
-  fail "slussd did not start: $(tail -3 "$tmp/log")"
-}
 start 1
 steward=$("$SLUSS" token create --user steward@example.org --role steward --name test 2>/dev/null)
 auditor=$("$SLUSS" token create --user auditor@example.org --role auditor --name test 2>/dev/null)
@@ -51,18 +45,6 @@ alice=$("$SLUSS" token create --user alice@example.org --role researcher --name 
 "$SLUSS" project create p1 --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
 push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
 "$SLUSS" member add p1 alice@example.org >/dev/null
-job_field() {  # job_field RUN ACTION FIELD
-  "$SLUSS" run show "$1" --json | python3 -c '
-import json, sys
-jobs = {j["action"]: j for j in json.load(sys.stdin)["jobs"]}
-v = jobs[sys.argv[1]]
-for k in sys.argv[2].split("."): v = v[k] if v is not None else None
-print("" if v is None else v)' "$2" "$3"
-}
-wait_status() {  # wait_status RUN ACTION STATUS
-  for _ in $(seq 300); do [[ $(job_field "$1" "$2" status_code) == "$3" ]] && return 0; sleep 0.1; done
-  return 1
-}
 work=$tmp/work
 mkdir -p "$work"
 git -C "$work" init -q -b main

@@ -37,22 +37,7 @@ YAML
 export SLUSS_SERVER=127.0.0.1:$port
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
-start() {
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
-  fail "slussd did not start: $(tail -3 "$tmp/log")"
-}
 start 1
-# job_field RUN ACTION FIELD
-job_field() {
-  "$SLUSS" run show "$1" --json | python3 -c '
-import json, sys
-jobs = {j["action"]: j for j in json.load(sys.stdin)["jobs"]}
-v = jobs[sys.argv[1]]
-for k in sys.argv[2].split("."): v = v[k] if v is not None else None
-print("" if v is None else v)' "$2" "$3"
-}
 run_state() { "$SLUSS" run show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
 # wait_run RUN: until the run ends (90 s at most); prints its state.
 wait_run() {
@@ -63,10 +48,6 @@ wait_run() {
     sleep 0.2
   done
   echo "timeout($s)"
-}
-wait_status() {  # wait_status RUN ACTION STATUS
-  for _ in $(seq 300); do [[ $(job_field "$1" "$2" status_code) == "$3" ]] && return 0; sleep 0.1; done
-  return 1
 }
 push() {  # push WORKDIR MESSAGE
   git -C "$1" add -A && git -C "$1" commit -qm "$2" && git -C "$1" push -q "$push_url" main 2>>"$tmp/push.log"

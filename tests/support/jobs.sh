@@ -12,3 +12,28 @@ stop_everything() {
   for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
   [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
 }
+
+# start N: starts slussd with $tmp/slussd.yaml (log in $tmp/log) and waits
+# until its log says " ready " N times (N: how many starts so far).
+start() {
+  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
+  pid=$!
+  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
+  fail "slussd did not start: $(tail -3 "$tmp/log")"
+}
+
+# job_field RUN ACTION FIELD: a field of a run's job ("result.status").
+job_field() {
+  "$SLUSS" run show "$1" --json | python3 -c '
+import json, sys
+jobs = {j["action"]: j for j in json.load(sys.stdin)["jobs"]}
+v = jobs[sys.argv[1]]
+for k in sys.argv[2].split("."): v = v[k] if v is not None else None
+print("" if v is None else v)' "$2" "$3"
+}
+
+# wait_status RUN ACTION STATUS: until the job has that status (30 s at most).
+wait_status() {
+  for _ in $(seq 300); do [[ $(job_field "$1" "$2" status_code) == "$3" ]] && return 0; sleep 0.1; done
+  return 1
+}
