@@ -153,6 +153,29 @@ grep -q "ptrace -1 Operation not permitted" "$J/stdout.log" && ok || fail "ptrac
 grep -q UNSHARED "$J/stdout.log" && fail "unshare worked" || ok
 grep -q MOUNTED "$J/stdout.log" && fail "mount worked" || ok
 
+# --- 32-bit system calls (int 0x80, a classic way around a filter): the
+# profile lists only the native architecture, so the kernel kills the job.
+if [[ $(uname -m) == x86_64 ]] && command -v gcc >/dev/null; then
+  cat >"$T/int80.c" <<'C'
+#include <stdio.h>
+int main(void) {
+  long ret;
+  __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory"); /* i386 getpid */
+  printf("COMPAT getpid %ld\n", ret);
+  return 0;
+}
+C
+  if gcc -static -O2 -o "$T/int80" "$T/int80.c" 2>/dev/null; then
+    spec compat 'exec /workspace/int80'
+    install -m 0755 "$T/int80" "$J/ws/int80"
+    "$RUN" run "$J" >"$J/run.out" 2>&1
+    expect "a 32-bit system call" "$(field signal)" 31
+    grep -q COMPAT "$J/stdout.log" && fail "a 32-bit system call got through: $(out)" || ok
+  else
+    echo "note: no static libc to build the int 0x80 check; skipped"
+  fi
+fi
+
 # --- Exit codes ---
 job failing 'echo about to fail >&2; exit 3'
 expect "exit 3" "$(field status)" nonzero_exit
