@@ -7,7 +7,10 @@
 #   make build   build into build/ (RelWithDebInfo, warnings as errors)
 #   make run     build and start slussd with the default config (./.sluss)
 #   make fuzz    fuzz the sluss.yaml parser for FUZZ_SECONDS (default 60)
-#   make bench   the benchmarks in bench/ (results: docs/benchmarks.md)
+#   make bench   every benchmark in bench/, sluss against Slurm (installed
+#                and started by scripts/slurm-local) in the same run;
+#                rewrites docs/benchmarks.md (about 15 min; QUICK=1: a
+#                1-minute subset, written to build/benchmarks-quick.md)
 #   make clean   remove build trees and demo state
 
 SHELL := /bin/bash
@@ -70,10 +73,7 @@ fuzz: fuzz-build
 	status=$${PIPESTATUS[0]}; rm -rf "$$corpus"; exit $$status
 
 bench: build
-	$(BUILD)/bench/planner_bench 5
-	bench/sandbox.sh 20
-	bench/api.sh
-	$(BUILD)/bench/hash_bench 1 3
+	BUILD=$(BUILD) bench/run-all $(if $(QUICK),--quick)
 
 demo: demo-deps build
 	scripts/demo

@@ -109,4 +109,12 @@ for line in "${results[@]}"; do
   esac
   printf '%-32s %9d %9d %9d %8.2f %8.2f %8.2fx\n' "$label" "$min" "$med" "$max" "$p50" "$p99" \
     "$(awk -v a="$med" -v b="$base" 'BEGIN {print a / b}')"
+  case $name in
+    job) job_line="$med r/s; GET /healthz; $base r/s; $(awk -v a="$med" -v b="$base" 'BEGIN {printf "%.2fx", a / b}')" ;;
+    paced) paced_p99=$p99 ;;
+  esac
 done
+# Lines for bench/run-all's table: figure; sluss; peer; peer's; ratio; goal.
+echo
+echo "summary: API, GET /v1/jobs/{id}, 64 connections; $job_line; >= 20,000 r/s"
+echo "summary: API, p99 at ~1,000 requests/s; $paced_p99 ms; -; -; -; < 10 ms"

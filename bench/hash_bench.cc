@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
   row(n_us.c_str(), usn, sumn);
   std::printf("\nper core: sluss %.2f GiB/s (goal >= 1 GiB/s), sha256sum %.2f GiB/s\n",
               bytes_gib / us1.median, bytes_gib / sum1.median);
+  // One line for bench/run-all's table: figure; sluss; peer; peer's; ratio; goal.
+  std::printf("summary: dataset hashing, one core; %.2f GiB/s; sha256sum; %.2f GiB/s; %.1fx; >= 1 GiB/s\n",
+              bytes_gib / us1.median, bytes_gib / sum1.median, sum1.median / us1.median);
   fs::remove_all(dir);
   return 0;
 }

@@ -68,4 +68,8 @@ for row in none loop; do
   label="sluss-run run, output_fs: $row"
   [[ $row == loop ]] && label="$label (default)"
   printf '%-44s %8s %8s %8s %8.2fx\n' "$label" "$mn" "$md" "$mx" "$(awk -v a="$md" -v b="$rmed" 'BEGIN {print a / b}')"
+  [[ $row == loop ]] && lmed=$md
 done
+# One line for bench/run-all's table: figure; sluss; peer; peer's; ratio; goal.
+echo
+echo "summary: sandbox, /bin/true start to exit; $lmed ms; runc run, same bundle; $rmed ms; $(awk -v a="$lmed" -v b="$rmed" 'BEGIN {printf "%.2fx", a / b}'); <= 1.3x"
