@@ -18,6 +18,7 @@
 #include "core/time.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/internal/files.h"
+#include "sandbox/loop_mount.h"
 #include "sandbox/oci.h"
 #include "sandbox/process.h"
 
@@ -185,9 +186,7 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
     }
   }
   const std::string mnt = dir + "/output-mnt";
-  if (RunCommand({"mountpoint", "-q", mnt}).ok()) {
-    if (!RunCommand({"umount", mnt}).ok()) RunCommand({"umount", "-l", mnt});
-  }
+  UnmountIfMounted(mnt);
   ::unlink((dir + "/output.img").c_str());
   auto w = WriteResult(dir, result);
   ::close(fd);
