@@ -103,6 +103,8 @@ struct Api::Impl {
     add("PUT", "/v1/projects/{p}/quota", admin, h::PutQuota);
     add("POST", "/v1/projects/{p}/webhook", admin, h::CreateWebhook);
     add("GET", "/v1/projects/{p}/usage", all, h::GetUsage);
+    add("POST", "/v1/projects/{p}/pause", admin, h::PauseProject);
+    add("POST", "/v1/projects/{p}/resume", admin, h::ResumeProject);
     add("GET", "/v1/projects/{p}/members", all, h::ListMembers);
     add("PUT", "/v1/projects/{p}/members/{user}", admin, h::AddMember);
     add("DELETE", "/v1/projects/{p}/members/{user}", admin, h::RemoveMember);
@@ -322,6 +324,31 @@ struct Api::Impl {
     for (const auto& c : *counts) {
       out += StrCat("sluss_jobs{project=\"", c.project, "\",state=\"", core::Name(c.state),
                     "\"} ", c.count, "\n");
+    }
+    // Seconds since each mirrored project's last successful fetch (hosted
+    // projects are pushed to and have none).
+    if (auto projects = store.ListProjects()) {
+      std::string lines;
+      const core::TimePoint now = clock.Now();
+      for (const auto& p : *projects) {
+        if (p.repo_url.empty()) continue;
+        auto v = store.GetSetting(StrCat("sync/", p.name));
+        json s = v ? json::parse(*v, nullptr, false) : json();
+        auto at = s.is_object() && s["last_ok_at"].is_string()
+                      ? core::ParseRfc3339(s["last_ok_at"].get<std::string>())
+                      : std::nullopt;
+        // Never fetched: the age since the project was created.
+        const core::TimePoint since = at ? *at : p.created_at;
+        char age[32];
+        std::snprintf(age, sizeof age, "%.3f",
+                      std::chrono::duration<double>(now - since).count());
+        lines += StrCat("sluss_git_sync_age_seconds{project=\"", p.name, "\"} ", age, "\n");
+      }
+      if (!lines.empty()) {
+        out += "# HELP sluss_git_sync_age_seconds Seconds since the project's repository was last fetched successfully.\n";
+        out += "# TYPE sluss_git_sync_age_seconds gauge\n";
+        out += lines;
+      }
     }
     if (options.extra_metrics) out += options.extra_metrics();
     HttpResponse r;

@@ -33,6 +33,7 @@ constexpr const char* kUsage =
     "  logs JOB [-f] [--stderr] [--attempt N]   a job's output; -f follows it to the end\n"
     "  projects | project create NAME [--hosted] [--description D] | project show NAME\n"
     "  project webhook NAME    a new secret for GitHub/Gitea/GitLab push webhooks\n"
+    "  project pause NAME [--reason R] | project resume NAME   (admins) hold a project's queue\n"
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
     "  usage PROJECT | nodes | images | image add NAME ROOTFS | whoami\n"

@@ -19,7 +19,7 @@ namespace {
 constexpr std::string_view kTopKeys[] = {"version", "actions"};
 constexpr std::string_view kActionKeys[] = {
     "image", "run", "needs", "datasets", "resources",
-    "outputs", "code", "retries", "env"};
+    "outputs", "code", "retries", "env", "priority"};
 constexpr std::string_view kResourceKeys[] = {"gpus", "cpus", "memory", "time",
                                               "disk"};
 constexpr std::string_view kOutputKeys[] = {"sensitive", "releasable"};
@@ -296,6 +296,12 @@ class PipelineChecker {
     }
     if (auto it = f.find("env"); it != f.end()) {
       Env(*it->second, JoinPath(path, "env"), a);
+    }
+    if (auto it = f.find("priority"); it != f.end()) {
+      if (auto v = c_.Integer(*it->second, JoinPath(path, "priority"), -kMaxPriority,
+                              kMaxPriority)) {
+        a->priority = static_cast<int>(*v);
+      }
     }
   }
 

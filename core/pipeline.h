@@ -26,6 +26,7 @@ namespace sluss::core {
 inline constexpr std::size_t kMaxPipelineBytes = 1 << 20;  // 1 MiB
 inline constexpr int kPipelineVersion = 1;
 inline constexpr int kMaxRetries = 10;
+inline constexpr int kMaxPriority = 100;
 
 struct RetryPolicy {
   int max = 0;  // further attempts after the first
@@ -59,6 +60,9 @@ struct Action {
   std::vector<std::string> code;  // globs; empty: the whole repository
   RetryPolicy retries;
   std::vector<std::pair<std::string, std::string>> env;  // sorted by name
+  // Order among the project's ready jobs (higher first; -100..100). Not an
+  // input of the job: it is not in the cache key.
+  int priority = 0;
 };
 
 struct Pipeline {

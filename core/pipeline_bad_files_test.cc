@@ -146,6 +146,8 @@ const std::vector<BadFile>& Cases() {
        {"sluss.yaml:3:33: actions.a.code: '../other/*.py' must not contain '..'"}},
       {"retries too many", kHead + "  a: {image: py, run: x, retries: 50}\n",
        {"sluss.yaml:3:35: actions.a.retries: must be between 0 and 10, got 50"}},
+      {"priority out of range", kHead + "  a: {image: py, run: x, priority: 500}\n",
+       {"sluss.yaml:3:36: actions.a.priority: must be between -100 and 100, got 500"}},
       {"retries on a code that cannot be retried", kHead + "  a: {image: py, run: x, retries: {max: 1, on: [permit_revoked]}}\n",
        {"sluss.yaml:3:49: actions.a.retries.on: 'permit_revoked' cannot be retried; use nonzero_exit, oom_killed, timed_out or node_lost"}},
       {"env with a secret", kHead + "  a: {image: py, run: x, env: {DB_PASSWORD: hunter2}}\n",

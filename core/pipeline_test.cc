@@ -104,6 +104,9 @@ actions:
   CHECK(a.resources.disk_bytes == 20LL << 30);
   CHECK(a.resources.milli_cpus == 500);
   MustParse("version: 1\nactions:\n  a: {image: i, run: r, retries: 3}\n");
+  CHECK(a.priority == 0);
+  CHECK(MustParse("version: 1\nactions:\n  a: {image: i, run: r, priority: -20}\n")
+            .actions[0].priority == -20);
 }
 
 TEST_CASE("anchors and aliases of modest size are allowed") {

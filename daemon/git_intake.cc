@@ -92,9 +92,18 @@ core::Result<std::unique_ptr<gitsync::Repo>> GitIntake::OpenRepo(const core::Pro
   }
   std::string mirror = MirrorPath(project.name);
   auto fetched = gitsync::Repo::Mirror(project.repo_url, mirror);
+  // The last successful fetch is kept across failures: /metrics shows its
+  // age (sluss_git_sync_age_seconds), which is what an operator alerts on.
+  std::string last_ok = core::FormatRfc3339(clock_.Now());
+  if (!fetched) {
+    auto prev = store_.GetSetting(StrCat("sync/", project.name));
+    nlohmann::json p = prev ? nlohmann::json::parse(*prev, nullptr, false) : nlohmann::json();
+    last_ok = p.is_object() ? p.value("last_ok_at", "") : "";
+  }
   nlohmann::json status = {{"ok", fetched.has_value()},
                            {"url", project.repo_url},
                            {"at", core::FormatRfc3339(clock_.Now())},
+                           {"last_ok_at", last_ok.empty() ? nlohmann::json() : nlohmann::json(last_ok)},
                            {"error", fetched ? "" : fetched.error().message}};
   (void)store_.PutSetting(StrCat("sync/", project.name), status.dump(), clock_.Now());
   if (!fetched) return std::unexpected(fetched.error());
@@ -390,6 +399,7 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
       // Provenance that only submit time knows (after the key: it is not
       // an input of the job).
       action_spec["image_digest"] = image;
+      if (a.priority != 0) action_spec["priority"] = a.priority;
       action_spec["submitted"] = {{"repository", project.repo_url.empty()
                                                      ? StrCat("sluss-hosted:", project.name)
                                                      : project.repo_url},

@@ -363,6 +363,13 @@ void Engine::Cycle() {
     if (auto it = usage_.find(p); it != usage_.end())
       ps.usage = Decay(it->second.first, it->second.second, now);
     if (q.budget) ps.gpu_hours_spent = GpuHoursSpent(p, BudgetPeriodKey(q.budget->period, now));
+    if (auto v = store_.GetSetting("project/" + p)) {
+      json j = ParseOr(*v);
+      if (j.is_object() && j.value("paused", false)) {
+        ps.paused = true;
+        ps.paused_reason = j.value("reason", "");
+      }
+    }
   }
 
   std::map<core::JobId, const core::Job*> by_id;
@@ -384,6 +391,9 @@ void Engine::Cycle() {
     }
     PendingJob p{job.id, job.project, user, job.action, job.status, job.reason, request,
                  job.needs, job.created_at, job.eligible_at};
+    // Parsed only where set: most jobs have none, and this runs every cycle.
+    if (job.spec_json.find("\"priority\"") != std::string::npos)
+      p.priority = ParseOr(job.spec_json).value("priority", 0);
     s.pending.push_back(std::move(p));
   }
 

@@ -237,11 +237,20 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       d.waits.push_back({job.id, StatusCode::kPaused, "paused: an admin paused the queue"});
       continue;
     }
+    if (auto p = s.projects.find(job.project); p != s.projects.end() && p->second.paused) {
+      d.waits.push_back(
+          {job.id, StatusCode::kPaused,
+           StrCat("paused: an admin paused project ", job.project,
+                  p->second.paused_reason.empty() ? "" : StrCat(" (", p->second.paused_reason, ")"))});
+      continue;
+    }
     ready[job.project].push_back(&job);
   }
+  // Within a project: priority, then age.
   for (auto& [_, q] : ready)
     std::stable_sort(q.begin(), q.end(), [](const PendingJob* a, const PendingJob* b) {
-      return std::tie(a->submitted_at, a->id) < std::tie(b->submitted_at, b->id);
+      return std::tuple(-a->priority, a->submitted_at, a->id) <
+             std::tuple(-b->priority, b->submitted_at, b->id);
     });
 
   // 2-5. Fair share order, quotas, placement, backfill.

@@ -41,6 +41,7 @@ struct PendingJob {
   std::vector<core::JobId> needs;
   core::TimePoint submitted_at;
   std::optional<core::TimePoint> eligible_at;  // retry backoff
+  int priority = 0;  // within its project: higher first, then older first
 };
 
 struct RunningJob {
@@ -68,6 +69,9 @@ struct ProjectState {
   // starts only if it may finish within the budget; when one ends, its
   // reservation gives way to what it used.
   double gpu_hours_spent = 0;
+  // An admin paused the project: none of its jobs start; running ones go on.
+  bool paused = false;
+  std::string paused_reason;
 };
 
 struct NeedStatus {

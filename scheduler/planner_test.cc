@@ -214,6 +214,43 @@ TEST_CASE("held jobs get no decision; a paused queue says so") {
   CHECK(WaitOf(d, 2)->code == StatusCode::kPaused);
 }
 
+TEST_CASE("a paused project waits with its reason; other projects go on") {
+  Snapshot s;
+  s.nodes = {Node("n1", 4, 64)};
+  s.pending = {Job(1, "p1"), Job(2, "p2")};
+  s.projects["p1"].paused = true;
+  s.projects["p1"].paused_reason = "permit under review";
+  s.projects["p2"];
+  Decisions d = Plan(s, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{2});
+  REQUIRE(WaitOf(d, 1));
+  CHECK(WaitOf(d, 1)->code == StatusCode::kPaused);
+  CHECK(WaitOf(d, 1)->reason == "paused: an admin paused project p1 (permit under review)");
+}
+
+TEST_CASE("within a project, higher priority first, then age; fair share still comes first") {
+  Snapshot s;
+  s.nodes = {Node("n1", 1, 64)};  // one job at a time
+  s.pending = {Job(1, "p1"), Job(2, "p1"), Job(3, "p1")};
+  s.pending[2].priority = 10;   // the youngest, but urgent
+  s.pending[0].priority = -5;   // the oldest, but may wait
+  Decisions d = Plan(s, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{3});
+  s.pending.erase(s.pending.begin() + 2);
+  d = Plan(s, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{2});
+
+  // A project with less usage goes before another's high priority.
+  Snapshot f;
+  f.nodes = {Node("n1", 1, 64)};
+  f.pending = {Job(1, "p1"), Job(2, "p2")};
+  f.pending[0].priority = 100;
+  f.projects["p1"].usage = 50;
+  f.projects["p2"].usage = 0;
+  d = Plan(f, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{2});
+}
+
 TEST_CASE("a drained node gets nothing; a retry waits out its backoff") {
   Snapshot s;
   s.nodes = {Node("n1", 4, 64)};

@@ -356,4 +356,16 @@ TEST_CASE("admins drain nodes and pause the queue; the state survives a restart"
   f.CallJson("POST", "/v1/queue/resume", admin);
   CHECK(f.CallJson("GET", "/v1/nodes", admin)["nodes"][0]["state"] == "up");
   CHECK(f.CallJson("GET", "/v1/queue", admin)["paused"] == false);
+
+  // One project paused: its members see it, with who, when and why.
+  const std::string alice = f.token[Role::kResearcher];
+  CHECK(f.CallJson("GET", "/v1/projects/p1", alice)["paused"].is_null());
+  f.CallJson("POST", "/v1/projects/p1/pause", admin, R"({"reason": "permit under review"})");
+  auto p = f.CallJson("GET", "/v1/projects/p1", alice);
+  CHECK(p["paused"]["reason"] == "permit under review");
+  CHECK(p["paused"]["by"] == "admin@example.org");
+  CHECK(f.Call("POST", "/v1/projects/p1/pause", alice).status == 403);
+  CHECK(f.Call("POST", "/v1/projects/nope/pause", admin).status == 404);
+  f.CallJson("POST", "/v1/projects/p1/resume", admin);
+  CHECK(f.CallJson("GET", "/v1/projects/p1", alice)["paused"].is_null());
 }

@@ -145,6 +145,21 @@ TEST_CASE("engine: a start is persisted before the executor is asked to launch")
   CHECK(f.Job("model").reason == "waiting_on_dependencies (extract)");
 }
 
+TEST_CASE("engine: a paused project's jobs wait, saying so; resumed, they start") {
+  Fixture f;
+  f.Submit();
+  REQUIRE(f.store->PutSetting("project/p1", R"({"paused": true, "reason": "audit"})", f.clock.Now()));
+  Scheduler s(f);
+  s.Start();
+  CHECK(s.exec.launched.empty());
+  CHECK(f.Job("extract").status == StatusCode::kPaused);
+  CHECK(f.Job("extract").reason == "paused: an admin paused project p1 (audit)");
+  REQUIRE(f.store->PutSetting("project/p1", R"({"paused": false})", f.clock.Now()));
+  s.engine.RunOnce();
+  REQUIRE(s.exec.launched.size() == 1);
+  CHECK(s.exec.launched[0].first == f.ids["extract"]);
+}
+
 TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
   Fixture f;
   f.Submit();

@@ -226,6 +226,14 @@ code=$(curl -s -o "$tmp/gone" -w '%{http_code}' -X POST -H "Authorization: Beare
 [[ $code == 503 ]] && ok || fail "unreadable remote answered $code: $(cat "$tmp/gone")"
 "$SLUSS" project show gone | grep -q "^last fetch:  FAILED" && ok || fail "sync status: $("$SLUSS" project show gone)"
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "still serving" 0 $?
+# /metrics: the age of each mirror's last good fetch (small for remote,
+# since its creation for gone, which never fetched).
+curl -sf -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
+awk '/^sluss_git_sync_age_seconds\{project="remote"\}/ {exit !($2 < 30)}' "$tmp/metrics" &&
+  grep -q '^sluss_git_sync_age_seconds{project="remote"}' "$tmp/metrics" && ok ||
+  fail "no sync age for remote: $(grep sync_age "$tmp/metrics")"
+grep -q '^sluss_git_sync_age_seconds{project="gone"}' "$tmp/metrics" && ok || fail "no sync age for gone"
+grep -q 'sluss_git_sync_age_seconds{project="study"}' "$tmp/metrics" && fail "a hosted project has a sync age" || ok
 
 # 14. What can never run is refused at submit, naming the limit; so is a run
 # over the project's queue limit.

@@ -39,6 +39,8 @@ HttpResponse ResumeNode(Context& c);
 HttpResponse GetQueue(Context& c);
 HttpResponse PauseQueue(Context& c);
 HttpResponse ResumeQueue(Context& c);
+HttpResponse PauseProject(Context& c);
+HttpResponse ResumeProject(Context& c);
 HttpResponse ListDatasets(Context& c);
 HttpResponse RegisterDataset(Context& c);
 HttpResponse GetDataset(Context& c);
