@@ -3,7 +3,9 @@
 // HTTP requests and responses as plain values, so that request -> response
 // is a function that knows nothing of sockets (api/server.cc does the I/O).
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: a stream. The server sends the body chunked (Transfer-Encoding:
+  // chunked): `body` first, then what `next` returns, asked again and again
+  // on a worker thread: more text; "" for nothing yet (asked again after a
+  // short wait); std::nullopt at the end. It must not block.
+  std::function<std::optional<std::string>()> next;
 };
 
 // Splits "/v1/runs?project=p1&limit=5" into a decoded path and query.

@@ -225,6 +225,10 @@ HttpResponse GetProject(Context& c) {
   auto sync = c.store.GetSetting(StrCat("sync/", p->name));
   out["sync"] = sync ? json::parse(*sync, nullptr, false) : json();
   if (out["sync"].is_discarded()) out["sync"] = nullptr;
+  // Paused by an admin: {"paused": true, "reason", "by", "at"}; else null.
+  auto paused = c.store.GetSetting(StrCat("project/", p->name));
+  json pj = paused ? json::parse(*paused, nullptr, false) : json();
+  out["paused"] = pj.is_object() && pj.value("paused", false) ? pj : json();
   return Json(200, out);
 }
 
@@ -428,6 +432,38 @@ HttpResponse ListJobEvents(Context& c) {
 // The job's output, as plain text from `offset` (bytes into what is kept),
 // at most `limit` bytes. X-Sluss-Next-Offset says where to continue and
 // X-Sluss-Job-State whether more can come (`sluss logs -f` polls with it).
+namespace {
+
+using LogFiles = std::function<std::vector<std::string>(core::JobId, int, const std::string&)>;
+
+// Up to `want` bytes of a job's log from `offset` (in the whole of its
+// files, oldest first); *total: the size of the whole.
+std::string ReadLog(const LogFiles& files, core::JobId job, int attempt, const std::string& stream,
+                    std::int64_t offset, std::int64_t want, std::int64_t* total) {
+  std::string body;
+  std::int64_t pos = 0;  // where the current file starts in the whole
+  for (const auto& file : files(job, attempt, stream)) {
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(0, std::ios::end);
+    const std::int64_t size = in.tellg();
+    if (size < 0) continue;
+    if (offset < pos + size && static_cast<std::int64_t>(body.size()) < want) {
+      const std::int64_t from = std::max<std::int64_t>(0, offset - pos);
+      const std::int64_t n = std::min<std::int64_t>(size - from, want - static_cast<std::int64_t>(body.size()));
+      std::string chunk(static_cast<std::size_t>(n), '\0');
+      in.seekg(from);
+      in.read(chunk.data(), n);
+      chunk.resize(static_cast<std::size_t>(in.gcount()));
+      body += chunk;
+    }
+    pos += size;
+  }
+  *total = pos;
+  return body;
+}
+
+}  // namespace
+
 HttpResponse JobLogs(Context& c) {
   auto job = VisibleJob(c);
   if (!job) return job.error();
@@ -443,33 +479,44 @@ HttpResponse JobLogs(Context& c) {
   if (!attempt) return attempt.error();
   if (*attempt < 1 || *attempt > job->attempt)
     return FieldError("attempt", StrCat("the job has attempts 1 to ", job->attempt));
-  std::int64_t want = std::min<std::int64_t>(*limit, 1 << 20);
-  std::string body;
-  std::int64_t pos = 0;  // where the current file starts in the whole
-  for (const auto& file : c.log_files(job->id, static_cast<int>(*attempt), stream)) {
-    std::ifstream in(file, std::ios::binary);
-    in.seekg(0, std::ios::end);
-    const std::int64_t size = in.tellg();
-    if (size < 0) continue;
-    if (*offset < pos + size && static_cast<std::int64_t>(body.size()) < want) {
-      const std::int64_t from = std::max<std::int64_t>(0, *offset - pos);
-      const std::int64_t n = std::min<std::int64_t>(size - from, want - static_cast<std::int64_t>(body.size()));
-      std::string chunk(static_cast<std::size_t>(n), '\0');
-      in.seekg(from);
-      in.read(chunk.data(), n);
-      chunk.resize(static_cast<std::size_t>(in.gcount()));
-      body += chunk;
-    }
-    pos += size;
+  bool follow = false;
+  if (auto it = c.req.query.find("follow"); it != c.req.query.end()) {
+    if (it->second != "1" && it->second != "0" && it->second != "true" && it->second != "false")
+      return FieldError("follow", "expected 1 or 0");
+    follow = it->second == "1" || it->second == "true";
   }
+  const std::int64_t want = std::min<std::int64_t>(*limit, 1 << 20);
+  const std::int64_t from = std::max<std::int64_t>(*offset, 0);
+  std::int64_t total = 0;
   HttpResponse resp;
   resp.status = 200;
   resp.content_type = "text/plain; charset=utf-8";
-  resp.body = std::move(body);
-  const std::int64_t next = std::max<std::int64_t>(*offset, 0) + static_cast<std::int64_t>(resp.body.size());
-  resp.headers.emplace_back("X-Sluss-Next-Offset", std::to_string(std::min(next, std::max(pos, *offset))));
+  resp.body = ReadLog(c.log_files, job->id, static_cast<int>(*attempt), stream, from, want, &total);
+  const std::int64_t next = from + static_cast<std::int64_t>(resp.body.size());
   resp.headers.emplace_back("X-Sluss-Job-State", std::string(core::Name(job->state())));
   resp.headers.emplace_back("X-Sluss-Attempt", std::to_string(*attempt));
+  if (!follow) {
+    resp.headers.emplace_back("X-Sluss-Next-Offset", std::to_string(std::min(next, std::max(total, from))));
+    return resp;
+  }
+  // Streamed until the attempt ends: the log as it grows, then the rest.
+  // The stream ends when the job has ended (or moved on to a later
+  // attempt) and everything it wrote has been sent.
+  resp.next = [store = &c.store, files = c.log_files, id = job->id, att = static_cast<int>(*attempt),
+               stream, pos = next]() mutable -> std::optional<std::string> {
+    std::int64_t size = 0;
+    auto read = [&] {
+      std::string more = ReadLog(files, id, att, stream, pos, 1 << 20, &size);
+      pos += static_cast<std::int64_t>(more.size());
+      return more;
+    };
+    if (std::string more = read(); !more.empty()) return more;
+    auto j = store->GetJob(id);
+    const bool over = !j || j->attempt != att || core::IsTerminal(j->state());
+    if (!over) return std::string();
+    if (std::string more = read(); !more.empty()) return more;
+    return std::nullopt;
+  };
   return resp;
 }
 
@@ -681,5 +728,19 @@ HttpResponse PauseQueue(Context& c) {
 }
 
 HttpResponse ResumeQueue(Context& c) { return SetFlag(c, "queue", "paused", false, ""); }
+
+HttpResponse PauseProject(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto reason = OptionalReason(c);
+  if (!reason) return reason.error();
+  return SetFlag(c, "project/" + p->name, "paused", true, *reason);
+}
+
+HttpResponse ResumeProject(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  return SetFlag(c, "project/" + p->name, "paused", false, "");
+}
 
 }  // namespace sluss::api::internal

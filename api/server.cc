@@ -1,6 +1,9 @@
 #include "api/server.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <future>
 #include <optional>
 #include <thread>
@@ -10,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -61,10 +66,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
     requires(!kTls)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {}
   Session(tcp::socket socket, asio::ssl::context& tls, HttpServer::Impl* server)
     requires(kTls)
-      : stream_(std::move(socket), tls), server_(server) {}
+      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), server_(server) {}
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -162,6 +167,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Write(HttpResponse r) {
+    if (r.next) return WriteStream(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version_ ? version_ : 11);
     res->set(http::field::server, "slussd");
@@ -177,6 +183,100 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                         if (ec || !self->keep_alive_ || self->server_->stopping.load()) {
                           return self->Close();
                         }
+                        self->Read(false);
+                      });
+  }
+
+  // A streamed response (HttpResponse::next): the header, the body so far,
+  // then a chunk whenever `next` has more, until it says the end. `next`
+  // runs on the worker pool, never on this connection's strand; between
+  // empty answers the connection waits on a timer, holding no thread.
+  void WriteStream(HttpResponse r) {
+    auto res = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(r.status), version_ ? version_ : 11);
+    res->set(http::field::server, "slussd");
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-store");
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    next_ = std::move(r.next);
+    Lowest().expires_after(server_->options.read_timeout);
+    http::async_write_header(
+        stream_, *sr,
+        [self = this->shared_from_this(), res, sr, first = std::move(r.body)](
+            beast::error_code ec, std::size_t) mutable {
+          if (ec) return self->EndStream(false);
+          self->WatchForHangUp();
+          self->WriteChunk(std::move(first));
+        });
+  }
+
+  void WriteChunk(std::string data) {
+    if (data.empty()) return Poll(std::chrono::milliseconds(0));
+    auto buf = std::make_shared<std::string>(std::move(data));
+    Lowest().expires_after(server_->options.read_timeout);
+    asio::async_write(stream_, http::make_chunk(asio::buffer(*buf)),
+                      [self = this->shared_from_this(), buf](beast::error_code ec, std::size_t) {
+                        if (ec) return self->EndStream(false);
+                        self->Poll(std::chrono::milliseconds(0));
+                      });
+  }
+
+  void Poll(std::chrono::milliseconds after) {
+    if (client_gone_) return EndStream(false);
+    if (server_->stopping.load()) return EndStream(true);
+    // No deadline while waiting for more (a quiet job is not a slow
+    // client); each write sets its own.
+    Lowest().expires_never();
+    auto ask = [self = this->shared_from_this()] {
+      asio::post(*self->server_->workers, [self] {
+        std::optional<std::string> more = self->next_();
+        asio::post(self->stream_.get_executor(), [self, more = std::move(more)]() mutable {
+          if (!more) return self->EndStream(true);
+          if (more->empty()) return self->Poll(std::chrono::milliseconds(250));
+          self->WriteChunk(std::move(*more));
+        });
+      });
+    };
+    if (after.count() == 0) return ask();
+    timer_.expires_after(after);
+    timer_.async_wait([ask](beast::error_code ec) {
+      if (!ec) ask();
+    });
+  }
+
+  // A client that hangs up while nothing new comes would otherwise be
+  // noticed only at the next write: watch the socket for its EOF.
+  void WatchForHangUp() {
+    Lowest().socket().async_wait(
+        tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+          if (ec) return;
+          char c;
+          ssize_t n = ::recv(self->Lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            self->client_gone_ = true;
+            self->timer_.cancel();
+            if (!self->next_) return;
+            self->EndStream(false);
+          }
+        });
+  }
+
+  void EndStream(bool ok) {
+    if (!next_) return;  // ended already
+    next_ = nullptr;
+    timer_.cancel();
+    if (!ok || client_gone_) return Close();
+    Lowest().expires_after(server_->options.read_timeout);
+    asio::async_write(stream_, http::make_chunk_last(),
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec || !self->keep_alive_ || self->server_->stopping.load()) {
+                          return self->Close();
+                        }
+                        beast::error_code ignored;
+                        self->Lowest().socket().cancel(ignored);  // the hang-up watch
                         self->Read(false);
                       });
   }
@@ -202,6 +302,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   Stream stream_;
+  asio::steady_timer timer_;
+  std::function<std::optional<std::string>()> next_;  // set while streaming
+  bool client_gone_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;

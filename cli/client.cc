@@ -52,8 +52,20 @@ core::Result<Settings> LoadSettings(std::string server_flag, std::string token_f
 }
 
 namespace {
+struct Sink {
+  CURL* curl;
+  std::string* text;
+  const std::function<void(std::string_view)>* stream;
+};
 std::size_t Append(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  auto* sink = static_cast<Sink*>(out);
+  long status = 0;
+  if (*sink->stream) curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status == 200) {
+    (*sink->stream)(std::string_view(data, size * n));
+  } else {
+    sink->text->append(data, size * n);
+  }
   return size * n;
 }
 std::size_t Header(char* data, std::size_t size, std::size_t n, void* out) {
@@ -72,7 +84,8 @@ std::size_t Header(char* data, std::size_t size, std::size_t n, void* out) {
 }  // namespace
 
 core::Result<ApiReply> Client::Call(std::string_view method, std::string_view path,
-                                    const nlohmann::json* body) const {
+                                    const nlohmann::json* body,
+                                    const std::function<void(std::string_view)>& stream) const {
   CURL* curl = curl_easy_init();
   if (!curl) return core::Internal("cannot start libcurl");
   std::string url = StrCat(settings_.server, path);
@@ -97,13 +110,14 @@ core::Result<ApiReply> Client::Call(std::string_view method, std::string_view pa
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
   }
+  Sink sink{curl, &response, &stream};
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   std::map<std::string, std::string> reply_headers;
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply_headers);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, stream ? 0L : 60L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   // A private CA for slussd's certificate: SLUSS_CA_CERT=/path/ca.pem.
   if (const char* ca = std::getenv("SLUSS_CA_CERT"); ca && *ca) {

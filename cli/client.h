@@ -3,6 +3,7 @@
 // The CLI's connection to slussd's JSON API (libcurl). The CLI talks to the
 // daemon only through this.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -35,8 +36,12 @@ class Client {
  public:
   explicit Client(Settings settings) : settings_(std::move(settings)) {}
   // kUnavailable when slussd cannot be reached; any HTTP status is a reply.
+  // With `stream` set, a 200 reply's body goes to it as it arrives (and
+  // not into ApiReply::text), with no overall time limit: for streams such
+  // as `logs?follow=1`.
   core::Result<ApiReply> Call(std::string_view method, std::string_view path,
-                              const nlohmann::json* body = nullptr) const;
+                              const nlohmann::json* body = nullptr,
+                              const std::function<void(std::string_view)>& stream = {}) const;
   const Settings& settings() const { return settings_; }
 
  private:

@@ -184,8 +184,20 @@ class Runner : public Session {
   }
 
   int Project() {
-    if (a_.positional.empty()) return Usage("project create|show|webhook NAME");
+    if (a_.positional.empty()) return Usage("project create|show|webhook|pause|resume NAME");
     const std::string& verb = a_.positional[0];
+    if ((verb == "pause" || verb == "resume") && a_.positional.size() == 2) {
+      json body = json::object();
+      if (auto r = Flag(a_, "--reason"); !r.empty()) body["reason"] = r;
+      auto p = Call("POST", "/v1/projects/" + a_.positional[1] + "/" + verb,
+                    verb == "pause" ? &body : nullptr);
+      if (!p) return exit_;
+      if (MaybeJson(*p)) return kExitOk;
+      out_ << "project " << a_.positional[1]
+           << (verb == "pause" ? " paused: none of its jobs start; running ones go on\n"
+                               : " resumed\n");
+      return kExitOk;
+    }
     if (verb == "webhook" && a_.positional.size() == 2) {
       auto w = Call("POST", "/v1/projects/" + a_.positional[1] + "/webhook");
       if (!w) return exit_;
@@ -228,6 +240,11 @@ class Runner : public Session {
            << "description: " << Str((*p)["description"]) << "\n"
            << "repository:  " << Str((*p)["repo_url"]) << "\n"
            << "created:     " << Ago((*p)["created_at"]) << "\n";
+      if ((*p)["paused"].is_object()) {
+        const json& s = (*p)["paused"];
+        out_ << "PAUSED:      by " << Str(s["by"]) << " " << Ago(s["at"])
+             << (Str(s["reason"]).empty() ? "" : ": " + Str(s["reason"])) << "\n";
+      }
       if ((*p)["sync"].is_object()) {
         const json& s = (*p)["sync"];
         out_ << "last fetch:  " << (s.value("ok", false) ? "ok" : "FAILED") << ", "
@@ -239,7 +256,9 @@ class Runner : public Session {
            << "quota:       " << (*p)["quota"].dump() << "\n";
       return kExitOk;
     }
-    return Usage("project create NAME [--hosted] [--description D] [--repo URL] | project show NAME");
+    return Usage(
+        "project create NAME [--hosted] [--description D] [--repo URL] | project show NAME | "
+        "project pause NAME [--reason R] | project resume NAME");
   }
 
   int Projects() {
@@ -451,7 +470,7 @@ class Runner : public Session {
   }
 
   // sluss logs JOB [-f] [--stderr] [--attempt N]: the job's output; with
-  // -f, follows it until the job ends (polling once a second).
+  // -f, follows it until the job ends (slussd streams it: follow=1).
   int Logs() {
     if (a_.positional.size() != 1) {
       err_ << "usage: sluss logs JOB [-f] [--stderr] [--attempt N]\n";
@@ -460,23 +479,22 @@ class Runner : public Session {
     const std::string job = a_.positional[0];
     const std::string stream = a_.stderr_stream ? "stderr" : "stdout";
     std::string attempt = Flag(a_, "--attempt");
-    std::string offset = "0";
-    for (;;) {
-      std::string path = StrCat("/v1/jobs/", job, "/logs?stream=", stream, "&offset=", offset);
-      if (!attempt.empty()) path += "&attempt=" + attempt;
+    std::string path = StrCat("/v1/jobs/", job, "/logs?stream=", stream);
+    if (!attempt.empty()) path += "&attempt=" + attempt;
+    if (!a_.follow) {
       auto reply = CallRaw("GET", path);
       if (!reply) return exit_;
       out_ << reply->text << std::flush;
-      offset = reply->headers["x-sluss-next-offset"];
-      if (attempt.empty()) attempt = reply->headers["x-sluss-attempt"];
-      const std::string state = reply->headers["x-sluss-job-state"];
-      const bool over = state != "pending" && state != "running";
-      if (!a_.follow) return kExitOk;
-      if (reply->text.empty()) {
-        if (over) return state == "succeeded" ? kExitOk : kExitError;
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-      }
+      return kExitOk;
     }
+    // Followed: slussd streams the log as it grows and ends the reply when
+    // the job ends; the exit code is then the job's outcome.
+    auto reply = CallRaw("GET", path + "&follow=1", nullptr,
+                         [&](std::string_view data) { out_ << data << std::flush; });
+    if (!reply) return exit_;
+    auto j = Call("GET", StrCat("/v1/jobs/", job));
+    if (!j) return exit_;
+    return Str((*j)["state"]) == "succeeded" ? kExitOk : kExitError;
   }
 
   int Whoami() {

@@ -164,6 +164,27 @@ for _ in $(seq 100); do [[ -n $(job_field 4 long result.status) ]] && break; sle
 [[ $(job_field 4 long result.status) == cancelled ]] && ok || fail "the cancelled job's result: $(job_field 4 long result)"
 [[ $(wait_run 4) == failed ]] && ok || fail "run 4 should fail (leak)"
 
+# 4. A log followed as it grows (follow=1, chunked), from before the job
+# starts to its end: every line, and the reply ends when the job does.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  ticker:
+    image: python-3.11
+    run: python3 -u -c "import time; [print('tick', i) or time.sleep(0.4) for i in range(6)]"
+YAML
+push "$work" "ticker"
+ticker=$(job_field 5 ticker id)
+timeout 60 curl -sN -D "$tmp/follow.headers" -H "Authorization: Bearer $alice" \
+  "http://127.0.0.1:$port/v1/jobs/$ticker/logs?follow=1" >"$tmp/follow.out" &
+curl_pid=$!
+SLUSS_TOKEN=$alice timeout 60 "$SLUSS" logs -f "$ticker" >"$tmp/follow.cli"; expect_rc "logs -f" 0 $?
+wait "$curl_pid"; expect_rc "curl follow=1 ends with the job" 0 $?
+[[ $(grep -c '^tick' "$tmp/follow.out") == 6 && $(tail -1 "$tmp/follow.out") == "tick 5" ]] && ok ||
+  fail "follow=1 got: $(cat "$tmp/follow.out")"
+grep -qi '^transfer-encoding: chunked' "$tmp/follow.headers" && ok || fail "not chunked: $(cat "$tmp/follow.headers")"
+diff -q "$tmp/follow.out" "$tmp/follow.cli" >/dev/null && ok || fail "logs -f printed: $(cat "$tmp/follow.cli")"
+
 # Nothing left behind: containers, mounts.
 sleep 0.5
 for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" && fail "still mounted: $d"; done

@@ -122,8 +122,9 @@ class Session {
 
   // The same, keeping the reply's text and headers.
   std::optional<ApiReply> CallRaw(std::string_view method, std::string_view path,
-                                  const json* body = nullptr) {
-    auto reply = client_.Call(method, path, body);
+                                  const json* body = nullptr,
+                                  const std::function<void(std::string_view)>& stream = {}) {
+    auto reply = client_.Call(method, path, body, stream);
     if (!reply) {
       err_ << "sluss: " << reply.error().message << "\n";
       exit_ = kExitError;
