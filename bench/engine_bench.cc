@@ -81,6 +81,8 @@ std::unique_ptr<store::SqliteStore> Fresh(const std::string& dir, int jobs, core
 int main(int argc, char** argv) {
   const int jobs = argc > 1 ? std::atoi(argv[1]) : 1000;
   const int reps = argc > 2 ? std::atoi(argv[2]) : 3;
+  // SLOTS: how many jobs fit on the node at once (default: all).
+  const int slots = argc > 3 ? std::atoi(argv[3]) : jobs;
   const std::string dir = "/tmp/sluss-engine-bench-" + std::to_string(::getpid());
   std::vector<double> engine_s, store_s;
   std::vector<int> cycles;
@@ -92,7 +94,7 @@ int main(int argc, char** argv) {
     scheduler::EngineOptions options;
     scheduler::NodeState node;
     node.name = "n1";
-    node.capacity = {0, std::int64_t{jobs} * 1000, std::int64_t{1} << 40, std::chrono::seconds(0), 0};
+    node.capacity = {0, std::int64_t{slots} * 100, std::int64_t{1} << 40, std::chrono::seconds(0), 0};
     options.nodes = {node};
     options.run_loop = false;
     scheduler::Engine engine(*store, clock, preparer, options);
@@ -100,7 +102,7 @@ int main(int argc, char** argv) {
     engine.Start(exec);
     auto t0 = Clock::now();
     int cycle = 0;
-    while (cycle < 1000) {
+    while (cycle < 100000) {
       engine.RunOnce();
       ++cycle;
       if (store->ListActiveJobs()->jobs.empty()) break;

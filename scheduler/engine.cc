@@ -243,20 +243,26 @@ const core::Run* Engine::RunOf(core::RunId id) {
   return &runs_.emplace(id, std::move(*run)).first->second;
 }
 
-core::Resources Engine::RequestOf(const core::Job& job, const core::Quota& quota) const {
+const Engine::SpecFacts& Engine::FactsOf(const core::Job& job) {
+  if (auto it = facts_.find(job.id.value); it != facts_.end()) return it->second;
   json spec = ParseOr(job.spec_json);
   json res = spec.value("resources", json::object());
-  core::Resources r;
+  SpecFacts f;
+  core::Resources& r = f.request;
   r.gpus = res.value("gpus", 0);
   r.milli_cpus = res.value("milli_cpus", options_.default_milli_cpus);
   r.memory_bytes = res.value("memory_bytes", options_.default_memory_bytes);
   r.disk_bytes = res.value("disk_bytes", std::int64_t{0});
-  if (res.contains("time_limit_s"))
-    r.time_limit = std::chrono::seconds(res["time_limit_s"].get<std::int64_t>());
-  else if (quota.per_job.max_time)
-    r.time_limit = *quota.per_job.max_time;
-  else
-    r.time_limit = options_.default_time_limit;
+  r.time_limit = std::chrono::seconds(res.value("time_limit_s", std::int64_t{0}));
+  f.priority = spec.value("priority", 0);
+  return facts_.emplace(job.id.value, f).first->second;
+}
+
+core::Resources Engine::RequestOf(const core::Job& job, const core::Quota& quota) {
+  core::Resources r = FactsOf(job).request;
+  // The project's default can change at runtime: applied at every cycle.
+  if (r.time_limit.count() == 0)
+    r.time_limit = quota.per_job.max_time ? *quota.per_job.max_time : options_.default_time_limit;
   return r;
 }
 
@@ -391,10 +397,13 @@ void Engine::Cycle() {
     }
     PendingJob p{job.id, job.project, user, job.action, job.status, job.reason, request,
                  job.needs, job.created_at, job.eligible_at};
-    // Parsed only where set: most jobs have none, and this runs every cycle.
-    if (job.spec_json.find("\"priority\"") != std::string::npos)
-      p.priority = ParseOr(job.spec_json).value("priority", 0);
+    p.priority = FactsOf(job).priority;
     s.pending.push_back(std::move(p));
+  }
+  // Forget the facts of jobs that are no longer active.
+  if (facts_.size() > by_id.size()) {
+    for (auto it = facts_.begin(); it != facts_.end();)
+      it = by_id.contains(core::JobId{it->first}) ? std::next(it) : facts_.erase(it);
   }
 
   // Attempts still running here that the store says are over (cancelled

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -116,7 +117,15 @@ class Engine {
   // then records them `executing` in another.
   void LaunchAll(const std::vector<scheduler::Start>& starts,
                  const std::map<core::JobId, const core::Job*>& by_id);
-  core::Resources RequestOf(const core::Job& job, const core::Quota& quota) const;
+  // What the planner needs from a job's spec, parsed once per job (a spec
+  // never changes) rather than at every cycle: with a thousand jobs queued
+  // the parsing was a fifth of a cycle.
+  struct SpecFacts {
+    core::Resources request;  // time_limit 0: not given
+    int priority = 0;
+  };
+  const SpecFacts& FactsOf(const core::Job& job);
+  core::Resources RequestOf(const core::Job& job, const core::Quota& quota);
   const core::Run* RunOf(core::RunId id);
   // Charges fair-share usage and GPU-hours in memory; PersistUsage writes
   // what changed (once per cycle).
@@ -142,6 +151,7 @@ class Engine {
 
   // Engine thread only.
   std::map<core::RunId, core::Run> runs_;
+  std::unordered_map<std::int64_t, SpecFacts> facts_;  // by job id, active jobs only
   std::set<std::pair<core::JobId, int>> launched_;     // running here
   std::set<std::pair<core::JobId, int>> cancel_sent_;
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
