@@ -4,6 +4,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,7 +35,64 @@ core::Result<void> MountWithProgram(const std::string& image, const std::string&
   return {};
 }
 
+core::Result<void> Mkfs(const std::string& image, std::int64_t bytes) {
+  Fd fd{::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+  if (fd.fd < 0 || ::ftruncate(fd.fd, bytes) != 0)
+    return core::Internal(StrCat("cannot create the output image: ", std::strerror(errno)));
+  auto mkfs = RunCommand({"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-E",
+                          "root_owner=0:0,nodiscard", image});
+  if (!mkfs.ok()) return core::Internal(StrCat("mkfs.ext4 failed: ", mkfs.LastLine()));
+  return {};
+}
+
+// Copies FROM's data extents into TO, a new sparse file of the same size.
+bool CopySparse(const std::string& from, const std::string& to, std::int64_t bytes) {
+  Fd in{::open(from.c_str(), O_RDONLY | O_CLOEXEC)};
+  Fd out{::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+  if (in.fd < 0 || out.fd < 0 || ::ftruncate(out.fd, bytes) != 0) return false;
+  off_t pos = 0;
+  for (;;) {
+    off_t data = ::lseek(in.fd, pos, SEEK_DATA);
+    if (data < 0) return errno == ENXIO;  // no more data: done
+    off_t hole = ::lseek(in.fd, data, SEEK_HOLE);
+    if (hole < 0) return false;
+    off_t src = data, dst = data;
+    while (src < hole) {
+      ssize_t n = ::copy_file_range(in.fd, &src, out.fd, &dst, static_cast<std::size_t>(hole - src), 0);
+      if (n <= 0) return false;
+    }
+    pos = hole;
+  }
+}
+
+bool SafeDirectory(const std::string& dir) {
+  struct stat st;
+  return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+         (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
 }  // namespace
+
+core::Result<void> MakeExt4Image(const std::string& image, std::int64_t bytes,
+                                 const std::string& template_dir) {
+  ::mkdir(template_dir.c_str(), 0700);
+  if (::geteuid() != 0 || !SafeDirectory(template_dir)) return Mkfs(image, bytes);
+  const std::string tpl = StrCat(template_dir, "/ext4-", bytes, ".img");
+  if (::access(tpl.c_str(), R_OK) != 0) {
+    // Made aside and renamed into place: a template is whole or absent.
+    const std::string tmp = StrCat(tpl, ".tmp.", ::getpid());
+    if (auto m = Mkfs(tmp, bytes); !m) {
+      ::unlink(tmp.c_str());
+      return m;
+    }
+    if (::rename(tmp.c_str(), tpl.c_str()) != 0) {
+      ::unlink(tmp.c_str());
+      return Mkfs(image, bytes);
+    }
+  }
+  if (CopySparse(tpl, image, bytes)) return {};
+  return Mkfs(image, bytes);
+}
 
 core::Result<void> MountLoopImage(const std::string& image, const std::string& dir) {
   Fd file{::open(image.c_str(), O_RDWR | O_CLOEXEC)};

@@ -185,16 +185,11 @@ class Job {
     fs::create_directories(output_dir_, ec);
     if (spec_.output_fs == "loop") {
       const std::string image = dir_ + "/output.img";
-      int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0 || ::ftruncate(fd, spec_.limits.output_bytes) != 0) {
-        if (fd >= 0) ::close(fd);
-        return core::Internal(StrCat("cannot create the output image: ", std::strerror(errno)));
-      }
-      ::close(fd);
-      auto mkfs = RunCommand({"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-                              "-E", StrCat("root_owner=", spec_.uid, ":", spec_.gid, ",nodiscard"),
-                              image});
-      if (!mkfs.ok()) return core::Internal(StrCat("mkfs.ext4 failed: ", mkfs.LastLine()));
+      // Templates beside the jobs' directories (root's, like them).
+      std::string parent = dir_;
+      while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+      const std::string templates = (fs::path(parent).parent_path() / ".output-fs").string();
+      if (auto m = MakeExt4Image(image, spec_.limits.output_bytes, templates); !m) return m;
       if (auto m = MountLoopImage(image, output_dir_); !m) return m;
       mounted_ = true;
     }
