@@ -11,11 +11,13 @@
 #
 # Lag = wall time (push to the sink's recorded end) minus the critical
 # path's own run time (the longest path through the DAG, each job counted
-# by its process's run time). Part of the lag is the sandbox: each job's
-# container start and end (its time in slussd minus its process's run time)
-# times the jobs, over the node's CPUs, is the least any schedule could
-# take on this node; the table shows the lag beyond that, which is what the
-# scheduler and the engine cost. Airflow 2's published figure for 1,000
+# by its process's run time). Most of the lag is the sandbox: a job holds
+# its slot from the engine's decision to start it to its recorded end
+# (workspace, container start and end, result); the jobs' slot times over
+# the node's CPUs (or the longest path in slot times, if longer) is the
+# least any schedule could take on this node (bench/dag_lag.py). The table
+# shows the lag beyond that: what running the jobs as a DAG costs (noticing
+# that a job's needs are done, deciding, the git push). Airflow 2's published figure for 1,000
 # tasks is 11.6 s of overhead (not measured here: no Airflow on this machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,26 +60,7 @@ EOF
   git_push "$work" "dag $rep"
   state=$(wait_run "$rep" 1800)
   [[ $state == succeeded ]] || { echo "sluss run $rep ended $state" >&2; exit 1; }
-  api "/v1/runs/$rep" | "$PY" -c '
-import json, sys
-from datetime import datetime
-t0, cpus = int(sys.argv[1]) / 1e9, int(sys.argv[2])
-jobs = json.load(sys.stdin)["jobs"]
-ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-by_id = {j["id"]: j for j in jobs}
-run = {j["id"]: (j["result"] or {}).get("wall_seconds", 0.0) for j in jobs}
-longest = {}
-def path(i):  # the longest run time of a path that ends with job i
-    if i not in longest:
-        longest[i] = run[i] + max((path(n) for n in by_id[i]["needs"]), default=0.0)
-    return longest[i]
-for i in by_id: path(i)
-wall = max(ts(j["ended_at"]) for j in jobs) - t0
-critical = max(longest.values())
-sandbox = sum(ts(j["ended_at"]) - ts(j["started_at"]) - run[j["id"]] for j in jobs)
-bound = sandbox / cpus
-print("%.3f %.3f %.3f %.3f %.3f %d" % (wall, critical, wall - critical, bound,
-                                       wall - critical - bound, len(jobs)))' "$t0" "$CPUS" >>"$tmp/rows"
+  "$PY" bench/dag_lag.py "$t0" "$CPUS" "$rep" >>"$tmp/rows"
   echo "dag rep $rep: $(tail -1 "$tmp/rows")" >&2
 done
 
@@ -92,8 +75,8 @@ line() { read -r a b c <<<"$(col "$2")"; printf '%-58s %8.2f %8.2f %8.2f\n' "$1"
 line "wall: push to the last job's end" 1
 line "the critical path's own run time" 2
 line "lag: wall - critical path" 3
-line "sandbox: jobs x container start and end / CPUs" 4
-line "lag beyond the sandbox (scheduling, engine, git)" 5
+line "least wall time on this node (jobs x slot time / CPUs)" 4
+line "lag beyond that (the DAG's own cost: scheduling, git)" 5
 echo
 echo "Airflow 2, published: 11.6 s of overhead for 1,000 tasks (not measured here)"
 # Lines for bench/run-all's table: figure; sluss; peer; peer's; ratio; goal.
@@ -101,5 +84,8 @@ read -r _ lag _ <<<"$(col 3)"
 read -r _ beyond _ <<<"$(col 5)"
 read -r _ sandbox _ <<<"$(col 4)"
 echo
-echo "summary: DAG of $jobs actions, lag; $lag s; Airflow 2, published; 11.6 s; $(awk -v a="$lag" 'BEGIN {printf "%.2fx", a / 11.6}'); < 5 s + sandbox ($sandbox s)"
-echo "summary: DAG of $jobs actions, lag beyond the sandbox; $beyond s; -; -; -; < 5 s"
+slot_ms=$(awk '{print $7}' "$tmp/rows" | stats | awk '{print $2}')
+echo "a job holds a slot for $slot_ms ms (median of the runs' means): workspace, sandbox, /bin/true, result"
+echo
+echo "summary: DAG of $jobs actions, lag; $lag s; Airflow 2, published; 11.6 s; $(awk -v a="$lag" 'BEGIN {printf "%.2fx", a / 11.6}'); < 5 s + the sandbox ($sandbox s here)"
+echo "summary: DAG of $jobs actions, lag beyond the node's least time; $beyond s; -; -; -; < 5 s"

@@ -160,6 +160,16 @@ int Run(const Config& cfg) {
                                        ": ", store.error().message));
     return 1;
   }
+  // The API has a connection of its own: with WAL, its reads never wait for
+  // the engine's (a cycle over 100,000 queued jobs reads for a while, and
+  // one connection serves one caller at a time); writes from either wait
+  // for the other's transaction in SQLite (busy timeout), never in memory.
+  auto api_store = store::SqliteStore::Open(cfg.DatabasePath());
+  if (!api_store) {
+    Log(LogLevel::kError, core::StrCat("cannot open the state database ", cfg.DatabasePath(),
+                                       ": ", api_store.error().message));
+    return 1;
+  }
   // Many concurrent API connections each hold a descriptor.
   rlimit nofile{};
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
@@ -299,7 +309,7 @@ int Run(const Config& cfg) {
   api_options.log_files = [&executor](core::JobId job, int attempt, const std::string& stream) {
     return executor.LogFiles(job, attempt, stream);
   };
-  api::Api api_handler(**store, clock, api_options);
+  api::Api api_handler(**api_store, clock, api_options);
   api::ServerOptions server_options;
   server_options.host = cfg.listen_host;
   server_options.port = cfg.listen_port;
