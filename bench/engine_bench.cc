@@ -2,7 +2,11 @@
 // fake executor whose jobs end the moment they start: jobs per second from
 // submit to recorded result, and the share of that which is SQLite.
 //
-//   build/bench/engine_bench [JOBS] [REPETITIONS]     (defaults 1000 and 3)
+//   build/bench/engine_bench [JOBS] [REPETITIONS] [SLOTS]   (1000, 3, JOBS)
+//
+// SLOTS: how many jobs fit on the node at once. With all of them, the
+// first cycle starts every job; with 2, as on a 2-CPU node, there are
+// JOBS/2 cycles, each over every job still queued.
 //
 // Baseline in the same run: the same number of bare TransitionJob calls
 // (one SQLite transaction each, synchronous=FULL): what the engine would
