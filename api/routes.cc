@@ -250,16 +250,6 @@ HttpResponse PutQuota(Context& c) {
   return Json(200, core::QuotaToJson(updated->quota));
 }
 
-HttpResponse GetUsage(Context& c) {
-  auto p = VisibleProject(c);
-  if (!p) return p.error();
-  auto counts = c.store.CountJobs(p->name);
-  if (!counts) return FromError(counts.error());
-  json jobs = {{"pending", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
-  for (const auto& jc : *counts) jobs[std::string(core::Name(jc.state))] = jc.count;
-  return Json(200, {{"project", p->name}, {"jobs", jobs}});
-}
-
 HttpResponse ListMembers(Context& c) {
   auto p = VisibleProject(c);
   if (!p) return p.error();

@@ -1,4 +1,5 @@
-// Route handlers for datasets, permits, provenance and the audit log.
+// Route handlers for datasets, permits, provenance, the audit log, and a
+// project's usage (accounting).
 
 #include <algorithm>
 
@@ -35,7 +36,89 @@ std::expected<core::Permit, HttpResponse> VisiblePermit(Context& c) {
   return *p;
 }
 
+// A day as "2026-11-01" (midnight UTC) or an RFC 3339 time.
+std::optional<core::TimePoint> ParseDayOrTime(const std::string& text) {
+  if (auto t = core::ParseRfc3339(text)) return t;
+  return core::ParseRfc3339(text + "T00:00:00Z");
+}
+
+// The day, week (from Monday) or month that `at` falls in, UTC.
+std::pair<core::TimePoint, core::TimePoint> PeriodOf(const std::string& period, core::TimePoint at) {
+  using namespace std::chrono;
+  auto day = floor<days>(at);
+  if (period == "day") return {day, day + days(1)};
+  if (period == "week") {
+    day -= (weekday(day) - Monday);
+    return {day, day + days(7)};
+  }
+  year_month_day ymd(day);
+  sys_days first = ymd.year() / ymd.month() / 1;
+  sys_days next = (ymd.year() / ymd.month() + months(1)) / 1;
+  return {first, next};
+}
+
 }  // namespace
+
+// Jobs by state now; and what the project's jobs used in a period, by who
+// ran them and how they ended: ?period=day|week|month (default month) that
+// contains ?at= (default now), or ?from= and ?until= (days or RFC 3339).
+HttpResponse GetUsage(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto counts = c.store.CountJobs(p->name);
+  if (!counts) return FromError(counts.error());
+  json jobs = {{"pending", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
+  for (const auto& jc : *counts) jobs[std::string(core::Name(jc.state))] = jc.count;
+
+  auto query = [&](const char* k) {
+    auto it = c.req.query.find(k);
+    return it == c.req.query.end() ? std::string() : it->second;
+  };
+  std::string period = query("period");
+  if (period.empty()) period = "month";
+  if (period != "day" && period != "week" && period != "month")
+    return FieldError("period", "expected day, week or month");
+  core::TimePoint at = c.now;
+  if (std::string a = query("at"); !a.empty()) {
+    auto t = ParseDayOrTime(a);
+    if (!t) return FieldError("at", "expected a day (2026-11-01) or an RFC 3339 time");
+    at = *t;
+  }
+  auto [from, until] = PeriodOf(period, at);
+  for (auto [key, slot] : {std::pair{"from", &from}, std::pair{"until", &until}}) {
+    if (std::string v = query(key); !v.empty()) {
+      auto t = ParseDayOrTime(v);
+      if (!t) return FieldError(key, "expected a day (2026-11-01) or an RFC 3339 time");
+      *slot = *t;
+      period = "custom";
+    }
+  }
+  if (until <= from) return FieldError("until", "must be after from");
+  auto rows = c.store.AccountJobs(p->name, from, until);
+  if (!rows) return FromError(rows.error());
+  json by = json::array();
+  json totals = {{"jobs", 0}, {"cpu_hours", 0.0}, {"gpu_hours", 0.0}, {"wall_hours", 0.0}};
+  for (const auto& r : *rows) {
+    by.push_back({{"user", r.user},
+                  {"status", core::Name(r.status)},
+                  {"jobs", r.jobs},
+                  {"cpu_hours", r.cpu_hours},
+                  {"gpu_hours", r.gpu_hours},
+                  {"wall_hours", r.wall_hours}});
+    totals["jobs"] = totals["jobs"].get<std::int64_t>() + r.jobs;
+    totals["cpu_hours"] = totals["cpu_hours"].get<double>() + r.cpu_hours;
+    totals["gpu_hours"] = totals["gpu_hours"].get<double>() + r.gpu_hours;
+    totals["wall_hours"] = totals["wall_hours"].get<double>() + r.wall_hours;
+  }
+  return Json(200, {{"project", p->name},
+                    {"jobs", jobs},
+                    {"accounting",
+                     {{"period", period},
+                      {"from", core::FormatRfc3339(from)},
+                      {"until", core::FormatRfc3339(until)},
+                      {"rows", by},
+                      {"totals", totals}}}});
+}
 
 HttpResponse ListDatasets(Context& c) {
   if (!c.datasets) return DatasetsUnavailable();

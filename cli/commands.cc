@@ -349,14 +349,37 @@ class Runner : public Session {
     t.Print(out_);
   }
 
+  // sluss usage PROJECT [--period day|week|month] [--at DAY] [--from DAY --until DAY]:
+  // jobs by state now, and what the project's jobs used in the period, by
+  // user and outcome.
   int UsageCmd() {
-    if (a_.positional.size() != 1) return Usage("usage PROJECT");
-    auto u = Call("GET", "/v1/projects/" + a_.positional[0] + "/usage");
+    if (a_.positional.size() != 1)
+      return Usage("usage PROJECT [--period day|week|month] [--at DAY] [--from DAY] [--until DAY]");
+    std::string query;
+    for (const char* k : {"period", "at", "from", "until"})
+      if (auto v = Flag(a_, StrCat("--", k)); !v.empty()) query += StrCat(query.empty() ? "?" : "&", k, "=", v);
+    auto u = Call("GET", "/v1/projects/" + a_.positional[0] + "/usage" + query);
     if (!u) return exit_;
     if (MaybeJson(*u)) return kExitOk;
     Table t({"STATE", "JOBS"});
     for (auto it = (*u)["jobs"].begin(); it != (*u)["jobs"].end(); ++it) t.AddRow({it.key(), Str(*it)});
     t.Print(out_);
+    const json& a = (*u)["accounting"];
+    out_ << "\njobs ended from " << Str(a["from"]) << " until " << Str(a["until"]) << " ("
+         << Str(a["period"]) << "):\n";
+    auto hours = [](const json& v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2f", v.get<double>());
+      return std::string(buf);
+    };
+    Table r({"USER", "STATUS", "JOBS", "CPU-H", "GPU-H", "WALL-H"});
+    for (const auto& x : a["rows"])
+      r.AddRow({Str(x["user"]), Str(x["status"]), Str(x["jobs"]), hours(x["cpu_hours"]),
+                hours(x["gpu_hours"]), hours(x["wall_hours"])});
+    const json& tot = a["totals"];
+    r.AddRow({"total", "", Str(tot["jobs"]), hours(tot["cpu_hours"]), hours(tot["gpu_hours"]),
+              hours(tot["wall_hours"])});
+    r.Print(out_);
     return kExitOk;
   }
 

@@ -98,6 +98,18 @@ struct JobCount {
   std::int64_t count = 0;
 };
 
+// Accounting: a project's jobs that ended in a period, by who submitted
+// their run and how they ended, with what they used (each job's last
+// attempt, as its result records it).
+struct UsageRow {
+  std::string user;
+  StatusCode status = StatusCode::kSucceeded;
+  std::int64_t jobs = 0;
+  double cpu_hours = 0;   // CPU time the jobs used
+  double gpu_hours = 0;   // GPUs held x wall time
+  double wall_hours = 0;  // wall time
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -183,6 +195,9 @@ class Store {
 
   // Jobs by project and coarse state (empty project: all projects).
   virtual Result<std::vector<JobCount>> CountJobs(std::string_view project) = 0;
+  // Jobs of PROJECT that ended in [from, until), grouped by user and status.
+  virtual Result<std::vector<UsageRow>> AccountJobs(std::string_view project, TimePoint from,
+                                                    TimePoint until) = 0;
 
   // The audit log (core/audit.h). Append-only: the store seals each record
   // (sequence, chain) in the transaction that appends it.

@@ -85,6 +85,9 @@ class SqliteStore final : public core::Store {
   core::Result<std::vector<core::JobEvent>> ListJobEvents(
       core::JobId id) override;
   core::Result<std::vector<core::JobCount>> CountJobs(std::string_view project) override;
+  core::Result<std::vector<core::UsageRow>> AccountJobs(std::string_view project,
+                                                        core::TimePoint from,
+                                                        core::TimePoint until) override;
   core::Result<void> PutSetting(std::string_view key, std::string_view json_value,
                                 core::TimePoint now) override;
   core::Result<std::string> GetSetting(std::string_view key) override;

@@ -368,4 +368,16 @@ TEST_CASE("admins drain nodes and pause the queue; the state survives a restart"
   CHECK(f.Call("POST", "/v1/projects/nope/pause", admin).status == 404);
   f.CallJson("POST", "/v1/projects/p1/resume", admin);
   CHECK(f.CallJson("GET", "/v1/projects/p1", alice)["paused"].is_null());
+
+  // Usage: the month by default, a named period, a custom one; bad ones named.
+  auto u = f.CallJson("GET", "/v1/projects/p1/usage", alice);
+  CHECK(u["accounting"]["period"] == "month");
+  CHECK(u["accounting"]["totals"]["jobs"] == 0);
+  u = f.CallJson("GET", "/v1/projects/p1/usage?period=week&at=2026-11-26", alice);
+  CHECK(u["accounting"]["from"] == "2026-11-23T00:00:00.000Z");
+  CHECK(u["accounting"]["until"] == "2026-11-30T00:00:00.000Z");
+  u = f.CallJson("GET", "/v1/projects/p1/usage?from=2026-01-01&until=2026-07-01", alice);
+  CHECK(u["accounting"]["period"] == "custom");
+  CHECK(f.CallJson("GET", "/v1/projects/p1/usage?period=year", alice, "", 400)["error"]["details"]["field"] == "period");
+  CHECK(f.CallJson("GET", "/v1/projects/p1/usage?from=2026-07-01&until=2026-01-01", alice, "", 400)["error"]["details"]["field"] == "until");
 }

@@ -185,6 +185,16 @@ wait "$curl_pid"; expect_rc "curl follow=1 ends with the job" 0 $?
 grep -qi '^transfer-encoding: chunked' "$tmp/follow.headers" && ok || fail "not chunked: $(cat "$tmp/follow.headers")"
 diff -q "$tmp/follow.out" "$tmp/follow.cli" >/dev/null && ok || fail "logs -f printed: $(cat "$tmp/follow.cli")"
 
+# 5. Accounting: this month's jobs by user and outcome, with the CPU time
+# the sandbox measured.
+SLUSS_TOKEN=$alice "$SLUSS" usage study >"$tmp/usage"; expect_rc "usage" 0 $?
+grep -Eq '^alice@example.org +succeeded +[0-9]+ ' "$tmp/usage" && ok || fail "usage: $(cat "$tmp/usage")"
+"$SLUSS" usage study --json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["accounting"]
+assert a["period"] == "month" and a["totals"]["jobs"] >= 8, a
+assert a["totals"]["cpu_hours"] > 0 and a["totals"]["wall_hours"] > 0, a' && ok || fail "usage --json"
+
 # Nothing left behind: containers, mounts.
 sleep 0.5
 for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" && fail "still mounted: $d"; done

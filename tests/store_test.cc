@@ -298,3 +298,43 @@ TEST_CASE("writes by another connection are seen, and writes after them succeed"
   REQUIRE(updated);
   CHECK(updated->quota.max.gpus == 2);
 }
+
+TEST_CASE("accounting: jobs that ended in a period, by user and outcome, with what they used") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  auto run = s->CreateRun(ThreeJobRun(), clock.Now());
+  REQUIRE(run);
+  std::map<std::string, core::JobId> ids;
+  auto listed = s->ListJobs(run->id);
+  REQUIRE(listed);
+  for (auto& j : *listed) ids[j.action] = j.id;
+  const core::TimePoint t0 = clock.Now();
+  auto finish = [&](const std::string& action, StatusCode from, StatusCode to, std::string result) {
+    REQUIRE(s->TransitionJob(ids[action], from, StatusCode::kPreparing, "", clock.Now()));
+    REQUIRE(s->TransitionJob(ids[action], StatusCode::kPreparing, StatusCode::kExecuting, "", clock.Now()));
+    clock.Advance(1h);
+    core::JobUpdate u;
+    u.result_json = std::move(result);
+    REQUIRE(s->TransitionJob(ids[action], StatusCode::kExecuting, to, "", clock.Now(), u));
+  };
+  // 2 h of CPU on 2 GPUs for 1 h; then a failure with no result recorded.
+  finish("extract", StatusCode::kWaitingOnResources, StatusCode::kSucceeded,
+         R"({"cpu_seconds": 7200, "wall_seconds": 3600, "gpus": ["0", "1"]})");
+  finish("train", StatusCode::kWaitingOnDependencies, StatusCode::kNonzeroExit, "");
+  auto rows = s->AccountJobs("p1", t0, clock.Now() + 1s);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].user == "alice@example.org");
+  CHECK((*rows)[0].status == StatusCode::kNonzeroExit);
+  CHECK((*rows)[0].jobs == 1);
+  CHECK((*rows)[0].cpu_hours == 0);
+  CHECK((*rows)[1].status == StatusCode::kSucceeded);
+  CHECK((*rows)[1].cpu_hours == Approx(2.0));
+  CHECK((*rows)[1].gpu_hours == Approx(2.0));
+  CHECK((*rows)[1].wall_hours == Approx(1.0));
+  // A period that ends before the second job ended has only the first.
+  CHECK(s->AccountJobs("p1", t0, clock.Now() - 30min)->size() == 1);
+  CHECK(s->AccountJobs("p2", t0, clock.Now() + 1s)->empty());
+}

@@ -41,7 +41,7 @@ inline const std::vector<std::string> kValueFlags = {"--server", "--token",   "-
                                               "--ref", "--commit", "--actions", "--attempt",
                                               "--datasets", "--persons", "--purpose", "--from",
                                               "--until", "--after", "--public-key", "--db",
-                                              "--output", "--job"};
+                                              "--output", "--job", "--period", "--at"};
 
 inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;

@@ -40,6 +40,7 @@ Stmt& Stmt::BindNull(int index) {
 int Stmt::Step() { return sqlite3_step(stmt_); }
 
 std::int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Stmt::Real(int col) const { return sqlite3_column_double(stmt_, col); }
 
 std::optional<std::int64_t> Stmt::OptInt(int col) const {
   if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;

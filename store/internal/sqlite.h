@@ -41,6 +41,7 @@ class Stmt {
   int Step();
 
   std::int64_t Int(int col) const;
+  double Real(int col) const;
   std::optional<std::int64_t> OptInt(int col) const;
   std::string Text(int col) const;
   bool IsNull(int col) const;

@@ -1,0 +1,49 @@
+// SqliteStore: accounting, what a project's jobs used in a period.
+
+#include <sqlite3.h>
+
+#include "core/strings.h"
+#include "store/internal/sqlite.h"
+#include "store/store.h"
+
+namespace sluss::store {
+
+core::Result<std::vector<core::UsageRow>> SqliteStore::AccountJobs(std::string_view project,
+                                                                   core::TimePoint from,
+                                                                   core::TimePoint until) {
+  auto lock = Lock();
+  // `result` is the sandbox's result.json: cpu_seconds, wall_seconds and
+  // the GPUs it held. Jobs that never ran (cached, refused, cancelled while
+  // pending) count with zero use.
+  internal::Stmt& s = Prepare(
+      "SELECT user, status, count(*), "
+      "  sum(coalesce(json_extract(res, '$.cpu_seconds'), 0)) / 3600.0, "
+      "  sum(coalesce(json_extract(res, '$.wall_seconds'), 0) * "
+      "      coalesce(json_array_length(res, '$.gpus'), 0)) / 3600.0, "
+      "  sum(coalesce(json_extract(res, '$.wall_seconds'), 0)) / 3600.0 "
+      "FROM (SELECT r.submitted_by AS user, j.status AS status, "
+      "        iif(json_valid(j.result), j.result, '{}') AS res "
+      "      FROM jobs j JOIN runs r ON r.id = j.run_id "
+      "      WHERE j.project = ?1 AND j.state NOT IN ('pending', 'running') "
+      "        AND j.ended_at >= ?2 AND j.ended_at < ?3) "
+      "GROUP BY user, status ORDER BY user, status");
+  s.Bind(1, project);
+  s.Bind(2, core::ToUnixMillis(from));
+  s.Bind(3, core::ToUnixMillis(until));
+  std::vector<core::UsageRow> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    core::UsageRow row;
+    row.user = s.Text(0);
+    row.status = core::ParseStatusCode(s.Text(1)).value_or(core::StatusCode::kInternalError);
+    row.jobs = s.Int(2);
+    row.cpu_hours = s.Real(3);
+    row.gpu_hours = s.Real(4);
+    row.wall_hours = s.Real(5);
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "account jobs"));
+  return out;
+}
+
+}  // namespace sluss::store
