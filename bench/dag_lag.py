@@ -15,6 +15,8 @@ longest path in slot times.
 import json
 import os
 import sys
+import time
+import urllib.error
 import urllib.request
 from datetime import datetime
 
@@ -22,8 +24,16 @@ from datetime import datetime
 def get(path):
     req = urllib.request.Request(os.environ["SLUSS_URL"] + path,
                                  headers={"Authorization": "Bearer " + os.environ["SLUSS_TOKEN"]})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(req) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            # A thousand reads in a row meet the token's rate limit: wait.
+            if e.code != 429:
+                raise
+            time.sleep(float(e.headers.get("Retry-After", "1")))
+    raise SystemExit("dag_lag.py: still rate-limited after 100 tries")
 
 
 def ts(s):
