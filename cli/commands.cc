@@ -249,6 +249,9 @@ class Runner : public Session {
         const json& s = (*p)["sync"];
         out_ << "last fetch:  " << (s.value("ok", false) ? "ok" : "FAILED") << ", "
              << Ago(s["at"]) << (s.value("ok", false) ? "" : ": " + Str(s["error"])) << "\n";
+        if (s.value("failures", 0) > 0)
+          out_ << "next try:    " << Str(s["next_try_at"]) << " (" << s.value("failures", 0)
+               << " failed in a row; polls back off, a webhook or 'sluss run start' tries now)\n";
       }
       out_
            << "members:     " << ((*m)["members"].empty() ? std::string("-")

@@ -94,16 +94,26 @@ core::Result<std::unique_ptr<gitsync::Repo>> GitIntake::OpenRepo(const core::Pro
   auto fetched = gitsync::Repo::Mirror(project.repo_url, mirror);
   // The last successful fetch is kept across failures: /metrics shows its
   // age (sluss_git_sync_age_seconds), which is what an operator alerts on.
-  std::string last_ok = core::FormatRfc3339(clock_.Now());
+  // A failing remote is polled again after a backoff that doubles with
+  // each failure in a row (SyncAll honours it; the count is in the status).
+  const core::TimePoint now = clock_.Now();
+  std::string last_ok = core::FormatRfc3339(now);
+  int failures = 0;
   if (!fetched) {
     auto prev = store_.GetSetting(StrCat("sync/", project.name));
     nlohmann::json p = prev ? nlohmann::json::parse(*prev, nullptr, false) : nlohmann::json();
-    last_ok = p.is_object() ? p.value("last_ok_at", "") : "";
+    last_ok = p.is_object() && p["last_ok_at"].is_string() ? p["last_ok_at"].get<std::string>() : "";
+    failures = (p.is_object() ? p.value("failures", 0) : 0) + 1;
   }
+  auto backoff = options_.poll_interval * (1 << std::min(failures > 0 ? failures - 1 : 0, 16));
+  backoff = std::min<std::chrono::seconds>(backoff, options_.max_backoff);
   nlohmann::json status = {{"ok", fetched.has_value()},
                            {"url", project.repo_url},
-                           {"at", core::FormatRfc3339(clock_.Now())},
+                           {"at", core::FormatRfc3339(now)},
                            {"last_ok_at", last_ok.empty() ? nlohmann::json() : nlohmann::json(last_ok)},
+                           {"failures", failures},
+                           {"next_try_at", failures > 0 ? nlohmann::json(core::FormatRfc3339(now + backoff))
+                                                        : nlohmann::json()},
                            {"error", fetched ? "" : fetched.error().message}};
   (void)store_.PutSetting(StrCat("sync/", project.name), status.dump(), clock_.Now());
   if (!fetched) return std::unexpected(fetched.error());
@@ -484,8 +494,19 @@ void GitIntake::SyncAll() {
     Log(LogLevel::kError, StrCat("git sync: ", projects.error().message));
     return;
   }
+  const core::TimePoint now = clock_.Now();
   for (const auto& p : *projects) {
-    if (!std::filesystem::exists(RepoPath(p.name)) && p.repo_url.empty()) continue;
+    const bool hosted = std::filesystem::exists(RepoPath(p.name));
+    if (!hosted && p.repo_url.empty()) continue;
+    if (!hosted) {
+      // A remote that failed waits out its backoff here.
+      auto v = store_.GetSetting(StrCat("sync/", p.name));
+      nlohmann::json s = v ? nlohmann::json::parse(*v, nullptr, false) : nlohmann::json();
+      if (s.is_object() && s["next_try_at"].is_string()) {
+        auto next = core::ParseRfc3339(s["next_try_at"].get<std::string>());
+        if (next && now < *next) continue;
+      }
+    }
     if (auto r = Sync(p.name); !r) {
       Log(LogLevel::kWarn, StrCat("git sync project=", p.name, ": ", r.error().message));
     }

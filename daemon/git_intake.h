@@ -36,6 +36,10 @@ struct GitIntakeOptions {
   // The largest node: a job that asks for more can never run, and is
   // refused at submit. Zero fields are not checked.
   core::Resources largest_node;
+  // A remote that fails is polled again after this, doubled at each
+  // failure in a row, up to max_backoff (webhooks and API runs try at once).
+  std::chrono::seconds poll_interval{60};
+  std::chrono::seconds max_backoff{3600};
 };
 
 class GitIntake final : public core::GitService {

@@ -229,6 +229,7 @@ int Run(const Config& cfg) {
                             : std::filesystem::absolute(cfg.tls_cert).string();
   git_options.images = &images;
   git_options.largest_node = node.capacity;
+  git_options.poll_interval = std::chrono::seconds(cfg.git_poll_seconds);
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
 

@@ -39,8 +39,11 @@ core::Result<void> Mkfs(const std::string& image, std::int64_t bytes) {
   Fd fd{::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
   if (fd.fd < 0 || ::ftruncate(fd.fd, bytes) != 0)
     return core::Internal(StrCat("cannot create the output image: ", std::strerror(errno)));
-  auto mkfs = RunCommand({"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-E",
-                          "root_owner=0:0,nodiscard", image});
+  // No journal (the file system lives as long as the job), no blocks
+  // reserved for online resizing (never done here; they were 4 of the 4.3
+  // MiB that every job's copy wrote for a 10 GiB file system).
+  auto mkfs = RunCommand({"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal,^resize_inode",
+                          "-E", "root_owner=0:0,nodiscard", image});
   if (!mkfs.ok()) return core::Internal(StrCat("mkfs.ext4 failed: ", mkfs.LastLine()));
   return {};
 }

@@ -19,7 +19,7 @@ core::Result<void> MountLoopImage(const std::string& image, const std::string& d
 // of BYTES, sparse, its root owned by root (the caller hands it to the job
 // after mounting). The first image of a size is made with mkfs.ext4 as
 // TEMPLATE_DIR/ext4-BYTES.img; later ones copy that file's data extents
-// (some 4 MiB for 10 GiB), a third of the cost of starting mkfs. The
+// (some 230 KiB for 10 GiB), a fraction of the cost of starting mkfs. The
 // template directory is used only when it is root's and nobody else may
 // write to it (a crafted image would be mounted by the kernel); otherwise,
 // or when the copy fails, mkfs.ext4 makes the image itself.

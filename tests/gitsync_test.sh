@@ -225,6 +225,16 @@ for _ in $(seq 150); do [[ $(remote_runs) == 2 ]] && break; sleep 0.1; done
 code=$(curl -s -o "$tmp/gone" -w '%{http_code}' -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/gone")
 [[ $code == 503 ]] && ok || fail "unreadable remote answered $code: $(cat "$tmp/gone")"
 "$SLUSS" project show gone | grep -q "^last fetch:  FAILED" && ok || fail "sync status: $("$SLUSS" project show gone)"
+# Failures in a row push the next poll back (a hook still tries at once).
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/gone"
+"$SLUSS" project show gone --json | python3 -c '
+import json, sys
+from datetime import datetime, timezone
+s = json.load(sys.stdin)["sync"]
+assert s["failures"] >= 2 and s["last_ok_at"] is None, s
+next_try = datetime.fromisoformat(s["next_try_at"].replace("Z", "+00:00"))
+assert next_try > datetime.now(timezone.utc), s' && ok || fail "backoff: $("$SLUSS" project show gone --json)"
+"$SLUSS" project show gone | grep -Eq "^next try: .*[0-9]+ failed in a row" && ok || fail "next try: $("$SLUSS" project show gone)"
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "still serving" 0 $?
 # /metrics: the age of each mirror's last good fetch (small for remote,
 # since its creation for gone, which never fetched).
