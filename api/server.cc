@@ -166,16 +166,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Write(ErrorResponse(status, code, message));
   }
 
-  void Write(HttpResponse r) {
-    if (r.next) return WriteStream(std::move(r));
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.status), version_ ? version_ : 11);
+  // The status line and headers every response has.
+  template <class Body>
+  std::shared_ptr<http::response<Body>> Head(const HttpResponse& r) {
+    auto res = std::make_shared<http::response<Body>>(static_cast<http::status>(r.status),
+                                                      version_ ? version_ : 11);
     res->set(http::field::server, "slussd");
     res->set(http::field::content_type, r.content_type);
     res->set(http::field::cache_control, "no-store");
     for (auto& [k, v] : r.headers) res->set(k, v);
-    res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
+    return res;
+  }
+
+  void Write(HttpResponse r) {
+    if (r.next) return WriteStream(std::move(r));
+    auto res = Head<http::string_body>(r);
+    res->body() = std::move(r.body);
     res->prepare_payload();
     Lowest().expires_after(server_->options.read_timeout);
     http::async_write(stream_, *res,
@@ -192,13 +199,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // runs on the worker pool, never on this connection's strand; between
   // empty answers the connection waits on a timer, holding no thread.
   void WriteStream(HttpResponse r) {
-    auto res = std::make_shared<http::response<http::empty_body>>(
-        static_cast<http::status>(r.status), version_ ? version_ : 11);
-    res->set(http::field::server, "slussd");
-    res->set(http::field::content_type, r.content_type);
-    res->set(http::field::cache_control, "no-store");
-    for (auto& [k, v] : r.headers) res->set(k, v);
-    res->keep_alive(keep_alive_);
+    auto res = Head<http::empty_body>(r);
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     next_ = std::move(r.next);

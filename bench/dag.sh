@@ -27,14 +27,10 @@ WIDTH=${2:-100}
 CPUS=${CPUS:-$(nproc)}
 source bench/lib.sh
 [[ $(id -u) == 0 ]] || { echo "bench/dag.sh needs root (runc)"; exit 1; }
-tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
-chmod 755 "$tmp"
-trap 'sluss_down "$tmp"; rm -rf "$tmp"' EXIT
+bench_dir
 
 sluss_up "$tmp" "$CPUS"
-work=$tmp/work
-mkdir -p "$work"
-git -C "$work" init -q -b main
+work=$WORK
 : >"$tmp/rows"
 for rep in $(seq "$REPS"); do
   "$PY" - "$WIDTH" "$rep" >"$work/sluss.yaml" <<'EOF'

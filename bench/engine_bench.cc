@@ -19,11 +19,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <thread>
 #include <string>
 #include <vector>
 
+#include "bench/machine.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
 
@@ -137,14 +136,7 @@ int main(int argc, char** argv) {
   std::sort(engine_s.begin(), engine_s.end());
   std::sort(store_s.begin(), store_s.end());
   const double e = engine_s[engine_s.size() / 2], b = store_s[store_s.size() / 2];
-  std::string cpu = "unknown";
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);)
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  std::printf("machine: %s, %u cores\n", cpu.c_str(), std::thread::hardware_concurrency());
+  std::printf("machine: %s\n", bench::Machine().c_str());
   std::printf("jobs: %d, slots: %d, repetitions: %d, SQLite WAL synchronous=FULL on %s\n\n", jobs,
               slots, reps, "/tmp");
   std::printf("%-46s %9s %9s %9s %10s\n", "", "min s", "med s", "max s", "jobs/s");

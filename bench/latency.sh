@@ -16,16 +16,12 @@ BUILD=${BUILD:-build}
 PUSHES=${1:-20}
 source bench/lib.sh
 [[ $(id -u) == 0 ]] || { echo "bench/latency.sh needs root (runc, Slurm)"; exit 1; }
-tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
-chmod 755 "$tmp"
-trap 'sluss_down "$tmp"; slurm_down; rm -rf "$tmp"' EXIT
+bench_dir
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f\n", (b - a) / 1e6}'; }
 
 # --- sluss
 sluss_up "$tmp" "$(nproc)"
-work=$tmp/work
-mkdir -p "$work"
-git -C "$work" init -q -b main
+work=$WORK
 cat >"$work/sluss.yaml" <<'YAML'
 version: 1
 actions:

@@ -23,10 +23,20 @@ percentile() {
   sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int((p/100)*NR+0.999999); if (i<1) i=1; printf "%.3f\n", a[i]}'
 }
 
+# bench_dir: a temporary directory for the benchmark in $tmp (readable by
+# the jobs' uids), removed on exit with everything the benchmark started
+# there (slussd, containers, mounts, a Slurm it started).
+bench_dir() {
+  tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
+  chmod 755 "$tmp"
+  trap 'sluss_down "$tmp"; slurm_down; rm -rf "$tmp"' EXIT
+}
+
 # sluss_up DIR CPUS: slussd with its state in DIR/state on a free loopback
 # port, the `host` image, a node of CPUS CPUs, a hosted project `bench` with
-# no quota; sets SLUSS_SERVER, SLUSS_TOKEN (admin), SLUSS_URL, PUSH_URL and
-# SLUSSD_PID. Jobs run for real: runc, the sandbox, SQLite.
+# no quota, and an empty git work tree in DIR/work to push from; sets
+# SLUSS_SERVER, SLUSS_TOKEN (admin), SLUSS_URL, PUSH_URL, SLUSSD_PID and
+# WORK. Jobs run for real: runc, the sandbox, SQLite.
 sluss_up() {
   local dir=$1 cpus=$2 port
   port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
@@ -48,6 +58,9 @@ YAML
   PUSH_URL=$("$BUILD/cli/sluss" project create bench --hosted --json |
              "$PY" -c 'import json,sys; print(json.load(sys.stdin)["push_url"])')
   "$BUILD/cli/sluss" member add bench bench@example.org >/dev/null
+  WORK=$dir/work
+  mkdir -p "$WORK"
+  git -C "$WORK" init -q -b main
 }
 
 # sluss_down DIR: stops slussd, removes the containers and mounts it left.

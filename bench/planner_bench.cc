@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine.h"
 #include "scheduler/planner.h"
 
 using namespace sluss;
@@ -73,14 +74,7 @@ scheduler::Snapshot MakeSnapshot(int pending, std::mt19937& rng) {
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(3, std::atoi(argv[1])) : 5;
   std::mt19937 rng(42);
-  std::string cpu = "unknown";
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);)
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  std::printf("machine: %s, %u cores\n", cpu.c_str(), std::thread::hardware_concurrency());
+  std::printf("machine: %s\n", bench::Machine().c_str());
   std::printf("cluster: 64 nodes x 8 GPUs, 50 projects, 128 jobs running; %d repetitions\n\n", reps);
   std::printf("%-10s %10s %10s %10s %12s %14s %12s %10s\n", "pending", "min ms", "med ms", "max ms",
               "decisions", "decisions/s", "sort ms", "vs sort");

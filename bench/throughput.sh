@@ -24,15 +24,11 @@ SLURM_JOBS=${3:-$JOBS}
 CPUS=${CPUS:-$(nproc)}
 source bench/lib.sh
 [[ $(id -u) == 0 ]] || { echo "bench/throughput.sh needs root (runc, Slurm)"; exit 1; }
-tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
-chmod 755 "$tmp"
-trap 'sluss_down "$tmp"; slurm_down; rm -rf "$tmp"' EXIT
+bench_dir
 
 # --- sluss
 sluss_up "$tmp" "$CPUS"
-work=$tmp/work
-mkdir -p "$work"
-git -C "$work" init -q -b main
+work=$WORK
 pipeline() {  # pipeline REP: JOBS independent actions (REP makes each push new)
   echo "version: 1"
   echo "actions:"
