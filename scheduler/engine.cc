@@ -324,12 +324,11 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
 void Engine::ChargeUsage(const core::Job& job, const core::JobOutcome& outcome) {
   if (!outcome.started_at || !outcome.ended_at) return;
   ChargeGpuHours(job, outcome);
-  json spec = ParseOr(job.spec_json).value("resources", json::object());
+  const core::Resources& r = FactsOf(job).request;  // parsed once per job
   double hours = std::chrono::duration<double, std::ratio<3600>>(*outcome.ended_at -
                                                                  *outcome.started_at).count();
   double cost = std::max(0.0, hours) *
-                (static_cast<double>(spec.value("milli_cpus", options_.default_milli_cpus)) / 1000.0 +
-                 10.0 * spec.value("gpus", 0));
+                (static_cast<double>(r.milli_cpus) / 1000.0 + 10.0 * r.gpus);
   const core::TimePoint now = clock_.Now();
   auto& [usage, at] = usage_[job.project];
   usage = Decay(usage, at, now) + cost;
