@@ -47,7 +47,10 @@ core::Job ReadJob(const Stmt& s) {
   if (auto v = s.OptInt(12)) j.ended_at = core::FromUnixMillis(*v);
   if (auto v = s.OptInt(13)) j.exit_code = static_cast<int>(*v);
   j.node = s.Text(14);
-  auto gpus = nlohmann::json::parse(s.Text(15), nullptr, false);
+  // Most jobs have none: no parser for "[]".
+  const std::string gpus_text = s.Text(15);
+  auto gpus = gpus_text == "[]" ? nlohmann::json::array()
+                                : nlohmann::json::parse(gpus_text, nullptr, false);
   if (gpus.is_array())
     for (const auto& g : gpus)
       if (g.is_string()) j.gpus.push_back(g.get<std::string>());
@@ -683,30 +686,42 @@ Result<core::ActiveJobs> SqliteStore::ListActiveJobs() {
   auto lock = Lock();
   Transaction tx(db_);  // one consistent snapshot
   if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "active jobs"));
-  static const std::string sql = StrCat("SELECT ", kJobColumns,
-                                        " FROM jobs WHERE state IN ('pending', 'running') ORDER BY id");
+  // No ORDER BY: with many pending jobs SQLite would sort them in a
+  // temporary B-tree, spilled to a file every cycle; sorting here is cheaper.
+  static const std::string sql =
+      StrCat("SELECT ", kJobColumns, " FROM jobs WHERE state IN ('pending', 'running')");
   Stmt& s = Prepare(sql.c_str());
   core::ActiveJobs out;
-  std::map<std::int64_t, std::size_t> index;
   int rc;
+  std::vector<core::Job> rows;
+  std::vector<std::pair<std::int64_t, std::size_t>> order;  // id, row
   while ((rc = s.Step()) == SQLITE_ROW) {
-    out.jobs.push_back(ReadJob(s));
-    index[out.jobs.back().id.value] = out.jobs.size() - 1;
+    rows.push_back(ReadJob(s));
+    order.emplace_back(rows.back().id.value, order.size());
   }
   if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "active jobs"));
+  std::ranges::sort(order);  // pairs, not jobs: each job moves once
+  out.jobs.reserve(rows.size());
+  for (const auto& [id, row] : order) out.jobs.push_back(std::move(rows[row]));
+  auto position = [&](std::int64_t id) -> core::Job* {
+    auto it = std::ranges::lower_bound(out.jobs, id, {},
+                                       [](const core::Job& j) { return j.id.value; });
+    return it != out.jobs.end() && it->id.value == id ? &*it : nullptr;
+  };
   Stmt& n = Prepare(
       "SELECT n.job_id, n.needs_id, d.status, d.action FROM job_needs n "
       "JOIN jobs j ON j.id = n.job_id JOIN jobs d ON d.id = n.needs_id "
-      "WHERE j.state IN ('pending', 'running') ORDER BY n.job_id, n.needs_id");
+      "WHERE j.state IN ('pending', 'running')");
   while ((rc = n.Step()) == SQLITE_ROW) {
-    auto it = index.find(n.Int(0));
-    if (it == index.end()) continue;
+    core::Job* job = position(n.Int(0));
+    if (!job) continue;
     core::JobId need{n.Int(1)};
-    out.jobs[it->second].needs.push_back(need);
+    job->needs.push_back(need);
     out.needs[need] = {core::ParseStatusCode(n.Text(2)).value_or(core::StatusCode::kInternalError),
                        n.Text(3)};
   }
   if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "active jobs"));
+  for (auto& job : out.jobs) std::ranges::sort(job.needs, {}, [](core::JobId j) { return j.value; });
   SLUSS_RETURN_IF_ERROR(tx.Commit());
   return out;
 }
