@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/digest.h"
 #include "core/permit.h"
 #include "core/strings.h"
 #include "daemon/log.h"
@@ -12,11 +13,26 @@ using core::StrCat;
 using nlohmann::json;
 
 int PermitWatch::Sweep() {
-  auto active = store_.ListActiveJobs();
-  if (!active) return 0;
   auto permits = store_.ListPermits("");
   if (!permits) return 0;
   const core::TimePoint now = clock_.Now();
+  // A job's cover changes only when a permit does (granted, edited, revoked)
+  // or when a permit's validity begins or ends; the jobs were checked against
+  // these permits when they were submitted. Without either, nothing to do:
+  // reading every active job each time costs seconds with 100,000 queued.
+  std::string fingerprint;
+  bool boundary_passed = false;
+  for (const auto& p : *permits) {
+    fingerprint += ToJson(p).dump();
+    for (core::TimePoint b : {p.valid_from, p.valid_until})
+      if (last_sweep_ && *last_sweep_ < b && b <= now) boundary_passed = true;
+  }
+  fingerprint = core::Sha256Hex(fingerprint);
+  if (last_sweep_ && fingerprint == fingerprint_ && !boundary_passed) return 0;
+  auto active = store_.ListActiveJobs();
+  if (!active) return 0;
+  fingerprint_ = fingerprint;
+  last_sweep_ = now;
   int cancelled = 0;
   for (const auto& job : active->jobs) {
     json spec = json::parse(job.spec_json, nullptr, false);
