@@ -171,7 +171,12 @@ void Engine::Loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, options_.tick, [&] { return stop_ || woken_ || !finished_.empty(); });
+      const auto last = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::duration<double, std::milli>(stats_.last_cycle_ms));
+      cv_.wait_for(lock,
+                   std::clamp(options_.idle_factor * last, options_.tick,
+                              std::max(options_.tick, options_.max_idle_wait)),
+                   [&] { return stop_ || woken_ || !finished_.empty(); });
       if (stop_) return;
       woken_ = false;
     }

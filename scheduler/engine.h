@@ -59,7 +59,15 @@ struct EngineOptions {
   // A running job this long past its time limit without a result is
   // cancelled by the engine (sluss-run normally ends it first).
   std::chrono::seconds overrun_grace{60};
+  // Cycles run at once on every event (a job submitted, finished, changed
+  // through the API) and otherwise every `tick`, but no more often than
+  // every `idle_factor` cycle lengths: with 100,000 jobs queued a cycle
+  // takes a fraction of a second, and an idle queue must not keep a core
+  // busy re-planning what has not changed. Never longer than
+  // `max_idle_wait`, for what time alone changes (retry backoffs, limits).
   std::chrono::milliseconds tick{1000};
+  int idle_factor = 5;
+  std::chrono::milliseconds max_idle_wait{30'000};
   // false: Start re-attaches but runs no loop; the caller calls RunOnce
   // (tests).
   bool run_loop = true;
