@@ -44,6 +44,14 @@ pid=$!
 for _ in $(seq 100); do grep -q ready "$tmp/log" && break; sleep 0.05; done
 url=http://127.0.0.1:$port
 curl -sf -H "Authorization: Bearer $SLUSS_TOKEN" "$url/v1/jobs/12345" >/dev/null
+# The engine's first cycle rewrites the reason of every seeded job (100,000
+# transitions, several seconds); measure after it, with the engine's regular
+# cycles over the 100,000 queued jobs still running, as in production.
+for _ in $(seq 600); do
+  curl -sf -H "Authorization: Bearer $SLUSS_TOKEN" "$url/metrics" |
+    grep -q '^sluss_scheduler_cycle_seconds_count [1-9]' && break
+  sleep 0.1
+done
 
 cat >"$tmp/jobs.lua" <<'LUA'
 local token = os.getenv("SLUSS_TOKEN")
