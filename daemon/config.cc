@@ -25,7 +25,10 @@ constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runt
                                              "sluss_run"};
 constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
                                            "checkpoint_interval", "retention"};
-constexpr std::string_view kGitKeys[] = {"poll_interval"};
+constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
+                                         "sluss_fetch"};
+constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
+                                                "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
 constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus"};
 constexpr std::string_view kImageKeys[] = {"rootfs", "host"};
@@ -190,6 +193,46 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
         c.Report(n->second->pos, "git.poll_interval", "must be at least 5s");
       } else {
         cfg.git_poll_seconds = static_cast<int>(d->count());
+      }
+    }
+    if (auto n = gf.find("fetch_timeout"); n != gf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "git.fetch_timeout", "expected a duration such as 5m");
+      } else if (auto d = core::ParseDuration(n->second->value); !d) {
+        c.Report(n->second->pos, "git.fetch_timeout", d.error().message);
+      } else if (d->count() < 1) {
+        c.Report(n->second->pos, "git.fetch_timeout", "must be at least 1s");
+      } else {
+        cfg.git_fetch_timeout_seconds = static_cast<int>(d->count());
+      }
+    }
+    if (auto n = gf.find("sluss_fetch"); n != gf.end())
+      NonEmptyPath(c, *n->second, "git.sluss_fetch", &cfg.sluss_fetch);
+    if (auto n = gf.find("credentials"); n != gf.end()) {
+      if (!n->second->IsSequence()) {
+        c.Report(n->second->pos, "git.credentials",
+                 StrCat("expected a list of {url, token_file or ssh_key}, got ", n->second->KindName()));
+      } else {
+        for (std::size_t i = 0; i < n->second->items.size(); ++i) {
+          const YamlNode& item = n->second->items[i];
+          std::string path = StrCat("git.credentials[", i, "]");
+          auto cf = c.Fields(item, path, kCredentialKeys);
+          GitCredentialConfig g;
+          for (auto [key, out] : {std::pair{"url", &g.url}, std::pair{"username", &g.username},
+                                  std::pair{"token_file", &g.token_file},
+                                  std::pair{"ssh_key", &g.ssh_key},
+                                  std::pair{"known_hosts", &g.known_hosts}}) {
+            if (auto k = cf.find(key); k != cf.end())
+              NonEmptyPath(c, *k->second, StrCat(path, ".", key), out);
+          }
+          if (!item.IsMap()) continue;  // reported by Fields
+          if (g.url.empty()) {
+            c.Report(item.pos, StrCat(path, ".url"), "is required: the URL prefix these credentials are for");
+          } else if (g.token_file.empty() == g.ssh_key.empty()) {
+            c.Report(item.pos, path, "needs exactly one of token_file (HTTPS) and ssh_key (SSH)");
+          }
+          cfg.git_credentials.push_back(std::move(g));
+        }
       }
     }
   }

@@ -41,6 +41,16 @@ struct SandboxConfig {
   std::string sluss_run;                 // empty: next to slussd
 };
 
+// Credentials for remotes whose URL starts with `url` (the longest prefix
+// wins). Secrets stay in their files; the config names only the paths.
+struct GitCredentialConfig {
+  std::string url;          // "https://gitlab.example.org/", "ssh://git@host/", "git@host:"
+  std::string username;
+  std::string token_file;   // HTTPS
+  std::string ssh_key;      // SSH private key
+  std::string known_hosts;  // SSH host keys the remote must present
+};
+
 struct Config {
   std::string state_dir = ".sluss";      // database, mirrors, job directories
   std::string listen_host = "127.0.0.1";
@@ -59,6 +69,9 @@ struct Config {
   std::string tls_key;
   std::string log_level = "info";        // "debug", "info", "warn", "error"
   int git_poll_seconds = 60;             // how often remote repositories are fetched
+  int git_fetch_timeout_seconds = 300;   // a fetch that takes longer is stopped
+  std::vector<GitCredentialConfig> git_credentials;
+  std::string sluss_fetch;               // empty: next to slussd
 
   std::string DatabasePath() const { return state_dir + "/sluss.db"; }
 };

@@ -91,7 +91,16 @@ core::Result<std::unique_ptr<gitsync::Repo>> GitIntake::OpenRepo(const core::Pro
                              " has no repository: create it with --hosted, or give repo_url"));
   }
   std::string mirror = MirrorPath(project.name);
-  auto fetched = gitsync::Repo::Mirror(project.repo_url, mirror);
+  gitsync::Credentials credentials;
+  std::size_t best = 0;
+  for (const auto& c : options_.credentials) {
+    if (project.repo_url.starts_with(c.url) && c.url.size() > best) {
+      best = c.url.size();
+      credentials = {c.username, c.token_file, c.ssh_key, c.known_hosts};
+    }
+  }
+  auto fetched = gitsync::FetchMirror(options_.fetch_helper, project.repo_url, mirror,
+                                      credentials, options_.fetch_timeout);
   // The last successful fetch is kept across failures: /metrics shows its
   // age (sluss_git_sync_age_seconds), which is what an operator alerts on.
   // A failing remote is polled again after a backoff that doubles with

@@ -18,6 +18,7 @@
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
+#include "daemon/config.h"
 
 namespace sluss::gitsync {
 class Repo;
@@ -40,6 +41,12 @@ struct GitIntakeOptions {
   // failure in a row, up to max_backoff (webhooks and API runs try at once).
   std::chrono::seconds poll_interval{60};
   std::chrono::seconds max_backoff{3600};
+  // Remotes are fetched by this program (sluss-fetch), stopped after
+  // fetch_timeout, with the credentials whose URL prefix is the longest
+  // that the project's URL starts with.
+  std::string fetch_helper = "sluss-fetch";
+  std::chrono::seconds fetch_timeout{300};
+  std::vector<GitCredentialConfig> credentials;
 };
 
 class GitIntake final : public core::GitService {

@@ -118,17 +118,19 @@ int LockStateDir(const std::string& dir) {
   return fd;
 }
 
-// sluss-run: as configured, else next to slussd (installed), else in the
-// build tree (build/daemon/slussd -> build/sandbox/sluss-run).
-std::string FindSlussRun(const Config& cfg) {
-  if (!cfg.sandbox.sluss_run.empty()) return std::filesystem::absolute(cfg.sandbox.sluss_run);
+// A helper program (sluss-run, sluss-fetch): as configured, else next to
+// slussd (installed), else in the build tree (build/daemon/slussd ->
+// build/<module>/<name>), else on PATH.
+std::string FindHelper(const std::string& configured, const std::string& name,
+                       const std::string& module) {
+  if (!configured.empty()) return std::filesystem::absolute(configured);
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  for (const auto& candidate : {self.parent_path() / "sluss-run",
-                                self.parent_path().parent_path() / "sandbox" / "sluss-run"}) {
+  for (const auto& candidate : {self.parent_path() / name,
+                                self.parent_path().parent_path() / module / name}) {
     if (std::filesystem::exists(candidate, ec)) return candidate;
   }
-  return "sluss-run";
+  return name;
 }
 
 int Run(const Config& cfg) {
@@ -230,6 +232,9 @@ int Run(const Config& cfg) {
   git_options.images = &images;
   git_options.largest_node = node.capacity;
   git_options.poll_interval = std::chrono::seconds(cfg.git_poll_seconds);
+  git_options.fetch_helper = FindHelper(cfg.sluss_fetch, "sluss-fetch", "gitsync");
+  git_options.fetch_timeout = std::chrono::seconds(cfg.git_fetch_timeout_seconds);
+  git_options.credentials = cfg.git_credentials;
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
 
@@ -245,7 +250,7 @@ int Run(const Config& cfg) {
   }
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
-  local.sluss_run = FindSlussRun(cfg);
+  local.sluss_run = FindHelper(cfg.sandbox.sluss_run, "sluss-run", "sandbox");
   {
     std::uint32_t h = 2166136261u;  // FNV-1a of the state directory: stable
     for (unsigned char ch : state) h = (h ^ ch) * 16777619u;

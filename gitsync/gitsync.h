@@ -4,6 +4,7 @@
 // and the cache keys of jobs. Every call blocks: run it on a worker, never on
 // an I/O thread or the scheduler's strand.
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -42,6 +43,17 @@ struct TreeFile {
   unsigned mode = 0; // 0100644, 0100755, 0120000 (symlink)
 };
 
+// What sluss presents to a remote that asks who it is. From slussd's
+// config (git.credentials, chosen by URL prefix); never from a repository,
+// never logged. The secret stays in its file until the fetch reads it.
+struct Credentials {
+  std::string username;     // HTTPS user; SSH user when the URL names none ("git")
+  std::string token_file;   // HTTPS: the password or access token
+  std::string ssh_key;      // SSH: a private key file (no passphrase)
+  std::string known_hosts;  // SSH: OpenSSH known_hosts lines the host key must match
+  bool empty() const { return token_file.empty() && ssh_key.empty(); }
+};
+
 class Repo {
  public:
   // Creates a bare repository whose HEAD names `default_branch` ("main").
@@ -51,8 +63,11 @@ class Repo {
   // Makes `path` a bare mirror of `url`'s branches: creates it on first use,
   // then fetches refs/heads/* with pruning (deleted branches go, forced
   // pushes win). kUnavailable with libgit2's words when the remote cannot be
-  // read. Credentials are not supported yet: public or local remotes only.
-  static core::Result<void> Mirror(const std::string& url, const std::string& path);
+  // read (also when it refuses the credentials, or asks for some and none
+  // are configured; the message says which). Runs in the calling process with no time limit:
+  // the daemon calls it through FetchMirror (a child process with a timeout).
+  static core::Result<void> Mirror(const std::string& url, const std::string& path,
+                                   const Credentials& credentials = {});
   ~Repo();
   Repo(const Repo&) = delete;
   Repo& operator=(const Repo&) = delete;
@@ -90,6 +105,14 @@ class Repo {
   core::Result<git_tree*> CommitTree(std::string_view sha);
   git_repository* repo_;
 };
+
+// Repo::Mirror in a child process (`helper`, the sluss-fetch program),
+// killed after `timeout`: libgit2 1.5 has no network timeout of its own, and
+// what a hostile remote sends is parsed outside the daemon. Errors as
+// Mirror's; kUnavailable "timed out after N s" when the time ran out.
+core::Result<void> FetchMirror(const std::string& helper, const std::string& url,
+                               const std::string& path, const Credentials& credentials,
+                               std::chrono::milliseconds timeout);
 
 using core::Sha256Hex;
 

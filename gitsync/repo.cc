@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <git2.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,9 @@
 #include <cstring>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <fstream>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +61,100 @@ std::string OidHex(const git_oid* oid) {
   return buf;
 }
 
+std::string Base64(const unsigned char* data, std::size_t n) {
+  std::string out(4 * ((n + 2) / 3), '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(std::max(len, 0)));
+  return out;
+}
+
+// `text` cut at each of `seps`, empty pieces dropped.
+std::vector<std::string_view> Split(std::string_view text, std::string_view seps) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find_first_of(seps, start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// What the fetch callbacks need, for one fetch.
+struct FetchState {
+  const Credentials* credentials = nullptr;
+  std::string token;
+  int asked = 0;
+  std::string failure;  // why the callbacks refused, for the error message
+};
+
+// libgit2 asks again after a refusal; the configured credentials are
+// offered once, so a wrong token ends the fetch instead of looping.
+int OnCredentials(git_credential** out, const char* /*url*/, const char* user_from_url,
+                  unsigned int allowed, void* payload) {
+  auto* st = static_cast<FetchState*>(payload);
+  const Credentials& c = *st->credentials;
+  const bool url_user = user_from_url && *user_from_url;
+  if (allowed & GIT_CREDENTIAL_USERNAME) {
+    return git_credential_username_new(
+        out, url_user ? user_from_url : c.username.empty() ? "git" : c.username.c_str());
+  }
+  if (st->asked++ > 0) {
+    st->failure = "the remote refused the configured credentials";
+    return GIT_EAUTH;
+  }
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !c.ssh_key.empty()) {
+    const char* user = url_user ? user_from_url : c.username.empty() ? "git" : c.username.c_str();
+    return git_credential_ssh_key_new(out, user, nullptr, c.ssh_key.c_str(), nullptr);
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !c.token_file.empty()) {
+    const char* user = !c.username.empty() ? c.username.c_str() : url_user ? user_from_url : "sluss";
+    return git_credential_userpass_plaintext_new(out, user, st->token.c_str());
+  }
+  st->failure = "the remote asks for credentials and none are configured for this URL "
+                "(git.credentials in slussd's config)";
+  return GIT_EAUTH;
+}
+
+// With a known_hosts file configured, an SSH host key must be in it for the
+// host (plain "host" or "[host]:port" entries, as ssh-keyscan writes them);
+// otherwise libgit2 checks as it does by default.
+int OnCertificate(git_cert* cert, int /*valid*/, const char* host, void* payload) {
+  auto* st = static_cast<FetchState*>(payload);
+  const std::string& file = st->credentials->known_hosts;
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2 || file.empty()) return GIT_PASSTHROUGH;
+  const auto* key = reinterpret_cast<const git_cert_hostkey*>(cert);
+  if (!(key->type & GIT_CERT_SSH_RAW)) {
+    st->failure = "the SSH host key cannot be read to check it against known_hosts";
+    return GIT_ECERTIFICATE;
+  }
+  const std::string want = Base64(reinterpret_cast<const unsigned char*>(key->hostkey), key->hostkey_len);
+  std::FILE* f = std::fopen(file.c_str(), "re");
+  if (!f) {
+    st->failure = StrCat("cannot read known_hosts ", file, ": ", std::strerror(errno));
+    return GIT_ECERTIFICATE;
+  }
+  char line[16384];
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f)) {
+    std::string_view l(line);
+    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+    auto fields = Split(l, " \t");
+    if (fields.size() < 3 || l.starts_with("#")) continue;
+    bool host_matches = false;
+    for (std::string_view h : Split(fields[0], ","))
+      if (h == host || (h.starts_with("[") && h.substr(1, h.find(']') - 1) == host)) host_matches = true;
+    found = host_matches && fields[2] == want;
+  }
+  std::fclose(f);
+  if (!found) {
+    st->failure = StrCat("the SSH host key of ", host, " is not in ", file);
+    return GIT_ECERTIFICATE;
+  }
+  return 0;
+}
+
 }  // namespace
 
 core::Result<void> Repo::InitBare(const std::string& path, std::string_view default_branch) {
@@ -87,8 +185,20 @@ core::Result<std::unique_ptr<Repo>> Repo::Open(const std::string& path) {
 
 Repo::~Repo() { git_repository_free(repo_); }
 
-core::Result<void> Repo::Mirror(const std::string& url, const std::string& path) {
+core::Result<void> Repo::Mirror(const std::string& url, const std::string& path,
+                               const Credentials& credentials) {
   InitLibgit2();
+  FetchState state{&credentials, "", 0, ""};
+  if (!credentials.token_file.empty()) {
+    std::ifstream in(credentials.token_file);
+    if (!in) {
+      return core::Fail(core::ErrorCode::kUnavailable,
+                        StrCat("cannot read the token file ", credentials.token_file));
+    }
+    std::getline(in, state.token);
+    while (!state.token.empty() && std::isspace(static_cast<unsigned char>(state.token.back())))
+      state.token.pop_back();
+  }
   Owned<git_repository, git_repository_free> repo;
   if (git_repository_open_bare(&repo.p, path.c_str()) != 0) {
     git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
@@ -104,10 +214,14 @@ core::Result<void> Repo::Mirror(const std::string& url, const std::string& path)
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
   opts.prune = GIT_FETCH_PRUNE;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  opts.callbacks.credentials = OnCredentials;
+  opts.callbacks.certificate_check = OnCertificate;
+  opts.callbacks.payload = &state;
   const char* spec = "+refs/heads/*:refs/heads/*";
   git_strarray refspecs = {const_cast<char**>(&spec), 1};
   if (git_remote_fetch(remote.p, &refspecs, &opts, "sluss mirror") != 0) {
     core::Error e = GitError(StrCat("cannot fetch ", url));
+    if (!state.failure.empty()) e.message = StrCat("cannot fetch ", url, ": ", state.failure);
     e.code = core::ErrorCode::kUnavailable;
     return std::unexpected(e);
   }

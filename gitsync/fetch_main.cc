@@ -1,0 +1,44 @@
+// sluss-fetch: fetches one remote into its bare mirror, for slussd, which
+// runs it with a deadline (gitsync::FetchMirror). Prints nothing on success;
+// on failure, one line saying why, and exits 1. Usage errors exit 2.
+//
+//   sluss-fetch --url URL --mirror PATH [--username U] [--token-file F]
+//               [--ssh-key F] [--known-hosts F]
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "gitsync/gitsync.h"
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (!flag.starts_with("--") || i + 1 >= argc) {
+      std::fprintf(stderr, "sluss-fetch: usage: --url URL --mirror PATH [--username U] "
+                           "[--token-file F] [--ssh-key F] [--known-hosts F]\n");
+      return 2;
+    }
+    flags[flag.substr(2)] = argv[++i];
+  }
+  for (const auto& [name, value] : flags) {
+    if (name != "url" && name != "mirror" && name != "username" && name != "token-file" &&
+        name != "ssh-key" && name != "known-hosts") {
+      std::fprintf(stderr, "sluss-fetch: unknown flag --%s\n", name.c_str());
+      return 2;
+    }
+  }
+  if (flags["url"].empty() || flags["mirror"].empty()) {
+    std::fprintf(stderr, "sluss-fetch: --url and --mirror are required\n");
+    return 2;
+  }
+  sluss::gitsync::Credentials c{flags["username"], flags["token-file"], flags["ssh-key"],
+                                flags["known-hosts"]};
+  auto r = sluss::gitsync::Repo::Mirror(flags["url"], flags["mirror"], c);
+  if (!r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
