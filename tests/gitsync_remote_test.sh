@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Private remotes: a repository behind HTTP Basic authentication (git's own
+# http-backend, as a GitLab or Gitea remote with an access token), fetched
+# with the token file that slussd's config names for its URL; a wrong token
+# and no token say so in the project's sync status; a remote that accepts
+# the connection and never answers is cut at git.fetch_timeout while slussd
+# goes on serving. With sshd installed, the same over SSH with a deploy key
+# and a pinned host key.
+# Usage: gitsync_remote_test.sh SLUSS SLUSSD REPO_ROOT
+set -uo pipefail
+SLUSS=$1
+SLUSSD=$2
+ROOT=$3
+tmp=$(mktemp -d)
+pid=
+pids=()
+cleanup() {
+  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+source "$(dirname "$0")/support/assert.sh"
+export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
+export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+server=$(dirname "$0")/support/git_http_server.py
+wait_file() { for _ in $(seq 100); do [[ -s $1 ]] && return; sleep 0.05; done; fail "no $1"; }
+
+# The upstream repository, served with Basic authentication, and a remote
+# that never answers.
+mkdir -p "$tmp/srv" && git init -q --bare "$tmp/srv/study.git"
+work=$tmp/work
+cp -r "$ROOT/examples/cohort-study" "$work" && rm -rf "$work/data" "$work/output"
+git -C "$work" init -q -b main && git -C "$work" add . && git -C "$work" commit -qm "the study"
+git -C "$work" push -q "$tmp/srv/study.git" main
+python3 "$server" serve "$tmp/srv" "$tmp/http.port" reader "s3cret-token" 2>"$tmp/http.log" &
+pids+=($!)
+python3 "$server" hang "$tmp/hang.port" &
+pids+=($!)
+wait_file "$tmp/http.port"
+wait_file "$tmp/hang.port"
+http=http://127.0.0.1:$(cat "$tmp/http.port")
+hang=http://127.0.0.1:$(cat "$tmp/hang.port")
+echo "s3cret-token" >"$tmp/good.token"
+echo "not-the-token" >"$tmp/bad.token"
+chmod 600 "$tmp"/*.token
+
+port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
+cat >"$tmp/slussd.yaml" <<YAML
+state_dir: $tmp/state
+listen: 127.0.0.1:$port
+images: {python-3.11: {host: true}, r-4.2: {host: true}}
+git:
+  poll_interval: 1h
+  fetch_timeout: 2s
+  credentials:
+    - {url: "$http/study", username: reader, token_file: $tmp/good.token}
+    - {url: "$http/study-wrong", username: reader, token_file: $tmp/bad.token}
+YAML
+export SLUSS_SERVER=127.0.0.1:$port
+export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
+"$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
+pid=$!
+for _ in $(seq 600); do grep -q " ready " "$tmp/log" && break; sleep 0.05; done
+"$SLUSS" queue pause --reason "intake test" >/dev/null
+hook() {  # project -> HTTP status of a sync through the webhook route
+  curl -s -o "$tmp/hook.$1" -w '%{http_code}' -X POST -H "Authorization: Bearer $SLUSS_TOKEN" \
+    "http://127.0.0.1:$port/v1/hooks/git/$1?format=text"
+}
+runs() { "$SLUSS" runs --json --project "$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))'; }
+sync_error() { "$SLUSS" project show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sync"]["error"])'; }
+
+# 1. The token file that the config names for the URL: fetched, run made.
+"$SLUSS" project create private --repo "$http/study.git" >/dev/null; expect_rc "private project" 0 $?
+[[ $(hook private) == 200 ]] && ok || fail "private sync: $(cat "$tmp/hook.private")"
+[[ $(runs private) == 1 ]] && ok || fail "no run from the private remote"
+grep -q "^200 POST /study.git/git-upload-pack reader" "$tmp/http.log" && ok || fail "server log: $(cat "$tmp/http.log")"
+
+# 2. No credentials for the URL, and refused credentials: each says so.
+mkdir -p "$tmp/srv/other" && cp -r "$tmp/srv/study.git" "$tmp/srv/other/study.git"
+"$SLUSS" project create nocreds --repo "$http/other/study.git" >/dev/null
+[[ $(hook nocreds) == 503 ]] && ok || fail "nocreds answered"
+[[ $(sync_error nocreds) == *"asks for credentials and none are configured for this URL"* ]] && ok ||
+  fail "no-credentials error: $(sync_error nocreds)"
+cp -r "$tmp/srv/study.git" "$tmp/srv/study-wrong.git"
+"$SLUSS" project create wrong --repo "$http/study-wrong.git" >/dev/null
+[[ $(hook wrong) == 503 ]] && ok || fail "wrong token answered"
+[[ $(sync_error wrong) == *"refused the configured credentials"* ]] && ok || fail "refused error: $(sync_error wrong)"
+# The token never shows: not in the status, the log or the API.
+"$SLUSS" project show wrong --json | grep -q "not-the-token\|s3cret" && fail "a token in the status" || ok
+grep -q "not-the-token\|s3cret" "$tmp/log" && fail "a token in slussd's log" || ok
+
+# 3. A remote that never answers: cut at fetch_timeout (2 s); slussd serves
+# meanwhile.
+"$SLUSS" project create stuck --repo "$hang/study.git" >/dev/null
+hook stuck >"$tmp/stuck.code" &
+hooked=$!
+sleep 0.5
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "serving during a stuck fetch" 0 $?
+wait "$hooked"
+[[ $(cat "$tmp/stuck.code") == 503 ]] && ok || fail "stuck answered $(cat "$tmp/stuck.code")"
+[[ $(sync_error stuck) == *"timed out after 2 s"* ]] && ok || fail "timeout error: $(sync_error stuck)"
+pgrep -f "sluss-fetch --url $hang" >/dev/null && fail "sluss-fetch left running" || ok
+
+# 4. SSH with a deploy key and a pinned host key, where sshd is installed
+# (scripts/install-deps installs it for the tests).
+if [[ -x /usr/sbin/sshd && $(id -u) == 0 ]]; then
+  mkdir -p "$tmp/ssh" /run/sshd
+  ssh-keygen -q -t ed25519 -N "" -f "$tmp/ssh/host_key"
+  ssh-keygen -q -t ed25519 -N "" -f "$tmp/ssh/deploy_key"
+  ssh-keygen -q -t ed25519 -N "" -f "$tmp/ssh/other_key"
+  cp "$tmp/ssh/deploy_key.pub" "$tmp/ssh/authorized_keys"
+  sshport=$((20000 + RANDOM % 12000))
+  cat >"$tmp/ssh/sshd_config" <<CONF
+Port $sshport
+ListenAddress 127.0.0.1
+HostKey $tmp/ssh/host_key
+AuthorizedKeysFile $tmp/ssh/authorized_keys
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+PidFile $tmp/ssh/sshd.pid
+CONF
+  /usr/sbin/sshd -D -e -f "$tmp/ssh/sshd_config" 2>"$tmp/ssh/log" &
+  pids+=($!)
+  for _ in $(seq 100); do ssh-keyscan -p "$sshport" 127.0.0.1 >"$tmp/ssh/known_hosts" 2>/dev/null && [[ -s $tmp/ssh/known_hosts ]] && break; sleep 0.1; done
+  echo "127.0.0.1 $(cut -d' ' -f1,2 "$tmp/ssh/other_key.pub")" >"$tmp/ssh/wrong_hosts"
+  user=$(id -un)
+  ssh_url="ssh://$user@127.0.0.1:$sshport$tmp/srv"
+  cat >>"$tmp/slussd.yaml" <<YAML
+    - {url: "$ssh_url/study.git", ssh_key: $tmp/ssh/deploy_key, known_hosts: $tmp/ssh/known_hosts}
+    - {url: "$ssh_url/other", ssh_key: $tmp/ssh/deploy_key, known_hosts: $tmp/ssh/wrong_hosts}
+    - {url: "$ssh_url/study-wrong.git", ssh_key: $tmp/ssh/other_key, known_hosts: $tmp/ssh/known_hosts}
+YAML
+  kill -TERM "$pid"; wait "$pid"
+  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
+  pid=$!
+  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge 2 ]] && break; sleep 0.05; done
+  "$SLUSS" project create viassh --repo "$ssh_url/study.git" >/dev/null
+  [[ $(hook viassh) == 200 ]] && ok || fail "ssh sync: $(cat "$tmp/hook.viassh"); $(sync_error viassh); $(tail -3 "$tmp/ssh/log")"
+  [[ $(runs viassh) == 1 ]] && ok || fail "no run over ssh"
+  "$SLUSS" project create badhost --repo "$ssh_url/other/study.git" >/dev/null
+  [[ $(hook badhost) == 503 ]] && ok || fail "an unknown host key was accepted"
+  [[ $(sync_error badhost) == *"host key of 127.0.0.1 is not in $tmp/ssh/wrong_hosts"* ]] && ok ||
+    fail "host key error: $(sync_error badhost)"
+  "$SLUSS" project create badkey --repo "$ssh_url/study-wrong.git" >/dev/null
+  [[ $(hook badkey) == 503 ]] && ok || fail "a key not authorized was accepted"
+  [[ $(sync_error badkey) == *"refused the configured credentials"* || $(sync_error badkey) == *"authentication"* ]] && ok ||
+    fail "refused key error: $(sync_error badkey)"
+else
+  echo "# ssh part skipped: no /usr/sbin/sshd (scripts/install-deps installs openssh-server) or not root"
+fi
+
+kill -TERM "$pid"; wait "$pid"; pid=
+finish gitsync_remote
