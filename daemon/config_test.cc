@@ -66,3 +66,30 @@ TEST_CASE("bad config keys are named with their position") {
         std::vector<std::string>{"slussd.yaml:1:12: log_level: 'loud' is not one of debug, info, warn, error",
                                  "slussd.yaml:2:11: executor: 'slurmm' is not one of local, slurm (did you mean 'slurm'?)"});
 }
+
+TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
+  auto c = ParseConfig(R"(git:
+  poll_interval: 2m
+  fetch_timeout: 90s
+  credentials:
+    - {url: "https://gitlab.example.org/", username: oauth2, token_file: /etc/sluss/gitlab.token}
+    - {url: "ssh://git@git.example.org/", ssh_key: /etc/sluss/deploy, known_hosts: /etc/sluss/known_hosts}
+)", "slussd.yaml");
+  REQUIRE(c);
+  CHECK(c->git_poll_seconds == 120);
+  CHECK(c->git_fetch_timeout_seconds == 90);
+  REQUIRE(c->git_credentials.size() == 2);
+  CHECK(c->git_credentials[0].token_file == "/etc/sluss/gitlab.token");
+  CHECK(c->git_credentials[0].username == "oauth2");
+  CHECK(c->git_credentials[1].ssh_key == "/etc/sluss/deploy");
+  CHECK(c->git_credentials[1].known_hosts == "/etc/sluss/known_hosts");
+  CHECK(Errors("git:\n  credentials:\n    - {token_file: /t}\n    - {url: x, token_file: /t, ssh_key: /k}\n"
+               "    - {url: y, password: hunter2}\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:3:7: git.credentials[0].url: is required: the URL prefix these credentials are for",
+            "slussd.yaml:4:7: git.credentials[1]: needs exactly one of token_file (HTTPS) and ssh_key (SSH)",
+            "slussd.yaml:5:7: git.credentials[2]: needs exactly one of token_file (HTTPS) and ssh_key (SSH)",
+            "slussd.yaml:5:16: git.credentials[2]: unknown key 'password' (expected one of: url, username, token_file, ssh_key, known_hosts)"});
+  CHECK(Errors("git: {fetch_timeout: 0s}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:22: git.fetch_timeout: must be at least 1s"});
+}
