@@ -27,15 +27,46 @@ struct BranchTip {
   std::string commit;  // 40 hex digits
 };
 
+// A commit's signature as git stores it (the gpgsig header), unchecked.
+struct CommitSignature {
+  std::string format;       // "" (unsigned), "openpgp", "ssh" or "x509"
+  std::string signature;    // the armored signature
+  std::string signed_data;  // the commit without it: what was signed
+};
+
 struct CommitInfo {
   std::string sha;
   std::string tree;
   std::string author_name;
   std::string author_email;
+  std::string committer_name;
   std::string committer_email;
   std::string message;
   core::TimePoint time;
+  CommitSignature signature;
 };
+
+// Whose signatures count, from slussd's config (git.allowed_signers,
+// git.gpg_keyring). Empty: signatures of that format are not checked.
+struct SignerTrust {
+  std::string allowed_signers;  // OpenSSH allowed_signers file (ssh-keygen -Y verify)
+  std::string gpg_keyring;      // OpenPGP keyring file (gpgv --keyring)
+};
+
+struct SignatureCheck {
+  // "none" (unsigned), "good" (by a trusted key of `person`), "bad" (does
+  // not verify, or not by `person`), "unknown_key" (no trusted key made
+  // it), "unverified" (no trust configured for its format).
+  std::string status;
+  std::string format;  // as CommitSignature::format
+  std::string signer;  // the key: "SHA256:..." (ssh) or the fingerprint (openpgp)
+  std::string detail;  // the verifier's words, for provenance
+};
+
+// Checks `commit`'s signature as `person`'s (the e-mail sluss credits the
+// run to) with ssh-keygen or gpgv. Never fails: what goes wrong is a status.
+SignatureCheck VerifySignature(const CommitInfo& commit, std::string_view person,
+                               const SignerTrust& trust);
 
 struct TreeFile {
   std::string path;  // "analysis/extract.py"

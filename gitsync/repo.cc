@@ -279,7 +279,21 @@ core::Result<CommitInfo> Repo::Commit(std::string_view sha) {
   const git_signature* committer = git_commit_committer(c.p);
   info.author_name = author && author->name ? author->name : "";
   info.author_email = author && author->email ? author->email : "";
+  info.committer_name = committer && committer->name ? committer->name : "";
   info.committer_email = committer && committer->email ? committer->email : "";
+  git_buf sig = GIT_BUF_INIT, signed_data = GIT_BUF_INIT;
+  if (git_commit_extract_signature(&sig, &signed_data, repo_, &*oid, nullptr) == 0) {
+    info.signature.signature.assign(sig.ptr, sig.size);
+    info.signature.signed_data.assign(signed_data.ptr, signed_data.size);
+    const std::string& text = info.signature.signature;
+    info.signature.format = text.starts_with("-----BEGIN SSH SIGNATURE") ? "ssh"
+                            : text.starts_with("-----BEGIN PGP")         ? "openpgp"
+                            : text.starts_with("-----BEGIN SIGNED MESSAGE") ? "x509"
+                                                                          : "unknown";
+  }
+  git_buf_dispose(&sig);
+  git_buf_dispose(&signed_data);
+  git_error_clear();
   const char* msg = git_commit_message(c.p);
   info.message = msg ? msg : "";
   info.time = core::FromUnixMillis(static_cast<std::int64_t>(git_commit_time(c.p)) * 1000);
