@@ -26,7 +26,8 @@ constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runt
 constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
                                            "checkpoint_interval", "retention"};
 constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
-                                         "sluss_fetch"};
+                                         "sluss_fetch", "allowed_signers", "gpg_keyring",
+                                         "require_signed"};
 constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
                                                 "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
@@ -208,6 +209,16 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     }
     if (auto n = gf.find("sluss_fetch"); n != gf.end())
       NonEmptyPath(c, *n->second, "git.sluss_fetch", &cfg.sluss_fetch);
+    if (auto n = gf.find("allowed_signers"); n != gf.end())
+      NonEmptyPath(c, *n->second, "git.allowed_signers", &cfg.git_allowed_signers);
+    if (auto n = gf.find("gpg_keyring"); n != gf.end())
+      NonEmptyPath(c, *n->second, "git.gpg_keyring", &cfg.git_gpg_keyring);
+    if (auto n = gf.find("require_signed"); n != gf.end()) {
+      if (auto b = c.Bool(*n->second, "git.require_signed")) cfg.git_require_signed = *b;
+      if (cfg.git_require_signed && cfg.git_allowed_signers.empty() && cfg.git_gpg_keyring.empty())
+        c.Report(n->second->pos, "git.require_signed",
+                 "needs git.allowed_signers or git.gpg_keyring: the keys that may sign");
+    }
     if (auto n = gf.find("credentials"); n != gf.end()) {
       if (!n->second->IsSequence()) {
         c.Report(n->second->pos, "git.credentials",

@@ -72,6 +72,9 @@ struct Config {
   int git_fetch_timeout_seconds = 300;   // a fetch that takes longer is stopped
   std::vector<GitCredentialConfig> git_credentials;
   std::string sluss_fetch;               // empty: next to slussd
+  std::string git_allowed_signers;       // OpenSSH allowed_signers: SSH-signed commits
+  std::string git_gpg_keyring;           // OpenPGP keyring: GPG-signed commits
+  bool git_require_signed = false;       // runs only from commits signed by their author
 
   std::string DatabasePath() const { return state_dir + "/sluss.db"; }
 };

@@ -90,6 +90,9 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
             "slussd.yaml:4:7: git.credentials[1]: needs exactly one of token_file (HTTPS) and ssh_key (SSH)",
             "slussd.yaml:5:7: git.credentials[2]: needs exactly one of token_file (HTTPS) and ssh_key (SSH)",
             "slussd.yaml:5:16: git.credentials[2]: unknown key 'password' (expected one of: url, username, token_file, ssh_key, known_hosts)"});
+  CHECK(Errors("git: {require_signed: true}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:23: git.require_signed: needs git.allowed_signers or "
+                                 "git.gpg_keyring: the keys that may sign"});
   CHECK(Errors("git: {fetch_timeout: 0s}\n") ==
         std::vector<std::string>{"slussd.yaml:1:22: git.fetch_timeout: must be at least 1s"});
 }

@@ -316,6 +316,19 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   run.trigger = spec.trigger;
   run.submitted_by = spec.submitted_by.empty() ? commit->author_email : spec.submitted_by;
   run.dedupe_key = dedupe;
+  // The signature vouches for the commit's author, whom sluss credits (and
+  // whose permits count) when the run comes from a push.
+  const gitsync::SignatureCheck signature = gitsync::VerifySignature(
+      *commit, commit->author_email, {options_.allowed_signers, options_.gpg_keyring});
+  nlohmann::json commit_record = {
+      {"author", StrCat(commit->author_name, " <", commit->author_email, ">")},
+      {"committer", StrCat(commit->committer_name, " <", commit->committer_email, ">")},
+      {"time", core::FormatRfc3339(commit->time)},
+      {"message", commit->message.substr(0, 4096)},
+      {"signature", {{"status", signature.status},
+                     {"format", signature.format},
+                     {"signer", signature.signer},
+                     {"detail", signature.detail}}}};
   // Files over the parser's limit are read in full so that it can say how
   // big they are; past 16 MiB we stop reading.
   auto text = repo.ReadFile(sha, "sluss.yaml", 16 << 20);
@@ -423,7 +436,8 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
                                                      ? StrCat("sluss-hosted:", project.name)
                                                      : project.repo_url},
                                   {"tree", commit->tree},
-                                  {"pipeline_sha256", core::Sha256Hex(*text)}};
+                                  {"pipeline_sha256", core::Sha256Hex(*text)},
+                                  {"commit", commit_record}};
       core::NewJob job;
       job.action = a.name;
       job.spec_json = action_spec.dump();
@@ -449,6 +463,16 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
       }
       run.jobs.push_back(std::move(job));
     }
+  }
+  // Where only signed work may run, an unsigned commit, or one signed by
+  // a key that is not its author's, makes a failed run that says so.
+  if (options_.require_signed && signature.status != "good" && run.errors.empty()) {
+    run.errors.push_back(StrCat(
+        "commit ", sha.substr(0, 10), " is not signed by a registered key of its author ",
+        commit->author_email, " (signature: ", signature.status,
+        signature.detail.empty() ? std::string() : StrCat(", ", signature.detail),
+        "): sign it with 'git commit -S' using a key the agency registered for you, and push again"));
+    run.jobs.clear();
   }
   // The project's queue limit: the whole run is refused, not part of it.
   if (project.quota.max_queued_jobs && run.errors.empty()) {

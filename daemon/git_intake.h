@@ -47,6 +47,11 @@ struct GitIntakeOptions {
   std::string fetch_helper = "sluss-fetch";
   std::chrono::seconds fetch_timeout{300};
   std::vector<GitCredentialConfig> credentials;
+  // Commit signatures: checked against these (empty: not checked), and
+  // required for a run when require_signed.
+  std::string allowed_signers;
+  std::string gpg_keyring;
+  bool require_signed = false;
 };
 
 class GitIntake final : public core::GitService {

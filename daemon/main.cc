@@ -235,6 +235,9 @@ int Run(const Config& cfg) {
   git_options.fetch_helper = FindHelper(cfg.sluss_fetch, "sluss-fetch", "gitsync");
   git_options.fetch_timeout = std::chrono::seconds(cfg.git_fetch_timeout_seconds);
   git_options.credentials = cfg.git_credentials;
+  git_options.allowed_signers = cfg.git_allowed_signers;
+  git_options.gpg_keyring = cfg.git_gpg_keyring;
+  git_options.require_signed = cfg.git_require_signed;
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
 

@@ -77,6 +77,8 @@ json JobProvenance(const core::Project& project, const core::Run& run, const cor
       {"ref", run.ref},
       {"tree", submitted.value("tree", "")},
       {"pipeline_sha256", submitted.value("pipeline_sha256", "")},
+      // Author, committer, time, message and the signature's verification.
+      {"commit_info", submitted.value("commit", json(nullptr))},
       {"action_spec", spec},
       {"command", spec.value("argv", json::array())},
       {"image", {{"name", spec.value("image", "")},
@@ -130,11 +132,30 @@ json RunCrate(const core::Project& project, const core::Run& run, const std::vec
        {"@type", "CreativeWork"},
        {"name", "Process Run Crate"},
        {"version", "0.5"}});
-  add({{"@id", code_id},
-       {"@type", "SoftwareSourceCode"},
-       {"name", StrCat(project.name, " analysis")},
-       {"codeRepository", repo},
-       {"version", run.commit}});
+  json code = {{"@id", code_id},
+               {"@type", "SoftwareSourceCode"},
+               {"name", StrCat(project.name, " analysis")},
+               {"codeRepository", repo},
+               {"version", run.commit}};
+  // Who wrote the commit, and whether its signature verified.
+  if (!jobs.empty() && jobs.front().contains("commit_info") && jobs.front()["commit_info"].is_object()) {
+    const json& c = jobs.front()["commit_info"];
+    code["author"] = c.value("author", "");
+    code["dateModified"] = c.value("time", "");
+    code["description"] = c.value("message", "");
+    // The signature's check: a flat entity, the code's identifier (the
+    // key that vouches for it).
+    const json sig = c.value("signature", json::object());
+    add({{"@id", "#commit-signature"},
+         {"@type", "PropertyValue"},
+         {"name", "git commit signature"},
+         {"propertyID", StrCat("signature:", sig.value("format", ""))},
+         {"value", sig.value("status", "")},
+         {"description", StrCat(sig.value("detail", ""),
+                                sig.value("signer", "").empty() ? "" : StrCat(" (key ", sig.value("signer", ""), ")"))}});
+    code["identifier"] = {{"@id", "#commit-signature"}};
+  }
+  add(code);
   add({{"@id", "#slussd"},
        {"@type", "SoftwareApplication"},
        {"name", "sluss"},
