@@ -169,6 +169,17 @@ HttpResponse CreateProject(Context& c) {
   auto repo = StringField(*body, "repo_url");
   if (!repo) return FromError(repo.error());
   p.repo_url = repo->value_or("");
+  // A secret in the URL would be stored, shown and logged with it.
+  if (auto scheme = p.repo_url.find("://"); scheme != std::string::npos) {
+    auto at = p.repo_url.find('@', scheme + 3);
+    auto slash = p.repo_url.find('/', scheme + 3);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash) &&
+        p.repo_url.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos) {
+      return FieldError("repo_url",
+                        "holds a password or token; give the URL without it, and the token in a "
+                        "file that slussd's config names (git.credentials)");
+    }
+  }
   if (body->contains("branches")) {
     const json& b = body->at("branches");
     if (!b.is_array()) return FieldError("branches", "expected a list of branch names");

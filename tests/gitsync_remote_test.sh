@@ -89,6 +89,10 @@ cp -r "$tmp/srv/study.git" "$tmp/srv/study-wrong.git"
 # The token never shows: not in the status, the log or the API.
 "$SLUSS" project show wrong --json | grep -q "not-the-token\|s3cret" && fail "a token in the status" || ok
 grep -q "not-the-token\|s3cret" "$tmp/log" && fail "a token in slussd's log" || ok
+# A token inside the URL is refused: it would be stored and shown with it.
+"$SLUSS" project create leaky --repo "http://reader:s3cret-token@127.0.0.1:1/study.git" 2>"$tmp/leaky" >/dev/null
+expect_rc "token in the URL" 1 $?
+grep -q "repo_url: holds a password or token" "$tmp/leaky" && ok || fail "leaky: $(cat "$tmp/leaky")"
 
 # 3. A remote that never answers: cut at fetch_timeout (2 s); slussd serves
 # meanwhile.
