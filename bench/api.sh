@@ -52,6 +52,13 @@ for _ in $(seq 600); do
     grep -q '^sluss_scheduler_cycle_seconds_count [1-9]' && break
   sleep 0.1
 done
+# Then until its audit checkpoint and WAL checkpoint of those writes are
+# done: slussd using under a quarter of a core over two seconds.
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+for _ in $(seq 30); do
+  a=$(cpu); sleep 2; b=$(cpu)
+  (( b - a < 2 * $(getconf CLK_TCK) / 4 )) && break
+done
 
 cat >"$tmp/jobs.lua" <<'LUA'
 local token = os.getenv("SLUSS_TOKEN")
