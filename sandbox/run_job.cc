@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -119,6 +120,9 @@ std::string RuntimeError(const std::string& log_path) {
 class Job {
  public:
   explicit Job(std::string dir) : dir_(std::move(dir)) {}
+  ~Job() { Cleanup(); }
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
 
   JobResult Run() {
     result_.started_at = Now();
@@ -142,6 +146,16 @@ class Job {
     Execute();
     Finish();
     return result_;
+  }
+
+  // Waits for the runtime's delete and removes what cgroup directories it
+  // left. REQUIRES: Run returned.
+  void Cleanup() {
+    if (unmounting_.joinable()) unmounting_.join();
+    if (deleting_ == 0) return;
+    if (deleting_ > 0) WaitCommand(deleting_);
+    deleting_ = 0;
+    RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, CgroupPath(spec_));
   }
 
  private:
@@ -390,9 +404,13 @@ class Job {
       result_.pids_peak = stats.pids_peak;
       result_.oom_kills = stats.oom_kills;
       if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
-      RunCommand(Runtime({"delete", "--force", spec_.id}));
+      // The runtime's delete (a process of its own, some milliseconds)
+      // runs while the outputs are collected and the result written;
+      // Cleanup waits for it before sluss-run exits.
+      deleting_ = StartCommand(Runtime({"delete", "--force", spec_.id}));
+    } else {
+      RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
     }
-    RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
 
     bool full = false;
     struct statvfs vfs;
@@ -412,8 +430,13 @@ class Job {
       }
     }
     if (mounted_) {
-      UnmountIfMounted(output_dir_);
-      ::unlink((dir_ + "/output.img").c_str());
+      // The outputs are copied out; releasing the file system (ext4's
+      // teardown and the loop device's, some milliseconds) runs beside the
+      // result's writing, and Cleanup waits for it.
+      unmounting_ = std::thread([mnt = output_dir_, image = dir_ + "/output.img"] {
+        UnmountIfMounted(mnt);
+        ::unlink(image.c_str());
+      });
     }
 
     if (!result_.status.empty()) return;  // an internal error said it already
@@ -444,6 +467,8 @@ class Job {
   std::string dir_;
   JobSpec spec_;
   JobResult result_;
+  int deleting_ = 0;  // the delete's pid; 0: none started
+  std::thread unmounting_;
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::string output_dir_;
   bool mounted_ = false;
@@ -458,11 +483,15 @@ JobResult Supervise(const std::string& job_dir) {
   // What the job's dependents read (its collected outputs) must be readable
   // by their uids; the job directory itself (0700) keeps the host out.
   ::umask(022);
-  JobResult result = Job(job_dir).Run();
+  Job job(job_dir);
+  JobResult result = job.Run();
   if (auto w = WriteResult(job_dir, result); !w) {
     result.status = "internal_error";
     result.message = w.error().message;
   }
+  // After the result: nothing of the container is left when sluss-run
+  // exits, but whoever waits for the result need not wait for this.
+  job.Cleanup();
   return result;
 }
 
