@@ -160,8 +160,16 @@ core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
   return path;
 }
 
+std::mutex& GitIntake::ProjectLock(std::string_view project) {
+  std::lock_guard lock(locks_mu_);
+  auto it = locks_.find(project);
+  if (it == locks_.end())
+    it = locks_.emplace(std::string(project), std::make_unique<std::mutex>()).first;
+  return *it->second;
+}
+
 core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view project_name) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(ProjectLock(project_name));
   auto project = store_.GetProject(project_name);
   if (!project) return std::unexpected(project.error());
   auto repo = OpenRepo(*project);
@@ -196,7 +204,7 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
 }
 
 core::Result<core::SyncOutcome> GitIntake::StartRun(const core::RunRequest& req) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(ProjectLock(req.project));
   auto project = store_.GetProject(req.project);
   if (!project) return std::unexpected(project.error());
   auto repo = OpenRepo(*project);

@@ -95,7 +95,12 @@ class GitIntake final : public core::GitService {
   core::Store& store_;
   const core::Clock& clock_;
   GitIntakeOptions options_;
-  std::mutex mu_;  // one sync at a time, so a tip is never processed twice at once
+  // One sync at a time per project, so a tip is never processed twice at
+  // once; other projects go on meanwhile (a remote that hangs until the
+  // fetch timeout holds up only its own project).
+  std::mutex& ProjectLock(std::string_view project);
+  std::mutex locks_mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>, std::less<>> locks_;
 };
 
 }  // namespace sluss::daemon

@@ -101,6 +101,12 @@ hook stuck >"$tmp/stuck.code" &
 hooked=$!
 sleep 0.5
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; expect_rc "serving during a stuck fetch" 0 $?
+# Another project syncs meanwhile: only the stuck project waits.
+echo "# another change" >>"$work/analysis/extract.py"
+git -C "$work" commit -qam "second" && git -C "$work" push -q "$tmp/srv/study.git" main
+[[ $(hook private) == 200 ]] && ok || fail "private sync during a stuck fetch: $(cat "$tmp/hook.private")"
+kill -0 "$hooked" 2>/dev/null && ok || fail "the stuck fetch ended before the other project's sync (no overlap tested)"
+[[ $(runs private) == 2 ]] && ok || fail "no second run for private"
 wait "$hooked"
 [[ $(cat "$tmp/stuck.code") == 503 ]] && ok || fail "stuck answered $(cat "$tmp/stuck.code")"
 [[ $(sync_error stuck) == *"timed out after 2 s"* ]] && ok || fail "timeout error: $(sync_error stuck)"
