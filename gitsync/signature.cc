@@ -100,16 +100,17 @@ std::string KeyOf(const std::string& output) {
   return output.substr(at, end == std::string::npos ? std::string::npos : end - at);
 }
 
-SignatureCheck VerifySsh(const CommitInfo& commit, std::string_view person,
+// The signature and the signed data as files, where the tools read them.
+struct SignatureFiles {
+  const TempDir& dir;
+  std::string sig;
+  std::string data;
+};
+
+SignatureCheck VerifySsh(const SignatureFiles& f, std::string_view person,
                          const std::string& allowed_signers, SignatureCheck c) {
-  TempDir dir;
-  if (dir.path.empty()) {
-    c.status = "unverified";
-    c.detail = "cannot make a temporary directory";
-    return c;
-  }
-  std::string sig = dir.Write("sig", commit.signature.signature);
-  std::string data = dir.Write("data", commit.signature.signed_data);
+  const std::string& sig = f.sig;
+  const std::string& data = f.data;
   c.signer = KeyOf(RunTool({"ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", sig}, data).output);
   auto v = RunTool({"ssh-keygen", "-Y", "verify", "-f", allowed_signers, "-I", std::string(person),
                     "-n", "git", "-s", sig},
@@ -132,18 +133,10 @@ SignatureCheck VerifySsh(const CommitInfo& commit, std::string_view person,
   return c;
 }
 
-SignatureCheck VerifyOpenPgp(const CommitInfo& commit, std::string_view person,
+SignatureCheck VerifyOpenPgp(const SignatureFiles& f, std::string_view person,
                              const std::string& keyring, SignatureCheck c) {
-  TempDir dir;
-  if (dir.path.empty()) {
-    c.status = "unverified";
-    c.detail = "cannot make a temporary directory";
-    return c;
-  }
-  std::string sig = dir.Write("sig.asc", commit.signature.signature);
-  std::string data = dir.Write("data", commit.signature.signed_data);
   std::string abs = std::filesystem::absolute(keyring).string();
-  auto v = RunTool({"gpgv", "--homedir", dir.path, "--status-fd", "1", "--keyring", abs, sig, data},
+  auto v = RunTool({"gpgv", "--homedir", f.dir.path, "--status-fd", "1", "--keyring", abs, f.sig, f.data},
                    "/dev/null");
   std::string uid;
   bool good = false, bad = false, no_key = false;
@@ -205,10 +198,20 @@ SignatureCheck VerifySignature(const CommitInfo& commit, std::string_view person
     c.status = "none";
     return c;
   }
-  if (c.format == "ssh" && !trust.allowed_signers.empty())
-    return VerifySsh(commit, person, trust.allowed_signers, c);
-  if (c.format == "openpgp" && !trust.gpg_keyring.empty())
-    return VerifyOpenPgp(commit, person, trust.gpg_keyring, c);
+  const bool ssh = c.format == "ssh" && !trust.allowed_signers.empty();
+  const bool pgp = c.format == "openpgp" && !trust.gpg_keyring.empty();
+  if (ssh || pgp) {
+    TempDir dir;
+    if (dir.path.empty()) {
+      c.status = "unverified";
+      c.detail = "cannot make a temporary directory";
+      return c;
+    }
+    SignatureFiles files{dir, dir.Write(ssh ? "sig" : "sig.asc", commit.signature.signature),
+                         dir.Write("data", commit.signature.signed_data)};
+    return ssh ? VerifySsh(files, person, trust.allowed_signers, c)
+               : VerifyOpenPgp(files, person, trust.gpg_keyring, c);
+  }
   c.status = "unverified";
   c.detail = c.format == "ssh"       ? "no git.allowed_signers configured"
              : c.format == "openpgp" ? "no git.gpg_keyring configured"
