@@ -21,6 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$(dirname "$0")/support/assert.sh"
+source "$(dirname "$0")/support/slussd.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 server=$(dirname "$0")/support/git_http_server.py
@@ -59,9 +60,7 @@ git:
 YAML
 export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
-"$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-pid=$!
-for _ in $(seq 600); do grep -q " ready " "$tmp/log" && break; sleep 0.05; done
+slussd_start 1
 "$SLUSS" queue pause --reason "intake test" >/dev/null
 hook() {  # project -> HTTP status of a sync through the webhook route
   curl -s -o "$tmp/hook.$1" -w '%{http_code}' -X POST -H "Authorization: Bearer $SLUSS_TOKEN" \
@@ -144,10 +143,8 @@ CONF
     - {url: "$ssh_url/other", ssh_key: $tmp/ssh/deploy_key, known_hosts: $tmp/ssh/wrong_hosts}
     - {url: "$ssh_url/study-wrong.git", ssh_key: $tmp/ssh/other_key, known_hosts: $tmp/ssh/known_hosts}
 YAML
-  kill -TERM "$pid"; wait "$pid"
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge 2 ]] && break; sleep 0.05; done
+  slussd_stop
+  slussd_start 2
   "$SLUSS" project create viassh --repo "$ssh_url/study.git" >/dev/null
   [[ $(hook viassh) == 200 ]] && ok || fail "ssh sync: $(cat "$tmp/hook.viassh"); $(sync_error viassh); $(tail -3 "$tmp/ssh/log")"
   [[ $(runs viassh) == 1 ]] && ok || fail "no run over ssh"
@@ -163,5 +160,5 @@ else
   echo "# ssh part skipped: no /usr/sbin/sshd (scripts/install-deps installs openssh-server) or not root"
 fi
 
-kill -TERM "$pid"; wait "$pid"; pid=
+slussd_stop
 finish gitsync_remote

@@ -15,6 +15,7 @@ cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 source "$(dirname "$0")/support/assert.sh"
 source "$(dirname "$0")/support/permit.sh"
+source "$(dirname "$0")/support/slussd.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 for tool in ssh-keygen gpg gpgv; do
@@ -43,13 +44,7 @@ YAML
 config false
 export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
-start() {
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
-  fail "slussd did not start"
-}
-start 1
+slussd_start 1
 "$SLUSS" queue pause --reason "intake test" >/dev/null
 "$SLUSS" project create study --hosted --json >"$tmp/project.json"
 push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
@@ -117,9 +112,9 @@ PY
 
 # 6. require_signed: an unsigned commit, or one signed by someone else,
 # makes a failed run with the reason; a good signature runs.
-kill -TERM "$pid"; wait "$pid"
+slussd_stop
 config true
-start 2
+slussd_start 2
 commit_and_push unsigned-required
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["state"]=="failed" and not r["jobs"], r; print(r["errors"][0])' \
   "$tmp/run.unsigned-required" >"$tmp/err" && ok || fail "unsigned run not failed: $(cat "$tmp/run.unsigned-required")"
@@ -132,5 +127,5 @@ commit_and_push alice-required $(ssh_sign alice)
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["state"]!="failed" and r["jobs"], r' "$tmp/run.alice-required" && ok ||
   fail "a good signature did not run: $(cat "$tmp/run.alice-required")"
 
-kill -TERM "$pid"; wait "$pid"; pid=
+slussd_stop
 finish gitsync_signed

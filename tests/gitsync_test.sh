@@ -12,6 +12,7 @@ cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 source "$(dirname "$0")/support/assert.sh"
 source "$(dirname "$0")/support/permit.sh"
+source "$(dirname "$0")/support/slussd.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 
@@ -24,13 +25,7 @@ git: {poll_interval: 5s}
 YAML
 export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
-start() {
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
-  fail "slussd did not start"
-}
-start 1
+slussd_start 1
 run_field() {  # jq-like: the newest run's field
   "$SLUSS" runs --json --project study --limit 1 | python3 -c "import json,sys; r=json.load(sys.stdin)['runs']; print(r[0]['$1'] if r else '')"
 }
@@ -180,7 +175,7 @@ echo "# while down" >>"$work/analysis/model.py"
 git -C "$work" commit -qam "while down"
 git -C "$work" push -q "$push_url" main 2>"$tmp/push10"; expect_rc "push while down" 0 $?
 grep -q "slussd did not answer" "$tmp/push10" && ok || fail "push while down output: $(cat "$tmp/push10")"
-start 2
+slussd_start 2
 [[ $(run_field commit) == "$(git -C "$work" rev-parse HEAD)" ]] && ok || fail "push made while down has no run"
 
 # 11. The hook token may only notify, and only for its project.
