@@ -60,7 +60,7 @@ constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 }  // namespace
 
 struct Api::Impl {
-  core::Store& primary;
+  core::Store& store;
   const core::Clock& clock;
   ApiOptions options;
   std::vector<Route> routes;
@@ -77,23 +77,8 @@ struct Api::Impl {
   std::array<std::uint64_t, kBuckets.size() + 1> latency_counts{};  // GUARDED_BY(metrics_mu)
   double latency_sum = 0;                                           // GUARDED_BY(metrics_mu)
 
-  std::atomic<unsigned> threads_seen{0};
-
-  // This thread's connection: the threads that handle requests are spread
-  // over the connections, each keeping to its own.
-  core::Store& Store() {
-    if (options.more_stores.empty()) return primary;
-    thread_local const Impl* owner = nullptr;
-    thread_local unsigned slot = 0;
-    if (owner != this) {
-      owner = this;
-      slot = threads_seen++ % (options.more_stores.size() + 1);
-    }
-    return slot == 0 ? primary : *options.more_stores[slot - 1];
-  }
-
   Impl(core::Store& s, const core::Clock& c, ApiOptions o)
-      : primary(s), clock(c), options(std::move(o)) {
+      : store(s), clock(c), options(std::move(o)) {
     auto add = [&](std::string method, std::string pattern, std::vector<Role> roles,
                    Handler h) {
       Route r;
@@ -227,7 +212,7 @@ struct Api::Impl {
           "'sluss token create' or 'slussd token create'"));
     }
     std::string secret = auth.substr(kBearer.size());
-    auto token = Store().FindToken(core::Sha256Hex(secret));
+    auto token = store.FindToken(core::Sha256Hex(secret));
     if (!token) {
       if (token.error().code == core::ErrorCode::kNotFound) {
         return std::unexpected(unauthenticated("the token is not valid"));
@@ -243,7 +228,7 @@ struct Api::Impl {
     who.token_id = token->id;
     // Only the roles bound to their projects need the membership list.
     if (who.role == Role::kResearcher || who.role == Role::kChecker) {
-      auto projects = Store().ProjectsOf(token->user);
+      auto projects = store.ProjectsOf(token->user);
       if (!projects) return std::unexpected(FromError(projects.error()));
       who.projects = std::move(*projects);
     }
@@ -266,7 +251,7 @@ struct Api::Impl {
     const std::string signature = req.Header("x-hub-signature-256");
     const std::string gitlab = req.Header("x-gitlab-token");
     if (signature.empty() && gitlab.empty()) return std::unexpected(unauthenticated());
-    auto setting = Store().GetSetting(StrCat("webhook/", project));
+    auto setting = store.GetSetting(StrCat("webhook/", project));
     if (!setting) return std::unexpected(unauthenticated());
     json j = json::parse(*setting, nullptr, false);
     const std::string secret = j.is_object() ? j.value("secret", "") : "";
@@ -332,7 +317,7 @@ struct Api::Impl {
       out += StrCat("sluss_http_request_duration_seconds_sum ", sum, "\n");
       out += StrCat("sluss_http_request_duration_seconds_count ", cumulative, "\n");
     }
-    auto counts = Store().CountJobs("");
+    auto counts = store.CountJobs("");
     if (!counts) return FromError(counts.error());
     out += "# HELP sluss_jobs Jobs by project and state.\n";
     out += "# TYPE sluss_jobs gauge\n";
@@ -342,12 +327,12 @@ struct Api::Impl {
     }
     // Seconds since each mirrored project's last successful fetch (hosted
     // projects are pushed to and have none).
-    if (auto projects = Store().ListProjects()) {
+    if (auto projects = store.ListProjects()) {
       std::string lines;
       const core::TimePoint now = clock.Now();
       for (const auto& p : *projects) {
         if (p.repo_url.empty()) continue;
-        auto v = Store().GetSetting(StrCat("sync/", p.name));
+        auto v = store.GetSetting(StrCat("sync/", p.name));
         json s = v ? json::parse(*v, nullptr, false) : json();
         auto at = s.is_object() && s["last_ok_at"].is_string()
                       ? core::ParseRfc3339(s["last_ok_at"].get<std::string>())
@@ -418,7 +403,7 @@ struct Api::Impl {
     Context ctx{req,
                 std::move(params),
                 std::move(*who),
-                Store(),
+                store,
                 now,
                 options.images,
                 options.nodes,
@@ -464,7 +449,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   if (denied || read || (req.method != "GET" && route != "unmatched")) {
     json payload = {{"method", req.method}, {"route", route}, {"status", resp.status}};
     if (!req.remote.empty()) payload["remote"] = req.remote;
-    auto logged = impl_->Store().AppendAudit(
+    auto logged = impl_->store.AppendAudit(
         {actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path, payload},
         impl_->clock.Now());
     if (!logged && resp.status < 400) {

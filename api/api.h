@@ -69,10 +69,6 @@ struct ApiOptions {
   // The public key (PEM) that signs audit checkpoints; empty: verification
   // through the API checks the roots only.
   std::string audit_public_key;
-  // More connections to the same database: each thread that handles
-  // requests keeps to one of `store` and these, so concurrent requests do
-  // not queue on one connection's lock. Must outlive the Api.
-  std::vector<core::Store*> more_stores;
 };
 
 class Api {

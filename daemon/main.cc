@@ -166,17 +166,11 @@ int Run(const Config& cfg) {
   // the engine's (a cycle over 100,000 queued jobs reads for a while, and
   // one connection serves one caller at a time); writes from either wait
   // for the other's transaction in SQLite (busy timeout), never in memory.
-  // One per API worker, so that concurrent requests do not wait for each
-  // other's calls either (each worker keeps to one connection).
-  std::vector<std::unique_ptr<store::SqliteStore>> api_stores;
-  for (int i = 0; i < api::ServerOptions{}.workers; ++i) {
-    auto opened = store::SqliteStore::Open(cfg.DatabasePath());
-    if (!opened) {
-      Log(LogLevel::kError, core::StrCat("cannot open the state database ", cfg.DatabasePath(),
-                                         ": ", opened.error().message));
-      return 1;
-    }
-    api_stores.push_back(std::move(*opened));
+  auto api_store = store::SqliteStore::Open(cfg.DatabasePath());
+  if (!api_store) {
+    Log(LogLevel::kError, core::StrCat("cannot open the state database ", cfg.DatabasePath(),
+                                       ": ", api_store.error().message));
+    return 1;
   }
   // Many concurrent API connections each hold a descriptor.
   rlimit nofile{};
@@ -324,8 +318,7 @@ int Run(const Config& cfg) {
   api_options.log_files = [&executor](core::JobId job, int attempt, const std::string& stream) {
     return executor.LogFiles(job, attempt, stream);
   };
-  for (std::size_t i = 1; i < api_stores.size(); ++i) api_options.more_stores.push_back(api_stores[i].get());
-  api::Api api_handler(*api_stores[0], clock, api_options);
+  api::Api api_handler(**api_store, clock, api_options);
   api::ServerOptions server_options;
   server_options.host = cfg.listen_host;
   server_options.port = cfg.listen_port;

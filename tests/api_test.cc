@@ -1,9 +1,7 @@
 // The API as a function (Api::Handle) against a real SQLite store: the
 // role x route table, visibility, errors, tokens, rate limits.
 
-#include <atomic>
 #include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -382,44 +380,4 @@ TEST_CASE("admins drain nodes and pause the queue; the state survives a restart"
   CHECK(u["accounting"]["period"] == "custom");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?period=year", alice, "", 400)["error"]["details"]["field"] == "period");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?from=2026-07-01&until=2026-01-01", alice, "", 400)["error"]["details"]["field"] == "until");
-}
-
-TEST_CASE("with more connections, concurrent requests each use one, and see each other's writes") {
-  Fixture f;
-  std::vector<std::unique_ptr<store::SqliteStore>> more;
-  api::ApiOptions options;
-  for (int i = 0; i < 3; ++i) {
-    more.push_back(std::move(*store::SqliteStore::Open(f.dir / "state.db")));
-    options.more_stores.push_back(more.back().get());
-  }
-  api::Api pooled(*f.store, f.clock, options);
-  auto call = [&](const std::string& method, const std::string& target) {
-    api::HttpRequest req;
-    req.method = method;
-    api::ParseTarget(target, &req.path, &req.query);
-    req.headers["authorization"] = "Bearer " + f.token[Role::kAdmin];
-    return pooled.Handle(req);
-  };
-  const std::string job = "/v1/jobs/" + std::to_string(f.jobs1[0].id.value);
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 50; ++i)
-        if (call("GET", job).status != 200) ++failures;
-    });
-  }
-  for (auto& t : threads) t.join();
-  CHECK(failures == 0);
-  // A write through one thread's connection, read through every other's.
-  std::thread([&] { CHECK(call("POST", job + "/hold").status == 200); }).join();
-  threads.clear();
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      auto r = call("GET", job);
-      if (json::parse(r.body, nullptr, false).value("status_code", "") != "held") ++failures;
-    });
-  }
-  for (auto& t : threads) t.join();
-  CHECK(failures == 0);
 }
