@@ -44,7 +44,7 @@ ALICE=$("$SLUSS" token create --user alice@example.org --role researcher --name 
 CHECKER=$("$SLUSS" token create --user carl@example.org --role checker 2>/dev/null)
 
 # Seed one run per project as gitsync would (the push path is the next issue).
-sqlite3 "$tmp/state/sluss.db" <<'SQL' || fail "seed"
+sqlite3 -cmd ".timeout 5000" "$tmp/state/sluss.db" <<'SQL' || fail "seed"
 INSERT INTO runs(project, commit_sha, ref, trigger, submitted_by, state, errors, created_at, updated_at)
   VALUES ('p1', '0123456789abcdef0123456789abcdef01234567', 'refs/heads/main', 'push', 'alice@example.org', 'running', '[]', 1790000000000, 1790000000000),
          ('p2', 'fedcba9876543210fedcba9876543210fedcba98', 'refs/heads/main', 'push', 'bob@example.org', 'pending', '[]', 1790000000000, 1790000000000);

@@ -210,7 +210,7 @@ tamper "edited" "UPDATE audit SET actor = 'mallory' WHERE seq = 7;" 7
 tamper "payload edited" "UPDATE audit_payloads SET payload = '{}' WHERE seq = 9;" 9
 tamper "deleted" "DELETE FROM audit_payloads WHERE seq = 4; DELETE FROM audit WHERE seq = 4;" 4
 tamper "reordered" "UPDATE audit SET seq = -1 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = -1;" 5
-sqlite3 "$tmp/state/sluss.db" "UPDATE audit SET actor = 'x' WHERE seq = 1" 2>"$tmp/err"
+sqlite3 -cmd ".timeout 5000" "$tmp/state/sluss.db" "UPDATE audit SET actor = 'x' WHERE seq = 1" 2>"$tmp/err"
 grep -q "append-only" "$tmp/err" && ok || fail "the triggers did not refuse an UPDATE"
 
 grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
