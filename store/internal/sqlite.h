@@ -64,7 +64,13 @@ core::Error SqliteError(sqlite3* db, std::string_view what);
 // BEGIN IMMEDIATE ... COMMIT; rolls back unless committed.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) { begun_ = Exec(db, "BEGIN IMMEDIATE").has_value(); }
+  // kWrite takes SQLite's write lock at once (BEGIN IMMEDIATE), so a
+  // transaction never fails half-way for a lock; kRead is a snapshot for
+  // several reads (BEGIN: with WAL it blocks no writer).
+  enum class Mode { kWrite, kRead };
+  explicit Transaction(sqlite3* db, Mode mode = Mode::kWrite) : db_(db) {
+    begun_ = Exec(db, mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN").has_value();
+  }
   ~Transaction() {
     if (begun_ && !committed_) (void)Exec(db_, "ROLLBACK");
   }
