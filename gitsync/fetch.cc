@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,8 +11,7 @@
 
 #include "core/strings.h"
 #include "gitsync/gitsync.h"
-
-extern char** environ;
+#include "gitsync/internal/spawn.h"
 
 namespace sluss::gitsync {
 
@@ -30,34 +28,13 @@ core::Result<void> FetchMirror(const std::string& helper, const std::string& url
                              std::pair{"--known-hosts", &credentials.known_hosts}}) {
     if (!value->empty()) argv.insert(argv.end(), {flag, *value});
   }
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0)
-    return core::Fail(core::ErrorCode::kUnavailable, StrCat("cannot fetch ", url, ": pipe: ", std::strerror(errno)));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, helper.c_str(), &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    return core::Fail(core::ErrorCode::kUnavailable,
-                      StrCat("cannot fetch ", url, ": cannot start ", helper, ": ", std::strerror(rc)));
+  internal::Spawned child = internal::Spawn(argv, "/dev/null");
+  if (child.pid < 0) {
+    return core::Fail(core::ErrorCode::kUnavailable, StrCat("cannot fetch ", url, ": cannot start ",
+                                                            helper, ": ", std::strerror(child.error)));
   }
+  const pid_t pid = child.pid;
+  const int out = child.out;
 
   // Read what it says until it closes its end or the time runs out.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -70,21 +47,19 @@ core::Result<void> FetchMirror(const std::string& helper, const std::string& url
       timed_out = true;
       break;
     }
-    pollfd p{out[0], POLLIN, 0};
+    pollfd p{out, POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     char buf[4096];
-    ssize_t got = ::read(out[0], buf, sizeof buf);
+    ssize_t got = ::read(out, buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
     if (said.size() < 8192) said.append(buf, static_cast<std::size_t>(got));
   }
-  ::close(out[0]);
+  ::close(out);
   if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = internal::Reap(pid);
   if (timed_out) {
     return core::Fail(core::ErrorCode::kUnavailable,
                       StrCat("cannot fetch ", url, ": timed out after ",

@@ -3,7 +3,6 @@
 // anchors in slussd's config.
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +14,7 @@
 
 #include "core/strings.h"
 #include "gitsync/gitsync.h"
-
-extern char** environ;
+#include "gitsync/internal/spawn.h"
 
 namespace sluss::gitsync {
 
@@ -29,40 +27,23 @@ struct ToolResult {
   std::string output;  // stdout and stderr, the first 64 KiB
 };
 
-// Runs argv[0] (looked up in PATH) with stdin from `stdin_path`.
+// Runs argv[0] (looked up in PATH) with stdin from `stdin_path`; what it printed.
 ToolResult RunTool(const std::vector<std::string>& argv, const std::string& stdin_path) {
   ToolResult r;
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return r;
-  std::vector<std::string> copy = argv;
-  std::vector<char*> args;
-  for (auto& a : copy) args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    r.output = StrCat("cannot run ", argv[0], ": ", std::strerror(rc));
+  internal::Spawned child = internal::Spawn(argv, stdin_path);
+  if (child.pid < 0) {
+    r.output = StrCat("cannot run ", argv[0], ": ", std::strerror(child.error));
     return r;
   }
   char buf[4096];
   for (;;) {
-    ssize_t n = ::read(out[0], buf, sizeof buf);
+    ssize_t n = ::read(child.out, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     if (r.output.size() < 65536) r.output.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(out[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  ::close(child.out);
+  const int status = internal::Reap(child.pid);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
