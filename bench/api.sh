@@ -17,10 +17,9 @@ tmp=$(mktemp -d)
 pid=
 trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port, which slussd writes to repos/hook.env
 log_level: warn
 YAML
 export SLUSS_TOKEN
@@ -41,8 +40,8 @@ INSERT INTO jobs(run_id, project, action, state, status, reason, attempt, spec, 
 SQL
 "$BUILD/daemon/slussd" --config "$tmp/slussd.yaml" 2>"$tmp/log" &
 pid=$!
-for _ in $(seq 100); do grep -q ready "$tmp/log" && break; sleep 0.05; done
-url=http://127.0.0.1:$port
+for _ in $(seq 200); do [[ -f $tmp/state/repos/hook.env ]] && break; sleep 0.05; done
+url=$(. "$tmp/state/repos/hook.env" && echo "$SLUSS_API")
 curl -sf -H "Authorization: Bearer $SLUSS_TOKEN" "$url/v1/jobs/12345" >/dev/null
 # The engine's first cycle rewrites the reason of every seeded job (100,000
 # transitions, several seconds); measure after it, with the engine's regular

@@ -39,15 +39,13 @@ bench_dir() {
 # WORK. Jobs run for real: runc, the sandbox, SQLite.
 sluss_up() {
   local dir=$1 cpus=$2 port
-  port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
   cat >"$dir/slussd.yaml" <<YAML
 state_dir: $dir/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port, named in the ready line
 images: {host: {host: true}}
 node: {cpus: $cpus, memory: 16G}
 sandbox: {cgroup_parent: /sluss-bench}
 YAML
-  export SLUSS_SERVER=127.0.0.1:$port SLUSS_URL=http://127.0.0.1:$port
   SLUSS_TOKEN=$("$BUILD/daemon/slussd" token create --user bench@example.org --role admin \
                   --config "$dir/slussd.yaml" 2>/dev/null)
   export SLUSS_TOKEN
@@ -55,6 +53,8 @@ YAML
   SLUSSD_PID=$!
   for _ in $(seq 200); do grep -q " ready " "$dir/slussd.log" && break; sleep 0.05; done
   grep -q " ready " "$dir/slussd.log" || { echo "slussd did not start: $(tail -3 "$dir/slussd.log")" >&2; return 1; }
+  port=$(sed -n 's|.* ready listen=http://127.0.0.1:\([0-9]*\) .*|\1|p' "$dir/slussd.log")
+  export SLUSS_SERVER=127.0.0.1:$port SLUSS_URL=http://127.0.0.1:$port
   PUSH_URL=$("$BUILD/cli/sluss" project create bench --hosted --json |
              "$PY" -c 'import json,sys; print(json.load(sys.stdin)["push_url"])')
   "$BUILD/cli/sluss" member add bench bench@example.org >/dev/null

@@ -90,7 +90,7 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
       std::string port_text = colon == std::string::npos ? "" : s->substr(colon + 1);
       auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
       if (host.empty() || ec != std::errc() || p != port_text.data() + port_text.size() ||
-          port < 1 || port > 65535) {
+          port < 0 || port > 65535) {
         c.Report(it->second->pos, "listen",
                  StrCat(Quote(*s), " is not HOST:PORT (e.g. 127.0.0.1:8470)"));
       } else {

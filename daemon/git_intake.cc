@@ -139,14 +139,21 @@ core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
   auto token = api::Api::IssueToken(store_, clock_.Now(), StrCat("hook:", project),
                                     core::Role::kHook, "post-receive hook", std::nullopt);
   if (!token) return std::unexpected(token.error());
-  std::string url = StrCat(options_.api_url, "/v1/hooks/git/", project, "?format=text");
+  std::string env = ShellQuote(StrCat(options_.repos_dir, "/hook.env"));
   std::string script = StrCat(
       "#!/bin/sh\n"
       "# Installed by slussd for project ", project, ": tells slussd about each push.\n"
-      "# The token below may do nothing else.\n"
-      "out=$(curl -sS -m 60 -X POST ",
-      options_.ca_cert.empty() ? std::string() : StrCat("--cacert ", ShellQuote(options_.ca_cert), " "),
-      "-H ", ShellQuote(StrCat("Authorization: Bearer ", token->second)), " ", ShellQuote(url),
+      "# The token below may do nothing else. slussd writes where it listens to\n"
+      "# hook.env at each start.\n"
+      "SLUSS_API= SLUSS_CACERT=\n"
+      "if [ -r ", env, " ]; then . ", env, "; fi\n"
+      "if [ -z \"$SLUSS_API\" ]; then\n"
+      "  echo \"sluss: slussd has not started yet; the push will be picked up when it starts\"\n"
+      "  exit 0\n"
+      "fi\n"
+      "out=$(curl -sS -m 60 -X POST ${SLUSS_CACERT:+--cacert \"$SLUSS_CACERT\"} ",
+      "-H ", ShellQuote(StrCat("Authorization: Bearer ", token->second)), " \"$SLUSS_API\"",
+      ShellQuote(StrCat("/v1/hooks/git/", project, "?format=text")),
       " 2>&1) || { echo \"sluss: slussd did not answer ($out); the push will be picked up when "
       "it next starts\"; exit 0; }\n"
       "printf '%s\\n' \"$out\" | sed 's/^/sluss: /'\n");
@@ -158,6 +165,25 @@ core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
   }
   chmod(hook.c_str(), 0700);
   return path;
+}
+
+core::Result<void> GitIntake::WriteHookEnv(std::string_view api_url) const {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.repos_dir, ec);
+  std::string path = StrCat(options_.repos_dir, "/hook.env");
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "# Written by slussd at each start: where the hooks reach it.\n"
+        << "SLUSS_API=" << ShellQuote(api_url) << "\n"
+        << "SLUSS_CACERT=" << ShellQuote(options_.ca_cert) << "\n";
+    if (!out) return core::Internal(StrCat("cannot write ", tmp));
+  }
+  chmod(tmp.c_str(), 0644);
+  if (std::filesystem::rename(tmp, path, ec); ec) {
+    return core::Internal(StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
+  }
+  return {};
 }
 
 std::mutex& GitIntake::ProjectLock(std::string_view project) {

@@ -29,7 +29,6 @@ namespace sluss::daemon {
 struct GitIntakeOptions {
   std::string repos_dir;       // absolute; hosted repositories
   std::string mirrors_dir;     // absolute; mirrors of remote repositories
-  std::string api_url;         // "http://127.0.0.1:8470", for the hooks
   std::string ca_cert;         // the hooks' --cacert when the API is HTTPS
   // The approved images (their digests go into cache keys). Must outlive
   // the intake.
@@ -60,6 +59,11 @@ class GitIntake final : public core::GitService {
   GitIntake(core::Store& store, const core::Clock& clock, GitIntakeOptions options);
 
   core::Result<std::string> CreateHosted(std::string_view project) override;
+  // Tells the hosted repositories' hooks where slussd serves now ("http://
+  // 127.0.0.1:8470"): written at each start, once the API listens, to
+  // <repos_dir>/hook.env, which every hook reads. So a changed `listen`, or
+  // port 0 (any free port), needs no change to the hooks.
+  core::Result<void> WriteHookEnv(std::string_view api_url) const;
   core::Result<std::vector<core::SyncOutcome>> Sync(std::string_view project) override;
   core::Result<core::SyncOutcome> StartRun(const core::RunRequest& request) override;
   // Syncs every hosted project: at start, for pushes made while slussd was

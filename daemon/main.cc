@@ -221,11 +221,6 @@ int Run(const Config& cfg) {
   git_options.repos_dir = std::filesystem::absolute(cfg.state_dir + "/repos").lexically_normal();
   git_options.mirrors_dir =
       std::filesystem::absolute(cfg.state_dir + "/mirrors").lexically_normal();
-  git_options.api_url = core::StrCat(cfg.tls_cert.empty() ? "http" : "https", "://",
-                                     cfg.listen_host.find(':') != std::string::npos
-                                         ? core::StrCat("[", cfg.listen_host, "]")
-                                         : cfg.listen_host,
-                                     ":", cfg.listen_port);
   git_options.ca_cert = cfg.tls_cert.empty()
                             ? std::string()
                             : std::filesystem::absolute(cfg.tls_cert).string();
@@ -329,6 +324,15 @@ int Run(const Config& cfg) {
     Log(LogLevel::kError, r.error().message);
     return 1;
   }
+  const std::string api_url = core::StrCat(
+      cfg.tls_cert.empty() ? "http" : "https", "://",
+      cfg.listen_host.find(':') != std::string::npos ? core::StrCat("[", cfg.listen_host, "]")
+                                                      : cfg.listen_host,
+      ":", server.port());
+  if (auto r = git.WriteHookEnv(api_url); !r) {
+    Log(LogLevel::kError, r.error().message);
+    return 1;
+  }
   // Pushes made while slussd was down; then every poll_interval, for remote
   // repositories without a webhook (and as a safety net for hosted ones).
   git.SyncAll();
@@ -361,8 +365,7 @@ int Run(const Config& cfg) {
     }
   });
   Log(LogLevel::kInfo,
-      core::StrCat("slussd ", kVersion, " ready listen=", cfg.tls_cert.empty() ? "http" : "https",
-                   "://", cfg.listen_host, ":", server.port(),
+      core::StrCat("slussd ", kVersion, " ready listen=", api_url,
                    " state_dir=", cfg.state_dir,
                    " database=", cfg.DatabasePath(), " schema=",
                    store::SqliteStore::LatestSchemaVersion(), " runtime=", cfg.runtime,

@@ -11,6 +11,7 @@ pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; if [[ -n ${KEEP:-} ]]; then echo "state: $tmp"; else rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 source "$(dirname "$0")/support/assert.sh"
+source "$(dirname "$0")/support/slussd.sh"
 # Times move; the golden files say <age> and <time>.
 normalise() { sed -E 's/(just now|[0-9]+[smhd] ago)/<age>/g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z/<time>/g'; }
 golden() {  # name, file of actual output
@@ -18,20 +19,15 @@ golden() {  # name, file of actual output
   if diff -u "$ROOT/tests/golden/$1" <(normalise <"$2"); then ok; else fail "golden $1"; fi
 }
 
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 node: {name: node1, cpus: 8, memory: 64G, gpus: [0, 1]}
 YAML
-export SLUSS_SERVER=127.0.0.1:$port
 ADMIN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 [[ $ADMIN == slu_* ]] && ok || fail "offline admin token"
-"$SLUSSD" --config "$tmp/slussd.yaml" 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 600); do grep -q " ready " "$tmp/log" && break; sleep 0.05; done
-grep -q " ready " "$tmp/log" || { echo "slussd did not start:"; cat "$tmp/log"; exit 1; }
+slussd_start 1
 
 export SLUSS_TOKEN=$ADMIN
 "$SLUSS" project create p1 --description "cohort study" >/dev/null; expect_rc "project create" 0 $?
@@ -144,9 +140,7 @@ kill -TERM "$pid"; wait "$pid"; expect_rc "slussd stop" 0 $?
 pid=
 grep -q "request actor=alice@example.org method=GET route=/v1/runs status=200" "$tmp/log" && ok || fail "request log"
 # A registered image survives a restart.
-"$SLUSSD" --config "$tmp/slussd.yaml" 2>"$tmp/log2" &
-pid=$!
-for _ in $(seq 200); do grep -q " ready " "$tmp/log2" && break; sleep 0.05; done
-"$SLUSS" images | grep -q "^py312 *rootfs *api" && ok || fail "image lost in a restart: $(cat "$tmp/log2")"
-kill -TERM "$pid"; wait "$pid"; pid=
+slussd_start 2
+"$SLUSS" images | grep -q "^py312 *rootfs *api" && ok || fail "image lost in a restart: $(tail -5 "$tmp/log")"
+slussd_stop
 finish cli_server

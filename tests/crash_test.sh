@@ -19,24 +19,18 @@ pid=
 source "$(dirname "$0")/support/jobs.sh"
 trap stop_everything EXIT
 export GIT_AUTHOR_NAME=A GIT_AUTHOR_EMAIL=a@example.org GIT_COMMITTER_NAME=A GIT_COMMITTER_EMAIL=a@example.org
-port=$((20000 + RANDOM % 12000))
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {py: {host: true}}
 node: {cpus: 16, memory: 64G}
 sandbox: {cgroup_parent: /sluss-test-crash, output_fs: none}
-log_level: warn
 YAML
-export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 starts=0
 start() {
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
   starts=$((starts + 1))
-  for _ in $(seq 600); do curl -sf "http://$SLUSS_SERVER/healthz" >/dev/null && return; sleep 0.05; done
-  fail "slussd did not start: $(tail -3 "$tmp/log")"
+  slussd_start "$starts"
 }
 start
 "$SLUSS" project create crash --hosted --json >"$tmp/p.json" || fail "project"

@@ -46,10 +46,9 @@ echo "s3cret-token" >"$tmp/good.token"
 echo "not-the-token" >"$tmp/bad.token"
 chmod 600 "$tmp"/*.token
 
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 git:
   poll_interval: 1h
@@ -58,7 +57,6 @@ git:
     - {url: "$http/study", username: reader, token_file: $tmp/good.token}
     - {url: "$http/study-wrong", username: reader, token_file: $tmp/bad.token}
 YAML
-export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 slussd_start 1
 "$SLUSS" queue pause --reason "intake test" >/dev/null
@@ -119,7 +117,8 @@ if [[ -x /usr/sbin/sshd && $(id -u) == 0 ]]; then
   ssh-keygen -q -t ed25519 -N "" -f "$tmp/ssh/deploy_key"
   ssh-keygen -q -t ed25519 -N "" -f "$tmp/ssh/other_key"
   cp "$tmp/ssh/deploy_key.pub" "$tmp/ssh/authorized_keys"
-  sshport=$((20000 + RANDOM % 12000))
+  # sshd cannot listen on port 0: a port the kernel just gave out as free.
+  sshport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   cat >"$tmp/ssh/sshd_config" <<CONF
 Port $sshport
 ListenAddress 127.0.0.1

@@ -32,17 +32,15 @@ gpg -q --batch --passphrase "" --quick-gen-key "Alice <alice@example.org>" ed255
 gpg -q --export 2>/dev/null >"$tmp/trusted.gpg"
 gpg_key=$(gpg --list-secret-keys --with-colons 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
 
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 config() {  # require_signed
   cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 git: {poll_interval: 1h, allowed_signers: $tmp/allowed_signers, gpg_keyring: $tmp/trusted.gpg, require_signed: $1}
 YAML
 }
 config false
-export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 slussd_start 1
 "$SLUSS" queue pause --reason "intake test" >/dev/null

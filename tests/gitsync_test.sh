@@ -16,14 +16,12 @@ source "$(dirname "$0")/support/slussd.sh"
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 git: {poll_interval: 5s}
 YAML
-export SLUSS_SERVER=127.0.0.1:$port
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 slussd_start 1
 run_field() {  # jq-like: the newest run's field

@@ -26,19 +26,17 @@ mkdir -p "$tmp/data/rx/2026"
 for i in 1 2 3; do seq 1 $((i * 1000)) | sed 's/^/row,/' >"$tmp/data/rx/2026/part-$i.csv"; done
 echo "id,drug" >"$tmp/data/rx/README.csv"
 chmod -R a+rX "$tmp/data"
-port=$((20000 + RANDOM % 12000))
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}}
 node: {cpus: 4, memory: 8G}
 sandbox: {cgroup_parent: /sluss-test-permits, output_fs: none}
 audit: {checkpoint_every: 20, checkpoint_interval: 1s}
 YAML
-export SLUSS_SERVER=127.0.0.1:$port
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
-start 1
+slussd_start 1
 steward=$("$SLUSS" token create --user steward@example.org --role steward --name test 2>/dev/null)
 auditor=$("$SLUSS" token create --user auditor@example.org --role auditor --name test 2>/dev/null)
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name test 2>/dev/null)

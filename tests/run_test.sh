@@ -25,19 +25,17 @@ export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 # A small synthetic dataset, readable by job uids.
 python3 "$ROOT/examples/cohort-study/generate_data.py" "$tmp/data/prescriptions" --rows 3000 --seed 2 >/dev/null
 chmod -R a+rX "$tmp/data"
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 node: {cpus: 8, memory: 16G}
 sandbox: {cgroup_parent: /sluss-test-run, output_limit: 64M}
 git: {poll_interval: 5s}
 YAML
-export SLUSS_SERVER=127.0.0.1:$port
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
-start 1
+slussd_start 1
 run_state() { "$SLUSS" run show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
 # wait_run RUN: until the run ends (90 s at most); prints its state.
 wait_run() {
@@ -138,7 +136,7 @@ for a in quick-a quick-b slow-c; do wait_status 4 $a executing || fail "$a did n
 # slussd dies with SIGKILL while quick-a, quick-b, slow-c and long run.
 kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
 sleep 5   # quick-a and quick-b end while slussd is down
-start 2
+slussd_start 2
 for a in quick-a quick-b slow-c; do
   wait_status 4 $a succeeded && ok || fail "$a after the restart: $(job_field 4 $a status_code) $(job_field 4 $a reason)"
 done

@@ -24,6 +24,10 @@ YAML
 expect_rc "bad config" 1 $?
 grep -qx "$tmp/bad.yaml:2:17: runtime.name: 'dockerd' is not one of runc, crun" "$tmp/err" || fail "runtime.name message: $(cat "$tmp/err")"
 grep -qx "$tmp/bad.yaml:3:8: node: unknown key 'memroy' (did you mean 'memory'?)" "$tmp/err" && ok || fail "node.memroy message"
+printf 'listen: 127.0.0.1:70000\n' >"$tmp/bad2.yaml"
+"$SLUSSD" --check-config "$tmp/bad2.yaml" 2>"$tmp/err"
+expect_rc "bad listen" 1 $?
+grep -qx "$tmp/bad2.yaml:1:9: listen: '127.0.0.1:70000' is not HOST:PORT (e.g. 127.0.0.1:8470)" "$tmp/err" && ok || fail "listen message: $(cat "$tmp/err")"
 "$SLUSSD" --check-config "$tmp/missing.yaml" 2>/dev/null
 expect_rc "missing config" 1 $?
 "$SLUSSD" --bogus 2>/dev/null
@@ -32,13 +36,19 @@ expect_rc "unknown flag" 2 $?
 # A good config: starts, holds the state dir, stops cleanly on SIGTERM.
 cat >"$tmp/good.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:18470
+listen: 127.0.0.1:0   # any free port, named in the ready line
 YAML
 "$SLUSSD" --check-config "$tmp/good.yaml" >/dev/null
 expect_rc "good config" 0 $?
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log1" &
 pid=$!; pids+=("$pid")
 wait_for "$tmp/log1" "ready" && ok || fail "no ready line: $(cat "$tmp/log1")"
+# Port 0: the kernel's choice, named in the ready line and in repos/hook.env,
+# where the hosted repositories' hooks read it.
+grep -q " ready listen=http://127.0.0.1:[1-9][0-9]* " "$tmp/log1" && ok || fail "ready line: $(cat "$tmp/log1")"
+port=$(sed -n 's|.* ready listen=http://127.0.0.1:\([0-9]*\) .*|\1|p' "$tmp/log1")
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && ok || fail "not serving on port $port"
+grep -qx "SLUSS_API='http://127.0.0.1:$port'" "$tmp/state/repos/hook.env" && ok || fail "hook.env: $(cat "$tmp/state/repos/hook.env")"
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log2"
 expect_rc "second daemon on the same state_dir" 1 $?
 grep -q "another slussd (pid $pid) is using" "$tmp/log2" && ok || fail "lock message: $(cat "$tmp/log2")"

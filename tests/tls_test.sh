@@ -9,22 +9,19 @@ tmp=$(mktemp -d)
 pid=
 trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/support/assert.sh"
+source "$(dirname "$0")/support/slussd.sh"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
   -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null || fail "openssl"
-port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+)
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
-listen: 127.0.0.1:$port
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 tls: {cert: $tmp/cert.pem, key: $tmp/key.pem}
 YAML
 TOKEN=$("$SLUSSD" token create --user admin@x --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
-"$SLUSSD" --config "$tmp/slussd.yaml" 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 600); do grep -q " ready " "$tmp/log" && break; sleep 0.05; done
-grep -q " ready " "$tmp/log" || { echo "slussd did not start:"; cat "$tmp/log"; exit 1; }
-grep -q "listen=https://127.0.0.1:$port" "$tmp/log" && ok || fail "ready line: $(cat "$tmp/log")"
+slussd_start 1
+[[ $port -gt 0 ]] && grep -q "listen=https://127.0.0.1:$port " "$tmp/log" && ok || fail "ready line: $(cat "$tmp/log")"
 
 curl -sf --cacert "$tmp/cert.pem" "https://127.0.0.1:$port/healthz" | grep -q '"status":"ok"'
 expect_rc "https healthz" 0 $?

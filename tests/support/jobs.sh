@@ -13,14 +13,7 @@ stop_everything() {
   [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
 }
 
-# start N: starts slussd with $tmp/slussd.yaml (log in $tmp/log) and waits
-# until its log says " ready " N times (N: how many starts so far).
-start() {
-  "$SLUSSD" --config "$tmp/slussd.yaml" 2>>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 600); do [[ $(grep -c " ready " "$tmp/log") -ge $1 ]] && return; sleep 0.05; done
-  fail "slussd did not start: $(tail -3 "$tmp/log")"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/slussd.sh"  # slussd_start, slussd_stop
 
 # job_field RUN ACTION FIELD: a field of a run's job ("result.status").
 job_field() {
