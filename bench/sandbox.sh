@@ -18,7 +18,9 @@ REPS=${1:-20}
 RUN="$BUILD/sandbox/sluss-run"
 [[ $(id -u) == 0 ]] || { echo "bench/sandbox.sh needs root (runc)"; exit 1; }
 tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# The baseline's runc leaves the parent of its cgroup (the bundle's
+# cgroupsPath is the job's cgroup's "job"), which sluss-run would remove.
+trap 'rm -rf "$tmp"; rmdir /sys/fs/cgroup/*/sluss-bench/sluss-bench-proto 2>/dev/null' EXIT
 "$RUN" host-image "$tmp/img" >"$tmp/image.json"
 # As the local executor does: the runtime's version asked once.
 runtime_version=$(runc --version | awk '/version/ {print $3; exit}')

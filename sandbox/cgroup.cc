@@ -1,11 +1,18 @@
 #include "sandbox/cgroup.h"
 
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string_view>
+
+#include "core/strings.h"
 
 namespace sluss::sandbox {
 namespace {
@@ -29,7 +36,59 @@ std::int64_t ReadKey(const fs::path& file, std::string_view key) {
   return 0;
 }
 
+bool WriteText(const fs::path& file, const std::string& text) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  return ::close(fd) == 0 && ok;
+}
+
+// Removes the directories under `dir`, deepest first, then `dir`.
+void RemoveTree(const fs::path& dir, int& removed) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) RemoveTree(entry.path(), removed);
+  // cgroupfs directories are removed with rmdir even though they list
+  // control files; a regular directory (a fake tree) needs its files gone.
+  if (::rmdir(dir.c_str()) == 0) ++removed;
+}
+
 }  // namespace
+
+core::Result<int> HoldJobCgroup(const std::string& root, CgroupVersion version,
+                                const std::string& path, std::int64_t memory_bytes) {
+  using core::StrCat;
+  if (version == CgroupVersion::kV2) return -1;
+  const fs::path dir = fs::path(root) / "memory" / fs::path(path).relative_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return core::Internal(StrCat("cannot create the job's cgroup ", dir.string(), ": ",
+                                       ec.message()));
+  if (memory_bytes > 0) {
+    const std::string limit = std::to_string(std::max<std::int64_t>(memory_bytes - 4096, 4096));
+    if (!WriteText(dir / "memory.limit_in_bytes", limit))
+      return core::Internal(StrCat("cannot set the memory limit of ", dir.string(), ": ",
+                                   std::strerror(errno)));
+    // memory+swap, where the kernel accounts swap: no swap beyond memory.
+    if (fs::exists(dir / "memory.memsw.limit_in_bytes", ec) &&
+        !WriteText(dir / "memory.memsw.limit_in_bytes", limit))
+      return core::Internal(StrCat("cannot set the memory+swap limit of ", dir.string(), ": ",
+                                   std::strerror(errno)));
+  }
+  int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) return core::Internal(StrCat("eventfd: ", std::strerror(errno)));
+  int ofd = ::open((dir / "memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+  bool ok = ofd >= 0 && WriteText(dir / "cgroup.event_control",
+                                  StrCat(efd, " ", ofd));
+  const int err = errno;
+  if (ofd >= 0) ::close(ofd);  // the registration holds its own reference
+  if (!ok) {
+    ::close(efd);
+    return core::Internal(StrCat("cannot watch ", dir.string(), " for OOM kills: ",
+                                 std::strerror(err)));
+  }
+  return efd;
+}
 
 CgroupVersion DetectCgroupVersion(const std::string& root) {
   std::error_code ec;
@@ -42,7 +101,7 @@ const char* Name(CgroupVersion version) {
 }
 
 CgroupStats ReadCgroupStats(const std::string& root, CgroupVersion version,
-                            const std::string& path) {
+                            const std::string& path, int oom_eventfd) {
   CgroupStats s;
   const fs::path rel = fs::path(path).relative_path();
   std::error_code ec;
@@ -59,6 +118,9 @@ CgroupStats ReadCgroupStats(const std::string& root, CgroupVersion version,
   s.found = fs::is_directory(memory, ec);
   s.memory_peak_bytes = ReadNumber(memory / "memory.max_usage_in_bytes");
   s.oom_kills = ReadKey(memory / "memory.oom_control", "oom_kill");
+  std::uint64_t ooms = 0;
+  if (oom_eventfd >= 0 && ::read(oom_eventfd, &ooms, sizeof ooms) == sizeof ooms)
+    s.oom_kills = std::max(s.oom_kills, static_cast<std::int64_t>(ooms));
   s.cpu_usage_ns = ReadNumber(fs::path(root) / "cpuacct" / rel / "cpuacct.usage");
   if (s.cpu_usage_ns == 0)
     s.cpu_usage_ns = ReadNumber(fs::path(root) / "cpu,cpuacct" / rel / "cpuacct.usage");
@@ -70,19 +132,14 @@ int RemoveCgroupDirs(const std::string& root, CgroupVersion version,
                      const std::string& path) {
   const fs::path rel = fs::path(path).relative_path();
   int removed = 0;
-  auto remove = [&](const fs::path& dir) {
-    // cgroupfs directories are removed with rmdir even though they list
-    // control files; a regular directory (a fake tree) needs its files gone.
-    if (::rmdir(dir.c_str()) == 0) ++removed;
-  };
   std::error_code ec;
   if (version == CgroupVersion::kV2) {
-    remove(fs::path(root) / rel);
+    RemoveTree(fs::path(root) / rel, removed);
     return removed;
   }
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     if (!entry.is_directory(ec) || entry.is_symlink(ec)) continue;
-    remove(entry.path() / rel);
+    if (fs::is_directory(entry.path() / rel, ec)) RemoveTree(entry.path() / rel, removed);
   }
   return removed;
 }

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.h"
+
 namespace sluss::sandbox {
 
 enum class CgroupVersion { kV1, kV2 };
@@ -24,14 +26,30 @@ struct CgroupStats {
   bool found = false;  // the job's cgroup existed
 };
 
-// Reads the figures of the cgroup at `path` (the cgroupsPath, "/sluss/x").
-// Missing files read as 0; must be called before the runtime's delete.
-CgroupStats ReadCgroupStats(const std::string& root, CgroupVersion version,
-                            const std::string& path);
+// A job's cgroup is sluss-run's: `path` ("/sluss/x"); the runtime's is
+// `path`/job, which `runc run` removes as the container ends. The figures
+// are hierarchical, so `path` keeps them after that: memory peak, CPU time
+// and pids peak, and in v2 the OOM kills (memory.events counts up the tree).
+//
+// In v1 an OOM kill is counted only in the cgroup of the process killed,
+// gone with `path`/job. So in v1 `path` holds the memory limit, one page
+// under the job's own (which the job sees in its cgroup), which makes it the
+// cgroup where the OOM happens; and an eventfd registered on its
+// memory.oom_control counts them (cgroup.event_control). HoldJobCgroup
+// creates `path` in the memory hierarchy with that limit and returns the
+// eventfd (close it after ReadCgroupStats); in v2 it does nothing and
+// returns -1 (the runtime creates `path` as the parent of its own).
+core::Result<int> HoldJobCgroup(const std::string& root, CgroupVersion version,
+                                const std::string& path, std::int64_t memory_bytes);
 
-// Removes what is left of the cgroup at `path` in every hierarchy (runc's
-// delete leaves directories behind in v1). Empty directories only; returns
-// how many it removed.
+// Reads the figures of the cgroup at `path`; `oom_eventfd` is what
+// HoldJobCgroup returned (or -1). Missing files read as 0.
+CgroupStats ReadCgroupStats(const std::string& root, CgroupVersion version,
+                            const std::string& path, int oom_eventfd = -1);
+
+// Removes the cgroup at `path` and the cgroups under it, in every
+// hierarchy, deepest first (the runtime's delete leaves directories behind
+// in v1). Empty directories only; returns how many it removed.
 int RemoveCgroupDirs(const std::string& root, CgroupVersion version,
                      const std::string& path);
 

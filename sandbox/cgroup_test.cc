@@ -3,8 +3,12 @@
 
 #include "sandbox/cgroup.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -58,11 +62,60 @@ TEST_CASE("a missing cgroup reads as zeros, not an error") {
   CHECK(s.memory_peak_bytes == 0);
 }
 
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST_CASE("cgroup v1: the job's cgroup holds the memory limit, a page under, and an OOM watch") {
+  testing::TempDir root;
+  const fs::path job = root.path() / "memory" / "sluss" / "sluss-6-1";
+  fs::create_directories(job);
+  WriteFile(job / "memory.memsw.limit_in_bytes", "9223372036854771712\n");
+  WriteFile(job / "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+  auto fd = HoldJobCgroup(root.path(), CgroupVersion::kV1, "/sluss/sluss-6-1", 256 << 20);
+  REQUIRE(fd);
+  REQUIRE(*fd >= 0);
+  CHECK(Slurp(job / "memory.limit_in_bytes") == std::to_string((256 << 20) - 4096));
+  CHECK(Slurp(job / "memory.memsw.limit_in_bytes") == std::to_string((256 << 20) - 4096));
+  // "<eventfd> <fd of memory.oom_control>", as cgroup.event_control takes it.
+  std::istringstream reg(Slurp(job / "cgroup.event_control"));
+  int efd = -1, ofd = -1;
+  reg >> efd >> ofd;
+  CHECK(efd == *fd);
+  CHECK(ofd >= 0);
+  // The kernel signals the eventfd at each OOM under the cgroup.
+  ::eventfd_write(*fd, 1);
+  CgroupStats s = ReadCgroupStats(root.path(), CgroupVersion::kV1, "/sluss/sluss-6-1", *fd);
+  CHECK(s.oom_kills == 1);
+  ::close(*fd);
+}
+
+TEST_CASE("cgroup v2: the runtime makes the job's cgroup, nothing to hold") {
+  testing::TempDir root;
+  WriteFile(root.path() / "cgroup.controllers", "cpuset cpu io memory pids\n");
+  auto fd = HoldJobCgroup(root.path(), CgroupVersion::kV2, "/sluss/sluss-6-1", 256 << 20);
+  REQUIRE(fd);
+  CHECK(*fd == -1);
+  CHECK_FALSE(fs::exists(root.path() / "sluss"));
+}
+
+TEST_CASE("a v1 job cgroup that cannot be made is an error that names it") {
+  testing::TempDir root;
+  WriteFile(root.path() / "memory", "not a directory\n");
+  auto fd = HoldJobCgroup(root.path(), CgroupVersion::kV1, "/sluss/sluss-6-1", 256 << 20);
+  REQUIRE_FALSE(fd);
+  CHECK(fd.error().message.find("cannot create the job's cgroup") != std::string::npos);
+}
+
 TEST_CASE("leftover job cgroup directories are removed in every v1 hierarchy") {
   testing::TempDir root;
   for (const char* c : {"memory", "pids", "cpu"})
     fs::create_directories(root.path() / c / "sluss" / "sluss-5-1");
-  CHECK(RemoveCgroupDirs(root.path(), CgroupVersion::kV1, "/sluss/sluss-5-1") == 3);
+  fs::create_directories(root.path() / "cpu" / "sluss" / "sluss-5-1" / "job");  // the runtime's
+  CHECK(RemoveCgroupDirs(root.path(), CgroupVersion::kV1, "/sluss/sluss-5-1") == 4);
   CHECK_FALSE(fs::exists(root.path() / "memory" / "sluss" / "sluss-5-1"));
   CHECK(fs::exists(root.path() / "memory" / "sluss"));  // the shared parent stays
 }

@@ -196,7 +196,7 @@ json OciConfig(const JobSpec& spec, const BundleInputs& in) {
   json linux_ = {
       {"namespaces", {{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}},
                       {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}}},
-      {"cgroupsPath", CgroupPath(spec)},
+      {"cgroupsPath", CgroupPath(spec) + "/job"},
       {"resources",
        {{"devices", device_rules},
         {"memory", {{"limit", l.memory_bytes}, {"swap", l.memory_bytes},

@@ -29,7 +29,8 @@ struct BundleInputs {
   std::vector<std::string> gpu_env;  // from the CDI spec, "KEY=VALUE"
 };
 
-// The cgroupsPath of a job: "<parent>/<id>".
+// The job's cgroup, sluss-run's: "<parent>/<id>". The runtime's, the
+// config's cgroupsPath, is "<parent>/<id>/job" (see HoldJobCgroup).
 std::string CgroupPath(const JobSpec& spec);
 
 nlohmann::json OciConfig(const JobSpec& spec, const BundleInputs& inputs);

@@ -97,7 +97,7 @@ TEST_CASE("config.json: cgroup limits, no swap, masked /proc paths") {
   CHECK(r["cpu"]["quota"] == 150000);
   CHECK(r["cpu"]["period"] == 100000);
   CHECK(r["pids"]["limit"] == 100);
-  CHECK(c["linux"]["cgroupsPath"] == "/sluss/sluss-7-1");
+  CHECK(c["linux"]["cgroupsPath"] == "/sluss/sluss-7-1/job");
   CHECK(Has(c["linux"]["maskedPaths"], "/proc/kcore"));
   CHECK(Has(c["linux"]["readonlyPaths"], "/proc/sys"));
 }

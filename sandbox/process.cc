@@ -59,7 +59,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int stdout_fd,
   return result;
 }
 
-int StartCommand(const std::vector<std::string>& argv) {
+int StartCommand(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -70,8 +70,8 @@ int StartCommand(const std::vector<std::string>& argv) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   int devnull = ::open("/dev/null", O_RDWR);
   ::dup2(devnull, 0);
-  ::dup2(devnull, 1);
-  ::dup2(devnull, 2);
+  ::dup2(stdout_fd >= 0 ? stdout_fd : devnull, 1);
+  ::dup2(stderr_fd >= 0 ? stderr_fd : devnull, 2);
   ::execvp(args[0], args.data());
   ::_exit(127);
 }

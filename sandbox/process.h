@@ -24,9 +24,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          int stdout_fd = -1, int stderr_fd = -1);
 
 // Starts argv[0] (looked up in PATH) in the background, its output to
-// /dev/null; -1 when it could not start. WaitCommand reaps it and returns
-// its status as CommandResult::status.
-int StartCommand(const std::vector<std::string>& argv);
+// `stdout_fd`/`stderr_fd`, or /dev/null where < 0; -1 when it could not
+// start. WaitCommand reaps it and returns its status as
+// CommandResult::status.
+int StartCommand(const std::vector<std::string>& argv, int stdout_fd = -1,
+                 int stderr_fd = -1);
 int WaitCommand(int pid);
 
 }  // namespace sluss::sandbox

@@ -1,6 +1,7 @@
-// Supervise(): one job from spec.json to result.json, driving the OCI
-// runtime step by step: create, start, wait as the child subreaper, kill on
-// the wall-clock limit or on cancel, read the cgroup, delete, collect.
+// Supervise(): one job from spec.json to result.json: the job's cgroup
+// made, the OCI runtime's `run` (create, start, wait, delete in one
+// process) waited for as a child, `kill` on the wall-clock limit or on
+// cancel, the job's cgroup read and removed, the outputs collected.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -148,14 +149,12 @@ class Job {
     return result_;
   }
 
-  // Waits for the runtime's delete and removes what cgroup directories it
-  // left. REQUIRES: Run returned.
+  // Waits for the output file system's release; closes the OOM watch.
+  // REQUIRES: Run returned.
   void Cleanup() {
     if (unmounting_.joinable()) unmounting_.join();
-    if (deleting_ == 0) return;
-    if (deleting_ > 0) WaitCommand(deleting_);
-    deleting_ = 0;
-    RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, CgroupPath(spec_));
+    if (oom_fd_ >= 0) ::close(oom_fd_);
+    oom_fd_ = -1;
   }
 
  private:
@@ -226,7 +225,7 @@ class Job {
     const std::string text = config.dump(2);
     result_.config_sha256 = Sha256Hex(text);
     result_.seccomp_sha256 = Sha256Hex(SeccompProfile().dump());
-    if (auto r = internal::WriteFileAtomic(dir_ + "/bundle/config.json", text); !r) return r;
+    if (auto r = internal::WriteFileReplace(dir_ + "/bundle/config.json", text); !r) return r;
     return {};
   }
 
@@ -283,29 +282,34 @@ class Job {
     LogSink out_log(dir_ + "/stdout.log", spec_.limits.log_bytes);
     LogSink err_log(dir_ + "/stderr.log", spec_.limits.log_bytes);
     const std::string pid_file = dir_ + "/bundle/container.pid";
-    // One runtime process for create and start (`run --detach`): a Go
-    // runtime's start costs some 5 ms of CPU, and a trivial job's whole
-    // sandbox costs little more than a few of them. The container's init
-    // is reparented to this process, the subreaper, as with create+start.
+    // The job's cgroup, which outlives the runtime's (see HoldJobCgroup).
+    auto held = HoldJobCgroup(spec_.cgroup_root, cgroup_version_, CgroupPath(spec_),
+                              spec_.limits.memory_bytes);
+    if (!held) {
+      for (int fd : {out[0], out[1], err[0], err[1], sigfd}) ::close(fd);
+      Fail("internal_error", held.error().message);
+      return;
+    }
+    oom_fd_ = *held;
+    held_ = true;
+    // One runtime process for the container's whole life (`run`: create,
+    // start, wait, delete), as `runc run` alone: a Go runtime's start costs
+    // some 5 ms of CPU, and a trivial job's whole sandbox costs little more
+    // than a few of them. Its exit status is the job's; the figures stay in
+    // the job's cgroup after the runtime removed its own.
     result_.started_at = Now();
     const auto t0 = Steady::now();
-    auto run = RunCommand(Runtime({"run", "--detach", "--bundle", dir_ + "/bundle", "--pid-file",
-                                   pid_file, spec_.id}),
-                          out[1], err[1]);
+    const pid_t runtime = StartCommand(
+        Runtime({"run", "--bundle", dir_ + "/bundle", "--pid-file", pid_file, spec_.id}), out[1],
+        err[1]);
     ::close(out[1]);
     ::close(err[1]);
-    created_ = true;  // also when run failed half-way: delete --force cleans up
-    auto pid_text = internal::ReadText(pid_file);
-    const pid_t init = pid_text ? std::atoi(pid_text->c_str()) : 0;
-    if (!run.ok() || init <= 0) {
-      Fail("internal_error", StrCat("the runtime could not start the container: ",
-                                    RuntimeError(dir_ + "/runtime.log")));
-      RunCommand(Runtime({"kill", spec_.id, "KILL"}));
-      if (init <= 0) {
-        Drain(out[0], out_log);
-        Drain(err[0], err_log);
-        return;
-      }
+    if (runtime < 0) {
+      Fail("internal_error", StrCat("cannot start the runtime: ", std::strerror(errno)));
+      Drain(out[0], out_log);
+      Drain(err[0], err_log);
+      ::close(sigfd);
+      return;
     }
 
     auto deadline = t0 + spec_.limits.time_limit;
@@ -356,7 +360,7 @@ class Job {
           struct rusage ru {};
           pid_t pid = ::wait4(-1, &st, WNOHANG, &ru);
           if (pid <= 0) break;
-          if (pid == init) {
+          if (pid == runtime) {
             exited = true;
             status = st;
             usage = ru;
@@ -371,14 +375,42 @@ class Job {
     result_.ended_at = Now();
     result_.wall_seconds = std::chrono::duration<double>(t1 - t0).count();
     if (!exited) {
-      if (result_.status.empty())
-        Fail("internal_error", "the container's process could not be waited for");
+      Fail("internal_error", "the runtime's process could not be waited for");
+      KillAndDelete();
       return;
     }
-    if (WIFEXITED(status)) result_.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) result_.signal = WTERMSIG(status);
+    // No pid file: the runtime stopped before the job started; its log
+    // says why. A runtime killed by a signal may have left the container.
+    auto pid_text = internal::ReadText(pid_file);
+    const bool started = pid_text && std::atoi(pid_text->c_str()) > 0;
+    if (!started || WIFSIGNALED(status)) {
+      Fail("internal_error",
+           !started ? StrCat("the runtime could not start the container: ",
+                             RuntimeError(dir_ + "/runtime.log"))
+                    : StrCat("the runtime was killed by signal ", WTERMSIG(status)));
+      KillAndDelete();
+      return;
+    }
+    // The runtime exits with the job's exit code, or 128 + N when signal N
+    // ended the job (as a shell reports it).
+    const int code = WEXITSTATUS(status);
+    if (code > 128 && code <= 128 + 64)
+      result_.signal = code - 128;
+    else
+      result_.exit_code = code;
     result_.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  }
+
+  // After a runtime that failed: no container may be left behind.
+  void KillAndDelete() {
+    std::string root = spec_.runtime_root;
+    if (root.empty())
+      root = fs::path(spec_.runtime).filename() == "crun" ? "/run/crun" : "/run/runc";
+    struct stat st;
+    if (::stat((root + "/" + spec_.id).c_str(), &st) != 0) return;
+    RunCommand(Runtime({"kill", spec_.id, "KILL"}));
+    RunCommand(Runtime({"delete", "--force", spec_.id}));
   }
 
   static bool Pump(int fd, LogSink& sink) {
@@ -396,19 +428,13 @@ class Job {
   }
 
   void Finish() {
-    const std::string cgroup = CgroupPath(spec_);
-    if (created_) {
-      // The figures first: delete removes the cgroup.
-      CgroupStats stats = ReadCgroupStats(spec_.cgroup_root, cgroup_version_, cgroup);
+    if (held_) {
+      const std::string cgroup = CgroupPath(spec_);
+      CgroupStats stats = ReadCgroupStats(spec_.cgroup_root, cgroup_version_, cgroup, oom_fd_);
       result_.memory_peak_bytes = stats.memory_peak_bytes;
       result_.pids_peak = stats.pids_peak;
       result_.oom_kills = stats.oom_kills;
       if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
-      // The runtime's delete (a process of its own, some milliseconds)
-      // runs while the outputs are collected and the result written;
-      // Cleanup waits for it before sluss-run exits.
-      deleting_ = StartCommand(Runtime({"delete", "--force", spec_.id}));
-    } else {
       RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
     }
 
@@ -467,12 +493,12 @@ class Job {
   std::string dir_;
   JobSpec spec_;
   JobResult result_;
-  int deleting_ = 0;  // the delete's pid; 0: none started
+  int oom_fd_ = -1;    // HoldJobCgroup's eventfd (v1)
   std::thread unmounting_;
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::string output_dir_;
   bool mounted_ = false;
-  bool created_ = false;
+  bool held_ = false;  // the job's cgroup was made
   bool timed_out_ = false;
   bool cancelled_ = false;
 };

@@ -64,7 +64,7 @@ int Supervise(const std::string& dir, int lock_fd) {
     }
   }
   ::fcntl(lock_fd, F_SETFD, FD_CLOEXEC);
-  (void)internal::WriteFileAtomic(dir + "/supervisor.pid", std::to_string(::getpid()) + "\n");
+  (void)internal::WriteFileReplace(dir + "/supervisor.pid", std::to_string(::getpid()) + "\n");
   JobResult result = sluss::sandbox::Supervise(dir);
   std::cout << ToJson(result).dump(2) << "\n";
   return result.status == "succeeded" ? 0 : 1;

@@ -42,7 +42,9 @@ core::Result<nlohmann::json> ReadJson(const std::string& path) {
   return j;
 }
 
-core::Result<void> WriteFileAtomic(const std::string& path, const std::string& text) {
+namespace {
+
+core::Result<void> WriteAndRename(const std::string& path, const std::string& text, bool sync) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return core::Internal(StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
@@ -56,10 +58,11 @@ core::Result<void> WriteFileAtomic(const std::string& path, const std::string& t
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0)
     return core::Internal(StrCat("cannot sync ", tmp, ": ", std::strerror(errno)));
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return core::Internal(StrCat("cannot rename ", tmp, ": ", std::strerror(errno)));
+  if (!sync) return {};
   const std::string dir = std::filesystem::path(path).parent_path();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
@@ -67,6 +70,16 @@ core::Result<void> WriteFileAtomic(const std::string& path, const std::string& t
     ::close(dfd);
   }
   return {};
+}
+
+}  // namespace
+
+core::Result<void> WriteFileAtomic(const std::string& path, const std::string& text) {
+  return WriteAndRename(path, text, true);
+}
+
+core::Result<void> WriteFileReplace(const std::string& path, const std::string& text) {
+  return WriteAndRename(path, text, false);
 }
 
 }  // namespace sluss::sandbox::internal
