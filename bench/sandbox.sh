@@ -32,7 +32,7 @@ fi
 tmp=$(mktemp -d /tmp/sluss-bench-XXXXXX)
 # The baseline's runtime leaves the parent of its cgroup (the bundle's
 # cgroupsPath is the job's cgroup's "job"), which sluss-run would remove.
-trap 'rm -rf "$tmp"; rmdir /sys/fs/cgroup/*/sluss-bench/sluss-bench-proto 2>/dev/null' EXIT
+trap 'rm -rf "$tmp"; rmdir /sys/fs/cgroup/*/sluss-bench/sluss-bench-proto 2>/dev/null || true' EXIT
 "$RUN" host-image "$tmp/img" >"$tmp/image.json"
 # As the local executor does: the runtime's version asked once.
 runtime_version=$("$RUNTIME" --version | awk '/version/ {print $3; exit}')
