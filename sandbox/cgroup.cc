@@ -64,28 +64,30 @@ core::Result<int> HoldJobCgroup(const std::string& root, CgroupVersion version,
   fs::create_directories(dir, ec);
   if (ec) return core::Internal(StrCat("cannot create the job's cgroup ", dir.string(), ": ",
                                        ec.message()));
+  auto fail = [&](std::string what) -> core::Result<int> {
+    const int err = errno;
+    ::rmdir(dir.c_str());  // made here, empty: no half-made job cgroup is left
+    return core::Internal(StrCat(what, " ", dir.string(), ": ", std::strerror(err)));
+  };
   if (memory_bytes > 0) {
     const std::string limit = std::to_string(std::max<std::int64_t>(memory_bytes - 4096, 4096));
     if (!WriteText(dir / "memory.limit_in_bytes", limit))
-      return core::Internal(StrCat("cannot set the memory limit of ", dir.string(), ": ",
-                                   std::strerror(errno)));
+      return fail("cannot set the memory limit of");
     // memory+swap, where the kernel accounts swap: no swap beyond memory.
     if (fs::exists(dir / "memory.memsw.limit_in_bytes", ec) &&
         !WriteText(dir / "memory.memsw.limit_in_bytes", limit))
-      return core::Internal(StrCat("cannot set the memory+swap limit of ", dir.string(), ": ",
-                                   std::strerror(errno)));
+      return fail("cannot set the memory+swap limit of");
   }
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (efd < 0) return core::Internal(StrCat("eventfd: ", std::strerror(errno)));
+  if (efd < 0) return fail("cannot make an eventfd for");
   int ofd = ::open((dir / "memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
-  bool ok = ofd >= 0 && WriteText(dir / "cgroup.event_control",
-                                  StrCat(efd, " ", ofd));
+  const bool ok = ofd >= 0 && WriteText(dir / "cgroup.event_control", StrCat(efd, " ", ofd));
   const int err = errno;
   if (ofd >= 0) ::close(ofd);  // the registration holds its own reference
   if (!ok) {
     ::close(efd);
-    return core::Internal(StrCat("cannot watch ", dir.string(), " for OOM kills: ",
-                                 std::strerror(err)));
+    errno = err;
+    return fail("cannot watch for OOM kills in");
   }
   return efd;
 }

@@ -169,6 +169,16 @@ class Job {
     return argv;
   }
 
+  // The runtime has a container of this job: its state directory says so
+  // without starting the runtime.
+  bool ContainerExists() const {
+    std::string root = spec_.runtime_root;
+    if (root.empty())
+      root = fs::path(spec_.runtime).filename() == "crun" ? "/run/crun" : "/run/runc";
+    struct stat st;
+    return ::stat((root + "/" + spec_.id).c_str(), &st) == 0;
+  }
+
   JobResult Fail(const char* status, std::string message) {
     result_.status = status;
     result_.message = std::move(message);
@@ -179,11 +189,7 @@ class Job {
   core::Result<void> Prepare() {
     // A container left by a supervisor that died must not run twice. (Its
     // state directory says so without starting the runtime.)
-    std::string root = spec_.runtime_root;
-    if (root.empty())
-      root = fs::path(spec_.runtime).filename() == "crun" ? "/run/crun" : "/run/runc";
-    struct stat state_st;
-    if (::stat((root + "/" + spec_.id).c_str(), &state_st) == 0)
+    if (ContainerExists())
       return core::Internal(StrCat("a container ", spec_.id,
                                    " already exists; this attempt was started before"));
     std::error_code ec;
@@ -404,11 +410,7 @@ class Job {
 
   // After a runtime that failed: no container may be left behind.
   void KillAndDelete() {
-    std::string root = spec_.runtime_root;
-    if (root.empty())
-      root = fs::path(spec_.runtime).filename() == "crun" ? "/run/crun" : "/run/runc";
-    struct stat st;
-    if (::stat((root + "/" + spec_.id).c_str(), &st) != 0) return;
+    if (!ContainerExists()) return;
     RunCommand(Runtime({"kill", spec_.id, "KILL"}));
     RunCommand(Runtime({"delete", "--force", spec_.id}));
   }
