@@ -4,6 +4,7 @@
 set -uo pipefail
 SLUSSD=$1
 source "$(dirname "$0")/support/assert.sh"
+source "$(dirname "$0")/support/slussd.sh"  # slussd_port
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
@@ -46,7 +47,7 @@ wait_for "$tmp/log1" "ready" && ok || fail "no ready line: $(cat "$tmp/log1")"
 # Port 0: the kernel's choice, named in the ready line and in repos/hook.env,
 # where the hosted repositories' hooks read it.
 grep -q " ready listen=http://127.0.0.1:[1-9][0-9]* " "$tmp/log1" && ok || fail "ready line: $(cat "$tmp/log1")"
-port=$(sed -n 's|.* ready listen=http://127.0.0.1:\([0-9]*\) .*|\1|p' "$tmp/log1")
+port=$(slussd_port "$tmp/log1")
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && ok || fail "not serving on port $port"
 grep -qx "SLUSS_API='http://127.0.0.1:$port'" "$tmp/state/repos/hook.env" && ok || fail "hook.env: $(cat "$tmp/state/repos/hook.env")"
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log2"
