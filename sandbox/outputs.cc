@@ -82,6 +82,13 @@ std::string Kind(mode_t mode) {
   return "not a regular file";
 }
 
+void SyncDirectory(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
@@ -89,6 +96,7 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
                                               const std::vector<std::string>& skip,
                                               const std::string& copy_to) {
   CollectedOutputs result;
+  std::set<std::filesystem::path> synced_dirs;
   int root = ::open(output_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0)
     return core::Internal(StrCat("cannot open the output directory: ", std::strerror(errno)));
@@ -147,7 +155,16 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
     }
     auto digest = HashFd(fd, out);
     ::close(fd);
-    if (out >= 0) ::close(out);
+    if (out >= 0) {
+      // On disk before result.json names it with its hash: the result is
+      // synced, and must not outlive a crash that its outputs do not.
+      if (digest && ::fdatasync(out) != 0)
+        digest = core::Internal(StrCat("cannot sync ", e.path, ": ", std::strerror(errno)));
+      ::close(out);
+      for (auto d = (std::filesystem::path(copy_to) / e.path).parent_path();
+           d.string().size() >= copy_to.size() && synced_dirs.insert(d).second; d = d.parent_path()) {
+      }
+    }
     if (!digest) {
       ::close(root);
       return std::unexpected(digest.error());
@@ -155,6 +172,9 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
     result.files.push_back({e.path, digest->size, digest->sha256});
   }
   ::close(root);
+  // The copies' directory entries too, and those of the directories made
+  // for them, up to copy_to (whose own entry result.json's sync covers).
+  for (const auto& dir : synced_dirs) SyncDirectory(dir);
   for (const auto& p : patterns) {
     if (matched_patterns.contains(p)) continue;
     result.problems.push_back(HasGlob(p) ? StrCat(p, " matched no file")
