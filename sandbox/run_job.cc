@@ -430,16 +430,6 @@ class Job {
   }
 
   void Finish() {
-    if (held_) {
-      const std::string cgroup = CgroupPath(spec_);
-      CgroupStats stats = ReadCgroupStats(spec_.cgroup_root, cgroup_version_, cgroup, oom_fd_);
-      result_.memory_peak_bytes = stats.memory_peak_bytes;
-      result_.pids_peak = stats.pids_peak;
-      result_.oom_kills = stats.oom_kills;
-      if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
-      RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
-    }
-
     bool full = false;
     struct statvfs vfs;
     if (mounted_ && ::statvfs(output_dir_.c_str(), &vfs) == 0)
@@ -460,11 +450,20 @@ class Job {
     if (mounted_) {
       // The outputs are copied out; releasing the file system (ext4's
       // teardown and the loop device's, some milliseconds) runs beside the
-      // result's writing, and Cleanup waits for it.
+      // cgroup's reading and the result's writing, and Cleanup waits for it.
       unmounting_ = std::thread([mnt = output_dir_, image = dir_ + "/output.img"] {
         UnmountIfMounted(mnt);
         ::unlink(image.c_str());
       });
+    }
+    if (held_) {
+      const std::string cgroup = CgroupPath(spec_);
+      CgroupStats stats = ReadCgroupStats(spec_.cgroup_root, cgroup_version_, cgroup, oom_fd_);
+      result_.memory_peak_bytes = stats.memory_peak_bytes;
+      result_.pids_peak = stats.pids_peak;
+      result_.oom_kills = stats.oom_kills;
+      if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
+      RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
     }
 
     if (!result_.status.empty()) return;  // an internal error said it already
