@@ -143,7 +143,11 @@ class Job {
       return Fail("internal_error", StrCat("the OCI runtime ", core::Quote(spec_.runtime),
                                            " does not run (is it installed?)"));
 
-    if (auto r = Prepare(); !r) return Fail("internal_error", r.error().message);
+    if (auto r = Prepare(); !r) {
+      Fail("internal_error", r.error().message);
+      Finish();  // releases what Prepare made
+      return result_;
+    }
     Execute();
     Finish();
     return result_;
@@ -152,6 +156,7 @@ class Job {
   // Waits for the output file system's release; closes the OOM watch.
   // REQUIRES: Run returned.
   void Cleanup() {
+    (void)AwaitOutputFs();
     if (unmounting_.joinable()) unmounting_.join();
     if (oom_fd_ >= 0) ::close(oom_fd_);
     oom_fd_ = -1;
@@ -208,14 +213,13 @@ class Job {
       std::string parent = dir_;
       while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
       const std::string templates = (fs::path(parent).parent_path() / ".output-fs").string();
-      if (auto m = MakeExt4Image(image, spec_.limits.output_bytes, templates); !m) return m;
-      if (auto m = MountLoopImage(image, output_dir_); !m) return m;
-      mounted_ = true;
+      // Made and mounted on a thread of its own, beside the bundle's
+      // making (each about a millisecond, several on a busy host).
+      mounting_ = std::thread([this, image, templates] {
+        mount_result_ = MakeExt4Image(image, spec_.limits.output_bytes, templates);
+        if (mount_result_) mount_result_ = MountLoopImage(image, output_dir_);
+      });
     }
-    if (::chown(output_dir_.c_str(), spec_.uid, spec_.gid) != 0 ||
-        ::chmod(output_dir_.c_str(), 0755) != 0)
-      return core::Internal(StrCat("cannot hand the output directory to the job: ",
-                                   std::strerror(errno)));
 
     BundleInputs inputs{.output_dir = output_dir_};
     if (!spec_.gpus.empty()) {
@@ -232,7 +236,22 @@ class Job {
     result_.config_sha256 = Sha256Hex(text);
     result_.seccomp_sha256 = Sha256Hex(SeccompProfile().dump());
     if (auto r = internal::WriteFileReplace(dir_ + "/bundle/config.json", text); !r) return r;
+    if (auto m = AwaitOutputFs(); !m) return m;
+    if (::chown(output_dir_.c_str(), spec_.uid, spec_.gid) != 0 ||
+        ::chmod(output_dir_.c_str(), 0755) != 0)
+      return core::Internal(StrCat("cannot hand the output directory to the job: ",
+                                   std::strerror(errno)));
     return {};
+  }
+
+  // Waits for the output file system's making, if it was started; mounted_
+  // then says whether it is mounted.
+  core::Result<void> AwaitOutputFs() {
+    if (mounting_.joinable()) {
+      mounting_.join();
+      mounted_ = mount_result_.has_value();
+    }
+    return mount_result_;
   }
 
   core::Result<void> ResolveGpuDevices(BundleInputs& inputs) {
@@ -430,6 +449,7 @@ class Job {
   }
 
   void Finish() {
+    (void)AwaitOutputFs();  // after an error in Prepare
     bool full = false;
     struct statvfs vfs;
     if (mounted_ && ::statvfs(output_dir_.c_str(), &vfs) == 0)
@@ -495,6 +515,8 @@ class Job {
   JobSpec spec_;
   JobResult result_;
   int oom_fd_ = -1;    // HoldJobCgroup's eventfd (v1)
+  std::thread mounting_;
+  core::Result<void> mount_result_;
   std::thread unmounting_;
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::string output_dir_;

@@ -235,6 +235,7 @@ grep -qx nvidia1 "$J/stdout.log" && fail "a GPU not given is in /dev" || ok
 [[ $(field gpus) == *GPU-aaaa* && $(field cdi_spec_sha256) =~ ^[0-9a-f]{64}$ ]] && ok || fail "GPUs not in result.json"
 job gpu-unknown 'true' "{\"gpus\": [\"GPU-zzzz\"], \"cdi_spec\": \"$T/cdi.yaml\"}"
 expect "an unknown GPU" "$(field status)" internal_error
+mountpoint -q "$J/output-mnt" && fail "a job that could not start left its output file system mounted" || ok
 
 # --- Detached, idempotent, cancellable ---
 spec detached 'sleep 1000' "{\"id\": \"st-$run_id-detached\"}"
