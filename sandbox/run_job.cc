@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -157,7 +159,7 @@ class Job {
   // REQUIRES: Run returned.
   void Cleanup() {
     (void)AwaitOutputFs();
-    if (unmounting_.joinable()) unmounting_.join();
+    if (releasing_.joinable()) releasing_.join();
     if (oom_fd_ >= 0) ::close(oom_fd_);
     oom_fd_ = -1;
   }
@@ -242,6 +244,59 @@ class Job {
       return core::Internal(StrCat("cannot hand the output directory to the job: ",
                                    std::strerror(errno)));
     return {};
+  }
+
+  // The container's first process, once the runtime has written its pid
+  // file: a pidfd, readable when that process has exited. `gone` when it
+  // already has; -1 and not `gone`: ask again later (no pid file yet), or,
+  // with watch_failed_, not at all (no pidfds here: the outputs are then
+  // collected after the runtime's exit). A pid reused by another process
+  // means that the container's was reaped.
+  int WatchContainer(const std::string& pid_file, bool& gone) {
+    auto text = internal::ReadText(pid_file);
+    const int pid = text ? std::atoi(text->c_str()) : 0;
+    if (pid <= 0) return -1;
+    // (glibc 2.36's <sys/pidfd.h> declares pidfd_open without extern "C".)
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) {
+      gone = errno == ESRCH;
+      if (!gone) watch_failed_ = true;
+      return -1;
+    }
+    auto cgroups = internal::ReadText(StrCat("/proc/", pid, "/cgroup"));
+    if (cgroups && cgroups->find(CgroupPath(spec_) + "/") == std::string::npos) {
+      ::close(fd);
+      gone = true;
+      return -1;
+    }
+    return fd;  // ours, or gone between the two looks: the pidfd says which
+  }
+
+  // Collects the outputs (when `collect`) and then releases the output file
+  // system (ext4's teardown and the loop device's, some milliseconds), on a
+  // thread of its own: started when the container's processes are gone,
+  // beside the runtime's own teardown, or else by Finish. Finish waits for
+  // the collection, Cleanup for the release.
+  void Release(bool collect) {
+    if (releasing_.joinable()) return;
+    auto collected = std::make_shared<std::promise<void>>();
+    collected_ = collected->get_future();
+    releasing_ = std::thread([this, collect, collected] {
+      struct statvfs vfs;
+      if (mounted_ && ::statvfs(output_dir_.c_str(), &vfs) == 0)
+        output_full_ = static_cast<std::int64_t>(vfs.f_bavail) *
+                           static_cast<std::int64_t>(vfs.f_frsize) < kFullBelowBytes;
+      if (collect) {
+        std::vector<std::string> skip;
+        for (const auto& in : spec_.inputs) skip.push_back(in.path);
+        outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
+      }
+      collected->set_value();
+      if (mounted_) {
+        UnmountIfMounted(output_dir_);
+        ::unlink((dir_ + "/output.img").c_str());
+      }
+    });
   }
 
   // Waits for the output file system's making, if it was started; mounted_
@@ -340,6 +395,9 @@ class Job {
     auto deadline = t0 + spec_.limits.time_limit;
     constexpr auto kNever = Steady::time_point::max();
     auto kill_at = kNever;
+    // The container's end, before the runtime's: see WatchContainer.
+    auto watch_at = t0 + std::chrono::milliseconds(2);
+    int pidfd = -1;
     bool exited = false, out_open = true, err_open = true;
     int status = 0;
     struct rusage usage {};
@@ -356,15 +414,36 @@ class Job {
         kill_at = kNever;
         RunCommand(Runtime({"kill", spec_.id, "KILL"}));
       }
+      if (!exited && watch_at != kNever && now >= watch_at) {
+        bool gone = false;
+        pidfd = WatchContainer(pid_file, gone);
+        if (gone) Release(true);
+        if (pidfd >= 0 || gone || watch_failed_) {
+          watch_at = kNever;
+        } else {
+          watch_at = now + (now - t0 < std::chrono::milliseconds(200) ? std::chrono::milliseconds(2)
+                                                                      : std::chrono::milliseconds(50));
+        }
+      }
       auto next = std::min(drain_until, deadline);
       if (kill_at < next) next = kill_at;
+      if (watch_at < next) next = watch_at;
       if (timed_out_ && !exited) next = now + std::chrono::seconds(1);
       auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
       wait_ms = std::clamp<std::int64_t>(wait_ms, 1, 1000);
-      struct pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0},
+      struct pollfd fds[4] = {{out_open ? out[0] : -1, POLLIN, 0},
                               {err_open ? err[0] : -1, POLLIN, 0},
-                              {sigfd, POLLIN, 0}};
-      if (::poll(fds, 3, static_cast<int>(wait_ms)) < 0 && errno != EINTR) break;
+                              {sigfd, POLLIN, 0},
+                              {pidfd, POLLIN, 0}};
+      if (::poll(fds, 4, static_cast<int>(wait_ms)) < 0 && errno != EINTR) break;
+      if (pidfd >= 0 && fds[3].revents) {
+        // The container's first process has exited, and with it (its PID
+        // namespace) every process of the job: the outputs are final while
+        // the runtime still deletes the container.
+        ::close(pidfd);
+        pidfd = -1;
+        Release(true);
+      }
       if (fds[0].revents) out_open = Pump(out[0], out_log);
       if (fds[1].revents) err_open = Pump(err[0], err_log);
       if (fds[2].revents) {
@@ -396,6 +475,7 @@ class Job {
     ::close(out[0]);
     ::close(err[0]);
     ::close(sigfd);
+    if (pidfd >= 0) ::close(pidfd);
     const auto t1 = Steady::now();
     result_.ended_at = Now();
     result_.wall_seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -450,32 +530,18 @@ class Job {
 
   void Finish() {
     (void)AwaitOutputFs();  // after an error in Prepare
-    bool full = false;
-    struct statvfs vfs;
-    if (mounted_ && ::statvfs(output_dir_.c_str(), &vfs) == 0)
-      full = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize) <
-             kFullBelowBytes;
-    std::vector<std::string> skip;
-    for (const auto& in : spec_.inputs) skip.push_back(in.path);
+    Release(result_.status.empty());  // unless the container's end started it
+    collected_.wait();
     std::vector<std::string> problems;
-    if (result_.status.empty()) {
-      auto collected = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
-      if (!collected) {
-        problems.push_back(collected.error().message);
+    if (result_.status.empty() && outputs_) {
+      if (!*outputs_) {
+        problems.push_back(outputs_->error().message);
       } else {
-        result_.outputs = std::move(collected->files);
-        problems = std::move(collected->problems);
+        result_.outputs = std::move((*outputs_)->files);
+        problems = std::move((*outputs_)->problems);
       }
     }
-    if (mounted_) {
-      // The outputs are copied out; releasing the file system (ext4's
-      // teardown and the loop device's, some milliseconds) runs beside the
-      // cgroup's reading and the result's writing, and Cleanup waits for it.
-      unmounting_ = std::thread([mnt = output_dir_, image = dir_ + "/output.img"] {
-        UnmountIfMounted(mnt);
-        ::unlink(image.c_str());
-      });
-    }
+    const bool full = output_full_;
     if (held_) {
       const std::string cgroup = CgroupPath(spec_);
       CgroupStats stats = ReadCgroupStats(spec_.cgroup_root, cgroup_version_, cgroup, oom_fd_);
@@ -517,7 +583,11 @@ class Job {
   int oom_fd_ = -1;    // HoldJobCgroup's eventfd (v1)
   std::thread mounting_;
   core::Result<void> mount_result_;
-  std::thread unmounting_;
+  std::thread releasing_;               // Release
+  std::future<void> collected_;         // Release has collected the outputs
+  std::optional<core::Result<CollectedOutputs>> outputs_;
+  bool output_full_ = false;
+  bool watch_failed_ = false;           // no pidfd for the container
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::string output_dir_;
   bool mounted_ = false;
