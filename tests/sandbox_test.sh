@@ -110,6 +110,19 @@ grep -qx patient,drug "$J/stdout.log" && ok || fail "dataset not readable"
 [[ -f $J/outputs/output/result.txt ]] && ok || fail "output not collected"
 [[ $(field outputs) == *result.txt* ]] && ok || fail "output not in result.json"
 
+# The outputs are collected once the job's last process is gone (before the
+# runtime has deleted the container): a file written at the very end is
+# whole, and a process left behind cannot write after the collection.
+job last-write '(sleep 1; echo late >/workspace/output/late.txt) &
+  head -c 20000000 /dev/urandom >/workspace/output/end.bin' '{"outputs": ["output/*"]}'
+expect "a job whose last act is an output" "$(field status)" succeeded
+sum=$(sha256sum "$J/outputs/output/end.bin" | cut -d" " -f1)
+python3 -c 'import json,sys; o={f["path"]: f for f in json.load(open(sys.argv[1]))["outputs"]}["output/end.bin"]
+sys.exit(0 if o["size"] == 20000000 and o["sha256"] == sys.argv[2] else 1)' "$J/result.json" "$sum" && ok ||
+  fail "the last output is not whole in result.json: $(field outputs)"
+sleep 1.5
+[[ -e $J/outputs/output/late.txt || $(field outputs) == *late.txt* ]] && fail "a process outlived the job" || ok
+
 # Another job's directories are not there at all.
 job other-job "ls $T/jobs/readonly 2>&1; ls $T/data/other 2>&1; cat /proc/1/root/etc/hostname 2>&1 | head -1"
 grep -q result.txt "$J/stdout.log" && fail "another job's files are visible" || ok
