@@ -37,16 +37,19 @@ trap 'rm -rf "$tmp"; rmdir /sys/fs/cgroup/*/sluss-bench/sluss-bench-proto 2>/dev
 # As the local executor does: the runtime's version asked once.
 runtime_version=$("$RUNTIME" --version | awk '/version/ {print $3; exit}')
 
-spec() {  # spec DIR ID OUTPUT_FS
-  mkdir -p "$1/ws"
-  python3 - "$1" "$2" "$3" "$tmp/image.json" "$runtime_version" "$RUNTIME" <<'EOF'
-import json, sys
-d, id_, fs, image, version, runtime = sys.argv[1:]
-json.dump({"version": 1, "id": id_, "image": json.load(open(image)), "argv": ["/bin/true"],
-           "runtime": runtime, "runtime_version": version,
-           "workspace": d + "/ws", "output_fs": fs, "cgroup_parent": "/sluss-bench",
-           "limits": {"memory_bytes": 256 << 20, "time_limit_s": 60, "output_bytes": 64 << 20}},
-          open(d + "/spec.json", "w"))
+specs() {  # specs DIR:ID:OUTPUT_FS...: the jobs' directories, made before any timing
+  python3 - "$tmp/image.json" "$runtime_version" "$RUNTIME" "$@" <<'EOF'
+import json, os, sys
+image, version, runtime = sys.argv[1:4]
+image = json.load(open(image))
+for job in sys.argv[4:]:
+    d, id_, fs = job.split(":")
+    os.makedirs(d + "/ws")
+    json.dump({"version": 1, "id": id_, "image": image, "argv": ["/bin/true"],
+               "runtime": runtime, "runtime_version": version,
+               "workspace": d + "/ws", "output_fs": fs, "cgroup_parent": "/sluss-bench",
+               "limits": {"memory_bytes": 256 << 20, "time_limit_s": 60, "output_bytes": 64 << 20}},
+              open(d + "/spec.json", "w"))
 EOF
 }
 now() { date +%s%N; }
@@ -55,18 +58,23 @@ stats() {  # stats FILE: "min median max" in ms
 }
 
 # A bundle exactly as sluss-run writes it, for `$RUNTIME run`.
-spec "$tmp/proto" sluss-bench-proto none
+specs "$tmp/proto:sluss-bench-proto:none"
 "$RUN" run "$tmp/proto" >/dev/null
 bundle=$tmp/proto/bundle
+# Every job's directory made first, so that no Python runs (and exits)
+# just before one side's timing and not the other's.
+jobs=()
+for i in $(seq "$REPS"); do
+  jobs+=("$tmp/none-$i:sluss-bench-none-$i:none" "$tmp/loop-$i:sluss-bench-loop-$i:loop")
+done
+specs "${jobs[@]}"
 
 : >"$tmp/runc"; : >"$tmp/loop"; : >"$tmp/none"; : >"$tmp/result"
 for i in $(seq "$REPS"); do
   t0=$(now); "$RUNTIME" run --bundle "$bundle" "sluss-bench-runc-$i" >/dev/null 2>&1 </dev/null; t1=$(now)
   echo $((t1 - t0)) >>"$tmp/runc"
-  spec "$tmp/none-$i" "sluss-bench-none-$i" none
   t0=$(now); "$RUN" run "$tmp/none-$i" >/dev/null; t1=$(now)
   echo $((t1 - t0)) >>"$tmp/none"
-  spec "$tmp/loop-$i" "sluss-bench-loop-$i" loop
   t0=$(now); "$RUN" run "$tmp/loop-$i" >/dev/null; t1=$(now)
   echo $((t1 - t0)) >>"$tmp/loop"
   # When result.json appeared (renamed into place): what the executor waits
