@@ -216,7 +216,8 @@ class Job {
       while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
       const std::string templates = (fs::path(parent).parent_path() / ".output-fs").string();
       // Made and mounted on a thread of its own, beside the bundle's
-      // making (each about a millisecond, several on a busy host).
+      // making and the job's cgroup's (each about a millisecond, several on
+      // a busy host); HandOverOutput waits for it.
       mounting_ = std::thread([this, image, templates] {
         mount_result_ = MakeExt4Image(image, spec_.limits.output_bytes, templates);
         if (mount_result_) mount_result_ = MountLoopImage(image, output_dir_);
@@ -238,6 +239,12 @@ class Job {
     result_.config_sha256 = Sha256Hex(text);
     result_.seccomp_sha256 = Sha256Hex(SeccompProfile().dump());
     if (auto r = internal::WriteFileReplace(dir_ + "/bundle/config.json", text); !r) return r;
+    return {};
+  }
+
+  // The output file system mounted (see Prepare) and handed to the job's
+  // uid: the last step before the runtime starts.
+  core::Result<void> HandOverOutput() {
     if (auto m = AwaitOutputFs(); !m) return m;
     if (::chown(output_dir_.c_str(), spec_.uid, spec_.gid) != 0 ||
         ::chmod(output_dir_.c_str(), 0755) != 0)
@@ -372,6 +379,11 @@ class Job {
     }
     oom_fd_ = *held;
     held_ = true;
+    if (auto h = HandOverOutput(); !h) {
+      for (int fd : {out[0], out[1], err[0], err[1], sigfd}) ::close(fd);
+      Fail("internal_error", h.error().message);
+      return;
+    }
     // One runtime process for the container's whole life (`run`: create,
     // start, wait, delete), as `runc run` alone: a Go runtime's start costs
     // some 5 ms of CPU, and a trivial job's whole sandbox costs little more
