@@ -369,6 +369,10 @@ class Job {
     LogSink out_log(dir_ + "/stdout.log", spec_.limits.log_bytes);
     LogSink err_log(dir_ + "/stderr.log", spec_.limits.log_bytes);
     const std::string pid_file = dir_ + "/bundle/container.pid";
+    // Only this attempt's runtime may write it: an earlier one's (a
+    // supervisor that died before its result) would say that the job
+    // started, and that it has ended.
+    ::unlink(pid_file.c_str());
     // The job's cgroup, which outlives the runtime's (see HoldJobCgroup).
     auto held = HoldJobCgroup(spec_.cgroup_root, cgroup_version_, CgroupPath(spec_),
                               spec_.limits.memory_bytes);

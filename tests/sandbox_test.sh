@@ -123,6 +123,13 @@ sys.exit(0 if o["size"] == 20000000 and o["sha256"] == sys.argv[2] else 1)' "$J/
 sleep 1.5
 [[ -e $J/outputs/output/late.txt || $(field outputs) == *late.txt* ]] && fail "a process outlived the job" || ok
 
+# A pid file left by an earlier attempt (its supervisor died) does not make
+# this attempt's outputs count as final before its job has even started.
+spec stale-pid 'sleep 0.5; echo done >/workspace/output/a.txt' '{"outputs": ["output/a.txt"]}'
+mkdir -p "$J/bundle" && sh -c 'echo $$' >"$J/bundle/container.pid"
+"$RUN" run "$J" >"$J/run.out" 2>&1
+expect "a job with an earlier attempt's pid file" "$(field status)" succeeded
+
 # Another job's directories are not there at all.
 job other-job "ls $T/jobs/readonly 2>&1; ls $T/data/other 2>&1; cat /proc/1/root/etc/hostname 2>&1 | head -1"
 grep -q result.txt "$J/stdout.log" && fail "another job's files are visible" || ok
