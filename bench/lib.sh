@@ -12,6 +12,19 @@ machine() {
 
 now_ns() { date +%s%N; }
 
+# time_sluss_run SLUSS_RUN JOB_DIR EXIT_FILE RESULT_FILE: one job through
+# sluss-run; its start to exit, and start to result.json (renamed into
+# place: when the executor learns the outcome), in ns, appended to the two
+# files. Fails unless the job succeeded.
+time_sluss_run() {
+  local t0 t1 r
+  t0=$(now_ns); "$1" run "$2" >/dev/null; t1=$(now_ns)
+  echo $((t1 - t0)) >>"$3"
+  r=$(stat -c '%.9Y' "$2/result.json" | tr -d .)
+  echo $((r - t0)) >>"$4"
+  grep -q '"status": "succeeded"' "$2/result.json" || { echo "job $2 failed"; return 1; }
+}
+
 # stats: numbers on stdin (one per line) -> "min median max", 3 decimals.
 stats() {
   sort -g | awk '{a[NR]=$1} END {if (NR == 0) {print "- - -"; exit}

@@ -52,8 +52,8 @@ for job in sys.argv[4:]:
               open(d + "/spec.json", "w"))
 EOF
 }
-now() { date +%s%N; }
-stats() {  # stats FILE: "min median max" in ms
+source bench/lib.sh  # now_ns, time_sluss_run
+ms_stats() {  # ms_stats FILE: "min median max" in ms
   sort -n "$1" | awk '{a[NR]=$1} END {printf "%.1f %.1f %.1f", a[1]/1e6, a[int((NR+1)/2)]/1e6, a[NR]/1e6}'
 }
 
@@ -71,20 +71,15 @@ specs "${jobs[@]}"
 
 : >"$tmp/runc"; : >"$tmp/loop"; : >"$tmp/none"; : >"$tmp/result"
 for i in $(seq "$REPS"); do
-  t0=$(now); "$RUNTIME" run --bundle "$bundle" "sluss-bench-runc-$i" >/dev/null 2>&1 </dev/null; t1=$(now)
+  t0=$(now_ns); "$RUNTIME" run --bundle "$bundle" "sluss-bench-runc-$i" >/dev/null 2>&1 </dev/null; t1=$(now_ns)
   echo $((t1 - t0)) >>"$tmp/runc"
-  t0=$(now); "$RUN" run "$tmp/none-$i" >/dev/null; t1=$(now)
-  echo $((t1 - t0)) >>"$tmp/none"
-  t0=$(now); "$RUN" run "$tmp/loop-$i" >/dev/null; t1=$(now)
-  echo $((t1 - t0)) >>"$tmp/loop"
-  # When result.json appeared (renamed into place): what the executor waits
-  # for; the runtime's delete and the unmount finish after it.
-  r=$(stat -c '%.9Y' "$tmp/loop-$i/result.json" | tr -d .)
-  echo $((r - t0)) >>"$tmp/result"
-  grep -q '"status": "succeeded"' "$tmp/loop-$i/result.json" || { echo "job $i failed"; exit 1; }
+  time_sluss_run "$RUN" "$tmp/none-$i" "$tmp/none" /dev/null
+  # result.json: what the executor waits for; the runtime's delete and the
+  # unmount may finish after it.
+  time_sluss_run "$RUN" "$tmp/loop-$i" "$tmp/loop" "$tmp/result"
 done
 
-read -r rmin rmed rmax <<<"$(stats "$tmp/runc")"
+read -r rmin rmed rmax <<<"$(ms_stats "$tmp/runc")"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo "versions: $("$RUNTIME" --version | head -1), kernel $(uname -r), cgroup $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cgroup_version"])' "$tmp/loop-1/result.json")"
 echo "load: /bin/true, $REPS repetitions each, interleaved"
@@ -92,13 +87,13 @@ echo
 printf '%-50s %8s %8s %8s %9s\n' "start to exit" "min ms" "med ms" "max ms" "vs $RUNTIME"
 printf '%-50s %8s %8s %8s %9s\n' "$RUNTIME run, same bundle (baseline)" "$rmin" "$rmed" "$rmax" "1.00x"
 for row in none loop; do
-  read -r mn md mx <<<"$(stats "$tmp/$row")"
+  read -r mn md mx <<<"$(ms_stats "$tmp/$row")"
   label="sluss-run run ($RUNTIME), output_fs: $row"
   [[ $row == loop ]] && label="$label (default)"
   printf '%-50s %8s %8s %8s %8.2fx\n' "$label" "$mn" "$md" "$mx" "$(awk -v a="$md" -v b="$rmed" 'BEGIN {print a / b}')"
   [[ $row == loop ]] && lmed=$md
 done
-read -r mn md mx <<<"$(stats "$tmp/result")"
+read -r mn md mx <<<"$(ms_stats "$tmp/result")"
 resmed=$md
 printf '%-50s %8s %8s %8s %8.2fx\n' "sluss-run, start to result.json (loop)" "$mn" "$md" "$mx" \
   "$(awk -v a="$md" -v b="$rmed" 'BEGIN {print a / b}')"

@@ -31,21 +31,17 @@ for job in sys.argv[3:]:
                "limits": {"memory_bytes": 256 << 20, "time_limit_s": 60, "output_bytes": 64 << 20}},
               open(d + "/spec.json", "w"))
 PY
-now() { date +%s%N; }
-stats() {  # stats FILE: "min median max" in ms
+source bench/lib.sh  # now_ns, time_sluss_run
+ms_stats() {  # ms_stats FILE: "min median max" in ms
   sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2f %.2f %.2f", a[1]/1e6, a[int((NR+1)/2)]/1e6, a[NR]/1e6}'
 }
 : >"$tmp/stub"
 for row in none loop; do : >"$tmp/$row"; : >"$tmp/$row-result"; done
 for i in $(seq "$REPS"); do
-  t0=$(now); "$STUB" run --pid-file "$tmp/stub.pid" x >/dev/null; t1=$(now)
+  t0=$(now_ns); "$STUB" run --pid-file "$tmp/stub.pid" x >/dev/null; t1=$(now_ns)
   echo $((t1 - t0)) >>"$tmp/stub"
   for row in none loop; do
-    t0=$(now); "$RUN" run "$tmp/$row-$i" >/dev/null; t1=$(now)
-    echo $((t1 - t0)) >>"$tmp/$row"
-    r=$(stat -c '%.9Y' "$tmp/$row-$i/result.json" | tr -d .)
-    echo $((r - t0)) >>"$tmp/$row-result"
-    grep -q '"status": "succeeded"' "$tmp/$row-$i/result.json" || { echo "job $row-$i failed"; exit 1; }
+    time_sluss_run "$RUN" "$tmp/$row-$i" "$tmp/$row" "$tmp/$row-result"
   done
 done
 rmdir /sys/fs/cgroup/*/sluss-bench-own 2>/dev/null || true
@@ -54,12 +50,12 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo "kernel $(uname -r); /bin/true with a stub runtime, $REPS repetitions each, interleaved"
 echo
 printf '%-52s %8s %8s %8s\n' "" "min ms" "med ms" "max ms"
-read -r a b c <<<"$(stats "$tmp/stub")"; printf '%-52s %8s %8s %8s\n' "stub runtime alone (baseline)" "$a" "$b" "$c"
+read -r a b c <<<"$(ms_stats "$tmp/stub")"; printf '%-52s %8s %8s %8s\n' "stub runtime alone (baseline)" "$a" "$b" "$c"
 stub_med=$b
 for row in none loop; do
-  read -r a b c <<<"$(stats "$tmp/$row")"; printf '%-52s %8s %8s %8s\n' "sluss-run, output_fs: $row, start to exit" "$a" "$b" "$c"
+  read -r a b c <<<"$(ms_stats "$tmp/$row")"; printf '%-52s %8s %8s %8s\n' "sluss-run, output_fs: $row, start to exit" "$a" "$b" "$c"
   [[ $row == loop ]] && loop_med=$b
-  read -r a b c <<<"$(stats "$tmp/$row-result")"; printf '%-52s %8s %8s %8s\n' "sluss-run, output_fs: $row, start to result.json" "$a" "$b" "$c"
+  read -r a b c <<<"$(ms_stats "$tmp/$row-result")"; printf '%-52s %8s %8s %8s\n' "sluss-run, output_fs: $row, start to result.json" "$a" "$b" "$c"
 done
 echo
 echo "summary: sandbox, sluss-run's own cost (stub runtime, output_fs: loop), start to exit; $loop_med ms; stub runtime alone; $stub_med ms; -; -"
