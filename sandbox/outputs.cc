@@ -156,13 +156,17 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
     auto digest = HashFd(fd, out);
     ::close(fd);
     if (out >= 0) {
-      // On disk before result.json names it with its hash: the result is
-      // synced, and must not outlive a crash that its outputs do not.
+      // On disk before result.json names it with its hash: a result that
+      // survives a host crash must not name outputs that did not.
       if (digest && ::fdatasync(out) != 0)
         digest = core::Internal(StrCat("cannot sync ", e.path, ": ", std::strerror(errno)));
       ::close(out);
+      // Its directory, and each one above it up to copy_to's parent (their
+      // entries are new too).
+      const auto top = std::filesystem::path(copy_to).parent_path();
       for (auto d = (std::filesystem::path(copy_to) / e.path).parent_path();
-           d.string().size() >= copy_to.size() && synced_dirs.insert(d).second; d = d.parent_path()) {
+           d.string().size() >= top.string().size() && synced_dirs.insert(d).second;
+           d = d.parent_path()) {
       }
     }
     if (!digest) {
@@ -172,8 +176,6 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
     result.files.push_back({e.path, digest->size, digest->sha256});
   }
   ::close(root);
-  // The copies' directory entries too, and those of the directories made
-  // for them, up to copy_to (whose own entry result.json's sync covers).
   for (const auto& dir : synced_dirs) SyncDirectory(dir);
   for (const auto& p : patterns) {
     if (matched_patterns.contains(p)) continue;
