@@ -30,21 +30,18 @@ std::string BioText(BIO* bio) {
   return std::string(data, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
-Pkey ReadPrivate(std::string_view pem) {
+// An Ed25519 key from PEM text by READ (PEM_read_bio_PrivateKey or
+// PEM_read_bio_PUBKEY); null for anything else.
+using PemReader = EVP_PKEY* (*)(BIO*, EVP_PKEY**, pem_password_cb*, void*);
+Pkey ReadEd25519(std::string_view pem, PemReader read) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return nullptr;
-  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  Pkey key(read(bio.get(), nullptr, nullptr, nullptr));
   if (key && EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return nullptr;
   return key;
 }
-
-Pkey ReadPublic(std::string_view pem) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  Pkey key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  if (key && EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return nullptr;
-  return key;
-}
+Pkey ReadPrivate(std::string_view pem) { return ReadEd25519(pem, PEM_read_bio_PrivateKey); }
+Pkey ReadPublic(std::string_view pem) { return ReadEd25519(pem, PEM_read_bio_PUBKEY); }
 
 Result<std::string> PublicPem(EVP_PKEY* key) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
