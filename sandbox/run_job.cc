@@ -254,29 +254,25 @@ class Job {
   }
 
   // The container's first process, once the runtime has written its pid
-  // file: a pidfd, readable when that process has exited. `gone` when it
-  // already has; -1 and not `gone`: ask again later (no pid file yet), or,
-  // with watch_failed_, not at all (no pidfds here: the outputs are then
-  // collected after the runtime's exit). A pid reused by another process
-  // means that the container's was reaped.
-  int WatchContainer(const std::string& pid_file, bool& gone) {
+  // file. kWatching: `pidfd` is readable when that process has exited.
+  // kGone: it already has (a pid reused by another process means that the
+  // container's was reaped). kLater: no pid file yet. kUnavailable: no
+  // pidfds here; the outputs are then collected after the runtime's exit.
+  enum class Watch { kLater, kWatching, kGone, kUnavailable };
+  Watch WatchContainer(const std::string& pid_file, int& pidfd) {
     auto text = internal::ReadText(pid_file);
     const int pid = text ? std::atoi(text->c_str()) : 0;
-    if (pid <= 0) return -1;
+    if (pid <= 0) return Watch::kLater;
     // (glibc 2.36's <sys/pidfd.h> declares pidfd_open without extern "C".)
     int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) {
-      gone = errno == ESRCH;
-      if (!gone) watch_failed_ = true;
-      return -1;
-    }
+    if (fd < 0) return errno == ESRCH ? Watch::kGone : Watch::kUnavailable;
     auto cgroups = internal::ReadText(StrCat("/proc/", pid, "/cgroup"));
     if (cgroups && cgroups->find(CgroupPath(spec_) + "/") == std::string::npos) {
       ::close(fd);
-      gone = true;
-      return -1;
+      return Watch::kGone;
     }
-    return fd;  // ours, or gone between the two looks: the pidfd says which
+    pidfd = fd;  // ours, or gone between the two looks: the pidfd says which
+    return Watch::kWatching;
   }
 
   // Collects the outputs (when `collect`) and then releases the output file
@@ -431,10 +427,9 @@ class Job {
         RunCommand(Runtime({"kill", spec_.id, "KILL"}));
       }
       if (!exited && watch_at != kNever && now >= watch_at) {
-        bool gone = false;
-        pidfd = WatchContainer(pid_file, gone);
-        if (gone) Release(true);
-        if (pidfd >= 0 || gone || watch_failed_) {
+        const Watch watch = WatchContainer(pid_file, pidfd);
+        if (watch == Watch::kGone) Release(true);
+        if (watch != Watch::kLater) {
           watch_at = kNever;
         } else {
           watch_at = now + (now - t0 < std::chrono::milliseconds(200) ? std::chrono::milliseconds(2)
@@ -603,7 +598,6 @@ class Job {
   std::future<void> collected_;         // Release has collected the outputs
   std::optional<core::Result<CollectedOutputs>> outputs_;
   bool output_full_ = false;
-  bool watch_failed_ = false;           // no pidfd for the container
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::string output_dir_;
   bool mounted_ = false;
