@@ -1,5 +1,6 @@
 #include "api/internal/views.h"
 
+#include "core/job_spec.h"
 #include "core/quantity.h"
 #include "core/quota.h"
 
@@ -38,21 +39,43 @@ json View(const core::Run& r) {
 // What the executor recorded about the last attempt that ended: usage,
 // outputs with SHA-256, the runtime. Host paths are not in it.
 json ResultView(const std::string& text) {
-  json r = json::parse(text, nullptr, false);
-  if (!r.is_object()) return json();
-  json out = json::object();
-  for (const char* k : {"status", "message", "exit_code", "signal", "started_at", "ended_at",
-                        "wall_seconds", "cpu_seconds", "memory_peak_bytes", "pids_peak",
-                        "outputs", "gpus", "gpu_driver_version", "runtime", "runtime_version",
-                        "image_digest", "config_sha256", "seccomp_sha256", "cgroup_version"})
-    if (r.contains(k)) out[k] = r[k];
-  return out;
+  auto r = core::ParseJobResult(text);
+  if (!r) return json();
+  json outputs = json::array();
+  for (const auto& o : r->outputs)
+    outputs.push_back({{"path", o.path}, {"size", o.size}, {"sha256", o.sha256}});
+  auto opt = [](const std::optional<int>& v) { return v ? json(*v) : json(); };
+  return {{"status", r->status},
+          {"message", r->message},
+          {"exit_code", opt(r->exit_code)},
+          {"signal", opt(r->signal)},
+          {"started_at", r->started_at},
+          {"ended_at", r->ended_at},
+          {"wall_seconds", r->wall_seconds},
+          {"cpu_seconds", r->cpu_seconds},
+          {"memory_peak_bytes", r->memory_peak_bytes},
+          {"pids_peak", r->pids_peak},
+          {"oom_kills", r->oom_kills},
+          {"limits",
+           {{"milli_cpus", r->limit_milli_cpus},
+            {"memory_bytes", r->limit_memory_bytes},
+            {"time_limit_s", r->limit_time_seconds},
+            {"output_bytes", r->limit_output_bytes}}},
+          {"outputs", outputs},
+          {"gpus", r->gpus},
+          {"gpu_driver_version", r->gpu_driver_version},
+          {"runtime", r->runtime},
+          {"runtime_version", r->runtime_version},
+          {"image_digest", r->image_digest},
+          {"config_sha256", r->config_sha256},
+          {"seccomp_sha256", r->seccomp_sha256},
+          {"cgroup_version", r->cgroup_version}};
 }
 
 json View(const core::Job& j) {
   json needs = json::array();
   for (auto id : j.needs) needs.push_back(id.value);
-  json spec = json::parse(j.spec_json, nullptr, false);
+  auto spec = core::ParseJobSpec(j.spec_json);
   return {{"id", j.id.value},
           {"run_id", j.run_id.value},
           {"project", j.project},
@@ -63,7 +86,7 @@ json View(const core::Job& j) {
           {"attempt", j.attempt},
           {"needs", needs},
           {"cache_key", j.cache_key},
-          {"spec", spec.is_discarded() ? json() : spec},
+          {"spec", spec ? core::ToJson(*spec) : json()},
           {"created_at", core::FormatRfc3339(j.created_at)},
           {"updated_at", core::FormatRfc3339(j.updated_at)},
           {"started_at", Time(j.started_at)},

@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "core/job_state.h"
 #include "core/time.h"
+#include "core/types.h"
 
 namespace sluss::core {
 
@@ -46,10 +47,10 @@ struct LaunchRequest {
   };
   std::vector<Input> inputs;
   std::vector<std::string> outputs;  // declared paths and globs
-  std::int64_t milli_cpus = 1000;
-  std::int64_t memory_bytes = 0;
-  std::chrono::seconds time_limit{0};
-  std::int64_t output_bytes = 0;
+  // What the attempt runs with, every field set (the scheduler's
+  // EffectiveResources): CPU quota, memory limit, wall clock, output space.
+  // `gpus` is the count; `gpus` below names them.
+  Resources resources;
   std::vector<std::string> gpus;  // device names on the node
 };
 

@@ -11,55 +11,20 @@
 
 #include "api/api.h"
 #include "core/digest.h"
+#include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/pipeline.h"
 #include "core/quantity.h"
 #include "core/strings.h"
 #include "daemon/log.h"
 #include "gitsync/gitsync.h"
+#include "scheduler/admission.h"
 
 namespace sluss::daemon {
 
 using core::StrCat;
 
 namespace {
-
-// Why a job asking for `r` can never start, or nothing. Limits: the
-// project's per-job quota and the largest node.
-std::optional<std::string> NeverFits(const core::ResourceRequest& r, const core::Quota& q,
-                                     const core::Resources& node) {
-  if (r.gpus) {
-    if (q.per_job.max_gpus && *r.gpus > *q.per_job.max_gpus)
-      return StrCat("asks for ", *r.gpus, " GPUs; the project allows ", *q.per_job.max_gpus,
-                    " per job (per_job.max_gpus)");
-    if (q.max.gpus && *r.gpus > *q.max.gpus)
-      return StrCat("asks for ", *r.gpus, " GPUs; the project may use ", *q.max.gpus,
-                    " in all (max.gpus)");
-    if (*r.gpus > node.gpus)
-      return StrCat("asks for ", *r.gpus, " GPUs; the largest node has ", node.gpus);
-  }
-  if (r.memory_bytes) {
-    if (q.per_job.max_memory_bytes && *r.memory_bytes > *q.per_job.max_memory_bytes)
-      return StrCat("asks for ", core::FormatBytes(*r.memory_bytes), " memory; the project allows ",
-                    core::FormatBytes(*q.per_job.max_memory_bytes), " per job (per_job.max_memory)");
-    if (node.memory_bytes && *r.memory_bytes > node.memory_bytes)
-      return StrCat("asks for ", core::FormatBytes(*r.memory_bytes),
-                    " memory; the largest node has ", core::FormatBytes(node.memory_bytes));
-  }
-  if (r.milli_cpus) {
-    if (q.max.milli_cpus && *r.milli_cpus > *q.max.milli_cpus)
-      return StrCat("asks for ", core::FormatMilliCpus(*r.milli_cpus), " CPUs; the project may use ",
-                    core::FormatMilliCpus(*q.max.milli_cpus), " in all (max.cpus)");
-    if (node.milli_cpus && *r.milli_cpus > node.milli_cpus)
-      return StrCat("asks for ", core::FormatMilliCpus(*r.milli_cpus),
-                    " CPUs; the largest node has ", core::FormatMilliCpus(node.milli_cpus));
-  }
-  if (r.time_limit && q.per_job.max_time && *r.time_limit > *q.per_job.max_time)
-    return StrCat("asks for ", core::FormatDuration(*r.time_limit), "; the project allows ",
-                  core::FormatDuration(*q.per_job.max_time), " per job (per_job.max_time)");
-  return std::nullopt;
-}
-
 
 constexpr std::string_view kSkipMarker = "[skip sluss]";
 
@@ -272,51 +237,6 @@ namespace {
 
 // The version of a dataset that a job gets, and the permit that allows it,
 // as stored in the job's spec; or why the job may not use it.
-core::Result<nlohmann::json> ResolveForJob(const core::DatasetRef& ref,
-                                           const std::vector<core::Permit>& permits,
-                                           const std::vector<core::DatasetVersion>& versions,
-                                           const std::string& project, const std::string& person,
-                                           core::TimePoint now) {
-  using State = core::DatasetVersion::State;
-  std::optional<core::DatasetVersion> v;
-  bool any = false, ready = false;
-  for (const auto& d : versions)
-    if (d.name == ref.name) {
-      any = true;
-      ready = ready || d.state == State::kReady;
-    }
-  if (!any)
-    return core::Fail(core::ErrorCode::kFailedPrecondition,
-                      StrCat("dataset ", ref.name,
-                             " is not registered; a data steward registers it with "
-                             "'sluss dataset add'"));
-  if (!ref.version.empty()) {
-    for (const auto& d : versions)
-      if (d.name == ref.name && d.version == ref.version) v = d;
-    if (!v)
-      return core::Fail(core::ErrorCode::kFailedPrecondition,
-                        StrCat("dataset ", ref.name, " has no version ", ref.version));
-    if (v->state != State::kReady)
-      return core::Fail(core::ErrorCode::kFailedPrecondition,
-                        StrCat("dataset ", ref.ToString(), " is ", core::Name(v->state),
-                               v->error.empty() ? std::string() : StrCat(": ", v->error)));
-  } else {
-    v = core::ResolveDataset(permits, versions, project, ref.name, person, now);
-    if (!v) {
-      auto why = core::FindPermit(permits, project, ref.name, "", person, now);
-      if (!why) return std::unexpected(why.error());
-      return core::Fail(core::ErrorCode::kFailedPrecondition,
-                        StrCat("dataset ", ref.name, " has no ready version",
-                               ready ? " that permit " + *why + " covers"
-                                     : std::string(" yet (it is being hashed)")));
-    }
-  }
-  auto permit = core::FindPermit(permits, project, ref.name, v->version, person, now);
-  if (!permit) return std::unexpected(permit.error());
-  return nlohmann::json{
-      {"name", v->name}, {"version", v->version}, {"id", v->id}, {"permit", *permit}};
-}
-
 }  // namespace
 
 core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
@@ -354,176 +274,88 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   // whose permits count) when the run comes from a push.
   const gitsync::SignatureCheck signature = gitsync::VerifySignature(
       *commit, commit->author_email, {options_.allowed_signers, options_.gpg_keyring});
-  nlohmann::json commit_record = {
-      {"author", StrCat(commit->author_name, " <", commit->author_email, ">")},
-      {"committer", StrCat(commit->committer_name, " <", commit->committer_email, ">")},
-      {"time", core::FormatRfc3339(commit->time)},
-      {"message", commit->message.substr(0, 4096)},
-      {"signature", {{"status", signature.status},
-                     {"format", signature.format},
-                     {"signer", signature.signer},
-                     {"detail", signature.detail}}}};
+
+  // The I/O around admission: read sluss.yaml and the tree, hash each
+  // action's code, gather the facts. Every decision is scheduler::Admit's.
   // Files over the parser's limit are read in full so that it can say how
   // big they are; past 16 MiB we stop reading.
   auto text = repo.ReadFile(sha, "sluss.yaml", 16 << 20);
-  core::Diagnostics errors;
-  std::optional<core::Pipeline> pipeline;
-  // Each action's datasets: the versions and the permits that allow them.
-  std::map<std::string, std::vector<nlohmann::json>> resolved;
+  core::PipelineResult parsed = std::unexpected(core::Diagnostics{});
   if (!text) {
     if (text.error().code == core::ErrorCode::kNotFound) {
-      errors.push_back({"sluss.yaml", {1, 1},
-                        "no sluss.yaml at the repository root; add one (see docs/pipeline.md)"});
+      parsed = std::unexpected(core::Diagnostics{
+          {"sluss.yaml", {1, 1}, "no sluss.yaml at the repository root; add one (see docs/pipeline.md)"}});
     } else if (text.error().code == core::ErrorCode::kResourceExhausted) {
-      errors.push_back({"sluss.yaml", {1, 1}, "the file is over 16 MiB; the limit is 1 MiB"});
+      parsed = std::unexpected(
+          core::Diagnostics{{"sluss.yaml", {1, 1}, "the file is over 16 MiB; the limit is 1 MiB"}});
     } else {
       return std::unexpected(text.error());
     }
-  } else if (auto p = core::ParsePipeline(*text, "sluss.yaml"); !p) {
-    errors = p.error();
   } else {
-    pipeline = std::move(*p);
-    // What can never run is refused now, with the limit named, rather than
-    // left pending forever.
+    parsed = core::ParsePipeline(*text, "sluss.yaml");
+  }
+  scheduler::AdmissionFacts facts;
+  facts.project = project.name;
+  facts.quota = project.quota;
+  facts.person = run.submitted_by;
+  facts.now = clock_.Now();
+  facts.largest_node = options_.largest_node;
+  facts.defaults = options_.defaults;
+  facts.commit_short = sha.substr(0, 10);
+  facts.author_email = commit->author_email;
+  facts.signature_status = signature.status;
+  facts.signature_detail = signature.detail;
+  facts.require_signed = options_.require_signed;
+  facts.only_actions = spec.only_actions;
+  facts.force = spec.force;
+  std::optional<core::Error> lookup_error;
+  if (parsed) {
     auto permits = store_.ListPermits(project.name);
     if (!permits) return std::unexpected(permits.error());
+    facts.permits = std::move(*permits);
     auto versions = store_.ListDatasets();
     if (!versions) return std::unexpected(versions.error());
-    for (const auto& a : pipeline->actions) {
-      for (std::size_t i = 0; i < a.datasets.size(); ++i) {
-        auto d = ResolveForJob(a.datasets[i], *permits, *versions, project.name,
-                               run.submitted_by, clock_.Now());
-        if (d) {
-          resolved[a.name].push_back(*d);
-        } else {
-          errors.push_back({"sluss.yaml", i < a.dataset_pos.size() ? a.dataset_pos[i] : a.pos,
-                            StrCat("action ", a.name, ": ", d.error().message)});
-        }
-      }
-      if (auto why = NeverFits(a.resources, project.quota, options_.largest_node))
-        errors.push_back({"sluss.yaml", a.pos, StrCat("actions.", a.name, ".resources: ", *why)});
-    }
-    // Images must be approved: an error at the image's position.
-    for (const auto& a : pipeline->actions) {
-      if (!options_.images->Find(a.image)) {
-        std::vector<std::string> names;
-        for (const auto& i : options_.images->List()) names.push_back(i.name);
-        errors.push_back({"sluss.yaml", a.image_pos,
-                          StrCat("actions.", a.name, ".image: image ", core::Quote(a.image),
-                                 " is not approved",
-                                 names.empty() ? std::string("; no images are approved yet")
-                                               : StrCat("; approved: ", core::Join(names, ", ")))});
-      }
-    }
-  }
-  // The actions asked for, and everything they need.
-  std::set<std::string> chosen;
-  if (pipeline && errors.empty() && !spec.only_actions.empty()) {
-    std::vector<std::string> todo = spec.only_actions;
-    while (!todo.empty()) {
-      std::string name = todo.back();
-      todo.pop_back();
-      const core::Action* a = pipeline->Find(name);
-      if (!a) {
-        return core::InvalidArgument(StrCat("the pipeline at ", sha.substr(0, 10),
-                                            " has no action ", core::Quote(name)),
-                                     "actions");
-      }
-      if (chosen.insert(name).second) todo.insert(todo.end(), a->needs.begin(), a->needs.end());
-    }
-  }
-  auto wanted = [&](const std::string& name) { return chosen.empty() || chosen.contains(name); };
-  auto forced = [&](const std::string& name) {
-    return spec.force && (spec.only_actions.empty() ||
-                          std::find(spec.only_actions.begin(), spec.only_actions.end(), name) !=
-                              spec.only_actions.end());
-  };
-  if (!errors.empty()) {
-    for (const auto& d : errors) run.errors.push_back(d.ToString());
-  } else {
+    facts.datasets = std::move(*versions);
+    facts.images = options_.images->List();
     auto files = repo.Files(sha);
     if (!files) return std::unexpected(files.error());
-    std::map<std::string, std::string> keys;
-    std::map<std::string, bool> cached;
-    for (std::size_t i : pipeline->order) {
-      const core::Action& a = pipeline->actions[i];
-      if (!wanted(a.name)) continue;
-      nlohmann::json action_spec = core::ToJson(a);
-      std::vector<std::string> datasets;
-      action_spec["datasets"] = nlohmann::json::array();
-      for (const auto& d : resolved[a.name]) {
-        datasets.push_back(d["id"].get<std::string>());
-        action_spec["datasets"].push_back(d);
-      }
-      std::vector<std::string> needs_keys;
-      for (const auto& n : a.needs) needs_keys.push_back(keys.at(n));
-      auto found = options_.images->Find(a.image);
-      std::string image = found ? found->digest : std::string();
-      std::string key = gitsync::CacheKey(action_spec, image.empty() ? StrCat("image:", a.image) : image,
-                                          datasets, gitsync::TreeDigest(*files, a.code), needs_keys);
-      keys[a.name] = key;
-      // Provenance that only submit time knows (after the key: it is not
-      // an input of the job).
-      action_spec["image_digest"] = image;
-      if (a.priority != 0) action_spec["priority"] = a.priority;
-      action_spec["submitted"] = {{"repository", project.repo_url.empty()
-                                                     ? StrCat("sluss-hosted:", project.name)
-                                                     : project.repo_url},
-                                  {"tree", commit->tree},
-                                  {"pipeline_sha256", core::Sha256Hex(*text)},
-                                  {"commit", commit_record}};
-      core::NewJob job;
-      job.action = a.name;
-      job.spec_json = action_spec.dump();
-      job.cache_key = key;
-      job.needs = a.needs;
-      auto hit = forced(a.name) ? core::Result<std::optional<core::JobId>>(std::nullopt)
-                                : store_.FindSucceededJob(project.name, key);
-      if (!hit) return std::unexpected(hit.error());
-      std::vector<std::string> waiting;
-      for (const auto& n : a.needs) {
-        if (!cached[n]) waiting.push_back(n);
-      }
-      if (*hit) {
-        job.status = core::StatusCode::kCached;
-        job.reason = StrCat("cached: same inputs as job ", (*hit)->value);
-        cached[a.name] = true;
-      } else if (!waiting.empty()) {
-        job.status = core::StatusCode::kWaitingOnDependencies;
-        job.reason = StrCat("waiting_on_dependencies (", core::Join(waiting, ", "), ")");
-      } else {
-        job.status = core::StatusCode::kWaitingOnResources;
-        job.reason = "waiting_on_resources: queued for the scheduler";
-      }
-      run.jobs.push_back(std::move(job));
+    for (const auto& a : parsed->actions)
+      facts.code_digests[a.name] = gitsync::TreeDigest(*files, a.code);
+    if (project.quota.max_queued_jobs) {
+      if (auto counts = store_.CountJobs(project.name))
+        for (const auto& c : *counts)
+          if (c.state == core::JobState::kPending) facts.queued += c.count;
     }
+    facts.find_cached = [&](const std::string& key) -> std::optional<core::JobId> {
+      auto hit = store_.FindSucceededJob(project.name, key);
+      if (hit) return *hit;
+      if (!lookup_error) lookup_error = hit.error();
+      return std::nullopt;
+    };
+    facts.submission.repository =
+        project.repo_url.empty() ? StrCat("sluss-hosted:", project.name) : project.repo_url;
+    facts.submission.tree = commit->tree;
+    facts.submission.pipeline_sha256 = core::Sha256Hex(*text);
+    facts.submission.commit = core::CommitRecord{
+        StrCat(commit->author_name, " <", commit->author_email, ">"),
+        StrCat(commit->committer_name, " <", commit->committer_email, ">"),
+        core::FormatRfc3339(commit->time),
+        commit->message.substr(0, 4096),
+        {signature.status, signature.format, signature.signer, signature.detail}};
   }
-  // Where only signed work may run, an unsigned commit, or one signed by
-  // a key that is not its author's, makes a failed run that says so.
-  if (options_.require_signed && signature.status != "good" && run.errors.empty()) {
-    run.errors.push_back(StrCat(
-        "commit ", sha.substr(0, 10), " is not signed by a registered key of its author ",
-        commit->author_email, " (signature: ", signature.status,
-        signature.detail.empty() ? std::string() : StrCat(", ", signature.detail),
-        "): sign it with 'git commit -S' using a key the agency registered for you, and push again"));
-    run.jobs.clear();
-  }
-  // The project's queue limit: the whole run is refused, not part of it.
-  if (project.quota.max_queued_jobs && run.errors.empty()) {
-    std::int64_t queued = 0, adding = 0;
-    if (auto counts = store_.CountJobs(project.name))
-      for (const auto& c : *counts)
-        if (c.state == core::JobState::kPending) queued += c.count;
-    for (const auto& j : run.jobs)
-      if (core::StateOf(j.status) == core::JobState::kPending) ++adding;
-    if (queued + adding > *project.quota.max_queued_jobs) {
-      run.errors.push_back(StrCat("project ", project.name, " has ", queued,
-                                  " jobs queued and this run adds ", adding,
-                                  "; the limit (max_queued_jobs) is ",
-                                  *project.quota.max_queued_jobs,
-                                  ": push again when jobs have finished, or ask an admin"));
-      run.jobs.clear();
-    }
+  auto admitted = scheduler::Admit(parsed, facts);
+  if (!admitted) return std::unexpected(admitted.error());
+  if (lookup_error) return std::unexpected(*lookup_error);
+  run.errors = std::move(admitted->errors);
+  for (auto& j : admitted->jobs) {
+    core::NewJob job;
+    job.action = j.spec.name;
+    job.status = j.status;
+    job.reason = std::move(j.reason);
+    job.cache_key = std::move(j.cache_key);
+    job.needs = j.spec.needs;
+    job.spec_json = core::ToJson(j.spec).dump();
+    run.jobs.push_back(std::move(job));
   }
   auto created = store_.CreateRun(run, clock_.Now());
   if (!created) {

@@ -15,6 +15,7 @@
 
 #include "core/git_service.h"
 #include "core/image_service.h"
+#include "core/job_spec.h"
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
@@ -36,6 +37,8 @@ struct GitIntakeOptions {
   // The largest node: a job that asks for more can never run, and is
   // refused at submit. Zero fields are not checked.
   core::Resources largest_node;
+  // What a job gets for what it does not declare (as the engine applies).
+  core::ResourceDefaults defaults;
   // A remote that fails is polled again after this, doubled at each
   // failure in a row, up to max_backoff (webhooks and API runs try at once).
   std::chrono::seconds poll_interval{60};

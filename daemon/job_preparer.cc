@@ -2,8 +2,7 @@
 
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
-
+#include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/strings.h"
 #include "daemon/log.h"
@@ -11,56 +10,53 @@
 namespace sluss::daemon {
 
 using core::StrCat;
-using nlohmann::json;
 
 core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, const core::Run& run,
                                                       const scheduler::Start& start) {
-  json spec = json::parse(job.spec_json, nullptr, false);
-  if (!spec.is_object()) return core::Internal("the job's stored spec is not JSON");
+  auto spec = core::ParseJobSpec(job.spec_json);
+  if (!spec)
+    return core::Internal(StrCat("the job's stored spec does not load: ", spec.error().message));
   core::LaunchRequest r;
   r.job = job.id;
   r.attempt = job.attempt;
   r.project = job.project;
   r.node = start.node;
   for (int g : start.gpus) r.gpus.push_back(std::to_string(g));
+  // What the scheduler counted is what the sandbox enforces.
+  r.resources = start.resources;
+  r.resources.gpus = static_cast<int>(start.gpus.size());
 
-  const std::string image = spec.value("image", "");
-  auto img = options_.images->Find(image);
+  auto img = options_.images->Find(spec->image);
   if (!img)
     return core::Fail(core::ErrorCode::kFailedPrecondition,
-                      StrCat("image ", core::Quote(image), " is not approved on node ", start.node));
+                      StrCat("image ", core::Quote(spec->image), " is not approved on node ",
+                             start.node));
   r.image = {img->name, img->digest, img->rootfs, img->host_binds};
-  r.argv = spec.value("argv", std::vector<std::string>{});
-  if (auto env = spec.find("env"); env != spec.end() && env->is_object())
-    for (const auto& [k, v] : env->items())
-      if (v.is_string()) r.env[k] = v.get<std::string>();
+  r.argv = spec->argv;
+  for (const auto& [k, v] : spec->env) r.env[k] = v;
   r.env["SLUSS_JOB"] = std::to_string(job.id.value);
   r.env["SLUSS_ACTION"] = job.action;
   r.env["SLUSS_ATTEMPT"] = std::to_string(job.attempt);
 
-  const auto datasets = spec.value("datasets", json::array());
-  if (!datasets.empty()) {
+  if (!spec->datasets.empty()) {
     auto permits = store_.ListPermits(job.project);
     if (!permits) return std::unexpected(permits.error());
     const core::TimePoint now = options_.clock->Now();
-    for (const auto& d : datasets) {
-      const std::string name = d.value("name", ""), version = d.value("version", "");
-      if (auto p = core::FindPermit(*permits, job.project, name, version, run.submitted_by, now);
+    for (const auto& d : spec->datasets) {
+      if (auto p = core::FindPermit(*permits, job.project, d.name, d.version, run.submitted_by,
+                                    now);
           !p)
         return std::unexpected(p.error());
-      auto ds = options_.datasets->Check(name, version);
+      auto ds = options_.datasets->Check(d.name, d.version);
       if (!ds) return std::unexpected(ds.error());
-      if (ds->id != d.value("id", ""))
+      if (ds->id != d.id)
         return core::Fail(core::ErrorCode::kFailedPrecondition,
-                          StrCat("dataset ", name, " version ", version, " is now ", ds->id,
-                                 ", not the ", d.value("id", ""), " the job was submitted with"));
-      r.datasets.push_back({name, version, ds->path});
+                          StrCat("dataset ", d.name, " version ", d.version, " is now ", ds->id,
+                                 ", not the ", d.id, " the job was submitted with"));
+      r.datasets.push_back({d.name, d.version, ds->path});
     }
   }
-  for (const char* level : {"sensitive", "releasable"})
-    for (const auto& o : spec["outputs"].value(level, json::array()))
-      if (o.is_string()) r.outputs.push_back(o.get<std::string>());
-  r.output_bytes = spec["resources"].value("disk_bytes", options_.output_bytes);
+  r.outputs = spec->AllOutputs();
 
   // The outputs of each need, from the job that produced them.
   for (core::JobId need_id : job.needs) {
@@ -76,13 +72,15 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
       if (!original) return std::unexpected(original.error());
       source = *original;
     }
-    json result = json::parse(source.result_json, nullptr, false);
-    if (!result.is_object()) continue;
+    auto result = core::ParseJobResult(source.result_json);
+    if (!result)
+      return core::Fail(core::ErrorCode::kFailedPrecondition,
+                        StrCat("the outputs of ", need->action, " (job ", source.id.value,
+                               ") are not on record: ", result.error().message));
     const std::string dir = options_.job_dir(source.id, source.attempt) + "/outputs/";
-    for (const auto& o : result.value("outputs", json::array())) {
-      std::string path = o.value("path", "");
-      if (path.empty()) continue;
-      r.inputs.push_back({path, dir + path});
+    for (const auto& o : result->outputs) {
+      if (o.path.empty()) continue;
+      r.inputs.push_back({o.path, dir + o.path});
     }
   }
 

@@ -30,7 +30,6 @@ struct PreparerOptions {
   // for the permit check; both must outlive the preparer.
   DatasetRegistry* datasets = nullptr;
   const core::Clock* clock = nullptr;
-  std::int64_t output_bytes = std::int64_t{10} << 30;
   // Where an attempt's directory is (its outputs are under outputs/).
   std::function<std::string(core::JobId, int)> job_dir;
 };

@@ -226,6 +226,12 @@ int Run(const Config& cfg) {
                             : std::filesystem::absolute(cfg.tls_cert).string();
   git_options.images = &images;
   git_options.largest_node = node.capacity;
+  // What a job gets for what it does not declare: one value for admission
+  // (which refuses what could never fit), the scheduler (which counts it)
+  // and, through the scheduler's start, the sandbox (which enforces it).
+  core::ResourceDefaults job_defaults = scheduler::EngineOptions{}.defaults;
+  job_defaults.disk_bytes = cfg.sandbox.output_bytes;
+  git_options.defaults = job_defaults;
   git_options.poll_interval = std::chrono::seconds(cfg.git_poll_seconds);
   git_options.fetch_helper = FindHelper(cfg.sluss_fetch, "sluss-fetch", "gitsync");
   git_options.fetch_timeout = std::chrono::seconds(cfg.git_fetch_timeout_seconds);
@@ -246,6 +252,8 @@ int Run(const Config& cfg) {
     n.gpus = node.gpu_ids;
     engine_options.nodes.push_back(n);
   }
+  engine_options.defaults = job_defaults;
+  engine_options.log_error = [](const std::string& m) { Log(LogLevel::kError, m); };
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
   local.sluss_run = FindHelper(cfg.sandbox.sluss_run, "sluss-run", "sandbox");
@@ -271,7 +279,6 @@ int Run(const Config& cfg) {
   api_options.datasets = &datasets;
   preparer_options.datasets = &datasets;
   preparer_options.clock = &clock;
-  preparer_options.output_bytes = cfg.sandbox.output_bytes;
   preparer_options.job_dir = [jobs = local.jobs_dir](core::JobId job, int attempt) {
     return core::StrCat(jobs, "/", job.value, "-", attempt);
   };

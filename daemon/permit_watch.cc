@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
+#include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/strings.h"
 #include "daemon/log.h"
@@ -35,19 +36,17 @@ int PermitWatch::Sweep() {
   last_sweep_ = now;
   int cancelled = 0;
   for (const auto& job : active->jobs) {
-    json spec = json::parse(job.spec_json, nullptr, false);
-    if (!spec.is_object()) continue;
-    const auto datasets = spec.value("datasets", json::array());
-    if (datasets.empty()) continue;
+    auto spec = core::ParseJobSpec(job.spec_json);
+    // A spec that does not load never runs (the engine fails it).
+    if (!spec || spec->datasets.empty()) continue;
     auto person = persons_.find(job.run_id);
     if (person == persons_.end()) {
       auto run = store_.GetRun(job.run_id);
       if (!run) continue;
       person = persons_.emplace(job.run_id, run->submitted_by).first;
     }
-    for (const auto& d : datasets) {
-      auto ok = core::FindPermit(*permits, job.project, d.value("name", ""),
-                                 d.value("version", ""), person->second, now);
+    for (const auto& d : spec->datasets) {
+      auto ok = core::FindPermit(*permits, job.project, d.name, d.version, person->second, now);
       if (ok) continue;
       auto r = store_.TransitionJob(job.id, job.status, core::StatusCode::kPermitRevoked,
                                     StrCat("permit_revoked: ", ok.error().message), now);

@@ -18,7 +18,7 @@
 
 #include "core/strings.h"
 #include "sandbox/image.h"
-#include "sandbox/job_spec.h"
+#include "sandbox/run_spec.h"
 #include "sandbox/supervisor.h"
 
 namespace sluss::executors {
@@ -45,7 +45,7 @@ core::JobOutcome OutcomeOf(const sandbox::JobResult& r) {
   o.exit_code = r.exit_code;
   o.started_at = core::ParseRfc3339(r.started_at);
   o.ended_at = core::ParseRfc3339(r.ended_at);
-  o.result_json = sandbox::ToJson(r).dump();
+  o.result_json = core::ToJson(r).dump();
   return o;
 }
 
@@ -194,7 +194,7 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   ::chmod(dir.c_str(), 0700);
   const std::string spec_path = dir + "/spec.json";
   if (!fs::exists(spec_path)) {
-    sandbox::JobSpec spec;
+    sandbox::RunSpec spec;
     spec.id = StrCat(o.container_prefix, "-", r.job.value, "-", r.attempt);
     spec.runtime = o.runtime;
     spec.runtime_root = o.runtime_root;
@@ -209,17 +209,19 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
     for (const auto& d : r.datasets) spec.datasets.push_back({d.name, d.version, d.path});
     for (const auto& in : r.inputs) spec.inputs.push_back({in.path, in.source});
     spec.outputs = r.outputs;
-    if (r.milli_cpus > 0) spec.limits.milli_cpus = r.milli_cpus;
-    if (r.memory_bytes > 0) spec.limits.memory_bytes = r.memory_bytes;
-    if (r.time_limit.count() > 0) spec.limits.time_limit = r.time_limit;
-    if (r.output_bytes > 0) spec.limits.output_bytes = r.output_bytes;
+    // Exactly what the scheduler counted; a launch without them is refused
+    // (ParseRunSpec: every limit must be positive), never run on defaults.
+    spec.limits.milli_cpus = r.resources.milli_cpus;
+    spec.limits.memory_bytes = r.resources.memory_bytes;
+    spec.limits.time_limit = r.resources.time_limit;
+    spec.limits.output_bytes = r.resources.disk_bytes;
     spec.limits.log_bytes = o.log_bytes;
     spec.limits.kill_grace = std::chrono::seconds(o.kill_grace_seconds);
     spec.uid = spec.gid =
         sandbox::kMinJobUid + static_cast<std::uint32_t>(r.job.value % kUidSpan);
     spec.gpus = r.gpus;
     spec.cdi_spec = o.cdi_spec;
-    if (auto valid = sandbox::ParseJobSpec(sandbox::ToJson(spec)); !valid)
+    if (auto valid = sandbox::ParseRunSpec(sandbox::ToJson(spec)); !valid)
       return core::Internal(StrCat("job spec: ", valid.error().message));
     if (auto w = sandbox::WriteSpec(dir, spec); !w) return w;
   }

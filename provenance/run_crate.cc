@@ -3,7 +3,7 @@
 #include <map>
 #include <set>
 
-#include "core/glob.h"
+#include "core/job_spec.h"
 #include "core/strings.h"
 
 namespace sluss::provenance {
@@ -13,21 +13,10 @@ using nlohmann::json;
 
 namespace {
 
-json Parse(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  return j.is_discarded() ? json::object() : j;
-}
-
 json TimeOrNull(const std::optional<core::TimePoint>& t) {
   return t ? json(core::FormatRfc3339(*t)) : json(nullptr);
 }
 
-std::string Level(const json& spec, const std::string& path) {
-  for (const char* level : {"releasable", "sensitive"})
-    for (const auto& g : spec["outputs"].value(level, json::array()))
-      if (g.is_string() && core::GlobMatch(g.get<std::string>(), path)) return level;
-  return "sensitive";
-}
 
 std::string ActionStatus(core::JobState s) {
   switch (s) {
@@ -44,59 +33,81 @@ std::string ActionStatus(core::JobState s) {
 
 json JobProvenance(const core::Project& project, const core::Run& run, const core::Job& job,
                    const core::Job* reused) {
-  json spec = Parse(job.spec_json);
+  // A spec that does not load is recorded as such, never guessed at.
+  auto loaded = core::ParseJobSpec(job.spec_json);
+  const core::JobSpec spec = loaded ? *loaded : core::JobSpec{};
   // A cached job ran nothing: its figures are those of the job it reused.
   const core::Job& ran = reused ? *reused : job;
-  json result = Parse(ran.result_json);
-  json submitted = spec.value("submitted", json::object());
+  auto ran_result = core::ParseJobResult(ran.result_json);
+  const core::JobResult result = ran_result ? *ran_result : core::JobResult{};
+  const core::Submission& submitted = spec.submitted;
   json outputs = json::array();
-  for (const auto& o : result.value("outputs", json::array())) {
-    std::string path = o.value("path", "");
-    outputs.push_back({{"path", path},
-                       {"size", o.value("size", 0)},
-                       {"sha256", o.value("sha256", "")},
-                       {"level", Level(spec, path)}});
-  }
+  for (const auto& o : result.outputs)
+    outputs.push_back(
+        {{"path", o.path}, {"size", o.size}, {"sha256", o.sha256}, {"level", spec.LevelOf(o.path)}});
   json datasets = json::array();
-  for (const auto& d : spec.value("datasets", json::array()))
-    datasets.push_back({{"name", d.value("name", "")},
-                        {"version", d.value("version", "")},
-                        {"id", d.value("id", "")},
-                        {"permit", d.value("permit", "")}});
+  for (const auto& d : spec.datasets)
+    datasets.push_back(
+        {{"name", d.name}, {"version", d.version}, {"id", d.id}, {"permit", d.permit}});
   json used = json::object();
-  for (const char* k : {"wall_seconds", "cpu_seconds", "memory_peak_bytes", "pids_peak", "oom_kills"})
-    if (result.contains(k)) used[k] = result[k];
+  if (ran_result) {
+    used = {{"wall_seconds", result.wall_seconds},
+            {"cpu_seconds", result.cpu_seconds},
+            {"memory_peak_bytes", result.memory_peak_bytes},
+            {"pids_peak", result.pids_peak},
+            {"oom_kills", result.oom_kills}};
+  }
+  json commit_info = nullptr;
+  if (submitted.commit) {
+    const core::CommitRecord& c = *submitted.commit;
+    commit_info = {{"author", c.author},
+                   {"committer", c.committer},
+                   {"time", c.time},
+                   {"message", c.message},
+                   {"signature",
+                    {{"status", c.signature.status},
+                     {"format", c.signature.format},
+                     {"signer", c.signature.signer},
+                     {"detail", c.signature.detail}}}};
+  }
+  json enforced = nullptr;
+  if (ran_result && result.limit_memory_bytes > 0)
+    enforced = {{"milli_cpus", result.limit_milli_cpus},
+                {"memory_bytes", result.limit_memory_bytes},
+                {"time_limit_s", result.limit_time_seconds},
+                {"output_bytes", result.limit_output_bytes}};
   json p = {
       {"job", job.id.value},
       {"run", run.id.value},
       {"project", project.name},
       {"action", job.action},
       {"attempt", ran.attempt},
-      {"repository", submitted.value("repository", project.repo_url)},
+      {"repository", submitted.repository.empty() ? project.repo_url : submitted.repository},
       {"commit", run.commit},
       {"ref", run.ref},
-      {"tree", submitted.value("tree", "")},
-      {"pipeline_sha256", submitted.value("pipeline_sha256", "")},
+      {"tree", submitted.tree},
+      {"pipeline_sha256", submitted.pipeline_sha256},
       // Author, committer, time, message and the signature's verification.
-      {"commit_info", submitted.value("commit", json(nullptr))},
-      {"action_spec", spec},
-      {"command", spec.value("argv", json::array())},
-      {"image", {{"name", spec.value("image", "")},
-                 {"digest", result.value("image_digest", spec.value("image_digest", ""))}}},
+      {"commit_info", commit_info},
+      {"action_spec", loaded ? core::ToJson(spec) : json(nullptr)},
+      {"needs", spec.needs},
+      {"command", spec.argv},
+      {"image", {{"name", spec.image},
+                 {"digest", result.image_digest.empty() ? spec.image_digest : result.image_digest}}},
       {"datasets", datasets},
       {"person", run.submitted_by},
       {"trigger", run.trigger},
-      {"resources", {{"requested", spec.value("resources", json::object())}, {"used", used}}},
+      {"resources",
+       {{"requested", core::ToJson(spec)["resources"]}, {"enforced", enforced}, {"used", used}}},
       {"node", ran.node},
-      {"gpus", result.value("gpus", json(ran.gpus))},
-      {"gpu_uuids", result.value("gpu_uuids", json::array())},
-      {"gpu_driver_version", result.value("gpu_driver_version", "")},
-      {"runtime", {{"name", result.value("runtime", "")},
-                   {"version", result.value("runtime_version", "")}}},
-      {"config_sha256", result.value("config_sha256", "")},
-      {"seccomp_sha256", result.value("seccomp_sha256", "")},
-      {"cdi_spec_sha256", result.value("cdi_spec_sha256", "")},
-      {"cgroup_version", result.value("cgroup_version", json(nullptr))},
+      {"gpus", ran_result ? json(result.gpus) : json(ran.gpus)},
+      {"gpu_uuids", result.gpu_uuids},
+      {"gpu_driver_version", result.gpu_driver_version},
+      {"runtime", {{"name", result.runtime}, {"version", result.runtime_version}}},
+      {"config_sha256", result.config_sha256},
+      {"seccomp_sha256", result.seccomp_sha256},
+      {"cdi_spec_sha256", result.cdi_spec_sha256},
+      {"cgroup_version", result.cgroup_version.empty() ? json(nullptr) : json(result.cgroup_version)},
       {"submitted_at", core::FormatRfc3339(job.created_at)},
       {"started_at", TimeOrNull(ran.started_at)},
       {"ended_at", TimeOrNull(reused ? ran.ended_at : job.ended_at)},
@@ -197,8 +208,7 @@ json RunCrate(const core::Project& project, const core::Run& run, const std::vec
       }
     }
     // The outputs of its needs, as produced by those jobs.
-    const json& spec = j["action_spec"];
-    for (const auto& need : spec.value("needs", json::array())) {
+    for (const auto& need : j.value("needs", json::array())) {
       std::string prefix = StrCat(need.get<std::string>(), "/");
       for (const auto& [key, id] : output_ids)
         if (key.rfind(prefix, 0) == 0) objects.push_back({{"@id", id}});

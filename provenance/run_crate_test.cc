@@ -43,7 +43,8 @@ TEST_CASE("a run's crate names the commit, image digest and dataset ids, and con
                      {"image", "r-4.4"},
                      {"needs", {"extract"}},
                      {"outputs", {{"sensitive", json::array()}, {"releasable", {"output/*.csv"}}}}};
-  json result = {{"image_digest", "sha256:imagedigest"},
+  json result = {{"status", "succeeded"},
+                 {"image_digest", "sha256:imagedigest"},
                  {"runtime", "runc"},
                  {"runtime_version", "1.1.5"},
                  {"config_sha256", "cfg"},

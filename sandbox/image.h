@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "sandbox/job_spec.h"
+#include "sandbox/run_spec.h"
 
 namespace sluss::sandbox {
 

@@ -78,7 +78,7 @@ json Bind(const std::string& source, const std::string& dest,
 
 }  // namespace
 
-std::string CgroupPath(const JobSpec& spec) {
+std::string CgroupPath(const RunSpec& spec) {
   std::string parent = spec.cgroup_parent;
   while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
   return parent == "/" ? "/" + spec.id : parent + "/" + spec.id;
@@ -115,7 +115,7 @@ json SeccompProfile() {
           {"syscalls", syscalls}};
 }
 
-json OciConfig(const JobSpec& spec, const BundleInputs& in) {
+json OciConfig(const RunSpec& spec, const BundleInputs& in) {
   const Limits& l = spec.limits;
 
   std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin",

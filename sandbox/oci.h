@@ -11,7 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "sandbox/cdi.h"
-#include "sandbox/job_spec.h"
+#include "sandbox/run_spec.h"
 
 namespace sluss::sandbox {
 
@@ -31,9 +31,9 @@ struct BundleInputs {
 
 // The job's cgroup, sluss-run's: "<parent>/<id>". The runtime's, the
 // config's cgroupsPath, is "<parent>/<id>/job" (see HoldJobCgroup).
-std::string CgroupPath(const JobSpec& spec);
+std::string CgroupPath(const RunSpec& spec);
 
-nlohmann::json OciConfig(const JobSpec& spec, const BundleInputs& inputs);
+nlohmann::json OciConfig(const RunSpec& spec, const BundleInputs& inputs);
 
 // An allowlist (default: EPERM) written for analysis jobs: what Python and
 // R need, and none of ptrace, mount, unshare, setns, bpf, keyctl,

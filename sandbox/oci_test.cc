@@ -10,8 +10,8 @@ namespace {
 
 using nlohmann::json;
 
-JobSpec Spec() {
-  JobSpec s;
+RunSpec Spec() {
+  RunSpec s;
   s.id = "sluss-7-1";
   s.image = {"host", "sha256:ab", "/images/host", {"/usr"}};
   s.argv = {"Rscript", "table1.R"};
@@ -105,7 +105,7 @@ TEST_CASE("config.json: cgroup limits, no swap, masked /proc paths") {
 TEST_CASE("config.json: GPUs are exactly the granted devices, after a default deny") {
   BundleInputs in{.output_dir = "/o",
                   .devices = {{"/dev/nvidia1", 195, 1}, {"/dev/nvidiactl", 195, 255}}};
-  JobSpec s = Spec();
+  RunSpec s = Spec();
   s.gpus = {"GPU-a"};
   json c = OciConfig(s, in);
   const json& rules = c["linux"]["resources"]["devices"];

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/job_spec.h"
+#include "sandbox/run_spec.h"
 
 namespace sluss::sandbox {
 

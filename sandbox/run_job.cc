@@ -131,12 +131,16 @@ class Job {
     result_.started_at = Now();
     auto spec = internal::ReadJson(dir_ + "/spec.json");
     if (!spec) return Fail("internal_error", spec.error().message);
-    auto parsed = ParseJobSpec(*spec);
+    auto parsed = ParseRunSpec(*spec);
     if (!parsed) return Fail("internal_error", StrCat("spec.json: ", parsed.error().message));
     spec_ = std::move(*parsed);
     result_.runtime = fs::path(spec_.runtime).filename();
     result_.image_digest = spec_.image.digest;
     result_.output_fs = spec_.output_fs;
+    result_.limit_milli_cpus = spec_.limits.milli_cpus;
+    result_.limit_memory_bytes = spec_.limits.memory_bytes;
+    result_.limit_time_seconds = spec_.limits.time_limit.count();
+    result_.limit_output_bytes = spec_.limits.output_bytes;
     cgroup_version_ = DetectCgroupVersion(spec_.cgroup_root);
     result_.cgroup_version = Name(cgroup_version_);
     result_.runtime_version =
@@ -589,7 +593,7 @@ class Job {
   }
 
   std::string dir_;
-  JobSpec spec_;
+  RunSpec spec_;
   JobResult result_;
   int oom_fd_ = -1;    // HoldJobCgroup's eventfd (v1)
   std::thread mounting_;

@@ -1,4 +1,4 @@
-#include "sandbox/job_spec.h"
+#include "sandbox/run_spec.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,9 +37,9 @@ core::Result<void> GetSeconds(const json& j, const char* key,
 
 }  // namespace
 
-core::Result<JobSpec> ParseJobSpec(const json& j) {
+core::Result<RunSpec> ParseRunSpec(const json& j) {
   if (!j.is_object()) return InvalidArgument("the job spec is not a JSON object");
-  JobSpec s;
+  RunSpec s;
   if (auto r = Get(j, "version", s.version); !r) return std::unexpected(r.error());
   if (s.version != kSpecVersion)
     return InvalidArgument(StrCat("job spec version ", s.version,
@@ -138,7 +138,7 @@ core::Result<JobSpec> ParseJobSpec(const json& j) {
   return s;
 }
 
-json ToJson(const JobSpec& s) {
+json ToJson(const RunSpec& s) {
   json datasets = json::array();
   for (const auto& d : s.datasets)
     datasets.push_back({{"name", d.name}, {"version", d.version}, {"path", d.path}});
@@ -173,80 +173,6 @@ json ToJson(const JobSpec& s) {
       {"gpus", s.gpus},
       {"cdi_spec", s.cdi_spec},
   };
-}
-
-json ToJson(const JobResult& r) {
-  json outputs = json::array();
-  for (const auto& o : r.outputs)
-    outputs.push_back({{"path", o.path}, {"size", o.size}, {"sha256", o.sha256}});
-  json j = {
-      {"status", r.status},
-      {"message", r.message},
-      {"exit_code", r.exit_code ? json(*r.exit_code) : json()},
-      {"signal", r.signal ? json(*r.signal) : json()},
-      {"started_at", r.started_at},
-      {"ended_at", r.ended_at},
-      {"wall_seconds", r.wall_seconds},
-      {"cpu_seconds", r.cpu_seconds},
-      {"memory_peak_bytes", r.memory_peak_bytes},
-      {"pids_peak", r.pids_peak},
-      {"oom_kills", r.oom_kills},
-      {"outputs", outputs},
-      {"gpus", r.gpus},
-      {"gpu_uuids", r.gpu_uuids},
-      {"gpu_driver_version", r.gpu_driver_version},
-      {"cdi_spec_sha256", r.cdi_spec_sha256},
-      {"runtime", r.runtime},
-      {"runtime_version", r.runtime_version},
-      {"cgroup_version", r.cgroup_version},
-      {"config_sha256", r.config_sha256},
-      {"seccomp_sha256", r.seccomp_sha256},
-      {"output_fs", r.output_fs},
-      {"image_digest", r.image_digest},
-  };
-  return j;
-}
-
-core::Result<JobResult> ParseJobResult(const json& j) {
-  if (!j.is_object()) return InvalidArgument("result.json is not an object");
-  JobResult r;
-  int exit_code = 0, signal = 0;
-  bool has_exit = j.contains("exit_code") && !j["exit_code"].is_null();
-  bool has_signal = j.contains("signal") && !j["signal"].is_null();
-  for (auto g : {Get(j, "status", r.status), Get(j, "message", r.message),
-                 Get(j, "exit_code", exit_code), Get(j, "signal", signal),
-                 Get(j, "started_at", r.started_at), Get(j, "ended_at", r.ended_at),
-                 Get(j, "wall_seconds", r.wall_seconds),
-                 Get(j, "cpu_seconds", r.cpu_seconds),
-                 Get(j, "memory_peak_bytes", r.memory_peak_bytes),
-                 Get(j, "pids_peak", r.pids_peak), Get(j, "oom_kills", r.oom_kills),
-                 Get(j, "gpus", r.gpus),
-                 Get(j, "gpu_uuids", r.gpu_uuids),
-                 Get(j, "gpu_driver_version", r.gpu_driver_version),
-                 Get(j, "cdi_spec_sha256", r.cdi_spec_sha256),
-                 Get(j, "runtime", r.runtime),
-                 Get(j, "runtime_version", r.runtime_version),
-                 Get(j, "cgroup_version", r.cgroup_version),
-                 Get(j, "config_sha256", r.config_sha256),
-                 Get(j, "seccomp_sha256", r.seccomp_sha256),
-                 Get(j, "output_fs", r.output_fs),
-                 Get(j, "image_digest", r.image_digest)}) {
-    if (!g) return std::unexpected(g.error());
-  }
-  if (has_exit) r.exit_code = exit_code;
-  if (has_signal) r.signal = signal;
-  if (auto it = j.find("outputs"); it != j.end() && it->is_array()) {
-    for (const auto& o : *it) {
-      OutputFile f;
-      for (auto g : {Get(o, "path", f.path), Get(o, "size", f.size),
-                     Get(o, "sha256", f.sha256)}) {
-        if (!g) return std::unexpected(g.error());
-      }
-      r.outputs.push_back(std::move(f));
-    }
-  }
-  if (r.status.empty()) return InvalidArgument("result.json has no status", "status");
-  return r;
 }
 
 }  // namespace sluss::sandbox

@@ -1,6 +1,6 @@
 #pragma once
 
-// What sluss-run is asked to run (JobSpec, the executor writes it as
+// What sluss-run is asked to run (RunSpec, the executor writes it as
 // JOBDIR/spec.json) and what it reports (JobResult, JOBDIR/result.json).
 // Both are plain data with a JSON form; the JSON is the contract between
 // the daemon and sluss-run, which may run on another host (Slurm).
@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/error.h"
+#include "core/job_spec.h"
 
 namespace sluss::sandbox {
 
@@ -54,7 +55,7 @@ struct Limits {
   std::chrono::seconds kill_grace{10};  // SIGTERM -> SIGKILL on cancel
 };
 
-struct JobSpec {
+struct RunSpec {
   int version = kSpecVersion;
   std::string id;  // container id, unique per attempt: "sluss-12-1"
   std::string runtime = "runc";           // binary name or path
@@ -83,44 +84,12 @@ struct JobSpec {
   std::string cdi_spec;            // the CDI spec file to read them from
 };
 
-core::Result<JobSpec> ParseJobSpec(const nlohmann::json& json);
-nlohmann::json ToJson(const JobSpec& spec);
+core::Result<RunSpec> ParseRunSpec(const nlohmann::json& json);
+nlohmann::json ToJson(const RunSpec& spec);
 
-struct OutputFile {
-  std::string path;  // "output/table1.csv"
-  std::int64_t size = 0;
-  std::string sha256;  // hex
-};
-
-struct JobResult {
-  // succeeded, nonzero_exit, oom_killed, timed_out, output_limit,
-  // missing_outputs, cancelled, internal_error
-  std::string status;
-  std::string message;  // for people: why, when not succeeded
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  std::string started_at;  // RFC 3339 UTC
-  std::string ended_at;
-  double wall_seconds = 0;
-  double cpu_seconds = 0;
-  std::int64_t memory_peak_bytes = 0;
-  std::int64_t pids_peak = 0;
-  std::int64_t oom_kills = 0;
-  std::vector<OutputFile> outputs;
-  std::vector<std::string> gpus;
-  std::vector<std::string> gpu_uuids;  // of the GPUs' device nodes, when the driver says
-  std::string gpu_driver_version;
-  std::string cdi_spec_sha256;
-  std::string runtime;          // "runc"
-  std::string runtime_version;  // "1.1.5"
-  std::string cgroup_version;   // "v1" or "v2"
-  std::string config_sha256;    // of config.json
-  std::string seccomp_sha256;   // of the seccomp profile as written
-  std::string output_fs;        // "loop" or "none"
-  std::string image_digest;
-};
-
-nlohmann::json ToJson(const JobResult& result);
-core::Result<JobResult> ParseJobResult(const nlohmann::json& json);
+// What sluss-run reports is core's JobResult (the job contract's other
+// half), written as JOBDIR/result.json.
+using core::JobResult;
+using core::OutputFile;
 
 }  // namespace sluss::sandbox

@@ -39,7 +39,7 @@ bool Exists(const std::string& path) {
 std::optional<JobResult> ReadResult(const std::string& dir) {
   auto j = internal::ReadJson(ResultPath(dir));
   if (!j) return std::nullopt;
-  auto r = ParseJobResult(*j);
+  auto r = core::JobResultFromJson(*j);
   if (!r) return std::nullopt;
   return *r;
 }
@@ -167,7 +167,7 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
   result.ended_at = core::FormatRfc3339(core::SystemClock().Now());
   auto spec_json = internal::ReadJson(dir + "/spec.json");
   if (spec_json) {
-    if (auto spec = ParseJobSpec(*spec_json)) {
+    if (auto spec = ParseRunSpec(*spec_json)) {
       std::vector<std::string> base = {spec->runtime};
       if (!spec->runtime_root.empty()) base.insert(base.end(), {"--root", spec->runtime_root});
       auto with = [&](std::initializer_list<std::string> args) {
@@ -194,7 +194,7 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
   return result;
 }
 
-core::Result<void> WriteSpec(const std::string& dir, const JobSpec& spec) {
+core::Result<void> WriteSpec(const std::string& dir, const RunSpec& spec) {
   return internal::WriteFileAtomic(dir + "/spec.json", ToJson(spec).dump(2) + "\n");
 }
 

@@ -4,7 +4,7 @@
 // it to the end in the foreground, and tell from outside how a job stands.
 //
 // A job directory holds:
-//   spec.json          the JobSpec (written by the executor)
+//   spec.json          the RunSpec (written by the executor)
 //   supervisor.lock    flock held by the one supervisor of this job
 //   supervisor.pid     its pid
 //   bundle/config.json the OCI bundle (root is the image, used read-only)
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "sandbox/job_spec.h"
+#include "sandbox/run_spec.h"
 
 namespace sluss::sandbox {
 
@@ -61,7 +61,7 @@ core::Result<void> CancelJob(const std::string& job_dir, bool now = false);
 core::Result<JobResult> CleanUpLost(const std::string& job_dir);
 
 // Writes `spec` to `job_dir`/spec.json atomically.
-core::Result<void> WriteSpec(const std::string& job_dir, const JobSpec& spec);
+core::Result<void> WriteSpec(const std::string& job_dir, const RunSpec& spec);
 
 // Writes `result` to `job_dir`/result.json atomically (temporary file,
 // fsync, rename, fsync of the directory).

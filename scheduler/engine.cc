@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/quantity.h"
 #include "core/strings.h"
 
 namespace sluss::scheduler {
@@ -129,19 +130,23 @@ void Engine::Start(core::Executor& executor) {
       const core::Job& job = *by_id.at(a.job);
       std::vector<int> gpus;
       for (const auto& g : job.gpus) gpus.push_back(std::atoi(g.c_str()));
-      scheduler::Start start{job.id, job.node, gpus};
+      scheduler::Start start{job.id, job.node, gpus, RequestOf(job, QuotaOf(job.project))};
       const core::Run* run = RunOf(job.run_id);
       auto req = run ? preparer_.Prepare(job, *run, start)
                      : core::Result<core::LaunchRequest>(core::NotFound("run gone"));
       if (req) req->attempt = job.attempt;
+      core::Result<core::Job> moved = core::Internal("not moved");
       if (!req || !executor.Launch(*req)) {
-        store_.TransitionJob(job.id, job.status, StatusCode::kNodeLost,
-                             "node_lost: the daemon stopped while the job was starting",
-                             clock_.Now());
+        moved = store_.TransitionJob(job.id, job.status, StatusCode::kNodeLost,
+                                     "node_lost: the daemon stopped while the job was starting",
+                                     clock_.Now());
       } else if (job.status == StatusCode::kPreparing) {
-        store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kExecuting,
-                             StrCat("running on ", job.node), clock_.Now());
+        moved = store_.TransitionJob(job.id, StatusCode::kPreparing, StatusCode::kExecuting,
+                                     StrCat("running on ", job.node), clock_.Now());
+      } else {
+        continue;
       }
+      if (!moved) LogError(StrCat("job ", job.id.value, ": after the restart: ", moved.error().message));
     }
   }
   if (options_.run_loop) thread_ = std::thread([this] { Loop(); });
@@ -187,9 +192,11 @@ void Engine::Loop() {
 void Engine::RunOnce() {
   const auto t0 = std::chrono::steady_clock::now();
   std::deque<Finished> done;
+  done.swap(unrecorded_);
   {
     std::lock_guard lock(mu_);
-    done.swap(finished_);
+    for (auto& f : finished_) done.push_back(std::move(f));
+    finished_.clear();
   }
   RecordFinished(done);
   Cycle();
@@ -248,27 +255,28 @@ const core::Run* Engine::RunOf(core::RunId id) {
   return &runs_.emplace(id, std::move(*run)).first->second;
 }
 
+void Engine::LogError(const std::string& message) const {
+  if (options_.log_error) options_.log_error(message);
+}
+
 const Engine::SpecFacts& Engine::FactsOf(const core::Job& job) {
   if (auto it = facts_.find(job.id.value); it != facts_.end()) return it->second;
-  json spec = ParseOr(job.spec_json);
-  json res = spec.value("resources", json::object());
   SpecFacts f;
-  core::Resources& r = f.request;
-  r.gpus = res.value("gpus", 0);
-  r.milli_cpus = res.value("milli_cpus", options_.default_milli_cpus);
-  r.memory_bytes = res.value("memory_bytes", options_.default_memory_bytes);
-  r.disk_bytes = res.value("disk_bytes", std::int64_t{0});
-  r.time_limit = std::chrono::seconds(res.value("time_limit_s", std::int64_t{0}));
-  f.priority = spec.value("priority", 0);
-  return facts_.emplace(job.id.value, f).first->second;
+  if (auto spec = core::ParseJobSpec(job.spec_json)) {
+    f.request = spec->resources;
+    f.priority = spec->priority;
+    f.retries = spec->retries;
+  } else {
+    f.valid = false;
+    f.error = spec.error().message;
+  }
+  return facts_.emplace(job.id.value, std::move(f)).first->second;
 }
 
 core::Resources Engine::RequestOf(const core::Job& job, const core::Quota& quota) {
-  core::Resources r = FactsOf(job).request;
-  // The project's default can change at runtime: applied at every cycle.
-  if (r.time_limit.count() == 0)
-    r.time_limit = quota.per_job.max_time ? *quota.per_job.max_time : options_.default_time_limit;
-  return r;
+  // The project's per-job time limit can change at runtime: applied at
+  // every cycle to jobs that declared none.
+  return core::EffectiveResources(FactsOf(job).request, options_.defaults, quota);
 }
 
 void Engine::RecordFinished(const std::deque<Finished>& done) {
@@ -276,15 +284,28 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
   const core::TimePoint now = clock_.Now();
   std::vector<core::JobTransition> batch;
   std::vector<const Finished*> final_of;  // per batch entry: the report it ends, or null
+  std::deque<Finished> retry_later;  // reports whose write failed: kept, never lost
   for (const auto& f : done) {
+    auto job = store_.GetJob(f.job);
+    if (!job) {
+      if (job.error().code != core::ErrorCode::kNotFound) {
+        LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
+                        ": cannot read it to record its end (will retry): ", job.error().message));
+        retry_later.push_back(f);
+      }
+      continue;
+    }
+    if (job->attempt != f.attempt) continue;  // a stale report
+    const bool overran = overran_.contains({f.job, f.attempt});
     cancel_sent_.erase({f.job, f.attempt});
     launched_.erase({f.job, f.attempt});
-    auto job = store_.GetJob(f.job);
-    if (!job || job->attempt != f.attempt) continue;  // a stale report
+    overran_.erase({f.job, f.attempt});
     core::JobUpdate update{.result_json = f.outcome.result_json, .exit_code = f.outcome.exit_code};
     if (job->state() != core::JobState::kRunning) {
       // Cancelled (or failed) while it ran: keep what it did.
-      store_.UpdateJob(f.job, f.attempt, update);
+      if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u)
+        LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
+                        ": its result was not stored: ", u.error().message));
       ChargeUsage(*job, f.outcome);
       continue;
     }
@@ -295,14 +316,48 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       from = StatusCode::kExecuting;
     }
     StatusCode to = f.outcome.status;
-    if (core::StateOf(to) == core::JobState::kCancelled) to = StatusCode::kCancelledByUser;
-    std::string reason = to == StatusCode::kSucceeded ? "succeeded"
-                                                      : StrCat(core::Name(to), ": ", f.outcome.message);
+    std::string message = f.outcome.message;
+    if (core::StateOf(to) == core::JobState::kCancelled) {
+      // Nobody cancelled it through sluss (the store would say so): the
+      // engine stopped it past its time limit, or something on the node
+      // stopped its supervisor.
+      const auto limit = RequestOf(*job, QuotaOf(job->project)).time_limit;
+      const auto& o = f.outcome;
+      // Also after a restart, which forgets `overran_`: it ran its limit.
+      if (overran || (o.started_at && o.ended_at && *o.ended_at - *o.started_at >= limit)) {
+        to = StatusCode::kTimedOut;
+        message = StrCat("the job ran past its time limit of ", core::FormatDuration(limit),
+                         " and was stopped by the scheduler");
+      } else {
+        to = StatusCode::kNodeLost;
+        message = StrCat("the job was stopped on node ", job->node,
+                         " by a signal that did not come from sluss (", message, ")");
+      }
+    }
+    std::string reason =
+        to == StatusCode::kSucceeded ? "succeeded" : StrCat(core::Name(to), ": ", message);
     batch.push_back({f.job, from, to, std::move(reason), update});
     final_of.push_back(&f);
   }
   auto moved = store_.TransitionJobs(batch, now);
-  if (!moved) return;
+  if (!moved) {
+    // Nothing was written: every report stays for the next cycle, so no
+    // job is left running in the store after its container ended.
+    LogError(StrCat("recording ", batch.size(), " job ends failed (will retry): ",
+                    moved.error().message));
+    for (const auto* f : final_of)
+      if (f) retry_later.push_back(*f);
+    RequeueFinished(std::move(retry_later));
+    return;
+  }
+  // An entry that did not move was moved meanwhile by someone else (a
+  // cancel through the API): what it did is kept as for a cancelled job.
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (final_of[i] && !(*moved)[i])
+      if (auto u = store_.UpdateJob(final_of[i]->job, final_of[i]->attempt, batch[i].update); !u)
+        LogError(StrCat("job ", final_of[i]->job.value, " attempt ", final_of[i]->attempt,
+                        ": its result was not stored: ", u.error().message));
+  RequeueFinished(std::move(retry_later));
   // Retries: each attempt is its own record; the next waits out a backoff.
   std::vector<core::JobTransition> retries;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -311,11 +366,9 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     ChargeUsage(job, final_of[i]->outcome);
     const StatusCode to = batch[i].to;
     if (core::StateOf(to) != core::JobState::kFailed) continue;
-    json retry = ParseOr(job.spec_json).value("retries", json::object());
-    int max = retry.value("max", 0);
-    bool listed = false;
-    for (const auto& name : retry.value("on", json::array()))
-      if (name.is_string() && name.get<std::string>() == core::Name(to)) listed = true;
+    const core::RetryPolicy& retry = FactsOf(job).retries;
+    const int max = retry.max;
+    const bool listed = std::find(retry.on.begin(), retry.on.end(), to) != retry.on.end();
     if (!listed || job.attempt > max) continue;
     auto backoff = options_.backoff_base * (1 << std::min(job.attempt - 1, 16));
     backoff = std::min(backoff, options_.backoff_max);
@@ -323,13 +376,27 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
                        StrCat("retry ", job.attempt, " of ", max, " after ", core::Name(to)),
                        core::JobUpdate{.eligible_at = now + backoff}});
   }
-  store_.TransitionJobs(retries, now);
+  if (auto r = store_.TransitionJobs(retries, now); !r)
+    LogError(StrCat(retries.size(), " retries were not recorded: ", r.error().message,
+                    "; the jobs stay failed"));
+}
+
+void Engine::RequeueFinished(std::deque<Finished> reports) {
+  // Taken up again at the next cycle (a tick away: a store that keeps
+  // failing is not hammered).
+  for (auto& f : reports) unrecorded_.push_back(std::move(f));
+}
+
+core::Quota Engine::QuotaOf(const std::string& project) {
+  auto p = store_.GetProject(project);
+  return p ? p->quota : core::Quota{};
 }
 
 void Engine::ChargeUsage(const core::Job& job, const core::JobOutcome& outcome) {
   if (!outcome.started_at || !outcome.ended_at) return;
   ChargeGpuHours(job, outcome);
-  const core::Resources& r = FactsOf(job).request;  // parsed once per job
+  // Parsed once per job; the time limit plays no part here.
+  const core::Resources r = core::EffectiveResources(FactsOf(job).request, options_.defaults, {});
   double hours = std::chrono::duration<double, std::ratio<3600>>(*outcome.ended_at -
                                                                  *outcome.started_at).count();
   double cost = std::max(0.0, hours) *
@@ -383,8 +450,20 @@ void Engine::Cycle() {
   }
 
   std::map<core::JobId, const core::Job*> by_id;
+  std::vector<core::JobTransition> batch;
   for (const auto& job : active->jobs) {
     by_id[job.id] = &job;
+    if (const SpecFacts& f = FactsOf(job); !f.valid) {
+      // Never run on guessed limits: a spec that does not load fails the
+      // job (a running one is left to end; its limits were applied).
+      if (job.state() == core::JobState::kPending) {
+        LogError(StrCat("job ", job.id.value, ": its stored spec does not load: ", f.error));
+        batch.push_back({job.id, job.status, StatusCode::kInternalError,
+                         StrCat("internal_error: the job's stored spec does not load: ", f.error),
+                         {}});
+        continue;
+      }
+    }
     const core::Run* run = RunOf(job.run_id);
     const std::string user = run ? run->submitted_by : "";
     core::Resources request = RequestOf(job, quotas[job.project]);
@@ -393,10 +472,18 @@ void Engine::Cycle() {
                    job.started_at.value_or(now)};
       for (const auto& g : job.gpus) r.gpus.push_back(std::atoi(g.c_str()));
       s.running.push_back(std::move(r));
-      // The engine's own time limit, behind the executor's.
+      // The engine's own time limit, behind the sandbox's: the attempt
+      // ends timed_out, not cancelled.
       if (executor_ && now > r.started_at + request.time_limit + options_.overrun_grace &&
-          cancel_sent_.insert({job.id, job.attempt}).second)
-        executor_->Cancel(job.id, job.attempt, core::Executor::CancelMode::kGraceful);
+          cancel_sent_.insert({job.id, job.attempt}).second) {
+        overran_.insert({job.id, job.attempt});
+        LogError(StrCat("job ", job.id.value, " attempt ", job.attempt, " ran ",
+                        options_.overrun_grace.count(), " s past its time limit of ",
+                        core::FormatDuration(request.time_limit),
+                        " without a result; stopping it"));
+        if (auto c = executor_->Cancel(job.id, job.attempt, core::Executor::CancelMode::kNow); !c)
+          LogError(StrCat("job ", job.id.value, ": cannot stop it: ", c.error().message));
+      }
       continue;
     }
     PendingJob p{job.id, job.project, user, job.action, job.status, job.reason, request,
@@ -437,7 +524,6 @@ void Engine::Cycle() {
     stats_.gpus_allocated = gpus;
   }
   Decisions d = Plan(s, now);
-  std::vector<core::JobTransition> batch;
   for (const auto& f : d.dependency_failed) {
     const core::Job* job = by_id.at(f.job);
     batch.push_back({job->id, job->status, StatusCode::kDependencyFailed, f.reason, {}});
@@ -447,7 +533,9 @@ void Engine::Cycle() {
     if (job->status == w.code && job->reason == w.reason) continue;
     batch.push_back({job->id, job->status, w.code, w.reason, {}});
   }
-  store_.TransitionJobs(batch, now);
+  if (auto r = store_.TransitionJobs(batch, now); !r)
+    LogError(StrCat("recording ", batch.size(), " waits and failures failed (next cycle retries): ",
+                    r.error().message));
   LaunchAll(d.starts, by_id);
 }
 
@@ -485,7 +573,13 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
   }
   // Persisted first: a crash after this line re-attaches or relaunches.
   auto persisted = store_.TransitionJobs(preparing, now);
-  if (!persisted) return;
+  if (!persisted) {
+    // Nothing launched; the jobs are still pending and the next cycle plans
+    // them again.
+    LogError(StrCat("starting ", preparing.size(), " jobs failed (nothing launched): ",
+                    persisted.error().message));
+    return;
+  }
   std::vector<core::JobTransition> executing;
   int started = 0;
   for (std::size_t i = 0; i < preparing.size(); ++i) {
@@ -503,7 +597,10 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
                          StrCat("running on ", r.node), {}});
     ++started;
   }
-  store_.TransitionJobs(executing, clock_.Now());
+  // A launched job left `preparing` by a failed write is still watched: its
+  // end moves it on (RecordFinished passes through executing).
+  if (auto r = store_.TransitionJobs(executing, clock_.Now()); !r)
+    LogError(StrCat("recording ", executing.size(), " launches failed: ", r.error().message));
   std::lock_guard lock(mu_);
   stats_.started += started;
 }

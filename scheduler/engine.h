@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "core/job_spec.h"
 #include "core/store.h"
 #include "core/time.h"
 #include "scheduler/planner.h"
@@ -49,10 +51,12 @@ class JobPreparer {
 
 struct EngineOptions {
   std::vector<NodeState> nodes;
-  // Defaults for what a job does not ask for.
-  std::int64_t default_milli_cpus = 1000;
-  std::int64_t default_memory_bytes = std::int64_t{2} << 30;
-  std::chrono::seconds default_time_limit{3600};
+  // What a job gets for what it does not ask for (the time limit: the
+  // project's per_job.max_time first).
+  core::ResourceDefaults defaults{.milli_cpus = 1000,
+                                  .memory_bytes = std::int64_t{2} << 30,
+                                  .time_limit = std::chrono::seconds(3600),
+                                  .disk_bytes = std::int64_t{10} << 30};
   // Retry backoff: base × 2^(attempt-1), at most `backoff_max`.
   std::chrono::seconds backoff_base{10};
   std::chrono::seconds backoff_max{600};
@@ -71,6 +75,10 @@ struct EngineOptions {
   // false: Start re-attaches but runs no loop; the caller calls RunOnce
   // (tests).
   bool run_loop = true;
+  // Where the engine reports what went wrong (a store write that failed, a
+  // stored spec that does not load): slussd's log. Called on the engine's
+  // thread; empty: not reported.
+  std::function<void(const std::string&)> log_error;
 };
 
 struct EngineStats {
@@ -120,6 +128,9 @@ class Engine {
   void Loop();
   // Records the results, in one transaction (and their retries in a second).
   void RecordFinished(const std::deque<Finished>& done);
+  // Reports whose recording failed, kept for the next cycle.
+  void RequeueFinished(std::deque<Finished> reports);
+  core::Quota QuotaOf(const std::string& project);
   void Cycle();
   // Persists every start as `preparing` in one transaction, launches them,
   // then records them `executing` in another.
@@ -129,10 +140,14 @@ class Engine {
   // never changes) rather than at every cycle: with a thousand jobs queued
   // the parsing was a fifth of a cycle.
   struct SpecFacts {
-    core::Resources request;  // time_limit 0: not given
+    core::ResourceRequest request;
     int priority = 0;
+    core::RetryPolicy retries;
+    bool valid = true;  // false: the stored spec does not load; the job fails
+    std::string error;
   };
   const SpecFacts& FactsOf(const core::Job& job);
+  void LogError(const std::string& message) const;
   core::Resources RequestOf(const core::Job& job, const core::Quota& quota);
   const core::Run* RunOf(core::RunId id);
   // Charges fair-share usage and GPU-hours in memory; PersistUsage writes
@@ -159,9 +174,13 @@ class Engine {
 
   // Engine thread only.
   std::map<core::RunId, core::Run> runs_;
+  std::deque<Finished> unrecorded_;  // ends whose store write failed
   std::unordered_map<std::int64_t, SpecFacts> facts_;  // by job id, active jobs only
   std::set<std::pair<core::JobId, int>> launched_;     // running here
   std::set<std::pair<core::JobId, int>> cancel_sent_;
+  // Attempts the engine itself stopped for running past their time limit:
+  // they end timed_out, not cancelled.
+  std::set<std::pair<core::JobId, int>> overran_;
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
   // GPU-hours spent by project in the budget period named by the key.
   std::map<std::string, std::pair<std::string, double>> gpu_hours_;

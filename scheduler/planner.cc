@@ -334,7 +334,7 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       continue;
     }
     Free& f = free[*chosen];
-    Start start{job.id, f.node->name, {}};
+    Start start{job.id, f.node->name, {}, job.request};
     start.gpus.assign(f.gpus.begin(), f.gpus.begin() + r.gpus);
     f.gpus.erase(f.gpus.begin(), f.gpus.begin() + r.gpus);
     f.milli_cpus -= r.milli_cpus;

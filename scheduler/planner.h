@@ -92,6 +92,9 @@ struct Start {
   core::JobId job;
   std::string node;
   std::vector<int> gpus;
+  // What the job runs with: the request the planner counted, which the
+  // sandbox enforces (CPU quota, memory limit, wall clock, output space).
+  core::Resources resources;
 };
 
 struct Wait {

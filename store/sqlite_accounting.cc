@@ -12,21 +12,18 @@ core::Result<std::vector<core::UsageRow>> SqliteStore::AccountJobs(std::string_v
                                                                    core::TimePoint from,
                                                                    core::TimePoint until) {
   auto lock = Lock();
-  // `result` is the sandbox's result.json: cpu_seconds, wall_seconds and
-  // the GPUs it held. Jobs that never ran (cached, refused, cancelled while
-  // pending) count with zero use.
+  // The used_* columns are written from the typed result when it is
+  // stored (ApplyUpdateLocked). Jobs that never ran (cached, refused,
+  // cancelled while pending) count with zero use.
   internal::Stmt& s = Prepare(
-      "SELECT user, status, count(*), "
-      "  sum(coalesce(json_extract(res, '$.cpu_seconds'), 0)) / 3600.0, "
-      "  sum(coalesce(json_extract(res, '$.wall_seconds'), 0) * "
-      "      coalesce(json_array_length(res, '$.gpus'), 0)) / 3600.0, "
-      "  sum(coalesce(json_extract(res, '$.wall_seconds'), 0)) / 3600.0 "
-      "FROM (SELECT r.submitted_by AS user, j.status AS status, "
-      "        iif(json_valid(j.result), j.result, '{}') AS res "
-      "      FROM jobs j JOIN runs r ON r.id = j.run_id "
-      "      WHERE j.project = ?1 AND j.state NOT IN ('pending', 'running') "
-      "        AND j.ended_at >= ?2 AND j.ended_at < ?3) "
-      "GROUP BY user, status ORDER BY user, status");
+      "SELECT r.submitted_by, j.status, count(*), "
+      "  sum(j.used_cpu_seconds) / 3600.0, "
+      "  sum(j.used_wall_seconds * j.used_gpus) / 3600.0, "
+      "  sum(j.used_wall_seconds) / 3600.0 "
+      "FROM jobs j JOIN runs r ON r.id = j.run_id "
+      "WHERE j.project = ?1 AND j.state NOT IN ('pending', 'running') "
+      "  AND j.ended_at >= ?2 AND j.ended_at < ?3 "
+      "GROUP BY r.submitted_by, j.status ORDER BY r.submitted_by, j.status");
   s.Bind(1, project);
   s.Bind(2, core::ToUnixMillis(from));
   s.Bind(3, core::ToUnixMillis(until));

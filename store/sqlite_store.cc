@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
+#include "core/job_spec.h"
 #include "core/quota.h"
 #include "core/strings.h"
 #include "store/internal/schema.h"
@@ -653,9 +654,22 @@ Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdat
   Stmt& u = Prepare(
       "UPDATE jobs SET node = coalesce(?1, node), gpus = coalesce(?2, gpus), "
       "result = coalesce(?3, result), exit_code = coalesce(?4, exit_code), "
-      "eligible_at = CASE WHEN ?6 THEN ?5 ELSE eligible_at END WHERE id = ?7");
+      "eligible_at = CASE WHEN ?6 THEN ?5 ELSE eligible_at END, "
+      "used_cpu_seconds = coalesce(?8, used_cpu_seconds), "
+      "used_wall_seconds = coalesce(?9, used_wall_seconds), "
+      "used_gpus = coalesce(?10, used_gpus) WHERE id = ?7");
   std::optional<std::string> gpus;
   if (update.gpus) gpus = nlohmann::json(*update.gpus).dump();
+  // What the attempt used, for accounting, from the typed result; a result
+  // that does not load counts as nothing used.
+  std::optional<double> cpu, wall;
+  std::optional<std::int64_t> used_gpus;
+  if (update.result_json) {
+    auto r = core::ParseJobResult(*update.result_json);
+    cpu = r ? r->cpu_seconds : 0.0;
+    wall = r ? r->wall_seconds : 0.0;
+    used_gpus = r ? static_cast<std::int64_t>(r->gpus.size()) : 0;
+  }
   std::optional<std::int64_t> eligible;
   if (update.eligible_at) eligible = core::ToUnixMillis(*update.eligible_at);
   u.Bind(1, update.node)
@@ -664,7 +678,10 @@ Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdat
       .Bind(4, update.exit_code)
       .Bind(5, eligible)
       .Bind(6, update.eligible_at ? 1 : 0)
-      .Bind(7, id.value);
+      .Bind(7, id.value)
+      .Bind(8, cpu)
+      .Bind(9, wall)
+      .Bind(10, used_gpus);
   if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "update job"));
   return {};
 }

@@ -28,8 +28,11 @@ class FakePreparer final : public scheduler::JobPreparer {
     r.job = job.id;
     r.attempt = job.attempt;
     r.node = start.node;
+    r.resources = start.resources;
+    starts[job.action] = start;
     return r;
   }
+  std::map<std::string, scheduler::Start> starts;  // the last, by action
 };
 
 class FakeExecutor final : public core::Executor {
@@ -83,8 +86,9 @@ struct Fixture {
     options.run_loop = false;  // the test drives the cycles
   }
 
-  // extract -> {model, table1}; `retries` for extract.
-  void Submit(int retries = 0) {
+  // extract -> {model, table1}; `retries` for extract; `extract_spec`
+  // replaces extract's stored spec.
+  void Submit(int retries = 0, std::string extract_spec = "") {
     core::NewRun run;
     run.project = "p1";
     run.commit = std::string(40, 'a');
@@ -93,7 +97,8 @@ struct Fixture {
       return std::string(R"({"image":"host","resources":{"milli_cpus":1000},"retries":{"max":)") +
              std::to_string(r) + R"(,"on":["nonzero_exit","node_lost"]}})";
     };
-    run.jobs = {{"extract", StatusCode::kWaitingOnResources, "", spec(retries), "k1", {}},
+    run.jobs = {{"extract", StatusCode::kWaitingOnResources, "",
+                 extract_spec.empty() ? spec(retries) : extract_spec, "k1", {}},
                 {"model", StatusCode::kWaitingOnDependencies, "", spec(0), "k2", {"extract"}},
                 {"table1", StatusCode::kWaitingOnDependencies, "", spec(0), "k3", {"extract"}}};
     auto created = store->CreateRun(run, clock.Now());
@@ -320,6 +325,90 @@ TEST_CASE("engine: fair-share usage survives a restart") {
   REQUIRE(v);
   CHECK(v->find("\"p1\"") != std::string::npos);
   CHECK(v->find("\"usage\":1.0") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: a start carries the declared resources, the rest from the defaults") {
+  Fixture f;
+  f.options.defaults = {.milli_cpus = 1000, .memory_bytes = 2LL << 30, .time_limit = 3600s,
+                        .disk_bytes = 64LL << 20};
+  f.Submit(0, R"({"name":"extract","image":"host","resources":{"milli_cpus":250,)"
+              R"("memory_bytes":268435456,"time_limit_s":30,"disk_bytes":104857600}})");
+  Scheduler s(f);
+  s.Start();
+  REQUIRE(f.preparer.starts.contains("extract"));
+  const core::Resources& r = f.preparer.starts["extract"].resources;
+  CHECK(r.milli_cpus == 250);
+  CHECK(r.memory_bytes == 256LL << 20);
+  CHECK(r.time_limit == 30s);
+  CHECK(r.disk_bytes == 100LL << 20);
+  // model declared only 1 CPU: the defaults, and the project's max_time.
+  core::Quota q;
+  q.per_job.max_time = 600s;
+  REQUIRE(f.store->UpdateQuota("p1", q));
+  s.cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kSucceeded, 0));
+  s.engine.RunOnce();
+  REQUIRE(f.preparer.starts.contains("model"));
+  const core::Resources& m = f.preparer.starts["model"].resources;
+  CHECK(m.memory_bytes == 2LL << 30);
+  CHECK(m.disk_bytes == 64LL << 20);
+  CHECK(m.time_limit == 600s);
+}
+
+TEST_CASE("engine: a job the engine stops past its time limit ends timed_out, not cancelled") {
+  Fixture f;
+  f.options.overrun_grace = 60s;
+  f.Submit(0, R"({"name":"extract","image":"host","resources":{"time_limit_s":5}})");
+  Scheduler s(f);
+  s.Start();
+  f.clock.Advance(30s);
+  s.engine.RunOnce();
+  CHECK(s.exec.cancelled.empty());  // within limit + grace: the sandbox's to stop
+  f.clock.Advance(40s);
+  s.engine.RunOnce();
+  REQUIRE(s.exec.cancelled.size() == 1);
+  // The executor reports the stop as a cancel.
+  core::JobOutcome o = f.Outcome(StatusCode::kCancelledByUser, 137);
+  o.started_at = f.clock.Now() - 70s;
+  o.message = "the job was cancelled";
+  s.cb.finished(f.ids["extract"], 1, o);
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kTimedOut);
+  CHECK(f.Job("extract").reason.starts_with("timed_out: the job ran past its time limit of 5s"));
+}
+
+TEST_CASE("engine: a stop nobody asked for through sluss is node_lost, never cancelled_by_user") {
+  Fixture f;
+  f.Submit();
+  Scheduler s(f);
+  s.Start();
+  core::JobOutcome o = f.Outcome(StatusCode::kCancelledByUser, 143);
+  o.message = "the job was cancelled";
+  s.cb.finished(f.ids["extract"], 1, o);
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kNodeLost);
+  CHECK(f.Job("extract").reason.find("did not come from sluss") != std::string::npos);
+}
+
+TEST_CASE("engine: a stored spec that does not load fails the job; it never runs on defaults") {
+  Fixture f;
+  f.Submit(0, R"({"name":"extract","resources":{"memory_bytes":"lots"}})");
+  std::vector<std::string> logged;
+  f.options.log_error = [&](const std::string& m) { logged.push_back(m); };
+  Scheduler s(f);
+  s.Start();
+  CHECK(s.exec.launched.empty());
+  CHECK(f.Job("extract").status == StatusCode::kInternalError);
+  CHECK(f.Job("extract").reason.find("resources.memory_bytes") != std::string::npos);
+  REQUIRE_FALSE(logged.empty());
+  CHECK(logged[0].find("job " + std::to_string(f.ids["extract"].value)) != std::string::npos);
+  s.engine.RunOnce();
+  CHECK(f.Job("model").status == StatusCode::kDependencyFailed);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // SqliteStore against a real SQLite file.
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -321,7 +322,7 @@ TEST_CASE("accounting: jobs that ended in a period, by user and outcome, with wh
   };
   // 2 h of CPU on 2 GPUs for 1 h; then a failure with no result recorded.
   finish("extract", StatusCode::kWaitingOnResources, StatusCode::kSucceeded,
-         R"({"cpu_seconds": 7200, "wall_seconds": 3600, "gpus": ["0", "1"]})");
+         R"({"status": "succeeded", "cpu_seconds": 7200, "wall_seconds": 3600, "gpus": ["0", "1"]})");
   finish("train", StatusCode::kWaitingOnDependencies, StatusCode::kNonzeroExit, "");
   auto rows = s->AccountJobs("p1", t0, clock.Now() + 1s);
   REQUIRE(rows);
@@ -337,4 +338,41 @@ TEST_CASE("accounting: jobs that ended in a period, by user and outcome, with wh
   // A period that ends before the second job ended has only the first.
   CHECK(s->AccountJobs("p1", t0, clock.Now() - 30min)->size() == 1);
   CHECK(s->AccountJobs("p2", t0, clock.Now() + 1s)->empty());
+}
+
+TEST_CASE("schema 8: what ended jobs used is carried over from their stored results") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  const core::TimePoint t0 = clock.Now();
+  {
+    auto s = OpenOrDie(dir / "state.db");
+    REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+    auto run = s->CreateRun(ThreeJobRun(), clock.Now());
+    REQUIRE(run);
+    auto jobs = s->ListJobs(run->id);
+    REQUIRE(jobs);
+    auto it = std::find_if(jobs->begin(), jobs->end(), [](const auto& j) { return j.action == "extract"; });
+    REQUIRE(it != jobs->end());
+    core::JobId extract = it->id;
+    REQUIRE(s->TransitionJob(extract, it->status, StatusCode::kPreparing, "", clock.Now()));
+    REQUIRE(s->TransitionJob(extract, StatusCode::kPreparing, StatusCode::kExecuting, "", clock.Now()));
+    clock.Advance(1h);
+    REQUIRE(s->TransitionJob(extract, StatusCode::kExecuting, StatusCode::kSucceeded, "", clock.Now()));
+  }
+  // The database as schema 7 left it: a result in JSON, no used_* columns.
+  REQUIRE(testing::RunSql(dir / "state.db",
+                          "UPDATE jobs SET result = '{\"status\":\"succeeded\",\"cpu_seconds\":"
+                          "7200,\"wall_seconds\":3600,\"gpus\":[\"0\"]}' WHERE action = 'extract';"
+                          "ALTER TABLE jobs DROP COLUMN used_cpu_seconds;"
+                          "ALTER TABLE jobs DROP COLUMN used_wall_seconds;"
+                          "ALTER TABLE jobs DROP COLUMN used_gpus;"
+                          "PRAGMA user_version = 7;")
+              .exit_code == 0);
+  auto s = OpenOrDie(dir / "state.db");
+  auto rows = s->AccountJobs("p1", t0, clock.Now() + 1s);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].cpu_hours == Approx(2.0));
+  CHECK((*rows)[0].gpu_hours == Approx(1.0));
+  CHECK((*rows)[0].wall_hours == Approx(1.0));
 }

@@ -187,6 +187,19 @@ CREATE INDEX permits_by_project ON permits(project);
       R"sql(
 CREATE INDEX jobs_by_run ON jobs(run_id, status);
 )sql",
+      // 8: what an attempt used, as columns written from the typed result
+      // (core::JobResult) when it is stored, so that accounting reads no
+      // JSON keys. Rows from before are filled once, here.
+      R"sql(
+ALTER TABLE jobs ADD COLUMN used_cpu_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN used_wall_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN used_gpus INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET
+  used_cpu_seconds = coalesce(json_extract(result, '$.cpu_seconds'), 0),
+  used_wall_seconds = coalesce(json_extract(result, '$.wall_seconds'), 0),
+  used_gpus = coalesce(json_array_length(result, '$.gpus'), 0)
+WHERE json_valid(result);
+)sql",
   };
   return migrations;
 }

@@ -26,6 +26,11 @@ Stmt& Stmt::Bind(int index, std::int64_t v) {
   return *this;
 }
 
+Stmt& Stmt::Bind(int index, double v) {
+  sqlite3_bind_double(stmt_, index, v);
+  return *this;
+}
+
 Stmt& Stmt::Bind(int index, std::string_view v) {
   sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()),
                     SQLITE_TRANSIENT);

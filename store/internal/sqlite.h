@@ -28,6 +28,7 @@ class Stmt {
   void Reset();
   Stmt& Bind(int index, std::int64_t v);
   Stmt& Bind(int index, int v) { return Bind(index, std::int64_t{v}); }
+  Stmt& Bind(int index, double v);
   Stmt& Bind(int index, std::string_view v);
   Stmt& Bind(int index, const char* v) { return Bind(index, std::string_view(v)); }
   Stmt& Bind(int index, const std::string& v) { return Bind(index, std::string_view(v)); }
