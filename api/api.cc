@@ -1,6 +1,5 @@
 #include "api/api.h"
 
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
@@ -25,7 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view kTokenPrefix = "slu_";
 
 // The people's roles; kHook tokens may only call the hook route.
 constexpr Role kAllRoles[] = {Role::kResearcher, Role::kSteward, Role::kAdmin,
@@ -478,24 +476,6 @@ std::vector<Api::RouteAccess> Api::Routes() const {
     out.push_back({StrCat(r.method, " ", r.pattern), r.is_public, r.roles});
   }
   return out;
-}
-
-core::Result<std::pair<core::Token, std::string>> Api::IssueToken(
-    core::Store& store, core::TimePoint now, std::string_view user, core::Role role,
-    std::string_view name, std::optional<std::chrono::seconds> ttl) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return core::Internal("no randomness for a token");
-  std::string secret = StrCat(kTokenPrefix, core::ToHex(raw, sizeof raw));
-  if (auto r = store.EnsureUser(user, now); !r) return std::unexpected(r.error());
-  core::Token t;
-  t.user = std::string(user);
-  t.role = role;
-  t.name = std::string(name);
-  t.created_at = now;
-  if (ttl) t.expires_at = now + std::chrono::duration_cast<std::chrono::milliseconds>(*ttl);
-  auto stored = store.CreateToken(t, core::Sha256Hex(secret));
-  if (!stored) return std::unexpected(stored.error());
-  return std::pair{*stored, secret};
 }
 
 }  // namespace sluss::api

@@ -91,14 +91,6 @@ class Api {
   };
   std::vector<RouteAccess> Routes() const;
 
-  // Makes a new random 256-bit token for `user` (created if missing) with
-  // `role`. Returns the stored token and the secret, which is shown once and
-  // never stored: only its SHA-256 is.
-  static core::Result<std::pair<core::Token, std::string>> IssueToken(
-      core::Store& store, core::TimePoint now, std::string_view user,
-      core::Role role, std::string_view name,
-      std::optional<std::chrono::seconds> ttl);
-
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

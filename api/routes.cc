@@ -13,6 +13,7 @@
 #include "api/internal/route_helpers.h"
 #include "api/internal/routes.h"
 #include "api/internal/views.h"
+#include "auth/tokens.h"
 #include "core/digest.h"
 #include "core/quantity.h"
 #include "core/quota.h"
@@ -611,7 +612,7 @@ HttpResponse CreateToken(Context& c) {
     }
     ttl = *d;
   }
-  auto issued = Api::IssueToken(c.store, c.now, for_user, role, name->value_or(""), ttl);
+  auto issued = auth::IssueToken(c.store, c.now, for_user, role, name->value_or(""), ttl);
   if (!issued) return FromError(issued.error());
   json out = View(issued->first);
   out["token"] = issued->second;

@@ -31,10 +31,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class Preparer final : public scheduler::JobPreparer {
+class Preparer final : public core::LaunchPreparer {
  public:
   core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
-                                            const scheduler::Start& start) override {
+                                            const core::Placement& start) override {
     core::LaunchRequest r;
     r.job = job.id;
     r.node = start.node;

@@ -1,8 +1,9 @@
 #pragma once
 
 // The DatasetService port: registering dataset versions (hashing them takes
-// time, so it runs in the background) and re-checking them. The daemon
-// implements it (daemon/dataset_registry.h); the API calls it.
+// time, so it runs in the background) and re-checking them. provenance/
+// implements it (provenance/dataset_registry.h); the API calls it, and the
+// job preparer checks versions with it at every start.
 
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ class DatasetService {
   // With live progress (hashed_bytes) while hashing.
   virtual Result<DatasetVersion> Get(std::string_view name, std::string_view version) = 0;
   virtual Result<std::vector<DatasetVersion>> List() = 0;
+  // The quick check at every job start: the version if it is ready and
+  // unchanged on disk (same files, sizes, mtimes); kFailedPrecondition
+  // naming the first difference otherwise.
+  virtual Result<DatasetVersion> Check(std::string_view name, std::string_view version) = 0;
 };
 
 }  // namespace sluss::core

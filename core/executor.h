@@ -66,6 +66,26 @@ struct JobOutcome {
   std::string result_json;
 };
 
+// Where and with what an attempt runs, as the scheduler placed it.
+struct Placement {
+  std::string node;
+  std::vector<int> gpus;  // node indices
+  // Every field set: what the scheduler counted, which the sandbox enforces.
+  Resources resources;
+};
+
+// Turns a placed job into what an executor runs: the code's workspace, the
+// image, the datasets (checked again), the outputs of its needs. kPermissionDenied:
+// no valid permit covers its data any more (permit_invalid);
+// kFailedPrecondition/kNotFound/kInvalidArgument: the job cannot run as asked
+// (it fails with the message).
+class LaunchPreparer {
+ public:
+  virtual ~LaunchPreparer() = default;
+  virtual Result<LaunchRequest> Prepare(const Job& job, const Run& run,
+                                        const Placement& placement) = 0;
+};
+
 // An attempt the store says is running, handed to Reattach after a restart.
 struct RunningAttempt {
   JobId job;

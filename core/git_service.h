@@ -45,6 +45,12 @@ class GitService {
   // exists. kNotFound for an unknown ref; kInvalidArgument for an action the
   // pipeline does not have.
   virtual Result<SyncOutcome> StartRun(const RunRequest& request) = 0;
+  // Writes the tree of `commit` of `project` into `dir` (a job's
+  // workspace), without fetching. Returns warnings (submodules, LFS
+  // pointers) for the job's record.
+  virtual Result<std::vector<std::string>> ExportWorkspace(std::string_view project,
+                                                           std::string_view commit,
+                                                           const std::string& dir) = 0;
 };
 
 }  // namespace sluss::core

@@ -1,7 +1,7 @@
 #pragma once
 
 // The ImageService port: the approved images, by name. slussd implements it
-// (daemon/image_registry.h): images from its config, and those an admin
+// (executors/image_registry.h): images from its config, and those an admin
 // registers through the API, each identified by its manifest digest.
 
 #include <optional>

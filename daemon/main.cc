@@ -26,23 +26,40 @@
 
 #include "core/strings.h"
 #include "api/api.h"
+#include "auth/tokens.h"
 #include "api/server.h"
 #include "core/quantity.h"
-#include "daemon/audit_signer.h"
+#include "provenance/audit_signer.h"
 #include "daemon/config.h"
-#include "daemon/dataset_registry.h"
-#include "daemon/permit_watch.h"
-#include "daemon/provenance_writer.h"
-#include "daemon/run_provenance.h"
-#include "daemon/git_intake.h"
-#include "daemon/image_registry.h"
-#include "daemon/job_preparer.h"
-#include "daemon/log.h"
+#include "provenance/dataset_registry.h"
+#include "scheduler/permit_watch.h"
+#include "provenance/provenance_writer.h"
+#include "provenance/run_provenance.h"
+#include "intake/git_intake.h"
+#include "executors/image_registry.h"
+#include "executors/job_preparer.h"
+#include "logging/log.h"
 #include "executors/local.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
 
 namespace sluss::daemon {
+
+using executors::ImageRegistry;
+using executors::JobPreparer;
+using executors::PreparerOptions;
+using intake::GitIntake;
+using intake::GitIntakeOptions;
+using logging::Log;
+using logging::LogLevel;
+using provenance::AuditSigner;
+using provenance::AuditSignerOptions;
+using provenance::DatasetRegistry;
+using provenance::JobProvenanceOf;
+using provenance::ProvenanceWriter;
+using provenance::RunCrateOf;
+using scheduler::PermitWatch;
+
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
@@ -134,7 +151,7 @@ std::string FindHelper(const std::string& configured, const std::string& name,
 }
 
 int Run(const Config& cfg) {
-  SetLogLevel(ParseLogLevel(cfg.log_level));
+  logging::SetLogLevel(logging::ParseLogLevel(cfg.log_level));
   // Signals are taken synchronously by sigwait below; block them before any
   // thread starts so that every thread inherits the mask.
   sigset_t signals;
@@ -184,7 +201,9 @@ int Run(const Config& cfg) {
   const std::string state = std::filesystem::absolute(cfg.state_dir).lexically_normal();
   // Approved images, with their digests (which go into every cache key).
   ImageRegistry images(**store, state + "/images");
-  if (auto loaded = images.Load(cfg.images, clock.Now()); !loaded) {
+  std::map<std::string, executors::ImageSource> configured_images;
+  for (const auto& [name, image] : cfg.images) configured_images[name] = {image.rootfs, image.host};
+  if (auto loaded = images.Load(configured_images, clock.Now()); !loaded) {
     Log(LogLevel::kError, loaded.error().message);
     return 1;
   }
@@ -235,7 +254,8 @@ int Run(const Config& cfg) {
   git_options.poll_interval = std::chrono::seconds(cfg.git_poll_seconds);
   git_options.fetch_helper = FindHelper(cfg.sluss_fetch, "sluss-fetch", "gitsync");
   git_options.fetch_timeout = std::chrono::seconds(cfg.git_fetch_timeout_seconds);
-  git_options.credentials = cfg.git_credentials;
+  for (const auto& c : cfg.git_credentials)
+    git_options.credentials.push_back({c.url, c.username, c.token_file, c.ssh_key, c.known_hosts});
   git_options.allowed_signers = cfg.git_allowed_signers;
   git_options.gpg_keyring = cfg.git_gpg_keyring;
   git_options.require_signed = cfg.git_require_signed;
@@ -282,7 +302,8 @@ int Run(const Config& cfg) {
   preparer_options.job_dir = [jobs = local.jobs_dir](core::JobId job, int attempt) {
     return core::StrCat(jobs, "/", job.value, "-", attempt);
   };
-  JobPreparer preparer(**store, git, preparer_options);
+  preparer_options.git = &git;
+  JobPreparer preparer(**store, preparer_options);
   scheduler::Engine engine(**store, clock, preparer, engine_options);
   executors::LocalExecutor executor(local, engine.ExecutorCallbacks());
   engine.Start(executor);
@@ -458,7 +479,7 @@ int TokenCreate(int argc, char** argv) {
     return 1;
   }
   core::SystemClock clock;
-  auto issued = api::Api::IssueToken(**store, clock.Now(), user, *role, name, *ttl);
+  auto issued = auth::IssueToken(**store, clock.Now(), user, *role, name, *ttl);
   if (!issued) {
     std::cerr << "slussd token create: " << issued.error().message << "\n";
     return 1;

@@ -94,7 +94,7 @@ void Engine::PersistUsage() {
   store_.PutSetting("fairshare", all.dump(), now);
 }
 
-Engine::Engine(core::Store& store, const core::Clock& clock, JobPreparer& preparer,
+Engine::Engine(core::Store& store, const core::Clock& clock, core::LaunchPreparer& preparer,
                EngineOptions options)
     : store_(store), clock_(clock), preparer_(preparer), options_(std::move(options)) {
   LoadUsage();
@@ -130,9 +130,9 @@ void Engine::Start(core::Executor& executor) {
       const core::Job& job = *by_id.at(a.job);
       std::vector<int> gpus;
       for (const auto& g : job.gpus) gpus.push_back(std::atoi(g.c_str()));
-      scheduler::Start start{job.id, job.node, gpus, RequestOf(job, QuotaOf(job.project))};
+      const core::Placement placement{job.node, gpus, RequestOf(job, QuotaOf(job.project))};
       const core::Run* run = RunOf(job.run_id);
-      auto req = run ? preparer_.Prepare(job, *run, start)
+      auto req = run ? preparer_.Prepare(job, *run, placement)
                      : core::Result<core::LaunchRequest>(core::NotFound("run gone"));
       if (req) req->attempt = job.attempt;
       core::Result<core::Job> moved = core::Internal("not moved");
@@ -549,7 +549,7 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
     const core::Job& job = *by_id.at(start.job);
     const core::Run* run = RunOf(job.run_id);
     if (!run) continue;
-    auto request = preparer_.Prepare(job, *run, start);
+    auto request = preparer_.Prepare(job, *run, {start.node, start.gpus, start.resources});
     if (!request) {
       // No valid permit covers the job's data any more: permit_invalid, for
       // the researcher to act on; anything else is ours.

@@ -37,17 +37,6 @@ namespace sluss::scheduler {
 // 2026-11-23" (from its Monday, UTC), "2026-11" (month).
 std::string BudgetPeriodKey(const std::string& period, core::TimePoint now);
 
-// Turns a job that the planner started into what the executor needs: the
-// workspace from the commit, the image, the datasets, the outputs of its
-// needs. The daemon implements it (it knows git, images and datasets).
-class JobPreparer {
- public:
-  virtual ~JobPreparer() = default;
-  // kFailedPrecondition/kNotFound/kInvalidArgument: the job cannot run as
-  // asked (unknown image, missing dataset); it fails with the message.
-  virtual core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run& run,
-                                                    const Start& start) = 0;
-};
 
 struct EngineOptions {
   std::vector<NodeState> nodes;
@@ -100,7 +89,7 @@ struct EngineStats {
 
 class Engine {
  public:
-  Engine(core::Store& store, const core::Clock& clock, JobPreparer& preparer,
+  Engine(core::Store& store, const core::Clock& clock, core::LaunchPreparer& preparer,
          EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -160,7 +149,7 @@ class Engine {
 
   core::Store& store_;
   const core::Clock& clock_;
-  JobPreparer& preparer_;
+  core::LaunchPreparer& preparer_;
   EngineOptions options_;
   core::Executor* executor_ = nullptr;
 

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "api/api.h"
+#include "auth/tokens.h"
 #include "api/server.h"
 #include "store/store.h"
 #include "tests/support/http_client.h"
@@ -36,7 +37,7 @@ struct Server {
   explicit Server(api::ServerOptions o = {}, api::ApiOptions a = {}) {
     store = std::move(*store::SqliteStore::Open(dir / "state.db"));
     api = std::make_unique<api::Api>(*store, clock, std::move(a));
-    admin = api::Api::IssueToken(*store, clock.Now(), "admin@x", core::Role::kAdmin, "", std::nullopt)->second;
+    admin = auth::IssueToken(*store, clock.Now(), "admin@x", core::Role::kAdmin, "", std::nullopt)->second;
     o.port = 0;
     http = std::make_unique<api::HttpServer>(*api, o);
     REQUIRE(http->Start());

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "api/api.h"
+#include "auth/tokens.h"
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/temp_dir.h"
@@ -43,9 +44,9 @@ struct Fixture {
     for (Role r : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker, Role::kAuditor,
                    Role::kHook}) {
       std::string user = r == Role::kHook ? "hook:p1" : std::string(core::Name(r)) + "@example.org";
-      token[r] = api::Api::IssueToken(*store, clock.Now(), user, r, "test", std::nullopt)->second;
+      token[r] = auth::IssueToken(*store, clock.Now(), user, r, "test", std::nullopt)->second;
     }
-    outsider = api::Api::IssueToken(*store, clock.Now(), "eve@example.org", Role::kResearcher,
+    outsider = auth::IssueToken(*store, clock.Now(), "eve@example.org", Role::kResearcher,
                                     "test", std::nullopt)->second;
     for (const char* p : {"p1", "p2"}) {
       REQUIRE(store->CreateProject({p, "", "", {}, {}, clock.Now()}));
@@ -107,7 +108,7 @@ TEST_CASE("every route x every role: allowed roles pass, others get 403, nobody 
     for (Role role : {Role::kResearcher, Role::kSteward, Role::kAdmin, Role::kChecker,
                       Role::kAuditor, Role::kHook}) {
       // A spare token of this role's user, for the revoke route.
-      auto spare = api::Api::IssueToken(
+      auto spare = auth::IssueToken(
           *f.store, f.clock.Now(),
           role == Role::kHook ? "hook:p1" : std::string(core::Name(role)) + "@example.org", role,
           "spare", std::nullopt);

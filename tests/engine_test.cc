@@ -20,10 +20,10 @@ using core::JobId;
 using core::StatusCode;
 using namespace std::chrono_literals;
 
-class FakePreparer final : public scheduler::JobPreparer {
+class FakePreparer final : public core::LaunchPreparer {
  public:
   core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
-                                            const scheduler::Start& start) override {
+                                            const core::Placement& start) override {
     core::LaunchRequest r;
     r.job = job.id;
     r.attempt = job.attempt;
@@ -32,7 +32,7 @@ class FakePreparer final : public scheduler::JobPreparer {
     starts[job.action] = start;
     return r;
   }
-  std::map<std::string, scheduler::Start> starts;  // the last, by action
+  std::map<std::string, core::Placement> starts;  // the last, by action
 };
 
 class FakeExecutor final : public core::Executor {

@@ -1,7 +1,7 @@
 // The permit kill switch behind its seams: a real SQLite store and a manual
 // clock. A job stops when its permit is revoked or expires, and not before.
 
-#include "daemon/permit_watch.h"
+#include "scheduler/permit_watch.h"
 
 #include <catch2/catch.hpp>
 
@@ -51,18 +51,18 @@ struct Fixture {
   StatusCode Status() { return store->GetJob(job)->status; }
 };
 
-TEST_CASE("daemon: permit watch leaves a covered job alone, and checks again only on a change") {
+TEST_CASE("scheduler: permit watch leaves a covered job alone, and checks again only on a change") {
   Fixture f;
-  daemon::PermitWatch watch(*f.store, f.clock);
+  scheduler::PermitWatch watch(*f.store, f.clock);
   CHECK(watch.Sweep() == 0);
   f.clock.Advance(30min);
   CHECK(watch.Sweep() == 0);
   CHECK(f.Status() == StatusCode::kWaitingOnResources);
 }
 
-TEST_CASE("daemon: permit watch stops a job when its permit expires") {
+TEST_CASE("scheduler: permit watch stops a job when its permit expires") {
   Fixture f;
-  daemon::PermitWatch watch(*f.store, f.clock);
+  scheduler::PermitWatch watch(*f.store, f.clock);
   CHECK(watch.Sweep() == 0);
   f.clock.Advance(59min);
   CHECK(watch.Sweep() == 0);
@@ -74,9 +74,9 @@ TEST_CASE("daemon: permit watch stops a job when its permit expires") {
   CHECK_THAT(j->reason, Catch::Contains("expired"));
 }
 
-TEST_CASE("daemon: permit watch stops a job when its permit is revoked") {
+TEST_CASE("scheduler: permit watch stops a job when its permit is revoked") {
   Fixture f;
-  daemon::PermitWatch watch(*f.store, f.clock);
+  scheduler::PermitWatch watch(*f.store, f.clock);
   CHECK(watch.Sweep() == 0);
   REQUIRE(f.store->RevokePermit("P-1", "steward", "consent withdrawn", f.clock.Now()));
   CHECK(watch.Sweep() == 1);
@@ -86,10 +86,10 @@ TEST_CASE("daemon: permit watch stops a job when its permit is revoked") {
   CHECK(watch.Sweep() == 0);  // nothing left to stop
 }
 
-TEST_CASE("daemon: permit watch's first sweep checks every job, as after a restart") {
+TEST_CASE("scheduler: permit watch's first sweep checks every job, as after a restart") {
   Fixture f;
   f.clock.Advance(2h);  // expired while no watch was running
-  daemon::PermitWatch watch(*f.store, f.clock);
+  scheduler::PermitWatch watch(*f.store, f.clock);
   CHECK(watch.Sweep() == 1);
   CHECK(f.Status() == StatusCode::kPermitRevoked);
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-// DatasetRegistry: the daemon's DatasetService. Each version's manifest
+// DatasetRegistry: slussd's DatasetService. Each version's manifest
 // lives under STATE_DIR/datasets/<name>/<version>/ (manifest-sha256.txt,
 // files.txt); its row in the store holds the id. Hashing and full checks
 // run on a thread each, `threads` wide; a version left `hashing` by a
@@ -25,7 +25,7 @@ namespace sluss::provenance {
 struct HashProgress;
 }
 
-namespace sluss::daemon {
+namespace sluss::provenance {
 
 class DatasetRegistry final : public core::DatasetService {
  public:
@@ -46,9 +46,8 @@ class DatasetRegistry final : public core::DatasetService {
   core::Result<core::DatasetVersion> Get(std::string_view name, std::string_view version) override;
   core::Result<std::vector<core::DatasetVersion>> List() override;
 
-  // The version if it is ready and unchanged on disk; kFailedPrecondition
-  // for people otherwise.
-  core::Result<core::DatasetVersion> Check(std::string_view name, std::string_view version);
+  core::Result<core::DatasetVersion> Check(std::string_view name,
+                                           std::string_view version) override;
 
  private:
   struct Task;
@@ -64,4 +63,4 @@ class DatasetRegistry final : public core::DatasetService {
   std::map<std::string, std::unique_ptr<Task>> tasks_;  // GUARDED_BY(mu_), by "name/version"
 };
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

@@ -1,4 +1,4 @@
-#include "daemon/image_registry.h"
+#include "executors/image_registry.h"
 
 #include <filesystem>
 
@@ -7,7 +7,7 @@
 #include "core/strings.h"
 #include "executors/local.h"
 
-namespace sluss::daemon {
+namespace sluss::executors {
 
 using core::StrCat;
 using nlohmann::json;
@@ -29,7 +29,7 @@ core::Result<core::Image> ImageRegistry::Resolve(const std::string& name,
   return image;
 }
 
-core::Result<void> ImageRegistry::Load(const std::map<std::string, ImageConfig>& configured,
+core::Result<void> ImageRegistry::Load(const std::map<std::string, ImageSource>& configured,
                                        core::TimePoint now) {
   std::lock_guard lock(mu_);
   for (const auto& [name, cfg] : configured) {
@@ -115,4 +115,4 @@ core::Result<void> ImageRegistry::Save(core::TimePoint now) {
   return store_.PutSetting("images", all.dump(), now);
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::executors

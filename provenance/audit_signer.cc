@@ -1,4 +1,4 @@
-#include "daemon/audit_signer.h"
+#include "provenance/audit_signer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,9 +11,12 @@
 #include "core/audit.h"
 #include "core/digest.h"
 #include "core/strings.h"
-#include "daemon/log.h"
+#include "logging/log.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
+
+using logging::Log;
+using logging::LogLevel;
 
 using core::StrCat;
 
@@ -102,4 +105,4 @@ void AuditSigner::MaybePurge() {
                                 " records past the retention; records and hashes stay"));
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

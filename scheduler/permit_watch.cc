@@ -1,4 +1,4 @@
-#include "daemon/permit_watch.h"
+#include "scheduler/permit_watch.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,9 +6,12 @@
 #include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/strings.h"
-#include "daemon/log.h"
+#include "logging/log.h"
 
-namespace sluss::daemon {
+namespace sluss::scheduler {
+
+using logging::Log;
+using logging::LogLevel;
 
 using core::StrCat;
 using nlohmann::json;
@@ -66,4 +69,4 @@ int PermitWatch::Sweep() {
   return cancelled;
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::scheduler

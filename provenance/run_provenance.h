@@ -8,9 +8,9 @@
 
 #include "core/store.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
 
 core::Result<nlohmann::json> JobProvenanceOf(core::Store& store, core::JobId job);
 core::Result<nlohmann::json> RunCrateOf(core::Store& store, core::RunId run);
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

@@ -1,6 +1,6 @@
 #pragma once
 
-// The daemon's ImageService: the images of slussd's config, resolved at
+// ImageRegistry: slussd's ImageService: the images of slussd's config, resolved at
 // start, and those admins register through the API, kept in the store
 // (setting "images") so that they survive a restart.
 
@@ -10,9 +10,14 @@
 
 #include "core/image_service.h"
 #include "core/store.h"
-#include "daemon/config.h"
 
-namespace sluss::daemon {
+namespace sluss::executors {
+
+// An image as an admin configured it.
+struct ImageSource {
+  std::string rootfs;  // a directory holding the image's root file system
+  bool host = false;   // the `host` image: this host's /usr, read-only
+};
 
 class ImageRegistry final : public core::ImageService {
  public:
@@ -20,7 +25,7 @@ class ImageRegistry final : public core::ImageService {
   ImageRegistry(core::Store& store, std::string images_dir);
   // Resolves the config's images and loads the registered ones. Errors
   // name the image.
-  core::Result<void> Load(const std::map<std::string, ImageConfig>& configured,
+  core::Result<void> Load(const std::map<std::string, ImageSource>& configured,
                           core::TimePoint now);
 
   std::vector<core::Image> List() const override;
@@ -40,4 +45,4 @@ class ImageRegistry final : public core::ImageService {
   std::optional<core::Image> host_;  // made once
 };
 
-}  // namespace sluss::daemon
+}  // namespace sluss::executors

@@ -1,4 +1,4 @@
-#include "daemon/provenance_writer.h"
+#include "provenance/provenance_writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,10 +10,13 @@
 
 #include "core/job_state.h"
 #include "core/strings.h"
-#include "daemon/log.h"
-#include "daemon/run_provenance.h"
+#include "logging/log.h"
+#include "provenance/run_provenance.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
+
+using logging::Log;
+using logging::LogLevel;
 
 using core::StrCat;
 using nlohmann::json;
@@ -60,4 +63,4 @@ int ProvenanceWriter::Catch() {
   return written;
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

@@ -1,6 +1,6 @@
 #pragma once
 
-// GitIntake: the daemon's GitService. Hosted repositories live under
+// GitIntake: slussd's GitService. Hosted repositories live under
 // STATE_DIR/repos/<project>.git; a push runs their post-receive hook, which
 // calls POST /v1/hooks/git/<project>, which calls Sync: each new tip of a
 // tracked branch becomes one run (once, across restarts: the run's dedupe
@@ -19,13 +19,22 @@
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
-#include "daemon/config.h"
 
 namespace sluss::gitsync {
 class Repo;
 }
 
-namespace sluss::daemon {
+namespace sluss::intake {
+
+// Credentials for remotes whose URL starts with `url` (the longest prefix
+// wins). Secrets stay in their files; only the paths are here.
+struct GitCredential {
+  std::string url;          // "https://gitlab.example.org/", "ssh://git@host/", "git@host:"
+  std::string username;
+  std::string token_file;   // HTTPS
+  std::string ssh_key;      // SSH private key
+  std::string known_hosts;  // SSH host keys the remote must present
+};
 
 struct GitIntakeOptions {
   std::string repos_dir;       // absolute; hosted repositories
@@ -48,7 +57,7 @@ struct GitIntakeOptions {
   // that the project's URL starts with.
   std::string fetch_helper = "sluss-fetch";
   std::chrono::seconds fetch_timeout{300};
-  std::vector<GitCredentialConfig> credentials;
+  std::vector<GitCredential> credentials;
   // Commit signatures: checked against these (empty: not checked), and
   // required for a run when require_signed.
   std::string allowed_signers;
@@ -77,7 +86,7 @@ class GitIntake final : public core::GitService {
   // Returns warnings (submodules, LFS pointers) for the job's record.
   core::Result<std::vector<std::string>> ExportWorkspace(std::string_view project,
                                                          std::string_view commit,
-                                                         const std::string& dir);
+                                                         const std::string& dir) override;
 
  private:
   std::string RepoPath(std::string_view project) const;
@@ -110,4 +119,4 @@ class GitIntake final : public core::GitService {
   std::map<std::string, std::unique_ptr<std::mutex>, std::less<>> locks_;
 };
 
-}  // namespace sluss::daemon
+}  // namespace sluss::intake

@@ -1,8 +1,8 @@
-#include "daemon/run_provenance.h"
+#include "provenance/run_provenance.h"
 
 #include "provenance/run_crate.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
 
 namespace {
 
@@ -48,4 +48,4 @@ core::Result<nlohmann::json> RunCrateOf(core::Store& store, core::RunId id) {
   return provenance::RunCrate(*project, *run, records);
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

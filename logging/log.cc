@@ -1,4 +1,4 @@
-#include "daemon/log.h"
+#include "logging/log.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include "core/strings.h"
 #include "core/time.h"
 
-namespace sluss::daemon {
+namespace sluss::logging {
 namespace {
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
 constexpr std::string_view kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
@@ -30,4 +30,4 @@ void Log(LogLevel level, std::string_view message) {
   (void)!write(STDERR_FILENO, line.data(), line.size());
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::logging

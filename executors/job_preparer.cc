@@ -1,18 +1,21 @@
-#include "daemon/job_preparer.h"
+#include "executors/job_preparer.h"
 
 #include <filesystem>
 
 #include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/strings.h"
-#include "daemon/log.h"
+#include "logging/log.h"
 
-namespace sluss::daemon {
+namespace sluss::executors {
+
+using logging::Log;
+using logging::LogLevel;
 
 using core::StrCat;
 
 core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, const core::Run& run,
-                                                      const scheduler::Start& start) {
+                                                      const core::Placement& start) {
   auto spec = core::ParseJobSpec(job.spec_json);
   if (!spec)
     return core::Internal(StrCat("the job's stored spec does not load: ", spec.error().message));
@@ -90,7 +93,7 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   if (!std::filesystem::exists(ws, ec)) {
     std::filesystem::create_directories(options_.workspaces_dir, ec);
     std::filesystem::remove_all(ws + ".tmp", ec);  // from a crash in the middle
-    auto warnings = git_.ExportWorkspace(job.project, run.commit, ws + ".tmp");
+    auto warnings = options_.git->ExportWorkspace(job.project, run.commit, ws + ".tmp");
     if (!warnings) {
       std::filesystem::remove_all(ws + ".tmp", ec);
       return std::unexpected(warnings.error());
@@ -115,4 +118,4 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   return r;
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::executors

@@ -14,7 +14,7 @@
 #include "core/store.h"
 #include "core/time.h"
 
-namespace sluss::daemon {
+namespace sluss::scheduler {
 
 class PermitWatch {
  public:
@@ -31,4 +31,4 @@ class PermitWatch {
   std::optional<core::TimePoint> last_sweep_;
 };
 
-}  // namespace sluss::daemon
+}  // namespace sluss::scheduler

@@ -1,14 +1,17 @@
-#include "daemon/dataset_registry.h"
+#include "provenance/dataset_registry.h"
 
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "core/strings.h"
-#include "daemon/log.h"
+#include "logging/log.h"
 #include "provenance/dataset.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
+
+using logging::Log;
+using logging::LogLevel;
 
 using core::StrCat;
 
@@ -238,4 +241,4 @@ core::Result<core::DatasetVersion> DatasetRegistry::Check(std::string_view name,
   return d;
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

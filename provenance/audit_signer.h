@@ -14,7 +14,7 @@
 #include "core/store.h"
 #include "core/time.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
 
 struct AuditSignerOptions {
   std::string key_path;  // absolute
@@ -52,4 +52,4 @@ class AuditSigner {
   core::TimePoint last_purge_;
 };
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

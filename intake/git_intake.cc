@@ -1,4 +1,4 @@
-#include "daemon/git_intake.h"
+#include "intake/git_intake.h"
 
 #include <sys/stat.h>
 
@@ -9,18 +9,21 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/api.h"
+#include "auth/tokens.h"
 #include "core/digest.h"
 #include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/pipeline.h"
 #include "core/quantity.h"
 #include "core/strings.h"
-#include "daemon/log.h"
+#include "logging/log.h"
 #include "gitsync/gitsync.h"
 #include "scheduler/admission.h"
 
-namespace sluss::daemon {
+namespace sluss::intake {
+
+using logging::Log;
+using logging::LogLevel;
 
 using core::StrCat;
 
@@ -101,7 +104,7 @@ core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
     return std::unexpected(r.error());
   }
   // The hook's own token: it may only notify slussd about this project.
-  auto token = api::Api::IssueToken(store_, clock_.Now(), StrCat("hook:", project),
+  auto token = auth::IssueToken(store_, clock_.Now(), StrCat("hook:", project),
                                     core::Role::kHook, "post-receive hook", std::nullopt);
   if (!token) return std::unexpected(token.error());
   std::string env = ShellQuote(StrCat(options_.repos_dir, "/hook.env"));
@@ -425,4 +428,4 @@ core::Result<std::vector<std::string>> GitIntake::ExportWorkspace(std::string_vi
   return summary->warnings;
 }
 
-}  // namespace sluss::daemon
+}  // namespace sluss::intake

@@ -12,7 +12,7 @@
 
 #include "core/store.h"
 
-namespace sluss::daemon {
+namespace sluss::provenance {
 
 class ProvenanceWriter {
  public:
@@ -29,4 +29,4 @@ class ProvenanceWriter {
   std::int64_t after_ = -1;  // audit seq; -1: not read from the store yet
 };
 
-}  // namespace sluss::daemon
+}  // namespace sluss::provenance

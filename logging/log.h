@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-namespace sluss::daemon {
+namespace sluss::logging {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
@@ -13,4 +13,4 @@ void SetLogLevel(LogLevel level);
 LogLevel ParseLogLevel(std::string_view name);  // unknown: kInfo
 void Log(LogLevel level, std::string_view message);
 
-}  // namespace sluss::daemon
+}  // namespace sluss::logging

@@ -1,0 +1,49 @@
+#pragma once
+
+// JobPreparer: from a job the scheduler placed to what the executor runs.
+// It exports the commit into a fresh workspace, resolves the image and the
+// datasets, and binds the outputs of the job's needs (or of the jobs their
+// cache hits reused) as read-only inputs. It checks again what was checked
+// at submit: each dataset is ready and unchanged on disk, and a valid
+// permit still lets the run's person use it (kPermissionDenied otherwise:
+// the job fails permit_invalid). It works through core's ports only.
+
+#include <functional>
+#include <string>
+
+#include "core/dataset_service.h"
+#include "core/executor.h"
+#include "core/git_service.h"
+#include "core/image_service.h"
+#include "core/store.h"
+#include "core/time.h"
+
+namespace sluss::executors {
+
+struct PreparerOptions {
+  std::string workspaces_dir;  // absolute
+  // The approved images, the registered datasets (checked unchanged at
+  // every start), the repositories (workspaces are exported from them) and
+  // the clock for the permit check; all must outlive the preparer.
+  const core::ImageService* images = nullptr;
+  core::DatasetService* datasets = nullptr;
+  core::GitService* git = nullptr;
+  const core::Clock* clock = nullptr;
+  // Where an attempt's directory is (its outputs are under outputs/).
+  std::function<std::string(core::JobId, int)> job_dir;
+};
+
+class JobPreparer final : public core::LaunchPreparer {
+ public:
+  // `store` must outlive the preparer.
+  JobPreparer(core::Store& store, PreparerOptions options)
+      : store_(store), options_(std::move(options)) {}
+  core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run& run,
+                                            const core::Placement& placement) override;
+
+ private:
+  core::Store& store_;
+  PreparerOptions options_;
+};
+
+}  // namespace sluss::executors
