@@ -346,17 +346,35 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     LogError(StrCat("recording ", batch.size(), " job ends failed (will retry): ",
                     moved.error().message));
     for (const auto* f : final_of)
-      if (f) retry_later.push_back(*f);
+      if (f) {
+        retry_later.push_back(*f);
+        launched_.insert({f->job, f->attempt});
+      }
     RequeueFinished(std::move(retry_later));
     return;
   }
-  // An entry that did not move was moved meanwhile by someone else (a
-  // cancel through the API): what it did is kept as for a cancelled job.
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (final_of[i] && !(*moved)[i])
-      if (auto u = store_.UpdateJob(final_of[i]->job, final_of[i]->attempt, batch[i].update); !u)
-        LogError(StrCat("job ", final_of[i]->job.value, " attempt ", final_of[i]->attempt,
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!final_of[i] || (*moved)[i]) continue;
+    const Finished& f = *final_of[i];
+    const core::Error& e = (*moved)[i].error();
+    if (e.code == core::ErrorCode::kConflict) {
+      // Moved meanwhile by someone else (a cancel through the API): what
+      // it did is kept as for a cancelled job.
+      if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u)
+        LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
                         ": its result was not stored: ", u.error().message));
+    } else if (e.code == core::ErrorCode::kFailedPrecondition) {
+      LogError(StrCat("job ", f.job.value, " attempt ", f.attempt, ": cannot record its end (",
+                      core::Name(batch[i].to), "): ", e.message));
+    } else {
+      // The store failed (a full disk, a busy database): kept for the next
+      // cycle, so that the job is not left executing.
+      LogError(StrCat("job ", f.job.value, " attempt ", f.attempt, ": recording its end (",
+                      core::Name(batch[i].to), ") failed (will retry): ", e.message));
+      retry_later.push_back(f);
+      launched_.insert({f.job, f.attempt});
+    }
+  }
   RequeueFinished(std::move(retry_later));
   // Retries: each attempt is its own record; the next waits out a backoff.
   std::vector<core::JobTransition> retries;

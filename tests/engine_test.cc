@@ -11,6 +11,7 @@
 
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/sqlite_cli.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluss {
@@ -409,6 +410,39 @@ TEST_CASE("engine: a stored spec that does not load fails the job; it never runs
   CHECK(logged[0].find("job " + std::to_string(f.ids["extract"].value)) != std::string::npos);
   s.engine.RunOnce();
   CHECK(f.Job("model").status == StatusCode::kDependencyFailed);
+}
+
+}  // namespace
+}  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: a job end whose recording fails is logged and recorded at the next cycle") {
+  Fixture f;
+  f.Submit();
+  std::vector<std::string> logged;
+  f.options.log_error = [&](const std::string& m) { logged.push_back(m); };
+  Scheduler s(f);
+  s.Start();
+  REQUIRE(f.Job("extract").status == StatusCode::kExecuting);
+  // The store refuses the write, as a full disk would.
+  REQUIRE(testing::RunSql(f.dir / "sluss.db",
+                          "CREATE TRIGGER fail_end BEFORE UPDATE OF status ON jobs "
+                          "WHEN NEW.status = 'succeeded' BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+              .exit_code == 0);
+  s.cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kSucceeded, 0));
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kExecuting);
+  REQUIRE_FALSE(logged.empty());
+  CHECK(logged.back().find("disk full") != std::string::npos);
+  CHECK(logged.back().find("will retry") != std::string::npos);
+  // The store takes writes again: the end is recorded, not lost.
+  REQUIRE(testing::RunSql(f.dir / "sluss.db", "DROP TRIGGER fail_end;").exit_code == 0);
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kSucceeded);
+  CHECK(f.Job("extract").result_json == R"({"status":"x"})");
+  CHECK(f.Job("model").state() != core::JobState::kFailed);
 }
 
 }  // namespace
