@@ -57,7 +57,9 @@ class InstantExecutor final : public core::Executor {
   std::vector<core::RunningAttempt> Reattach(const std::vector<core::RunningAttempt>&) override {
     return {};
   }
-  std::vector<std::string> LogFiles(core::JobId, int, const std::string&) const override { return {}; }
+  std::vector<std::string> LogFiles(core::JobId, int, const std::string&, const std::string&) const override {
+    return {};
+  }
 
  private:
   Callbacks cb_;

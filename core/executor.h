@@ -21,11 +21,20 @@
 
 namespace sluss::core {
 
+// What names one attempt of one job and nothing else: 16 hex digits of
+// SHA-256 over the job's id, run, action, creation time (ms) and the
+// attempt number. Job ids repeat after a restored backup; a job that reuses
+// an id was created at another time, so its attempts' keys differ, and an
+// executor never takes another job's directory, container or result for
+// its own. Anyone holding the job row can compute it.
+std::string AttemptKey(const Job& job, int attempt);
+
 // Everything an executor needs to run one attempt of a job, with host paths
 // resolved by the engine.
 struct LaunchRequest {
   JobId job;
   int attempt = 1;
+  std::string attempt_key;  // AttemptKey(job, attempt)
   std::string project;
   std::string node;
   struct Image {
@@ -90,6 +99,7 @@ class LaunchPreparer {
 struct RunningAttempt {
   JobId job;
   int attempt = 1;
+  std::string attempt_key;  // AttemptKey(job, attempt)
 };
 
 class Executor {
@@ -118,8 +128,9 @@ class Executor {
   // decision and launching), which the engine launches again.
   virtual std::vector<RunningAttempt> Reattach(const std::vector<RunningAttempt>& running) = 0;
   // Where the attempt's stdout and stderr are ("stdout" or "stderr"), for
-  // the logs API: the files, oldest first. Empty when unknown.
-  virtual std::vector<std::string> LogFiles(JobId job, int attempt,
+  // the logs API: the files, oldest first. Empty when unknown, or when
+  // `attempt_key` is given and the attempt there is another's.
+  virtual std::vector<std::string> LogFiles(JobId job, int attempt, const std::string& attempt_key,
                                             const std::string& stream) const = 0;
 };
 

@@ -299,8 +299,8 @@ int Run(const Config& cfg) {
   api_options.datasets = &datasets;
   preparer_options.datasets = &datasets;
   preparer_options.clock = &clock;
-  preparer_options.job_dir = [jobs = local.jobs_dir](core::JobId job, int attempt) {
-    return core::StrCat(jobs, "/", job.value, "-", attempt);
+  preparer_options.job_dir = [jobs = local.jobs_dir](const core::Job& job, int attempt) {
+    return executors::FindAttemptDir(jobs, job, attempt);
   };
   preparer_options.git = &git;
   JobPreparer preparer(**store, preparer_options);
@@ -338,8 +338,12 @@ int Run(const Config& cfg) {
     house_cv.notify_all();
   };
   api_options.extra_metrics = [&engine] { return engine.Stats().ToPrometheus(); };
-  api_options.log_files = [&executor](core::JobId job, int attempt, const std::string& stream) {
-    return executor.LogFiles(job, attempt, stream);
+  api_options.log_files = [&executor, &api_store](core::JobId job, int attempt,
+                                                  const std::string& stream) {
+    // The attempt of this job, never another's with the same id.
+    auto row = (*api_store)->GetJob(job);
+    if (!row) return std::vector<std::string>{};
+    return executor.LogFiles(job, attempt, core::AttemptKey(*row, attempt), stream);
   };
   api::Api api_handler(**api_store, clock, api_options);
   api::ServerOptions server_options;

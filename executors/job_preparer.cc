@@ -80,7 +80,7 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
       return core::Fail(core::ErrorCode::kFailedPrecondition,
                         StrCat("the outputs of ", need->action, " (job ", source.id.value,
                                ") are not on record: ", result.error().message));
-    const std::string dir = options_.job_dir(source.id, source.attempt) + "/outputs/";
+    const std::string dir = options_.job_dir(source, source.attempt) + "/outputs/";
     for (const auto& o : result->outputs) {
       if (o.path.empty()) continue;
       r.inputs.push_back({o.path, dir + o.path});
@@ -88,7 +88,10 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   }
 
   // The code at the run's commit, in a workspace of this attempt's own.
-  const std::string ws = StrCat(options_.workspaces_dir, "/", job.id.value, "-", job.attempt);
+  // Keyed like the attempt's directory: a workspace that another job with
+  // the same id left (a restored backup) is never this one's.
+  const std::string ws = StrCat(options_.workspaces_dir, "/", job.id.value, "-", job.attempt, "-",
+                                core::AttemptKey(job, job.attempt));
   std::error_code ec;
   if (!std::filesystem::exists(ws, ec)) {
     std::filesystem::create_directories(options_.workspaces_dir, ec);

@@ -29,8 +29,8 @@ struct PreparerOptions {
   core::DatasetService* datasets = nullptr;
   core::GitService* git = nullptr;
   const core::Clock* clock = nullptr;
-  // Where an attempt's directory is (its outputs are under outputs/).
-  std::function<std::string(core::JobId, int)> job_dir;
+  // Where a job's attempt's directory is (its outputs are under outputs/).
+  std::function<std::string(const core::Job&, int attempt)> job_dir;
 };
 
 class JobPreparer final : public core::LaunchPreparer {

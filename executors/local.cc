@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -47,6 +48,17 @@ core::JobOutcome OutcomeOf(const sandbox::JobResult& r) {
   o.ended_at = core::ParseRfc3339(r.ended_at);
   o.result_json = core::ToJson(r).dump();
   return o;
+}
+
+// Whether `dir` holds an attempt that a slussd from before attempt keys
+// launched: its spec names no key. (A keyed spec in an unkeyed directory
+// is never taken.)
+bool LegacySpec(const std::string& dir) {
+  std::ifstream in(dir + "/spec.json");
+  if (!in) return false;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  auto spec = sandbox::ParseRunSpec(j);
+  return spec && spec->attempt_key.empty();
 }
 
 }  // namespace
@@ -181,13 +193,26 @@ LocalExecutor::~LocalExecutor() {
   ::close(impl_->stop_fd);
 }
 
-std::string LocalExecutor::JobDir(core::JobId job, int attempt) const {
-  return StrCat(impl_->options.jobs_dir, "/", job.value, "-", attempt);
+std::string AttemptDir(const std::string& jobs_dir, core::JobId job, int attempt,
+                       const std::string& key) {
+  return key.empty() ? StrCat(jobs_dir, "/", job.value, "-", attempt)
+                     : StrCat(jobs_dir, "/", job.value, "-", attempt, "-", key);
+}
+
+std::string FindAttemptDir(const std::string& jobs_dir, const core::Job& job, int attempt) {
+  std::string dir = AttemptDir(jobs_dir, job.id, attempt, core::AttemptKey(job, attempt));
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return dir;
+  std::string legacy = AttemptDir(jobs_dir, job.id, attempt, "");
+  return fs::exists(legacy, ec) ? legacy : dir;
 }
 
 core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   const LocalOptions& o = impl_->options;
-  const std::string dir = JobDir(r.job, r.attempt);
+  // Keyed: a directory that another job with the same id left (a restored
+  // backup) is never this attempt's, whatever it holds.
+  if (r.attempt_key.empty()) return core::Internal("a launch without an attempt key");
+  const std::string dir = AttemptDir(o.jobs_dir, r.job, r.attempt, r.attempt_key);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return core::Internal(StrCat("cannot make the job directory: ", ec.message()));
@@ -195,7 +220,9 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   const std::string spec_path = dir + "/spec.json";
   if (!fs::exists(spec_path)) {
     sandbox::RunSpec spec;
-    spec.id = StrCat(o.container_prefix, "-", r.job.value, "-", r.attempt);
+    spec.id = StrCat(o.container_prefix, "-", r.job.value, "-", r.attempt, "-",
+                     r.attempt_key.substr(0, 8));
+    spec.attempt_key = r.attempt_key;
     spec.runtime = o.runtime;
     spec.runtime_root = o.runtime_root;
     spec.runtime_version = impl_->runtime_version;
@@ -233,7 +260,14 @@ core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
 }
 
 core::Result<void> LocalExecutor::Cancel(core::JobId job, int attempt, CancelMode mode) {
-  auto r = sandbox::CancelJob(JobDir(job, attempt), mode == CancelMode::kNow);
+  std::string dir;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [d, w] : impl_->watched)
+      if (w.job == job && w.attempt == attempt) dir = d;
+  }
+  if (dir.empty()) return {};  // not running here (ended, or never launched)
+  auto r = sandbox::CancelJob(dir, mode == CancelMode::kNow);
   if (!r && r.error().code == core::ErrorCode::kFailedPrecondition) return {};  // ended
   return r;
 }
@@ -242,7 +276,14 @@ std::vector<core::RunningAttempt> LocalExecutor::Reattach(
     const std::vector<core::RunningAttempt>& running) {
   std::vector<core::RunningAttempt> never;
   for (const auto& a : running) {
-    const std::string dir = JobDir(a.job, a.attempt);
+    std::string dir = AttemptDir(impl_->options.jobs_dir, a.job, a.attempt, a.attempt_key);
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {
+      // Launched by a slussd from before attempt keys: its directory has
+      // none, and it runs on.
+      std::string legacy = AttemptDir(impl_->options.jobs_dir, a.job, a.attempt, "");
+      if (fs::exists(legacy + "/spec.json", ec) && LegacySpec(legacy)) dir = legacy;
+    }
     sandbox::JobProbe probe = sandbox::ProbeJob(dir);
     if (probe.state == sandbox::JobProbe::State::kNew) {
       never.push_back(a);
@@ -255,11 +296,18 @@ std::vector<core::RunningAttempt> LocalExecutor::Reattach(
 }
 
 std::vector<std::string> LocalExecutor::LogFiles(core::JobId job, int attempt,
+                                                 const std::string& attempt_key,
                                                  const std::string& stream) const {
   if (stream != "stdout" && stream != "stderr") return {};
-  const std::string base = StrCat(JobDir(job, attempt), "/", stream, ".log");
-  std::vector<std::string> files;
+  std::string dir = AttemptDir(impl_->options.jobs_dir, job, attempt, attempt_key);
   std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    std::string legacy = AttemptDir(impl_->options.jobs_dir, job, attempt, "");
+    if (!LegacySpec(legacy)) return {};
+    dir = legacy;
+  }
+  const std::string base = StrCat(dir, "/", stream, ".log");
+  std::vector<std::string> files;
   if (fs::exists(base + ".1", ec)) files.push_back(base + ".1");
   if (fs::exists(base, ec)) files.push_back(base);
   return files;

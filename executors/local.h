@@ -35,6 +35,14 @@ core::Result<core::LaunchRequest::Image> ResolveImage(const std::string& name,
                                                       const std::string& rootfs, bool host,
                                                       const std::string& host_dir);
 
+// An attempt's directory under `jobs_dir`: `<job>-<attempt>-<key>`
+// (core::AttemptKey), or `<job>-<attempt>` for an empty key.
+std::string AttemptDir(const std::string& jobs_dir, core::JobId job, int attempt,
+                       const std::string& key);
+// The directory of `job`'s `attempt` as it is on disk: the keyed one, else
+// one an earlier slussd made before attempts had keys.
+std::string FindAttemptDir(const std::string& jobs_dir, const core::Job& job, int attempt);
+
 class LocalExecutor final : public core::Executor {
  public:
   LocalExecutor(LocalOptions options, Callbacks callbacks);
@@ -46,11 +54,8 @@ class LocalExecutor final : public core::Executor {
   core::Result<void> Cancel(core::JobId job, int attempt, CancelMode mode) override;
   std::vector<core::RunningAttempt> Reattach(
       const std::vector<core::RunningAttempt>& running) override;
-  std::vector<std::string> LogFiles(core::JobId job, int attempt,
+  std::vector<std::string> LogFiles(core::JobId job, int attempt, const std::string& attempt_key,
                                     const std::string& stream) const override;
-
-  // The directory of an attempt.
-  std::string JobDir(core::JobId job, int attempt) const;
 
  private:
   struct Impl;

@@ -42,7 +42,9 @@ int ProvenanceWriter::Catch() {
       auto to = core::ParseStatusCode(p.value("to", ""));
       if (!to || !core::IsTerminal(*to) || *to == core::StatusCode::kCached) continue;
       const core::JobId id{std::stoll(r.subject.substr(r.subject.find('/') + 1))};
-      const std::string dir = job_dir_(id, p.value("attempt", 1));
+      auto job = store_.GetJob(id);
+      if (!job) continue;
+      const std::string dir = job_dir_(*job, p.value("attempt", 1));
       std::error_code ec;
       if (!std::filesystem::is_directory(dir, ec)) continue;  // never launched
       auto record = JobProvenanceOf(store_, id);

@@ -17,7 +17,8 @@ namespace sluss::provenance {
 class ProvenanceWriter {
  public:
   // `store` must outlive the writer; `job_dir` gives an attempt's directory.
-  ProvenanceWriter(core::Store& store, std::function<std::string(core::JobId, int)> job_dir)
+  ProvenanceWriter(core::Store& store,
+                   std::function<std::string(const core::Job&, int attempt)> job_dir)
       : store_(store), job_dir_(std::move(job_dir)) {}
   // Writes the records of jobs that ended since the last call; returns how
   // many.
@@ -25,7 +26,7 @@ class ProvenanceWriter {
 
  private:
   core::Store& store_;
-  std::function<std::string(core::JobId, int)> job_dir_;
+  std::function<std::string(const core::Job&, int attempt)> job_dir_;
   std::int64_t after_ = -1;  // audit seq; -1: not read from the store yet
 };
 

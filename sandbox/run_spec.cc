@@ -45,7 +45,8 @@ core::Result<RunSpec> ParseRunSpec(const json& j) {
     return InvalidArgument(StrCat("job spec version ", s.version,
                                   " is not supported (this sluss-run reads ",
                                   kSpecVersion, ")"), "version");
-  for (auto r : {Get(j, "id", s.id), Get(j, "runtime", s.runtime),
+  for (auto r : {Get(j, "id", s.id), Get(j, "attempt_key", s.attempt_key),
+                 Get(j, "runtime", s.runtime),
                  Get(j, "runtime_root", s.runtime_root),
                  Get(j, "runtime_version", s.runtime_version),
                  Get(j, "cgroup_root", s.cgroup_root),
@@ -149,6 +150,7 @@ json ToJson(const RunSpec& s) {
   return {
       {"version", s.version},
       {"id", s.id},
+      {"attempt_key", s.attempt_key},
       {"runtime", s.runtime},
       {"runtime_root", s.runtime_root},
       {"runtime_version", s.runtime_version},

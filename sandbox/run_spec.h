@@ -57,7 +57,11 @@ struct Limits {
 
 struct RunSpec {
   int version = kSpecVersion;
-  std::string id;  // container id, unique per attempt: "sluss-12-1"
+  std::string id;  // container id, unique per attempt: "sluss-12-1-0123abcd"
+  // The attempt's random key (core::Job::attempt_key): whoever finds this
+  // directory can tell whose attempt it holds. Empty: an attempt launched
+  // before keys existed.
+  std::string attempt_key;
   std::string runtime = "runc";           // binary name or path
   std::string runtime_root;               // --root; empty: the runtime's own
   // "1.1.5": saves asking the runtime each time; empty: sluss-run asks.

@@ -122,7 +122,7 @@ void Engine::Start(core::Executor& executor) {
     std::map<core::JobId, const core::Job*> by_id;
     for (const auto& j : active->jobs) {
       if (j.state() != core::JobState::kRunning) continue;
-      running.push_back({j.id, j.attempt});
+      running.push_back({j.id, j.attempt, core::AttemptKey(j, j.attempt)});
       launched_.insert({j.id, j.attempt});
       by_id[j.id] = &j;
     }
@@ -134,7 +134,10 @@ void Engine::Start(core::Executor& executor) {
       const core::Run* run = RunOf(job.run_id);
       auto req = run ? preparer_.Prepare(job, *run, placement)
                      : core::Result<core::LaunchRequest>(core::NotFound("run gone"));
-      if (req) req->attempt = job.attempt;
+      if (req) {
+        req->attempt = job.attempt;
+        req->attempt_key = core::AttemptKey(job, job.attempt);
+      }
       core::Result<core::Job> moved = core::Internal("not moved");
       if (!req || !executor.Launch(*req)) {
         moved = store_.TransitionJob(job.id, job.status, StatusCode::kNodeLost,
@@ -582,6 +585,7 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
       continue;
     }
     request->attempt = job.attempt;
+    request->attempt_key = core::AttemptKey(job, job.attempt);
     std::vector<std::string> gpus;
     for (int g : start.gpus) gpus.push_back(std::to_string(g));
     preparing.push_back({job.id, job.status, StatusCode::kPreparing,

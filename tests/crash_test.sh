@@ -76,7 +76,8 @@ assert not bad, ("not succeeded once", bad[:10])
 dirs = os.listdir(sys.argv[2])
 assert len(dirs) == 200, ("job directories", len(dirs))
 for d in dirs:
-    assert d.endswith("-1"), d
+    job, attempt, key = d.split("-")  # <job>-<attempt>-<attempt key>
+    assert attempt == "1" and len(key) == 16, d
     r = json.load(open(os.path.join(sys.argv[2], d, "result.json")))
     assert r["status"] == "succeeded", (d, r["status"], r["message"])
 EOF

@@ -55,7 +55,9 @@ class FakeExecutor final : public core::Executor {
     reattached = running;
     return never_launched;
   }
-  std::vector<std::string> LogFiles(JobId, int, const std::string&) const override { return {}; }
+  std::vector<std::string> LogFiles(JobId, int, const std::string&, const std::string&) const override {
+    return {};
+  }
 
   core::Store& store_;
   std::vector<std::pair<JobId, int>> launched;

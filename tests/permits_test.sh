@@ -132,8 +132,10 @@ assert p["resources"]["used"]["cpu_seconds"] >= 0
 PY
 
 # The record is also in the job's directory, beside spec.json and result.json.
-for _ in $(seq 50); do [[ -f $tmp/state/jobs/$(job_field 3 extract id)-1/provenance.json ]] && break; sleep 0.1; done
-grep -q "$want" "$tmp/state/jobs/$(job_field 3 extract id)-1/provenance.json" && ok || fail "no provenance.json in the job's directory"
+# The attempt's directory is <job>-<attempt>-<key>.
+extract_dir=$(echo "$tmp/state/jobs/$(job_field 3 extract id)-1-"*)
+for _ in $(seq 50); do [[ -f $extract_dir/provenance.json ]] && break; sleep 0.1; done
+grep -q "$want" "$extract_dir/provenance.json" && ok || fail "no provenance.json in the job's directory"
 
 # 5. The kill switch: revoking the permit stops a running job at once.
 cat >"$work/sluss.yaml" <<'YAML'
@@ -147,7 +149,7 @@ YAML
 push "long" >/dev/null
 wait_status 4 long executing && ok || fail "long did not start: $(job_field 4 long reason)"
 long_id=$(job_field 4 long id)
-container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1/spec.json")
+container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1-"*/spec.json)
 SLUSS_TOKEN=$steward "$SLUSS" permit revoke P-8 --reason "data breach at the partner" >/dev/null; expect_rc "revoke" 0 $?
 wait_status 4 long permit_revoked && ok || fail "long after the revocation: $(job_field 4 long status_code)"
 [[ $(job_field 4 long reason) == *"permit P-8 was revoked"*"data breach"* ]] && ok || fail "revoked reason: $(job_field 4 long reason)"

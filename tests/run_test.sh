@@ -147,8 +147,8 @@ wait_status 4 leak missing_outputs && ok || fail "leak: $(job_field 4 leak statu
 
 # Cancel the long job: its container goes.
 long_id=$(job_field 4 long id)
-container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1/spec.json")
-runc list -q 2>/dev/null | grep -qx "$container" && ok || fail "no container $container for the long job"
+container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1-"*/spec.json)
+runc list -q 2>/dev/null | grep -qx "$container" && ok || fail "no container $container for the long job: $(runc list 2>&1 | grep -c .) listed; $(ls "$tmp/state/jobs/") $(cat "$tmp"/state/jobs/$long_id-1-*/supervisor.log 2>/dev/null | tail -3)"
 SLUSS_TOKEN=$alice "$SLUSS" cancel "$long_id" >/dev/null; expect_rc "cancel" 0 $?
 # PID 1 of a container ignores SIGTERM unless it handles it (python's does
 # not): the KILL comes after the grace time (10 s).

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A restored backup repeats job ids: the new jobs must run in containers of
+# their own, with results of their own, never adopt what the jobs that had
+# those ids before the restore left in STATE/jobs. Real slussd, git push,
+# runc. Needs root; exit 77 otherwise.
+#   restore_test.sh SLUSS SLUSSD
+set -uo pipefail
+SLUSS=$1
+SLUSSD=$2
+source "$(dirname "$0")/support/assert.sh"
+if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
+  echo "SKIP: running jobs needs root and runc"
+  exit 77
+fi
+tmp=$(mktemp -d /tmp/sluss-restore-XXXXXX)
+pid=
+source "$(dirname "$0")/support/jobs.sh"
+trap stop_everything EXIT
+export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
+export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+cat >"$tmp/slussd.yaml" <<YAML
+state_dir: $tmp/state
+listen: 127.0.0.1:0
+images: {python-3.11: {host: true}}
+node: {cpus: 2, memory: 4G}
+sandbox: {cgroup_parent: /sluss-test-restore, output_limit: 16M}
+git: {poll_interval: 5s}
+YAML
+admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
+export SLUSS_TOKEN=$admin
+slussd_start 1
+"$SLUSS" project create p --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+slussd_stop
+# The backup: a project, no runs yet.
+sqlite3 "$tmp/state/sluss.db" ".backup '$tmp/backup.db'"; expect_rc "backup" 0 $?
+
+slussd_start 2
+work=$tmp/work
+mkdir -p "$work"
+git -C "$work" init -q -b main
+# Each run of the job prints the code it was given (marker.txt) and writes
+# something no other run can: a fresh nonce.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  a:
+    image: python-3.11
+    run: python3 -c "import os; n = os.urandom(16).hex(); print('nonce', n, open('marker.txt').read()); open('output/n.txt', 'w').write(n)"
+    outputs: {sensitive: [output/n.txt]}
+YAML
+echo first >"$work/marker.txt"
+git -C "$work" add -A && git -C "$work" commit -qm one && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+wait_status 1 a succeeded && ok || fail "run 1: $(job_field 1 a status_code) $(job_field 1 a reason)"
+before=$(job_field 1 a result.outputs)
+before_log=$("$SLUSS" logs "$(job_field 1 a id)")
+slussd_stop
+
+# Restore the backup over the state directory; jobs/ keeps the later job.
+rm -f "$tmp/state/sluss.db-wal" "$tmp/state/sluss.db-shm"
+cp "$tmp/backup.db" "$tmp/state/sluss.db"
+# New code is pushed while slussd is down (its hook cannot reach it).
+echo second >"$work/marker.txt"
+git -C "$work" commit -qam two && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+slussd_start 3
+# slussd catches up on the branch: the new commit becomes run 1, with job 1
+# again. It must run anew, on its own code.
+for _ in $(seq 100); do [[ -n $(job_field 1 a id 2>/dev/null) ]] && break; sleep 0.1; done
+wait_status 1 a succeeded && ok || fail "run 1 after the restore: $(job_field 1 a status_code) $(job_field 1 a reason)"
+after=$(job_field 1 a result.outputs)
+after_log=$("$SLUSS" logs "$(job_field 1 a id)")
+[[ -n $after && $after != "$before" ]] && ok || fail "the new job 1 adopted the old job 1's result: $after"
+[[ $after_log == nonce* && $after_log != "$before_log" ]] && ok || fail "the new job 1 shows the old job 1's log: $after_log"
+[[ $before_log == *first && $after_log == *second ]] && ok || fail "the new job 1 ran the old code: $after_log"
+# Two directories for job 1, attempt 1: the old one, untouched, and the new one.
+dirs=("$tmp"/state/jobs/1-1-*)
+[[ ${#dirs[@]} == 2 ]] && ok || fail "job directories for 1-1: ${dirs[*]}"
+nonces=$(for f in "$tmp"/state/jobs/1-1-*/outputs/output/n.txt; do cat "$f"; echo; done | sort -u | wc -l)
+[[ $nonces == 2 ]] && ok || fail "the two attempts' outputs are not their own"
+
+# A second commit: job 2 (the old job 2 never existed) runs too.
+echo "# three" >>"$work/sluss.yaml"
+git -C "$work" commit -qam three && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+wait_status 2 a succeeded && ok || fail "run 2: $(job_field 2 a status_code) $(job_field 2 a reason)"
+grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
+finish "restore"
