@@ -89,6 +89,17 @@ core::Result<int> HoldJobCgroup(const std::string& root, CgroupVersion version,
     errno = err;
     return fail("cannot watch for OOM kills in");
   }
+  // v1 charges a job's TCP buffers to its memory cgroup only when that
+  // cgroup has a kernel TCP limit of its own, set before any task joins;
+  // runc 1.1 no longer sets one. So the runtime's cgroup is made here, with
+  // the limit, and the runtime finds it (and applies the rest). A kernel
+  // without kmem accounting has no such file: nothing to do.
+  if (memory_bytes > 0) {
+    const fs::path job = dir / "job";
+    fs::create_directories(job, ec);
+    if (fs::exists(job / "memory.kmem.tcp.limit_in_bytes", ec))
+      (void)WriteText(job / "memory.kmem.tcp.limit_in_bytes", std::to_string(memory_bytes));
+  }
   return efd;
 }
 

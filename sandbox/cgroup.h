@@ -37,8 +37,10 @@ struct CgroupStats {
 // cgroup where the OOM happens; and an eventfd registered on its
 // memory.oom_control counts them (cgroup.event_control). HoldJobCgroup
 // creates `path` in the memory hierarchy with that limit and returns the
-// eventfd (close it after ReadCgroupStats); in v2 it does nothing and
-// returns -1 (the runtime creates `path` as the parent of its own).
+// eventfd (close it after ReadCgroupStats); it also makes `path`/job with a
+// kernel TCP limit equal to the memory (v1 does not charge socket buffers
+// to a cgroup without one). In v2 it does nothing and returns -1 (the
+// runtime creates `path` as the parent of its own; v2 charges sockets).
 core::Result<int> HoldJobCgroup(const std::string& root, CgroupVersion version,
                                 const std::string& path, std::int64_t memory_bytes);
 

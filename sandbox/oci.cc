@@ -1,5 +1,6 @@
 #include "sandbox/oci.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -140,7 +141,12 @@ json OciConfig(const RunSpec& spec, const BundleInputs& in) {
                         {"ambient", caps}}},
       {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", l.nofile}, {"soft", l.nofile}},
                    {{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}},
-                   {{"type", "RLIMIT_FSIZE"}, {"hard", l.output_bytes}, {"soft", l.output_bytes}}}},
+                   // No file larger than the larger of the two writable
+                   // spaces: it bounds outputs without an output file
+                   // system, and leaves /tmp its own size.
+                   {{"type", "RLIMIT_FSIZE"},
+                    {"hard", std::max(l.output_bytes, l.tmp_bytes)},
+                    {"soft", std::max(l.output_bytes, l.tmp_bytes)}}}},
       {"noNewPrivileges", true},
       {"oomScoreAdj", 500},
   };
@@ -199,8 +205,11 @@ json OciConfig(const RunSpec& spec, const BundleInputs& in) {
       {"cgroupsPath", CgroupPath(spec) + "/job"},
       {"resources",
        {{"devices", device_rules},
-        {"memory", {{"limit", l.memory_bytes}, {"swap", l.memory_bytes},
-                    {"disableOOMKiller", false}}},
+        {"memory", in.limit_kernel_tcp
+                       ? json{{"limit", l.memory_bytes}, {"swap", l.memory_bytes},
+                              {"kernelTCP", l.memory_bytes}, {"disableOOMKiller", false}}
+                       : json{{"limit", l.memory_bytes}, {"swap", l.memory_bytes},
+                              {"disableOOMKiller", false}}},
         {"cpu", {{"quota", l.milli_cpus * 100}, {"period", 100000}}},
         {"pids", {{"limit", l.pids}}}}},
       {"devices", devices},

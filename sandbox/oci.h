@@ -27,6 +27,10 @@ struct BundleInputs {
   std::vector<DeviceGrant> devices;
   std::vector<CdiMount> gpu_mounts;
   std::vector<std::string> gpu_env;  // from the CDI spec, "KEY=VALUE"
+  // cgroup v1 charges TCP buffers to a memory cgroup only under a kernel
+  // TCP limit of its own: without one, a job's socket buffers escape its
+  // memory limit (v2 charges them to memory itself).
+  bool limit_kernel_tcp = false;
 };
 
 // The job's cgroup, sluss-run's: "<parent>/<id>". The runtime's, the

@@ -100,6 +100,19 @@ TEST_CASE("config.json: cgroup limits, no swap, masked /proc paths") {
   CHECK(c["linux"]["cgroupsPath"] == "/sluss/sluss-7-1/job");
   CHECK(Has(c["linux"]["maskedPaths"], "/proc/kcore"));
   CHECK(Has(c["linux"]["readonlyPaths"], "/proc/sys"));
+  CHECK_FALSE(r["memory"].contains("kernelTCP"));
+  // cgroup v1: TCP buffers are charged only under a limit of their own.
+  json v1 = OciConfig(Spec(), {.output_dir = "/o", .limit_kernel_tcp = true});
+  CHECK(v1["linux"]["resources"]["memory"]["kernelTCP"] == 512 << 20);
+}
+
+TEST_CASE("config.json: no file may outgrow the larger writable space; /tmp keeps its size") {
+  RunSpec s = Spec();
+  s.limits.output_bytes = 64LL << 20;
+  s.limits.tmp_bytes = 1LL << 30;
+  json c = OciConfig(s, {.output_dir = "/o"});
+  for (const auto& r : c["process"]["rlimits"])
+    if (r["type"] == "RLIMIT_FSIZE") CHECK(r["hard"] == 1LL << 30);
 }
 
 TEST_CASE("config.json: GPUs are exactly the granted devices, after a default deny") {

@@ -183,6 +183,20 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
       RemoveCgroupDirs(spec->cgroup_root, version, CgroupPath(*spec));
       result.runtime = std::filesystem::path(spec->runtime).filename();
       result.image_digest = spec->image.digest;
+      // What it ran under, and since about when (the spec is written at
+      // launch): the record of a lost job says as much as can be known.
+      result.limit_milli_cpus = spec->limits.milli_cpus;
+      result.limit_memory_bytes = spec->limits.memory_bytes;
+      result.limit_time_seconds = spec->limits.time_limit.count();
+      result.limit_output_bytes = spec->limits.output_bytes;
+      struct stat st;
+      if (::stat((dir + "/spec.json").c_str(), &st) == 0) {
+        const core::TimePoint launched = core::FromUnixMillis(
+            std::int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000);
+        result.started_at = core::FormatRfc3339(launched);
+        result.wall_seconds =
+            std::chrono::duration<double>(core::SystemClock().Now() - launched).count();
+      }
     }
   }
   const std::string mnt = dir + "/output-mnt";

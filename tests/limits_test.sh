@@ -87,6 +87,7 @@ if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # v2
 else:
     out["memory"] = read("/sys/fs/cgroup/memory/memory.limit_in_bytes")
     out["swap"] = read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+    out["tcp"] = read("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes")
     quota = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
     period = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 out["cpu_quota"], out["cpu_period"] = int(quota), int(period)
@@ -118,6 +119,15 @@ actions:
     image: python-3.11
     run: python3 -c "import time; time.sleep(120)"
     resources: {time: 5s, memory: 128M}
+  nearfull:
+    image: python-3.11
+    run: python3 -c "import os; s = os.statvfs('output'); open('output/big', 'wb').write(bytes(s.f_bavail * s.f_frsize - (512 << 10)))"
+    resources: {disk: 20M, memory: 128M}
+    outputs: {sensitive: [output/big]}
+  scratch:
+    image: python-3.11
+    run: python3 -c "open('/tmp/x', 'wb').write(bytes(100 << 20)); print('scratch ok')"
+    resources: {disk: 10M, memory: 512M}
   modest:
     image: python-3.11
     run: python3 -c "b = bytearray(32 << 20); open('output/o.txt', 'w').write('ok')"
@@ -136,7 +146,7 @@ wait_end() {  # wait_end ACTION: until the job of run 1 has ended (90 s at most)
   done
   return 1
 }
-for a in declared defaults gpu hungry sleepy modest; do
+for a in declared defaults gpu hungry sleepy nearfull scratch modest; do
   wait_end "$a" || fail "$a did not end: $(job_field 1 "$a" reason)"
 done
 limits_of() {  # the LIMITS line the job printed
@@ -151,6 +161,7 @@ import json, sys
 l = json.load(open(sys.argv[1]))
 assert l["memory"] == str(256 << 20), l          # memory: 256M
 assert l["swap"] in (str(256 << 20), "0", "max"), l  # no swap beyond memory
+assert l.get("tcp", str(256 << 20)) == str(256 << 20), l  # v1: socket buffers too
 assert l["cpu_quota"] * 4 == l["cpu_period"], l  # cpus: 250m
 mib = l["disk"] / (1 << 20)
 assert 80 <= mib <= 100, l                       # disk: 100M (less ext4's own)
@@ -199,11 +210,18 @@ wall=$(job_field 1 sleepy result.wall_seconds)
 python3 -c "import sys; w = float(sys.argv[1]); sys.exit(0 if 5 <= w < 10 else 1)" "$wall" && ok ||
   fail "sleepy ran $wall s with a 5 s limit"
 
-# 6. Under all its limits: succeeded, with its output.
+# 6. Close to its output space but not past it, exit 0: succeeded (not
+# output_limit); /tmp is scratch of its own size, not bound by `disk`.
+[[ $(job_field 1 nearfull status_code) == succeeded ]] && ok ||
+  fail "nearfull: $(job_field 1 nearfull status_code) $(job_field 1 nearfull reason)"
+[[ $(job_field 1 scratch status_code) == succeeded ]] && ok ||
+  fail "scratch: $(job_field 1 scratch status_code) $(job_field 1 scratch reason)"
+
+# 7. Under all its limits: succeeded, with its output.
 [[ $(job_field 1 modest status_code) == succeeded ]] && ok || fail "modest: $(job_field 1 modest reason)"
 [[ $(job_field 1 modest result.outputs) == *output/o.txt* ]] && ok || fail "modest: no output"
 
-# 7. Refused at push: more memory than the project may use in all, named
+# 8. Refused at push: more memory than the project may use in all, named
 # with its line, not left pending forever.
 "$SLUSS" quota set lim max.memory=1G >/dev/null; expect_rc "quota set" 0 $?
 cat >"$work/sluss.yaml" <<'YAML'
