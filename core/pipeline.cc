@@ -384,6 +384,11 @@ class PipelineChecker {
       if (auto v = Quantity<std::int64_t>(*it->second, p, ParseMilliCpus)) {
         if (*v == 0) {
           c_.Report(it->second->pos, p, "must be more than 0");
+        } else if (*v < kMinMilliCpus) {
+          // The kernel's smallest CPU quota is 1 ms in each 100 ms.
+          c_.Report(it->second->pos, p,
+                    StrCat("cpus ", Quote(it->second->value), " is less than the smallest share, ",
+                           kMinMilliCpus, "m"));
         } else {
           r.milli_cpus = *v;
         }
@@ -397,6 +402,12 @@ class PipelineChecker {
                     StrCat("memory ", Quote(it->second->value),
                            " is less than 1M; did you forget the unit "
                            "(e.g. 16G)?"));
+        } else if (*v < kMinMemoryBytes) {
+          // The container's own start needs some: below this a job dies
+          // before it runs.
+          c_.Report(it->second->pos, p,
+                    StrCat("memory ", Quote(it->second->value),
+                           " is less than a job needs to start; the least is 16M"));
         } else {
           r.memory_bytes = *v;
         }
@@ -418,6 +429,11 @@ class PipelineChecker {
       if (auto v = Quantity<std::int64_t>(*it->second, p, ParseBytes)) {
         if (*v == 0) {
           c_.Report(it->second->pos, p, "must be more than 0");
+        } else if (*v < kMinDiskBytes) {
+          // The output file system's own structures need some.
+          c_.Report(it->second->pos, p,
+                    StrCat("disk ", Quote(it->second->value), " is too small for a file system; "
+                                                              "the least is 1M"));
         } else {
           r.disk_bytes = *v;
         }

@@ -27,6 +27,12 @@ inline constexpr std::size_t kMaxPipelineBytes = 1 << 20;  // 1 MiB
 inline constexpr int kPipelineVersion = 1;
 inline constexpr int kMaxRetries = 10;
 inline constexpr int kMaxPriority = 100;
+// The least a job may ask for: the kernel's smallest CPU quota (1 ms in
+// 100 ms), what a container needs to start, what an ext4 output file
+// system needs for itself.
+inline constexpr std::int64_t kMinMilliCpus = 10;
+inline constexpr std::int64_t kMinMemoryBytes = std::int64_t{16} << 20;
+inline constexpr std::int64_t kMinDiskBytes = std::int64_t{1} << 20;
 
 struct RetryPolicy {
   int max = 0;  // further attempts after the first

@@ -1,6 +1,7 @@
 #include "scheduler/admission.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,12 @@ using core::StrCat;
 template <typename T>
 std::string Asks(const std::optional<T>& declared, const std::string& what) {
   return declared ? StrCat("asks for ", what) : StrCat("gets ", what, " by default");
+}
+
+std::string Hours(double h) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", h);
+  return buf;
 }
 
 const core::Image* FindImage(const std::vector<core::Image>& images, const std::string& name) {
@@ -65,6 +72,24 @@ std::optional<std::string> NeverFits(const core::ResourceRequest& request,
     return StrCat(Asks(request.time_limit, core::FormatDuration(r.time_limit)),
                   "; the project allows ", core::FormatDuration(*q.per_job.max_time),
                   " per job (per_job.max_time)");
+  if (r.gpus > 0 && q.per_user.max_gpus && r.gpus > *q.per_user.max_gpus)
+    return StrCat(Asks(request.gpus, StrCat(r.gpus, " GPUs")), "; the project allows ",
+                  *q.per_user.max_gpus, " per person (per_user.max_gpus)");
+  // The GPU-hour budget is charged by reservation (GPUs x time limit) at
+  // start: a job whose reservation exceeds the whole budget never starts.
+  if (r.gpus > 0 && q.budget) {
+    const double hours =
+        r.gpus * std::chrono::duration<double, std::ratio<3600>>(r.time_limit).count();
+    if (hours > q.budget->gpu_hours)
+      return StrCat("reserves ", r.gpus, " GPUs for ", core::FormatDuration(r.time_limit),
+                    " (", Hours(hours), " GPU-hours); the project's budget is ",
+                    Hours(q.budget->gpu_hours), " GPU-hours per ", q.budget->period,
+                    " (budget.gpu_hours)");
+  }
+  if (q.max_running_jobs && *q.max_running_jobs <= 0)
+    return "the project may run no jobs now (max_running_jobs is 0); ask an admin";
+  if (q.per_user.max_running_jobs && *q.per_user.max_running_jobs <= 0)
+    return "the project lets no person run jobs now (per_user.max_running_jobs is 0); ask an admin";
   return std::nullopt;
 }
 

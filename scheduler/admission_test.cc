@@ -215,6 +215,32 @@ TEST_CASE("refusals at submit, each at its position with the limit named") {
                     "    resources: {cpus: 12}\n", f);
     CHECK(e.at(0) == "sluss.yaml:3:3: actions.c.resources: asks for 12 CPUs; the largest node has 8");
   }
+  SECTION("GPUs over what one person may hold") {
+    f.quota = {};
+    f.quota.per_user.max_gpus = 1;
+    auto e = Errors("version: 1\nactions:\n  g:\n    image: python-3.11\n    run: x\n"
+                    "    resources: {gpus: 2}\n", f);
+    CHECK(e.at(0) == "sluss.yaml:3:3: actions.g.resources: asks for 2 GPUs; the project allows 1 "
+                     "per person (per_user.max_gpus)");
+  }
+  SECTION("a GPU reservation over the whole budget") {
+    f.quota = {};
+    f.quota.budget = core::Quota::Budget{.gpu_hours = 1, .period = "month"};
+    auto e = Errors("version: 1\nactions:\n  g:\n    image: python-3.11\n    run: x\n"
+                    "    resources: {gpus: 1, time: 2h}\n", f);
+    CHECK(e.at(0) == "sluss.yaml:3:3: actions.g.resources: reserves 1 GPUs for 2h (2.0 GPU-hours); "
+                     "the project's budget is 1.0 GPU-hours per month (budget.gpu_hours)");
+  }
+  SECTION("a project that may run no jobs") {
+    f.quota = {};
+    f.quota.max_running_jobs = 0;
+    auto e = Errors("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n", f);
+    CHECK(e.at(0).find("max_running_jobs is 0") != std::string::npos);
+    f.quota.max_running_jobs.reset();
+    f.quota.per_user.max_running_jobs = 0;
+    e = Errors("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n", f);
+    CHECK(e.at(0).find("per_user.max_running_jobs is 0") != std::string::npos);
+  }
   SECTION("time over the per-job limit") {
     auto e = Errors("version: 1\nactions:\n  t:\n    image: python-3.11\n    run: x\n"
                     "    resources: {time: 3h}\n", f);
