@@ -94,6 +94,12 @@ json View(const core::Job& j) {
           {"exit_code", j.exit_code ? json(*j.exit_code) : json()},
           {"node", j.node.empty() ? json() : json(j.node)},
           {"gpus", j.gpus},
+          {"placed", j.placed ? json{{"milli_cpus", j.placed->milli_cpus},
+                                     {"memory_bytes", j.placed->memory_bytes},
+                                     {"time_limit_s", j.placed->time_limit.count()},
+                                     {"disk_bytes", j.placed->disk_bytes},
+                                     {"gpus", j.placed->gpus}}
+                              : json()},
           {"result", ResultView(j.result_json)}};
 }
 

@@ -60,6 +60,8 @@ struct JobUpdate {
   std::optional<std::string> result_json;
   std::optional<int> exit_code;
   std::optional<TimePoint> eligible_at;
+  // The resources the attempt is placed with (set with `preparing`).
+  std::optional<Resources> placed;
 };
 
 // One status change of a batch (Store::TransitionJobs).

@@ -161,6 +161,10 @@ struct Job {
   std::string result_json;
   // A retried job waits until then (exponential backoff).
   std::optional<TimePoint> eligible_at;
+  // What the current (or last) attempt was placed with: the resources the
+  // sandbox enforces, fixed at its start (a quota lowered later changes
+  // nothing for it). Empty before its first start.
+  std::optional<Resources> placed;
 
   JobState state() const { return StateOf(status); }
 };

@@ -130,7 +130,9 @@ void Engine::Start(core::Executor& executor) {
       const core::Job& job = *by_id.at(a.job);
       std::vector<int> gpus;
       for (const auto& g : job.gpus) gpus.push_back(std::atoi(g.c_str()));
-      const core::Placement placement{job.node, gpus, RequestOf(job, QuotaOf(job.project))};
+      const core::Placement placement{job.node, gpus,
+                                      job.placed ? *job.placed
+                                                 : RequestOf(job, QuotaOf(job.project))};
       const core::Run* run = RunOf(job.run_id);
       auto req = run ? preparer_.Prepare(job, *run, placement)
                      : core::Result<core::LaunchRequest>(core::NotFound("run gone"));
@@ -324,7 +326,8 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       // Nobody cancelled it through sluss (the store would say so): the
       // engine stopped it past its time limit, or something on the node
       // stopped its supervisor.
-      const auto limit = RequestOf(*job, QuotaOf(job->project)).time_limit;
+      const auto limit = job->placed ? job->placed->time_limit
+                                     : RequestOf(*job, QuotaOf(job->project)).time_limit;
       const auto& o = f.outcome;
       // Also after a restart, which forgets `overran_`: it ran its limit.
       if (overran || (o.started_at && o.ended_at && *o.ended_at - *o.started_at >= limit)) {
@@ -489,6 +492,8 @@ void Engine::Cycle() {
     const std::string user = run ? run->submitted_by : "";
     core::Resources request = RequestOf(job, quotas[job.project]);
     if (job.state() == core::JobState::kRunning) {
+      // What it was placed with, not what a changed quota would give now.
+      if (job.placed) request = *job.placed;
       RunningJob r{job.id, job.project, user, job.node, request, {},
                    job.started_at.value_or(now)};
       for (const auto& g : job.gpus) r.gpus.push_back(std::atoi(g.c_str()));
@@ -590,7 +595,8 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
     for (int g : start.gpus) gpus.push_back(std::to_string(g));
     preparing.push_back({job.id, job.status, StatusCode::kPreparing,
                          StrCat("starting on ", start.node),
-                         core::JobUpdate{.node = start.node, .gpus = gpus}});
+                         core::JobUpdate{.node = start.node, .gpus = gpus,
+                                         .placed = request->resources}});
     requests.push_back(std::move(*request));
   }
   // Persisted first: a crash after this line re-attaches or relaunches.

@@ -29,7 +29,8 @@ namespace {
 constexpr const char* kJobColumns =
     "id, run_id, project, action, status, reason, attempt, spec, cache_key, "
     "created_at, updated_at, started_at, ended_at, exit_code, node, gpus, "
-    "result, eligible_at";
+    "result, eligible_at, placed_milli_cpus, placed_memory_bytes, placed_time_s, "
+    "placed_disk_bytes";
 
 core::Job ReadJob(const Stmt& s) {
   core::Job j;
@@ -57,6 +58,15 @@ core::Job ReadJob(const Stmt& s) {
       if (g.is_string()) j.gpus.push_back(g.get<std::string>());
   j.result_json = s.Text(16);
   if (auto v = s.OptInt(17)) j.eligible_at = core::FromUnixMillis(*v);
+  if (!s.IsNull(18)) {
+    core::Resources r;
+    r.gpus = static_cast<int>(j.gpus.size());
+    r.milli_cpus = s.Int(18);
+    r.memory_bytes = s.Int(19);
+    r.time_limit = std::chrono::seconds(s.Int(20));
+    r.disk_bytes = s.Int(21);
+    j.placed = r;
+  }
   return j;
 }
 
@@ -657,7 +667,11 @@ Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdat
       "eligible_at = CASE WHEN ?6 THEN ?5 ELSE eligible_at END, "
       "used_cpu_seconds = coalesce(?8, used_cpu_seconds), "
       "used_wall_seconds = coalesce(?9, used_wall_seconds), "
-      "used_gpus = coalesce(?10, used_gpus) WHERE id = ?7");
+      "used_gpus = coalesce(?10, used_gpus), "
+      "placed_milli_cpus = coalesce(?11, placed_milli_cpus), "
+      "placed_memory_bytes = coalesce(?12, placed_memory_bytes), "
+      "placed_time_s = coalesce(?13, placed_time_s), "
+      "placed_disk_bytes = coalesce(?14, placed_disk_bytes) WHERE id = ?7");
   std::optional<std::string> gpus;
   if (update.gpus) gpus = nlohmann::json(*update.gpus).dump();
   // What the attempt used, for accounting, from the typed result; a result
@@ -682,6 +696,14 @@ Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdat
       .Bind(8, cpu)
       .Bind(9, wall)
       .Bind(10, used_gpus);
+  if (update.placed) {
+    u.Bind(11, update.placed->milli_cpus)
+        .Bind(12, update.placed->memory_bytes)
+        .Bind(13, static_cast<std::int64_t>(update.placed->time_limit.count()))
+        .Bind(14, update.placed->disk_bytes);
+  } else {
+    u.BindNull(11).BindNull(12).BindNull(13).BindNull(14);
+  }
   if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "update job"));
   return {};
 }

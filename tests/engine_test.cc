@@ -449,3 +449,30 @@ TEST_CASE("engine: a job end whose recording fails is logged and recorded at the
 
 }  // namespace
 }  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: a running job keeps the limits it was placed with when the quota is lowered") {
+  Fixture f;
+  core::Quota q;
+  q.per_job.max_time = 600s;
+  f.Submit();
+  REQUIRE(f.store->UpdateQuota("p1", q));
+  Scheduler s(f);
+  s.Start();
+  REQUIRE(f.Job("extract").placed);
+  CHECK(f.Job("extract").placed->time_limit == 600s);
+  q.per_job.max_time = 30s;
+  REQUIRE(f.store->UpdateQuota("p1", q));
+  f.clock.Advance(120s);  // past the lowered limit and the grace
+  s.engine.RunOnce();
+  CHECK(s.exec.cancelled.empty());
+  CHECK(f.Job("extract").placed->time_limit == 600s);
+  f.clock.Advance(600s);  // past its own limit and the grace
+  s.engine.RunOnce();
+  CHECK(s.exec.cancelled.size() == 1);
+}
+
+}  // namespace
+}  // namespace sluss

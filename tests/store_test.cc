@@ -359,13 +359,18 @@ TEST_CASE("schema 8: what ended jobs used is carried over from their stored resu
     clock.Advance(1h);
     REQUIRE(s->TransitionJob(extract, StatusCode::kExecuting, StatusCode::kSucceeded, "", clock.Now()));
   }
-  // The database as schema 7 left it: a result in JSON, no used_* columns.
+  // The database as schema 7 left it: a result in JSON, no used_* (nor
+  // placed_*) columns.
   REQUIRE(testing::RunSql(dir / "state.db",
                           "UPDATE jobs SET result = '{\"status\":\"succeeded\",\"cpu_seconds\":"
                           "7200,\"wall_seconds\":3600,\"gpus\":[\"0\"]}' WHERE action = 'extract';"
                           "ALTER TABLE jobs DROP COLUMN used_cpu_seconds;"
                           "ALTER TABLE jobs DROP COLUMN used_wall_seconds;"
                           "ALTER TABLE jobs DROP COLUMN used_gpus;"
+                          "ALTER TABLE jobs DROP COLUMN placed_milli_cpus;"
+                          "ALTER TABLE jobs DROP COLUMN placed_memory_bytes;"
+                          "ALTER TABLE jobs DROP COLUMN placed_time_s;"
+                          "ALTER TABLE jobs DROP COLUMN placed_disk_bytes;"
                           "PRAGMA user_version = 7;")
               .exit_code == 0);
   auto s = OpenOrDie(dir / "state.db");

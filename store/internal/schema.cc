@@ -200,6 +200,15 @@ UPDATE jobs SET
   used_gpus = coalesce(json_array_length(result, '$.gpus'), 0)
 WHERE json_valid(result);
 )sql",
+      // 9: the resources an attempt was placed with (what the sandbox
+      // enforces), kept with the job: a quota lowered while it runs does
+      // not change them.
+      R"sql(
+ALTER TABLE jobs ADD COLUMN placed_milli_cpus INTEGER;
+ALTER TABLE jobs ADD COLUMN placed_memory_bytes INTEGER;
+ALTER TABLE jobs ADD COLUMN placed_time_s INTEGER;
+ALTER TABLE jobs ADD COLUMN placed_disk_bytes INTEGER;
+)sql",
   };
   return migrations;
 }
