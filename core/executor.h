@@ -119,7 +119,10 @@ class Executor {
   // Asks the attempt to stop: kGraceful sends TERM, then KILL after a grace
   // time; kNow kills at once (a revoked permit: the data must stop being
   // read now). Its end is reported through `finished` as cancelled.
-  enum class CancelMode { kGraceful, kNow };
+  // kSupervisor: the attempt's supervisor did not answer a stop (hung or
+  // frozen): it is killed, and its container with it; the end is reported
+  // as node_lost.
+  enum class CancelMode { kGraceful, kNow, kSupervisor };
   virtual Result<void> Cancel(JobId job, int attempt, CancelMode mode) = 0;
   // After a restart: watches each attempt again. One still running is
   // watched; one that ended while the daemon was down is reported finished;

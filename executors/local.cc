@@ -267,7 +267,8 @@ core::Result<void> LocalExecutor::Cancel(core::JobId job, int attempt, CancelMod
       if (w.job == job && w.attempt == attempt) dir = d;
   }
   if (dir.empty()) return {};  // not running here (ended, or never launched)
-  auto r = sandbox::CancelJob(dir, mode == CancelMode::kNow);
+  auto r = mode == CancelMode::kSupervisor ? sandbox::KillSupervisor(dir)
+                                           : sandbox::CancelJob(dir, mode == CancelMode::kNow);
   if (!r && r.error().code == core::ErrorCode::kFailedPrecondition) return {};  // ended
   return r;
 }

@@ -149,6 +149,16 @@ core::Result<void> CancelJob(const std::string& dir, bool now) {
   return {};
 }
 
+core::Result<void> KillSupervisor(const std::string& dir) {
+  JobProbe probe = ProbeJob(dir);
+  if (probe.state != JobProbe::State::kRunning || probe.pid <= 0)
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("the job is ", Name(probe.state), ", not running"));
+  if (::kill(probe.pid, SIGKILL) != 0)
+    return core::Internal(StrCat("cannot kill the supervisor: ", std::strerror(errno)));
+  return {};
+}
+
 core::Result<JobResult> CleanUpLost(const std::string& dir) {
   int fd = ::open(LockPath(dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return core::Internal(StrCat("cannot open the job's lock: ", std::strerror(errno)));

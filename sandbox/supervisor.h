@@ -60,6 +60,10 @@ core::Result<void> CancelJob(const std::string& job_dir, bool now = false);
 // supervisor was lost. Runs under the job's lock.
 core::Result<JobResult> CleanUpLost(const std::string& job_dir);
 
+// Kills the job's supervisor (SIGKILL), which did not answer a stop; the
+// job is then lost, and CleanUpLost stops its container.
+core::Result<void> KillSupervisor(const std::string& job_dir);
+
 // Writes `spec` to `job_dir`/spec.json atomically.
 core::Result<void> WriteSpec(const std::string& job_dir, const RunSpec& spec);
 

@@ -302,6 +302,7 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     }
     if (job->attempt != f.attempt) continue;  // a stale report
     const bool overran = overran_.contains({f.job, f.attempt});
+    supervisor_killed_.erase({f.job, f.attempt});
     cancel_sent_.erase({f.job, f.attempt});
     launched_.erase({f.job, f.attempt});
     overran_.erase({f.job, f.attempt});
@@ -322,7 +323,12 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     }
     StatusCode to = f.outcome.status;
     std::string message = f.outcome.message;
-    if (core::StateOf(to) == core::JobState::kCancelled) {
+    if (overran && to == StatusCode::kNodeLost) {
+      // Its supervisor was killed for not stopping it in time.
+      to = StatusCode::kTimedOut;
+      message = StrCat("the job ran past its time limit and did not stop; the scheduler killed it (",
+                       message, ")");
+    } else if (core::StateOf(to) == core::JobState::kCancelled) {
       // Nobody cancelled it through sluss (the store would say so): the
       // engine stopped it past its time limit, or something on the node
       // stopped its supervisor.
@@ -500,8 +506,8 @@ void Engine::Cycle() {
       s.running.push_back(std::move(r));
       // The engine's own time limit, behind the sandbox's: the attempt
       // ends timed_out, not cancelled.
-      if (executor_ && now > r.started_at + request.time_limit + options_.overrun_grace &&
-          cancel_sent_.insert({job.id, job.attempt}).second) {
+      const core::TimePoint overdue = r.started_at + request.time_limit + options_.overrun_grace;
+      if (executor_ && now > overdue && cancel_sent_.insert({job.id, job.attempt}).second) {
         overran_.insert({job.id, job.attempt});
         LogError(StrCat("job ", job.id.value, " attempt ", job.attempt, " ran ",
                         options_.overrun_grace.count(), " s past its time limit of ",
@@ -509,6 +515,16 @@ void Engine::Cycle() {
                         " without a result; stopping it"));
         if (auto c = executor_->Cancel(job.id, job.attempt, core::Executor::CancelMode::kNow); !c)
           LogError(StrCat("job ", job.id.value, ": cannot stop it: ", c.error().message));
+      } else if (executor_ && now > overdue + options_.overrun_grace &&
+                 overran_.contains({job.id, job.attempt}) &&
+                 supervisor_killed_.insert({job.id, job.attempt}).second) {
+        // The stop was not answered: its supervisor hangs (or is frozen).
+        LogError(StrCat("job ", job.id.value, " attempt ", job.attempt,
+                        " did not stop; killing its supervisor and container"));
+        if (auto c = executor_->Cancel(job.id, job.attempt,
+                                       core::Executor::CancelMode::kSupervisor);
+            !c)
+          LogError(StrCat("job ", job.id.value, ": cannot kill it: ", c.error().message));
       }
       continue;
     }

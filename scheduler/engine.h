@@ -170,6 +170,8 @@ class Engine {
   // Attempts the engine itself stopped for running past their time limit:
   // they end timed_out, not cancelled.
   std::set<std::pair<core::JobId, int>> overran_;
+  // ... and whose supervisor it then killed, for not answering that stop.
+  std::set<std::pair<core::JobId, int>> supervisor_killed_;
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
   // GPU-hours spent by project in the budget period named by the key.
   std::map<std::string, std::pair<std::string, double>> gpu_hours_;

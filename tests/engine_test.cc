@@ -46,8 +46,9 @@ class FakeExecutor final : public core::Executor {
     launched.push_back({r.job, r.attempt});
     return {};
   }
-  core::Result<void> Cancel(JobId job, int attempt, CancelMode) override {
+  core::Result<void> Cancel(JobId job, int attempt, CancelMode mode) override {
     cancelled.push_back({job, attempt});
+    modes.push_back(mode);
     return {};
   }
   std::vector<core::RunningAttempt> Reattach(
@@ -62,6 +63,7 @@ class FakeExecutor final : public core::Executor {
   core::Store& store_;
   std::vector<std::pair<JobId, int>> launched;
   std::vector<std::pair<JobId, int>> cancelled;
+  std::vector<CancelMode> modes;
   std::map<JobId, StatusCode> status_at_launch;
   std::vector<core::RunningAttempt> reattached;
   std::vector<core::RunningAttempt> never_launched;
@@ -472,6 +474,40 @@ TEST_CASE("engine: a running job keeps the limits it was placed with when the qu
   f.clock.Advance(600s);  // past its own limit and the grace
   s.engine.RunOnce();
   CHECK(s.exec.cancelled.size() == 1);
+}
+
+}  // namespace
+}  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: a job whose supervisor does not answer the stop is killed, and ends timed_out") {
+  Fixture f;
+  f.options.overrun_grace = 60s;
+  f.Submit(0, R"({"name":"extract","image":"host","resources":{"time_limit_s":5}})");
+  Scheduler s(f);
+  s.Start();
+  f.clock.Advance(70s);
+  s.engine.RunOnce();
+  REQUIRE(s.exec.modes.size() == 1);
+  CHECK(s.exec.modes[0] == core::Executor::CancelMode::kNow);
+  f.clock.Advance(30s);  // still no end: within the second grace
+  s.engine.RunOnce();
+  CHECK(s.exec.modes.size() == 1);
+  f.clock.Advance(40s);  // the supervisor hangs (frozen): it is killed
+  s.engine.RunOnce();
+  REQUIRE(s.exec.modes.size() == 2);
+  CHECK(s.exec.modes[1] == core::Executor::CancelMode::kSupervisor);
+  s.engine.RunOnce();
+  CHECK(s.exec.modes.size() == 2);  // once
+  // The executor finds it lost and reports so.
+  core::JobOutcome o = f.Outcome(StatusCode::kNodeLost, 0);
+  o.exit_code.reset();
+  o.message = "the job's supervisor stopped without a result";
+  s.cb.finished(f.ids["extract"], 1, o);
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kTimedOut);
 }
 
 }  // namespace
