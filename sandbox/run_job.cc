@@ -285,6 +285,11 @@ class Job {
   // thread of its own: started when the container's processes are gone,
   // beside the runtime's own teardown, or else by Finish. Finish waits for
   // the collection, Cleanup for the release.
+  // A job that sluss-run stopped (its time ran out, or it was cancelled)
+  // keeps no outputs: they are unfinished, no job may read them, and
+  // copying gigabytes of them would hold its end long past its limit.
+  bool Collects() const { return !timed_out_ && !cancelled_; }
+
   void Release(bool collect) {
     if (releasing_.joinable()) return;
     auto collected = std::make_shared<std::promise<void>>();
@@ -435,7 +440,7 @@ class Job {
       }
       if (!exited && watch_at != kNever && now >= watch_at) {
         const Watch watch = WatchContainer(pid_file, pidfd);
-        if (watch == Watch::kGone) Release(true);
+        if (watch == Watch::kGone) Release(Collects());
         if (watch != Watch::kLater) {
           watch_at = kNever;
         } else {
@@ -460,7 +465,7 @@ class Job {
         // the runtime still deletes the container.
         ::close(pidfd);
         pidfd = -1;
-        Release(true);
+        Release(Collects());
       }
       if (fds[0].revents) out_open = Pump(out[0], out_log);
       if (fds[1].revents) err_open = Pump(err[0], err_log);
@@ -548,7 +553,7 @@ class Job {
 
   void Finish() {
     (void)AwaitOutputFs();  // after an error in Prepare
-    Release(result_.status.empty());  // unless the container's end started it
+    Release(result_.status.empty() && Collects());  // unless the container's end started it
     collected_.wait();
     std::vector<std::string> problems;
     if (result_.status.empty() && outputs_) {

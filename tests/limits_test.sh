@@ -117,8 +117,9 @@ actions:
     resources: {memory: 64M, time: 60s}
   sleepy:
     image: python-3.11
-    run: python3 -c "import time; time.sleep(120)"
-    resources: {time: 5s, memory: 128M}
+    run: python3 -c "import time; open('output/partial', 'wb').write(bytes(40 << 20)); time.sleep(120)"
+    resources: {time: 5s, memory: 128M, disk: 64M}
+    outputs: {sensitive: [output/partial]}
   nearfull:
     image: python-3.11
     run: python3 -c "import os; s = os.statvfs('output'); open('output/big', 'wb').write(bytes(s.f_bavail * s.f_frsize - (512 << 10)))"
@@ -209,6 +210,8 @@ EOF
 wall=$(job_field 1 sleepy result.wall_seconds)
 python3 -c "import sys; w = float(sys.argv[1]); sys.exit(0 if 5 <= w < 10 else 1)" "$wall" && ok ||
   fail "sleepy ran $wall s with a 5 s limit"
+# ... and keeps no outputs: unfinished, and nothing may read them.
+[[ $(job_field 1 sleepy result.outputs) == "[]" ]] && ok || fail "sleepy kept outputs: $(job_field 1 sleepy result.outputs)"
 
 # 6. Close to its output space but not past it, exit 0: succeeded (not
 # output_limit); /tmp is scratch of its own size, not bound by `disk`.
