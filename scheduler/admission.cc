@@ -129,6 +129,11 @@ std::string CacheKey(const core::JobSpec& spec, const std::string& image_digest,
 
 core::Result<Admission> Admit(const core::PipelineResult& parsed, const AdmissionFacts& f) {
   Admission out;
+  if (!f.tree_error.empty()) {
+    out.errors.push_back(StrCat("commit ", f.commit_short, ": ", f.tree_error,
+                                ": remove that entry from the history and push again"));
+    return out;
+  }
   if (!parsed) {
     for (const auto& d : parsed.error()) out.errors.push_back(d.ToString());
     return out;

@@ -62,6 +62,10 @@ struct AdmissionFacts {
   // cache for the actions asked for (all when none are named).
   std::vector<std::string> only_actions;
   bool force = false;
+  // Why the commit's tree may not become a workspace (an entry whose name
+  // could leave it, gitsync::BadTreeEntryName), naming the path; empty: fine.
+  // Such a run is refused whatever its sluss.yaml says.
+  std::string tree_error;
   // Recorded in each job's spec.
   core::Submission submission;
 };

@@ -292,6 +292,23 @@ TEST_CASE("a required signature: an unsigned commit makes a failed run that says
   CHECK(ok->jobs.size() == 3);
 }
 
+TEST_CASE("a tree with a name that could leave the workspace makes a failed run naming it") {
+  AdmissionFacts f = Facts();
+  f.tree_error = "tree entry '../../../PWNED-tree' refused: a '/' in the name";
+  auto a = Admit(Parse(kStudy), f);
+  REQUIRE(a);
+  CHECK(a->jobs.empty());
+  REQUIRE(a->errors.size() == 1);
+  CHECK(a->errors[0] ==
+        "commit 1a2b3c4d5e: tree entry '../../../PWNED-tree' refused: a '/' in the name: "
+        "remove that entry from the history and push again");
+  // Also when sluss.yaml does not parse: the tree is what must be fixed.
+  auto b = Admit(Parse("version: 9\n"), f);
+  REQUIRE(b);
+  REQUIRE(b->errors.size() == 1);
+  CHECK(b->errors[0].starts_with("commit 1a2b3c4d5e: tree entry"));
+}
+
 TEST_CASE("the project's queue limit refuses the whole run") {
   AdmissionFacts f = Facts();
   f.quota.max_queued_jobs = 4;
