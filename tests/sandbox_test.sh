@@ -188,6 +188,49 @@ grep -q "ptrace -1 Operation not permitted" "$J/stdout.log" && ok || fail "ptrac
 grep -q UNSHARED "$J/stdout.log" && fail "unshare worked" || ok
 grep -q MOUNTED "$J/stdout.log" && fail "mount worked" || ok
 
+# --- Sockets: only AF_UNIX, AF_INET, AF_INET6 and NETLINK_ROUTE ---
+# A refused family says EPERM (the filter), not EAFNOSUPPORT (a kernel
+# without it): AF_VSOCK reaches the hypervisor, AF_PACKET raw frames.
+spec sockets 'exec python3 /workspace/sockets.py'
+cat >"$J/ws/sockets.py" <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.socket.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_int]
+def try_socket(name, family, kind, proto=0):
+    fd = libc.socket(family, kind, proto)
+    err = ctypes.get_errno()
+    print(name, "OPEN" if fd >= 0 else os.strerror(err), flush=True)
+    if fd >= 0: os.close(fd)
+STREAM, DGRAM, RAW = 1, 2, 3
+try_socket("AF_UNIX", 1, STREAM)
+try_socket("AF_INET", 2, STREAM)
+try_socket("AF_INET6", 10, DGRAM)
+try_socket("NETLINK_ROUTE", 16, RAW, 0)
+for name, family, kind, proto in [
+        ("AF_VSOCK", 40, STREAM, 0), ("AF_VSOCK_DGRAM", 40, DGRAM, 0),
+        ("AF_PACKET", 17, RAW, 0x0300), ("AF_BLUETOOTH", 31, RAW, 0),
+        ("AF_ALG", 38, 5, 0), ("AF_KEY", 15, RAW, 2), ("AF_XDP", 44, RAW, 0),
+        ("AF_CAN", 29, RAW, 1), ("AF_TIPC", 30, 5, 0), ("AF_RDS", 21, 5, 0),
+        ("AF_PPPOX", 24, DGRAM, 0), ("AF_LLC", 26, DGRAM, 0), ("AF_NFC", 39, DGRAM, 0),
+        ("AF_SMC", 43, STREAM, 0), ("AF_QIPCRTR", 42, DGRAM, 0),
+        ("NETLINK_AUDIT", 16, RAW, 9), ("NETLINK_KOBJECT_UEVENT", 16, RAW, 15),
+        ("AF_VSOCK_HIGH_BITS", (1 << 32) | 40, STREAM, 0)]:
+    try_socket(name, family, kind, proto)
+import socket
+a, b = socket.socketpair(); print("socketpair OPEN", flush=True)
+PY
+"$RUN" run "$J" >"$J/run.out" 2>&1
+expect "a job trying socket families" "$(field status)" succeeded
+for allowed in AF_UNIX AF_INET AF_INET6 NETLINK_ROUTE socketpair; do
+  grep -qx "$allowed OPEN" "$J/stdout.log" && ok || fail "$allowed refused: $(out) $(cat "$J/stderr.log")"
+done
+for refused in AF_VSOCK AF_VSOCK_DGRAM AF_PACKET AF_BLUETOOTH AF_ALG AF_KEY AF_XDP AF_CAN AF_TIPC \
+               AF_RDS AF_PPPOX AF_LLC AF_NFC AF_SMC AF_QIPCRTR NETLINK_AUDIT NETLINK_KOBJECT_UEVENT \
+               AF_VSOCK_HIGH_BITS; do
+  grep -qx "$refused Operation not permitted" "$J/stdout.log" && ok ||
+    fail "$refused not refused by the filter: $(grep "^$refused " "$J/stdout.log")"
+done
+
 # --- 32-bit system calls (int 0x80, a classic way around a filter): the
 # profile lists only the native architecture, so the kernel kills the job.
 if [[ $(uname -m) == x86_64 ]] && command -v gcc >/dev/null; then
