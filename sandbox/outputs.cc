@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "core/glob.h"
@@ -23,6 +25,55 @@ using core::StrCat;
 constexpr int kMaxDepth = 32;
 constexpr std::size_t kMaxEntries = 100'000;
 
+// A job's file names are its data: any bytes but '/' and NUL, up to 255
+// per name and 4 KiB per path. What sluss records (result.json, the
+// database, provenance, `run show`) is UTF-8 text that people read, so an
+// output's path must be printable UTF-8 of a sensible length; others are
+// refused by name, escaped.
+constexpr std::size_t kMaxOutputPath = 1024;
+constexpr std::size_t kMaxShown = 160;
+
+// `path` for a message: control characters and bytes that are not UTF-8 as
+// \xNN, long paths cut with "...", so that the message itself is text.
+std::string Printable(std::string_view path) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < path.size() && out.size() < kMaxShown) {
+    const auto u = static_cast<unsigned char>(path[i]);
+    std::size_t bad = core::FindInvalidUtf8(path.substr(i, 4));
+    const std::size_t len = u < 0x80 ? 1 : u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : 2;
+    if (u < 0x20 || u == 0x7f || (u >= 0x80 && (bad != std::string_view::npos && bad < len))) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+      ++i;
+    } else {
+      out.append(path.substr(i, len));
+      i += len;
+    }
+  }
+  if (i < path.size()) out += "...";
+  return out;
+}
+
+// Why `path` (from the job's directory) may not be an output's name, or
+// nothing.
+std::optional<std::string> NameProblem(std::string_view path) {
+  if (path.size() > kMaxOutputPath)
+    return StrCat(Printable(path), " has a path of ", path.size(), " bytes; the limit is ",
+                  kMaxOutputPath, "; it was not collected");
+  if (core::FindInvalidUtf8(path) != std::string_view::npos)
+    return StrCat(Printable(path), " has a name that is not UTF-8; it was not collected");
+  for (char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f)
+      return StrCat(Printable(path),
+                    " has a control character (a newline, a tab, ...) in its name; it was not "
+                    "collected");
+  }
+  return std::nullopt;
+}
+
 struct Entry {
   std::string path;  // "output/..."
   struct stat st;
@@ -33,7 +84,7 @@ core::Result<void> Walk(int dirfd, const std::string& prefix, int depth,
                         std::vector<Entry>& out) {
   if (depth > kMaxDepth)
     return core::Fail(core::ErrorCode::kResourceExhausted,
-                      StrCat(prefix, " is nested more than ", kMaxDepth, " deep"));
+                      StrCat(Printable(prefix), " is nested more than ", kMaxDepth, " deep"));
   int fd = ::dup(dirfd);
   if (fd < 0) return core::Internal(StrCat("dup: ", std::strerror(errno)));
   DIR* dir = ::fdopendir(fd);
@@ -118,6 +169,10 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
       }
     }
     if (!wanted) continue;
+    if (auto why = NameProblem(e.path)) {
+      if (!S_ISDIR(e.st.st_mode)) result.problems.push_back(std::move(*why));
+      continue;
+    }
     if (!S_ISREG(e.st.st_mode)) {
       if (S_ISDIR(e.st.st_mode)) continue;  // "output/**" walks through dirs
       result.problems.push_back(StrCat(e.path, " is ", Kind(e.st.st_mode),

@@ -127,7 +127,35 @@ class Job {
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
+  // Never throws: whatever goes wrong in sluss-run itself ends the job as
+  // internal_error with the reason, its container stopped.
   JobResult Run() {
+    try {
+      return RunUnguarded();
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      try {
+        KillAndDelete();
+        Release(false);
+        if (collected_.valid()) collected_.wait();
+      } catch (const std::exception&) {
+      }
+      return Fail("internal_error", StrCat("sluss-run failed while supervising the job (", what,
+                                           "); the job was stopped"));
+    }
+  }
+
+  // Waits for the output file system's release; closes the OOM watch.
+  // REQUIRES: Run returned.
+  void Cleanup() {
+    (void)AwaitOutputFs();
+    if (releasing_.joinable()) releasing_.join();
+    if (oom_fd_ >= 0) ::close(oom_fd_);
+    oom_fd_ = -1;
+  }
+
+ private:
+  JobResult RunUnguarded() {
     result_.started_at = Now();
     auto spec = internal::ReadJson(dir_ + "/spec.json");
     if (!spec) return Fail("internal_error", spec.error().message);
@@ -159,16 +187,6 @@ class Job {
     return result_;
   }
 
-  // Waits for the output file system's release; closes the OOM watch.
-  // REQUIRES: Run returned.
-  void Cleanup() {
-    (void)AwaitOutputFs();
-    if (releasing_.joinable()) releasing_.join();
-    if (oom_fd_ >= 0) ::close(oom_fd_);
-    oom_fd_ = -1;
-  }
-
- private:
   std::vector<std::string> Runtime(std::initializer_list<std::string> args) const {
     std::vector<std::string> argv = {spec_.runtime};
     if (!spec_.runtime_root.empty()) {
@@ -294,9 +312,15 @@ class Job {
         output_full_ = static_cast<std::int64_t>(vfs.f_bavail) *
                            static_cast<std::int64_t>(vfs.f_frsize) < kFullBelowBytes;
       if (collect) {
-        std::vector<std::string> skip;
-        for (const auto& in : spec_.inputs) skip.push_back(in.path);
-        outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
+        // An exception here would end sluss-run (std::terminate) with no
+        // result: it becomes the collection's error instead.
+        try {
+          std::vector<std::string> skip;
+          for (const auto& in : spec_.inputs) skip.push_back(in.path);
+          outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
+        } catch (const std::exception& e) {
+          outputs_ = core::Internal(StrCat("collecting the outputs failed: ", e.what()));
+        }
       }
       collected->set_value();
       if (mounted_) {

@@ -141,6 +141,25 @@ expect "a symlinked output" "$(field status)" missing_outputs
 [[ $(field message) == *"leak.csv is a symbolic link"* ]] && ok || fail "reason missing: $(field message)"
 [[ -e $J/outputs/output/leak.csv ]] && fail "a symlink was followed" || ok
 
+# Output names are the job's data: names that are not UTF-8, hold control
+# characters or are kilobytes long are refused by name (escaped), never a
+# crash of sluss-run; the other outputs are still collected.
+names_job() {  # names_job NAME SCRIPT PATTERN EXPECTED_MESSAGE_PART
+  job "$1" "echo ok >/workspace/output/good.csv; $2" "{\"outputs\": [\"$3\"]}"
+  expect "$1" "$(field status)" missing_outputs
+  [[ $(field message) == *"$4"* ]] && ok || fail "$1: message: $(field message)"
+  [[ -f $J/outputs/output/good.csv ]] && ok || fail "$1: the good output was not collected"
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$J/result.json" && ok || fail "$1: result.json is not JSON"
+}
+names_job names-utf8 "echo x >\"\$(printf '/workspace/output/caf\\377.csv')\"" 'output/*.csv' \
+  'output/caf\xff.csv has a name that is not UTF-8'
+names_job names-newline "echo x >\"\$(printf '/workspace/output/two\\nlines.csv')\"" 'output/*.csv' \
+  'output/two\x0alines.csv has a control character'
+names_job names-control "echo x >\"\$(printf '/workspace/output/esc\\033[2J.csv')\"" 'output/*.csv' \
+  'output/esc\x1b[2J.csv has a control character'
+names_job names-long 'd=/workspace/output; for i in $(seq 16); do d=$d/$(printf "%0250d" 0); mkdir $d || exit 9; done; echo x >$d/x.csv' \
+  'output/**' 'has a path of 4028 bytes; the limit is 1024'
+
 # Writing past the output space fails as output_limit; the host disk is safe.
 job fill 'dd if=/dev/zero of=/workspace/output/big bs=1M count=100 2>&1; exit 1'
 expect "a job that fills its output space" "$(field status)" output_limit
