@@ -226,6 +226,10 @@ int Run(const Config& cfg) {
                             : std::filesystem::absolute(cfg.tls_cert).string();
   git_options.images = &images;
   git_options.largest_node = node.capacity;
+  // A job's output space is a file system on this host's disk: what one job
+  // may ask for is the output limit unless its project's quota says
+  // otherwise (per_job.max_disk).
+  git_options.largest_node.disk_bytes = cfg.sandbox.output_bytes;
   // What a job gets for what it does not declare: one value for admission
   // (which refuses what could never fit), the scheduler (which counts it)
   // and, through the scheduler's start, the sandbox (which enforces it).

@@ -197,6 +197,36 @@ TEST_CASE("refusals at submit, each at its position with the limit named") {
     CHECK(e.at(0) == "sluss.yaml:3:3: actions.a.resources: gets 2G memory by default; "
                      "the project allows 1G per job (per_job.max_memory)");
   }
+  SECTION("output space over the node's output limit, with no per_job.max_disk") {
+    f.largest_node.disk_bytes = 10LL << 30;
+    auto e = Errors("version: 1\nactions:\n  big:\n    image: python-3.11\n    run: x\n"
+                    "    resources: {disk: 1T}\n", f);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0] == "sluss.yaml:3:3: actions.big.resources: asks for 1T output space (disk); the "
+                  "node's output limit is 10G per job (an admin may allow more with the quota's "
+                  "per_job.max_disk)");
+    auto ok = Admit(Parse("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n"
+                          "    resources: {disk: 10G}\n"), f);
+    REQUIRE(ok);
+    CHECK(ok->errors.empty());
+  }
+  SECTION("output space over the project's per_job.max_disk") {
+    f.largest_node.disk_bytes = 10LL << 30;
+    f.quota.per_job.max_disk_bytes = 20LL << 30;
+    auto ok = Admit(Parse("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n"
+                          "    resources: {disk: 20G}\n"), f);
+    REQUIRE(ok);
+    CHECK(ok->errors.empty());  // the admin's quota, not the node's default, is the cap
+    auto e = Errors("version: 1\nactions:\n  big:\n    image: python-3.11\n    run: x\n"
+                    "    resources: {disk: 21G}\n", f);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0] == "sluss.yaml:3:3: actions.big.resources: asks for 21G output space (disk); the "
+                  "project allows 20G per job (per_job.max_disk)");
+    f.quota.per_job.max_disk_bytes = 1LL << 30;
+    auto d = Errors("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n", f);
+    CHECK(d.at(0) == "sluss.yaml:3:3: actions.a.resources: gets 10G output space (disk) by "
+                     "default; the project allows 1G per job (per_job.max_disk)");
+  }
   SECTION("GPUs per job") {
     auto e = Errors("version: 1\nactions:\n  g:\n    image: python-3.11\n    run: x\n"
                     "    resources: {gpus: 2}\n", f);
