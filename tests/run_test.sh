@@ -78,6 +78,10 @@ assert t["runtime"] == "runc" and t["image_digest"].startswith("sha256:"), t
 assert t["memory_peak_bytes"] > 0 and t["cpu_seconds"] > 0, t
 assert jobs["extract"]["node"] and jobs["extract"]["exit_code"] == 0
 EOF
+# The workspaces (the exported code, one per job) go when their job ends;
+# the outputs stay.
+[[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
+[[ -s $tmp/state/jobs/$(job_field 1 table1 id)-1/outputs/output/table1.csv ]] && ok || fail "table1's output went too"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 model id)" | grep -q "^AUC" && ok || fail "model's log"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 extract id)" --stderr >/dev/null; expect_rc "stderr log" 0 $?
 
