@@ -469,7 +469,15 @@ core::Result<std::vector<std::string>> GitIntake::ExportWorkspace(std::string_vi
   if (!std::filesystem::exists(path, ec)) path = MirrorPath(project);
   auto repo = gitsync::Repo::Open(path);
   if (!repo) return std::unexpected(repo.error());
-  auto summary = (*repo)->Export(commit, dir, {});
+  gitsync::Repo::ExportLimits limits;
+  limits.max_bytes = options_.max_workspace_bytes;
+  auto summary = (*repo)->Export(commit, dir, limits);
+  if (!summary && summary.error().code == core::ErrorCode::kResourceExhausted) {
+    // The researcher's to act on, not ours: the job cannot start.
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat(summary.error().message,
+                             ", the most a job's workspace may hold (git.max_workspace)"));
+  }
   if (!summary) return std::unexpected(summary.error());
   return summary->warnings;
 }

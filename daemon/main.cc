@@ -239,6 +239,7 @@ int Run(const Config& cfg) {
   git_options.poll_interval = std::chrono::seconds(cfg.git_poll_seconds);
   git_options.fetch_helper = FindHelper(cfg.sluss_fetch, "sluss-fetch", "gitsync");
   git_options.fetch_timeout = std::chrono::seconds(cfg.git_fetch_timeout_seconds);
+  git_options.max_workspace_bytes = static_cast<std::uint64_t>(cfg.git_max_workspace_bytes);
   git_options.credentials = cfg.git_credentials;
   git_options.allowed_signers = cfg.git_allowed_signers;
   git_options.gpg_keyring = cfg.git_gpg_keyring;

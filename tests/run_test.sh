@@ -31,7 +31,7 @@ listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 node: {cpus: 8, memory: 16G}
 sandbox: {cgroup_parent: /sluss-test-run, output_limit: 64M}
-git: {poll_interval: 5s}
+git: {poll_interval: 5s, max_workspace: 1M}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
@@ -196,6 +196,22 @@ import json, sys
 a = json.load(sys.stdin)["accounting"]
 assert a["period"] == "month" and a["totals"]["jobs"] >= 8, a
 assert a["totals"]["cpu_hours"] > 0 and a["totals"]["wall_hours"] > 0, a' && ok || fail "usage --json"
+
+# 6. A commit larger than git.max_workspace (1M here) is never exported
+# whole: its job cannot start, and says why; no workspace is left.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  bigcode:
+    image: python-3.11
+    run: "true"
+YAML
+head -c 2000000 /dev/urandom >"$work/analysis/big.bin"
+push "$work" "big"
+for _ in $(seq 300); do [[ $(job_field 6 bigcode state) == failed ]] && break; sleep 0.1; done
+[[ $(job_field 6 bigcode reason) == *"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
+  ok || fail "bigcode: $(job_field 6 bigcode status_code) $(job_field 6 bigcode reason)"
+[[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
 
 # Nothing left behind: containers, mounts.
 sleep 0.5
