@@ -145,8 +145,10 @@ void SyncDirectory(const std::filesystem::path& dir) {
 core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
                                               const std::vector<std::string>& patterns,
                                               const std::vector<std::string>& skip,
-                                              const std::string& copy_to) {
+                                              const std::string& copy_to,
+                                              std::uint64_t max_bytes) {
   CollectedOutputs result;
+  std::uint64_t kept_bytes = 0;
   std::set<std::filesystem::path> synced_dirs;
   int root = ::open(output_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0)
@@ -184,6 +186,15 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
                                        " names); it was not collected"));
       continue;
     }
+    const auto size = static_cast<std::uint64_t>(e.st.st_size);
+    if (max_bytes && kept_bytes + size > max_bytes) {
+      result.over_limit = true;
+      result.problems.push_back(StrCat(e.path, " (", size, " bytes) was not kept: with it the outputs "
+                                       "would be over the job's output limit of ", max_bytes,
+                                       " bytes"));
+      continue;
+    }
+    kept_bytes += size;
     const std::string rel = e.path.substr(std::string_view("output/").size());
     int fd = ::openat(root, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {

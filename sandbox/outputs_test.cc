@@ -109,6 +109,29 @@ TEST_CASE("names that are not printable UTF-8, or too long, are refused by name,
   CHECK_FALSE(fs::exists(dir.path() / "copy" / "output" / "caf\xff.csv"));
 }
 
+TEST_CASE("outputs past the limit are not kept; sparse files count by their logical size") {
+  testing::TempDir dir;
+  const fs::path out = dir.path() / "out";
+  fs::create_directories(out);
+  for (const char* name : {"a.bin", "b.bin", "c.bin"}) {
+    // 10 MiB each, almost nothing allocated.
+    WriteFile(out / name, "x");
+    fs::resize_file(out / name, 10 << 20);
+  }
+  auto r = CollectOutputs(out, {"output/*.bin"}, {}, dir / "copy", 25 << 20);
+  REQUIRE(r);
+  CHECK(r->over_limit);
+  REQUIRE(r->files.size() == 2);
+  CHECK(r->problems == std::vector<std::string>{
+                           "output/c.bin (10485760 bytes) was not kept: with it the outputs would be "
+                           "over the job's output limit of 26214400 bytes"});
+  CHECK_FALSE(fs::exists(dir.path() / "copy" / "output" / "c.bin"));
+  auto all = CollectOutputs(out, {"output/*.bin"}, {}, "", 30 << 20);
+  REQUIRE(all);
+  CHECK_FALSE(all->over_limit);
+  CHECK(all->files.size() == 3);
+}
+
 TEST_CASE("a result with bytes that are not UTF-8 is still written, as JSON") {
   testing::TempDir dir;
   JobResult r;

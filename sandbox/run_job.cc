@@ -317,7 +317,8 @@ class Job {
         try {
           std::vector<std::string> skip;
           for (const auto& in : spec_.inputs) skip.push_back(in.path);
-          outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
+          outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs",
+                                    static_cast<std::uint64_t>(spec_.limits.output_bytes));
         } catch (const std::exception& e) {
           outputs_ = core::Internal(StrCat("collecting the outputs failed: ", e.what()));
         }
@@ -567,17 +568,28 @@ class Job {
     ::close(fd);
   }
 
+  // The first few problems and how many more: a job with 20,000 bad
+  // outputs does not make a message of megabytes.
+  static std::string Summarize(const std::vector<std::string>& problems) {
+    constexpr std::size_t kShown = 5;
+    if (problems.size() <= kShown) return core::Join(problems, "; ");
+    std::vector<std::string> first(problems.begin(), problems.begin() + kShown);
+    return StrCat(core::Join(first, "; "), "; and ", problems.size() - kShown, " more");
+  }
+
   void Finish() {
     (void)AwaitOutputFs();  // after an error in Prepare
     Release(result_.status.empty());  // unless the container's end started it
     collected_.wait();
     std::vector<std::string> problems;
+    bool over_limit = false;
     if (result_.status.empty() && outputs_) {
       if (!*outputs_) {
         problems.push_back(outputs_->error().message);
       } else {
         result_.outputs = std::move((*outputs_)->files);
         problems = std::move((*outputs_)->problems);
+        over_limit = (*outputs_)->over_limit;
       }
     }
     const bool full = output_full_;
@@ -602,6 +614,12 @@ class Job {
       Fail("oom_killed", StrCat("the job ran out of memory (limit ",
                                 spec_.limits.memory_bytes >> 20, " MiB) and was killed; ask for more "
                                 "with resources.memory"));
+    } else if (over_limit) {
+      // Sparse files: small on the job's file system, whole when copied.
+      Fail("output_limit", StrCat("the job's outputs are more than its ",
+                                  spec_.limits.output_bytes >> 20,
+                                  " MiB of output space (sparse files count in full); ",
+                                  Summarize(problems)));
     } else if (full || (result_.signal && *result_.signal == SIGXFSZ)) {
       Fail("output_limit", StrCat("the job wrote more than its ",
                                   spec_.limits.output_bytes >> 20,
@@ -610,7 +628,7 @@ class Job {
       Fail("nonzero_exit", result_.signal ? StrCat("the job was killed by signal ", *result_.signal)
                                           : StrCat("the job exited with code ", *result_.exit_code));
     } else if (!problems.empty()) {
-      Fail("missing_outputs", core::Join(problems, "; "));
+      Fail("missing_outputs", Summarize(problems));
     } else {
       result_.status = "succeeded";
     }

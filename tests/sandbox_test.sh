@@ -160,6 +160,15 @@ names_job names-control "echo x >\"\$(printf '/workspace/output/esc\\033[2J.csv'
 names_job names-long 'd=/workspace/output; for i in $(seq 16); do d=$d/$(printf "%0250d" 0); mkdir $d || exit 9; done; echo x >$d/x.csv' \
   'output/**' 'has a path of 4028 bytes; the limit is 1024'
 
+# Sparse files take nothing on the job's file system and everything when
+# copied out: outputs count by their logical size, and what is past the
+# limit (32M here) is not kept; the job ends output_limit.
+job sparse 'for i in $(seq 30); do truncate -s 20M /workspace/output/s$i.bin || exit 9; done' '{"outputs": ["output/*.bin"]}'
+expect "a job with 30 sparse files of 20M" "$(field status)" output_limit
+[[ $(field message) == *"sparse files count in full"*"and 24 more"* ]] && ok || fail "sparse: $(field message)"
+kept=$(du -sb "$J/outputs" | cut -f1)
+[[ $kept -le $((32 << 20)) ]] && ok || fail "kept $kept bytes of outputs with a 32M limit"
+
 # Writing past the output space fails as output_limit; the host disk is safe.
 job fill 'dd if=/dev/zero of=/workspace/output/big bs=1M count=100 2>&1; exit 1'
 expect "a job that fills its output space" "$(field status)" output_limit
