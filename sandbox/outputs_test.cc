@@ -132,6 +132,18 @@ TEST_CASE("outputs past the limit are not kept; sparse files count by their logi
   CHECK(all->files.size() == 3);
 }
 
+TEST_CASE("2000 small outputs in 50 directories are all collected, hashed and copied") {
+  testing::TempDir dir;
+  const fs::path out = dir.path() / "out";
+  for (int i = 0; i < 2000; ++i)
+    WriteFile(out / ("d" + std::to_string(i % 50)) / (std::to_string(i) + ".txt"), std::to_string(i));
+  auto r = CollectOutputs(out, {"output/**"}, {}, dir / "copy");
+  REQUIRE(r);
+  CHECK(r->problems.empty());
+  CHECK(r->files.size() == 2000);
+  CHECK(fs::exists(dir.path() / "copy" / "output" / "d7" / "1957.txt"));
+}
+
 TEST_CASE("a result with bytes that are not UTF-8 is still written, as JSON") {
   testing::TempDir dir;
   JobResult r;
