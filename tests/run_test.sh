@@ -213,6 +213,22 @@ for _ in $(seq 300); do [[ $(job_field 6 bigcode state) == failed ]] && break; s
   ok || fail "bigcode: $(job_field 6 bigcode status_code) $(job_field 6 bigcode reason)"
 [[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
 
+# 7. A log over 1 MiB (what slussd sends in one reply): `sluss logs`
+# without -f prints all of it.
+git -C "$work" rm -q analysis/big.bin
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  chatty:
+    image: python-3.11
+    run: python3 -c "[print('line %06d ' % i + 'x' * 40) for i in range(40000)]"
+YAML
+push "$work" "chatty"
+for _ in $(seq 300); do [[ $(job_field 7 chatty status_code) == succeeded ]] && break; sleep 0.1; done
+SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 7 chatty id)" >"$tmp/chatty.log"; expect_rc "logs without -f" 0 $?
+[[ $(wc -l <"$tmp/chatty.log") == 40000 && $(tail -1 "$tmp/chatty.log") == "line 039999 "* ]] && ok ||
+  fail "logs without -f printed $(wc -c <"$tmp/chatty.log") bytes, $(wc -l <"$tmp/chatty.log") lines"
+
 # Nothing left behind: containers, mounts.
 sleep 0.5
 for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" && fail "still mounted: $d"; done
