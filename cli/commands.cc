@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -508,9 +509,19 @@ class Runner : public Session {
     std::string path = StrCat("/v1/jobs/", job, "/logs?stream=", stream);
     if (!attempt.empty()) path += "&attempt=" + attempt;
     if (!a_.follow) {
-      auto reply = CallRaw("GET", path);
-      if (!reply) return exit_;
-      out_ << reply->text << std::flush;
+      // slussd answers up to 1 MiB at a time: read on from where each
+      // reply ends (X-Sluss-Next-Offset) until the log has no more.
+      std::int64_t offset = 0;
+      for (;;) {
+        auto reply = CallRaw("GET", StrCat(path, "&offset=", offset));
+        if (!reply) return exit_;
+        out_ << reply->text << std::flush;
+        auto next = reply->headers.find("x-sluss-next-offset");
+        if (reply->text.empty() || next == reply->headers.end()) break;
+        const std::int64_t n = std::strtoll(next->second.c_str(), nullptr, 10);
+        if (n <= offset) break;
+        offset = n;
+      }
       return kExitOk;
     }
     // Followed: slussd streams the log as it grows and ends the reply when

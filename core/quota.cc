@@ -94,6 +94,7 @@ json QuotaToJson(const Quota& q) {
   if (q.per_job.max_time) per_job["max_time"] = FormatDuration(*q.per_job.max_time);
   if (q.per_job.max_memory_bytes)
     per_job["max_memory"] = FormatBytes(*q.per_job.max_memory_bytes);
+  if (q.per_job.max_disk_bytes) per_job["max_disk"] = FormatBytes(*q.per_job.max_disk_bytes);
   out["per_job"] = per_job;
   out["max_running_jobs"] = q.max_running_jobs ? json(*q.max_running_jobs) : json();
   out["max_queued_jobs"] = q.max_queued_jobs ? json(*q.max_queued_jobs) : json();
@@ -139,15 +140,17 @@ Result<Quota> QuotaFromJson(const json& j) {
   }
   if (j.contains("per_job") && !j.at("per_job").is_null()) {
     const json& p = j.at("per_job");
-    if (auto r = CheckKeys(p, "per_job", {"max_gpus", "max_time", "max_memory"}); !r)
+    if (auto r = CheckKeys(p, "per_job", {"max_gpus", "max_time", "max_memory", "max_disk"}); !r)
       return std::unexpected(r.error());
     SLUSS_TRY(gpus, Count(p, "per_job", "max_gpus"));
     SLUSS_TRY(time, Quantity<std::chrono::seconds>(p, "per_job", "max_time",
                                                    ParseDuration));
     SLUSS_TRY(mem, Quantity<std::int64_t>(p, "per_job", "max_memory", ParseBytes));
+    SLUSS_TRY(disk, Quantity<std::int64_t>(p, "per_job", "max_disk", ParseBytes));
     q.per_job.max_gpus = *gpus;
     q.per_job.max_time = *time;
     q.per_job.max_memory_bytes = *mem;
+    q.per_job.max_disk_bytes = *disk;
   }
   SLUSS_TRY(running, Count(j, "", "max_running_jobs"));
   SLUSS_TRY(queued, Count(j, "", "max_queued_jobs"));

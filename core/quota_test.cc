@@ -11,7 +11,7 @@ using namespace std::chrono_literals;
 TEST_CASE("the quota of the design round-trips through JSON") {
   json in = json::parse(R"({"max": {"gpus": 8, "cpus": 128, "memory": "1T"},
     "per_user": {"max_running_jobs": 5, "max_gpus": 4},
-    "per_job": {"max_gpus": 4, "max_time": "24h", "max_memory": "256G"},
+    "per_job": {"max_gpus": 4, "max_time": "24h", "max_memory": "256G", "max_disk": "100G"},
     "max_running_jobs": 20, "max_queued_jobs": 500,
     "budget": {"gpu_hours": 500, "period": "month"},
     "fairshare_weight": 1.0})");
@@ -21,6 +21,7 @@ TEST_CASE("the quota of the design round-trips through JSON") {
   CHECK(q->max.milli_cpus == 128000);
   CHECK(q->max.memory_bytes == 1LL << 40);
   CHECK(q->per_job.max_time == 24h);
+  CHECK(q->per_job.max_disk_bytes == 100LL << 30);
   CHECK(q->budget->gpu_hours == 500);
   auto again = QuotaFromJson(QuotaToJson(*q));
   REQUIRE(again);

@@ -63,6 +63,9 @@ struct Quota {
     std::optional<int> max_gpus;
     std::optional<std::chrono::seconds> max_time;
     std::optional<std::int64_t> max_memory_bytes;
+    // Output space (resources.disk) a job may ask for; unset: the node's
+    // output limit (sandbox.output_limit), never unlimited.
+    std::optional<std::int64_t> max_disk_bytes;
     bool operator==(const PerJob&) const = default;
   };
   struct Budget {

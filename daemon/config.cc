@@ -27,7 +27,7 @@ constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
                                            "checkpoint_interval", "retention"};
 constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
                                          "sluss_fetch", "allowed_signers", "gpg_keyring",
-                                         "require_signed"};
+                                         "require_signed", "max_workspace"};
 constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
                                                 "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
@@ -205,6 +205,17 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
         c.Report(n->second->pos, "git.fetch_timeout", "must be at least 1s");
       } else {
         cfg.git_fetch_timeout_seconds = static_cast<int>(d->count());
+      }
+    }
+    if (auto n = gf.find("max_workspace"); n != gf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "git.max_workspace", "expected a size such as 1G");
+      } else if (auto v = core::ParseBytes(n->second->value); !v) {
+        c.Report(n->second->pos, "git.max_workspace", v.error().message);
+      } else if (*v < (1 << 20)) {
+        c.Report(n->second->pos, "git.max_workspace", "must be at least 1M");
+      } else {
+        cfg.git_max_workspace_bytes = *v;
       }
     }
     if (auto n = gf.find("sluss_fetch"); n != gf.end())

@@ -70,6 +70,9 @@ struct Config {
   std::string log_level = "info";        // "debug", "info", "warn", "error"
   int git_poll_seconds = 60;             // how often remote repositories are fetched
   int git_fetch_timeout_seconds = 300;   // a fetch that takes longer is stopped
+  // A job's workspace (the commit's files, exported once per job) may be
+  // at most this big; a larger commit fails its jobs with the size named.
+  std::int64_t git_max_workspace_bytes = std::int64_t{1} << 30;
   std::vector<GitCredentialConfig> git_credentials;
   std::string sluss_fetch;               // empty: next to slussd
   std::string git_allowed_signers;       // OpenSSH allowed_signers: SSH-signed commits

@@ -71,6 +71,7 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
   auto c = ParseConfig(R"(git:
   poll_interval: 2m
   fetch_timeout: 90s
+  max_workspace: 256M
   credentials:
     - {url: "https://gitlab.example.org/", username: oauth2, token_file: /etc/sluss/gitlab.token}
     - {url: "ssh://git@git.example.org/", ssh_key: /etc/sluss/deploy, known_hosts: /etc/sluss/known_hosts}
@@ -78,6 +79,7 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
   REQUIRE(c);
   CHECK(c->git_poll_seconds == 120);
   CHECK(c->git_fetch_timeout_seconds == 90);
+  CHECK(c->git_max_workspace_bytes == 256LL << 20);
   REQUIRE(c->git_credentials.size() == 2);
   CHECK(c->git_credentials[0].token_file == "/etc/sluss/gitlab.token");
   CHECK(c->git_credentials[0].username == "oauth2");
@@ -95,4 +97,6 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
                                  "git.gpg_keyring: the keys that may sign"});
   CHECK(Errors("git: {fetch_timeout: 0s}\n") ==
         std::vector<std::string>{"slussd.yaml:1:22: git.fetch_timeout: must be at least 1s"});
+  CHECK(Errors("git: {max_workspace: 10K}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:22: git.max_workspace: must be at least 1M"});
 }

@@ -245,6 +245,10 @@ int Run(const Config& cfg) {
                             : std::filesystem::absolute(cfg.tls_cert).string();
   git_options.images = &images;
   git_options.largest_node = node.capacity;
+  // A job's output space is a file system on this host's disk: what one job
+  // may ask for is the output limit unless its project's quota says
+  // otherwise (per_job.max_disk).
+  git_options.largest_node.disk_bytes = cfg.sandbox.output_bytes;
   // What a job gets for what it does not declare: one value for admission
   // (which refuses what could never fit), the scheduler (which counts it)
   // and, through the scheduler's start, the sandbox (which enforces it).
@@ -254,6 +258,7 @@ int Run(const Config& cfg) {
   git_options.poll_interval = std::chrono::seconds(cfg.git_poll_seconds);
   git_options.fetch_helper = FindHelper(cfg.sluss_fetch, "sluss-fetch", "gitsync");
   git_options.fetch_timeout = std::chrono::seconds(cfg.git_fetch_timeout_seconds);
+  git_options.max_workspace_bytes = static_cast<std::uint64_t>(cfg.git_max_workspace_bytes);
   for (const auto& c : cfg.git_credentials)
     git_options.credentials.push_back({c.url, c.username, c.token_file, c.ssh_key, c.known_hosts});
   git_options.allowed_signers = cfg.git_allowed_signers;

@@ -105,6 +105,20 @@ struct LocalExecutor::Impl {
   std::mutex mu;
   std::map<std::string, Watched> watched;  // by job directory
 
+  // The attempt's exported code, named in its spec.json: not needed once
+  // the job has ended (its outputs, in the job's directory, stay), and a
+  // push of large files would otherwise leave a copy per action forever.
+  // remove_all never follows a symlink out of it.
+  static void RemoveWorkspace(const std::string& dir) {
+    std::ifstream in(dir + "/spec.json");
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) return;
+    auto spec = sandbox::ParseRunSpec(j);
+    if (!spec || spec->workspace.empty()) return;
+    std::error_code ec;
+    fs::remove_all(spec->workspace, ec);
+  }
+
   void Watch(const std::string& dir, core::JobId job, int attempt) {
     std::lock_guard lock(mu);
     if (watched.contains(dir)) return;
@@ -137,6 +151,7 @@ struct LocalExecutor::Impl {
         if (it->second.wd >= 0) ::inotify_rm_watch(inotify_fd, it->second.wd);
         watched.erase(it);
       }
+      RemoveWorkspace(dir);  // first: a job reported ended has none left
       if (callbacks.finished) callbacks.finished(w.job, w.attempt, OutcomeOf(*result));
     }
   }

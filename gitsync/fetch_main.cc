@@ -4,9 +4,16 @@
 //
 //   sluss-fetch --url URL --mirror PATH [--username U] [--token-file F]
 //               [--ssh-key F] [--known-hosts F]
+//
+// Also the hosted repositories' pre-receive hook: `sluss-fetch --check-push`
+// reads git's "OLD NEW REF" lines on stdin and refuses the push (exit 1,
+// the reason on stderr, which the pusher sees) when a pushed commit's tree
+// has an entry whose name could leave a workspace (gitsync::BadTreeEntryName).
 
 #include <cstdio>
+#include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "gitsync/gitsync.h"
@@ -23,7 +30,31 @@ extern "C" const char* __lsan_default_suppressions() {
 // Quietly: slussd reads this program's last line as its error.
 extern "C" const char* __lsan_default_options() { return "print_suppressions=0"; }
 
+namespace {
+
+int CheckPush() {
+  auto repo = sluss::gitsync::Repo::OpenFromHookEnvironment();
+  if (!repo) {
+    std::fprintf(stderr, "sluss: %s\n", repo.error().message.c_str());
+    return 1;
+  }
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string old_sha, new_sha, ref;
+    if (!(in >> old_sha >> new_sha >> ref)) continue;
+    if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r) {
+      std::fprintf(stderr, "sluss: push to %s refused: %s\n", ref.c_str(), r.error().message.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--check-push") return CheckPush();
   std::map<std::string, std::string> flags;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,12 +86,29 @@ struct Credentials {
   bool empty() const { return token_file.empty() && ssh_key.empty(); }
 };
 
+// Why `name` may not be a tree entry's name, or nothing. One component of a
+// path as a tree stores it: empty, '/', NUL, "." and "..", and every
+// spelling that git itself treats as ".git" (any case; NTFS's "git~1" and
+// trailing dots, spaces or streams; HFS+'s ignorable code points), as git's
+// verify_path refuses them. A name that passes cannot leave the directory
+// it is written in.
+std::optional<std::string> BadTreeEntryName(std::string_view name);
+
 class Repo {
  public:
   // Creates a bare repository whose HEAD names `default_branch` ("main").
   // kAlreadyExists when something is at `path`.
   static core::Result<void> InitBare(const std::string& path, std::string_view default_branch);
   static core::Result<std::unique_ptr<Repo>> Open(const std::string& path);
+  // The repository a git hook runs in, as git describes it in the
+  // environment (GIT_DIR, and during a push the quarantined
+  // GIT_OBJECT_DIRECTORY and GIT_ALTERNATE_OBJECT_DIRECTORIES), so that a
+  // pre-receive hook sees the objects being pushed.
+  static core::Result<std::unique_ptr<Repo>> OpenFromHookEnvironment();
+  // Makes a hosted repository check what is pushed to it: git's own object
+  // checks (receive.fsckObjects), with the tree-name checks left to the
+  // pre-receive hook (sluss-fetch --check-push), which names the path.
+  static core::Result<void> ConfigureReceiveChecks(const std::string& path);
   // Makes `path` a bare mirror of `url`'s branches: creates it on first use,
   // then fetches refs/heads/* with pruning (deleted branches go, forced
   // pushes win). kUnavailable with libgit2's words when the remote cannot be
@@ -112,11 +130,21 @@ class Repo {
   core::Result<std::string> ReadFile(std::string_view sha, std::string_view path,
                                      std::size_t max_bytes);
   // Every file of the commit's tree (blobs and symlinks; not submodules).
+  // kInvalidArgument naming the path when an entry's name is refused
+  // (BadTreeEntryName).
   core::Result<std::vector<TreeFile>> Files(std::string_view sha);
+  // kInvalidArgument naming the commit and the path when a commit reachable
+  // from `new_sha` and not from `old_sha` (all zeros: none) nor from any
+  // ref has a tree entry whose name is refused. For the pre-receive hook.
+  core::Result<void> CheckPushedCommits(std::string_view old_sha, std::string_view new_sha);
 
   // Writes the commit's tree into `dir` (which must not exist): regular
   // files with their mode, symlinks as symlinks (never followed while
-  // writing), no .git. Refuses a tree over the limits. Submodules and Git
+  // writing), no .git. Refuses a tree over the limits (kResourceExhausted)
+  // and one with an entry whose name is refused (kInvalidArgument naming
+  // the path, before anything is written); every path is created through a
+  // directory opened beneath `dir` without following symlinks (openat2
+  // RESOLVE_BENEATH), so nothing is written outside it. Submodules and Git
   // LFS pointers are not fetched; each gives a warning.
   struct ExportLimits {
     std::size_t max_files = 100'000;

@@ -1,7 +1,9 @@
 #include <fcntl.h>
 #include <git2.h>
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -155,6 +158,61 @@ int OnCertificate(git_cert* cert, int /*valid*/, const char* host, void* payload
   return 0;
 }
 
+// One entry of a tree walk, with its path from the root.
+struct WalkEntry {
+  std::string path;
+  git_oid oid;
+  git_filemode_t mode;
+  git_object_t type;
+};
+
+struct WalkState {
+  std::vector<WalkEntry>* entries = nullptr;  // null: only check names
+  std::set<std::string>* seen_trees = nullptr;  // null: walk every subtree
+  std::string bad;  // the refusal, when an entry's name is refused
+};
+
+int OnWalkEntry(const char* root, const git_tree_entry* e, void* payload) {
+  auto* st = static_cast<WalkState*>(payload);
+  const char* name = git_tree_entry_name(e);
+  // libgit2 stops names at NUL, so a name git stored with one reads shorter;
+  // git's own tree parser refuses such trees, and fsck on receive.
+  if (auto why = BadTreeEntryName(name)) {
+    st->bad = StrCat("tree entry ", core::Quote(StrCat(root, name)), " refused: ", *why,
+                     " (git refuses to check out such a path, and sluss will not write it)");
+    return -1;
+  }
+  if (git_tree_entry_type(e) == GIT_OBJECT_TREE && st->seen_trees &&
+      !st->seen_trees->insert(OidHex(git_tree_entry_id(e))).second)
+    return 1;  // checked already: skip the subtree
+  if (st->entries)
+    st->entries->push_back({StrCat(root, name), *git_tree_entry_id(e), git_tree_entry_filemode(e),
+                            git_tree_entry_type(e)});
+  return 0;
+}
+
+// Walks `tree` (parents before children), checking every entry's name.
+core::Result<void> WalkTree(git_tree* tree, WalkState& state) {
+  const int rc = git_tree_walk(tree, GIT_TREEWALK_PRE, OnWalkEntry, &state);
+  if (!state.bad.empty()) {
+    git_error_clear();
+    return core::InvalidArgument(state.bad);
+  }
+  if (rc != 0) return std::unexpected(GitError("walk tree"));
+  return {};
+}
+
+// `rel`, a path below `root`, opened without leaving `root` and without
+// following any symlink on the way, whatever is on disk.
+int OpenBeneath(int root, const std::string& rel, std::uint64_t flags, std::uint64_t mode = 0) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = mode;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  return static_cast<int>(::syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how,
+                                    sizeof how));
+}
+
 }  // namespace
 
 core::Result<void> Repo::InitBare(const std::string& path, std::string_view default_branch) {
@@ -181,6 +239,37 @@ core::Result<std::unique_ptr<Repo>> Repo::Open(const std::string& path) {
     return std::unexpected(GitError(StrCat("cannot open repository ", path)));
   }
   return std::unique_ptr<Repo>(new Repo(repo));
+}
+
+core::Result<std::unique_ptr<Repo>> Repo::OpenFromHookEnvironment() {
+  InitLibgit2();
+  git_repository* repo = nullptr;
+  if (git_repository_open_ext(&repo, nullptr, GIT_REPOSITORY_OPEN_FROM_ENV, nullptr) != 0) {
+    return std::unexpected(GitError("cannot open the repository the hook runs in"));
+  }
+  return std::unique_ptr<Repo>(new Repo(repo));
+}
+
+core::Result<void> Repo::ConfigureReceiveChecks(const std::string& path) {
+  InitLibgit2();
+  Owned<git_repository, git_repository_free> repo;
+  if (git_repository_open_bare(&repo.p, path.c_str()) != 0)
+    return std::unexpected(GitError(StrCat("cannot open repository ", path)));
+  Owned<git_config, git_config_free> config;
+  if (git_repository_config(&config.p, repo.p) != 0)
+    return std::unexpected(GitError(StrCat("cannot read the config of ", path)));
+  // git checks every pushed object (malformed objects, bad modes, ...) and
+  // refuses the push. The names it would refuse too are left as warnings
+  // so that the push reaches the pre-receive hook, which refuses them with
+  // the path (git's own message names only the tree object); what the hook
+  // refuses never leaves the push's quarantine.
+  if (git_config_set_bool(config.p, "receive.fsckObjects", 1) != 0)
+    return std::unexpected(GitError("set receive.fsckObjects"));
+  for (const char* id : {"hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName"}) {
+    if (git_config_set_string(config.p, StrCat("receive.fsck.", id).c_str(), "warn") != 0)
+      return std::unexpected(GitError(StrCat("set receive.fsck.", id)));
+  }
+  return {};
 }
 
 Repo::~Repo() { git_repository_free(repo_); }
@@ -337,19 +426,43 @@ core::Result<std::vector<TreeFile>> Repo::Files(std::string_view sha) {
   auto t = CommitTree(sha);
   if (!t) return std::unexpected(t.error());
   Owned<git_tree, git_tree_free> tree{*t};
+  std::vector<WalkEntry> entries;
+  WalkState state{&entries, nullptr, ""};
+  if (auto r = WalkTree(tree.p, state); !r) return std::unexpected(r.error());
   std::vector<TreeFile> files;
-  auto cb = [](const char* root, const git_tree_entry* e, void* payload) -> int {
-    if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) return 0;  // trees recurse; commits skipped
-    auto* out = static_cast<std::vector<TreeFile>*>(payload);
-    out->push_back({StrCat(root, git_tree_entry_name(e)), OidHex(git_tree_entry_id(e)),
-                    static_cast<unsigned>(git_tree_entry_filemode(e))});
-    return 0;
-  };
-  if (git_tree_walk(tree.p, GIT_TREEWALK_PRE, cb, &files) != 0) {
-    return std::unexpected(GitError("walk tree"));
+  for (const WalkEntry& e : entries) {
+    if (e.type != GIT_OBJECT_BLOB) continue;  // trees recurse; commits skipped
+    files.push_back({e.path, OidHex(&e.oid), static_cast<unsigned>(e.mode)});
   }
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return files;
+}
+
+core::Result<void> Repo::CheckPushedCommits(std::string_view old_sha, std::string_view new_sha) {
+  auto to = ParseOid(new_sha);
+  if (!to) return std::unexpected(to.error());
+  if (git_oid_is_zero(&*to)) return {};  // a deleted branch
+  Owned<git_revwalk, git_revwalk_free> walk;
+  if (git_revwalk_new(&walk.p, repo_) != 0) return std::unexpected(GitError("revwalk"));
+  if (git_revwalk_push(walk.p, &*to) != 0) return std::unexpected(GitError("read pushed commit"));
+  if (auto from = ParseOid(old_sha); from && !git_oid_is_zero(&*from))
+    git_revwalk_hide(walk.p, &*from);
+  // What a ref already reaches was checked when it came in.
+  git_revwalk_hide_glob(walk.p, "refs/*");
+  git_error_clear();
+  std::set<std::string> seen_trees;
+  git_oid oid;
+  while (git_revwalk_next(&oid, walk.p) == 0) {
+    Owned<git_commit, git_commit_free> c;
+    if (git_commit_lookup(&c.p, repo_, &oid) != 0) return std::unexpected(GitError("read commit"));
+    if (!seen_trees.insert(OidHex(git_commit_tree_id(c.p))).second) continue;
+    Owned<git_tree, git_tree_free> tree;
+    if (git_commit_tree(&tree.p, c.p) != 0) return std::unexpected(GitError("read tree"));
+    WalkState state{nullptr, &seen_trees, ""};
+    if (auto r = WalkTree(tree.p, state); !r)
+      return core::InvalidArgument(StrCat("commit ", OidHex(&oid).substr(0, 10), ": ", r.error().message));
+  }
+  return {};
 }
 
 core::Result<Repo::ExportSummary> Repo::Export(std::string_view sha, const std::string& dir,
@@ -357,21 +470,9 @@ core::Result<Repo::ExportSummary> Repo::Export(std::string_view sha, const std::
   auto t = CommitTree(sha);
   if (!t) return std::unexpected(t.error());
   Owned<git_tree, git_tree_free> tree{*t};
-  struct Entry {
-    std::string path;
-    git_oid oid;
-    git_filemode_t mode;
-    git_object_t type;
-  };
-  std::vector<Entry> entries;
-  auto cb = [](const char* root, const git_tree_entry* e, void* payload) -> int {
-    auto* out = static_cast<std::vector<Entry>*>(payload);
-    out->push_back({StrCat(root, git_tree_entry_name(e)), *git_tree_entry_id(e),
-                    git_tree_entry_filemode(e), git_tree_entry_type(e)});
-    return 0;
-  };
-  if (git_tree_walk(tree.p, GIT_TREEWALK_PRE, cb, &entries) != 0)
-    return std::unexpected(GitError("walk tree"));
+  std::vector<WalkEntry> entries;
+  WalkState state{&entries, nullptr, ""};
+  if (auto r = WalkTree(tree.p, state); !r) return std::unexpected(r.error());
   if (entries.size() > limits.max_files)
     return core::Fail(core::ErrorCode::kResourceExhausted,
                       StrCat("the commit has ", entries.size(), " files; the limit is ",
@@ -382,24 +483,44 @@ core::Result<Repo::ExportSummary> Repo::Export(std::string_view sha, const std::
   int root = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0) return core::Internal(StrCat("cannot open ", dir, ": ", std::strerror(errno)));
   ExportSummary summary;
-  std::vector<const Entry*> links;
+  std::vector<const WalkEntry*> links;
   auto fail = [&](std::string message) -> core::Result<ExportSummary> {
     ::close(root);
     return core::Internal(std::move(message));
   };
-  for (const Entry& e : entries) {
-    // Paths come from git, which refuses "..", "." and ".git" parts.
-    if (e.type == GIT_OBJECT_TREE) {
-      if (::mkdirat(root, e.path.c_str(), 0755) != 0) return fail(StrCat("mkdir ", e.path));
-      continue;
+  // Every entry is made by name (checked: one component, never "." or
+  // "..") in its parent directory, which is opened beneath the root without
+  // following symlinks: a crafted tree cannot reach outside `dir`, also
+  // not through an entry that repeats a name or a symlink made before.
+  struct Parent {
+    int fd = -1;
+    ~Parent() {
+      if (fd >= 0) ::close(fd);
     }
+  };
+  auto open_parent = [&](const std::string& path, std::string& base) -> int {
+    const std::size_t slash = path.rfind('/');
+    base = slash == std::string::npos ? path : path.substr(slash + 1);
+    return OpenBeneath(root, slash == std::string::npos ? "" : path.substr(0, slash),
+                       O_PATH | O_DIRECTORY);
+  };
+  for (const WalkEntry& e : entries) {
     if (e.type == GIT_OBJECT_COMMIT) {
       summary.warnings.push_back(StrCat(e.path, " is a submodule; it is not in the workspace"));
       continue;
     }
-    if (e.type != GIT_OBJECT_BLOB) continue;
-    if (e.mode == GIT_FILEMODE_LINK) {
+    if (e.type != GIT_OBJECT_TREE && e.type != GIT_OBJECT_BLOB) continue;
+    if (e.type == GIT_OBJECT_BLOB && e.mode == GIT_FILEMODE_LINK) {
       links.push_back(&e);
+      continue;
+    }
+    std::string base;
+    Parent parent{open_parent(e.path, base)};
+    if (parent.fd < 0) return fail(StrCat("cannot open the directory of ", core::Quote(e.path), ": ",
+                                          std::strerror(errno)));
+    if (e.type == GIT_OBJECT_TREE) {
+      if (::mkdirat(parent.fd, base.c_str(), 0755) != 0)
+        return fail(StrCat("cannot create ", core::Quote(e.path), ": ", std::strerror(errno)));
       continue;
     }
     Owned<git_blob, git_blob_free> blob;
@@ -417,29 +538,34 @@ core::Result<Repo::ExportSummary> Repo::Export(std::string_view sha, const std::
             .starts_with("version https://git-lfs.github.com/spec/v1"))
       summary.warnings.push_back(
           StrCat(e.path, " is a Git LFS pointer; sluss does not fetch LFS content"));
-    int fd = ::openat(root, e.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    int fd = ::openat(parent.fd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                       e.mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
-    if (fd < 0) return fail(StrCat("cannot write ", e.path, ": ", std::strerror(errno)));
+    if (fd < 0) return fail(StrCat("cannot write ", core::Quote(e.path), ": ", std::strerror(errno)));
     for (std::size_t off = 0; off < size;) {
       ssize_t n = ::write(fd, data + off, size - off);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         ::close(fd);
-        return fail(StrCat("cannot write ", e.path, ": ", std::strerror(errno)));
+        return fail(StrCat("cannot write ", core::Quote(e.path), ": ", std::strerror(errno)));
       }
       off += static_cast<std::size_t>(n);
     }
     ::close(fd);
     ++summary.files;
   }
-  // Symlinks last, so that none can redirect a write above.
-  for (const Entry* e : links) {
+  // Symlinks last, so that none is in place while files are written (and
+  // openat2 would refuse to pass through one anyway).
+  for (const WalkEntry* e : links) {
     Owned<git_blob, git_blob_free> blob;
     if (git_blob_lookup(&blob.p, repo_, &e->oid) != 0) return fail(GitError("read blob").message);
     std::string target(static_cast<const char*>(git_blob_rawcontent(blob.p)),
                        static_cast<std::size_t>(git_blob_rawsize(blob.p)));
-    if (::symlinkat(target.c_str(), root, e->path.c_str()) != 0)
-      return fail(StrCat("cannot link ", e->path, ": ", std::strerror(errno)));
+    if (target.find('\0') != std::string::npos)
+      return fail(StrCat("symlink ", core::Quote(e->path), " has a NUL in its target"));
+    std::string base;
+    Parent parent{open_parent(e->path, base)};
+    if (parent.fd < 0 || ::symlinkat(target.c_str(), parent.fd, base.c_str()) != 0)
+      return fail(StrCat("cannot link ", core::Quote(e->path), ": ", std::strerror(errno)));
     ++summary.files;
   }
   ::close(root);

@@ -37,6 +37,37 @@ std::string ShellQuote(std::string_view s) {
   return out + "'";
 }
 
+// The pre-receive hook: sluss-fetch checks every pushed commit's tree
+// before git accepts it. hook.env (rewritten at each start) names the
+// program; the path known when the repository was made is the fallback.
+// A hook that cannot run refuses the push, which is the safe way to fail.
+std::string PreReceiveHook(std::string_view env, std::string_view helper) {
+  return StrCat(
+      "#!/bin/sh\n"
+      "# Installed by slussd: refuses a push whose trees hold a name that could\n"
+      "# leave a workspace (\"..\", \"/\", \".git\" in any spelling), naming the path.\n"
+      "SLUSS_FETCH=", ShellQuote(helper), "\n",
+      "if [ -r ", env, " ]; then . ", env, "; fi\n"
+      "exec \"$SLUSS_FETCH\" --check-push\n");
+}
+
+core::Result<void> InstallPushChecks(const std::string& repo, std::string_view env,
+                                     std::string_view helper) {
+  if (auto r = gitsync::Repo::ConfigureReceiveChecks(repo); !r) return r;
+  const std::string hook = repo + "/hooks/pre-receive";
+  const std::string tmp = hook + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << PreReceiveHook(env, helper);
+    if (!out) return core::Internal(StrCat("cannot write ", tmp));
+  }
+  chmod(tmp.c_str(), 0700);
+  std::error_code ec;
+  if (std::filesystem::rename(tmp, hook, ec); ec)
+    return core::Internal(StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return {};
+}
+
 }  // namespace
 
 GitIntake::GitIntake(core::Store& store, const core::Clock& clock, GitIntakeOptions options)
@@ -103,11 +134,14 @@ core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
   if (auto r = gitsync::Repo::InitBare(path, "refs/heads/main"); !r) {
     return std::unexpected(r.error());
   }
+  std::string env = ShellQuote(StrCat(options_.repos_dir, "/hook.env"));
+  if (auto r = InstallPushChecks(path, env, options_.fetch_helper); !r) {
+    return std::unexpected(r.error());
+  }
   // The hook's own token: it may only notify slussd about this project.
   auto token = auth::IssueToken(store_, clock_.Now(), StrCat("hook:", project),
                                     core::Role::kHook, "post-receive hook", std::nullopt);
   if (!token) return std::unexpected(token.error());
-  std::string env = ShellQuote(StrCat(options_.repos_dir, "/hook.env"));
   std::string script = StrCat(
       "#!/bin/sh\n"
       "# Installed by slussd for project ", project, ": tells slussd about each push.\n"
@@ -144,12 +178,19 @@ core::Result<void> GitIntake::WriteHookEnv(std::string_view api_url) const {
     std::ofstream out(tmp, std::ios::trunc);
     out << "# Written by slussd at each start: where the hooks reach it.\n"
         << "SLUSS_API=" << ShellQuote(api_url) << "\n"
-        << "SLUSS_CACERT=" << ShellQuote(options_.ca_cert) << "\n";
+        << "SLUSS_CACERT=" << ShellQuote(options_.ca_cert) << "\n"
+        << "SLUSS_FETCH=" << ShellQuote(options_.fetch_helper) << "\n";
     if (!out) return core::Internal(StrCat("cannot write ", tmp));
   }
   chmod(tmp.c_str(), 0644);
   if (std::filesystem::rename(tmp, path, ec); ec) {
     return core::Internal(StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
+  }
+  // Repositories made before slussd checked pushes get the checks now.
+  const std::string env = ShellQuote(path);
+  for (const auto& entry : std::filesystem::directory_iterator(options_.repos_dir, ec)) {
+    if (entry.path().extension() != ".git" || !entry.is_directory(ec)) continue;
+    if (auto r = InstallPushChecks(entry.path(), env, options_.fetch_helper); !r) return r;
   }
   return {};
 }
@@ -282,6 +323,12 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   // action's code, gather the facts. Every decision is scheduler::Admit's.
   // Files over the parser's limit are read in full so that it can say how
   // big they are; past 16 MiB we stop reading.
+  // A tree with a name that could leave a workspace (a mirrored remote's
+  // commit: hosted repositories refuse it at push) makes a failed run that
+  // names the path; nothing of it is ever written.
+  auto files = repo.Files(sha);
+  if (!files && files.error().code != core::ErrorCode::kInvalidArgument)
+    return std::unexpected(files.error());
   auto text = repo.ReadFile(sha, "sluss.yaml", 16 << 20);
   core::PipelineResult parsed = std::unexpected(core::Diagnostics{});
   if (!text) {
@@ -311,8 +358,9 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   facts.require_signed = options_.require_signed;
   facts.only_actions = spec.only_actions;
   facts.force = spec.force;
+  if (!files) facts.tree_error = files.error().message;
   std::optional<core::Error> lookup_error;
-  if (parsed) {
+  if (parsed && files) {
     auto permits = store_.ListPermits(project.name);
     if (!permits) return std::unexpected(permits.error());
     facts.permits = std::move(*permits);
@@ -320,8 +368,6 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
     if (!versions) return std::unexpected(versions.error());
     facts.datasets = std::move(*versions);
     facts.images = options_.images->List();
-    auto files = repo.Files(sha);
-    if (!files) return std::unexpected(files.error());
     for (const auto& a : parsed->actions)
       facts.code_digests[a.name] = gitsync::TreeDigest(*files, a.code);
     if (project.quota.max_queued_jobs) {
@@ -373,7 +419,10 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   }
   o.run = created->id;
   o.created = true;
-  if (!run.errors.empty()) {
+  if (!run.errors.empty() && !facts.tree_error.empty()) {
+    o.message = StrCat("run ", created->id.value, " for ", sha.substr(0, 10), " failed: ",
+                       core::Join(run.errors, "\n"));
+  } else if (!run.errors.empty()) {
     o.message = StrCat("run ", created->id.value, " for ", sha.substr(0, 10), " failed: ",
                        run.errors.size(), run.errors.size() == 1 ? " error" : " errors",
                        " in sluss.yaml\n", core::Join(run.errors, "\n"));
@@ -423,7 +472,15 @@ core::Result<std::vector<std::string>> GitIntake::ExportWorkspace(std::string_vi
   if (!std::filesystem::exists(path, ec)) path = MirrorPath(project);
   auto repo = gitsync::Repo::Open(path);
   if (!repo) return std::unexpected(repo.error());
-  auto summary = (*repo)->Export(commit, dir, {});
+  gitsync::Repo::ExportLimits limits;
+  limits.max_bytes = options_.max_workspace_bytes;
+  auto summary = (*repo)->Export(commit, dir, limits);
+  if (!summary && summary.error().code == core::ErrorCode::kResourceExhausted) {
+    // The researcher's to act on, not ours: the job cannot start.
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat(summary.error().message,
+                             ", the most a job's workspace may hold (git.max_workspace)"));
+  }
   if (!summary) return std::unexpected(summary.error());
   return summary->warnings;
 }

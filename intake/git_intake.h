@@ -57,6 +57,8 @@ struct GitIntakeOptions {
   // that the project's URL starts with.
   std::string fetch_helper = "sluss-fetch";
   std::chrono::seconds fetch_timeout{300};
+  // The most a job's exported workspace may hold (git.max_workspace).
+  std::uint64_t max_workspace_bytes = std::uint64_t{1} << 30;
   std::vector<GitCredential> credentials;
   // Commit signatures: checked against these (empty: not checked), and
   // required for a run when require_signed.

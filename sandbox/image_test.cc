@@ -1,6 +1,8 @@
 #include "sandbox/image.h"
+#include "sandbox/loop_mount.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -53,6 +55,23 @@ TEST_CASE("the host image has the mount points and a digest") {
   CHECK(image->host_binds.front() == "/usr");
   CHECK(image->digest.starts_with("sha256:"));
   CHECK(MakeHostImage(dir / "host")->digest == image->digest);
+}
+
+TEST_CASE("output file system templates: one per size, at most kMaxOutputTemplates kept") {
+  if (::geteuid() != 0) return;  // templates are used only by root
+  testing::TempDir dir;
+  const std::string templates = dir / "templates";
+  for (int i = 0; i < kMaxOutputTemplates + 3; ++i) {
+    const std::string image = dir / ("job" + std::to_string(i) + ".img");
+    REQUIRE(MakeExt4Image(image, (std::int64_t{4} + i) << 20, templates));
+    fs::remove(image);
+  }
+  int kept = 0;
+  for (const auto& e : fs::directory_iterator(templates)) kept += e.path().extension() == ".img";
+  CHECK(kept == kMaxOutputTemplates);
+  // The newest size is there; the oldest went.
+  CHECK(fs::exists(fs::path(templates) / ("ext4-" + std::to_string((std::int64_t{4} + kMaxOutputTemplates + 2) << 20) + ".img")));
+  CHECK_FALSE(fs::exists(fs::path(templates) / ("ext4-" + std::to_string(std::int64_t{4} << 20) + ".img")));
 }
 
 }  // namespace

@@ -7,8 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "core/strings.h"
 #include "sandbox/process.h"
@@ -80,6 +84,21 @@ bool SafeDirectory(const std::string& dir) {
          (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
 }
 
+// Removes the least recently used templates (their mtime is set at each
+// use) until fewer than kMaxOutputTemplates are left, `keep` aside.
+void PruneTemplates(const std::string& dir, const std::string& keep) {
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename();
+    if (!name.starts_with("ext4-") || !name.ends_with(".img") || e.path() == keep) continue;
+    found.emplace_back(e.last_write_time(ec), e.path());
+  }
+  std::sort(found.begin(), found.end());
+  for (std::size_t i = 0; i + kMaxOutputTemplates <= found.size(); ++i)
+    std::filesystem::remove(found[i].second, ec);
+}
+
 }  // namespace
 
 core::Result<void> MakeExt4Image(const std::string& image, std::int64_t bytes,
@@ -88,6 +107,7 @@ core::Result<void> MakeExt4Image(const std::string& image, std::int64_t bytes,
   if (::geteuid() != 0 || !SafeDirectory(template_dir)) return Mkfs(image, bytes);
   const std::string tpl = StrCat(template_dir, "/ext4-", bytes, ".img");
   if (::access(tpl.c_str(), R_OK) != 0) {
+    PruneTemplates(template_dir, tpl);
     // Made aside and renamed into place: a template is whole or absent.
     const std::string tmp = StrCat(tpl, ".tmp.", ::getpid());
     if (auto m = Mkfs(tmp, bytes); !m) {
@@ -99,6 +119,7 @@ core::Result<void> MakeExt4Image(const std::string& image, std::int64_t bytes,
       return Mkfs(image, bytes);
     }
   }
+  ::utimensat(AT_FDCWD, tpl.c_str(), nullptr, 0);  // used now: pruned last
   if (CopySparse(tpl, image, bytes)) return {};
   return Mkfs(image, bytes);
 }

@@ -22,7 +22,10 @@ core::Result<void> MountLoopImage(const std::string& image, const std::string& d
 // (some 230 KiB for 10 GiB), a fraction of the cost of starting mkfs. The
 // template directory is used only when it is root's and nobody else may
 // write to it (a crafted image would be mounted by the kernel); otherwise,
-// or when the copy fails, mkfs.ext4 makes the image itself.
+// or when the copy fails, mkfs.ext4 makes the image itself. At most
+// kMaxOutputTemplates templates are kept (each distinct size a job asks
+// for makes one): making another removes the least recently used.
+inline constexpr int kMaxOutputTemplates = 8;
 core::Result<void> MakeExt4Image(const std::string& image, std::int64_t bytes,
                                  const std::string& template_dir);
 

@@ -54,7 +54,7 @@ constexpr const char* kAllowed[] = {
     "setfsuid", "setgid", "setgroups", "setitimer", "setpgid", "setpriority",
     "setregid", "setresgid", "setresuid", "setreuid", "setrlimit", "setsid",
     "setsockopt", "setuid", "shmat", "shmctl", "shmdt", "shmget", "shutdown",
-    "sigaltstack", "signalfd", "signalfd4", "socket", "socketpair", "splice",
+    "sigaltstack", "signalfd", "signalfd4", "splice",
     "stat", "statfs", "statx", "symlink", "symlinkat", "sync",
     "sync_file_range", "syncfs", "sysinfo", "tee", "tgkill", "time",
     "timer_create", "timer_delete", "timer_getoverrun", "timer_gettime",
@@ -70,6 +70,16 @@ constexpr std::uint64_t kNamespaceFlags = 0x00020000 | 0x02000000 | 0x04000000 |
                                           0x08000000 | 0x10000000 | 0x20000000 |
                                           0x40000000 | 0x00000080;
 constexpr int kEnosys = 38;
+
+// The address families a job may open sockets in: local sockets, and IPv4
+// and IPv6 (its own loopback; it has no other network). Every other family
+// (AF_VSOCK reaches the hypervisor, AF_PACKET raw frames, AF_BLUETOOTH,
+// AF_ALG, AF_KEY, AF_XDP, AF_CAN, ... each a kernel surface a job has no
+// use for) is refused with EPERM. AF_NETLINK only as NETLINK_ROUTE (0),
+// which glibc's getaddrinfo reads the addresses through; no other netlink
+// protocol.
+constexpr std::uint64_t kAfUnix = 1, kAfInet = 2, kAfInet6 = 10, kAfNetlink = 16;
+constexpr std::uint64_t kNetlinkRoute = 0;
 
 json Bind(const std::string& source, const std::string& dest,
           std::vector<std::string> options) {
@@ -107,6 +117,19 @@ json SeccompProfile() {
        {"action", "SCMP_ACT_ALLOW"},
        {"args", {{{"index", 0}, {"value", kNamespaceFlags}, {"valueTwo", 0},
                   {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+  // The comparisons are of all 64 bits: a family with high bits set (which
+  // the kernel would truncate to an int) matches no rule and is refused.
+  auto arg_eq = [](int index, std::uint64_t value) {
+    return json{{"index", index}, {"value", value}, {"valueTwo", 0}, {"op", "SCMP_CMP_EQ"}};
+  };
+  for (std::uint64_t family : {kAfUnix, kAfInet, kAfInet6})
+    syscalls.push_back(
+        {{"names", {"socket"}}, {"action", "SCMP_ACT_ALLOW"}, {"args", {arg_eq(0, family)}}});
+  syscalls.push_back({{"names", {"socket"}},
+                      {"action", "SCMP_ACT_ALLOW"},
+                      {"args", {arg_eq(0, kAfNetlink), arg_eq(2, kNetlinkRoute)}}});
+  syscalls.push_back(
+      {{"names", {"socketpair"}}, {"action", "SCMP_ACT_ALLOW"}, {"args", {arg_eq(0, kAfUnix)}}});
   syscalls.push_back({{"names", {"clone3"}},
                       {"action", "SCMP_ACT_ERRNO"},
                       {"errnoRet", kEnosys}});

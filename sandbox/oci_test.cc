@@ -1,6 +1,7 @@
 #include "sandbox/oci.h"
 
 #include <algorithm>
+#include <map>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -159,6 +160,33 @@ TEST_CASE("seccomp: an allowlist without the calls that reach outside the job") 
   }
   CHECK(clone_masked);
   CHECK(clone3_enosys);
+}
+
+TEST_CASE("seccomp: sockets only in the families a job needs") {
+  json p = SeccompProfile();
+  // family -> the protocols allowed (-1: any)
+  std::map<std::uint64_t, std::vector<std::int64_t>> socket_rules;
+  std::vector<std::uint64_t> socketpair_families;
+  for (const auto& rule : p["syscalls"]) {
+    if (rule["action"] != "SCMP_ACT_ALLOW") continue;
+    for (const auto& n : rule["names"]) {
+      if (n != "socket" && n != "socketpair") continue;
+      REQUIRE(rule.contains("args"));  // never unconditionally
+      std::uint64_t family = 0;
+      std::int64_t protocol = -1;
+      for (const auto& a : rule["args"]) {
+        CHECK(a["op"] == "SCMP_CMP_EQ");
+        if (a["index"] == 0) family = a["value"].get<std::uint64_t>();
+        if (a["index"] == 2) protocol = a["value"].get<std::int64_t>();
+      }
+      if (n == "socket") socket_rules[family].push_back(protocol);
+      else socketpair_families.push_back(family);
+    }
+  }
+  using Rules = std::map<std::uint64_t, std::vector<std::int64_t>>;
+  // AF_UNIX, AF_INET, AF_INET6 any protocol; AF_NETLINK only NETLINK_ROUTE.
+  CHECK(socket_rules == Rules{{1, {-1}}, {2, {-1}}, {10, {-1}}, {16, {0}}});
+  CHECK(socketpair_families == std::vector<std::uint64_t>{1});
 }
 
 }  // namespace

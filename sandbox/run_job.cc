@@ -127,7 +127,35 @@ class Job {
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
+  // Never throws: whatever goes wrong in sluss-run itself ends the job as
+  // internal_error with the reason, its container stopped.
   JobResult Run() {
+    try {
+      return RunUnguarded();
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      try {
+        KillAndDelete();
+        Release(false);
+        if (collected_.valid()) collected_.wait();
+      } catch (const std::exception&) {
+      }
+      return Fail("internal_error", StrCat("sluss-run failed while supervising the job (", what,
+                                           "); the job was stopped"));
+    }
+  }
+
+  // Waits for the output file system's release; closes the OOM watch.
+  // REQUIRES: Run returned.
+  void Cleanup() {
+    (void)AwaitOutputFs();
+    if (releasing_.joinable()) releasing_.join();
+    if (oom_fd_ >= 0) ::close(oom_fd_);
+    oom_fd_ = -1;
+  }
+
+ private:
+  JobResult RunUnguarded() {
     result_.started_at = Now();
     auto spec = internal::ReadJson(dir_ + "/spec.json");
     if (!spec) return Fail("internal_error", spec.error().message);
@@ -159,16 +187,6 @@ class Job {
     return result_;
   }
 
-  // Waits for the output file system's release; closes the OOM watch.
-  // REQUIRES: Run returned.
-  void Cleanup() {
-    (void)AwaitOutputFs();
-    if (releasing_.joinable()) releasing_.join();
-    if (oom_fd_ >= 0) ::close(oom_fd_);
-    oom_fd_ = -1;
-  }
-
- private:
   std::vector<std::string> Runtime(std::initializer_list<std::string> args) const {
     std::vector<std::string> argv = {spec_.runtime};
     if (!spec_.runtime_root.empty()) {
@@ -302,9 +320,16 @@ class Job {
                                static_cast<std::int64_t>(vfs.f_frsize) < kFullBelowBytes ||
                        vfs.f_favail == 0;
       if (collect) {
-        std::vector<std::string> skip;
-        for (const auto& in : spec_.inputs) skip.push_back(in.path);
-        outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs");
+        // An exception here would end sluss-run (std::terminate) with no
+        // result: it becomes the collection's error instead.
+        try {
+          std::vector<std::string> skip;
+          for (const auto& in : spec_.inputs) skip.push_back(in.path);
+          outputs_ = CollectOutputs(output_dir_, spec_.outputs, skip, dir_ + "/outputs",
+                                    static_cast<std::uint64_t>(spec_.limits.output_bytes));
+        } catch (const std::exception& e) {
+          outputs_ = core::Internal(StrCat("collecting the outputs failed: ", e.what()));
+        }
       }
       collected->set_value();
       if (mounted_) {
@@ -551,17 +576,28 @@ class Job {
     ::close(fd);
   }
 
+  // The first few problems and how many more: a job with 20,000 bad
+  // outputs does not make a message of megabytes.
+  static std::string Summarize(const std::vector<std::string>& problems) {
+    constexpr std::size_t kShown = 5;
+    if (problems.size() <= kShown) return core::Join(problems, "; ");
+    std::vector<std::string> first(problems.begin(), problems.begin() + kShown);
+    return StrCat(core::Join(first, "; "), "; and ", problems.size() - kShown, " more");
+  }
+
   void Finish() {
     (void)AwaitOutputFs();  // after an error in Prepare
     Release(result_.status.empty() && Collects());  // unless the container's end started it
     collected_.wait();
     std::vector<std::string> problems;
+    bool over_limit = false;
     if (result_.status.empty() && outputs_) {
       if (!*outputs_) {
         problems.push_back(outputs_->error().message);
       } else {
         result_.outputs = std::move((*outputs_)->files);
         problems = std::move((*outputs_)->problems);
+        over_limit = (*outputs_)->over_limit;
       }
     }
     const bool full = output_full_;
@@ -586,6 +622,12 @@ class Job {
       Fail("oom_killed", StrCat("the job ran out of memory (limit ",
                                 spec_.limits.memory_bytes >> 20, " MiB) and was killed; ask for more "
                                 "with resources.memory"));
+    } else if (over_limit) {
+      // Sparse files: small on the job's file system, whole when copied.
+      Fail("output_limit", StrCat("the job's outputs are more than its ",
+                                  spec_.limits.output_bytes >> 20,
+                                  " MiB of output space (sparse files count in full); ",
+                                  Summarize(problems)));
     } else if (failed && (full || (spec_.output_fs == "none" && result_.signal &&
                                    *result_.signal == SIGXFSZ))) {
       // Only a job that failed failed of its output space: one that wrote
@@ -598,7 +640,7 @@ class Job {
       Fail("nonzero_exit", result_.signal ? StrCat("the job was killed by signal ", *result_.signal)
                                           : StrCat("the job exited with code ", *result_.exit_code));
     } else if (!problems.empty()) {
-      Fail("missing_outputs", core::Join(problems, "; "));
+      Fail("missing_outputs", Summarize(problems));
     } else {
       result_.status = "succeeded";
     }

@@ -48,7 +48,7 @@ void Print(const JobProbe& probe) {
   nlohmann::json j = {{"state", Name(probe.state)}};
   if (probe.pid > 0) j["pid"] = probe.pid;
   if (probe.result) j["result"] = ToJson(*probe.result);
-  std::cout << j.dump() << "\n";
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 int Supervise(const std::string& dir, int lock_fd) {
@@ -65,14 +65,21 @@ int Supervise(const std::string& dir, int lock_fd) {
   }
   ::fcntl(lock_fd, F_SETFD, FD_CLOEXEC);
   (void)internal::WriteFileReplace(dir + "/supervisor.pid", std::to_string(::getpid()) + "\n");
-  JobResult result = sluss::sandbox::Supervise(dir);
-  std::cout << ToJson(result).dump(2) << "\n";
+  JobResult result;
+  try {
+    result = sluss::sandbox::Supervise(dir);
+  } catch (const std::exception& e) {
+    result.status = "internal_error";
+    result.message = std::string("sluss-run failed: ") + e.what();
+    (void)WriteResult(dir, result);
+  }
+  std::cout << ToJson(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return result.status == "succeeded" ? 0 : 1;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   if (argc < 3) return Usage();
   const std::string cmd = argv[1];
   if (cmd == "host-image" && argc == 3) {
@@ -129,8 +136,21 @@ int main(int argc, char** argv) {
       std::cerr << "sluss-run: " << r.error().message << "\n";
       return 1;
     }
-    std::cout << ToJson(*r).dump(2) << "\n";
+    std::cout << ToJson(*r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   return Usage();
+}
+
+// What escapes the commands above (it should be nothing) ends sluss-run
+// with its reason, never with std::terminate's abort and no word; a job's
+// supervisor that ends so still leaves a result (Supervise writes one for
+// every path it knows, and `cleanup` for the rest).
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "sluss-run: " << e.what() << "\n";
+    return 1;
+  }
 }

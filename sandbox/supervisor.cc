@@ -231,7 +231,20 @@ core::Result<void> WriteResult(const std::string& dir, const JobResult& result) 
   // retry. The outputs it names are synced before it is written
   // (CollectOutputs), so a result that survives a crash names outputs that
   // did. Two disk flushes fewer per job (1 to 10 ms each here).
-  return internal::WriteFileReplace(ResultPath(dir), ToJson(result).dump(2) + "\n");
+  // Text that is not UTF-8 (a job's bytes in a message) is replaced, never
+  // thrown on: a result that cannot be written is a job lost.
+  std::string text;
+  try {
+    text = ToJson(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    JobResult failed;
+    failed.status = "internal_error";
+    failed.message = StrCat("sluss-run could not write the job's result: ", e.what());
+    failed.started_at = result.started_at;
+    failed.ended_at = result.ended_at;
+    text = ToJson(failed).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return internal::WriteFileReplace(ResultPath(dir), text + "\n");
 }
 
 }  // namespace sluss::sandbox

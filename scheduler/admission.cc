@@ -68,6 +68,17 @@ std::optional<std::string> NeverFits(const core::ResourceRequest& request,
   if (node.milli_cpus && r.milli_cpus > node.milli_cpus)
     return StrCat(Asks(request.milli_cpus, cpus), "; the largest node has ",
                   core::FormatMilliCpus(node.milli_cpus));
+  // Output space is a file system the size asked for, on this host's disk:
+  // capped per job by the quota, else by the node's output limit (never
+  // unlimited: `disk: 1T` on a host with 77 GB free is refused here).
+  const std::string disk = StrCat(core::FormatBytes(r.disk_bytes), " output space (disk)");
+  if (q.per_job.max_disk_bytes && r.disk_bytes > *q.per_job.max_disk_bytes)
+    return StrCat(Asks(request.disk_bytes, disk), "; the project allows ",
+                  core::FormatBytes(*q.per_job.max_disk_bytes), " per job (per_job.max_disk)");
+  if (!q.per_job.max_disk_bytes && node.disk_bytes && r.disk_bytes > node.disk_bytes)
+    return StrCat(Asks(request.disk_bytes, disk), "; the node's output limit is ",
+                  core::FormatBytes(node.disk_bytes),
+                  " per job (an admin may allow more with the quota's per_job.max_disk)");
   if (q.per_job.max_time && r.time_limit > *q.per_job.max_time)
     return StrCat(Asks(request.time_limit, core::FormatDuration(r.time_limit)),
                   "; the project allows ", core::FormatDuration(*q.per_job.max_time),
@@ -154,6 +165,11 @@ std::string CacheKey(const core::JobSpec& spec, const std::string& image_digest,
 
 core::Result<Admission> Admit(const core::PipelineResult& parsed, const AdmissionFacts& f) {
   Admission out;
+  if (!f.tree_error.empty()) {
+    out.errors.push_back(StrCat("commit ", f.commit_short, ": ", f.tree_error,
+                                ": remove that entry from the history and push again"));
+    return out;
+  }
   if (!parsed) {
     for (const auto& d : parsed.error()) out.errors.push_back(d.ToString());
     return out;

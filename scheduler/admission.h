@@ -41,7 +41,9 @@ struct AdmissionFacts {
   std::vector<core::DatasetVersion> datasets;  // every registered version
   std::vector<core::Image> images;             // approved (name and digest)
   // The largest node: a job that asks for more can never run. Zero fields
-  // are not checked.
+  // are not checked. Its disk_bytes is the node's output limit per job
+  // (sandbox.output_limit), the cap on resources.disk where the project's
+  // quota sets no per_job.max_disk.
   core::Resources largest_node;
   // What a job gets for what it does not declare (checked like a request).
   core::ResourceDefaults defaults;
@@ -62,6 +64,10 @@ struct AdmissionFacts {
   // cache for the actions asked for (all when none are named).
   std::vector<std::string> only_actions;
   bool force = false;
+  // Why the commit's tree may not become a workspace (an entry whose name
+  // could leave it, gitsync::BadTreeEntryName), naming the path; empty: fine.
+  // Such a run is refused whatever its sluss.yaml says.
+  std::string tree_error;
   // Recorded in each job's spec.
   core::Submission submission;
 };

@@ -197,6 +197,36 @@ TEST_CASE("refusals at submit, each at its position with the limit named") {
     CHECK(e.at(0) == "sluss.yaml:3:3: actions.a.resources: gets 2G memory by default; "
                      "the project allows 1G per job (per_job.max_memory)");
   }
+  SECTION("output space over the node's output limit, with no per_job.max_disk") {
+    f.largest_node.disk_bytes = 10LL << 30;
+    auto e = Errors("version: 1\nactions:\n  big:\n    image: python-3.11\n    run: x\n"
+                    "    resources: {disk: 1T}\n", f);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0] == "sluss.yaml:3:3: actions.big.resources: asks for 1T output space (disk); the "
+                  "node's output limit is 10G per job (an admin may allow more with the quota's "
+                  "per_job.max_disk)");
+    auto ok = Admit(Parse("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n"
+                          "    resources: {disk: 10G}\n"), f);
+    REQUIRE(ok);
+    CHECK(ok->errors.empty());
+  }
+  SECTION("output space over the project's per_job.max_disk") {
+    f.largest_node.disk_bytes = 10LL << 30;
+    f.quota.per_job.max_disk_bytes = 20LL << 30;
+    auto ok = Admit(Parse("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n"
+                          "    resources: {disk: 20G}\n"), f);
+    REQUIRE(ok);
+    CHECK(ok->errors.empty());  // the admin's quota, not the node's default, is the cap
+    auto e = Errors("version: 1\nactions:\n  big:\n    image: python-3.11\n    run: x\n"
+                    "    resources: {disk: 21G}\n", f);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0] == "sluss.yaml:3:3: actions.big.resources: asks for 21G output space (disk); the "
+                  "project allows 20G per job (per_job.max_disk)");
+    f.quota.per_job.max_disk_bytes = 1LL << 30;
+    auto d = Errors("version: 1\nactions:\n  a:\n    image: python-3.11\n    run: x\n", f);
+    CHECK(d.at(0) == "sluss.yaml:3:3: actions.a.resources: gets 10G output space (disk) by "
+                     "default; the project allows 1G per job (per_job.max_disk)");
+  }
   SECTION("GPUs per job") {
     auto e = Errors("version: 1\nactions:\n  g:\n    image: python-3.11\n    run: x\n"
                     "    resources: {gpus: 2}\n", f);
@@ -316,6 +346,23 @@ TEST_CASE("a required signature: an unsigned commit makes a failed run that says
   REQUIRE(ok);
   CHECK(ok->errors.empty());
   CHECK(ok->jobs.size() == 3);
+}
+
+TEST_CASE("a tree with a name that could leave the workspace makes a failed run naming it") {
+  AdmissionFacts f = Facts();
+  f.tree_error = "tree entry '../../../PWNED-tree' refused: a '/' in the name";
+  auto a = Admit(Parse(kStudy), f);
+  REQUIRE(a);
+  CHECK(a->jobs.empty());
+  REQUIRE(a->errors.size() == 1);
+  CHECK(a->errors[0] ==
+        "commit 1a2b3c4d5e: tree entry '../../../PWNED-tree' refused: a '/' in the name: "
+        "remove that entry from the history and push again");
+  // Also when sluss.yaml does not parse: the tree is what must be fixed.
+  auto b = Admit(Parse("version: 9\n"), f);
+  REQUIRE(b);
+  REQUIRE(b->errors.size() == 1);
+  CHECK(b->errors[0].starts_with("commit 1a2b3c4d5e: tree entry"));
 }
 
 TEST_CASE("the project's queue limit refuses the whole run") {

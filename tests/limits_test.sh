@@ -67,6 +67,9 @@ slussd_start 1
 "$SLUSS" project create lim --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
 push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
 "$SLUSS" member add lim alice@example.org >/dev/null
+# One job below asks for more output space (100M) than the node's output
+# limit (64M): the project's quota allows it.
+"$SLUSS" quota set lim per_job.max_disk=128M >/dev/null; expect_rc "quota set max_disk" 0 $?
 
 work=$tmp/work
 mkdir -p "$work/analysis"
@@ -245,6 +248,35 @@ assert r["state"] == "failed" and not r["jobs"], r
 assert r["errors"] == ["sluss.yaml:3:3: actions.big.resources: asks for 2G memory; "
                        "the project may use 1G in all (max.memory)"], r["errors"]
 EOF
+
+# 8. Output space is a file system on this host's disk: more than the
+# project's per_job.max_disk, or with none the node's output limit (64M
+# here), is refused at push.
+"$SLUSS" quota set lim per_job.max_disk=none >/dev/null; expect_rc "quota unset max_disk" 0 $?
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  huge:
+    image: python-3.11
+    run: python3 -c "print(1)"
+    resources: {memory: 128M, disk: 1T}
+YAML
+git -C "$work" commit -qam huge && git -C "$work" push -q "$push_url" main 2>"$tmp/push3.log"
+for _ in $(seq 100); do [[ -n $("$SLUSS" run show 3 --json 2>/dev/null) ]] && break; sleep 0.1; done
+"$SLUSS" run show 3 --json >"$tmp/run3.json"
+python3 - "$tmp/run3.json" <<'EOF' && ok || fail "a run over the output limit: $(cat "$tmp/run3.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["state"] == "failed" and not r["jobs"], r
+assert r["errors"] == ["sluss.yaml:3:3: actions.huge.resources: asks for 1T output space (disk); "
+                       "the node's output limit is 64M per job (an admin may allow more with the "
+                       "quota's per_job.max_disk)"], r["errors"]
+EOF
+"$SLUSS" quota set lim per_job.max_disk=512G >/dev/null; expect_rc "quota set max_disk" 0 $?
+git -C "$work" commit -q --allow-empty -m again && git -C "$work" push -q "$push_url" main 2>/dev/null
+for _ in $(seq 100); do [[ -n $("$SLUSS" run show 4 --json 2>/dev/null) ]] && break; sleep 0.1; done
+"$SLUSS" run show 4 --json | grep -q "the project allows 512G per job (per_job.max_disk)" && ok ||
+  fail "per_job.max_disk: $("$SLUSS" run show 4 --json)"
 
 grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
 finish "limits ($RUNTIME)"

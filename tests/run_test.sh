@@ -31,7 +31,7 @@ listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 node: {cpus: 8, memory: 16G}
 sandbox: {cgroup_parent: /sluss-test-run, output_limit: 64M}
-git: {poll_interval: 5s}
+git: {poll_interval: 5s, max_workspace: 1M}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
@@ -78,6 +78,10 @@ assert t["runtime"] == "runc" and t["image_digest"].startswith("sha256:"), t
 assert t["memory_peak_bytes"] > 0 and t["cpu_seconds"] > 0, t
 assert jobs["extract"]["node"] and jobs["extract"]["exit_code"] == 0
 EOF
+# The workspaces (the exported code, one per job) go when their job ends;
+# the outputs stay.
+[[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
+[[ -s $(echo "$tmp/state/jobs/$(job_field 1 table1 id)-1-"*)/outputs/output/table1.csv ]] && ok || fail "table1's output went too"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 model id)" | grep -q "^AUC" && ok || fail "model's log"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 extract id)" --stderr >/dev/null; expect_rc "stderr log" 0 $?
 
@@ -192,6 +196,38 @@ import json, sys
 a = json.load(sys.stdin)["accounting"]
 assert a["period"] == "month" and a["totals"]["jobs"] >= 8, a
 assert a["totals"]["cpu_hours"] > 0 and a["totals"]["wall_hours"] > 0, a' && ok || fail "usage --json"
+
+# 6. A commit larger than git.max_workspace (1M here) is never exported
+# whole: its job cannot start, and says why; no workspace is left.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  bigcode:
+    image: python-3.11
+    run: "true"
+YAML
+head -c 2000000 /dev/urandom >"$work/analysis/big.bin"
+push "$work" "big"
+for _ in $(seq 300); do [[ $(job_field 6 bigcode state) == failed ]] && break; sleep 0.1; done
+[[ $(job_field 6 bigcode reason) == *"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
+  ok || fail "bigcode: $(job_field 6 bigcode status_code) $(job_field 6 bigcode reason)"
+[[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
+
+# 7. A log over 1 MiB (what slussd sends in one reply): `sluss logs`
+# without -f prints all of it.
+git -C "$work" rm -q analysis/big.bin
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  chatty:
+    image: python-3.11
+    run: python3 -c "[print('line %06d ' % i + 'x' * 40) for i in range(40000)]"
+YAML
+push "$work" "chatty"
+for _ in $(seq 300); do [[ $(job_field 7 chatty status_code) == succeeded ]] && break; sleep 0.1; done
+SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 7 chatty id)" >"$tmp/chatty.log"; expect_rc "logs without -f" 0 $?
+[[ $(wc -l <"$tmp/chatty.log") == 40000 && $(tail -1 "$tmp/chatty.log") == "line 039999 "* ]] && ok ||
+  fail "logs without -f printed $(wc -c <"$tmp/chatty.log") bytes, $(wc -l <"$tmp/chatty.log") lines"
 
 # Nothing left behind: containers, mounts.
 sleep 0.5

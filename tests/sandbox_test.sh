@@ -141,6 +141,34 @@ expect "a symlinked output" "$(field status)" missing_outputs
 [[ $(field message) == *"leak.csv is a symbolic link"* ]] && ok || fail "reason missing: $(field message)"
 [[ -e $J/outputs/output/leak.csv ]] && fail "a symlink was followed" || ok
 
+# Output names are the job's data: names that are not UTF-8, hold control
+# characters or are kilobytes long are refused by name (escaped), never a
+# crash of sluss-run; the other outputs are still collected.
+names_job() {  # names_job NAME SCRIPT PATTERN EXPECTED_MESSAGE_PART
+  job "$1" "echo ok >/workspace/output/good.csv; $2" "{\"outputs\": [\"$3\"]}"
+  expect "$1" "$(field status)" missing_outputs
+  [[ $(field message) == *"$4"* ]] && ok || fail "$1: message: $(field message)"
+  [[ -f $J/outputs/output/good.csv ]] && ok || fail "$1: the good output was not collected"
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$J/result.json" && ok || fail "$1: result.json is not JSON"
+}
+names_job names-utf8 "echo x >\"\$(printf '/workspace/output/caf\\377.csv')\"" 'output/*.csv' \
+  'output/caf\xff.csv has a name that is not UTF-8'
+names_job names-newline "echo x >\"\$(printf '/workspace/output/two\\nlines.csv')\"" 'output/*.csv' \
+  'output/two\x0alines.csv has a control character'
+names_job names-control "echo x >\"\$(printf '/workspace/output/esc\\033[2J.csv')\"" 'output/*.csv' \
+  'output/esc\x1b[2J.csv has a control character'
+names_job names-long 'd=/workspace/output; for i in $(seq 16); do d=$d/$(printf "%0250d" 0); mkdir $d || exit 9; done; echo x >$d/x.csv' \
+  'output/**' 'has a path of 4028 bytes; the limit is 1024'
+
+# Sparse files take nothing on the job's file system and everything when
+# copied out: outputs count by their logical size, and what is past the
+# limit (32M here) is not kept; the job ends output_limit.
+job sparse 'for i in $(seq 30); do truncate -s 20M /workspace/output/s$i.bin || exit 9; done' '{"outputs": ["output/*.bin"]}'
+expect "a job with 30 sparse files of 20M" "$(field status)" output_limit
+[[ $(field message) == *"sparse files count in full"*"and 24 more"* ]] && ok || fail "sparse: $(field message)"
+kept=$(du -sb "$J/outputs" | cut -f1)
+[[ $kept -le $((32 << 20)) ]] && ok || fail "kept $kept bytes of outputs with a 32M limit"
+
 # Writing past the output space fails as output_limit; the host disk is safe.
 job fill 'dd if=/dev/zero of=/workspace/output/big bs=1M count=100 2>&1; exit 1'
 expect "a job that fills its output space" "$(field status)" output_limit
@@ -187,6 +215,49 @@ print(\"ptrace\", libc.ptrace(0,0,0,0), os.strerror(ctypes.get_errno()))'; unsha
 grep -q "ptrace -1 Operation not permitted" "$J/stdout.log" && ok || fail "ptrace was not refused: $(out)"
 grep -q UNSHARED "$J/stdout.log" && fail "unshare worked" || ok
 grep -q MOUNTED "$J/stdout.log" && fail "mount worked" || ok
+
+# --- Sockets: only AF_UNIX, AF_INET, AF_INET6 and NETLINK_ROUTE ---
+# A refused family says EPERM (the filter), not EAFNOSUPPORT (a kernel
+# without it): AF_VSOCK reaches the hypervisor, AF_PACKET raw frames.
+spec sockets 'exec python3 /workspace/sockets.py'
+cat >"$J/ws/sockets.py" <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.socket.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_int]
+def try_socket(name, family, kind, proto=0):
+    fd = libc.socket(family, kind, proto)
+    err = ctypes.get_errno()
+    print(name, "OPEN" if fd >= 0 else os.strerror(err), flush=True)
+    if fd >= 0: os.close(fd)
+STREAM, DGRAM, RAW = 1, 2, 3
+try_socket("AF_UNIX", 1, STREAM)
+try_socket("AF_INET", 2, STREAM)
+try_socket("AF_INET6", 10, DGRAM)
+try_socket("NETLINK_ROUTE", 16, RAW, 0)
+for name, family, kind, proto in [
+        ("AF_VSOCK", 40, STREAM, 0), ("AF_VSOCK_DGRAM", 40, DGRAM, 0),
+        ("AF_PACKET", 17, RAW, 0x0300), ("AF_BLUETOOTH", 31, RAW, 0),
+        ("AF_ALG", 38, 5, 0), ("AF_KEY", 15, RAW, 2), ("AF_XDP", 44, RAW, 0),
+        ("AF_CAN", 29, RAW, 1), ("AF_TIPC", 30, 5, 0), ("AF_RDS", 21, 5, 0),
+        ("AF_PPPOX", 24, DGRAM, 0), ("AF_LLC", 26, DGRAM, 0), ("AF_NFC", 39, DGRAM, 0),
+        ("AF_SMC", 43, STREAM, 0), ("AF_QIPCRTR", 42, DGRAM, 0),
+        ("NETLINK_AUDIT", 16, RAW, 9), ("NETLINK_KOBJECT_UEVENT", 16, RAW, 15),
+        ("AF_VSOCK_HIGH_BITS", (1 << 32) | 40, STREAM, 0)]:
+    try_socket(name, family, kind, proto)
+import socket
+a, b = socket.socketpair(); print("socketpair OPEN", flush=True)
+PY
+"$RUN" run "$J" >"$J/run.out" 2>&1
+expect "a job trying socket families" "$(field status)" succeeded
+for allowed in AF_UNIX AF_INET AF_INET6 NETLINK_ROUTE socketpair; do
+  grep -qx "$allowed OPEN" "$J/stdout.log" && ok || fail "$allowed refused: $(out) $(cat "$J/stderr.log")"
+done
+for refused in AF_VSOCK AF_VSOCK_DGRAM AF_PACKET AF_BLUETOOTH AF_ALG AF_KEY AF_XDP AF_CAN AF_TIPC \
+               AF_RDS AF_PPPOX AF_LLC AF_NFC AF_SMC AF_QIPCRTR NETLINK_AUDIT NETLINK_KOBJECT_UEVENT \
+               AF_VSOCK_HIGH_BITS; do
+  grep -qx "$refused Operation not permitted" "$J/stdout.log" && ok ||
+    fail "$refused not refused by the filter: $(grep "^$refused " "$J/stdout.log")"
+done
 
 # --- 32-bit system calls (int 0x80, a classic way around a filter): the
 # profile lists only the native architecture, so the kernel kills the job.
