@@ -1,9 +1,6 @@
 #include "api/server.h"
 
-#include <sys/socket.h>
-
 #include <atomic>
-#include <cerrno>
 #include <future>
 #include <optional>
 #include <thread>
@@ -87,6 +84,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
+  // A streamed response's source (see WriteStream).
+  struct Source {
+    std::function<std::optional<std::string>()> next;
+  };
+
   void Read(bool first) {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
@@ -198,16 +200,24 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // then a chunk whenever `next` has more, until it says the end. `next`
   // runs on the worker pool, never on this connection's strand; between
   // empty answers the connection waits on a timer, holding no thread.
+  //
+  // The strand owns the stream (`source_`); every step that leaves the
+  // strand (a timer, a worker's call to `next`, the hang-up watch) carries
+  // its own reference to the Source it was started for, and does nothing
+  // when it comes back to find the stream ended or replaced. So ending the
+  // stream never takes the function from under a worker that is calling it,
+  // and one stream's `next` is never called twice at once.
   void WriteStream(HttpResponse r) {
     auto res = Head<http::empty_body>(r);
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    next_ = std::move(r.next);
+    source_ = std::make_shared<Source>(Source{std::move(r.next)});
     Lowest().expires_after(server_->options.read_timeout);
     http::async_write_header(
         stream_, *sr,
-        [self = this->shared_from_this(), res, sr, first = std::move(r.body)](
+        [self = this->shared_from_this(), res, sr, src = source_, first = std::move(r.body)](
             beast::error_code ec, std::size_t) mutable {
+          if (self->source_ != src) return;
           if (ec) return self->EndStream(false);
           self->WatchForHangUp();
           self->WriteChunk(std::move(first));
@@ -219,55 +229,69 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto buf = std::make_shared<std::string>(std::move(data));
     Lowest().expires_after(server_->options.read_timeout);
     asio::async_write(stream_, http::make_chunk(asio::buffer(*buf)),
-                      [self = this->shared_from_this(), buf](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this(), buf, src = source_](beast::error_code ec,
+                                                                            std::size_t) {
+                        if (self->source_ != src) return;
                         if (ec) return self->EndStream(false);
                         self->Poll(std::chrono::milliseconds(0));
                       });
   }
 
   void Poll(std::chrono::milliseconds after) {
+    if (!source_) return;
     if (client_gone_) return EndStream(false);
     if (server_->stopping.load()) return EndStream(true);
     // No deadline while waiting for more (a quiet job is not a slow
     // client); each write sets its own.
     Lowest().expires_never();
-    auto ask = [self = this->shared_from_this()] {
-      asio::post(*self->server_->workers, [self] {
-        std::optional<std::string> more = self->next_();
-        asio::post(self->stream_.get_executor(), [self, more = std::move(more)]() mutable {
-          if (!more) return self->EndStream(true);
-          if (more->empty()) return self->Poll(std::chrono::milliseconds(250));
-          self->WriteChunk(std::move(*more));
-        });
-      });
-    };
-    if (after.count() == 0) return ask();
+    if (after.count() == 0) return Ask(source_);
     timer_.expires_after(after);
-    timer_.async_wait([ask](beast::error_code ec) {
-      if (!ec) ask();
+    timer_.async_wait([self = this->shared_from_this(), src = source_](beast::error_code ec) {
+      if (ec || self->source_ != src) return;
+      self->Ask(src);
+    });
+  }
+
+  // Calls `src->next` on a worker and comes back to the strand with what it
+  // said. `src` is the worker's own reference: EndStream may drop the
+  // session's meanwhile.
+  void Ask(std::shared_ptr<Source> src) {
+    asio::post(*server_->workers, [self = this->shared_from_this(), src = std::move(src)] {
+      std::optional<std::string> more;
+      bool failed = false;
+      try {
+        more = src->next();
+      } catch (const std::exception&) {
+        failed = true;  // a bug in the source: end this stream, not the process
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, src, failed, more = std::move(more)]() mutable {
+                   if (self->source_ != src) return;  // ended while the worker read
+                   if (failed) return self->EndStream(false);
+                   if (!more) return self->EndStream(true);
+                   if (more->empty()) return self->Poll(std::chrono::milliseconds(250));
+                   self->WriteChunk(std::move(*more));
+                 });
     });
   }
 
   // A client that hangs up while nothing new comes would otherwise be
-  // noticed only at the next write: watch the socket for its EOF.
+  // noticed only at the next write: watch the socket for its EOF. The
+  // connection reads no request while it streams, so bytes from the client
+  // end the stream too (it cannot be watched for EOF behind unread bytes).
   void WatchForHangUp() {
     Lowest().socket().async_wait(
-        tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
-          if (ec) return;
-          char c;
-          ssize_t n = ::recv(self->Lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            self->client_gone_ = true;
-            self->timer_.cancel();
-            if (!self->next_) return;
-            self->EndStream(false);
-          }
+        tcp::socket::wait_read,
+        [self = this->shared_from_this(), src = source_](beast::error_code ec) {
+          if (ec || self->source_ != src) return;
+          self->client_gone_ = true;
+          self->EndStream(false);
         });
   }
 
   void EndStream(bool ok) {
-    if (!next_) return;  // ended already
-    next_ = nullptr;
+    if (!source_) return;  // ended already
+    source_.reset();
     timer_.cancel();
     if (!ok || client_gone_) return Close();
     Lowest().expires_after(server_->options.read_timeout);
@@ -304,7 +328,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   Stream stream_;
   asio::steady_timer timer_;
-  std::function<std::optional<std::string>()> next_;  // set while streaming
+  std::shared_ptr<Source> source_;  // set while streaming; on the strand only
   bool client_gone_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <fstream>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -151,6 +153,95 @@ TEST_CASE("http: 1,000 concurrent connections are all answered") {
     close(fd);
   }
   CHECK(ok == 1000);
+}
+
+TEST_CASE("http: 1,000 followed logs hung up at random moments; the server keeps serving") {
+  // A pending job whose log grows now and then, and a log reader slow enough
+  // that hang-ups land while a worker is reading (where slussd used to abort
+  // with std::bad_function_call).
+  testing::TempDir logs;
+  const std::string log = logs / "stdout";
+  testing::WriteFile(log, "started\n");
+  api::ApiOptions a;
+  a.rate_burst = 100000;  // this test is about hang-ups, not the rate limit
+  a.rate_per_second = 100000;
+  a.log_files = [log](core::JobId, int, const std::string&) {
+    thread_local std::minstd_rand slow(std::random_device{}());
+    std::this_thread::sleep_for(std::chrono::microseconds(slow() % 3000));
+    return std::vector<std::string>{log};
+  };
+  api::ServerOptions o;
+  o.workers = 4;
+  Server s(o, std::move(a));
+  REQUIRE(s.store->CreateProject({"p1", "", "", {}, {}, s.clock.Now()}));
+  core::NewRun nr;
+  nr.project = "p1";
+  nr.commit = std::string(40, 'c');
+  nr.submitted_by = "admin@x";
+  nr.jobs = {{"extract", core::StatusCode::kWaitingOnResources, "waiting", "{}", "k1", {}}};
+  auto run = s.store->CreateRun(nr, s.clock.Now());
+  REQUIRE(run);
+  const auto jobs = *s.store->ListJobs(run->id);
+  REQUIRE(jobs.size() == 1);
+  const std::string target = "/v1/jobs/" + std::to_string(jobs[0].id.value) + "/logs?follow=1";
+
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    std::ofstream out(log, std::ios::app);
+    for (int i = 0; writing.load() && i < 100000; ++i) {
+      out << "line " << i << "\n" << std::flush;
+      std::this_thread::sleep_for(std::chrono::milliseconds(7));
+    }
+  });
+  std::atomic<int> started{0}, healthy{0}, checks{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      std::minstd_rand rnd(static_cast<unsigned>(t) * 7919u + 1u);
+      for (int i = 0; i < 125; ++i) {
+        int fd = Connect(s.port());
+        if (fd < 0) continue;
+        if (rnd() % 4 == 0) {  // some hang up with a reset rather than a FIN
+          linger l{1, 0};
+          setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        }
+        SendAll(fd, Get(target, s.admin));
+        switch (rnd() % 4) {
+          case 0:  // at once, maybe before the answer
+            break;
+          case 1:  // right after the header
+            if (ReadResponse(fd, 10s).status == 200) ++started;
+            break;
+          default:  // a while into the stream, while chunks and polls go on
+            if (ReadResponse(fd, 10s).status == 200) ++started;
+            std::this_thread::sleep_for(std::chrono::milliseconds(rnd() % 600));
+        }
+        close(fd);
+        if (i % 25 == 24) {
+          int h = Connect(s.port());
+          ++checks;
+          if (h >= 0 && SendAll(h, Get("/healthz")) && ReadResponse(h, 30s).status == 200) ++healthy;
+          if (h >= 0) close(h);
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  writing = false;
+  writer.join();
+  CHECK(started.load() > 500);
+  CHECK(healthy.load() == checks.load());
+  // Still serving, streams included.
+  int fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get(target, s.admin)));
+  auto r = ReadResponse(fd, 30s);
+  CHECK(r.status == 200);
+  CHECK(r.headers["transfer-encoding"] == "chunked");
+  close(fd);
+  fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  CHECK(ReadResponse(fd, 30s).status == 200);
+  close(fd);
 }
 
 TEST_CASE("http: Stop closes the listener and returns") {
