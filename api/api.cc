@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/internal/context.h"
+#include "api/internal/git_queue.h"
 #include "api/internal/routes.h"
 #include "core/digest.h"
 #include "core/strings.h"
@@ -77,8 +78,15 @@ struct Api::Impl {
   std::array<std::uint64_t, kBuckets.size() + 1> latency_counts{};  // GUARDED_BY(metrics_mu)
   double latency_sum = 0;                                           // GUARDED_BY(metrics_mu)
 
+  // Last, so that it is destroyed first: its threads use the store and git.
+  std::unique_ptr<internal::GitQueue> git_queue;
+
   Impl(core::Store& s, const core::Clock& c, ApiOptions o)
       : store(s), clock(c), options(std::move(o)) {
+    if (options.git) {
+      git_queue = std::make_unique<internal::GitQueue>(
+          options.git_threads, options.git_max_queued, /*max_per_project=*/8, /*keep=*/1000);
+    }
     auto add = [&](std::string method, std::string pattern, std::vector<Role> roles,
                    Handler h) {
       Route r;
@@ -95,6 +103,7 @@ struct Api::Impl {
     std::vector<Role> actors = {Role::kResearcher, Role::kAdmin};
     namespace h = internal;
     add("POST", "/v1/hooks/git/{p}", {Role::kHook, Role::kAdmin}, h::GitHook);
+    add("GET", "/v1/git/requests/{id}", all, h::GetGitRequest);
     add("GET", "/v1/whoami", all, h::Whoami);
     add("GET", "/v1/projects", all, h::ListProjects);
     add("POST", "/v1/projects", admin, h::CreateProject);
@@ -413,7 +422,8 @@ struct Api::Impl {
                 options.datasets,
                 options.run_provenance,
                 options.job_provenance,
-                options.audit_public_key};
+                options.audit_public_key,
+                git_queue.get()};
     return route->handler(ctx);
   }
 };
@@ -464,6 +474,10 @@ HttpResponse Api::Handle(const HttpRequest& req) {
         RequestLog{actor, req.method, route, req.path, resp.status, seconds * 1000, req.remote});
   }
   return resp;
+}
+
+void Api::Shutdown() {
+  if (impl_->git_queue) impl_->git_queue->Shutdown();
 }
 
 std::vector<std::string> Api::RouteNames() const {

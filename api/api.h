@@ -50,6 +50,13 @@ struct ApiOptions {
   // Hosted repositories and push syncs; null: those routes answer 503.
   // Must outlive the Api.
   core::GitService* git = nullptr;
+  // Git work that needs a fetch (a mirrored project's sync or API run) runs
+  // on this many threads of its own, never on the server's workers; at most
+  // git_max_queued requests wait, 8 of one project (more: 503 with
+  // Retry-After). A project's
+  // requests run one at a time, so one remote holds at most one thread.
+  std::size_t git_threads = 4;
+  std::size_t git_max_queued = 64;
   // Called after every request (slussd logs it).
   std::function<void(const RequestLog&)> on_request;
   // More Prometheus text for /metrics (the scheduler's figures).
@@ -80,6 +87,13 @@ class Api {
   Api& operator=(const Api&) = delete;
 
   HttpResponse Handle(const HttpRequest& request);
+
+  // Drops the git requests that wait and waits for the running ones (a
+  // fetch ends at git.fetch_timeout at the latest); afterwards requests
+  // that need git work answer 503. HttpServer::Stop calls it once no
+  // request is in flight, so that the git work ends before what it uses
+  // (the GitService, the store) can go. Idempotent.
+  void Shutdown();
 
   // Every route as "METHOD PATTERN", e.g. "GET /v1/runs/{id}".
   std::vector<std::string> RouteNames() const;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api.h"
+#include "api/internal/git_queue.h"
 #include "api/internal/route_helpers.h"
 #include "api/internal/routes.h"
 #include "api/internal/views.h"
@@ -74,8 +75,36 @@ HttpResponse Move(Context& c, const core::Job& job, core::StatusCode to,
   return Json(200, View(*moved));
 }
 
+json OutcomesJson(const std::vector<core::SyncOutcome>& outcomes) {
+  json out = json::array();
+  for (const auto& o : outcomes) {
+    out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
+                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
+  }
+  return out;
+}
+
+// 202: the git work is queued (GitQueue), to be followed at Location.
+HttpResponse Accepted(const GitRequest& r, const std::string& message, bool text) {
+  HttpResponse resp = Json(202, {{"request", View(r)}, {"message", message}});
+  if (text) {
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = message + "\n";
+  }
+  resp.headers.emplace_back("Location", StrCat("/v1/git/requests/", r.id));
+  return resp;
+}
+
+HttpResponse QueueRefused(const core::Error& e) {
+  HttpResponse r = ErrorResponse(503, "unavailable", e.message);
+  r.headers.emplace_back("Retry-After", "60");
+  return r;
+}
+
 }  // namespace
 
+// A hosted repository is read where it is, at once; a remote is fetched
+// first, on the git queue, and the caller gets 202 at once.
 HttpResponse GitHook(Context& c) {
   const std::string& project = c.params.at("p");
   if (!c.CanSee(project)) return NotFound(StrCat("project ", core::Quote(project)));
@@ -86,22 +115,50 @@ HttpResponse GitHook(Context& c) {
     if (!event.empty() && event != "push" && event != "Push Hook")
       return Json(200, {{"project", project}, {"ignored", event}});
   }
+  const bool text = [&] {
+    auto f = c.req.query.find("format");
+    return f != c.req.query.end() && f->second == "text";
+  }();
+  auto p = c.store.GetProject(project);
+  if (!p) return FromError(p.error());
+  if (!p->repo_url.empty()) {
+    if (!c.git_queue) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+    GitRequest r;
+    r.project = project;
+    r.kind = "sync";
+    r.submitted_by = c.who.user;
+    r.queued_at = c.now;
+    auto queued = c.git_queue->Submit(r, [git = c.git, project]() -> core::Result<json> {
+      auto outcomes = git->Sync(project);
+      if (!outcomes) return std::unexpected(outcomes.error());
+      return json{{"outcomes", OutcomesJson(*outcomes)}};
+    });
+    if (!queued) return QueueRefused(queued.error());
+    return Accepted(*queued,
+                    StrCat("request ", queued->id, ": ", p->repo_url,
+                           " is fetched in the background; each new tip of a tracked branch "
+                           "becomes a run (GET /v1/git/requests/", queued->id, ")"),
+                    text);
+  }
   auto outcomes = c.git->Sync(project);
   if (!outcomes) return FromError(outcomes.error());
-  json out = json::array();
-  std::string text;
-  for (const auto& o : *outcomes) {
-    out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
-                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
-    text += o.message + "\n";
-  }
-  if (auto f = c.req.query.find("format"); f != c.req.query.end() && f->second == "text") {
+  std::string message;
+  for (const auto& o : *outcomes) message += o.message + "\n";
+  if (text) {
     HttpResponse r;
     r.content_type = "text/plain; charset=utf-8";
-    r.body = text.empty() ? "no tracked branch was pushed\n" : text;
+    r.body = message.empty() ? "no tracked branch was pushed\n" : message;
     return r;
   }
-  return Json(200, {{"project", project}, {"outcomes", out}});
+  return Json(200, {{"project", project}, {"outcomes", OutcomesJson(*outcomes)}});
+}
+
+HttpResponse GetGitRequest(Context& c) {
+  auto id = ParseId(c.params.at("id"));
+  if (!id) return NotFound(StrCat("git request ", core::Quote(c.params.at("id"))));
+  auto r = c.git_queue ? c.git_queue->Get(*id) : core::Result<GitRequest>(core::NotFound("git request"));
+  if (!r || !c.CanSee(r->project)) return NotFound(StrCat("git request ", *id));
+  return Json(200, View(*r));
 }
 
 // A new webhook secret for the project (replacing any before), shown once:
@@ -359,6 +416,29 @@ HttpResponse StartRun(Context& c) {
   }
   req.submitted_by = c.who.user;
   if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+  auto project_row = c.store.GetProject(req.project);
+  if (!project_row) return FromError(project_row.error());
+  if (!project_row->repo_url.empty()) {
+    // A remote is fetched first: on the git queue, not on this worker.
+    if (!c.git_queue) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+    GitRequest r;
+    r.project = req.project;
+    r.kind = "run";
+    r.submitted_by = c.who.user;
+    r.queued_at = c.now;
+    auto queued = c.git_queue->Submit(r, [git = c.git, req]() -> core::Result<json> {
+      auto outcome = git->StartRun(req);
+      if (!outcome) return std::unexpected(outcome.error());
+      return json{{"run_id", outcome->run.value}, {"commit", outcome->commit},
+                  {"message", outcome->message}};
+    });
+    if (!queued) return QueueRefused(queued.error());
+    return Accepted(*queued,
+                    StrCat("request ", queued->id, ": ", project_row->repo_url,
+                           " is fetched in the background, then the run is made "
+                           "(GET /v1/git/requests/", queued->id, " says its id)"),
+                    false);
+  }
   auto outcome = c.git->StartRun(req);
   if (!outcome) return FromError(outcome.error());
   auto run = c.store.GetRun(outcome->run);

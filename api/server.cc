@@ -427,6 +427,9 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
   impl_->workers->join();
+  // The Api's own git work, which outlives requests: it ends here, while
+  // what it uses is still there.
+  impl_->api.Shutdown();
 }
 
 }  // namespace sluss::api

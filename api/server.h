@@ -49,7 +49,8 @@ class HttpServer {
   // The bound port.
   int port() const;
   // Stops accepting, lets requests in flight finish (up to `grace`), closes
-  // every connection and joins the threads. Idempotent.
+  // every connection, joins the threads, then calls Api::Shutdown (which
+  // waits for a running git fetch). Idempotent.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 
   struct Impl;  // the sockets and threads; opaque to users

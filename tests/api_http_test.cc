@@ -2,7 +2,9 @@
 
 #include <sys/resource.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -155,7 +157,7 @@ TEST_CASE("http: 1,000 concurrent connections are all answered") {
   CHECK(ok == 1000);
 }
 
-TEST_CASE("http: 1,000 followed logs hung up at random moments; the server keeps serving") {
+TEST_CASE("http: 1,000 followed logs hung up at random moments, and the server keeps serving") {
   // A pending job whose log grows now and then, and a log reader slow enough
   // that hang-ups land while a worker is reading (where slussd used to abort
   // with std::bad_function_call).
@@ -242,6 +244,132 @@ TEST_CASE("http: 1,000 followed logs hung up at random moments; the server keeps
   REQUIRE(SendAll(fd, Get("/healthz")));
   CHECK(ReadResponse(fd, 30s).status == 200);
   close(fd);
+}
+
+namespace {
+
+// A GitService whose remote never answers until the test lets it.
+class StuckGit final : public core::GitService {
+ public:
+  ~StuckGit() override { Release(); }
+  core::Result<std::string> CreateHosted(std::string_view) override { return std::string("/x"); }
+  core::Result<std::vector<core::SyncOutcome>> Sync(std::string_view project) override {
+    if (project == "stuck") Wait();
+    return std::vector<core::SyncOutcome>{{"refs/heads/main", std::string(40, 'a'), core::RunId{7}, true, false, "run 7"}};
+  }
+  core::Result<core::SyncOutcome> StartRun(const core::RunRequest&) override {
+    Wait();
+    return core::SyncOutcome{"refs/heads/main", std::string(40, 'a'), core::RunId{8}, true, false, "run 8"};
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return released_; });
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+std::string Post(const std::string& path, const std::string& token, const std::string& body) {
+  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("http: a remote that never answers stops neither the API nor other requests") {
+  StuckGit git;
+  api::ApiOptions a;
+  a.git = &git;
+  api::ServerOptions o;
+  o.workers = 4;
+  Server s(o, std::move(a));
+  core::Project p{"stuck", "", "https://git.example.org/stuck.git", {}, {}, s.clock.Now()};
+  REQUIRE(s.store->CreateProject(p));
+  // Twice as many fetching requests as there are workers: each is answered
+  // at once, 202, with the request to follow.
+  std::vector<std::string> locations;
+  for (int i = 0; i < 8; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(fd >= 0);
+    REQUIRE(SendAll(fd, i % 2 ? Post("/v1/hooks/git/stuck", s.admin, "")
+                              : Post("/v1/runs", s.admin, R"({"project": "stuck", "ref": "main"})")));
+    auto r = ReadResponse(fd, 30s);
+    CHECK(r.status == 202);
+    CHECK(r.headers["location"].starts_with("/v1/git/requests/"));
+    locations.push_back(r.headers["location"]);
+    close(fd);
+  }
+  for (int i = 0; i < 5; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(SendAll(fd, Get("/healthz")));
+    CHECK(ReadResponse(fd, 30s).status == 200);
+    close(fd);
+  }
+  // One project's requests run one at a time and fill at most their share
+  // of the queue: more are refused with Retry-After...
+  int refused = 0;
+  for (int i = 0; i < 10; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(SendAll(fd, Post("/v1/runs", s.admin, R"({"project": "stuck"})")));
+    auto r = ReadResponse(fd, 30s);
+    close(fd);
+    CHECK((r.status == 202 || r.status == 503));
+    if (r.status == 503) {
+      ++refused;
+      CHECK(r.headers["retry-after"] == "60");
+    }
+  }
+  CHECK(refused > 0);
+  // ... while another project's sync is accepted and runs.
+  core::Project other{"other", "", "https://git.example.org/other.git", {}, {}, s.clock.Now()};
+  REQUIRE(s.store->CreateProject(other));
+  int fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Post("/v1/hooks/git/other", s.admin, "")));
+  auto queued = ReadResponse(fd, 30s);
+  close(fd);
+  REQUIRE(queued.status == 202);
+  std::string other_status;
+  for (int i = 0; i < 300 && other_status != "done"; ++i) {
+    fd = Connect(s.port());
+    REQUIRE(SendAll(fd, Get(queued.headers["location"], s.admin)));
+    auto r = ReadResponse(fd, 30s);
+    close(fd);
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    other_status = j.is_object() ? j.value("status", "") : "";
+    if (other_status != "done") std::this_thread::sleep_for(100ms);
+  }
+  CHECK(other_status == "done");
+  fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get(locations[0], s.admin)));
+  auto pending = ReadResponse(fd, 30s);
+  close(fd);
+  REQUIRE(pending.status == 200);
+  CHECK(nlohmann::json::parse(pending.body)["status"] != "done");
+  // The remote answers: the requests end, and say what they made.
+  git.Release();
+  std::string status;
+  nlohmann::json last;
+  for (int i = 0; i < 300 && status != "done"; ++i) {
+    fd = Connect(s.port());
+    REQUIRE(SendAll(fd, Get(locations[0], s.admin)));
+    auto r = ReadResponse(fd, 30s);
+    close(fd);
+    last = nlohmann::json::parse(r.body, nullptr, false);
+    status = last.is_object() ? last.value("status", "") : "";
+    if (status != "done") std::this_thread::sleep_for(100ms);
+  }
+  CHECK(status == "done");
+  CHECK(last["kind"] == "run");
+  CHECK(last["result"]["run_id"] == 8);
 }
 
 TEST_CASE("http: Stop closes the listener and returns") {

@@ -18,6 +18,8 @@
 
 namespace sluss::api::internal {
 
+class GitQueue;
+
 struct Principal {
   bool authenticated = false;
   std::string user;
@@ -41,6 +43,7 @@ struct Context {
   const std::function<core::Result<nlohmann::json>(core::RunId)>& run_provenance;
   const std::function<core::Result<nlohmann::json>(core::JobId)>& job_provenance;
   const std::string& audit_public_key;  // PEM; empty: signatures not checked
+  GitQueue* git_queue;                  // null when `git` is
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the
