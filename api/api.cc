@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/internal/audit_batch.h"
 #include "api/internal/context.h"
 #include "api/internal/git_queue.h"
 #include "api/internal/routes.h"
@@ -77,6 +78,14 @@ struct Api::Impl {
   std::map<std::pair<std::string, int>, std::uint64_t> requests;  // GUARDED_BY(metrics_mu)
   std::array<std::uint64_t, kBuckets.size() + 1> latency_counts{};  // GUARDED_BY(metrics_mu)
   double latency_sum = 0;                                           // GUARDED_BY(metrics_mu)
+
+  internal::AuditBatch audit_batch;
+  // Writes what the batch hands back; false when the store refused one.
+  bool AppendAll(const std::vector<core::AuditEvent>& events) {
+    bool ok = true;
+    for (const auto& e : events) ok = store.AppendAudit(e, clock.Now()).has_value() && ok;
+    return ok;
+  }
 
   // Last, so that it is destroyed first: its threads use the store and git.
   std::unique_ptr<internal::GitQueue> git_queue;
@@ -431,7 +440,7 @@ struct Api::Impl {
 Api::Api(core::Store& store, const core::Clock& clock, ApiOptions options)
     : impl_(std::make_unique<Impl>(store, clock, std::move(options))) {}
 
-Api::~Api() = default;
+Api::~Api() { Shutdown(); }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
   auto start = std::chrono::steady_clock::now();
@@ -447,21 +456,29 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   impl_->Record(route, resp.status, seconds);
   // The audit log: every request that changes (or tries to change)
-  // something, every refused credential or role, and every read of what
-  // jobs wrote (logs, provenance) or of the log itself.
+  // something, every refused role, and every read of what jobs wrote (logs,
+  // provenance). Aggregated per client and minute (AuditBatch): requests
+  // with no valid credential, requests over the rate limit, and reads of
+  // the audit log itself (so that reading it until it is empty ends).
   static constexpr std::string_view kAuditedReads[] = {
       "/v1/jobs/{id}/logs", "/v1/runs/{id}/provenance", "/v1/jobs/{id}/provenance",
       "/v1/audit", "/v1/audit/proof", "/v1/audit/verify"};
+  const core::TimePoint now = impl_->clock.Now();
+  impl_->AppendAll(impl_->audit_batch.TakeEnded(now));
   const bool denied = resp.status == 401 || resp.status == 403;
   const bool read = req.method == "GET" && std::find(std::begin(kAuditedReads),
                                                      std::end(kAuditedReads), route) !=
                                                std::end(kAuditedReads);
-  if (denied || read || (req.method != "GET" && route != "unmatched")) {
+  const bool batched = resp.status == 401 || resp.status == 429 ||
+                       (read && route.starts_with("/v1/audit"));
+  if (denied || read || batched || (req.method != "GET" && route != "unmatched")) {
     json payload = {{"method", req.method}, {"route", route}, {"status", resp.status}};
     if (!req.remote.empty()) payload["remote"] = req.remote;
-    auto logged = impl_->store.AppendAudit(
-        {actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path, payload},
-        impl_->clock.Now());
+    core::AuditEvent event{actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path,
+                           payload};
+    const bool logged =
+        batched ? impl_->AppendAll(impl_->audit_batch.Count(event, req.remote, route, now))
+                : impl_->store.AppendAudit(event, now).has_value();
     if (!logged && resp.status < 400) {
       // Nothing is served that is not in the log.
       resp = ErrorResponse(503, "unavailable", "the audit log cannot be written; try again");
@@ -478,6 +495,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
 
 void Api::Shutdown() {
   if (impl_->git_queue) impl_->git_queue->Shutdown();
+  impl_->AppendAll(impl_->audit_batch.TakeEnded(std::nullopt));  // the counts so far
 }
 
 std::vector<std::string> Api::RouteNames() const {

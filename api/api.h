@@ -82,7 +82,7 @@ class Api {
  public:
   // `store` and `clock` must outlive the Api.
   Api(core::Store& store, const core::Clock& clock, ApiOptions options = {});
-  ~Api();
+  ~Api();  // Shutdown
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
@@ -92,7 +92,9 @@ class Api {
   // fetch ends at git.fetch_timeout at the latest); afterwards requests
   // that need git work answer 503. HttpServer::Stop calls it once no
   // request is in flight, so that the git work ends before what it uses
-  // (the GitService, the store) can go. Idempotent.
+  // (the GitService, the store) can go. Also writes the audit counts of
+  // the minute so far (see api/internal/audit_batch.h). Idempotent; the
+  // destructor calls it.
   void Shutdown();
 
   // Every route as "METHOD PATTERN", e.g. "GET /v1/runs/{id}".

@@ -381,3 +381,52 @@ TEST_CASE("admins drain nodes and pause the queue; the state survives a restart"
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?period=year", alice, "", 400)["error"]["details"]["field"] == "period");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?from=2026-07-01&until=2026-01-01", alice, "", 400)["error"]["details"]["field"] == "until");
 }
+
+TEST_CASE("anonymous and rate-limited requests are counted per client and minute; other denials each recorded") {
+  api::ApiOptions o;
+  o.rate_burst = 10;
+  o.rate_per_second = 0.001;
+  Fixture f(o);
+  auto size = [&] { return *f.store->AuditSize(); };
+  auto anonymous = [&](const std::string& remote) {
+    api::HttpRequest req;
+    req.method = "GET";
+    req.path = "/v1/runs";
+    req.remote = remote;
+    return f.api->Handle(req);
+  };
+  const auto before = size();
+  for (int i = 0; i < 1000; ++i) CHECK(anonymous("203.0.113.9").status == 401);
+  CHECK(size() == before + 1);  // the first of the minute
+  CHECK(anonymous("198.51.100.7").status == 401);
+  CHECK(size() == before + 2);  // another client's first
+  f.clock.Advance(61s);
+  CHECK(anonymous("203.0.113.9").status == 401);
+  // The minute's count, for each client that sent more than one, then the
+  // new minute's first.
+  auto records = *f.store->ListAudit(before, 100);
+  REQUIRE(records.size() == 4);
+  CHECK(records[2].action == "api.denied");
+  CHECK(records[2].subject == "client/203.0.113.9");
+  CHECK(nlohmann::json::parse(records[2].payload.value_or("{}"))["count"] == 999);
+  CHECK(records[3].subject == "/v1/runs");
+  // Over the rate limit: counted the same way.
+  const auto before_limit = size();
+  int limited = 0;
+  for (int i = 0; i < 100; ++i) limited += f.Call("GET", "/v1/projects", f.token[Role::kAdmin]).status == 429;
+  CHECK(limited >= 80);
+  CHECK(size() == before_limit + 1);
+  // A refused role is a person's act: each is recorded.
+  const auto before_role = size();
+  for (int i = 0; i < 5; ++i) CHECK(f.Call("GET", "/v1/nodes", f.token[Role::kResearcher]).status == 403);
+  CHECK(size() == before_role + 5);
+  // Reading the log until it is empty ends.
+  std::int64_t after = 0;
+  int pages = 0;
+  for (; pages < 100; ++pages) {
+    auto page = f.CallJson("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), f.token[Role::kAuditor]);
+    if (page["records"].empty()) break;
+    after = page["next_after"].get<std::int64_t>();
+  }
+  CHECK(pages < 5);
+}
