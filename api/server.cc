@@ -1,5 +1,7 @@
 #include "api/server.h"
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <future>
 #include <optional>
@@ -43,7 +45,29 @@ struct HttpServer::Impl {
   std::atomic<std::size_t> queued{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> body_bytes{0};  // reserved by requests in flight
+  std::atomic<std::int64_t> cap_logged_at{0};  // steady seconds; 0: never
   int bound_port = 0;
+
+  // Reserves `n` bytes of body; false when that would pass the cap.
+  bool Reserve(std::size_t n) {
+    std::size_t now = body_bytes.load();
+    do {
+      if (now + n > options.max_body_bytes) return false;
+    } while (!body_bytes.compare_exchange_weak(now, now + n));
+    return true;
+  }
+  // Says `message`, at most once a minute.
+  void WarnOncePerMinute(const std::string& message) {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count() + 1;
+    std::int64_t last = cap_logged_at.load();
+    if (last != 0 && now - last < 60) return;
+    if (!cap_logged_at.compare_exchange_strong(last, now)) return;
+    if (options.on_warning) options.on_warning(message);
+  }
   bool started = false;
 
   Impl(Api& a, ServerOptions o) : api(a), options(std::move(o)) {}
@@ -63,10 +87,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
     requires(!kTls)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {}
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {
+    ++server_->connections;
+  }
   Session(tcp::socket socket, asio::ssl::context& tls, HttpServer::Impl* server)
     requires(kTls)
-      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), server_(server) {}
+      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), server_(server) {
+    ++server_->connections;
+  }
+  ~Session() {
+    Release();
+    --server_->connections;
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -89,7 +121,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     std::function<std::optional<std::string>()> next;
   };
 
+  // The body bytes this connection's request holds (ServerOptions::max_body_bytes).
+  void Release() {
+    server_->body_bytes -= reserved_;
+    reserved_ = 0;
+  }
+
   void Read(bool first) {
+    Release();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(server_->options.body_limit);
@@ -104,6 +143,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnError(ec);
+    // The body's room, reserved before a byte of it is read.
+    const auto length = parser_->content_length();
+    const std::size_t want =
+        parser_->chunked() ? server_->options.body_limit
+                           : static_cast<std::size_t>(std::min<std::uint64_t>(
+                                 length.value_or(0), server_->options.body_limit + 1));
+    if (want > 0 && !server_->Reserve(want)) {
+      server_->WarnOncePerMinute(core::StrCat(
+          "request bodies in flight reached ", server_->options.max_body_bytes,
+          " bytes (max_body_bytes); requests beyond are answered 503"));
+      keep_alive_ = false;
+      HttpResponse busy = ErrorResponse(503, "unavailable",
+                                        "the server holds too many request bodies; retry in a moment");
+      busy.headers.emplace_back("Retry-After", "1");
+      return Write(std::move(busy));
+    }
+    reserved_ = want;
     Lowest().expires_after(server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
@@ -335,6 +391,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   HttpServer::Impl* server_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  std::size_t reserved_ = 0;  // body bytes held in server_->body_bytes
 };
 
 }  // namespace
@@ -343,7 +400,15 @@ void HttpServer::Impl::Accept() {
   acceptor->async_accept(asio::make_strand(ioc), [self = this](
                                                      beast::error_code ec, tcp::socket socket) {
     if (self->stopping.load() || !self->acceptor->is_open()) return;
-    if (!ec) {
+    if (!ec && self->connections.load() >= self->options.max_connections) {
+      // Over the cap: closed at once, so that descriptors stay for the
+      // store, the jobs and the connections already open.
+      self->WarnOncePerMinute(core::StrCat(
+          "open connections reached ", self->options.max_connections,
+          " (max_connections); new ones are closed until some end"));
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else if (!ec) {
       if (self->tls) {
         std::make_shared<Session<TlsStream>>(std::move(socket), *self->tls, self)->Run();
       } else {
@@ -397,6 +462,11 @@ core::Result<void> HttpServer::Start() {
                                    impl_->options.port, ": ", ec.message()));
   }
   impl_->bound_port = acc.local_endpoint().port();
+  // Connections stay below the open-file limit, with room for the rest.
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    const std::size_t room = nofile.rlim_cur > 2048 ? nofile.rlim_cur - 1024 : nofile.rlim_cur / 2;
+    impl_->options.max_connections = std::min(impl_->options.max_connections, room);
+  }
   impl_->workers.emplace(static_cast<std::size_t>(std::max(1, impl_->options.workers)));
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {

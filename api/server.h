@@ -4,10 +4,12 @@
 // runs on its own strand; every read has a deadline; header and body sizes
 // are limited (431, 413); connections are kept alive. Api::Handle runs on a
 // bounded worker pool, never on an I/O thread; when the pool's queue is full
-// the server answers 503 at once.
+// the server answers 503 at once. Bodies in flight and open connections
+// are capped (ServerOptions::max_body_bytes, max_connections).
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +30,17 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};  // between keep-alive requests
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1 << 20;
+  // Request bodies in flight, all connections together: a request's body
+  // (its Content-Length, or body_limit when chunked) is reserved when its
+  // header arrives and released when it has been answered. A request that
+  // would go over is answered 503 with Retry-After, unread.
+  std::size_t max_body_bytes = 64 << 20;
+  // Open connections; beyond, new ones are closed at once, and on_warning
+  // says so (at most once a minute). Start lowers it to the open-file
+  // limit less 1,024 (for the store, jobs and logs).
+  std::size_t max_connections = 10'000;
+  // Where the server says what an operator should know (slussd logs it).
+  std::function<void(const std::string&)> on_warning;
   // Both set: HTTPS only (TLS 1.2 or newer), with this PEM certificate chain
   // and key.
   std::string tls_cert;

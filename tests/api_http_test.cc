@@ -372,6 +372,102 @@ TEST_CASE("http: a remote that never answers stops neither the API nor other req
   CHECK(last["result"]["run_id"] == 8);
 }
 
+TEST_CASE("http: request bodies in flight are capped; beyond, 503 with Retry-After, unread") {
+  api::ServerOptions o;
+  o.max_body_bytes = 3 << 20;
+  o.read_timeout = 60s;  // the stalled ones must still be there at the end
+  Server s(o);
+  const std::string head = "POST /v1/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Authorization: Bearer " + s.admin + "\r\nContent-Length: 1000000\r\n\r\n{\"name\"";
+  std::vector<int> fds;
+  for (int i = 0; i < 5; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(fd >= 0);
+    REQUIRE(SendAll(fd, head));  // and then stall, the body unsent
+    fds.push_back(fd);
+  }
+  // Three bodies of 1 MB fit in 3 MiB; the other two are refused at once.
+  std::vector<bool> answered(fds.size(), false);
+  int refused = 0;
+  for (int round = 0; round < 300 && refused < 2; ++round) {
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (answered[i]) continue;
+      pollfd p{fds[i], POLLIN, 0};
+      if (poll(&p, 1, 0) <= 0) continue;
+      auto r = ReadResponse(fds[i], 30s);
+      answered[i] = true;
+      CHECK(r.status == 503);
+      CHECK(r.headers["retry-after"] == "1");
+      ++refused;
+    }
+    if (refused < 2) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(refused == 2);
+  int fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  CHECK(ReadResponse(fd, 30s).status == 200);
+  close(fd);
+  for (int f : fds) close(f);
+  // Their room comes back once they are gone.
+  int status = 503;
+  for (int i = 0; i < 100 && status == 503; ++i) {
+    fd = Connect(s.port());
+    REQUIRE(SendAll(fd, "POST /v1/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Authorization: Bearer " + s.admin + "\r\nContent-Length: 2000000\r\n\r\n"));
+    SendAll(fd, std::string(2000000, ' '));
+    status = ReadResponse(fd, 30s).status;
+    close(fd);
+    if (status == 503) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(status == 413);  // over body_limit, but not refused for room
+}
+
+TEST_CASE("http: connections over the cap are closed at once, and the server says so") {
+  std::mutex mu;
+  std::vector<std::string> warnings;
+  api::ServerOptions o;
+  o.max_connections = 20;
+  o.on_warning = [&](const std::string& m) {
+    std::lock_guard lock(mu);
+    warnings.push_back(m);
+  };
+  api::ApiOptions a;
+  a.rate_burst = 1000;
+  Server s(o, a);
+  std::vector<int> fds;
+  for (int i = 0; i < 30; ++i) {
+    int fd = Connect(s.port());
+    REQUIRE(fd >= 0);
+    fds.push_back(fd);
+  }
+  int ok = 0, closed = 0;
+  for (int fd : fds) {
+    if (SendAll(fd, Get("/healthz"))) {
+      int st = ReadResponse(fd, 30s).status;
+      ok += st == 200;
+      closed += st == 0;
+    } else {
+      ++closed;
+    }
+  }
+  CHECK(ok == 20);
+  CHECK(closed == 10);
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(warnings.size() == 1);  // once a minute, not once a connection
+    CHECK(warnings[0].find("max_connections") != std::string::npos);
+  }
+  for (int fd : fds) close(fd);
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    int fd = Connect(s.port());
+    if (fd >= 0 && SendAll(fd, Get("/healthz"))) status = ReadResponse(fd, 30s).status;
+    if (fd >= 0) close(fd);
+    if (status != 200) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(status == 200);
+}
+
 TEST_CASE("http: Stop closes the listener and returns") {
   Server s;
   int port = s.port();
