@@ -72,7 +72,9 @@ struct Api::Impl {
     core::TimePoint at;
   };
   std::mutex rate_mu;
-  std::map<std::int64_t, Bucket> buckets;  // GUARDED_BY(rate_mu)
+  // Per user ("hook:<project>" for a project's hooks and webhooks), not per
+  // token: more tokens are not more requests.
+  std::map<std::string, Bucket, std::less<>> buckets;  // GUARDED_BY(rate_mu)
 
   std::mutex metrics_mu;
   std::map<std::pair<std::string, int>, std::uint64_t> requests;  // GUARDED_BY(metrics_mu)
@@ -283,14 +285,14 @@ struct Api::Impl {
     who.authenticated = true;
     who.user = StrCat("hook:", project);
     who.role = Role::kHook;
-    who.token_id = -1;  // webhooks share one rate-limit bucket
+    who.token_id = -1;  // a webhook's rate bucket is its project's (who.user)
     return who;
   }
 
-  // Token bucket per token. False when the caller must slow down.
-  bool Admit(std::int64_t token_id, core::TimePoint now) {
+  // Token bucket per user. False when the caller must slow down.
+  bool Admit(const std::string& user, core::TimePoint now) {
     std::lock_guard lock(rate_mu);
-    auto [it, inserted] = buckets.try_emplace(token_id, Bucket{options.rate_burst, now});
+    auto [it, inserted] = buckets.try_emplace(user, Bucket{options.rate_burst, now});
     Bucket& b = it->second;
     double elapsed = std::chrono::duration<double>(now - b.at).count();
     b.tokens = std::min(options.rate_burst, b.tokens + std::max(0.0, elapsed) * options.rate_per_second);
@@ -403,9 +405,9 @@ struct Api::Impl {
                    : Authenticate(req, now);
     if (!who) return who.error();
     *actor = who->user;
-    if (!Admit(who->token_id, now)) {
+    if (!Admit(who->user, now)) {
       HttpResponse r = ErrorResponse(429, "resource_exhausted",
-                                     "too many requests with this token; slow down and retry");
+                                     "too many requests from this user; slow down and retry");
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }

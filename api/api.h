@@ -39,7 +39,9 @@ struct RequestLog {
 
 struct ApiOptions {
   std::string version = "0.1.0";
-  // Per token: a bucket of `rate_burst` requests refilled at `rate_per_second`.
+  // Per user (all their tokens together; a project's hook and webhooks are
+  // the user "hook:<project>"): a bucket of `rate_burst` requests refilled
+  // at `rate_per_second`.
   double rate_per_second = 100;
   double rate_burst = 400;
   // Approved images (listed to everyone, registered by admins); null: the

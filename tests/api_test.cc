@@ -282,7 +282,7 @@ TEST_CASE("tokens: shown once, stored hashed, revocable, expiring") {
   CHECK(f.CallJson("GET", "/v1/whoami", "slu_" + std::string(64, '0'), "", 401)["error"]["message"] == "the token is not valid");
 }
 
-TEST_CASE("requests over a token's rate get 429 with Retry-After") {
+TEST_CASE("requests over a user's rate get 429 with Retry-After") {
   api::ApiOptions o;
   o.rate_per_second = 1;
   o.rate_burst = 3;
@@ -291,10 +291,39 @@ TEST_CASE("requests over a token's rate get 429 with Retry-After") {
   auto r = f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]);
   CHECK(r.status == 429);
   CHECK(r.headers == std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
-  // Another token is not affected; time refills the bucket.
+  // Another token of the same person shares the bucket; another person's
+  // does not; time refills it.
+  auto second = api::Api::IssueToken(*f.store, f.clock.Now(), "admin@example.org", Role::kAdmin, "second",
+                                     std::nullopt);
+  REQUIRE(second);
+  CHECK(f.Call("GET", "/v1/whoami", second->second).status == 429);
   CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAuditor]).status == 200);
   f.clock.Advance(2s);
   CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]).status == 200);
+}
+
+TEST_CASE("each project's webhook has its own rate bucket") {
+  api::ApiOptions o;
+  o.rate_per_second = 0.001;
+  o.rate_burst = 2;
+  Fixture f(o);
+  std::map<std::string, std::string> secret;
+  for (const char* p : {"p1", "p2"}) {
+    auto made = f.CallJson("POST", std::string("/v1/projects/") + p + "/webhook", f.token[Role::kAdmin], "", 201);
+    secret[p] = made["secret"];
+  }
+  auto ping = [&](const std::string& p) {
+    api::HttpRequest req;
+    req.method = "POST";
+    req.path = "/v1/hooks/git/" + p;
+    req.headers["x-gitlab-token"] = secret[p];
+    req.headers["x-gitlab-event"] = "Note Hook";
+    return f.api->Handle(req).status;  // 503 past the limit here: no git service
+  };
+  CHECK(ping("p1") != 429);
+  CHECK(ping("p1") != 429);
+  CHECK(ping("p1") == 429);
+  CHECK(ping("p2") != 429);  // p1's pings do not starve p2
 }
 
 TEST_CASE("unknown routes and methods, and pagination") {
