@@ -246,6 +246,7 @@ struct Api::Impl {
     who.user = token->user;
     who.role = token->role;
     who.token_id = token->id;
+    who.expires_at = token->expires_at;
     // Only the roles bound to their projects need the membership list.
     if (who.role == Role::kResearcher || who.role == Role::kChecker) {
       auto projects = store.ProjectsOf(token->user);

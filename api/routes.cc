@@ -691,6 +691,11 @@ HttpResponse CreateToken(Context& c) {
     }
     ttl = *d;
   }
+  // A token never outlives the token that made it: else a stolen
+  // short-lived token would mint long-lived ones.
+  if (c.who.expires_at && c.now + *ttl > *c.who.expires_at) {
+    ttl = std::chrono::duration_cast<std::chrono::seconds>(*c.who.expires_at - c.now);
+  }
   auto issued = Api::IssueToken(c.store, c.now, for_user, role, name->value_or(""), ttl);
   if (!issued) return FromError(issued.error());
   json out = View(issued->first);

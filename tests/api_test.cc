@@ -459,3 +459,19 @@ TEST_CASE("anonymous and rate-limited requests are counted per client and minute
   }
   CHECK(pages < 5);
 }
+
+TEST_CASE("a token made with a token never outlives it") {
+  Fixture f;
+  auto parent = api::Api::IssueToken(*f.store, f.clock.Now(), "researcher@example.org", Role::kResearcher,
+                                     "short", std::chrono::seconds(3600));
+  REQUIRE(parent);
+  auto child = f.CallJson("POST", "/v1/tokens", parent->second, R"({"expires_in": "366d"})", 201);
+  REQUIRE(child["expires_at"].is_string());
+  CHECK(child["expires_at"] == core::FormatRfc3339(*parent->first.expires_at));
+  // Once the parent has expired, so has the child.
+  f.clock.Advance(3601s);
+  CHECK(f.Call("GET", "/v1/whoami", child["token"]).status == 401);
+  // A token with no expiry (or a later one) does not shorten what it makes.
+  auto longer = f.CallJson("POST", "/v1/tokens", f.token[Role::kAdmin], R"({"expires_in": "2h"})", 201);
+  CHECK(longer["expires_at"] == core::FormatRfc3339(f.clock.Now() + std::chrono::hours(2)));
+}

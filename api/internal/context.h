@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct Principal {
   std::string user;
   core::Role role = core::Role::kResearcher;
   std::int64_t token_id = 0;
+  std::optional<core::TimePoint> expires_at;  // the token's; tokens it makes end by then
   std::vector<std::string> projects;  // memberships
 };
 
