@@ -6,6 +6,8 @@
 
 #include <charconv>
 #include <fstream>
+#include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -42,8 +44,25 @@ bool Context::CanSee(std::string_view project) const {
 
 core::Result<json> Context::Body() const {
   if (req.body.empty()) return core::InvalidArgument("the request needs a JSON body", "body");
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  // A key twice in one object is refused, not "last wins": a proxy or a
+  // check that reads the first would see another request than slussd does.
+  std::vector<std::set<std::string>> keys;  // of each open object
+  std::optional<std::string> duplicate;
+  json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+        !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  json j = json::parse(req.body, check, /*allow_exceptions=*/false);
   if (j.is_discarded()) return core::InvalidArgument("the body is not valid JSON", "body");
+  if (duplicate) {
+    return core::InvalidArgument(StrCat("the key ", core::Quote(*duplicate), " appears twice in one object"),
+                                 "body");
+  }
   if (!j.is_object()) return core::InvalidArgument("the body must be a JSON object", "body");
   return j;
 }

@@ -475,3 +475,17 @@ TEST_CASE("a token made with a token never outlives it") {
   auto longer = f.CallJson("POST", "/v1/tokens", f.token[Role::kAdmin], R"({"expires_in": "2h"})", 201);
   CHECK(longer["expires_at"] == core::FormatRfc3339(f.clock.Now() + std::chrono::hours(2)));
 }
+
+TEST_CASE("a JSON body with a key twice in one object is refused, at any depth") {
+  Fixture f;
+  auto r = f.CallJson("POST", "/v1/projects", f.token[Role::kAdmin], R"({"name": "a1", "name": "b1"})", 400);
+  INFO(r.dump());
+  CHECK(r["error"]["message"].get<std::string>().find("appears twice") != std::string::npos);
+  CHECK(r["error"]["details"]["field"] == "body");
+  f.CallJson("PUT", "/v1/projects/p1/quota", f.token[Role::kAdmin],
+             R"({"max": {"gpus": 1, "gpus": 100}})", 400);
+  CHECK(f.store->GetProject("a1").error().code == core::ErrorCode::kNotFound);
+  CHECK(f.store->GetProject("b1").error().code == core::ErrorCode::kNotFound);
+  // The same key in two objects is fine.
+  f.CallJson("POST", "/v1/projects", f.token[Role::kAdmin], R"({"name": "a2", "quota": {"max": {"gpus": 1}, "per_job": {"max_gpus": 1}}})", 201);
+}
