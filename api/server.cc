@@ -132,11 +132,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(server_->options.body_limit);
-    // A deadline for the whole request: a client that sends a byte a second
-    // does not keep the connection. Between keep-alive requests the idle
-    // timeout applies to the first byte; the request deadline is applied on
-    // the header read below.
-    Lowest().expires_after(first ? server_->options.read_timeout : server_->options.idle_timeout);
+    // A deadline for the whole request, from its first byte: a client that
+    // sends a byte a second does not keep the connection. Between
+    // keep-alive requests the idle timeout applies until that first byte
+    // (read here into buffer_, where the parser finds it).
+    if (first || buffer_.size() > 0) return ReadHeader();
+    Lowest().expires_after(server_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
+                                                       beast::error_code ec, std::size_t n) {
+      if (ec) return self->OnError(ec);
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  void ReadHeader() {
+    Lowest().expires_after(server_->options.read_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
   }
@@ -160,7 +171,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Write(std::move(busy));
     }
     reserved_ = want;
-    Lowest().expires_after(server_->options.read_timeout);
+    // The request's deadline, set at its first byte, goes on for the body.
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }

@@ -24,10 +24,12 @@ struct ServerOptions {
   int io_threads = 1;
   int workers = 4;
   std::size_t max_queued = 1024;  // requests waiting for a worker
-  // The whole request (headers and body) must arrive within this; a client
-  // that trickles bytes is cut off, whatever it sends.
+  // The whole request (headers and body) must arrive within this from its
+  // first byte, on a kept-alive connection too; a client that trickles
+  // bytes is cut off, whatever it sends.
   std::chrono::milliseconds read_timeout{10'000};
-  std::chrono::milliseconds idle_timeout{60'000};  // between keep-alive requests
+  // Between keep-alive requests, until the next one's first byte.
+  std::chrono::milliseconds idle_timeout{60'000};
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1 << 20;
   // Request bodies in flight, all connections together: a request's body

@@ -468,6 +468,40 @@ TEST_CASE("http: connections over the cap are closed at once, and the server say
   CHECK(status == 200);
 }
 
+TEST_CASE("http: on a kept-alive connection too, a request must arrive whole within the read timeout") {
+  api::ServerOptions o;
+  o.read_timeout = 1000ms;
+  o.idle_timeout = 60'000ms;
+  Server s(o);
+  int fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  REQUIRE(ReadResponse(fd).status == 200);
+  // The second request trickles in, a byte every 250 ms: cut at the read
+  // timeout from its first byte, not at the idle timeout.
+  std::string req = Get("/healthz");
+  std::atomic<bool> cut{false};
+  std::thread trickle([&] {
+    for (char ch : req) {
+      if (send(fd, &ch, 1, MSG_NOSIGNAL) != 1) {
+        cut = true;
+        return;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+  });
+  CHECK(testing::WaitClosed(fd, 20s));
+  trickle.join();
+  close(fd);
+  // A quiet kept-alive connection is not cut by the read timeout.
+  fd = Connect(s.port());
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  REQUIRE(ReadResponse(fd).status == 200);
+  std::this_thread::sleep_for(1500ms);
+  REQUIRE(SendAll(fd, Get("/healthz")));
+  CHECK(ReadResponse(fd, 30s).status == 200);
+  close(fd);
+}
+
 TEST_CASE("http: Stop closes the listener and returns") {
   Server s;
   int port = s.port();
