@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/internal/audit_batch.h"
 #include "api/internal/context.h"
+#include "api/internal/git_queue.h"
 #include "api/internal/routes.h"
 #include "core/digest.h"
 #include "core/strings.h"
@@ -68,15 +70,32 @@ struct Api::Impl {
     core::TimePoint at;
   };
   std::mutex rate_mu;
-  std::map<std::int64_t, Bucket> buckets;  // GUARDED_BY(rate_mu)
+  // Per user ("hook:<project>" for a project's hooks and webhooks), not per
+  // token: more tokens are not more requests.
+  std::map<std::string, Bucket, std::less<>> buckets;  // GUARDED_BY(rate_mu)
 
   std::mutex metrics_mu;
   std::map<std::pair<std::string, int>, std::uint64_t> requests;  // GUARDED_BY(metrics_mu)
   std::array<std::uint64_t, kBuckets.size() + 1> latency_counts{};  // GUARDED_BY(metrics_mu)
   double latency_sum = 0;                                           // GUARDED_BY(metrics_mu)
 
+  internal::AuditBatch audit_batch;
+  // Writes what the batch hands back; false when the store refused one.
+  bool AppendAll(const std::vector<core::AuditEvent>& events) {
+    bool ok = true;
+    for (const auto& e : events) ok = store.AppendAudit(e, clock.Now()).has_value() && ok;
+    return ok;
+  }
+
+  // Last, so that it is destroyed first: its threads use the store and git.
+  std::unique_ptr<internal::GitQueue> git_queue;
+
   Impl(core::Store& s, const core::Clock& c, ApiOptions o)
       : store(s), clock(c), options(std::move(o)) {
+    if (options.git) {
+      git_queue = std::make_unique<internal::GitQueue>(
+          options.git_threads, options.git_max_queued, /*max_per_project=*/8, /*keep=*/1000);
+    }
     auto add = [&](std::string method, std::string pattern, std::vector<Role> roles,
                    Handler h) {
       Route r;
@@ -93,6 +112,7 @@ struct Api::Impl {
     std::vector<Role> actors = {Role::kResearcher, Role::kAdmin};
     namespace h = internal;
     add("POST", "/v1/hooks/git/{p}", {Role::kHook, Role::kAdmin}, h::GitHook);
+    add("GET", "/v1/git/requests/{id}", all, h::GetGitRequest);
     add("GET", "/v1/whoami", all, h::Whoami);
     add("GET", "/v1/projects", all, h::ListProjects);
     add("POST", "/v1/projects", admin, h::CreateProject);
@@ -224,6 +244,7 @@ struct Api::Impl {
     who.user = token->user;
     who.role = token->role;
     who.token_id = token->id;
+    who.expires_at = token->expires_at;
     // Only the roles bound to their projects need the membership list.
     if (who.role == Role::kResearcher || who.role == Role::kChecker) {
       auto projects = store.ProjectsOf(token->user);
@@ -263,14 +284,14 @@ struct Api::Impl {
     who.authenticated = true;
     who.user = StrCat("hook:", project);
     who.role = Role::kHook;
-    who.token_id = -1;  // webhooks share one rate-limit bucket
+    who.token_id = -1;  // a webhook's rate bucket is its project's (who.user)
     return who;
   }
 
-  // Token bucket per token. False when the caller must slow down.
-  bool Admit(std::int64_t token_id, core::TimePoint now) {
+  // Token bucket per user. False when the caller must slow down.
+  bool Admit(const std::string& user, core::TimePoint now) {
     std::lock_guard lock(rate_mu);
-    auto [it, inserted] = buckets.try_emplace(token_id, Bucket{options.rate_burst, now});
+    auto [it, inserted] = buckets.try_emplace(user, Bucket{options.rate_burst, now});
     Bucket& b = it->second;
     double elapsed = std::chrono::duration<double>(now - b.at).count();
     b.tokens = std::min(options.rate_burst, b.tokens + std::max(0.0, elapsed) * options.rate_per_second);
@@ -383,9 +404,9 @@ struct Api::Impl {
                    : Authenticate(req, now);
     if (!who) return who.error();
     *actor = who->user;
-    if (!Admit(who->token_id, now)) {
+    if (!Admit(who->user, now)) {
       HttpResponse r = ErrorResponse(429, "resource_exhausted",
-                                     "too many requests with this token; slow down and retry");
+                                     "too many requests from this user; slow down and retry");
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
@@ -411,7 +432,8 @@ struct Api::Impl {
                 options.datasets,
                 options.run_provenance,
                 options.job_provenance,
-                options.audit_public_key};
+                options.audit_public_key,
+                git_queue.get()};
     return route->handler(ctx);
   }
 };
@@ -419,7 +441,7 @@ struct Api::Impl {
 Api::Api(core::Store& store, const core::Clock& clock, ApiOptions options)
     : impl_(std::make_unique<Impl>(store, clock, std::move(options))) {}
 
-Api::~Api() = default;
+Api::~Api() { Shutdown(); }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
   auto start = std::chrono::steady_clock::now();
@@ -435,21 +457,29 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   impl_->Record(route, resp.status, seconds);
   // The audit log: every request that changes (or tries to change)
-  // something, every refused credential or role, and every read of what
-  // jobs wrote (logs, provenance) or of the log itself.
+  // something, every refused role, and every read of what jobs wrote (logs,
+  // provenance). Aggregated per client and minute (AuditBatch): requests
+  // with no valid credential, requests over the rate limit, and reads of
+  // the audit log itself (so that reading it until it is empty ends).
   static constexpr std::string_view kAuditedReads[] = {
       "/v1/jobs/{id}/logs", "/v1/runs/{id}/provenance", "/v1/jobs/{id}/provenance",
       "/v1/audit", "/v1/audit/proof", "/v1/audit/verify"};
+  const core::TimePoint now = impl_->clock.Now();
+  impl_->AppendAll(impl_->audit_batch.TakeEnded(now));
   const bool denied = resp.status == 401 || resp.status == 403;
   const bool read = req.method == "GET" && std::find(std::begin(kAuditedReads),
                                                      std::end(kAuditedReads), route) !=
                                                std::end(kAuditedReads);
-  if (denied || read || (req.method != "GET" && route != "unmatched")) {
+  const bool batched = resp.status == 401 || resp.status == 429 ||
+                       (read && route.starts_with("/v1/audit"));
+  if (denied || read || batched || (req.method != "GET" && route != "unmatched")) {
     json payload = {{"method", req.method}, {"route", route}, {"status", resp.status}};
     if (!req.remote.empty()) payload["remote"] = req.remote;
-    auto logged = impl_->store.AppendAudit(
-        {actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path, payload},
-        impl_->clock.Now());
+    core::AuditEvent event{actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path,
+                           payload};
+    const bool logged =
+        batched ? impl_->AppendAll(impl_->audit_batch.Count(event, req.remote, route, now))
+                : impl_->store.AppendAudit(event, now).has_value();
     if (!logged && resp.status < 400) {
       // Nothing is served that is not in the log.
       resp = ErrorResponse(503, "unavailable", "the audit log cannot be written; try again");
@@ -462,6 +492,11 @@ HttpResponse Api::Handle(const HttpRequest& req) {
         RequestLog{actor, req.method, route, req.path, resp.status, seconds * 1000, req.remote});
   }
   return resp;
+}
+
+void Api::Shutdown() {
+  if (impl_->git_queue) impl_->git_queue->Shutdown();
+  impl_->AppendAll(impl_->audit_batch.TakeEnded(std::nullopt));  // the counts so far
 }
 
 std::vector<std::string> Api::RouteNames() const {

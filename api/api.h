@@ -39,7 +39,9 @@ struct RequestLog {
 
 struct ApiOptions {
   std::string version = "0.1.0";
-  // Per token: a bucket of `rate_burst` requests refilled at `rate_per_second`.
+  // Per user (all their tokens together; a project's hook and webhooks are
+  // the user "hook:<project>"): a bucket of `rate_burst` requests refilled
+  // at `rate_per_second`.
   double rate_per_second = 100;
   double rate_burst = 400;
   // Approved images (listed to everyone, registered by admins); null: the
@@ -50,6 +52,13 @@ struct ApiOptions {
   // Hosted repositories and push syncs; null: those routes answer 503.
   // Must outlive the Api.
   core::GitService* git = nullptr;
+  // Git work that needs a fetch (a mirrored project's sync or API run) runs
+  // on this many threads of its own, never on the server's workers; at most
+  // git_max_queued requests wait, 8 of one project (more: 503 with
+  // Retry-After). A project's
+  // requests run one at a time, so one remote holds at most one thread.
+  std::size_t git_threads = 4;
+  std::size_t git_max_queued = 64;
   // Called after every request (slussd logs it).
   std::function<void(const RequestLog&)> on_request;
   // More Prometheus text for /metrics (the scheduler's figures).
@@ -75,11 +84,20 @@ class Api {
  public:
   // `store` and `clock` must outlive the Api.
   Api(core::Store& store, const core::Clock& clock, ApiOptions options = {});
-  ~Api();
+  ~Api();  // Shutdown
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
   HttpResponse Handle(const HttpRequest& request);
+
+  // Drops the git requests that wait and waits for the running ones (a
+  // fetch ends at git.fetch_timeout at the latest); afterwards requests
+  // that need git work answer 503. HttpServer::Stop calls it once no
+  // request is in flight, so that the git work ends before what it uses
+  // (the GitService, the store) can go. Also writes the audit counts of
+  // the minute so far (see api/internal/audit_batch.h). Idempotent; the
+  // destructor calls it.
+  void Shutdown();
 
   // Every route as "METHOD PATTERN", e.g. "GET /v1/runs/{id}".
   std::vector<std::string> RouteNames() const;

@@ -6,10 +6,13 @@
 
 #include <charconv>
 #include <fstream>
+#include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "api/api.h"
+#include "api/internal/git_queue.h"
 #include "api/internal/route_helpers.h"
 #include "api/internal/routes.h"
 #include "api/internal/views.h"
@@ -42,8 +45,25 @@ bool Context::CanSee(std::string_view project) const {
 
 core::Result<json> Context::Body() const {
   if (req.body.empty()) return core::InvalidArgument("the request needs a JSON body", "body");
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  // A key twice in one object is refused, not "last wins": a proxy or a
+  // check that reads the first would see another request than slussd does.
+  std::vector<std::set<std::string>> keys;  // of each open object
+  std::optional<std::string> duplicate;
+  json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+        !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  json j = json::parse(req.body, check, /*allow_exceptions=*/false);
   if (j.is_discarded()) return core::InvalidArgument("the body is not valid JSON", "body");
+  if (duplicate) {
+    return core::InvalidArgument(StrCat("the key ", core::Quote(*duplicate), " appears twice in one object"),
+                                 "body");
+  }
   if (!j.is_object()) return core::InvalidArgument("the body must be a JSON object", "body");
   return j;
 }
@@ -75,8 +95,36 @@ HttpResponse Move(Context& c, const core::Job& job, core::StatusCode to,
   return Json(200, View(*moved));
 }
 
+json OutcomesJson(const std::vector<core::SyncOutcome>& outcomes) {
+  json out = json::array();
+  for (const auto& o : outcomes) {
+    out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
+                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
+  }
+  return out;
+}
+
+// 202: the git work is queued (GitQueue), to be followed at Location.
+HttpResponse Accepted(const GitRequest& r, const std::string& message, bool text) {
+  HttpResponse resp = Json(202, {{"request", View(r)}, {"message", message}});
+  if (text) {
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = message + "\n";
+  }
+  resp.headers.emplace_back("Location", StrCat("/v1/git/requests/", r.id));
+  return resp;
+}
+
+HttpResponse QueueRefused(const core::Error& e) {
+  HttpResponse r = ErrorResponse(503, "unavailable", e.message);
+  r.headers.emplace_back("Retry-After", "60");
+  return r;
+}
+
 }  // namespace
 
+// A hosted repository is read where it is, at once; a remote is fetched
+// first, on the git queue, and the caller gets 202 at once.
 HttpResponse GitHook(Context& c) {
   const std::string& project = c.params.at("p");
   if (!c.CanSee(project)) return NotFound(StrCat("project ", core::Quote(project)));
@@ -87,22 +135,50 @@ HttpResponse GitHook(Context& c) {
     if (!event.empty() && event != "push" && event != "Push Hook")
       return Json(200, {{"project", project}, {"ignored", event}});
   }
+  const bool text = [&] {
+    auto f = c.req.query.find("format");
+    return f != c.req.query.end() && f->second == "text";
+  }();
+  auto p = c.store.GetProject(project);
+  if (!p) return FromError(p.error());
+  if (!p->repo_url.empty()) {
+    if (!c.git_queue) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+    GitRequest r;
+    r.project = project;
+    r.kind = "sync";
+    r.submitted_by = c.who.user;
+    r.queued_at = c.now;
+    auto queued = c.git_queue->Submit(r, [git = c.git, project]() -> core::Result<json> {
+      auto outcomes = git->Sync(project);
+      if (!outcomes) return std::unexpected(outcomes.error());
+      return json{{"outcomes", OutcomesJson(*outcomes)}};
+    });
+    if (!queued) return QueueRefused(queued.error());
+    return Accepted(*queued,
+                    StrCat("request ", queued->id, ": ", p->repo_url,
+                           " is fetched in the background; each new tip of a tracked branch "
+                           "becomes a run (GET /v1/git/requests/", queued->id, ")"),
+                    text);
+  }
   auto outcomes = c.git->Sync(project);
   if (!outcomes) return FromError(outcomes.error());
-  json out = json::array();
-  std::string text;
-  for (const auto& o : *outcomes) {
-    out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
-                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
-    text += o.message + "\n";
-  }
-  if (auto f = c.req.query.find("format"); f != c.req.query.end() && f->second == "text") {
+  std::string message;
+  for (const auto& o : *outcomes) message += o.message + "\n";
+  if (text) {
     HttpResponse r;
     r.content_type = "text/plain; charset=utf-8";
-    r.body = text.empty() ? "no tracked branch was pushed\n" : text;
+    r.body = message.empty() ? "no tracked branch was pushed\n" : message;
     return r;
   }
-  return Json(200, {{"project", project}, {"outcomes", out}});
+  return Json(200, {{"project", project}, {"outcomes", OutcomesJson(*outcomes)}});
+}
+
+HttpResponse GetGitRequest(Context& c) {
+  auto id = ParseId(c.params.at("id"));
+  if (!id) return NotFound(StrCat("git request ", core::Quote(c.params.at("id"))));
+  auto r = c.git_queue ? c.git_queue->Get(*id) : core::Result<GitRequest>(core::NotFound("git request"));
+  if (!r || !c.CanSee(r->project)) return NotFound(StrCat("git request ", *id));
+  return Json(200, View(*r));
 }
 
 // A new webhook secret for the project (replacing any before), shown once:
@@ -360,6 +436,29 @@ HttpResponse StartRun(Context& c) {
   }
   req.submitted_by = c.who.user;
   if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+  auto project_row = c.store.GetProject(req.project);
+  if (!project_row) return FromError(project_row.error());
+  if (!project_row->repo_url.empty()) {
+    // A remote is fetched first: on the git queue, not on this worker.
+    if (!c.git_queue) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
+    GitRequest r;
+    r.project = req.project;
+    r.kind = "run";
+    r.submitted_by = c.who.user;
+    r.queued_at = c.now;
+    auto queued = c.git_queue->Submit(r, [git = c.git, req]() -> core::Result<json> {
+      auto outcome = git->StartRun(req);
+      if (!outcome) return std::unexpected(outcome.error());
+      return json{{"run_id", outcome->run.value}, {"commit", outcome->commit},
+                  {"message", outcome->message}};
+    });
+    if (!queued) return QueueRefused(queued.error());
+    return Accepted(*queued,
+                    StrCat("request ", queued->id, ": ", project_row->repo_url,
+                           " is fetched in the background, then the run is made "
+                           "(GET /v1/git/requests/", queued->id, " says its id)"),
+                    false);
+  }
   auto outcome = c.git->StartRun(req);
   if (!outcome) return FromError(outcome.error());
   auto run = c.store.GetRun(outcome->run);
@@ -611,6 +710,11 @@ HttpResponse CreateToken(Context& c) {
       return FieldError("expires_in", d ? "must be more than 0s" : d.error().message);
     }
     ttl = *d;
+  }
+  // A token never outlives the token that made it: else a stolen
+  // short-lived token would mint long-lived ones.
+  if (c.who.expires_at && c.now + *ttl > *c.who.expires_at) {
+    ttl = std::chrono::duration_cast<std::chrono::seconds>(*c.who.expires_at - c.now);
   }
   auto issued = auth::IssueToken(c.store, c.now, for_user, role, name->value_or(""), ttl);
   if (!issued) return FromError(issued.error());

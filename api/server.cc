@@ -1,9 +1,8 @@
 #include "api/server.h"
 
-#include <sys/socket.h>
+#include <sys/resource.h>
 
 #include <atomic>
-#include <cerrno>
 #include <future>
 #include <optional>
 #include <thread>
@@ -46,7 +45,29 @@ struct HttpServer::Impl {
   std::atomic<std::size_t> queued{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> body_bytes{0};  // reserved by requests in flight
+  std::atomic<std::int64_t> cap_logged_at{0};  // steady seconds; 0: never
   int bound_port = 0;
+
+  // Reserves `n` bytes of body; false when that would pass the cap.
+  bool Reserve(std::size_t n) {
+    std::size_t now = body_bytes.load();
+    do {
+      if (now + n > options.max_body_bytes) return false;
+    } while (!body_bytes.compare_exchange_weak(now, now + n));
+    return true;
+  }
+  // Says `message`, at most once a minute.
+  void WarnOncePerMinute(const std::string& message) {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count() + 1;
+    std::int64_t last = cap_logged_at.load();
+    if (last != 0 && now - last < 60) return;
+    if (!cap_logged_at.compare_exchange_strong(last, now)) return;
+    if (options.on_warning) options.on_warning(message);
+  }
   bool started = false;
 
   Impl(Api& a, ServerOptions o) : api(a), options(std::move(o)) {}
@@ -66,10 +87,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
     requires(!kTls)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {}
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {
+    ++server_->connections;
+  }
   Session(tcp::socket socket, asio::ssl::context& tls, HttpServer::Impl* server)
     requires(kTls)
-      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), server_(server) {}
+      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), server_(server) {
+    ++server_->connections;
+  }
+  ~Session() {
+    Release();
+    --server_->connections;
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -87,22 +116,62 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
+  // A streamed response's source (see WriteStream).
+  struct Source {
+    std::function<std::optional<std::string>()> next;
+  };
+
+  // The body bytes this connection's request holds (ServerOptions::max_body_bytes).
+  void Release() {
+    server_->body_bytes -= reserved_;
+    reserved_ = 0;
+  }
+
   void Read(bool first) {
+    Release();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(server_->options.body_limit);
-    // A deadline for the whole request: a client that sends a byte a second
-    // does not keep the connection. Between keep-alive requests the idle
-    // timeout applies to the first byte; the request deadline is applied on
-    // the header read below.
-    Lowest().expires_after(first ? server_->options.read_timeout : server_->options.idle_timeout);
+    // A deadline for the whole request, from its first byte: a client that
+    // sends a byte a second does not keep the connection. Between
+    // keep-alive requests the idle timeout applies until that first byte
+    // (read here into buffer_, where the parser finds it).
+    if (first || buffer_.size() > 0) return ReadHeader();
+    Lowest().expires_after(server_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
+                                                       beast::error_code ec, std::size_t n) {
+      if (ec) return self->OnError(ec);
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  void ReadHeader() {
+    Lowest().expires_after(server_->options.read_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnError(ec);
-    Lowest().expires_after(server_->options.read_timeout);
+    // The body's room, reserved before a byte of it is read.
+    const auto length = parser_->content_length();
+    const std::size_t want =
+        parser_->chunked() ? server_->options.body_limit
+                           : static_cast<std::size_t>(std::min<std::uint64_t>(
+                                 length.value_or(0), server_->options.body_limit + 1));
+    if (want > 0 && !server_->Reserve(want)) {
+      server_->WarnOncePerMinute(core::StrCat(
+          "request bodies in flight reached ", server_->options.max_body_bytes,
+          " bytes (max_body_bytes); requests beyond are answered 503"));
+      keep_alive_ = false;
+      HttpResponse busy = ErrorResponse(503, "unavailable",
+                                        "the server holds too many request bodies; retry in a moment");
+      busy.headers.emplace_back("Retry-After", "1");
+      return Write(std::move(busy));
+    }
+    reserved_ = want;
+    // The request's deadline, set at its first byte, goes on for the body.
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
@@ -198,16 +267,24 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // then a chunk whenever `next` has more, until it says the end. `next`
   // runs on the worker pool, never on this connection's strand; between
   // empty answers the connection waits on a timer, holding no thread.
+  //
+  // The strand owns the stream (`source_`); every step that leaves the
+  // strand (a timer, a worker's call to `next`, the hang-up watch) carries
+  // its own reference to the Source it was started for, and does nothing
+  // when it comes back to find the stream ended or replaced. So ending the
+  // stream never takes the function from under a worker that is calling it,
+  // and one stream's `next` is never called twice at once.
   void WriteStream(HttpResponse r) {
     auto res = Head<http::empty_body>(r);
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    next_ = std::move(r.next);
+    source_ = std::make_shared<Source>(Source{std::move(r.next)});
     Lowest().expires_after(server_->options.read_timeout);
     http::async_write_header(
         stream_, *sr,
-        [self = this->shared_from_this(), res, sr, first = std::move(r.body)](
+        [self = this->shared_from_this(), res, sr, src = source_, first = std::move(r.body)](
             beast::error_code ec, std::size_t) mutable {
+          if (self->source_ != src) return;
           if (ec) return self->EndStream(false);
           self->WatchForHangUp();
           self->WriteChunk(std::move(first));
@@ -219,55 +296,69 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto buf = std::make_shared<std::string>(std::move(data));
     Lowest().expires_after(server_->options.read_timeout);
     asio::async_write(stream_, http::make_chunk(asio::buffer(*buf)),
-                      [self = this->shared_from_this(), buf](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this(), buf, src = source_](beast::error_code ec,
+                                                                            std::size_t) {
+                        if (self->source_ != src) return;
                         if (ec) return self->EndStream(false);
                         self->Poll(std::chrono::milliseconds(0));
                       });
   }
 
   void Poll(std::chrono::milliseconds after) {
+    if (!source_) return;
     if (client_gone_) return EndStream(false);
     if (server_->stopping.load()) return EndStream(true);
     // No deadline while waiting for more (a quiet job is not a slow
     // client); each write sets its own.
     Lowest().expires_never();
-    auto ask = [self = this->shared_from_this()] {
-      asio::post(*self->server_->workers, [self] {
-        std::optional<std::string> more = self->next_();
-        asio::post(self->stream_.get_executor(), [self, more = std::move(more)]() mutable {
-          if (!more) return self->EndStream(true);
-          if (more->empty()) return self->Poll(std::chrono::milliseconds(250));
-          self->WriteChunk(std::move(*more));
-        });
-      });
-    };
-    if (after.count() == 0) return ask();
+    if (after.count() == 0) return Ask(source_);
     timer_.expires_after(after);
-    timer_.async_wait([ask](beast::error_code ec) {
-      if (!ec) ask();
+    timer_.async_wait([self = this->shared_from_this(), src = source_](beast::error_code ec) {
+      if (ec || self->source_ != src) return;
+      self->Ask(src);
+    });
+  }
+
+  // Calls `src->next` on a worker and comes back to the strand with what it
+  // said. `src` is the worker's own reference: EndStream may drop the
+  // session's meanwhile.
+  void Ask(std::shared_ptr<Source> src) {
+    asio::post(*server_->workers, [self = this->shared_from_this(), src = std::move(src)] {
+      std::optional<std::string> more;
+      bool failed = false;
+      try {
+        more = src->next();
+      } catch (const std::exception&) {
+        failed = true;  // a bug in the source: end this stream, not the process
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, src, failed, more = std::move(more)]() mutable {
+                   if (self->source_ != src) return;  // ended while the worker read
+                   if (failed) return self->EndStream(false);
+                   if (!more) return self->EndStream(true);
+                   if (more->empty()) return self->Poll(std::chrono::milliseconds(250));
+                   self->WriteChunk(std::move(*more));
+                 });
     });
   }
 
   // A client that hangs up while nothing new comes would otherwise be
-  // noticed only at the next write: watch the socket for its EOF.
+  // noticed only at the next write: watch the socket for its EOF. The
+  // connection reads no request while it streams, so bytes from the client
+  // end the stream too (it cannot be watched for EOF behind unread bytes).
   void WatchForHangUp() {
     Lowest().socket().async_wait(
-        tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
-          if (ec) return;
-          char c;
-          ssize_t n = ::recv(self->Lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            self->client_gone_ = true;
-            self->timer_.cancel();
-            if (!self->next_) return;
-            self->EndStream(false);
-          }
+        tcp::socket::wait_read,
+        [self = this->shared_from_this(), src = source_](beast::error_code ec) {
+          if (ec || self->source_ != src) return;
+          self->client_gone_ = true;
+          self->EndStream(false);
         });
   }
 
   void EndStream(bool ok) {
-    if (!next_) return;  // ended already
-    next_ = nullptr;
+    if (!source_) return;  // ended already
+    source_.reset();
     timer_.cancel();
     if (!ok || client_gone_) return Close();
     Lowest().expires_after(server_->options.read_timeout);
@@ -304,13 +395,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   Stream stream_;
   asio::steady_timer timer_;
-  std::function<std::optional<std::string>()> next_;  // set while streaming
+  std::shared_ptr<Source> source_;  // set while streaming; on the strand only
   bool client_gone_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  std::size_t reserved_ = 0;  // body bytes held in server_->body_bytes
 };
 
 }  // namespace
@@ -319,7 +411,15 @@ void HttpServer::Impl::Accept() {
   acceptor->async_accept(asio::make_strand(ioc), [self = this](
                                                      beast::error_code ec, tcp::socket socket) {
     if (self->stopping.load() || !self->acceptor->is_open()) return;
-    if (!ec) {
+    if (!ec && self->connections.load() >= self->options.max_connections) {
+      // Over the cap: closed at once, so that descriptors stay for the
+      // store, the jobs and the connections already open.
+      self->WarnOncePerMinute(core::StrCat(
+          "open connections reached ", self->options.max_connections,
+          " (max_connections); new ones are closed until some end"));
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else if (!ec) {
       if (self->tls) {
         std::make_shared<Session<TlsStream>>(std::move(socket), *self->tls, self)->Run();
       } else {
@@ -373,6 +473,11 @@ core::Result<void> HttpServer::Start() {
                                    impl_->options.port, ": ", ec.message()));
   }
   impl_->bound_port = acc.local_endpoint().port();
+  // Connections stay below the open-file limit, with room for the rest.
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    const std::size_t room = nofile.rlim_cur > 2048 ? nofile.rlim_cur - 1024 : nofile.rlim_cur / 2;
+    impl_->options.max_connections = std::min(impl_->options.max_connections, room);
+  }
   impl_->workers.emplace(static_cast<std::size_t>(std::max(1, impl_->options.workers)));
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
@@ -403,6 +508,9 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
   impl_->workers->join();
+  // The Api's own git work, which outlives requests: it ends here, while
+  // what it uses is still there.
+  impl_->api.Shutdown();
 }
 
 }  // namespace sluss::api

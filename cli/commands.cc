@@ -106,6 +106,34 @@ class Runner : public Session {
       if (a_.force) body["force"] = true;
       auto r = Call("POST", "/v1/runs", &body);
       if (!r) return exit_;
+      if (r->contains("request")) {
+        // A project with a remote: slussd fetches it in the background
+        // (202) and makes the run after; with --wait, wait for that.
+        if (!a_.wait) {
+          if (MaybeJson(*r)) return kExitOk;
+          out_ << Str((*r)["message"]) << "\n";
+          return kExitOk;
+        }
+        if (!a_.json) out_ << Str((*r)["message"]) << "\n" << std::flush;
+        const std::string path = StrCat("/v1/git/requests/", (*r)["request"]["id"].get<long long>());
+        for (;;) {
+          auto q = Call("GET", path);
+          if (!q) return exit_;
+          const std::string status = Str((*q)["status"]);
+          if (status == "failed") {
+            err_ << "sluss: " << Str((*q)["result"]["message"]) << "\n";
+            return kExitError;
+          }
+          if (status == "done") {
+            auto run = Call("GET", StrCat("/v1/runs/", (*q)["result"]["run_id"].get<long long>()));
+            if (!run) return exit_;
+            *r = *run;
+            (*r)["message"] = (*q)["result"]["message"];
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+      }
       if (!a_.wait) {
         if (MaybeJson(*r)) return kExitOk;
         out_ << Str((*r)["message"]) << "\n\n";

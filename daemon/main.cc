@@ -356,6 +356,7 @@ int Run(const Config& cfg) {
   server_options.port = cfg.listen_port;
   server_options.tls_cert = cfg.tls_cert;
   server_options.tls_key = cfg.tls_key;
+  server_options.on_warning = [](const std::string& m) { Log(LogLevel::kWarn, m); };
   api::HttpServer server(api_handler, server_options);
   if (auto r = server.Start(); !r) {
     Log(LogLevel::kError, r.error().message);

@@ -283,7 +283,7 @@ TEST_CASE("tokens: shown once, stored hashed, revocable, expiring") {
   CHECK(f.CallJson("GET", "/v1/whoami", "slu_" + std::string(64, '0'), "", 401)["error"]["message"] == "the token is not valid");
 }
 
-TEST_CASE("requests over a token's rate get 429 with Retry-After") {
+TEST_CASE("requests over a user's rate get 429 with Retry-After") {
   api::ApiOptions o;
   o.rate_per_second = 1;
   o.rate_burst = 3;
@@ -292,10 +292,39 @@ TEST_CASE("requests over a token's rate get 429 with Retry-After") {
   auto r = f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]);
   CHECK(r.status == 429);
   CHECK(r.headers == std::vector<std::pair<std::string, std::string>>{{"Retry-After", "1"}});
-  // Another token is not affected; time refills the bucket.
+  // Another token of the same person shares the bucket; another person's
+  // does not; time refills it.
+  auto second = auth::IssueToken(*f.store, f.clock.Now(), "admin@example.org", Role::kAdmin, "second",
+                                     std::nullopt);
+  REQUIRE(second);
+  CHECK(f.Call("GET", "/v1/whoami", second->second).status == 429);
   CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAuditor]).status == 200);
   f.clock.Advance(2s);
   CHECK(f.Call("GET", "/v1/whoami", f.token[Role::kAdmin]).status == 200);
+}
+
+TEST_CASE("each project's webhook has its own rate bucket") {
+  api::ApiOptions o;
+  o.rate_per_second = 0.001;
+  o.rate_burst = 2;
+  Fixture f(o);
+  std::map<std::string, std::string> secret;
+  for (const char* p : {"p1", "p2"}) {
+    auto made = f.CallJson("POST", std::string("/v1/projects/") + p + "/webhook", f.token[Role::kAdmin], "", 201);
+    secret[p] = made["secret"];
+  }
+  auto ping = [&](const std::string& p) {
+    api::HttpRequest req;
+    req.method = "POST";
+    req.path = "/v1/hooks/git/" + p;
+    req.headers["x-gitlab-token"] = secret[p];
+    req.headers["x-gitlab-event"] = "Note Hook";
+    return f.api->Handle(req).status;  // 503 past the limit here: no git service
+  };
+  CHECK(ping("p1") != 429);
+  CHECK(ping("p1") != 429);
+  CHECK(ping("p1") == 429);
+  CHECK(ping("p2") != 429);  // p1's pings do not starve p2
 }
 
 TEST_CASE("unknown routes and methods, and pagination") {
@@ -381,4 +410,83 @@ TEST_CASE("admins drain nodes and pause the queue; the state survives a restart"
   CHECK(u["accounting"]["period"] == "custom");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?period=year", alice, "", 400)["error"]["details"]["field"] == "period");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?from=2026-07-01&until=2026-01-01", alice, "", 400)["error"]["details"]["field"] == "until");
+}
+
+TEST_CASE("anonymous and rate-limited requests are counted per client and minute; other denials each recorded") {
+  api::ApiOptions o;
+  o.rate_burst = 10;
+  o.rate_per_second = 0.001;
+  Fixture f(o);
+  auto size = [&] { return *f.store->AuditSize(); };
+  auto anonymous = [&](const std::string& remote) {
+    api::HttpRequest req;
+    req.method = "GET";
+    req.path = "/v1/runs";
+    req.remote = remote;
+    return f.api->Handle(req);
+  };
+  const auto before = size();
+  for (int i = 0; i < 1000; ++i) CHECK(anonymous("203.0.113.9").status == 401);
+  CHECK(size() == before + 1);  // the first of the minute
+  CHECK(anonymous("198.51.100.7").status == 401);
+  CHECK(size() == before + 2);  // another client's first
+  f.clock.Advance(61s);
+  CHECK(anonymous("203.0.113.9").status == 401);
+  // The minute's count, for each client that sent more than one, then the
+  // new minute's first.
+  auto records = *f.store->ListAudit(before, 100);
+  REQUIRE(records.size() == 4);
+  CHECK(records[2].action == "api.denied");
+  CHECK(records[2].subject == "client/203.0.113.9");
+  CHECK(nlohmann::json::parse(records[2].payload.value_or("{}"))["count"] == 999);
+  CHECK(records[3].subject == "/v1/runs");
+  // Over the rate limit: counted the same way.
+  const auto before_limit = size();
+  int limited = 0;
+  for (int i = 0; i < 100; ++i) limited += f.Call("GET", "/v1/projects", f.token[Role::kAdmin]).status == 429;
+  CHECK(limited >= 80);
+  CHECK(size() == before_limit + 1);
+  // A refused role is a person's act: each is recorded.
+  const auto before_role = size();
+  for (int i = 0; i < 5; ++i) CHECK(f.Call("GET", "/v1/nodes", f.token[Role::kResearcher]).status == 403);
+  CHECK(size() == before_role + 5);
+  // Reading the log until it is empty ends.
+  std::int64_t after = 0;
+  int pages = 0;
+  for (; pages < 100; ++pages) {
+    auto page = f.CallJson("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), f.token[Role::kAuditor]);
+    if (page["records"].empty()) break;
+    after = page["next_after"].get<std::int64_t>();
+  }
+  CHECK(pages < 5);
+}
+
+TEST_CASE("a token made with a token never outlives it") {
+  Fixture f;
+  auto parent = auth::IssueToken(*f.store, f.clock.Now(), "researcher@example.org", Role::kResearcher,
+                                     "short", std::chrono::seconds(3600));
+  REQUIRE(parent);
+  auto child = f.CallJson("POST", "/v1/tokens", parent->second, R"({"expires_in": "366d"})", 201);
+  REQUIRE(child["expires_at"].is_string());
+  CHECK(child["expires_at"] == core::FormatRfc3339(*parent->first.expires_at));
+  // Once the parent has expired, so has the child.
+  f.clock.Advance(3601s);
+  CHECK(f.Call("GET", "/v1/whoami", child["token"]).status == 401);
+  // A token with no expiry (or a later one) does not shorten what it makes.
+  auto longer = f.CallJson("POST", "/v1/tokens", f.token[Role::kAdmin], R"({"expires_in": "2h"})", 201);
+  CHECK(longer["expires_at"] == core::FormatRfc3339(f.clock.Now() + std::chrono::hours(2)));
+}
+
+TEST_CASE("a JSON body with a key twice in one object is refused, at any depth") {
+  Fixture f;
+  auto r = f.CallJson("POST", "/v1/projects", f.token[Role::kAdmin], R"({"name": "a1", "name": "b1"})", 400);
+  INFO(r.dump());
+  CHECK(r["error"]["message"].get<std::string>().find("appears twice") != std::string::npos);
+  CHECK(r["error"]["details"]["field"] == "body");
+  f.CallJson("PUT", "/v1/projects/p1/quota", f.token[Role::kAdmin],
+             R"({"max": {"gpus": 1, "gpus": 100}})", 400);
+  CHECK(f.store->GetProject("a1").error().code == core::ErrorCode::kNotFound);
+  CHECK(f.store->GetProject("b1").error().code == core::ErrorCode::kNotFound);
+  // The same key in two objects is fine.
+  f.CallJson("POST", "/v1/projects", f.token[Role::kAdmin], R"({"name": "a2", "quota": {"max": {"gpus": 1}, "per_job": {"max_gpus": 1}}})", 201);
 }

@@ -32,6 +32,13 @@ slussd_start 1
 export SLUSS_TOKEN=$ADMIN
 "$SLUSS" project create p1 --description "cohort study" >/dev/null; expect_rc "project create" 0 $?
 "$SLUSS" project create p2 >/dev/null; expect_rc "project create p2" 0 $?
+# A string from a user that holds terminal escapes (OSC: retitle, CSI:
+# clear) prints escaped, never raw.
+"$SLUSS" project create p3 --description $'evil\e]0;pwned\a\e[2J\r' >/dev/null; expect_rc "project create p3" 0 $?
+"$SLUSS" projects >"$tmp/projects.out"
+"$SLUSS" project show p3 >>"$tmp/projects.out"
+grep -q $'[\e\a\r]' "$tmp/projects.out" && fail "raw escapes printed: $(od -c "$tmp/projects.out" | head)" || ok
+grep -q 'evil\\x1b]0;pwned\\x07\\x1b\[2J\\x0d' "$tmp/projects.out" && ok || fail "escaped form: $(cat "$tmp/projects.out")"
 "$SLUSS" project create p1 2>"$tmp/err"; expect_rc "duplicate project" 1 $?
 grep -q "project 'p1' already exists" "$tmp/err" && ok || fail "duplicate message"
 "$SLUSS" member add p1 alice@example.org >/dev/null; expect_rc "member add" 0 $?

@@ -85,8 +85,12 @@ hook() {
 [[ $(count_runs) == 1 ]] && ok || fail "a webhook for a known tip made a run"
 curl -s -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/audit?limit=10000" | python3 -c '
 import json, sys
-recs = [r for r in json.load(sys.stdin)["records"] if r["subject"] == "/v1/hooks/git/study"]
-assert sum(r["action"] == "api.denied" for r in recs) == 3, recs
+every = json.load(sys.stdin)["records"]
+recs = [r for r in every if r["subject"] == "/v1/hooks/git/study"]
+# Refusals with no valid credential are counted per client and minute: the
+# first of the minute is a record at once, the others one count after it.
+assert any(r["action"] == "api.denied" and r["actor"] == "-" and "aggregated" in (r.get("payload") or "")
+           for r in every), every
 assert sum(r["action"] == "api.request" and r["actor"] == "hook:study" for r in recs) >= 3, recs
 ' && ok || fail "webhook refusals are not in the audit log"
 
@@ -205,8 +209,26 @@ SLUSS_TOKEN=$(SLUSS_TOKEN=$SLUSS_TOKEN "$SLUSS" token create --user carl@example
 git init -q --bare "$tmp/upstream.git"
 git -C "$work" push -q "$tmp/upstream.git" main:main
 "$SLUSS" project create remote --repo "$tmp/upstream.git" >/dev/null; expect_rc "remote project" 0 $?
-curl -sf -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/remote?format=text" >"$tmp/hook13"
-grep -q "^run [0-9]* for " "$tmp/hook13" && ok || fail "remote sync: $(cat "$tmp/hook13")"
+# A remote is fetched on slussd's git pool: the hook is answered 202 at
+# once with the request, which says what the sync made when it is done.
+git_request() {  # project -> the request's final state, as JSON
+  local id st
+  id=$(curl -sf -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/$1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["request"]["id"])')
+  for _ in $(seq 300); do
+    curl -sf -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/git/requests/$id" >"$tmp/request.json"
+    st=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' <"$tmp/request.json")
+    [[ $st == done || $st == failed ]] && break
+    sleep 0.1
+  done
+  cat "$tmp/request.json"
+}
+curl -s -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/remote?format=text" >"$tmp/hook13"
+grep -q "^request [0-9]*: .* is fetched in the background" "$tmp/hook13" && ok || fail "remote hook: $(cat "$tmp/hook13")"
+git_request remote | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["status"] == "done", r' && ok || fail "remote sync: $(cat "$tmp/request.json")"
 remote_runs() { "$SLUSS" runs --json --project remote | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))'; }
 [[ $(remote_runs) == 1 ]] && ok || fail "remote run count"
 echo "# upstream edit" >>"$work/analysis/extract.py"
@@ -215,11 +237,13 @@ git -C "$work" push -q "$tmp/upstream.git" main:main
 for _ in $(seq 150); do [[ $(remote_runs) == 2 ]] && break; sleep 0.1; done
 [[ $(remote_runs) == 2 ]] && ok || fail "the poll did not pick up the upstream push"
 "$SLUSS" project create gone --repo "$tmp/nowhere.git" >/dev/null
-code=$(curl -s -o "$tmp/gone" -w '%{http_code}' -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/gone")
-[[ $code == 503 ]] && ok || fail "unreadable remote answered $code: $(cat "$tmp/gone")"
+git_request gone | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["status"] == "failed" and r["result"]["code"], r' && ok || fail "unreadable remote: $(cat "$tmp/request.json")"
 "$SLUSS" project show gone | grep -q "^last fetch:  FAILED" && ok || fail "sync status: $("$SLUSS" project show gone)"
 # Failures in a row push the next poll back (a hook still tries at once).
-curl -s -o /dev/null -X POST -H "Authorization: Bearer $SLUSS_TOKEN" "http://127.0.0.1:$port/v1/hooks/git/gone"
+git_request gone >/dev/null
 "$SLUSS" project show gone --json | python3 -c '
 import json, sys
 from datetime import datetime, timezone

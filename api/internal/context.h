@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,14 @@
 
 namespace sluss::api::internal {
 
+class GitQueue;
+
 struct Principal {
   bool authenticated = false;
   std::string user;
   core::Role role = core::Role::kResearcher;
   std::int64_t token_id = 0;
+  std::optional<core::TimePoint> expires_at;  // the token's; tokens it makes end by then
   std::vector<std::string> projects;  // memberships
 };
 
@@ -41,6 +45,7 @@ struct Context {
   const std::function<core::Result<nlohmann::json>(core::RunId)>& run_provenance;
   const std::function<core::Result<nlohmann::json>(core::JobId)>& job_provenance;
   const std::string& audit_public_key;  // PEM; empty: signatures not checked
+  GitQueue* git_queue;                  // null when `git` is
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the

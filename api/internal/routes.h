@@ -7,6 +7,7 @@ namespace sluss::api::internal {
 
 HttpResponse Whoami(Context& c);
 HttpResponse GitHook(Context& c);
+HttpResponse GetGitRequest(Context& c);
 HttpResponse CreateWebhook(Context& c);
 HttpResponse ListProjects(Context& c);
 HttpResponse CreateProject(Context& c);

@@ -88,10 +88,40 @@ inline std::string Flag(const Args& a, const std::string& name, std::string def 
   return it == a.flags.end() ? def : it->second;
 }
 
+// `text` safe to print to a terminal: control characters that could move
+// the cursor, retitle the window or hide what follows (ESC, CSI and OSC
+// sequences, BEL, CR, DEL, the C1 controls) are shown escaped ("\x1b");
+// newlines and tabs stay. Every string that came from a user or a commit
+// goes through it (Str does it).
+inline std::string TerminalSafe(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool c1 = c == 0xc2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+    if (c1) {
+      const auto d = static_cast<unsigned char>(text[++i]);
+      out += "\\u00";
+      out += kHex[d >> 4];
+      out += kHex[d & 15];
+    } else if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 inline std::string Str(const json& j) {
   if (j.is_null()) return "-";
-  if (j.is_string()) return j.get<std::string>().empty() ? "-" : j.get<std::string>();
-  return j.dump();
+  if (j.is_string()) return j.get<std::string>().empty() ? "-" : TerminalSafe(j.get<std::string>());
+  return TerminalSafe(j.dump());
 }
 
 inline std::string Ago(const json& t) {
