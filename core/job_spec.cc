@@ -127,6 +127,18 @@ json CacheKeyJson(const JobSpec& s) {
   };
 }
 
+json ToJson(const CommitRecord& c) {
+  return {{"author", c.author},
+          {"committer", c.committer},
+          {"time", c.time},
+          {"message", c.message},
+          {"signature",
+           {{"status", c.signature.status},
+            {"format", c.signature.format},
+            {"signer", c.signature.signer},
+            {"detail", c.signature.detail}}}};
+}
+
 json ToJson(const JobSpec& s) {
   json j = CacheKeyJson(s);
   j["version"] = s.version;
@@ -138,18 +150,7 @@ json ToJson(const JobSpec& s) {
     j["submitted"] = {{"repository", sub.repository},
                       {"tree", sub.tree},
                       {"pipeline_sha256", sub.pipeline_sha256}};
-    if (sub.commit) {
-      const CommitRecord& c = *sub.commit;
-      j["submitted"]["commit"] = {{"author", c.author},
-                                  {"committer", c.committer},
-                                  {"time", c.time},
-                                  {"message", c.message},
-                                  {"signature",
-                                   {{"status", c.signature.status},
-                                    {"format", c.signature.format},
-                                    {"signer", c.signature.signer},
-                                    {"detail", c.signature.detail}}}};
-    }
+    if (sub.commit) j["submitted"]["commit"] = ToJson(*sub.commit);
   }
   return j;
 }

@@ -97,6 +97,7 @@ JobSpec SpecOf(const Action& action);
 
 // The stored form (every field).
 nlohmann::json ToJson(const JobSpec& spec);
+nlohmann::json ToJson(const CommitRecord& commit);
 // The part of the spec that is an input of the job, hashed into its cache
 // key: the stored form less version, image_digest, priority and submitted.
 // Unchanged from the first stored shape, so cache keys stay stable.

@@ -57,19 +57,7 @@ json JobProvenance(const core::Project& project, const core::Run& run, const cor
             {"pids_peak", result.pids_peak},
             {"oom_kills", result.oom_kills}};
   }
-  json commit_info = nullptr;
-  if (submitted.commit) {
-    const core::CommitRecord& c = *submitted.commit;
-    commit_info = {{"author", c.author},
-                   {"committer", c.committer},
-                   {"time", c.time},
-                   {"message", c.message},
-                   {"signature",
-                    {{"status", c.signature.status},
-                     {"format", c.signature.format},
-                     {"signer", c.signature.signer},
-                     {"detail", c.signature.detail}}}};
-  }
+  const json commit_info = submitted.commit ? core::ToJson(*submitted.commit) : json(nullptr);
   json enforced = nullptr;
   if (ran_result && result.limit_memory_bytes > 0)
     enforced = {{"milli_cpus", result.limit_milli_cpus},
