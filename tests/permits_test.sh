@@ -153,8 +153,8 @@ container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"
 SLUSS_TOKEN=$steward "$SLUSS" permit revoke P-8 --reason "data breach at the partner" >/dev/null; expect_rc "revoke" 0 $?
 wait_status 4 long permit_revoked && ok || fail "long after the revocation: $(job_field 4 long status_code)"
 [[ $(job_field 4 long reason) == *"permit P-8 was revoked"*"data breach"* ]] && ok || fail "revoked reason: $(job_field 4 long reason)"
-for _ in $(seq 50); do runc list -q 2>/dev/null | grep -qx "$container" || break; sleep 0.1; done  # KILL at once: no grace
-runc list -q 2>/dev/null | grep -qx "$container" && fail "the revoked job's container still runs" || ok
+for _ in $(seq 50); do container_runs "$container" || break; sleep 0.1; done  # KILL at once: no grace
+container_runs "$container" && fail "the revoked job's container still runs" || ok
 echo "# after revoke" >>"$work/sluss.yaml"
 push "after revoke" >"$tmp/push5"
 grep -q "not in any valid permit of project p1 (permit P-8 was revoked" "$tmp/push5" && ok || fail "push after revoke: $(cat "$tmp/push5")"

@@ -152,15 +152,15 @@ wait_status 4 leak missing_outputs && ok || fail "leak: $(job_field 4 leak statu
 # Cancel the long job: its container goes.
 long_id=$(job_field 4 long id)
 container=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/state/jobs/$long_id-1-"*/spec.json)
-runc list -q 2>/dev/null | grep -qx "$container" && ok || fail "no container $container for the long job: $(runc list 2>&1 | grep -c .) listed; $(ls "$tmp/state/jobs/") $(cat "$tmp"/state/jobs/$long_id-1-*/supervisor.log 2>/dev/null | tail -3)"
+container_runs "$container" && ok || fail "no container $container for the long job: $(runc state "$container" 2>&1)"
 SLUSS_TOKEN=$alice "$SLUSS" cancel "$long_id" >/dev/null; expect_rc "cancel" 0 $?
 # PID 1 of a container ignores SIGTERM unless it handles it (python's does
 # not): the KILL comes after the grace time (10 s).
 for _ in $(seq 400); do
-  runc list -q 2>/dev/null | grep -qx "$container" || break
+  container_runs "$container" || break
   sleep 0.1
 done
-runc list -q 2>/dev/null | grep -qx "$container" && fail "the cancelled job's container still runs" || ok
+container_runs "$container" && fail "the cancelled job's container still runs" || ok
 [[ $(job_field 4 long status_code) == cancelled_by_user ]] && ok || fail "long: $(job_field 4 long status_code)"
 for _ in $(seq 100); do [[ -n $(job_field 4 long result.status) ]] && break; sleep 0.1; done
 [[ $(job_field 4 long result.status) == cancelled ]] && ok || fail "the cancelled job's result: $(job_field 4 long result)"

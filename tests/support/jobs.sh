@@ -30,3 +30,10 @@ wait_status() {
   for _ in $(seq 300); do [[ $(job_field "$1" "$2" status_code) == "$3" ]] && return 0; sleep 0.1; done
   return 1
 }
+
+# container_runs ID: whether runc runs that container. Asks for the one
+# container: `runc list` reads every container's state and fails or skips
+# lines while other tests create and delete theirs.
+container_runs() {
+  runc state "$1" 2>/dev/null | grep -q '"status": "running"'
+}
