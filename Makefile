@@ -3,7 +3,11 @@
 #   make test    install what is missing, build, run every test (CTest, the
 #                demo among them), all again under ASan+UBSan, and a short
 #                fuzz run
-#   make demo    install what is missing, build, run the example study
+#   make demo    install what is missing, build, build the analysis images
+#                (once: skipped while their recipes are unchanged), run the
+#                example study
+#   make images  build the analysis images python-3.11 and r-4.2 into
+#                /srv/sluss/images (scripts/build-image --if-changed)
 #   make build   build into build/ (RelWithDebInfo, warnings as errors)
 #   make run     build and start slussd with the default config (./.sluss)
 #   make fuzz    fuzz the sluss.yaml parser for FUZZ_SECONDS (default 60)
@@ -25,7 +29,7 @@ CLANG ?= clang++-16
 # concepts; clang 16 implements what <expected> uses.
 CLANG_FLAGS := -Wno-builtin-macro-redefined -U__cpp_concepts -D__cpp_concepts=202002L
 
-.PHONY: all deps demo-deps build build-asan test fuzz fuzz-build demo run bench clean
+.PHONY: all deps demo-deps images build build-asan test fuzz fuzz-build demo run bench clean
 
 all: build
 
@@ -60,7 +64,7 @@ fuzz-build: deps
 	CXX=$(CLANG) cmake -S . -B $(FUZZ_BUILD) -DSLUSS_FUZZ=ON -DSLUSS_TESTS=OFF \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS="$(CLANG_FLAGS) -fsanitize=address,undefined" >/dev/null; \
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target pipeline_fuzz
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target pipeline_fuzz image_contents_fuzz
 
 fuzz: fuzz-build
 	@if ! command -v $(CLANG) >/dev/null; then exit 0; fi; \
@@ -75,7 +79,17 @@ fuzz: fuzz-build
 bench: build
 	BUILD=$(BUILD) bench/run-all $(if $(QUICK),--quick)
 
-demo: demo-deps build
+# The example study's analysis images, built from Debian's packages. Where
+# one cannot be built (no root, no apt), the demo still runs, on the host
+# image, and says so loudly.
+IMAGES ?= python-3.11 r-4.2
+images: demo-deps
+	@for i in $(IMAGES); do \
+	  scripts/build-image --if-changed $$i || \
+	    printf '\033[1;33mmake: WARNING: image %s could not be built (above); the demo falls back to the host image\033[0m\n' $$i >&2; \
+	done
+
+demo: demo-deps build images
 	scripts/demo
 
 run: build

@@ -142,6 +142,7 @@ struct Api::Impl {
     add("DELETE", "/v1/tokens/{id}", all, h::RevokeToken);
     add("GET", "/v1/images", all, h::ListImages);
     add("POST", "/v1/images", admin, h::RegisterImage);
+    add("GET", "/v1/images/{name}", all, h::ShowImage);
     add("GET", "/v1/nodes", admin, h::ListNodes);
     add("POST", "/v1/nodes/{name}/drain", admin, h::DrainNode);
     add("POST", "/v1/nodes/{name}/resume", admin, h::ResumeNode);

@@ -473,14 +473,44 @@ class Runner : public Session {
   }
 
   // sluss image add NAME ROOTFS: approve a directory on the node (admins).
+  // sluss image show NAME [--ecosystem deb|python|r]: what it holds.
   int Image() {
+    if (a_.positional.size() == 2 && a_.positional[0] == "show") return ImageShow(a_.positional[1]);
     if (a_.positional.size() != 3 || a_.positional[0] != "add")
-      return Usage("image add NAME ROOTFS");
+      return Usage("image add NAME ROOTFS | image show NAME [--ecosystem deb|python|r]");
     json body = {{"name", a_.positional[1]}, {"rootfs", a_.positional[2]}};
     auto r = Call("POST", "/v1/images", &body);
     if (!r) return exit_;
     if (MaybeJson(*r)) return kExitOk;
     out_ << "image " << Str((*r)["name"]) << " approved: " << Str((*r)["digest"]) << "\n";
+    return kExitOk;
+  }
+
+  int ImageShow(const std::string& name) {
+    // Image names are [a-z0-9._-]: nothing to escape in the path.
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos) {
+      err_ << "sluss: no image " << core::Quote(name) << " (names are [a-z0-9._-])\n";
+      return kExitError;
+    }
+    std::string path = StrCat("/v1/images/", name);
+    if (auto e = Flag(a_, "--ecosystem"); !e.empty()) {
+      if (e != "deb" && e != "python" && e != "r") return Usage("image show NAME [--ecosystem deb|python|r]");
+      path += "?ecosystem=" + e;
+    }
+    auto r = Call("GET", path);
+    if (!r) return exit_;
+    if (MaybeJson(*r)) return kExitOk;
+    const json& i = *r;
+    std::vector<std::string> interpreters;
+    for (const auto& x : i["interpreters"]) interpreters.push_back(Str(x));
+    out_ << "image " << Str(i["name"]) << " (" << Str(i["kind"]) << ", " << Str(i["digest"]) << ")\n"
+         << "interpreters: " << (interpreters.empty() ? "none" : core::Join(interpreters, ", ")) << "\n";
+    for (const auto& n : i["notes"]) out_ << "note: " << Str(n) << "\n";
+    Table t({"ECOSYSTEM", "PACKAGE", "VERSION"});
+    for (const auto& p : i["packages"]) t.AddRow({Str(p["ecosystem"]), Str(p["name"]), Str(p["version"])});
+    out_ << "\n";
+    t.Print(out_);
+    out_ << i["packages"].size() << " packages\n";
     return kExitOk;
   }
 

@@ -1,9 +1,11 @@
 // sluss: the command-line client.
 //
 // Offline commands work without a server:
-//   sluss check [FILE] [--json]   validate a pipeline file (default sluss.yaml)
+//   sluss check [FILE] [--json]   validate a pipeline file (default sluss.yaml);
+//     with --server URL or SLUSS_SERVER, also its images on that server
 //   sluss audit verify --db FILE --public-key FILE
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -18,7 +20,10 @@ constexpr const char* kUsage =
     "usage: sluss <command> [options]\n"
     "\n"
     "commands:\n"
-    "  check [FILE] [--json]   validate a pipeline file (default: sluss.yaml)\n"
+    "  check [FILE] [--json] [--server URL] [--offline]\n"
+    "                          validate a pipeline file (default: sluss.yaml); with a\n"
+    "                          server (--server or SLUSS_SERVER), warn where an action's\n"
+    "                          interpreter is not in its image\n"
     "                          and print its plan; exit 0 valid, 1 invalid\n"
     "  version                 print the version\n"
     "\n"
@@ -36,7 +41,7 @@ constexpr const char* kUsage =
     "  project pause NAME [--reason R] | project resume NAME   (admins) hold a project's queue\n"
     "  member add|remove PROJECT USER\n"
     "  quota get PROJECT | quota set PROJECT KEY=VALUE...  (max.gpus=8 per_job.max_time=24h)\n"
-    "  usage PROJECT | nodes | images | image add NAME ROOTFS | whoami\n"
+    "  usage PROJECT | nodes | images | image add NAME ROOTFS | image show NAME | whoami\n"
     "  drain NODE [--reason R] | resume NODE | queue [pause|resume] [--reason R]\n"
     "  token create [--user U] [--role R] [--name N] [--expires 90d] | token list | token revoke ID\n"
     "\n"
@@ -58,17 +63,24 @@ constexpr const char* kUsage =
     "The pipeline file reference is docs/pipeline.md.\n";
 
 int Check(const std::vector<std::string>& args) {
+  constexpr const char* kCheckUsage = "usage: sluss check [FILE] [--json] [--server URL] [--offline]\n";
   sluss::cli::CheckOptions o;
   bool have_file = false;
-  for (const auto& a : args) {
+  bool offline = false;
+  std::string server, token;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (a == "--json") {
       o.json = true;
+    } else if (a == "--offline") {
+      offline = true;
+    } else if ((a == "--server" || a == "--token") && i + 1 < args.size()) {
+      (a == "--server" ? server : token) = args[++i];
     } else if (a == "-h" || a == "--help") {
-      std::cout << "usage: sluss check [FILE] [--json]\n";
+      std::cout << kCheckUsage;
       return 0;
     } else if (!a.empty() && a[0] == '-') {
-      std::cerr << "sluss check: unknown option '" << a << "'\n"
-                << "usage: sluss check [FILE] [--json]\n";
+      std::cerr << "sluss check: unknown option '" << a << "'\n" << kCheckUsage;
       return 2;
     } else if (have_file) {
       std::cerr << "sluss check: one file at a time\n";
@@ -77,6 +89,17 @@ int Check(const std::vector<std::string>& args) {
       o.file = a;
       have_file = true;
     }
+  }
+  // The images are checked only against a server named here: a check with
+  // none stays offline and quick.
+  const char* env = std::getenv("SLUSS_SERVER");
+  if (!offline && (!server.empty() || (env && *env))) {
+    auto settings = sluss::cli::LoadSettings(server, token);
+    if (!settings) {
+      std::cerr << "sluss check: " << settings.error().message << "\n";
+      return 1;
+    }
+    o.images = sluss::cli::ServerImageLookup(sluss::cli::Client(*settings));
   }
   return sluss::cli::RunCheck(o, std::cout, std::cerr);
 }

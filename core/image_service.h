@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/image_contents.h"
 #include "core/time.h"
 #include "core/types.h"
 
@@ -20,6 +21,9 @@ class ImageService {
   virtual ~ImageService() = default;
   virtual std::vector<Image> List() const = 0;
   virtual std::optional<Image> Find(std::string_view name) const = 0;
+  // What the image `name` holds, read from the image itself when it was
+  // resolved (at start) or registered; nullopt for an unknown name.
+  virtual std::optional<ImageContents> Contents(std::string_view name) const = 0;
   // Hashes the directory `rootfs` (blocking: seconds for a large image) and
   // approves it as `name`, replacing an image of that name registered
   // through the API (a new digest: jobs that use it get new cache keys).

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
+#include "executors/image_contents.h"
 #include "executors/local.h"
 
 namespace sluss::executors {
@@ -20,12 +21,18 @@ core::Result<core::Image> ImageRegistry::Resolve(const std::string& name,
   if (host && host_) {
     core::Image copy = *host_;
     copy.name = name;
+    contents_[name] = *host_contents_;
     return copy;
   }
   auto r = executors::ResolveImage(name, rootfs, host, images_dir_ + "/host");
   if (!r) return std::unexpected(r.error());
   core::Image image{name, r->digest, r->rootfs, {}, r->host_binds, host, "config", ""};
-  if (host) host_ = image;
+  // The host image's /usr is this host's: its packages are the host's.
+  contents_[name] = ReadImageContents(host ? "/" : r->rootfs);
+  if (host) {
+    host_ = image;
+    host_contents_ = contents_[name];
+  }
   return image;
 }
 
@@ -71,6 +78,13 @@ std::optional<core::Image> ImageRegistry::Find(std::string_view name) const {
   return it->second;
 }
 
+std::optional<core::ImageContents> ImageRegistry::Contents(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  auto it = contents_.find(name);
+  if (it == contents_.end()) return std::nullopt;
+  return it->second;
+}
+
 core::Result<core::Image> ImageRegistry::Register(std::string_view name, std::string_view rootfs,
                                                   std::string_view by, core::TimePoint now) {
   const std::string n(name), root(rootfs);
@@ -99,8 +113,10 @@ core::Result<core::Image> ImageRegistry::Register(std::string_view name, std::st
     return std::unexpected(r.error());
   }
   core::Image image{n, r->digest, r->rootfs, now, {}, false, "api", std::string(by)};
+  auto contents = ReadImageContents(r->rootfs);
   std::lock_guard lock(mu_);
   images_[n] = image;
+  contents_[n] = std::move(contents);
   if (auto s = Save(now); !s) return std::unexpected(s.error());
   return image;
 }

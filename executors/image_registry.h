@@ -30,10 +30,12 @@ class ImageRegistry final : public core::ImageService {
 
   std::vector<core::Image> List() const override;
   std::optional<core::Image> Find(std::string_view name) const override;
+  std::optional<core::ImageContents> Contents(std::string_view name) const override;
   core::Result<core::Image> Register(std::string_view name, std::string_view rootfs,
                                      std::string_view by, core::TimePoint now) override;
 
  private:
+  // Hashes the image and reads its contents into contents_ (under mu_).
   core::Result<core::Image> Resolve(const std::string& name, const std::string& rootfs,
                                     bool host);
   core::Result<void> Save(core::TimePoint now);  // under mu_
@@ -42,7 +44,9 @@ class ImageRegistry final : public core::ImageService {
   std::string images_dir_;
   mutable std::mutex mu_;
   std::map<std::string, core::Image, std::less<>> images_;
+  std::map<std::string, core::ImageContents, std::less<>> contents_;  // by image name
   std::optional<core::Image> host_;  // made once
+  std::optional<core::ImageContents> host_contents_;
 };
 
 }  // namespace sluss::executors

@@ -34,6 +34,7 @@ HttpResponse CreateToken(Context& c);
 HttpResponse RevokeToken(Context& c);
 HttpResponse ListImages(Context& c);
 HttpResponse RegisterImage(Context& c);
+HttpResponse ShowImage(Context& c);
 HttpResponse ListNodes(Context& c);
 HttpResponse DrainNode(Context& c);
 HttpResponse ResumeNode(Context& c);

@@ -41,7 +41,8 @@ inline const std::vector<std::string> kValueFlags = {"--server", "--token",   "-
                                               "--ref", "--commit", "--actions", "--attempt",
                                               "--datasets", "--persons", "--purpose", "--from",
                                               "--until", "--after", "--public-key", "--db",
-                                              "--output", "--job", "--period", "--at"};
+                                              "--output", "--job", "--period", "--at",
+                                              "--ecosystem"};
 
 inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
