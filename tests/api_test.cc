@@ -342,6 +342,29 @@ TEST_CASE("unknown routes and methods, and pagination") {
   CHECK(f.CallJson("GET", "/v1/runs?state=bogus", admin, "", 400)["error"]["details"]["field"] == "state");
 }
 
+TEST_CASE("an encoded '/' stays inside its path segment") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  // Given a project p1 with a quota route, "p1%2Fquota" is one segment: the
+  // project "p1/quota", which does not exist; it is never p1's quota.
+  auto r = f.Call("GET", "/v1/projects/p1%2Fquota", admin);
+  CHECK(r.status == 404);
+  CHECK(r.body.find("\"max\"") == std::string::npos);
+  CHECK(f.Call("GET", "/v1/projects/p1%2fquota", admin).status == 404);
+  // Nor does it reach a route with more segments than the path has.
+  CHECK(f.Call("PUT", "/v1/projects/p1%2Fmembers%2Feve@example.org", admin).status == 405);
+  CHECK_FALSE(f.store->ProjectsOf("eve@example.org")->size() > 0);
+  // Other escapes decode as before, after the split.
+  CHECK(f.Call("GET", "/v1/projects/%70%31/quota", admin).status == 200);
+  CHECK(f.Call("GET", "/v1/projects/p1/quota", admin).status == 200);
+  auto health = f.Call("GET", "/%68ealthz", "");
+  CHECK(health.status == 200);
+  // A malformed escape is refused before routing.
+  api::HttpRequest req;
+  CHECK_FALSE(api::ParseTarget("/v1/projects/p1%2", &req.path, &req.query));
+  CHECK_FALSE(api::ParseTarget("/v1/projects/p1%00/quota", &req.path, &req.query));
+}
+
 TEST_CASE("metrics are Prometheus text with job counts and latencies") {
   Fixture f;
   f.Call("GET", "/healthz", "");
