@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "auth/tokens.h"
+#include "core/quantity.h"
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/temp_dir.h"
@@ -242,6 +243,13 @@ TEST_CASE("quotas are set at runtime and bad ones name the field") {
   CHECK(q["max"]["gpus"] == 4);
   CHECK(q["max"]["memory"] == "1T");
   CHECK(f.CallJson("GET", "/v1/projects/p1/quota", f.token[Role::kResearcher])["per_job"]["max_time"] == "1d");
+  // Stored as given, never rounded: 1.9951T is not 2T.
+  f.CallJson("PUT", "/v1/projects/p1/quota", admin,
+             R"({"max": {"memory": "1.9951T"}, "per_job": {"max_disk": "1073741825"}})");
+  auto exact = f.CallJson("GET", "/v1/projects/p1/quota", admin);
+  CHECK(exact["max"]["memory"] == "1.9951T");
+  CHECK(exact["per_job"]["max_disk"] == "1073741825");
+  CHECK(f.store->GetProject("p1")->quota.max.memory_bytes == core::ParseBytes("1.9951T").value());
   auto bad = f.CallJson("PUT", "/v1/projects/p1/quota", admin, R"({"max": {"gpus": "four"}})", 400);
   CHECK(bad["error"]["details"]["field"] == "max.gpus");
   auto junk = f.CallJson("PUT", "/v1/projects/p1/quota", admin, "{not json", 400);
