@@ -209,7 +209,8 @@ YAML
 head -c 2000000 /dev/urandom >"$work/analysis/big.bin"
 push "$work" "big"
 for _ in $(seq 300); do [[ $(job_field 6 bigcode state) == failed ]] && break; sleep 0.1; done
-[[ $(job_field 6 bigcode reason) == *"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
+[[ $(job_field 6 bigcode status_code) == workspace_limit &&
+   $(job_field 6 bigcode reason) == "workspace_limit: "*"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
   ok || fail "bigcode: $(job_field 6 bigcode status_code) $(job_field 6 bigcode reason)"
 [[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
 
