@@ -123,6 +123,31 @@ sys.exit(0 if o["size"] == 20000000 and o["sha256"] == sys.argv[2] else 1)' "$J/
 sleep 1.5
 [[ -e $J/outputs/output/late.txt || $(field outputs) == *late.txt* ]] && fail "a process outlived the job" || ok
 
+# 20,000 small outputs: all collected and hashed, but result.json (stored
+# in the database, shown by `run show`) lists the first 1,000 and the count;
+# MANIFEST.jsonl beside output/ lists every one, with the hash result.json
+# recorded.
+job many-outputs 'cd /workspace/output && i=0; while [ $i -lt 20000 ]; do echo $i >f$i; i=$((i+1)); done' \
+  '{"outputs": ["output/*"], "limits": {"output_bytes": 268435456}}'
+expect "a job with 20,000 outputs" "$(field status)" succeeded
+python3 - "$J" <<'PY' && ok || fail "20,000 outputs: result.json or MANIFEST.jsonl wrong"
+import hashlib, json, os, sys
+j = sys.argv[1]
+r = json.load(open(j + "/result.json"))
+assert len(r["outputs"]) == 1000, len(r["outputs"])
+assert r["outputs_count"] == 20000, r["outputs_count"]
+assert os.path.getsize(j + "/result.json") < 300_000, os.path.getsize(j + "/result.json")
+raw = open(j + "/outputs/MANIFEST.jsonl", "rb").read()
+assert hashlib.sha256(raw).hexdigest() == r["outputs_manifest_sha256"]
+lines = [json.loads(l) for l in raw.decode().splitlines()]
+assert len(lines) == 20000 and len({l["path"] for l in lines}) == 20000
+assert lines[:1000] == r["outputs"]
+for l in lines[::997]:
+    data = open(j + "/outputs/" + l["path"], "rb").read()
+    assert hashlib.sha256(data).hexdigest() == l["sha256"] and len(data) == l["size"], l
+PY
+rm -rf "$J/outputs"
+
 # A pid file left by an earlier attempt (its supervisor died) does not make
 # this attempt's outputs count as final before its job has even started.
 spec stale-pid 'sleep 0.5; echo done >/workspace/output/a.txt' '{"outputs": ["output/a.txt"]}'
