@@ -32,7 +32,8 @@ T=$(mktemp -d /tmp/sluss-sandbox-XXXXXX)
 # Container ids of this run only (another run may share the host's runc).
 run_id=$(basename "$T" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')
 cleanup() {
-  for d in "$T"/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
+  for d in "$T"/jobs/*/output-mnt "$T"/jobs/own/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
+  mountpoint -q "$T/jobs/own" 2>/dev/null && umount -l "$T/jobs/own"
   [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null
   [[ -n ${KEEP:-} ]] && echo "kept $T" || rm -rf "$T"
 }
@@ -147,6 +148,15 @@ for l in lines[::997]:
     assert hashlib.sha256(data).hexdigest() == l["sha256"] and len(data) == l["size"], l
 PY
 rm -rf "$J/outputs"
+
+# /proc/self/mountinfo shows each bind mount's path inside its source file
+# system: with the jobs' directory a file system of its own (as
+# docs/operations.md asks of the state directory), no host path above it.
+mkdir -p "$T/jobs/own" && mount -t tmpfs -o size=256m tmpfs "$T/jobs/own" || fail "mount tmpfs"
+job own/mountinfo 'cat /proc/self/mountinfo'
+expect "a job reading its mountinfo" "$(field status)" succeeded
+grep -q "$T/jobs" "$J/stdout.log" && fail "the host's job directory is in mountinfo: $(grep "$T/jobs" "$J/stdout.log")" || ok
+grep -q " /mountinfo/ws /workspace " "$J/stdout.log" && ok || fail "workspace not under its neutral path: $(grep ' /workspace ' "$J/stdout.log")"
 
 # A pid file left by an earlier attempt (its supervisor died) does not make
 # this attempt's outputs count as final before its job has even started.
