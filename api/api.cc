@@ -184,11 +184,18 @@ struct Api::Impl {
   }
 
   // The route for method + path; sets *params. *path_known is true when some
-  // route has this path with another method (405 rather than 404).
+  // route has this path with another method (405 rather than 404). `path` is
+  // as sent: it is split on '/' first and each segment decoded after, so
+  // "a%2Fquota" is one segment (a project id "a/quota"), never two.
   const Route* Match(const std::string& method, const std::string& path,
                      std::map<std::string, std::string>* params, bool* path_known) const {
     std::vector<std::string> parts = Split(path);
     *path_known = false;
+    for (std::string& part : parts) {
+      std::string decoded;
+      if (!DecodeSegment(part, &decoded)) return nullptr;  // ParseTarget checked it
+      part = std::move(decoded);
+    }
     for (const Route& r : routes) {
       if (r.segments.size() != parts.size()) continue;
       std::map<std::string, std::string> p;
@@ -378,16 +385,6 @@ struct Api::Impl {
   }
 
   HttpResponse Dispatch(const HttpRequest& req, std::string* route_name, std::string* actor) {
-    if (req.method == "GET" && req.path == "/healthz") {
-      *route_name = "/healthz";
-      return Json(200, {{"status", "ok"}, {"version", options.version}});
-    }
-    if (req.method == "GET" && req.path == "/v1/openapi.json") {
-      *route_name = "/v1/openapi.json";
-      HttpResponse r;
-      r.body = std::string(OpenApiDocument());
-      return r;
-    }
     std::map<std::string, std::string> params;
     bool path_known = false;
     const Route* route = Match(req.method, req.path, &params, &path_known);
@@ -397,6 +394,14 @@ struct Api::Impl {
       return ErrorResponse(404, "not_found", StrCat("no route ", req.method, " ", req.path));
     }
     *route_name = route->pattern;
+    if (route->pattern == "/healthz") {
+      return Json(200, {{"status", "ok"}, {"version", options.version}});
+    }
+    if (route->pattern == "/v1/openapi.json") {
+      HttpResponse r;
+      r.body = std::string(OpenApiDocument());
+      return r;
+    }
     core::TimePoint now = clock.Now();
     // A forge's webhook (GitHub, Gitea, GitLab) carries no bearer token but
     // a signature over the body, or the project's secret.

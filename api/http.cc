@@ -41,10 +41,19 @@ bool Decode(std::string_view in, bool plus_is_space, std::string* out) {
 }
 }  // namespace
 
+bool DecodeSegment(std::string_view segment, std::string* out) {
+  return Decode(segment, false, out);
+}
+
 bool ParseTarget(std::string_view target, std::string* path,
                  std::map<std::string, std::string>* query) {
   auto q = target.find('?');
-  if (!Decode(target.substr(0, q), false, path)) return false;
+  // The path stays as sent: decoding it whole would turn "a%2Fquota" into
+  // two segments. It is checked here so that the router's per-segment
+  // decoding cannot fail.
+  std::string decoded;
+  if (!Decode(target.substr(0, q), false, &decoded)) return false;
+  path->assign(target.substr(0, q));
   if (path->empty() || path->front() != '/') return false;
   query->clear();
   if (q == std::string_view::npos) return true;

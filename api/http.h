@@ -19,7 +19,10 @@ namespace sluss::api {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // percent-decoded, without the query
+  // As sent, without the query: percent escapes intact (and well formed),
+  // so that an encoded '/' stays inside its segment. The router decodes
+  // each segment after splitting.
+  std::string path;
   std::map<std::string, std::string> query;    // decoded; last value wins
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
@@ -40,10 +43,13 @@ struct HttpResponse {
   std::function<std::optional<std::string>()> next;
 };
 
-// Splits "/v1/runs?project=p1&limit=5" into a decoded path and query.
-// False when the target is malformed (bad percent escapes, NUL bytes).
+// Splits "/v1/runs?project=p1&limit=5" into the path (not decoded) and the
+// decoded query. False when the target is malformed (bad percent escapes or
+// NUL bytes anywhere, a path that does not start with '/').
 bool ParseTarget(std::string_view target, std::string* path,
                  std::map<std::string, std::string>* query);
+// Percent-decodes one path segment; false on a bad escape or a NUL.
+bool DecodeSegment(std::string_view segment, std::string* out);
 
 HttpResponse Json(int status, const nlohmann::json& body);
 // The one error shape: {"error": {"code", "message", "details"}}.

@@ -61,7 +61,14 @@ json ResultView(const std::string& text) {
             {"memory_bytes", r->limit_memory_bytes},
             {"time_limit_s", r->limit_time_seconds},
             {"output_bytes", r->limit_output_bytes}}},
+          // At most core::kMaxListedOutputs; the count is of all of them,
+          // and the manifest in the job's outputs lists every one.
           {"outputs", outputs},
+          {"outputs_count", r->outputs_count},
+          {"outputs_manifest",
+           r->outputs_manifest_sha256.empty()
+               ? json()
+               : json{{"name", core::kOutputManifest}, {"sha256", r->outputs_manifest_sha256}}},
           {"gpus", r->gpus},
           {"gpu_driver_version", r->gpu_driver_version},
           {"runtime", r->runtime},

@@ -17,7 +17,8 @@ using core::StrCat;
 
 core::Result<Settings> LoadSettings(std::string server_flag, std::string token_flag) {
   Settings s;
-  s.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  s.terminal = isatty(STDOUT_FILENO);
+  s.color = s.terminal && !std::getenv("NO_COLOR");
   const char* home = std::getenv("HOME");
   std::string path = std::getenv("XDG_CONFIG_HOME")
                          ? StrCat(std::getenv("XDG_CONFIG_HOME"), "/sluss/config")

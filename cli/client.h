@@ -19,6 +19,7 @@ struct Settings {
   std::string token;
   bool json = false;    // --json: print the API's JSON
   bool color = false;   // only on a terminal
+  bool terminal = false;  // stdout is a terminal: job logs are printed escaped
 };
 
 // Flags override SLUSS_SERVER / SLUSS_TOKEN, which override the config file

@@ -565,6 +565,26 @@ class Runner : public Session {
     const std::string stream = a_.stderr_stream ? "stderr" : "stdout";
     std::string attempt = Flag(a_, "--attempt");
     std::string path = StrCat("/v1/jobs/", job, "/logs?stream=", stream);
+    // A log is the job's bytes: written as they are to a file or a pipe, but
+    // to a terminal escaped (TerminalSafe), so that a job cannot retitle the
+    // window, clear the screen or hide lines. A C1 control (0xc2, then 0x80-0x9f) may
+    // be cut between two replies: a trailing 0xc2 waits for the next.
+    std::string carry;
+    auto print = [&](std::string_view data) {
+      if (!client_.settings().terminal) {
+        out_ << data << std::flush;
+        return;
+      }
+      carry.append(data);
+      const bool hold = !carry.empty() && static_cast<unsigned char>(carry.back()) == 0xc2;
+      out_ << TerminalSafe(std::string_view(carry).substr(0, carry.size() - (hold ? 1 : 0)))
+           << std::flush;
+      carry = hold ? std::string("\xc2") : std::string();
+    };
+    auto flush = [&] {
+      if (!carry.empty()) out_ << TerminalSafe(carry) << std::flush;
+      carry.clear();
+    };
     if (!attempt.empty()) path += "&attempt=" + attempt;
     if (!a_.follow) {
       // slussd answers up to 1 MiB at a time: read on from where each
@@ -573,19 +593,21 @@ class Runner : public Session {
       for (;;) {
         auto reply = CallRaw("GET", StrCat(path, "&offset=", offset));
         if (!reply) return exit_;
-        out_ << reply->text << std::flush;
+        print(reply->text);
         auto next = reply->headers.find("x-sluss-next-offset");
         if (reply->text.empty() || next == reply->headers.end()) break;
         const std::int64_t n = std::strtoll(next->second.c_str(), nullptr, 10);
         if (n <= offset) break;
         offset = n;
       }
+      flush();
       return kExitOk;
     }
     // Followed: slussd streams the log as it grows and ends the reply when
     // the job ends; the exit code is then the job's outcome.
     auto reply = CallRaw("GET", path + "&follow=1", nullptr,
-                         [&](std::string_view data) { out_ << data << std::flush; });
+                         [&](std::string_view data) { print(data); });
+    flush();
     if (!reply) return exit_;
     auto j = Call("GET", StrCat("/v1/jobs/", job));
     if (!j) return exit_;

@@ -86,8 +86,9 @@ struct Placement {
 // Turns a placed job into what an executor runs: the code's workspace, the
 // image, the datasets (checked again), the outputs of its needs. kPermissionDenied:
 // no valid permit covers its data any more (permit_invalid);
-// kFailedPrecondition/kNotFound/kInvalidArgument: the job cannot run as asked
-// (it fails with the message).
+// kResourceExhausted: the commit's files are over the workspace limit
+// (workspace_limit); kFailedPrecondition/kNotFound/kInvalidArgument: the job
+// cannot run as asked (it fails with the message).
 class LaunchPreparer {
  public:
   virtual ~LaunchPreparer() = default;

@@ -47,7 +47,8 @@ class GitService {
   virtual Result<SyncOutcome> StartRun(const RunRequest& request) = 0;
   // Writes the tree of `commit` of `project` into `dir` (a job's
   // workspace), without fetching. Returns warnings (submodules, LFS
-  // pointers) for the job's record.
+  // pointers) for the job's record. kResourceExhausted: the commit's files
+  // are over the workspace limit (git.max_workspace), named in the message.
   virtual Result<std::vector<std::string>> ExportWorkspace(std::string_view project,
                                                            std::string_view commit,
                                                            const std::string& dir) = 0;

@@ -278,6 +278,8 @@ json ToJson(const JobResult& r) {
         {"time_limit_s", r.limit_time_seconds},
         {"output_bytes", r.limit_output_bytes}}},
       {"outputs", outputs},
+      {"outputs_count", r.outputs_count},
+      {"outputs_manifest_sha256", r.outputs_manifest_sha256},
       {"gpus", r.gpus},
       {"gpu_uuids", r.gpu_uuids},
       {"gpu_driver_version", r.gpu_driver_version},
@@ -335,8 +337,43 @@ Result<JobResult> JobResultFromJson(const json& j) {
       r.outputs.push_back(std::move(f));
     }
   }
+  if (auto g = All({Get(j, "outputs_count", r.outputs_count),
+                    Get(j, "outputs_manifest_sha256", r.outputs_manifest_sha256)});
+      !g)
+    return std::unexpected(g.error());
+  // Results from before the count (and failures that never set it) list
+  // every output they have.
+  r.outputs_count = std::max(r.outputs_count, static_cast<std::int64_t>(r.outputs.size()));
   if (r.status.empty()) return InvalidArgument("result.json has no status", "status");
   return r;
+}
+
+std::string FormatOutputManifest(const std::vector<OutputFile>& files) {
+  std::string out;
+  for (const auto& f : files) {
+    out += json{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}}.dump();
+    out += '\n';
+  }
+  return out;
+}
+
+Result<std::vector<OutputFile>> ParseOutputManifest(std::string_view text) {
+  std::vector<OutputFile> files;
+  std::size_t line = 0;
+  while (!text.empty()) {
+    ++line;
+    const std::size_t nl = text.find('\n');
+    const std::string_view one = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    json o = json::parse(one, nullptr, false);
+    OutputFile f;
+    if (o.is_discarded() || !o.is_object() ||
+        !All({Get(o, "path", f.path), Get(o, "size", f.size), Get(o, "sha256", f.sha256)}) ||
+        f.path.empty())
+      return InvalidArgument(StrCat(kOutputManifest, " line ", line, " is not an output"));
+    files.push_back(std::move(f));
+  }
+  return files;
 }
 
 Result<JobResult> ParseJobResult(std::string_view text) {

@@ -129,6 +129,17 @@ struct OutputFile {
   bool operator==(const OutputFile&) const = default;
 };
 
+// A job may write any number of outputs (up to the sandbox's 100,000
+// entries); its result, stored in the database and shown by `run show`,
+// lists the first kMaxListedOutputs collected, and the manifest file
+// (kOutputManifest, in the attempt's `outputs/` directory beside `output/`)
+// lists every one, as JSON lines of {"path", "size", "sha256"}.
+inline constexpr std::size_t kMaxListedOutputs = 1000;
+inline constexpr std::string_view kOutputManifest = "MANIFEST.jsonl";
+std::string FormatOutputManifest(const std::vector<OutputFile>& files);
+// kInvalidArgument naming the line when a line is not an output.
+Result<std::vector<OutputFile>> ParseOutputManifest(std::string_view text);
+
 // What an attempt did: sluss-run's result.json, stored with the job.
 struct JobResult {
   // succeeded, nonzero_exit, oom_killed, timed_out, output_limit,
@@ -150,7 +161,12 @@ struct JobResult {
   std::int64_t limit_memory_bytes = 0;
   std::int64_t limit_time_seconds = 0;
   std::int64_t limit_output_bytes = 0;
-  std::vector<OutputFile> outputs;
+  std::vector<OutputFile> outputs;  // the first kMaxListedOutputs collected
+  // How many outputs were collected in all, and the SHA-256 of the manifest
+  // that lists them (empty for results written before it existed, which
+  // list every output).
+  std::int64_t outputs_count = 0;
+  std::string outputs_manifest_sha256;
   std::vector<std::string> gpus;
   std::vector<std::string> gpu_uuids;  // of the GPUs' device nodes, when the driver says
   std::string gpu_driver_version;

@@ -1,5 +1,7 @@
 #include "core/job_spec.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
@@ -127,9 +129,29 @@ TEST_CASE("a job result round-trips, with the limits the sandbox applied") {
   r.limit_memory_bytes = 64LL << 20;
   r.limit_milli_cpus = 250;
   r.outputs = {{"output/a", 3, "ab"}};
+  r.outputs_count = 1;
   auto back = ParseJobResult(ToJson(r).dump());
   REQUIRE(back);
   CHECK(*back == r);
+  // A result written before the count existed counts what it lists.
+  auto old = ParseJobResult(R"({"status":"succeeded","outputs":[{"path":"output/a","size":1,"sha256":"x"}]})");
+  REQUIRE(old);
+  CHECK(old->outputs_count == 1);
+  CHECK(old->outputs_manifest_sha256.empty());
   CHECK(ParseJobResult("").error().code == ErrorCode::kNotFound);
   CHECK_FALSE(ParseJobResult(R"({"message":"no status"})"));
+}
+
+TEST_CASE("the output manifest lists every output, one JSON line each, and reads back") {
+  std::vector<OutputFile> files;
+  for (int i = 0; i < 3; ++i) files.push_back({"output/f" + std::to_string(i), i, "ab"});
+  const std::string text = FormatOutputManifest(files);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+  auto back = ParseOutputManifest(text);
+  REQUIRE(back);
+  CHECK(*back == files);
+  CHECK(ParseOutputManifest("")->empty());
+  auto bad = ParseOutputManifest(text + "{\"path\": 3}\n");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "MANIFEST.jsonl line 4 is not an output");
 }

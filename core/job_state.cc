@@ -16,7 +16,7 @@ constexpr std::array<std::string_view, kStatusCodeCount> kCodeNames = {
     "held", "paused",
     "preparing", "executing", "finalizing",
     "succeeded", "cached",
-    "nonzero_exit", "oom_killed", "timed_out", "output_limit",
+    "nonzero_exit", "oom_killed", "timed_out", "output_limit", "workspace_limit",
     "dependency_failed", "missing_outputs", "permit_invalid", "node_lost",
     "internal_error",
     "cancelled_by_user", "killed_by_admin", "permit_revoked",
@@ -53,7 +53,7 @@ const std::array<Rule, 10>& Rules() {
       // It starts, or is decided without running.
       {InState(JobState::kPending),
        Of({S::kPreparing, S::kDependencyFailed, S::kPermitInvalid,
-           S::kInternalError})},
+           S::kWorkspaceLimit, S::kInternalError})},
       {InState(JobState::kPending), InState(JobState::kCancelled)},
       // Running moves forward only.
       {Of({S::kPreparing}), Of({S::kExecuting})},
@@ -100,6 +100,7 @@ JobState StateOf(StatusCode code) {
     case StatusCode::kOomKilled:
     case StatusCode::kTimedOut:
     case StatusCode::kOutputLimit:
+    case StatusCode::kWorkspaceLimit:
     case StatusCode::kDependencyFailed:
     case StatusCode::kMissingOutputs:
     case StatusCode::kPermitInvalid:

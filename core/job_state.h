@@ -32,6 +32,7 @@ enum class StatusCode {
   kOomKilled,
   kTimedOut,
   kOutputLimit,
+  kWorkspaceLimit,  // the commit is larger than a job's workspace may be
   kDependencyFailed,
   kMissingOutputs,
   kPermitInvalid,

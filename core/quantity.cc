@@ -119,33 +119,34 @@ Result<std::int64_t> ParseBytes(std::string_view text) {
 
 std::string FormatBytes(std::int64_t bytes) {
   static constexpr std::array<std::pair<const char*, int>, 5> kUnits{
-      {{"P", 50}, {"T", 40}, {"G", 30}, {"M", 20}, {"K", 10}}};
-  if (bytes < 1024) return std::to_string(bytes);
-  // Hundredths of `unit`, rounded half up.
-  auto hundredths = [&](std::int64_t unit) {
-    return static_cast<std::int64_t>(
-        (static_cast<Int128>(bytes) * 100 + unit / 2) / unit);
-  };
-  auto print = [](std::int64_t h, const char* name) {
-    std::int64_t frac = h % 100;
-    std::string s = StrCat(h / 100, frac < 10 ? ".0" : ".", frac);
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-    return s + name;
-  };
-  // The largest unit that shows the value exactly with two decimals at most
-  // (1536G -> "1.5T"), else the largest unit, rounded.
+      {{"K", 10}, {"M", 20}, {"G", 30}, {"T", 40}, {"P", 50}}};
+  std::string best = std::to_string(bytes);
+  if (bytes < 1024) return best;
+  // In each unit, the fewest decimals that ParseBytes reads back as these
+  // very bytes (it rounds mantissa * unit / 10^f half up); 10^16 > 2^50, so
+  // 16 decimals always do. The shortest text wins, the larger unit on ties:
+  // "1.9951T" stays "1.9951T", never "2T".
   for (auto [name, shift] : kUnits) {
-    std::int64_t unit = std::int64_t{1} << shift;
-    if (bytes >= unit && (static_cast<Int128>(bytes) * 100) % unit == 0) {
-      return print(hundredths(unit), name);
+    const Int128 unit = Int128{1} << shift;
+    if (bytes < unit) break;
+    for (int f = 0; f <= 16; ++f) {
+      const Int128 den = Pow10(f);
+      const Int128 floor = static_cast<Int128>(bytes) * den / unit;
+      std::string found;
+      for (Int128 m : {floor, floor + 1}) {
+        if ((m * unit + den / 2) / den != bytes) continue;
+        const auto whole = static_cast<std::int64_t>(m / den);
+        std::string frac = f == 0 ? "" : std::to_string(static_cast<std::int64_t>(m % den));
+        if (f > 0) frac = "." + std::string(f - frac.size(), '0') + frac;
+        found = StrCat(whole, frac, name);
+        break;
+      }
+      if (found.empty()) continue;
+      if (found.size() <= best.size()) best = std::move(found);
+      break;
     }
   }
-  for (auto [name, shift] : kUnits) {
-    std::int64_t unit = std::int64_t{1} << shift;
-    if (bytes >= unit) return print(hundredths(unit), name);
-  }
-  return std::to_string(bytes);
+  return best;
 }
 
 Result<std::chrono::seconds> ParseDuration(std::string_view text) {

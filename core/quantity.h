@@ -29,9 +29,10 @@ inline constexpr std::int64_t kMaxMilliCpus = 1'000'000'000;     // 1M CPUs
 inline constexpr std::chrono::seconds kMaxDuration{366LL * 24 * 3600};
 
 Result<std::int64_t> ParseBytes(std::string_view text);
-// The shortest exact form: 17179869184 -> "16G", 1536 -> "1536" would be
-// "1.5K", so: the largest unit that divides exactly, else with up to two
-// decimals ("1.5T").
+// The shortest text that ParseBytes reads back as exactly `bytes`, the
+// larger unit on ties: 17179869184 -> "16G", 1536 -> "1.5K",
+// ParseBytes("1.9951T") -> "1.9951T", 1073741825 -> "1073741825". Never
+// rounded, so what is stored or shown as text is the value that was given.
 std::string FormatBytes(std::int64_t bytes);
 
 Result<std::chrono::seconds> ParseDuration(std::string_view text);

@@ -42,11 +42,30 @@ TEST_CASE("memory sizes print in the largest exact unit") {
   CHECK(FormatBytes(1024) == "1K");
   CHECK(FormatBytes(1000) == "1000");
   CHECK(FormatBytes(0) == "0");
-  CHECK(FormatBytes((1LL << 30) + 1) == "1G");  // rounded to two decimals
+  CHECK(FormatBytes((1LL << 30) + 1) == "1073741825");  // never rounded to "1G"
+  CHECK(FormatBytes(1025) == "1025");  // shorter than "1.001K"
+  CHECK(FormatBytes(1536) == "1.5K");
   CHECK(FormatBytes(1LL << 60) == "1024P");
-  for (const char* s : {"16G", "512M", "1.5T", "3K", "7P"}) {
-    CHECK(FormatBytes(ParseBytes(s).value()) == s);
+  for (const char* s : {"16G", "512M", "1.5T", "3K", "7P", "1.9951T", "0.5K", "1.0001G",
+                        "1023.99999P"}) {
+    CHECK(FormatBytes(ParseBytes(s).value()) == (s == std::string("0.5K") ? "512" : s));
   }
+}
+
+TEST_CASE("every byte count prints as text that reads back as the same bytes") {
+  // Up to 2^56: every value with at most 18 digits, so that ParseBytes can
+  // read it even as plain bytes.
+  std::uint64_t x = 88172645463325252ULL;  // xorshift, fixed seed
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const auto bytes = static_cast<std::int64_t>(x % (std::uint64_t{1} << (10 + i % 47)));
+    const std::string text = FormatBytes(bytes);
+    INFO(bytes << " -> " << text);
+    REQUIRE(ParseBytes(text).value() == bytes);
+  }
+  CHECK(ParseBytes(FormatBytes(kMaxBytes)).value() == kMaxBytes);
 }
 
 TEST_CASE("durations take d, h, m, s largest first") {

@@ -106,6 +106,22 @@ std::optional<Config> LoadConfig(const std::string& path) {
 
 // Holds an exclusive lock on STATE_DIR/slussd.lock for the process lifetime,
 // so two daemons never share one state directory.
+// A job's /proc/self/mountinfo shows, for each of its bind mounts (its
+// workspace, its inputs), the path of the source inside the file system
+// that holds it. With the state directory a file system of its own, that is
+// "/workspaces/<job>-<attempt>-<key>"; else it is the host's whole path
+// (/var/lib/sluss/...), which jobs should not learn. Said once, at start.
+void WarnUnlessOwnFileSystem(const std::string& dir) {
+  struct stat self{}, parent{};
+  std::error_code ec;
+  const std::string up = std::filesystem::canonical(dir, ec).parent_path();
+  if (ec || ::stat(dir.c_str(), &self) != 0 || ::stat(up.c_str(), &parent) != 0) return;
+  if (self.st_dev != parent.st_dev || self.st_ino == parent.st_ino) return;  // a mount point, or /
+  Log(LogLevel::kWarn,
+      core::StrCat("state_dir ", dir, " is not a file system of its own: jobs can read its path "
+                   "in /proc/self/mountinfo; mount one there (docs/operations.md, Running jobs)"));
+}
+
 int LockStateDir(const std::string& dir) {
   std::string path = dir + "/slussd.lock";
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -172,6 +188,7 @@ int Run(const Config& cfg) {
   chmod(cfg.state_dir.c_str(), 0700);
   int lock_fd = LockStateDir(cfg.state_dir);
   if (lock_fd < 0) return 1;
+  WarnUnlessOwnFileSystem(cfg.state_dir);
 
   auto store = store::SqliteStore::Open(cfg.DatabasePath());
   if (!store) {

@@ -1,7 +1,10 @@
 #include "executors/job_preparer.h"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "core/digest.h"
 #include "core/job_spec.h"
 #include "core/permit.h"
 #include "core/strings.h"
@@ -13,6 +16,31 @@ using logging::Log;
 using logging::LogLevel;
 
 using core::StrCat;
+
+namespace {
+
+// Every output of an attempt whose result lists only the first few: its
+// manifest in `outputs_dir`, if its hash is the one the result recorded.
+core::Result<std::vector<core::OutputFile>> ReadOutputManifest(const std::string& outputs_dir,
+                                                               const core::JobResult& result) {
+  std::ifstream in(outputs_dir + std::string(core::kOutputManifest), std::ios::binary);
+  std::ostringstream text;
+  if (!in || !(text << in.rdbuf()))
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("its ", core::kOutputManifest, " cannot be read"));
+  if (core::Sha256Hex(text.str()) != result.outputs_manifest_sha256)
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("its ", core::kOutputManifest, " is not the one its result recorded"));
+  auto files = core::ParseOutputManifest(text.str());
+  if (!files) return std::unexpected(files.error());
+  if (static_cast<std::int64_t>(files->size()) != result.outputs_count)
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("its ", core::kOutputManifest, " lists ", files->size(),
+                             " outputs, not ", result.outputs_count));
+  return files;
+}
+
+}  // namespace
 
 core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, const core::Run& run,
                                                       const core::Placement& start) {
@@ -81,7 +109,18 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
                         StrCat("the outputs of ", need->action, " (job ", source.id.value,
                                ") are not on record: ", result.error().message));
     const std::string dir = options_.job_dir(source, source.attempt) + "/outputs/";
-    for (const auto& o : result->outputs) {
+    std::vector<core::OutputFile> all;
+    if (static_cast<std::size_t>(result->outputs_count) > result->outputs.size()) {
+      // The result lists the first few; the manifest, checked against the
+      // result's hash of it, lists them all.
+      auto listed = ReadOutputManifest(dir, *result);
+      if (!listed)
+        return core::Fail(core::ErrorCode::kFailedPrecondition,
+                          StrCat("the outputs of ", need->action, " (job ", source.id.value,
+                                 "): ", listed.error().message));
+      all = std::move(*listed);
+    }
+    for (const auto& o : all.empty() ? result->outputs : all) {
       if (o.path.empty()) continue;
       r.inputs.push_back({o.path, dir + o.path});
     }

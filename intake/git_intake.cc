@@ -476,8 +476,9 @@ core::Result<std::vector<std::string>> GitIntake::ExportWorkspace(std::string_vi
   limits.max_bytes = options_.max_workspace_bytes;
   auto summary = (*repo)->Export(commit, dir, limits);
   if (!summary && summary.error().code == core::ErrorCode::kResourceExhausted) {
-    // The researcher's to act on, not ours: the job cannot start.
-    return core::Fail(core::ErrorCode::kFailedPrecondition,
+    // The researcher's to act on, not ours: the job cannot start, and ends
+    // workspace_limit (the engine maps this code).
+    return core::Fail(core::ErrorCode::kResourceExhausted,
                       StrCat(summary.error().message,
                              ", the most a job's workspace may hold (git.max_workspace)"));
   }

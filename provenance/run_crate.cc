@@ -103,7 +103,11 @@ json JobProvenance(const core::Project& project, const core::Run& run, const cor
       {"state", core::Name(job.state())},
       {"status", core::Name(job.status)},
       {"reason", job.reason},
+      // The first core::kMaxListedOutputs; the manifest (by its hash) and
+      // the count stand for them all.
       {"outputs", outputs},
+      {"outputs_count", result.outputs_count},
+      {"outputs_manifest_sha256", result.outputs_manifest_sha256},
       {"cache_key", job.cache_key},
   };
   if (reused) p["reused_job"] = reused->id.value;

@@ -166,6 +166,7 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
   }
   const std::set<std::string> skipped(skip.begin(), skip.end());
   std::set<std::string> matched_patterns;
+  std::filesystem::path made_dir;  // the last directory of copies made
   for (const auto& e : entries) {
     if (skipped.contains(e.path)) continue;
     bool wanted = false;
@@ -216,7 +217,10 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
     if (!copy_to.empty()) {
       std::filesystem::path dest = std::filesystem::path(copy_to) / e.path;
       std::error_code ec;
-      std::filesystem::create_directories(dest.parent_path(), ec);
+      if (dest.parent_path() != made_dir) {  // many outputs share one directory
+        std::filesystem::create_directories(dest.parent_path(), ec);
+        made_dir = dest.parent_path();
+      }
       out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (out < 0) {
         ::close(fd);
@@ -234,6 +238,27 @@ core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
     result.files.push_back({e.path, digest->size, digest->sha256});
   }
   ::close(root);
+  if (!copy_to.empty() && !result.files.empty()) {
+    // Every output, for whoever needs more than the result's first
+    // core::kMaxListedOutputs (the dependents' inputs, provenance).
+    const std::string manifest = core::FormatOutputManifest(result.files);
+    const std::string path = StrCat(copy_to, "/", core::kOutputManifest);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return core::Internal(StrCat("cannot write ", path, ": ", std::strerror(errno)));
+    std::size_t done = 0;
+    while (done < manifest.size()) {
+      const ssize_t n = ::write(fd, manifest.data() + done, manifest.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int err = errno;
+        ::close(fd);
+        return core::Internal(StrCat("cannot write ", path, ": ", std::strerror(err)));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    result.manifest_sha256 = Sha256Hex(manifest);
+  }
   // On disk before result.json names them with their hashes: a result that
   // survives a host crash must not name outputs that did not.
   if (!copy_to.empty() && !result.files.empty()) {

@@ -20,6 +20,9 @@ struct CollectedOutputs {
   // `max_bytes` (each counted by its logical size, so sparse files count
   // in full, as they take in full when copied).
   bool over_limit = false;
+  // With `copy_to` and files: the SHA-256 of copy_to/MANIFEST.jsonl
+  // (core::kOutputManifest), which lists every file of `files`.
+  std::string manifest_sha256;
 };
 
 // `output_dir` is the host directory that was /workspace/output. Declared
@@ -27,7 +30,8 @@ struct CollectedOutputs {
 // (the inputs' mount points) are ignored. When `copy_to` is not empty, each
 // accepted file is copied there under its path while it is hashed, as
 // long as all those kept stay within `max_bytes` (0: no limit); past it,
-// the rest are named in `problems` and not kept (`over_limit`).
+// the rest are named in `problems` and not kept (`over_limit`). The copies
+// and their manifest are on disk (one syncfs) before it returns.
 core::Result<CollectedOutputs> CollectOutputs(const std::string& output_dir,
                                               const std::vector<std::string>& patterns,
                                               const std::vector<std::string>& skip,

@@ -595,7 +595,12 @@ class Job {
       if (!*outputs_) {
         problems.push_back(outputs_->error().message);
       } else {
-        result_.outputs = std::move((*outputs_)->files);
+        // The first of them; the manifest beside output/ lists them all.
+        auto& files = (*outputs_)->files;
+        result_.outputs_count = static_cast<std::int64_t>(files.size());
+        result_.outputs_manifest_sha256 = (*outputs_)->manifest_sha256;
+        if (files.size() > core::kMaxListedOutputs) files.resize(core::kMaxListedOutputs);
+        result_.outputs = std::move(files);
         problems = std::move((*outputs_)->problems);
         over_limit = (*outputs_)->over_limit;
       }

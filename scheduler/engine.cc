@@ -593,13 +593,21 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
     if (!run) continue;
     auto request = preparer_.Prepare(job, *run, {start.node, start.gpus, start.resources});
     if (!request) {
-      // No valid permit covers the job's data any more: permit_invalid, for
-      // the researcher to act on; anything else is ours.
-      const bool permit = request.error().code == core::ErrorCode::kPermissionDenied;
-      const bool changed = request.error().code == core::ErrorCode::kFailedPrecondition;
-      preparing.push_back({job.id, job.status,
-                           permit ? StatusCode::kPermitInvalid : StatusCode::kInternalError,
-                           StrCat(permit ? "permit_invalid: " : changed ? "cannot start: " : "internal_error: ",
+      // No valid permit covers the job's data any more (permit_invalid), or
+      // the commit is over the workspace limit (workspace_limit): for the
+      // researcher to act on; anything else is ours.
+      const core::ErrorCode code = request.error().code;
+      const bool permit = code == core::ErrorCode::kPermissionDenied;
+      const bool workspace = code == core::ErrorCode::kResourceExhausted;
+      const bool changed = code == core::ErrorCode::kFailedPrecondition;
+      const StatusCode to = permit      ? StatusCode::kPermitInvalid
+                            : workspace ? StatusCode::kWorkspaceLimit
+                                        : StatusCode::kInternalError;
+      preparing.push_back({job.id, job.status, to,
+                           StrCat(permit      ? "permit_invalid: "
+                                  : workspace ? "workspace_limit: "
+                                  : changed   ? "cannot start: "
+                                              : "internal_error: ",
                                   request.error().message),
                            {}});
       requests.emplace_back();

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "auth/tokens.h"
+#include "core/quantity.h"
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/temp_dir.h"
@@ -242,6 +243,13 @@ TEST_CASE("quotas are set at runtime and bad ones name the field") {
   CHECK(q["max"]["gpus"] == 4);
   CHECK(q["max"]["memory"] == "1T");
   CHECK(f.CallJson("GET", "/v1/projects/p1/quota", f.token[Role::kResearcher])["per_job"]["max_time"] == "1d");
+  // Stored as given, never rounded: 1.9951T is not 2T.
+  f.CallJson("PUT", "/v1/projects/p1/quota", admin,
+             R"({"max": {"memory": "1.9951T"}, "per_job": {"max_disk": "1073741825"}})");
+  auto exact = f.CallJson("GET", "/v1/projects/p1/quota", admin);
+  CHECK(exact["max"]["memory"] == "1.9951T");
+  CHECK(exact["per_job"]["max_disk"] == "1073741825");
+  CHECK(f.store->GetProject("p1")->quota.max.memory_bytes == core::ParseBytes("1.9951T").value());
   auto bad = f.CallJson("PUT", "/v1/projects/p1/quota", admin, R"({"max": {"gpus": "four"}})", 400);
   CHECK(bad["error"]["details"]["field"] == "max.gpus");
   auto junk = f.CallJson("PUT", "/v1/projects/p1/quota", admin, "{not json", 400);
@@ -340,6 +348,29 @@ TEST_CASE("unknown routes and methods, and pagination") {
   CHECK(page2["next_cursor"].is_null());
   CHECK(f.CallJson("GET", "/v1/runs?limit=0", admin, "", 400)["error"]["details"]["field"] == "limit");
   CHECK(f.CallJson("GET", "/v1/runs?state=bogus", admin, "", 400)["error"]["details"]["field"] == "state");
+}
+
+TEST_CASE("an encoded '/' stays inside its path segment") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  // Given a project p1 with a quota route, "p1%2Fquota" is one segment: the
+  // project "p1/quota", which does not exist; it is never p1's quota.
+  auto r = f.Call("GET", "/v1/projects/p1%2Fquota", admin);
+  CHECK(r.status == 404);
+  CHECK(r.body.find("\"max\"") == std::string::npos);
+  CHECK(f.Call("GET", "/v1/projects/p1%2fquota", admin).status == 404);
+  // Nor does it reach a route with more segments than the path has.
+  CHECK(f.Call("PUT", "/v1/projects/p1%2Fmembers%2Feve@example.org", admin).status == 405);
+  CHECK_FALSE(f.store->ProjectsOf("eve@example.org")->size() > 0);
+  // Other escapes decode as before, after the split.
+  CHECK(f.Call("GET", "/v1/projects/%70%31/quota", admin).status == 200);
+  CHECK(f.Call("GET", "/v1/projects/p1/quota", admin).status == 200);
+  auto health = f.Call("GET", "/%68ealthz", "");
+  CHECK(health.status == 200);
+  // A malformed escape is refused before routing.
+  api::HttpRequest req;
+  CHECK_FALSE(api::ParseTarget("/v1/projects/p1%2", &req.path, &req.query));
+  CHECK_FALSE(api::ParseTarget("/v1/projects/p1%00/quota", &req.path, &req.query));
 }
 
 TEST_CASE("metrics are Prometheus text with job counts and latencies") {

@@ -97,6 +97,13 @@ PY
 # Admin: quotas and nodes, human output.
 "$SLUSS" quota set p1 max.gpus=4 per_job.max_time=24h max_running_jobs=20 >"$tmp/out"; expect_rc "quota set" 0 $?
 golden cli-quota.txt "$tmp/out"
+# Quotas are kept as given: 1.9951T is not rounded to 2T, neither stored
+# nor shown (the daemon re-reads what it stored).
+"$SLUSS" quota set p1 max.memory=1.9951T per_job.max_disk=1073741825 >/dev/null; expect_rc "quota set exact" 0 $?
+"$SLUSS" quota get p1 >"$tmp/out"; expect_rc "quota get exact" 0 $?
+grep -qE '^max\.memory +1\.9951T$' "$tmp/out" && grep -qE '^per_job\.max_disk +1073741825$' "$tmp/out" \
+  && ok || fail "quota not as given: $(cat "$tmp/out")"
+"$SLUSS" quota set p1 max.memory=null per_job.max_disk=null >/dev/null; expect_rc "quota unset" 0 $?
 "$SLUSS" quota set p1 max.gpus=lots 2>"$tmp/err"; expect_rc "bad quota" 1 $?
 grep -qx "sluss: max.gpus: expected a whole number from 0, or null for no limit" "$tmp/err" && ok || fail "quota message: $(cat "$tmp/err")"
 "$SLUSS" nodes >"$tmp/out"; expect_rc "nodes" 0 $?

@@ -25,6 +25,7 @@ class FakePreparer final : public core::LaunchPreparer {
  public:
   core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
                                             const core::Placement& start) override {
+    if (fail) return std::unexpected(*fail);
     core::LaunchRequest r;
     r.job = job.id;
     r.attempt = job.attempt;
@@ -34,6 +35,7 @@ class FakePreparer final : public core::LaunchPreparer {
     return r;
   }
   std::map<std::string, core::Placement> starts;  // the last, by action
+  std::optional<core::Error> fail;                 // set: every Prepare fails with it
 };
 
 class FakeExecutor final : public core::Executor {
@@ -153,6 +155,31 @@ TEST_CASE("engine: a start is persisted before the executor is asked to launch")
   CHECK(f.Job("extract").status == StatusCode::kExecuting);
   CHECK(f.Job("extract").node == "n1");
   CHECK(f.Job("model").reason == "waiting_on_dependencies (extract)");
+}
+
+TEST_CASE("engine: a commit over the workspace limit ends workspace_limit with the reason, not internal_error") {
+  Fixture f;
+  f.Submit(/*retries=*/2);
+  f.preparer.fail = core::Error{core::ErrorCode::kResourceExhausted,
+                                "the commit's files are larger than 1 MiB, the most a job's "
+                                "workspace may hold (git.max_workspace)"};
+  Scheduler s(f);
+  s.Start();
+  CHECK(s.exec.launched.empty());
+  CHECK(f.Job("extract").status == StatusCode::kWorkspaceLimit);
+  CHECK(core::StateOf(f.Job("extract").status) == core::JobState::kFailed);
+  CHECK(f.Job("extract").reason ==
+        "workspace_limit: the commit's files are larger than 1 MiB, the most a job's workspace "
+        "may hold (git.max_workspace)");
+  CHECK(f.Job("extract").attempt == 1);  // not a retryable failure
+  s.engine.RunOnce();
+  CHECK(f.Job("model").status == StatusCode::kDependencyFailed);
+  Fixture g;
+  g.Submit();
+  g.preparer.fail = core::Error{core::ErrorCode::kInternal, "disk gone"};
+  Scheduler s2(g);
+  s2.Start();
+  CHECK(g.Job("extract").status == StatusCode::kInternalError);
 }
 
 TEST_CASE("engine: a paused project's jobs wait, saying so; resumed, they start") {

@@ -209,7 +209,8 @@ YAML
 head -c 2000000 /dev/urandom >"$work/analysis/big.bin"
 push "$work" "big"
 for _ in $(seq 300); do [[ $(job_field 6 bigcode state) == failed ]] && break; sleep 0.1; done
-[[ $(job_field 6 bigcode reason) == *"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
+[[ $(job_field 6 bigcode status_code) == workspace_limit &&
+   $(job_field 6 bigcode reason) == "workspace_limit: "*"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
   ok || fail "bigcode: $(job_field 6 bigcode status_code) $(job_field 6 bigcode reason)"
 [[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
 
@@ -222,12 +223,38 @@ actions:
   chatty:
     image: python-3.11
     run: python3 -c "[print('line %06d ' % i + 'x' * 40) for i in range(40000)]"
+  escapes:
+    image: python-3.11
+    run: python3 analysis/escapes.py
 YAML
+# A job's log with terminal escapes: OSC (retitle), CSI (clear the screen),
+# BEL, CR and a C1 CSI (U+009B).
+cat >"$work/analysis/escapes.py" <<'PY'
+print("\x1b]0;pwned\x07title\n\x1b[2Jcleared\rover\n\u009b31mred")
+PY
 push "$work" "chatty"
 for _ in $(seq 300); do [[ $(job_field 7 chatty status_code) == succeeded ]] && break; sleep 0.1; done
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 7 chatty id)" >"$tmp/chatty.log"; expect_rc "logs without -f" 0 $?
 [[ $(wc -l <"$tmp/chatty.log") == 40000 && $(tail -1 "$tmp/chatty.log") == "line 039999 "* ]] && ok ||
   fail "logs without -f printed $(wc -c <"$tmp/chatty.log") bytes, $(wc -l <"$tmp/chatty.log") lines"
+
+# To a terminal, `sluss logs` (and -f) escapes what would drive it; to a
+# pipe or a file, the log is the job's bytes as they are.
+for _ in $(seq 300); do [[ $(job_field 7 escapes state) == succeeded ]] && break; sleep 0.1; done
+esc_id=$(job_field 7 escapes id)
+SLUSS_TOKEN=$alice "$SLUSS" logs "$esc_id" >"$tmp/esc.raw"
+python3 -c 'import sys; sys.exit(0 if open(sys.argv[1], "rb").read() == "\x1b]0;pwned\x07title\n\x1b[2Jcleared\rover\n\u009b31mred\n".encode() else 1)' "$tmp/esc.raw" &&
+  ok || fail "logs to a pipe are not the job's bytes: $(od -c "$tmp/esc.raw" | head -3)"
+for follow in "" "-f"; do
+  SLUSS_TOKEN=$alice script -qec "$SLUSS logs $follow $esc_id" /dev/null >"$tmp/esc.tty" </dev/null
+  python3 - "$tmp/esc.tty" <<'PY' && ok || fail "logs $follow to a terminal not escaped: $(od -c "$tmp/esc.tty" | head -5)"
+import sys
+raw = open(sys.argv[1], "rb").read()
+assert b"\x1b" not in raw and b"\x07" not in raw and b"\xc2\x9b" not in raw, raw
+text = raw.decode().replace("\r\n", "\n")  # the pty's own newlines
+assert text == "\\x1b]0;pwned\\x07title\n\\x1b[2Jcleared\\x0dover\n\\u009b31mred\n", text
+PY
+done
 
 # Nothing left behind: containers, mounts.
 sleep 0.5

@@ -32,7 +32,8 @@ T=$(mktemp -d /tmp/sluss-sandbox-XXXXXX)
 # Container ids of this run only (another run may share the host's runc).
 run_id=$(basename "$T" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')
 cleanup() {
-  for d in "$T"/jobs/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
+  for d in "$T"/jobs/*/output-mnt "$T"/jobs/own/*/output-mnt; do mountpoint -q "$d" 2>/dev/null && umount -l "$d"; done
+  mountpoint -q "$T/jobs/own" 2>/dev/null && umount -l "$T/jobs/own"
   [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null
   [[ -n ${KEEP:-} ]] && echo "kept $T" || rm -rf "$T"
 }
@@ -122,6 +123,40 @@ sys.exit(0 if o["size"] == 20000000 and o["sha256"] == sys.argv[2] else 1)' "$J/
   fail "the last output is not whole in result.json: $(field outputs)"
 sleep 1.5
 [[ -e $J/outputs/output/late.txt || $(field outputs) == *late.txt* ]] && fail "a process outlived the job" || ok
+
+# 20,000 small outputs: all collected and hashed, but result.json (stored
+# in the database, shown by `run show`) lists the first 1,000 and the count;
+# MANIFEST.jsonl beside output/ lists every one, with the hash result.json
+# recorded.
+job many-outputs 'cd /workspace/output && i=0; while [ $i -lt 20000 ]; do echo $i >f$i; i=$((i+1)); done' \
+  '{"outputs": ["output/*"], "limits": {"output_bytes": 268435456}}'
+expect "a job with 20,000 outputs" "$(field status)" succeeded
+python3 - "$J" <<'PY' && ok || fail "20,000 outputs: result.json or MANIFEST.jsonl wrong"
+import hashlib, json, os, sys
+j = sys.argv[1]
+r = json.load(open(j + "/result.json"))
+assert len(r["outputs"]) == 1000, len(r["outputs"])
+assert r["outputs_count"] == 20000, r["outputs_count"]
+assert os.path.getsize(j + "/result.json") < 300_000, os.path.getsize(j + "/result.json")
+raw = open(j + "/outputs/MANIFEST.jsonl", "rb").read()
+assert hashlib.sha256(raw).hexdigest() == r["outputs_manifest_sha256"]
+lines = [json.loads(l) for l in raw.decode().splitlines()]
+assert len(lines) == 20000 and len({l["path"] for l in lines}) == 20000
+assert lines[:1000] == r["outputs"]
+for l in lines[::997]:
+    data = open(j + "/outputs/" + l["path"], "rb").read()
+    assert hashlib.sha256(data).hexdigest() == l["sha256"] and len(data) == l["size"], l
+PY
+rm -rf "$J/outputs"
+
+# /proc/self/mountinfo shows each bind mount's path inside its source file
+# system: with the jobs' directory a file system of its own (as
+# docs/operations.md asks of the state directory), no host path above it.
+mkdir -p "$T/jobs/own" && mount -t tmpfs -o size=256m tmpfs "$T/jobs/own" || fail "mount tmpfs"
+job own/mountinfo 'cat /proc/self/mountinfo'
+expect "a job reading its mountinfo" "$(field status)" succeeded
+grep -q "$T/jobs" "$J/stdout.log" && fail "the host's job directory is in mountinfo: $(grep "$T/jobs" "$J/stdout.log")" || ok
+grep -q " /mountinfo/ws /workspace " "$J/stdout.log" && ok || fail "workspace not under its neutral path: $(grep ' /workspace ' "$J/stdout.log")"
 
 # A pid file left by an earlier attempt (its supervisor died) does not make
 # this attempt's outputs count as final before its job has even started.

@@ -58,6 +58,21 @@ grep -q "another slussd (pid $pid) is using" "$tmp/log2" && ok || fail "lock mes
 kill -TERM "$pid"; wait "$pid"
 expect_rc "SIGTERM exit" 0 $?
 grep -q "stopped cleanly" "$tmp/log1" && ok || fail "no clean stop line"
+# A state_dir on the file system of its parent: its path would show in
+# jobs' /proc/self/mountinfo, and slussd says so at start; on a file
+# system of its own, it does not.
+grep -q "WARN.*state_dir $tmp/state is not a file system of its own: jobs can read its path in /proc/self/mountinfo" "$tmp/log1" &&
+  ok || fail "no warning for a shared state_dir: $(cat "$tmp/log1")"
+if [[ $(id -u) == 0 ]]; then
+  mkdir -p "$tmp/ownfs" && mount -t tmpfs -o size=64m tmpfs "$tmp/ownfs" || fail "mount tmpfs"
+  sed "s|$tmp/state|$tmp/ownfs|" "$tmp/good.yaml" >"$tmp/own.yaml"
+  "$SLUSSD" --config "$tmp/own.yaml" 2>"$tmp/log-own" &
+  pid=$!; pids+=("$pid")
+  wait_for "$tmp/log-own" "ready" && ok || fail "no ready on its own file system: $(cat "$tmp/log-own")"
+  grep -q "not a file system of its own" "$tmp/log-own" && fail "warned for a state_dir of its own" || ok
+  kill -TERM "$pid"; wait "$pid"
+  umount "$tmp/ownfs"
+fi
 
 # SIGKILL: the kernel drops the lock; a restart opens the same database.
 "$SLUSSD" --config "$tmp/good.yaml" 2>"$tmp/log3" &
