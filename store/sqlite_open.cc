@@ -150,6 +150,20 @@ void SqliteStore::ResetUsed() {
   used_.clear();
 }
 
+Result<void> SqliteStore::Atomically(const std::function<Result<void>()>& change) {
+  auto lock = Lock();
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "begin"));
+  SLUSS_RETURN_IF_ERROR(change());
+  // An I/O error or a full disk inside `change` rolls SQLite's transaction
+  // back on its own; what followed ran outside it and is not ours to keep.
+  if (sqlite3_get_autocommit(db_) != 0) {
+    return Fail(ErrorCode::kUnavailable,
+                "the database rolled the change back (I/O error or full disk)");
+  }
+  return tx.Commit();
+}
+
 Result<void> SqliteStore::CheckIntegrity() {
   auto lock = Lock();
   Stmt s(db_, "PRAGMA integrity_check");
