@@ -81,9 +81,10 @@ struct Api::Impl {
 
   internal::AuditBatch audit_batch;
   // Writes what the batch hands back; false when the store refused one.
-  bool AppendAll(const std::vector<core::AuditEvent>& events) {
+  bool AppendAll(const std::vector<core::AuditEvent>& events) { return AppendAll(store, events); }
+  bool AppendAll(core::Store& db, const std::vector<core::AuditEvent>& events) {
     bool ok = true;
-    for (const auto& e : events) ok = store.AppendAudit(e, clock.Now()).has_value() && ok;
+    for (const auto& e : events) ok = db.AppendAudit(e, clock.Now()).has_value() && ok;
     return ok;
   }
 
@@ -376,7 +377,9 @@ struct Api::Impl {
     return r;
   }
 
-  HttpResponse Dispatch(const HttpRequest& req, std::string* route_name, std::string* actor) {
+  // `db`: the store the handler works on (the change store for changes).
+  HttpResponse Dispatch(const HttpRequest& req, core::Store& db, std::string* route_name,
+                        std::string* actor) {
     if (req.method == "GET" && req.path == "/healthz") {
       *route_name = "/healthz";
       return Json(200, {{"status", "ok"}, {"version", options.version}});
@@ -422,7 +425,7 @@ struct Api::Impl {
     Context ctx{req,
                 std::move(params),
                 std::move(*who),
-                store,
+                db,
                 now,
                 options.images,
                 options.nodes,
@@ -459,9 +462,12 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   impl_->AppendAll(impl_->audit_batch.TakeEnded(impl_->clock.Now()));
   // Serves the request and writes its audit record; an error when the
   // record of a request that succeeded could not be written.
+  const bool mutating = req.method != "GET";
+  core::Store& db = mutating && impl_->options.change_store ? *impl_->options.change_store
+                                                            : impl_->store;
   auto serve = [&]() -> core::Result<void> {
     try {
-      resp = impl_->Dispatch(req, &route, &actor);
+      resp = impl_->Dispatch(req, db, &route, &actor);
     } catch (const std::exception&) {
       // A bug, not the caller's fault; the message could leak internals.
       resp = ErrorResponse(500, "internal", "internal error; the operators have the details in the log");
@@ -479,8 +485,8 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     core::AuditEvent event{actor, denied ? "api.denied" : read ? "api.read" : "api.request",
                            req.path, payload};
     const bool logged =
-        batched ? impl_->AppendAll(impl_->audit_batch.Count(event, req.remote, route, now))
-                : impl_->store.AppendAudit(event, now).has_value();
+        batched ? impl_->AppendAll(db, impl_->audit_batch.Count(event, req.remote, route, now))
+                : db.AppendAudit(event, now).has_value();
     if (!logged && resp.status < 400) {
       return core::Fail(core::ErrorCode::kUnavailable, "the audit log cannot be written");
     }
@@ -489,8 +495,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   // A change and its audit record are one transaction: a change whose
   // record cannot be written is not made. Nothing is served that is not in
   // the log.
-  const bool mutating = req.method != "GET";
-  const core::Result<void> served = mutating ? impl_->store.Atomically(serve) : serve();
+  const core::Result<void> served = mutating ? db.Atomically(serve) : serve();
   if (!served && resp.status < 400) {
     resp = ErrorResponse(503, "unavailable",
                          mutating ? "the audit log cannot be written, so nothing was changed; "
