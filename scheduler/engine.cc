@@ -308,10 +308,16 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     overran_.erase({f.job, f.attempt});
     core::JobUpdate update{.result_json = f.outcome.result_json, .exit_code = f.outcome.exit_code};
     if (job->state() != core::JobState::kRunning) {
-      // Cancelled (or failed) while it ran: keep what it did.
-      if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u)
+      // Cancelled (or failed) while it ran: keep what it did. A store that
+      // failed gets it again at the next cycle; only a newer attempt
+      // (kConflict) makes it moot.
+      if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u) {
+        if (u.error().code == core::ErrorCode::kConflict) continue;
         LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": its result was not stored: ", u.error().message));
+                        ": storing its result failed (will retry): ", u.error().message));
+        retry_later.push_back(f);
+        continue;
+      }
       ChargeUsage(*job, f.outcome);
       continue;
     }
@@ -372,9 +378,12 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     if (e.code == core::ErrorCode::kConflict) {
       // Moved meanwhile by someone else (a cancel through the API): what
       // it did is kept as for a cancelled job.
-      if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u)
+      // The next cycle finds it cancelled and stores the result then.
+      if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u) {
         LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": its result was not stored: ", u.error().message));
+                        ": storing its result failed (will retry): ", u.error().message));
+        retry_later.push_back(f);
+      }
     } else if (e.code == core::ErrorCode::kFailedPrecondition) {
       LogError(StrCat("job ", f.job.value, " attempt ", f.attempt, ": cannot record its end (",
                       core::Name(batch[i].to), "): ", e.message));
