@@ -40,6 +40,7 @@
 #include "provenance/provenance_writer.h"
 #include "provenance/run_provenance.h"
 #include "intake/git_intake.h"
+#include "executors/disk_space.h"
 #include "executors/image_registry.h"
 #include "executors/job_preparer.h"
 #include "logging/log.h"
@@ -256,6 +257,12 @@ int Run(const Config& cfg) {
   engine_options.log_error = [](const std::string& m) { Log(LogLevel::kError, m); };
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
+  std::filesystem::create_directories(local.jobs_dir, ec);
+  // No job starts onto a full disk: it could not write its result.
+  engine_options.disk_check = [dirs = std::vector<std::string>{state, local.jobs_dir},
+                               reserve = cfg.disk_reserve_bytes] {
+    return executors::DiskShortfall(dirs, reserve);
+  };
   local.sluss_run = FindHelper(cfg.sandbox.sluss_run, "sluss-run", "sandbox");
   {
     std::uint32_t h = 2166136261u;  // FNV-1a of the state directory: stable

@@ -470,6 +470,18 @@ void Engine::Cycle() {
   s.needs.clear();
   for (const auto& [id, need] : active->needs) s.needs[id] = {need.status, need.action};
   s.paused = SettingFlag(store_, "queue", "paused");
+  if (options_.disk_check) {
+    // Logged once per episode, and the reason kept as the episode began:
+    // a figure that changes each cycle would write each waiting job's
+    // reason again each cycle, onto the disk that is short.
+    std::string short_now = options_.disk_check();
+    if (short_now.empty() != disk_short_.empty()) {
+      LogError(short_now.empty() ? std::string("disk space is back above the reserve; jobs start again")
+                                 : StrCat("no job starts: ", short_now));
+      disk_short_ = std::move(short_now);
+    }
+    s.disk_short = disk_short_;
+  }
   s.nodes = options_.nodes;
   for (auto& n : s.nodes)
     if (SettingFlag(store_, "node/" + n.name, "drained")) n.schedulable = false;

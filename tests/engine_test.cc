@@ -537,5 +537,28 @@ TEST_CASE("engine: the result of a job cancelled while it ran is stored even whe
   CHECK(f.Job("extract").result_json == R"({"status":"x"})");
 }
 
+
+TEST_CASE("engine: under the disk reserve no job starts, saying why; logged once; with room, they start") {
+  Fixture f;
+  f.Submit();
+  std::string disk = "waiting_on_disk: 12M free on /var/lib/sluss, 1G reserved";
+  f.options.disk_check = [&] { return disk; };
+  std::vector<std::string> logged;
+  f.options.log_error = [&](const std::string& m) { logged.push_back(m); };
+  Scheduler s(f);
+  s.Start();
+  s.engine.RunOnce();
+  CHECK(s.exec.launched.empty());
+  CHECK(f.Job("extract").status == StatusCode::kWaitingOnResources);
+  CHECK(f.Job("extract").reason == disk);
+  CHECK(std::count_if(logged.begin(), logged.end(), [](const std::string& m) {
+          return m.find("waiting_on_disk") != std::string::npos;
+        }) == 1);
+  disk.clear();
+  s.engine.RunOnce();
+  REQUIRE(s.exec.launched.size() == 1);
+  CHECK(logged.back().find("back above the reserve") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluss
