@@ -81,9 +81,10 @@ struct Api::Impl {
 
   internal::AuditBatch audit_batch;
   // Writes what the batch hands back; false when the store refused one.
-  bool AppendAll(const std::vector<core::AuditEvent>& events) {
+  bool AppendAll(const std::vector<core::AuditEvent>& events) { return AppendAll(store, events); }
+  bool AppendAll(core::Store& db, const std::vector<core::AuditEvent>& events) {
     bool ok = true;
-    for (const auto& e : events) ok = store.AppendAudit(e, clock.Now()).has_value() && ok;
+    for (const auto& e : events) ok = db.AppendAudit(e, clock.Now()).has_value() && ok;
     return ok;
   }
 
@@ -384,7 +385,9 @@ struct Api::Impl {
     return r;
   }
 
-  HttpResponse Dispatch(const HttpRequest& req, std::string* route_name, std::string* actor) {
+  // `db`: the store the handler works on (the change store for changes).
+  HttpResponse Dispatch(const HttpRequest& req, core::Store& db, std::string* route_name,
+                        std::string* actor) {
     std::map<std::string, std::string> params;
     bool path_known = false;
     const Route* route = Match(req.method, req.path, &params, &path_known);
@@ -428,7 +431,7 @@ struct Api::Impl {
     Context ctx{req,
                 std::move(params),
                 std::move(*who),
-                store,
+                db,
                 now,
                 options.images,
                 options.nodes,
@@ -454,14 +457,6 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   std::string route = "unmatched";
   std::string actor = "-";
   HttpResponse resp;
-  try {
-    resp = impl_->Dispatch(req, &route, &actor);
-  } catch (const std::exception&) {
-    // A bug, not the caller's fault; the message could leak internals.
-    resp = ErrorResponse(500, "internal", "internal error; the operators have the details in the log");
-  }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  impl_->Record(route, resp.status, seconds);
   // The audit log: every request that changes (or tries to change)
   // something, every refused role, and every read of what jobs wrote (logs,
   // provenance). Aggregated per client and minute (AuditBatch): requests
@@ -470,27 +465,51 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   static constexpr std::string_view kAuditedReads[] = {
       "/v1/jobs/{id}/logs", "/v1/runs/{id}/provenance", "/v1/jobs/{id}/provenance",
       "/v1/audit", "/v1/audit/proof", "/v1/audit/verify"};
-  const core::TimePoint now = impl_->clock.Now();
-  impl_->AppendAll(impl_->audit_batch.TakeEnded(now));
-  const bool denied = resp.status == 401 || resp.status == 403;
-  const bool read = req.method == "GET" && std::find(std::begin(kAuditedReads),
-                                                     std::end(kAuditedReads), route) !=
-                                               std::end(kAuditedReads);
-  const bool batched = resp.status == 401 || resp.status == 429 ||
-                       (read && route.starts_with("/v1/audit"));
-  if (denied || read || batched || (req.method != "GET" && route != "unmatched")) {
+  impl_->AppendAll(impl_->audit_batch.TakeEnded(impl_->clock.Now()));
+  // Serves the request and writes its audit record; an error when the
+  // record of a request that succeeded could not be written.
+  const bool mutating = req.method != "GET";
+  core::Store& db = mutating && impl_->options.change_store ? *impl_->options.change_store
+                                                            : impl_->store;
+  auto serve = [&]() -> core::Result<void> {
+    try {
+      resp = impl_->Dispatch(req, db, &route, &actor);
+    } catch (const std::exception&) {
+      // A bug, not the caller's fault; the message could leak internals.
+      resp = ErrorResponse(500, "internal", "internal error; the operators have the details in the log");
+    }
+    const core::TimePoint now = impl_->clock.Now();
+    const bool denied = resp.status == 401 || resp.status == 403;
+    const bool read = req.method == "GET" && std::find(std::begin(kAuditedReads),
+                                                       std::end(kAuditedReads), route) !=
+                                                 std::end(kAuditedReads);
+    const bool batched = resp.status == 401 || resp.status == 429 ||
+                         (read && route.starts_with("/v1/audit"));
+    if (!(denied || read || batched || (req.method != "GET" && route != "unmatched"))) return {};
     json payload = {{"method", req.method}, {"route", route}, {"status", resp.status}};
     if (!req.remote.empty()) payload["remote"] = req.remote;
-    core::AuditEvent event{actor, denied ? "api.denied" : read ? "api.read" : "api.request", req.path,
-                           payload};
+    core::AuditEvent event{actor, denied ? "api.denied" : read ? "api.read" : "api.request",
+                           req.path, payload};
     const bool logged =
-        batched ? impl_->AppendAll(impl_->audit_batch.Count(event, req.remote, route, now))
-                : impl_->store.AppendAudit(event, now).has_value();
+        batched ? impl_->AppendAll(db, impl_->audit_batch.Count(event, req.remote, route, now))
+                : db.AppendAudit(event, now).has_value();
     if (!logged && resp.status < 400) {
-      // Nothing is served that is not in the log.
-      resp = ErrorResponse(503, "unavailable", "the audit log cannot be written; try again");
+      return core::Fail(core::ErrorCode::kUnavailable, "the audit log cannot be written");
     }
+    return {};
+  };
+  // A change and its audit record are one transaction: a change whose
+  // record cannot be written is not made. Nothing is served that is not in
+  // the log.
+  const core::Result<void> served = mutating ? db.Atomically(serve) : serve();
+  if (!served && resp.status < 400) {
+    resp = ErrorResponse(503, "unavailable",
+                         mutating ? "the audit log cannot be written, so nothing was changed; "
+                                    "try again"
+                                  : "the audit log cannot be written; try again");
   }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  impl_->Record(route, resp.status, seconds);
   if (impl_->options.on_change && req.method != "GET" && resp.status < 400)
     impl_->options.on_change();
   if (impl_->options.on_request) {

@@ -75,6 +75,12 @@ struct ApiOptions {
   // null: those routes answer 503.
   std::function<core::Result<nlohmann::json>(core::RunId)> run_provenance;
   std::function<core::Result<nlohmann::json>(core::JobId)> job_provenance;
+  // The store that requests which change something use (with their audit
+  // record, in one Store::Atomically), when it is not the one given to the
+  // Api (which then serves reads only): it must be the connection that the
+  // services above write through, so that what they write on the request's
+  // thread is in the request's transaction. Must outlive the Api.
+  core::Store* change_store = nullptr;
   // The public key (PEM) that signs audit checkpoints; empty: verification
   // through the API checks the roots only.
   std::string audit_public_key;

@@ -15,6 +15,7 @@
 //     never misses a change that happened nor records one that did not.
 // Thread safety: implementations may be called from any thread.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -115,6 +116,14 @@ struct UsageRow {
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Runs `change` and every store call it makes from this thread as one
+  // transaction: all of them are kept, or none when `change` returns an
+  // error (or throws). The API wraps each state change and its audit
+  // record in one, so that a change whose record cannot be written is not
+  // made. Other threads' calls wait until it ends, so `change` must be
+  // short and must not wait on another thread that uses the store.
+  virtual Result<void> Atomically(const std::function<Result<void>()>& change) = 0;
 
   // kAlreadyExists when a project with that name exists.
   virtual Result<void> CreateProject(const Project& project) = 0;

@@ -31,7 +31,7 @@ constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "cred
 constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
                                                 "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
-constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus"};
+constexpr std::string_view kNodeKeys[] = {"name", "cpus", "memory", "gpus", "disk_reserve"};
 constexpr std::string_view kImageKeys[] = {"rootfs", "host"};
 constexpr std::string_view kTlsKeys[] = {"cert", "key"};
 
@@ -135,6 +135,15 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
         c.Report(n->second->pos, "node.memory", v.error().message);
       } else {
         cfg.node_memory_bytes = *v;
+      }
+    }
+    if (auto n = nf.find("disk_reserve"); n != nf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "node.disk_reserve", "expected a size such as 1G (0: none)");
+      } else if (auto v = core::ParseBytes(n->second->value); !v) {
+        c.Report(n->second->pos, "node.disk_reserve", v.error().message);
+      } else {
+        cfg.disk_reserve_bytes = *v;
       }
     }
     if (auto n = nf.find("gpus"); n != nf.end()) {

@@ -73,6 +73,9 @@ struct Config {
   // A job's workspace (the commit's files, exported once per job) may be
   // at most this big; a larger commit fails its jobs with the size named.
   std::int64_t git_max_workspace_bytes = std::int64_t{1} << 30;
+  // Free space kept on the state and job file systems: below it, no job
+  // starts (waiting_on_disk). 0: none.
+  std::int64_t disk_reserve_bytes = std::int64_t{1} << 30;
   std::vector<GitCredentialConfig> git_credentials;
   std::string sluss_fetch;               // empty: next to slussd
   std::string git_allowed_signers;       // OpenSSH allowed_signers: SSH-signed commits

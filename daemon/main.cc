@@ -2,6 +2,8 @@
 //
 //   slussd [--config FILE]        run (no config: state under ./.sluss)
 //   slussd --check-config FILE    validate a config file and exit
+//   slussd backup DIR             a consistent copy of the state database, while running
+//   slussd recover [--accept-loss]  go on after a loss the start refused (docs/operations.md)
 //   slussd token create --user U --role R [--name N] [--expires 90d] [--config FILE]
 //                                 make an API token offline (bootstraps the first admin)
 //   slussd --version | --help
@@ -31,11 +33,14 @@
 #include "core/quantity.h"
 #include "provenance/audit_signer.h"
 #include "daemon/config.h"
+#include "daemon/state_commands.h"
+#include "store/high_water.h"
 #include "provenance/dataset_registry.h"
 #include "scheduler/permit_watch.h"
 #include "provenance/provenance_writer.h"
 #include "provenance/run_provenance.h"
 #include "intake/git_intake.h"
+#include "executors/disk_space.h"
 #include "executors/image_registry.h"
 #include "executors/job_preparer.h"
 #include "logging/log.h"
@@ -66,6 +71,8 @@ constexpr const char* kVersion = "0.1.0";
 constexpr const char* kUsage =
     "usage: slussd [--config FILE]\n"
     "       slussd --check-config FILE\n"
+    "       slussd backup DIR [--config FILE]\n"
+    "       slussd recover [--accept-loss] [--config FILE]\n"
     "       slussd token create --user USER --role ROLE [--name NAME]\n"
     "                           [--expires 90d] [--config FILE]\n"
     "       slussd --version\n"
@@ -104,8 +111,6 @@ std::optional<Config> LoadConfig(const std::string& path) {
   return *cfg;
 }
 
-// Holds an exclusive lock on STATE_DIR/slussd.lock for the process lifetime,
-// so two daemons never share one state directory.
 // A job's /proc/self/mountinfo shows, for each of its bind mounts (its
 // workspace, its inputs), the path of the source inside the file system
 // that holds it. With the state directory a file system of its own, that is
@@ -120,35 +125,6 @@ void WarnUnlessOwnFileSystem(const std::string& dir) {
   Log(LogLevel::kWarn,
       core::StrCat("state_dir ", dir, " is not a file system of its own: jobs can read its path "
                    "in /proc/self/mountinfo; mount one there (docs/operations.md, Running jobs)"));
-}
-
-int LockStateDir(const std::string& dir) {
-  std::string path = dir + "/slussd.lock";
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    Log(LogLevel::kError, core::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-    return -1;
-  }
-  // A child of a slussd that just died (forked, not yet exec'd) may hold
-  // the lock for a moment after its parent is gone: wait up to 5 s.
-  bool locked = false;
-  for (int i = 0; i < 50 && !locked; ++i) {
-    locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
-    if (!locked) usleep(100'000);
-  }
-  if (!locked) {
-    char buf[32] = {};
-    (void)!pread(fd, buf, sizeof buf - 1, 0);
-    Log(LogLevel::kError,
-        core::StrCat("another slussd (pid ", std::string(buf), ") is using ", dir,
-                     "; stop it first or give this one another state_dir"));
-    close(fd);
-    return -1;
-  }
-  std::string pid = std::to_string(getpid());
-  (void)!ftruncate(fd, 0);
-  (void)!pwrite(fd, pid.data(), pid.size(), 0);
-  return fd;
 }
 
 // A helper program (sluss-run, sluss-fetch): as configured, else next to
@@ -190,12 +166,12 @@ int Run(const Config& cfg) {
   if (lock_fd < 0) return 1;
   WarnUnlessOwnFileSystem(cfg.state_dir);
 
-  auto store = store::SqliteStore::Open(cfg.DatabasePath());
-  if (!store) {
-    Log(LogLevel::kError, core::StrCat("cannot open the state database ", cfg.DatabasePath(),
-                                       ": ", store.error().message));
-    return 1;
-  }
+  // A database that cannot account for its high-water mark (lost -wal,
+  // empty, truncated, an older backup) stops the start, named.
+  std::optional<std::unique_ptr<store::SqliteStore>> store = OpenCheckedStore(cfg);
+  if (!*store) return 1;
+  const std::string mark_path = store::HighWaterPath(cfg.DatabasePath());
+  store::HighWater mark_written;
   // The API has a connection of its own: with WAL, its reads never wait for
   // the engine's (a cycle over 100,000 queued jobs reads for a while, and
   // one connection serves one caller at a time); writes from either wait
@@ -298,6 +274,12 @@ int Run(const Config& cfg) {
   engine_options.log_error = [](const std::string& m) { Log(LogLevel::kError, m); };
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
+  std::filesystem::create_directories(local.jobs_dir, ec);
+  // No job starts onto a full disk: it could not write its result.
+  engine_options.disk_check = [dirs = std::vector<std::string>{state, local.jobs_dir},
+                               reserve = cfg.disk_reserve_bytes] {
+    return executors::DiskShortfall(dirs, reserve);
+  };
   local.sluss_run = FindHelper(cfg.sandbox.sluss_run, "sluss-run", "sandbox");
   {
     std::uint32_t h = 2166136261u;  // FNV-1a of the state directory: stable
@@ -367,6 +349,7 @@ int Run(const Config& cfg) {
     if (!row) return std::vector<std::string>{};
     return executor.LogFiles(job, attempt, core::AttemptKey(*row, attempt), stream);
   };
+  api_options.change_store = store->get();
   api::Api api_handler(**api_store, clock, api_options);
   api::ServerOptions server_options;
   server_options.host = cfg.listen_host;
@@ -403,6 +386,8 @@ int Run(const Config& cfg) {
         Log(LogLevel::kError, core::StrCat("audit checkpoint: ", r.error().message));
       signer->MaybePurge();
       provenance_writer.Catch();
+      if (auto r = store::RefreshHighWater(**store, mark_path, &mark_written); !r)
+        Log(LogLevel::kError, core::StrCat("high-water mark: ", r.error().message));
       lock.lock();
     }
   });
@@ -452,6 +437,8 @@ int Run(const Config& cfg) {
   housekeeper.join();
   if (auto r = signer->MaybeCheckpoint(/*force=*/true); r && *r > 0)
     Log(LogLevel::kInfo, core::StrCat("audit: signed a checkpoint of ", *r, " records"));
+  if (auto r = store::RefreshHighWater(**store, mark_path, &mark_written); !r)
+    Log(LogLevel::kError, core::StrCat("high-water mark: ", r.error().message));
   store->reset();
   close(lock_fd);
   Log(LogLevel::kInfo, "slussd stopped cleanly");
@@ -529,7 +516,24 @@ int Main(int argc, char** argv) {
   }
   std::string config_path;
   std::string check_path;
-  for (int i = 1; i < argc; ++i) {
+  // slussd backup DIR | slussd recover [--accept-loss], each [--config FILE]
+  std::string command;
+  std::string backup_dir;
+  bool accept_loss = false;
+  int first = 1;
+  if (argc >= 2 && (std::string(argv[1]) == "backup" || std::string(argv[1]) == "recover")) {
+    command = argv[1];
+    first = 2;
+    if (command == "backup") {
+      if (argc < 3 || std::string(argv[2]).starts_with("-")) {
+        std::cerr << "slussd backup: give the directory to back up into\n" << kUsage;
+        return 2;
+      }
+      backup_dir = argv[2];
+      first = 3;
+    }
+  }
+  for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* flag) -> std::optional<std::string> {
       if (i + 1 >= argc) {
@@ -548,6 +552,8 @@ int Main(int argc, char** argv) {
       auto v = value("--config");
       if (!v) return 2;
       config_path = *v;
+    } else if (arg == "--accept-loss" && command == "recover") {
+      accept_loss = true;
     } else if (arg == "--check-config") {
       auto v = value("--check-config");
       if (!v) return 2;
@@ -569,6 +575,8 @@ int Main(int argc, char** argv) {
     if (!loaded) return 1;
     cfg = *loaded;
   }
+  if (command == "backup") return Backup(cfg, backup_dir);
+  if (command == "recover") return Recover(cfg, accept_loss);
   return Run(cfg);
 }
 

@@ -308,10 +308,16 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     overran_.erase({f.job, f.attempt});
     core::JobUpdate update{.result_json = f.outcome.result_json, .exit_code = f.outcome.exit_code};
     if (job->state() != core::JobState::kRunning) {
-      // Cancelled (or failed) while it ran: keep what it did.
-      if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u)
+      // Cancelled (or failed) while it ran: keep what it did. A store that
+      // failed gets it again at the next cycle; only a newer attempt
+      // (kConflict) makes it moot.
+      if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u) {
+        if (u.error().code == core::ErrorCode::kConflict) continue;
         LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": its result was not stored: ", u.error().message));
+                        ": storing its result failed (will retry): ", u.error().message));
+        retry_later.push_back(f);
+        continue;
+      }
       ChargeUsage(*job, f.outcome);
       continue;
     }
@@ -372,9 +378,12 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     if (e.code == core::ErrorCode::kConflict) {
       // Moved meanwhile by someone else (a cancel through the API): what
       // it did is kept as for a cancelled job.
-      if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u)
+      // The next cycle finds it cancelled and stores the result then.
+      if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u) {
         LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": its result was not stored: ", u.error().message));
+                        ": storing its result failed (will retry): ", u.error().message));
+        retry_later.push_back(f);
+      }
     } else if (e.code == core::ErrorCode::kFailedPrecondition) {
       LogError(StrCat("job ", f.job.value, " attempt ", f.attempt, ": cannot record its end (",
                       core::Name(batch[i].to), "): ", e.message));
@@ -461,6 +470,18 @@ void Engine::Cycle() {
   s.needs.clear();
   for (const auto& [id, need] : active->needs) s.needs[id] = {need.status, need.action};
   s.paused = SettingFlag(store_, "queue", "paused");
+  if (options_.disk_check) {
+    // Logged once per episode, and the reason kept as the episode began:
+    // a figure that changes each cycle would write each waiting job's
+    // reason again each cycle, onto the disk that is short.
+    std::string short_now = options_.disk_check();
+    if (short_now.empty() != disk_short_.empty()) {
+      LogError(short_now.empty() ? std::string("disk space is back above the reserve; jobs start again")
+                                 : StrCat("no job starts: ", short_now));
+      disk_short_ = std::move(short_now);
+    }
+    s.disk_short = disk_short_;
+  }
   s.nodes = options_.nodes;
   for (auto& n : s.nodes)
     if (SettingFlag(store_, "node/" + n.name, "drained")) n.schedulable = false;

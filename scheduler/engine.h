@@ -64,6 +64,11 @@ struct EngineOptions {
   // false: Start re-attaches but runs no loop; the caller calls RunOnce
   // (tests).
   bool run_loop = true;
+  // Free space before launching: "" when the state and job file systems
+  // have room, else the reason jobs wait with ("waiting_on_disk: 12 MiB
+  // free on /var/lib/sluss, 1 GiB reserved"). Called once a cycle on the
+  // engine's thread; empty: not checked.
+  std::function<std::string()> disk_check;
   // Where the engine reports what went wrong (a store write that failed, a
   // stored spec that does not load): slussd's log. Called on the engine's
   // thread; empty: not reported.
@@ -172,6 +177,7 @@ class Engine {
   std::set<std::pair<core::JobId, int>> overran_;
   // ... and whose supervisor it then killed, for not answering that stop.
   std::set<std::pair<core::JobId, int>> supervisor_killed_;
+  std::string disk_short_;  // the last cycle's disk reason (logged once per episode)
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
   // GPU-hours spent by project in the budget period named by the key.
   std::map<std::string, std::pair<std::string, double>> gpu_hours_;

@@ -237,6 +237,10 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       d.waits.push_back({job.id, StatusCode::kPaused, "paused: an admin paused the queue"});
       continue;
     }
+    if (!s.disk_short.empty()) {
+      d.waits.push_back({job.id, StatusCode::kWaitingOnResources, s.disk_short});
+      continue;
+    }
     if (auto p = s.projects.find(job.project); p != s.projects.end() && p->second.paused) {
       d.waits.push_back(
           {job.id, StatusCode::kPaused,

@@ -86,6 +86,9 @@ struct Snapshot {
   std::map<std::string, ProjectState> projects;
   std::map<core::JobId, NeedStatus> needs;
   bool paused = false;
+  // Non-empty: a file system slussd writes to is under its reserve; no job
+  // starts, and each waits with this reason ("waiting_on_disk: ...").
+  std::string disk_short;
 };
 
 struct Start {

@@ -50,7 +50,20 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   // some network file systems), which we do not accept silently.
   {
     Stmt s(db, "PRAGMA journal_mode=WAL");
-    if (!s.ok() || s.Step() != SQLITE_ROW || s.Text(0) != "wal") {
+    const int step = s.ok() ? s.Step() : SQLITE_ERROR;
+    if (step != SQLITE_ROW) {
+      // A damaged file (truncated, overwritten) fails here, before any
+      // table is read: say so, not that WAL is refused.
+      const int code = sqlite3_extended_errcode(db) & 0xff;
+      const std::string msg = s.ok() ? sqlite3_errmsg(db) : s.error();
+      if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+        return Fail(ErrorCode::kFailedPrecondition,
+                    StrCat("database ", path, " is damaged (", msg,
+                           "): restore the newest backup (docs/operations.md, \"Restore\")"));
+      }
+      return Fail(ErrorCode::kUnavailable, StrCat("cannot open database ", path, ": ", msg));
+    }
+    if (s.Text(0) != "wal") {
       return Fail(ErrorCode::kFailedPrecondition,
                   StrCat("database ", path,
                          ": cannot use WAL journal mode (is it on a local "
@@ -148,6 +161,20 @@ Stmt& SqliteStore::Prepare(const char* sql) {
 void SqliteStore::ResetUsed() {
   for (Stmt* s : used_) s->Reset();
   used_.clear();
+}
+
+Result<void> SqliteStore::Atomically(const std::function<Result<void>()>& change) {
+  auto lock = Lock();
+  Transaction tx(db_);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "begin"));
+  SLUSS_RETURN_IF_ERROR(change());
+  // An I/O error or a full disk inside `change` rolls SQLite's transaction
+  // back on its own; what followed ran outside it and is not ours to keep.
+  if (sqlite3_get_autocommit(db_) != 0) {
+    return Fail(ErrorCode::kUnavailable,
+                "the database rolled the change back (I/O error or full disk)");
+  }
+  return tx.Commit();
 }
 
 Result<void> SqliteStore::CheckIntegrity() {

@@ -44,6 +44,7 @@ class SqliteStore final : public core::Store {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
+  core::Result<void> Atomically(const std::function<core::Result<void>()>& change) override;
   core::Result<void> CreateProject(const core::Project& project) override;
   core::Result<core::Project> GetProject(std::string_view name) override;
   core::Result<std::vector<core::Project>> ListProjects() override;
@@ -116,13 +117,24 @@ class SqliteStore final : public core::Store {
   // `PRAGMA integrity_check` and `foreign_key_check`; for tests and
   // `slussd --check-state`.
   core::Result<void> CheckIntegrity();
+  // `PRAGMA quick_check`, at every start: kFailedPrecondition with SQLite's
+  // first complaint.
+  core::Result<void> QuickCheck();
+  // The largest job id the database ever gave (0: none).
+  core::Result<std::int64_t> LastJobId();
+  // A consistent copy of the database, as of one moment, in a new file at
+  // `path` (SQLite's online backup API): other calls go on meanwhile, and
+  // the copy is synced before this returns. kAlreadyExists when `path`
+  // exists.
+  core::Result<void> BackupTo(const std::string& path);
 
  private:
   explicit SqliteStore(sqlite3* db);
   core::Result<void> Migrate();
   // Holds mu_ and, on release, resets every cached statement used under it,
   // so no statement keeps a read transaction (and an old WAL snapshot) open
-  // between calls.
+  // between calls. mu_ is recursive for Atomically: the calls its change
+  // makes lock it again on the same thread.
   class Locked {
    public:
     explicit Locked(SqliteStore* store) : store_(store), lock_(store->mu_) {}
@@ -132,7 +144,7 @@ class SqliteStore final : public core::Store {
 
    private:
     SqliteStore* store_;
-    std::lock_guard<std::mutex> lock_;
+    std::lock_guard<std::recursive_mutex> lock_;
   };
   Locked Lock() { return Locked(this); }
   // A cached prepared statement, reset. REQUIRES: a Locked in scope.
@@ -156,7 +168,7 @@ class SqliteStore final : public core::Store {
                                                       std::string_view version);
   core::Result<core::Permit> GetPermitLocked(std::string_view id);
 
-  std::mutex mu_;
+  std::recursive_mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)
   std::unordered_map<const char*, std::unique_ptr<internal::Stmt>> stmts_;  // GUARDED_BY(mu_)
   std::vector<internal::Stmt*> used_;  // GUARDED_BY(mu_)

@@ -12,6 +12,7 @@
 #include "core/quantity.h"
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/sqlite_cli.h"
 #include "tests/support/temp_dir.h"
 
 using namespace sluss;
@@ -520,4 +521,41 @@ TEST_CASE("a JSON body with a key twice in one object is refused, at any depth")
   CHECK(f.store->GetProject("b1").error().code == core::ErrorCode::kNotFound);
   // The same key in two objects is fine.
   f.CallJson("POST", "/v1/projects", f.token[Role::kAdmin], R"({"name": "a2", "quota": {"max": {"gpus": 1}, "per_job": {"max_gpus": 1}}})", 201);
+}
+
+TEST_CASE("a change whose audit record cannot be written is not made (503)") {
+  Fixture f;
+  const std::string admin = f.token[Role::kAdmin];
+  const std::string db = f.dir / "state.db";
+  const auto audit_before = *f.store->AuditSize();
+  // The store refuses the request's record, as a full disk or a busy
+  // timeout would.
+  REQUIRE(testing::RunSql(db, "CREATE TRIGGER fail_audit BEFORE INSERT ON audit "
+                              "WHEN NEW.action = 'api.request' "
+                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+              .exit_code == 0);
+  auto created = f.Call("POST", "/v1/projects", admin, R"({"name":"p3"})");
+  CHECK(created.status == 503);
+  CHECK(created.body.find("nothing was changed") != std::string::npos);
+  CHECK(f.store->GetProject("p3").error().code == core::ErrorCode::kNotFound);
+  auto quota = f.Call("PUT", "/v1/projects/p1/quota", admin, R"({"max_running_jobs":3})");
+  CHECK(quota.status == 503);
+  CHECK(f.store->GetProject("p1")->quota.max_running_jobs != 3);
+  auto token = f.Call("POST", "/v1/tokens", admin, R"({"name":"x"})");
+  CHECK(token.status == 503);
+  CHECK(f.store->ListTokens(std::nullopt)->size() == 7);
+  // A job's hold, made by the store with its own records, goes with them.
+  auto hold = f.Call("POST", "/v1/jobs/" + std::to_string(f.jobs1[0].id.value) + "/hold",
+                     f.token[Role::kResearcher]);
+  CHECK(hold.status == 503);
+  CHECK(f.store->GetJob(f.jobs1[0].id)->status == StatusCode::kWaitingOnResources);
+  CHECK(*f.store->AuditSize() == audit_before);
+  // The log takes records again: the same requests go through, audited.
+  REQUIRE(testing::RunSql(db, "DROP TRIGGER fail_audit;").exit_code == 0);
+  CHECK(f.Call("POST", "/v1/projects", admin, R"({"name":"p3"})").status == 201);
+  CHECK(f.store->GetProject("p3").has_value());
+  auto records = *f.store->ListAudit(audit_before, 100);
+  REQUIRE_FALSE(records.empty());
+  CHECK(records.back().action == "api.request");
+  CHECK(records.back().subject == "/v1/projects");
 }

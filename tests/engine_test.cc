@@ -537,5 +537,55 @@ TEST_CASE("engine: a job whose supervisor does not answer the stop is killed, an
   CHECK(f.Job("extract").status == StatusCode::kTimedOut);
 }
 
+
+TEST_CASE("engine: the result of a job cancelled while it ran is stored even when the first write fails") {
+  Fixture f;
+  f.Submit();
+  std::vector<std::string> logged;
+  f.options.log_error = [&](const std::string& m) { logged.push_back(m); };
+  Scheduler s(f);
+  s.Start();
+  REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kExecuting,
+                                 StatusCode::kCancelledByUser, "cancelled by alice", f.clock.Now()));
+  s.engine.RunOnce();
+  // The store refuses the result once, as a full disk would.
+  REQUIRE(testing::RunSql(f.dir / "sluss.db",
+                          "CREATE TRIGGER fail_result BEFORE UPDATE OF result ON jobs "
+                          "BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+              .exit_code == 0);
+  s.cb.finished(f.ids["extract"], 1, f.Outcome(StatusCode::kCancelledByUser, 143));
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").result_json.empty());
+  REQUIRE_FALSE(logged.empty());
+  CHECK(logged.back().find("will retry") != std::string::npos);
+  REQUIRE(testing::RunSql(f.dir / "sluss.db", "DROP TRIGGER fail_result;").exit_code == 0);
+  s.engine.RunOnce();
+  CHECK(f.Job("extract").status == StatusCode::kCancelledByUser);
+  CHECK(f.Job("extract").result_json == R"({"status":"x"})");
+}
+
+
+TEST_CASE("engine: under the disk reserve no job starts, saying why; logged once; with room, they start") {
+  Fixture f;
+  f.Submit();
+  std::string disk = "waiting_on_disk: 12M free on /var/lib/sluss, 1G reserved";
+  f.options.disk_check = [&] { return disk; };
+  std::vector<std::string> logged;
+  f.options.log_error = [&](const std::string& m) { logged.push_back(m); };
+  Scheduler s(f);
+  s.Start();
+  s.engine.RunOnce();
+  CHECK(s.exec.launched.empty());
+  CHECK(f.Job("extract").status == StatusCode::kWaitingOnResources);
+  CHECK(f.Job("extract").reason == disk);
+  CHECK(std::count_if(logged.begin(), logged.end(), [](const std::string& m) {
+          return m.find("waiting_on_disk") != std::string::npos;
+        }) == 1);
+  disk.clear();
+  s.engine.RunOnce();
+  REQUIRE(s.exec.launched.size() == 1);
+  CHECK(logged.back().find("back above the reserve") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluss

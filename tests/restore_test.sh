@@ -62,6 +62,17 @@ cp "$tmp/backup.db" "$tmp/state/sluss.db"
 # New code is pushed while slussd is down (its hook cannot reach it).
 echo second >"$work/marker.txt"
 git -C "$work" commit -qam two && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+# The database is behind its high-water mark: slussd refuses it until the
+# loss is accepted, which sets aside the job directories it does not know.
+timeout 60 "$SLUSSD" --config "$tmp/slussd.yaml" 2>"$tmp/refused"
+[[ $? == 1 ]] && grep -q "is behind what it held" "$tmp/refused" && ok ||
+  fail "slussd started on the restored backup: $(cat "$tmp/refused")"
+"$SLUSSD" recover --accept-loss --config "$tmp/slussd.yaml" 2>"$tmp/recover"
+expect_rc "recover --accept-loss" 0 $?
+grep -q "job directory 1-1-[0-9a-f]* is not the database's: set aside" "$tmp/recover" && ok ||
+  fail "recover did not report the old job 1's directory: $(cat "$tmp/recover")"
+set_aside=("$tmp"/state/jobs-set-aside/*/1-1-*)
+[[ -f ${set_aside[0]}/result.json ]] && ok || fail "the old job 1's directory is not kept aside whole"
 slussd_start 3
 # slussd catches up on the branch: the new commit becomes run 1, with job 1
 # again. It must run anew, on its own code.
@@ -72,10 +83,11 @@ after_log=$("$SLUSS" logs "$(job_field 1 a id)")
 [[ -n $after && $after != "$before" ]] && ok || fail "the new job 1 adopted the old job 1's result: $after"
 [[ $after_log == nonce* && $after_log != "$before_log" ]] && ok || fail "the new job 1 shows the old job 1's log: $after_log"
 [[ $before_log == *first && $after_log == *second ]] && ok || fail "the new job 1 ran the old code: $after_log"
-# Two directories for job 1, attempt 1: the old one, untouched, and the new one.
-dirs=("$tmp"/state/jobs/1-1-*)
+# Two directories for job 1, attempt 1: the old one, set aside untouched,
+# and the new one.
+dirs=("$tmp"/state/jobs/1-1-* "$tmp"/state/jobs-set-aside/*/1-1-*)
 [[ ${#dirs[@]} == 2 ]] && ok || fail "job directories for 1-1: ${dirs[*]}"
-nonces=$(for f in "$tmp"/state/jobs/1-1-*/outputs/output/n.txt; do cat "$f"; echo; done | sort -u | wc -l)
+nonces=$(for d in "${dirs[@]}"; do cat "$d/outputs/output/n.txt"; echo; done | sort -u | wc -l)
 [[ $nonces == 2 ]] && ok || fail "the two attempts' outputs are not their own"
 
 # A second commit: job 2 (the old job 2 never existed) runs too.

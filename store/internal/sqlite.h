@@ -62,30 +62,41 @@ core::Result<void> Exec(sqlite3* db, const char* sql);
 
 core::Error SqliteError(sqlite3* db, std::string_view what);
 
-// BEGIN IMMEDIATE ... COMMIT; rolls back unless committed.
+// BEGIN IMMEDIATE ... COMMIT; rolls back unless committed. Inside an
+// open transaction (SqliteStore::Atomically) it is a savepoint instead,
+// released on Commit and rolled back to otherwise, so that the outer
+// transaction decides what reaches the disk.
 class Transaction {
  public:
   // kWrite takes SQLite's write lock at once (BEGIN IMMEDIATE), so a
   // transaction never fails half-way for a lock; kRead is a snapshot for
   // several reads (BEGIN: with WAL it blocks no writer).
   enum class Mode { kWrite, kRead };
-  explicit Transaction(sqlite3* db, Mode mode = Mode::kWrite) : db_(db) {
-    begun_ = Exec(db, mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN").has_value();
+  explicit Transaction(sqlite3* db, Mode mode = Mode::kWrite)
+      : db_(db), nested_(sqlite3_get_autocommit(db) == 0) {
+    const char* begin = nested_ ? "SAVEPOINT sluss_nested"
+                        : mode == Mode::kWrite ? "BEGIN IMMEDIATE"
+                                               : "BEGIN";
+    begun_ = Exec(db, begin).has_value();
   }
   ~Transaction() {
-    if (begun_ && !committed_) (void)Exec(db_, "ROLLBACK");
+    if (!begun_ || committed_) return;
+    // An error may have rolled SQLite's transaction back already.
+    if (sqlite3_get_autocommit(db_) != 0) return;
+    (void)Exec(db_, nested_ ? "ROLLBACK TO sluss_nested; RELEASE sluss_nested" : "ROLLBACK");
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   bool begun() const { return begun_; }
   core::Result<void> Commit() {
-    auto r = Exec(db_, "COMMIT");
+    auto r = Exec(db_, nested_ ? "RELEASE sluss_nested" : "COMMIT");
     if (r) committed_ = true;
     return r;
   }
 
  private:
   sqlite3* db_;
+  bool nested_ = false;
   bool begun_ = false;
   bool committed_ = false;
 };

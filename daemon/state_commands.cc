@@ -1,0 +1,248 @@
+#include "daemon/state_commands.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "executors/job_dirs.h"
+#include "logging/log.h"
+#include "store/high_water.h"
+
+namespace sluss::daemon {
+
+namespace fs = std::filesystem;
+using core::StrCat;
+using logging::Log;
+using logging::LogLevel;
+using nlohmann::json;
+
+namespace {
+
+json MarkJson(const store::HighWater& m) {
+  return {{"instance", m.instance},
+          {"audit_seq", m.audit_seq},
+          {"audit_hash", m.audit_hash},
+          {"last_job_id", m.last_job_id}};
+}
+
+std::string AuditPublicKeyPath(const Config& cfg) {
+  const std::string key = cfg.audit.signing_key.empty()
+                              ? cfg.state_dir + "/audit/ed25519.key"
+                              : cfg.audit.signing_key;
+  return fs::path(key).replace_extension(".pub").string();
+}
+
+}  // namespace
+
+int LockStateDir(const std::string& dir) {
+  std::string path = dir + "/slussd.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Log(LogLevel::kError, StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    return -1;
+  }
+  // A child of a slussd that just died (forked, not yet exec'd) may hold
+  // the lock for a moment after its parent is gone: wait up to 5 s.
+  bool locked = false;
+  for (int i = 0; i < 50 && !locked; ++i) {
+    locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!locked) usleep(100'000);
+  }
+  if (!locked) {
+    char buf[32] = {};
+    (void)!pread(fd, buf, sizeof buf - 1, 0);
+    Log(LogLevel::kError,
+        StrCat("another slussd (pid ", std::string(buf), ") is using ", dir,
+               "; stop it first or give this one another state_dir"));
+    close(fd);
+    return -1;
+  }
+  std::string pid = std::to_string(getpid());
+  (void)!ftruncate(fd, 0);
+  (void)!pwrite(fd, pid.data(), pid.size(), 0);
+  return fd;
+}
+
+std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
+  const std::string db = cfg.DatabasePath();
+  const std::string mark_path = store::HighWaterPath(db);
+  auto refuse = [](const std::string& why) {
+    Log(LogLevel::kError, StrCat("refusing to start: ", why));
+    return nullptr;
+  };
+  auto mark = store::ReadHighWater(mark_path);
+  if (!mark) return refuse(mark.error().message);
+  if (auto r = store::CheckDatabaseFile(db, *mark); !r) return refuse(r.error().message);
+  auto opened = store::SqliteStore::Open(db);
+  if (!opened) return refuse(StrCat("cannot open the state database ", db, ": ",
+                                    opened.error().message));
+  std::unique_ptr<store::SqliteStore> s = std::move(*opened);
+  if (auto r = store::CheckAgainstHighWater(*s, db, *mark); !r) return refuse(r.error().message);
+  auto instance = store::EnsureInstance(*s, "");
+  if (!instance) return refuse(instance.error().message);
+  if (!*mark) {
+    auto now = store::HighWaterOf(*s);
+    if (now && (now->audit_seq > 0 || now->last_job_id > 0)) {
+      Log(LogLevel::kWarn, StrCat("no high-water mark beside ", db,
+                                  " (first start of a sluss that keeps one, or the mark was "
+                                  "removed); writing one now"));
+    }
+  }
+  store::HighWater none;
+  if (auto r = store::RefreshHighWater(*s, mark_path, &none); !r)
+    return refuse(StrCat("cannot write the high-water mark: ", r.error().message));
+  return s;
+}
+
+int Backup(const Config& cfg, const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    std::cerr << "slussd backup: " << dir << " is not empty; back up into a new directory\n";
+    return 1;
+  }
+  fs::create_directories(dir, ec);
+  if (ec) {
+    std::cerr << "slussd backup: cannot make " << dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  const std::string db = cfg.DatabasePath();
+  auto source = store::SqliteStore::OpenReadOnly(db);
+  if (!source) {
+    std::cerr << "slussd backup: " << source.error().message << "\n";
+    return 1;
+  }
+  const std::string copy = dir + "/sluss.db";
+  if (auto r = (*source)->BackupTo(copy); !r) {
+    std::cerr << "slussd backup: " << r.error().message << "\n";
+    return 1;
+  }
+  // The copy's own mark: what it holds, for a restore into an empty state
+  // directory.
+  auto copied = store::SqliteStore::OpenReadOnly(copy);
+  if (!copied) {
+    std::cerr << "slussd backup: the copy cannot be read: " << copied.error().message << "\n";
+    return 1;
+  }
+  if (auto r = (*copied)->QuickCheck(); !r) {
+    std::cerr << "slussd backup: the copy fails its check: " << r.error().message << "\n";
+    return 1;
+  }
+  auto mark = store::HighWaterOf(**copied);
+  if (!mark) {
+    std::cerr << "slussd backup: " << mark.error().message << "\n";
+    return 1;
+  }
+  if (auto r = store::WriteHighWater(store::HighWaterPath(copy), *mark); !r) {
+    std::cerr << "slussd backup: " << r.error().message << "\n";
+    return 1;
+  }
+  const std::string pub = AuditPublicKeyPath(cfg);
+  if (fs::exists(pub, ec)) {
+    fs::copy_file(pub, dir + "/audit-ed25519.pub", ec);
+    if (ec) {
+      std::cerr << "slussd backup: cannot copy " << pub << ": " << ec.message() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "slussd backup: " << copy << " holds audit record " << mark->audit_seq
+            << " and job " << mark->last_job_id << "; with sluss.db.mark"
+            << (fs::exists(pub, ec) ? " and audit-ed25519.pub" : "") << "\n";
+  return 0;
+}
+
+int Recover(const Config& cfg, bool accept_loss) {
+  std::error_code ec;
+  fs::create_directories(cfg.state_dir, ec);
+  int lock_fd = LockStateDir(cfg.state_dir);
+  if (lock_fd < 0) return 1;
+  const std::string db = cfg.DatabasePath();
+  const std::string mark_path = store::HighWaterPath(db);
+  auto mark = store::ReadHighWater(mark_path);
+  std::optional<store::HighWater> old_mark = mark ? *mark : std::nullopt;
+  std::string problem;
+  if (auto r = store::CheckDatabaseFile(db, old_mark); !r) problem = r.error().message;
+  auto opened = store::SqliteStore::Open(db);
+  if (!opened) {
+    std::cerr << "slussd recover: " << opened.error().message
+              << "\nA damaged database cannot be recovered in place: restore the newest backup, "
+                 "or move "
+              << db << " aside and run 'slussd recover --accept-loss' to start from nothing.\n";
+    return 1;
+  }
+  store::SqliteStore& s = **opened;
+  if (auto r = s.QuickCheck(); !r) {
+    std::cerr << "slussd recover: the database " << db << " is damaged (" << r.error().message
+              << ").\nA damaged database cannot be recovered in place: restore the newest "
+                 "backup, or move it aside and run 'slussd recover --accept-loss' to start "
+                 "from nothing.\n";
+    return 1;
+  }
+  if (problem.empty()) {
+    if (!mark) problem = mark.error().message;
+    else if (auto r = store::CheckAgainstHighWater(s, db, old_mark); !r) problem = r.error().message;
+  }
+  if (problem.empty()) {
+    std::cerr << "slussd recover: the database accounts for its high-water mark; nothing to "
+                 "recover\n";
+    return 0;
+  }
+  std::cerr << "slussd recover: " << problem << "\n";
+  if (!accept_loss) {
+    std::cerr << "Run 'slussd recover --accept-loss' to go on with what the database holds.\n";
+    return 1;
+  }
+  auto instance = store::EnsureInstance(s, old_mark ? old_mark->instance : "");
+  auto before = store::HighWaterOf(s);
+  if (!instance || !before) {
+    std::cerr << "slussd recover: "
+              << (!instance ? instance.error().message : before.error().message) << "\n";
+    return 1;
+  }
+  // Job directories of jobs the database does not know (or knows as other
+  // jobs with the same ids): set aside, never adopted.
+  const std::string stamp = core::FormatRfc3339(core::SystemClock().Now());
+  const std::string aside = StrCat(cfg.state_dir, "/jobs-set-aside/", stamp);
+  auto dirs = executors::SetAsideUnknownAttempts(s, cfg.state_dir + "/jobs", aside);
+  if (!dirs) {
+    std::cerr << "slussd recover: " << dirs.error().message << "\n";
+    return 1;
+  }
+  json payload = {{"problem", problem},
+                  {"database", MarkJson(*before)},
+                  {"job_dirs_set_aside", dirs->set_aside},
+                  {"job_dirs_kept", dirs->kept.size()}};
+  if (old_mark) payload["mark"] = MarkJson(*old_mark);
+  if (!dirs->set_aside.empty()) payload["set_aside_in"] = aside;
+  auto rec = s.AppendAudit({"slussd recover", "state.loss_accepted", "state", payload},
+                           core::SystemClock().Now());
+  if (!rec) {
+    std::cerr << "slussd recover: cannot record the loss in the audit log: "
+              << rec.error().message << "\n";
+    return 1;
+  }
+  store::HighWater none;
+  if (auto r = store::RefreshHighWater(s, mark_path, &none); !r) {
+    std::cerr << "slussd recover: cannot write the high-water mark: " << r.error().message
+              << "\n";
+    return 1;
+  }
+  std::cerr << "slussd recover: loss accepted and recorded as audit record " << rec->seq
+            << "; the database holds audit record " << before->audit_seq << " and job "
+            << before->last_job_id << "\n";
+  for (const auto& d : dirs->set_aside)
+    std::cerr << "slussd recover: job directory " << d << " is not the database's: set aside in "
+              << aside << "\n";
+  close(lock_fd);
+  return 0;
+}
+
+}  // namespace sluss::daemon

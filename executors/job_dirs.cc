@@ -1,0 +1,74 @@
+#include "executors/job_dirs.h"
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <filesystem>
+
+#include "core/executor.h"
+#include "core/strings.h"
+
+namespace sluss::executors {
+
+namespace fs = std::filesystem;
+using core::StrCat;
+
+namespace {
+
+struct AttemptName {
+  std::int64_t job = 0;
+  int attempt = 0;
+  std::string key;  // empty for a directory from before attempt keys
+};
+
+std::optional<AttemptName> ParseAttemptName(const std::string& name) {
+  AttemptName a;
+  const char* p = name.data();
+  const char* end = name.data() + name.size();
+  auto [q, e1] = std::from_chars(p, end, a.job);
+  if (e1 != std::errc() || q == end || *q != '-') return std::nullopt;
+  auto [r, e2] = std::from_chars(q + 1, end, a.attempt);
+  if (e2 != std::errc() || a.job <= 0 || a.attempt <= 0) return std::nullopt;
+  if (r == end) return a;
+  if (*r != '-' || r + 1 == end) return std::nullopt;
+  a.key.assign(r + 1, end);
+  return a;
+}
+
+}  // namespace
+
+core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std::string& jobs_dir,
+                                                   const std::string& aside_dir) {
+  JobDirReport report;
+  std::error_code ec;
+  if (!fs::exists(jobs_dir, ec)) return report;
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(jobs_dir, ec)) {
+    if (entry.is_directory(ec)) names.push_back(entry.path().filename().string());
+  }
+  if (ec) return core::Internal(StrCat("cannot list ", jobs_dir, ": ", ec.message()));
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    auto a = ParseAttemptName(name);
+    if (!a) continue;
+    auto job = store.GetJob(core::JobId{a->job});
+    if (!job && job.error().code != core::ErrorCode::kNotFound) return std::unexpected(job.error());
+    const bool known = job && a->attempt <= job->attempt &&
+                       (a->key.empty() || a->key == core::AttemptKey(*job, a->attempt));
+    if (known) {
+      report.kept.push_back(name);
+      continue;
+    }
+    fs::create_directories(aside_dir, ec);
+    if (ec) return core::Internal(StrCat("cannot make ", aside_dir, ": ", ec.message()));
+    fs::rename(fs::path(jobs_dir) / name, fs::path(aside_dir) / name, ec);
+    if (ec) {
+      return core::Internal(
+          StrCat("cannot move ", jobs_dir, "/", name, " to ", aside_dir, ": ", ec.message()));
+    }
+    report.set_aside.push_back(name);
+  }
+  return report;
+}
+
+}  // namespace sluss::executors
