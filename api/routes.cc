@@ -4,9 +4,11 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -98,7 +100,34 @@ json OutcomesJson(const std::vector<core::SyncOutcome>& outcomes) {
   json out = json::array();
   for (const auto& o : outcomes) {
     out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
-                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
+                   {"created", o.created}, {"skipped", o.skipped}, {"tracked", o.tracked},
+                   {"message", o.message}});
+  }
+  return out;
+}
+
+// `text` with its control characters (C0, DEL and UTF-8's C1, which some
+// terminals take as escapes) as \xNN, the newlines between lines kept.
+std::string EscapeLines(std::string_view text) {
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto escape = [&](unsigned char ch) {
+    out += "\\x";
+    out.push_back(kHex[ch >> 4]);
+    out.push_back(kHex[ch & 15]);
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (ch == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      escape(ch);
+      escape(next);
+      ++i;
+    } else if (ch == '\n' || (ch >= 0x20 && ch != 0x7f)) {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      escape(ch);
+    }
   }
   return out;
 }
@@ -161,15 +190,35 @@ HttpResponse GitHook(Context& c) {
   }
   auto outcomes = c.git->Sync(project);
   if (!outcomes) return FromError(outcomes.error());
+  // From the post-receive hook (pushed=1), the body is git's "OLD NEW REF"
+  // lines: the answer is about those refs alone (not another branch's run),
+  // untracked ones included. Otherwise: the tracked branches.
+  std::set<std::string> pushed;
+  const bool from_hook = c.req.query.contains("pushed");
+  if (from_hook) {
+    std::istringstream lines(c.req.body);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream in(line);
+      std::string old_sha, new_sha, ref;
+      if (in >> old_sha >> new_sha >> ref) pushed.insert(ref);
+    }
+  }
+  std::vector<core::SyncOutcome> shown;
+  for (auto& o : *outcomes) {
+    if (from_hook ? pushed.contains(o.ref) : o.tracked) shown.push_back(std::move(o));
+  }
   std::string message;
-  for (const auto& o : *outcomes) message += o.message + "\n";
+  for (const auto& o : shown) message += o.message + "\n";
   if (text) {
     HttpResponse r;
     r.content_type = "text/plain; charset=utf-8";
-    r.body = message.empty() ? "no tracked branch was pushed\n" : message;
+    // What the pusher's terminal shows: no control character of a branch
+    // name, a commit or sluss.yaml reaches it raw.
+    r.body = message.empty() ? "no tracked branch was pushed\n" : EscapeLines(message);
     return r;
   }
-  return Json(200, {{"project", project}, {"outcomes", OutcomesJson(*outcomes)}});
+  return Json(200, {{"project", project}, {"outcomes", OutcomesJson(shown)}});
 }
 
 HttpResponse GetGitRequest(Context& c) {
@@ -228,6 +277,27 @@ HttpResponse ListProjects(Context& c) {
   return Json(200, {{"projects", out}});
 }
 
+// A list of branch names, each one git would take ("main", "release/1").
+std::expected<std::vector<std::string>, HttpResponse> BranchesField(const json& b) {
+  auto bad = [] { return std::unexpected(FieldError("branches", "expected a list of branch names")); };
+  if (!b.is_array()) return bad();
+  std::vector<std::string> out;
+  for (const auto& x : b) {
+    if (!x.is_string()) return bad();
+    const std::string name = x.get<std::string>();
+    if (name.empty() || name.size() > 255 || name.starts_with('-') || name.starts_with('/') ||
+        name.ends_with('/') || name.ends_with(".lock") || name.find("..") != std::string::npos ||
+        name.find_first_of(" ~^:?*[\\,") != std::string::npos ||
+        std::any_of(name.begin(), name.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+      return std::unexpected(FieldError(
+          "branches", StrCat(core::Quote(name), " is not a branch name git would take")));
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
 HttpResponse CreateProject(Context& c) {
   auto body = c.Body();
   if (!body) return FromError(body.error());
@@ -257,14 +327,9 @@ HttpResponse CreateProject(Context& c) {
     }
   }
   if (body->contains("branches")) {
-    const json& b = body->at("branches");
-    if (!b.is_array()) return FieldError("branches", "expected a list of branch names");
-    for (const auto& x : b) {
-      if (!x.is_string() || x.get<std::string>().empty()) {
-        return FieldError("branches", "expected a list of branch names");
-      }
-      p.branches.push_back(x.get<std::string>());
-    }
+    auto b = BranchesField(body->at("branches"));
+    if (!b) return b.error();
+    p.branches = std::move(*b);
   }
   if (body->contains("quota")) {
     auto q = core::QuotaFromJson(body->at("quota"));
@@ -294,11 +359,18 @@ HttpResponse CreateProject(Context& c) {
     if (!url) return FromError(url.error());
     push_url = *url;
   }
+  // Where the repository is on slussd's host (for the site's admins, who
+  // may push over the file path as git.local_pusher).
+  const std::string repo_path = hosted && c.git ? c.git->RepoPathOf(p.name) : std::string();
   auto stored = c.store.GetProject(p.name);
   if (!stored) return FromError(stored.error());
   json view = View(*stored);
   view["hosted"] = hosted;
-  if (hosted) view["push_url"] = push_url;
+  if (hosted) {
+    view["push_url"] = push_url;
+    view["clone_url"] = push_url;
+    view["repo_path"] = repo_path;
+  }
   HttpResponse resp = Json(201, view);
   resp.headers.emplace_back("Location", StrCat("/v1/projects/", p.name));
   return resp;
@@ -316,6 +388,30 @@ HttpResponse GetProject(Context& c) {
   auto paused = c.store.GetSetting(StrCat("project/", p->name));
   json pj = paused ? json::parse(*paused, nullptr, false) : json();
   out["paused"] = pj.is_object() && pj.value("paused", false) ? pj : json();
+  // A hosted project's HTTPS URL for git clone and push.
+  if (c.git) {
+    if (auto url = c.git->CloneUrl(p->name); !url.empty()) out["clone_url"] = url;
+  }
+  return Json(200, out);
+}
+
+// PATCH /v1/projects/{p}: {"branches": [...]}, the branches whose pushes
+// make runs ([]: the default branch).
+HttpResponse PatchProject(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"branches"}); !r) return FromError(r.error());
+  if (!body->contains("branches")) return FieldError("branches", "required");
+  auto branches = BranchesField(body->at("branches"));
+  if (!branches) return branches.error();
+  auto updated = c.store.UpdateBranches(p->name, *branches);
+  if (!updated) return FromError(updated.error());
+  json out = View(*updated);
+  if (c.git) {
+    if (auto url = c.git->CloneUrl(p->name); !url.empty()) out["clone_url"] = url;
+  }
   return Json(200, out);
 }
 

@@ -41,7 +41,8 @@ inline const std::vector<std::string> kValueFlags = {"--server", "--token",   "-
                                               "--ref", "--commit", "--actions", "--attempt",
                                               "--datasets", "--persons", "--purpose", "--from",
                                               "--until", "--after", "--public-key", "--db",
-                                              "--output", "--job", "--period", "--at"};
+                                              "--output", "--job", "--period", "--at",
+                                              "--branches"};
 
 inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
@@ -211,6 +212,10 @@ class Session {
   std::ostream& err_;
   int exit_ = kExitOk;
 };
+
+// sluss auth setup-git | git-credential (git_commands.cc).
+int RunAuthCommand(const Args& args, const Settings& settings, std::ostream& out,
+                   std::ostream& err);
 
 // The dataset, permit, provenance and audit commands (data_commands.cc).
 int RunDataCommand(const std::string& command, const Args& args, Client client,
