@@ -73,7 +73,7 @@ int RunAuthCommand(const Args& a, const Settings& settings, std::ostream& out,
     }
     out << "git now answers " << settings.server
         << " with your sluss token (from SLUSS_TOKEN or ~/.config/sluss/config):\n"
-        << "  git config --global " << key << " " << ShellQuote(helper) << "\n"
+        << "  " << key << " = " << helper << "\n"
         << "clone a project with:  git clone " << settings.server << "/git/PROJECT.git\n";
     return kExitOk;
   }

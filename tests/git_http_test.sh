@@ -166,6 +166,26 @@ git -C "$work" commit -qam "broken"
 SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/broken" 2>&1; expect_rc "broken push" 0 $?
 grep -q "remote: sluss: sluss.yaml:4:5: " "$tmp/broken" && ok || fail "broken: $(cat "$tmp/broken")"
 
+# Attacks. A terminal escape in sluss.yaml reaches the pusher escaped.
+printf 'version: 1\nactions:\n  count:\n    "\033]0;pwned\007\033[2J": 1\n' >"$work/sluss.yaml"
+git -C "$work" commit -qam "escape"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/esc" 2>&1; expect_rc "escape push" 0 $?
+grep -q "remote: sluss: sluss.yaml:" "$tmp/esc" && ok || fail "escape: $(cat -v "$tmp/esc")"
+grep -q $'\033' "$tmp/esc" && fail "a raw ESC reached the pusher: $(cat -v "$tmp/esc")" || ok
+grep -q $'\007' "$tmp/esc" && fail "a raw BEL reached the pusher: $(cat -v "$tmp/esc")" || ok
+# The dumb protocol, and paths beside the smart ones, are not served.
+for path in p1.git/HEAD p1.git/info/refs p1.git/objects/info/packs ../repos/p1.git/info/refs?service=git-upload-pack; do
+  code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$alice" "$SLUSS_SERVER/git/$path")
+  [[ $code == 404 ]] && ok || fail "/git/$path answered $code"
+done
+# A local pusher cannot name someone else: the hook believes slussd's key only.
+git -C "$work" commit -q --allow-empty -m "forged"
+SLUSS_PUSHER=alice@example.org SLUSS_PUSH_KEY=guess SLUSS_PUSH_KEY_FILE=/dev/null \
+  git -C "$work" push "$bare" main:forged >"$tmp/forged" 2>&1; expect_rc "a forged pusher" 1 $?
+grep -q "pushes over the file path are not credited" "$tmp/forged" && ok || fail "forged: $(cat "$tmp/forged")"
+git -C "$bare" rev-parse -q --verify refs/heads/forged >/dev/null && fail "the forged push stored a branch" || ok
+git -C "$work" reset -q --hard HEAD~1
+
 # 7. Over git.max_push (1M): refused with the reason; nothing moves.
 before=$(git -C "$bare" rev-parse main)
 head -c 1500000 /dev/urandom >"$work/big.bin"
@@ -185,5 +205,21 @@ grep -q "413" "$tmp/bigger" && ok || fail "over the request limit: $(cat "$tmp/b
 # 8. The hook's token is in a file of its own, not in the hook's script.
 grep -q "slu_" "$bare/hooks/post-receive" && fail "the hook's script holds its token" || ok
 [[ $(stat -c %a "$bare/hooks/sluss-token") == 600 ]] && ok || fail "hooks/sluss-token mode"
+
+# 9. A hook made by an older slussd, its token in the script: moved to
+# hooks/sluss-token at start, and pushes still reach slussd.
+secret=$(sed -n 's/^Authorization: Bearer //p' "$bare/hooks/sluss-token")
+printf '#!/bin/sh\ncurl -H %s "$SLUSS_API/v1/hooks/git/p1"\n' "'Authorization: Bearer $secret'" >"$bare/hooks/post-receive"
+rm "$bare/hooks/sluss-token"
+slussd_stop
+slussd_start 2
+[[ $(cat "$bare/hooks/sluss-token") == "Authorization: Bearer $secret" ]] && ok || fail "the old hook's token was not moved"
+grep -q "slu_" "$bare/hooks/post-receive" && fail "the old hook's token is still in its script" || ok
+url2="https://127.0.0.1:$port/git/p1.git"
+git -C "$work" reset -q --hard "$(git -C "$bare" rev-parse main)"   # the oversized commits go
+git -C "$work" commit -q --allow-empty -m "after restart"
+git -C "$work" -c http.extraHeader="Authorization: Bearer $alice" push "$url2" main >"$tmp/after" 2>&1
+expect_rc "push after restart" 0 $?
+grep -q "remote: sluss: run [0-9]* for $(git -C "$work" rev-parse --short=10 HEAD)" "$tmp/after" && ok || fail "after restart: $(cat "$tmp/after")"
 
 finish git_http
