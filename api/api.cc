@@ -118,6 +118,7 @@ struct Api::Impl {
     add("GET", "/v1/projects", all, h::ListProjects);
     add("POST", "/v1/projects", admin, h::CreateProject);
     add("GET", "/v1/projects/{p}", all, h::GetProject);
+    add("PATCH", "/v1/projects/{p}", admin, h::PatchProject);
     add("GET", "/v1/projects/{p}/quota", all, h::GetQuota);
     add("PUT", "/v1/projects/{p}/quota", admin, h::PutQuota);
     add("POST", "/v1/projects/{p}/webhook", admin, h::CreateWebhook);
@@ -517,6 +518,102 @@ HttpResponse Api::Handle(const HttpRequest& req) {
         RequestLog{actor, req.method, route, req.path, resp.status, seconds * 1000, req.remote});
   }
   return resp;
+}
+
+std::expected<GitAccess, HttpResponse> Api::AuthorizeGit(const HttpRequest& req) {
+  Impl& impl = *impl_;
+  const core::TimePoint now = impl.clock.Now();
+  impl.AppendAll(impl.audit_batch.TakeEnded(now));
+  const auto path = ParseGitPath(req.method, req.path, req.query);
+  const std::string project = path ? path->project : std::string();
+  auto payload = [&](int status, std::string_view why) {
+    json p = {{"method", req.method}, {"status", status}, {"reason", why}};
+    if (path) p["service"] = path->service;
+    if (!req.remote.empty()) p["remote"] = req.remote;
+    return p;
+  };
+  // Each refusal is one audit record (git.denied); a request with no
+  // credential at all, which git sends first of every push and fetch, is
+  // counted per client and minute as the API's are.
+  auto refuse = [&](std::string actor, HttpResponse r, std::string_view why, bool batched) {
+    core::AuditEvent e{std::move(actor), "git.denied", req.path, payload(r.status, why)};
+    if (batched) {
+      impl.AppendAll(impl.audit_batch.Count(e, req.remote, "/git/", now));
+    } else {
+      (void)impl.store.AppendAudit(e, now);
+    }
+    if (impl.options.on_request) {
+      impl.options.on_request(RequestLog{e.actor, req.method, "/git/", req.path, r.status, 0, req.remote});
+    }
+    return std::unexpected(std::move(r));
+  };
+  auto unauthenticated = [&](std::string_view why) {
+    HttpResponse r;
+    r.status = 401;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = StrCat(why, "\n");
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"sluss\"");
+    return r;
+  };
+  // One answer for a repository that does not exist and one the person
+  // may not see, whatever the reason.
+  auto not_found = [&] {
+    HttpResponse r;
+    r.status = 404;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = StrCat("repository ", core::Quote(req.path), " not found\n");
+    return r;
+  };
+  const std::string secret = GitCredential(req.Header("authorization"));
+  if (secret.empty()) {
+    return refuse("-",
+                  unauthenticated("sluss: send your sluss token as the password (any user "
+                                  "name), or run 'sluss auth setup-git' once"),
+                  "no credential", true);
+  }
+  auto token = impl.store.FindToken(core::Sha256Hex(secret));
+  if (!token) {
+    if (token.error().code != core::ErrorCode::kNotFound) return std::unexpected(FromError(token.error()));
+    return refuse("-", unauthenticated("sluss: the token is not valid"), "token not valid", false);
+  }
+  if (token->revoked_at)
+    return refuse(token->user, unauthenticated("sluss: the token was revoked"), "token revoked", false);
+  if (!token->ValidAt(now))
+    return refuse(token->user, unauthenticated("sluss: the token has expired"), "token expired", false);
+  if (!impl.Admit(token->user, now)) {
+    HttpResponse r;
+    r.status = 429;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "sluss: too many requests from this user; slow down and retry\n";
+    r.headers.emplace_back("Retry-After", "1");
+    return refuse(token->user, std::move(r), "rate limited", true);
+  }
+  if (!path || token->role == Role::kHook) return refuse(token->user, not_found(), "not a repository", false);
+  auto projects = impl.store.ProjectsOf(token->user);
+  if (!projects) return std::unexpected(FromError(projects.error()));
+  if (std::find(projects->begin(), projects->end(), project) == projects->end()) {
+    return refuse(token->user, not_found(), "not a member", false);
+  }
+  if (path->push && token->role != Role::kResearcher) {
+    HttpResponse r;
+    r.status = 403;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = StrCat("sluss: role ", core::Name(token->role), " may not push to project ", project,
+                    "; pushing needs the researcher role\n");
+    return refuse(token->user, std::move(r), "role may not push", false);
+  }
+  // The push itself: what it made (a run, or why none) is audited by the
+  // intake; this record says who sent it, from where.
+  if (path->push && req.method == "POST") {
+    json p = {{"project", project}};
+    if (!req.remote.empty()) p["remote"] = req.remote;
+    if (auto r = impl.store.AppendAudit({token->user, "git.push", StrCat("project/", project), p}, now);
+        !r) {
+      return std::unexpected(
+          ErrorResponse(503, "unavailable", "the audit log cannot be written; try again"));
+    }
+  }
+  return GitAccess{*path, token->user};
 }
 
 void Api::Shutdown() {

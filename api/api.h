@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/git_http.h"
 #include "api/http.h"
 #include "core/dataset_service.h"
 #include "core/git_service.h"
@@ -95,6 +96,17 @@ class Api {
   Api& operator=(const Api&) = delete;
 
   HttpResponse Handle(const HttpRequest& request);
+
+  // A request under /git/ (api/git_http.h), from its header alone, before a
+  // byte of its body is read: the project, service and person when the
+  // credential may do it; else the refusal to send. No credential, or one
+  // that is not valid (unknown, revoked, expired): 401 with
+  // `WWW-Authenticate: Basic realm="sluss"`, so that git asks its
+  // credential helper. Not a member of the project (or no such project, or
+  // not a smart-HTTP path): the same 404. A push without the researcher
+  // role: 403. Writes the audit records (git.push for each push let
+  // through, git.denied for each refusal). Blocks (the store).
+  std::expected<GitAccess, HttpResponse> AuthorizeGit(const HttpRequest& head);
 
   // Drops the git requests that wait and waits for the running ones (a
   // fetch ends at git.fetch_timeout at the latest); afterwards requests

@@ -2,8 +2,7 @@
 // role check has already happened (api.cc), the membership check is
 // Context::CanSee.
 
-#include <openssl/rand.h>
-
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <set>
@@ -94,117 +93,10 @@ HttpResponse Move(Context& c, const core::Job& job, core::StatusCode to,
   return Json(200, View(*moved));
 }
 
-json OutcomesJson(const std::vector<core::SyncOutcome>& outcomes) {
-  json out = json::array();
-  for (const auto& o : outcomes) {
-    out.push_back({{"ref", o.ref}, {"commit", o.commit}, {"run_id", o.run.valid() ? json(o.run.value) : json()},
-                   {"created", o.created}, {"skipped", o.skipped}, {"message", o.message}});
-  }
-  return out;
-}
-
-// 202: the git work is queued (GitQueue), to be followed at Location.
-HttpResponse Accepted(const GitRequest& r, const std::string& message, bool text) {
-  HttpResponse resp = Json(202, {{"request", View(r)}, {"message", message}});
-  if (text) {
-    resp.content_type = "text/plain; charset=utf-8";
-    resp.body = message + "\n";
-  }
-  resp.headers.emplace_back("Location", StrCat("/v1/git/requests/", r.id));
-  return resp;
-}
-
-HttpResponse QueueRefused(const core::Error& e) {
-  HttpResponse r = ErrorResponse(503, "unavailable", e.message);
-  r.headers.emplace_back("Retry-After", "60");
-  return r;
-}
-
 }  // namespace
 
 // A hosted repository is read where it is, at once; a remote is fetched
 // first, on the git queue, and the caller gets 202 at once.
-HttpResponse GitHook(Context& c) {
-  const std::string& project = c.params.at("p");
-  if (!c.CanSee(project)) return NotFound(StrCat("project ", core::Quote(project)));
-  if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
-  // Forges send other events too (GitHub's first is a ping): only pushes sync.
-  for (const char* h : {"x-github-event", "x-gitea-event", "x-gitlab-event"}) {
-    const std::string event = c.req.Header(h);
-    if (!event.empty() && event != "push" && event != "Push Hook")
-      return Json(200, {{"project", project}, {"ignored", event}});
-  }
-  const bool text = [&] {
-    auto f = c.req.query.find("format");
-    return f != c.req.query.end() && f->second == "text";
-  }();
-  auto p = c.store.GetProject(project);
-  if (!p) return FromError(p.error());
-  if (!p->repo_url.empty()) {
-    if (!c.git_queue) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
-    GitRequest r;
-    r.project = project;
-    r.kind = "sync";
-    r.submitted_by = c.who.user;
-    r.queued_at = c.now;
-    auto queued = c.git_queue->Submit(r, [git = c.git, project]() -> core::Result<json> {
-      auto outcomes = git->Sync(project);
-      if (!outcomes) return std::unexpected(outcomes.error());
-      return json{{"outcomes", OutcomesJson(*outcomes)}};
-    });
-    if (!queued) return QueueRefused(queued.error());
-    return Accepted(*queued,
-                    StrCat("request ", queued->id, ": ", p->repo_url,
-                           " is fetched in the background; each new tip of a tracked branch "
-                           "becomes a run (GET /v1/git/requests/", queued->id, ")"),
-                    text);
-  }
-  auto outcomes = c.git->Sync(project);
-  if (!outcomes) return FromError(outcomes.error());
-  std::string message;
-  for (const auto& o : *outcomes) message += o.message + "\n";
-  if (text) {
-    HttpResponse r;
-    r.content_type = "text/plain; charset=utf-8";
-    r.body = message.empty() ? "no tracked branch was pushed\n" : message;
-    return r;
-  }
-  return Json(200, {{"project", project}, {"outcomes", OutcomesJson(*outcomes)}});
-}
-
-HttpResponse GetGitRequest(Context& c) {
-  auto id = ParseId(c.params.at("id"));
-  if (!id) return NotFound(StrCat("git request ", core::Quote(c.params.at("id"))));
-  auto r = c.git_queue ? c.git_queue->Get(*id) : core::Result<GitRequest>(core::NotFound("git request"));
-  if (!r || !c.CanSee(r->project)) return NotFound(StrCat("git request ", *id));
-  return Json(200, View(*r));
-}
-
-// A new webhook secret for the project (replacing any before), shown once:
-// the forge's webhook is set to POST to the hook URL with it.
-HttpResponse CreateWebhook(Context& c) {
-  auto project = VisibleProject(c);
-  if (!project) return project.error();
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return ErrorResponse(500, "internal", "no randomness");
-  const std::string secret = core::ToHex(raw, sizeof raw);
-  if (auto r = c.store.PutSetting(StrCat("webhook/", project->name),
-                                  json{{"secret", secret},
-                                       {"created_by", c.who.user},
-                                       {"created_at", core::FormatRfc3339(c.now)}}
-                                      .dump(),
-                                  c.now);
-      !r)
-    return FromError(r.error());
-  return Json(201, {{"project", project->name},
-                    {"path", StrCat("/v1/hooks/git/", project->name)},
-                    {"secret", secret},
-                    {"content_type", "application/json"},
-                    {"events", {"push"}},
-                    {"note", "the secret is shown once; GitHub and Gitea sign with it "
-                             "(X-Hub-Signature-256), GitLab sends it (X-Gitlab-Token)"}});
-}
-
 HttpResponse Whoami(Context& c) {
   if (c.who.projects.empty() && !(c.who.role == core::Role::kResearcher ||
                                   c.who.role == core::Role::kChecker)) {
@@ -226,6 +118,27 @@ HttpResponse ListProjects(Context& c) {
     if (c.CanSee(p.name)) out.push_back(View(p));
   }
   return Json(200, {{"projects", out}});
+}
+
+// A list of branch names, each one git would take ("main", "release/1").
+std::expected<std::vector<std::string>, HttpResponse> BranchesField(const json& b) {
+  auto bad = [] { return std::unexpected(FieldError("branches", "expected a list of branch names")); };
+  if (!b.is_array()) return bad();
+  std::vector<std::string> out;
+  for (const auto& x : b) {
+    if (!x.is_string()) return bad();
+    const std::string name = x.get<std::string>();
+    if (name.empty() || name.size() > 255 || name.starts_with('-') || name.starts_with('/') ||
+        name.ends_with('/') || name.ends_with(".lock") || name.find("..") != std::string::npos ||
+        name.find_first_of(" ~^:?*[\\,") != std::string::npos ||
+        std::any_of(name.begin(), name.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+      return std::unexpected(FieldError(
+          "branches", StrCat(core::Quote(name), " is not a branch name git would take")));
+    }
+    out.push_back(name);
+  }
+  return out;
 }
 
 HttpResponse CreateProject(Context& c) {
@@ -257,14 +170,9 @@ HttpResponse CreateProject(Context& c) {
     }
   }
   if (body->contains("branches")) {
-    const json& b = body->at("branches");
-    if (!b.is_array()) return FieldError("branches", "expected a list of branch names");
-    for (const auto& x : b) {
-      if (!x.is_string() || x.get<std::string>().empty()) {
-        return FieldError("branches", "expected a list of branch names");
-      }
-      p.branches.push_back(x.get<std::string>());
-    }
+    auto b = BranchesField(body->at("branches"));
+    if (!b) return b.error();
+    p.branches = std::move(*b);
   }
   if (body->contains("quota")) {
     auto q = core::QuotaFromJson(body->at("quota"));
@@ -294,11 +202,18 @@ HttpResponse CreateProject(Context& c) {
     if (!url) return FromError(url.error());
     push_url = *url;
   }
+  // Where the repository is on slussd's host (for the site's admins, who
+  // may push over the file path as git.local_pusher).
+  const std::string repo_path = hosted && c.git ? c.git->RepoPathOf(p.name) : std::string();
   auto stored = c.store.GetProject(p.name);
   if (!stored) return FromError(stored.error());
   json view = View(*stored);
   view["hosted"] = hosted;
-  if (hosted) view["push_url"] = push_url;
+  if (hosted) {
+    view["push_url"] = push_url;
+    view["clone_url"] = push_url;
+    view["repo_path"] = repo_path;
+  }
   HttpResponse resp = Json(201, view);
   resp.headers.emplace_back("Location", StrCat("/v1/projects/", p.name));
   return resp;
@@ -316,6 +231,30 @@ HttpResponse GetProject(Context& c) {
   auto paused = c.store.GetSetting(StrCat("project/", p->name));
   json pj = paused ? json::parse(*paused, nullptr, false) : json();
   out["paused"] = pj.is_object() && pj.value("paused", false) ? pj : json();
+  // A hosted project's HTTPS URL for git clone and push.
+  if (c.git) {
+    if (auto url = c.git->CloneUrl(p->name); !url.empty()) out["clone_url"] = url;
+  }
+  return Json(200, out);
+}
+
+// PATCH /v1/projects/{p}: {"branches": [...]}, the branches whose pushes
+// make runs ([]: the default branch).
+HttpResponse PatchProject(Context& c) {
+  auto p = VisibleProject(c);
+  if (!p) return p.error();
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  if (auto r = OnlyKeys(*body, {"branches"}); !r) return FromError(r.error());
+  if (!body->contains("branches")) return FieldError("branches", "required");
+  auto branches = BranchesField(body->at("branches"));
+  if (!branches) return branches.error();
+  auto updated = c.store.UpdateBranches(p->name, *branches);
+  if (!updated) return FromError(updated.error());
+  json out = View(*updated);
+  if (c.git) {
+    if (auto url = c.git->CloneUrl(p->name); !url.empty()) out["clone_url"] = url;
+  }
   return Json(200, out);
 }
 
@@ -397,80 +336,6 @@ HttpResponse ListRuns(Context& c) {
                   ? json(std::to_string(runs->back().id.value))
                   : json();
   return Json(200, {{"runs", out}, {"next_cursor", next}});
-}
-
-HttpResponse StartRun(Context& c) {
-  auto body = c.Body();
-  if (!body) return FromError(body.error());
-  if (auto r = OnlyKeys(*body, {"project", "ref", "commit", "actions", "force"}); !r) {
-    return FromError(r.error());
-  }
-  auto project = StringField(*body, "project");
-  if (!project) return FromError(project.error());
-  if (!*project) return FieldError("project", "required");
-  if (!c.CanSee(**project)) return NotFound(StrCat("project ", core::Quote(**project)));
-  auto ref = StringField(*body, "ref");
-  if (!ref) return FromError(ref.error());
-  auto commit = StringField(*body, "commit");
-  if (!commit) return FromError(commit.error());
-  if (*ref && *commit) return FieldError("commit", "give ref or commit, not both");
-  core::RunRequest req;
-  req.project = **project;
-  req.ref = commit->value_or(ref->value_or(""));
-  if (*commit && (req.ref.size() != 40 ||
-                  req.ref.find_first_not_of("0123456789abcdef") != std::string::npos)) {
-    return FieldError("commit", "expected a full commit id (40 lower-case hex digits)");
-  }
-  if (body->contains("actions")) {
-    const json& a = body->at("actions");
-    if (!a.is_array()) return FieldError("actions", "expected a list of action names");
-    for (const auto& x : a) {
-      if (!x.is_string()) return FieldError("actions", "expected a list of action names");
-      req.actions.push_back(x.get<std::string>());
-    }
-  }
-  if (body->contains("force")) {
-    if (!body->at("force").is_boolean()) return FieldError("force", "expected true or false");
-    req.force = body->at("force").get<bool>();
-  }
-  req.submitted_by = c.who.user;
-  if (!c.git) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
-  auto project_row = c.store.GetProject(req.project);
-  if (!project_row) return FromError(project_row.error());
-  if (!project_row->repo_url.empty()) {
-    // A remote is fetched first: on the git queue, not on this worker.
-    if (!c.git_queue) return ErrorResponse(503, "unavailable", "this slussd does not sync repositories");
-    GitRequest r;
-    r.project = req.project;
-    r.kind = "run";
-    r.submitted_by = c.who.user;
-    r.queued_at = c.now;
-    auto queued = c.git_queue->Submit(r, [git = c.git, req]() -> core::Result<json> {
-      auto outcome = git->StartRun(req);
-      if (!outcome) return std::unexpected(outcome.error());
-      return json{{"run_id", outcome->run.value}, {"commit", outcome->commit},
-                  {"message", outcome->message}};
-    });
-    if (!queued) return QueueRefused(queued.error());
-    return Accepted(*queued,
-                    StrCat("request ", queued->id, ": ", project_row->repo_url,
-                           " is fetched in the background, then the run is made "
-                           "(GET /v1/git/requests/", queued->id, " says its id)"),
-                    false);
-  }
-  auto outcome = c.git->StartRun(req);
-  if (!outcome) return FromError(outcome.error());
-  auto run = c.store.GetRun(outcome->run);
-  if (!run) return FromError(run.error());
-  auto jobs = c.store.ListJobs(run->id);
-  if (!jobs) return FromError(jobs.error());
-  json out = View(*run);
-  out["jobs"] = json::array();
-  for (const auto& j : *jobs) out["jobs"].push_back(View(j));
-  out["message"] = outcome->message;
-  HttpResponse resp = Json(201, out);
-  resp.headers.emplace_back("Location", StrCat("/v1/runs/", run->id.value));
-  return resp;
 }
 
 HttpResponse GetRun(Context& c) {

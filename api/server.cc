@@ -1,6 +1,9 @@
 #include "api/server.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -42,6 +45,8 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> io_threads;
   std::optional<asio::thread_pool> workers;
+  std::optional<asio::thread_pool> git_pool;  // starts git http-backend
+  std::atomic<std::size_t> git_backends{0};
   std::atomic<std::size_t> queued{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
@@ -96,6 +101,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     ++server_->connections;
   }
   ~Session() {
+    DropSpool();
     Release();
     --server_->connections;
   }
@@ -154,6 +160,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnError(ec);
+    {
+      const auto target = parser_->get().target();
+      if (!server_->options.git.repos_dir.empty() &&
+          IsGitPath(std::string_view(target.data(), target.size())))
+        return OnGitHeader();
+    }
     // The body's room, reserved before a byte of it is read.
     const auto length = parser_->content_length();
     const std::size_t want =
@@ -174,6 +186,157 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // The request's deadline, set at its first byte, goes on for the body.
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
+  }
+
+  // The request's line and headers as an HttpRequest (no body); false
+  // when the target is malformed. Sets keep_alive_ and version_.
+  template <class Req>
+  bool MakeRequest(const Req& req, HttpRequest* r) {
+    keep_alive_ = req.keep_alive() && !server_->stopping.load();
+    version_ = req.version();
+    r->method = std::string(req.method_string());
+    if (!ParseTarget(std::string_view(req.target().data(), req.target().size()), &r->path,
+                     &r->query)) {
+      return false;
+    }
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      r->headers[name] = std::string(field.value());
+    }
+    beast::error_code rec;
+    auto ep = Lowest().socket().remote_endpoint(rec);
+    r->remote = rec ? "?" : ep.address().to_string();
+    return true;
+  }
+
+  // git's smart HTTP (api/git_http.h). The header alone is authorized on a
+  // worker; only then is the body read, into a spool file (the push's
+  // limit is its body limit), and git http-backend started on the git
+  // pool with that file as its stdin; its output is streamed back.
+  void OnGitHeader() {
+    HttpRequest head;
+    if (!MakeRequest(parser_->get(), &head)) {
+      return WriteError(400, "bad_request", "the request target is malformed");
+    }
+    ++server_->in_flight;
+    asio::post(*server_->workers, [self = this->shared_from_this(), head = std::move(head)]() mutable {
+      auto access = self->server_->api.AuthorizeGit(head);
+      asio::post(self->stream_.get_executor(), [self, head = std::move(head),
+                                                access = std::move(access)]() mutable {
+        self->OnGitAuthorized(std::move(head), std::move(access));
+        --self->server_->in_flight;
+      });
+    });
+  }
+
+  void OnGitAuthorized(HttpRequest head, std::expected<GitAccess, HttpResponse> access) {
+    // The body of a refused request is never read: the connection ends
+    // with the answer.
+    if (!access) {
+      keep_alive_ = false;
+      return Write(std::move(access.error()));
+    }
+    const GitHttpOptions& git = server_->options.git;
+    if (server_->git_backends.fetch_add(1) >= git.max_backends) {
+      --server_->git_backends;
+      keep_alive_ = false;
+      HttpResponse busy;
+      busy.status = 503;
+      busy.content_type = "text/plain; charset=utf-8";
+      busy.body = "sluss: the server runs too many git requests; retry in a moment\n";
+      busy.headers.emplace_back("Retry-After", "5");
+      return Write(std::move(busy));
+    }
+    // Released when the response has been sent, or the connection ends.
+    auto slot = std::shared_ptr<void>(nullptr, [s = server_](void*) { --s->git_backends; });
+    std::string path = (git.spool_dir.empty() ? std::string("/tmp") : git.spool_dir) + "/git-body-XXXXXX";
+    const int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0) return WriteError(500, "internal", "cannot spool the request body");
+    ::close(fd);
+    spool_ = path;
+    git_parser_.emplace(std::move(*parser_));
+    git_parser_->body_limit(access->path.push ? git.max_push_bytes + (1 << 20)
+                                              : git.max_fetch_request_bytes);
+    beast::error_code ec;
+    git_parser_->get().body().open(spool_.c_str(), beast::file_mode::write, ec);
+    if (ec) return WriteError(500, "internal", "cannot spool the request body");
+    auto done = [self = this->shared_from_this(), head = std::move(head), access = std::move(*access),
+                 slot](beast::error_code read_ec, std::size_t) mutable {
+      self->OnGitBody(read_ec, std::move(head), std::move(access), std::move(slot));
+    };
+    Lowest().expires_after(git.timeout);
+    if (git_parser_->is_done()) {
+      return asio::post(stream_.get_executor(), [done = std::move(done)]() mutable {
+        done(beast::error_code(), 0);
+      });
+    }
+    http::async_read(stream_, buffer_, *git_parser_, std::move(done));
+  }
+
+  void OnGitBody(beast::error_code ec, HttpRequest head, GitAccess access,
+                 std::shared_ptr<void> slot) {
+    const GitHttpOptions& git = server_->options.git;
+    if (ec == http::error::body_limit) {
+      DropSpool();
+      keep_alive_ = false;
+      HttpResponse r;
+      r.status = 413;
+      r.content_type = "text/plain; charset=utf-8";
+      // The client is still sending: read and drop the rest (a while, a
+      // bounded amount) after the answer, so that it reads the 413 rather
+      // than a reset connection.
+      drain_after_write_ = true;
+      r.body = access.path.push
+                   ? core::StrCat("sluss: this push is larger than ", git.max_push_bytes,
+                                  " bytes, the most one push may carry here (git.max_push, "
+                                  "set by the site's admin); push fewer commits at a time, or "
+                                  "leave large files out of the repository\n")
+                   : core::StrCat("sluss: the fetch request is larger than ",
+                                  git.max_fetch_request_bytes, " bytes\n");
+      return Write(std::move(r));
+    }
+    if (ec) {
+      DropSpool();
+      return OnError(ec);
+    }
+    git_parser_->get().body().close();
+    git_parser_.reset();
+    const int fd = ::open(spool_.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    const bool ok = fd >= 0 && ::fstat(fd, &st) == 0;
+    DropSpool();  // the backend reads it through `fd`
+    if (!ok) {
+      if (fd >= 0) ::close(fd);
+      return WriteError(500, "internal", "cannot read the spooled request body");
+    }
+    ++server_->in_flight;
+    asio::post(*server_->git_pool, [self = this->shared_from_this(), head = std::move(head),
+                                    access = std::move(access), slot = std::move(slot), fd,
+                                    size = static_cast<std::uint64_t>(st.st_size)]() mutable {
+      auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size);
+      HttpResponse r;
+      if (resp) {
+        r = std::move(*resp);
+        r.next = [slot = std::move(slot), next = std::move(r.next)] { return next(); };
+      } else {
+        if (self->server_->options.on_warning) self->server_->options.on_warning(resp.error().message);
+        r.status = 500;
+        r.content_type = "text/plain; charset=utf-8";
+        r.body = "sluss: the git service failed; the operators have the details in the log\n";
+      }
+      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+        if (!r.next) self->keep_alive_ = false;
+        self->Write(std::move(r));
+        --self->server_->in_flight;
+      });
+    });
+  }
+
+  void DropSpool() {
+    if (spool_.empty()) return;
+    ::unlink(spool_.c_str());
+    spool_.clear();
   }
 
   void OnError(beast::error_code ec) {
@@ -198,23 +361,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void OnRead(beast::error_code ec, std::size_t) {
     if (ec) return OnError(ec);
     auto& req = parser_->get();
-    keep_alive_ = req.keep_alive() && !server_->stopping.load();
-    version_ = req.version();
     HttpRequest r;
-    r.method = std::string(req.method_string());
-    if (!ParseTarget(std::string_view(req.target().data(), req.target().size()), &r.path,
-                     &r.query)) {
+    if (!MakeRequest(req, &r)) {
       return WriteError(400, "bad_request", "the request target is malformed");
     }
-    for (const auto& field : req) {
-      std::string name(field.name_string());
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      r.headers[name] = std::string(field.value());
-    }
     r.body = std::move(req.body());
-    beast::error_code rec;
-    auto ep = Lowest().socket().remote_endpoint(rec);
-    r.remote = rec ? "?" : ep.address().to_string();
     if (server_->queued.load() >= server_->options.max_queued) {
       return WriteError(503, "unavailable", "the server is busy; retry in a moment");
     }
@@ -256,11 +407,26 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Lowest().expires_after(server_->options.read_timeout);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (!ec && self->drain_after_write_) return self->Drain(0);
                         if (ec || !self->keep_alive_ || self->server_->stopping.load()) {
                           return self->Close();
                         }
                         self->Read(false);
                       });
+  }
+
+  // Reads and drops what the client still sends, up to 64 MiB or the read
+  // timeout, then closes.
+  void Drain(std::size_t dropped) {
+    if (dropped > (std::size_t{64} << 20) || server_->stopping.load()) return Close();
+    if (dropped == 0) Lowest().expires_after(server_->options.read_timeout);
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = this->shared_from_this(), dropped](beast::error_code ec,
+                                                                       std::size_t n) {
+                              if (ec) return self->Close();
+                              self->Drain(dropped + n);
+                            });
   }
 
   // A streamed response (HttpResponse::next): the header, the body so far,
@@ -399,8 +565,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool client_gone_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::file_body>> git_parser_;
+  std::string spool_;  // a git request's body while it is read
   HttpServer::Impl* server_;
   bool keep_alive_ = false;
+  bool drain_after_write_ = false;  // a git request over its body limit
   unsigned version_ = 11;
   std::size_t reserved_ = 0;  // body bytes held in server_->body_bytes
 };
@@ -479,6 +648,7 @@ core::Result<void> HttpServer::Start() {
     impl_->options.max_connections = std::min(impl_->options.max_connections, room);
   }
   impl_->workers.emplace(static_cast<std::size_t>(std::max(1, impl_->options.workers)));
+  impl_->git_pool.emplace(static_cast<std::size_t>(std::max(1, impl_->options.git_threads)));
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
     impl_->io_threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
@@ -508,6 +678,7 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
   impl_->workers->join();
+  impl_->git_pool->join();
   // The Api's own git work, which outlives requests: it ends here, while
   // what it uses is still there.
   impl_->api.Shutdown();

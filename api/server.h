@@ -14,6 +14,7 @@
 #include <string>
 
 #include "api/api.h"
+#include "api/git_http.h"
 #include "core/error.h"
 
 namespace sluss::api {
@@ -47,6 +48,14 @@ struct ServerOptions {
   // and key.
   std::string tls_cert;
   std::string tls_key;
+  // Hosted repositories over git's smart HTTP at /git/ (api/git_http.h);
+  // git.repos_dir empty: not served. Each request is authorized from its
+  // header (Api::AuthorizeGit) on a worker; its body is then spooled to a
+  // file, never held in memory, and `git http-backend` is started on
+  // threads of its own (git_threads), at most git.max_backends at once, so
+  // a push never holds a worker or stalls the API.
+  GitHttpOptions git;
+  int git_threads = 2;
 };
 
 class HttpServer {

@@ -25,4 +25,10 @@ core::Result<std::pair<core::Token, std::string>> IssueToken(
   return std::pair{*stored, secret};
 }
 
+core::Result<std::string> RandomSecret() {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return core::Internal("no randomness for a key");
+  return core::ToHex(raw, sizeof raw);
+}
+
 }  // namespace sluss::auth

@@ -27,4 +27,7 @@ core::Result<std::pair<core::Token, std::string>> IssueToken(
     core::Store& store, core::TimePoint now, std::string_view user, core::Role role,
     std::string_view name, std::optional<std::chrono::seconds> ttl);
 
+// 256 random bits as 64 hex digits (a key that is not a token).
+core::Result<std::string> RandomSecret();
+
 }  // namespace sluss::auth

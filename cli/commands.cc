@@ -250,9 +250,29 @@ class Runner : public Session {
       if (MaybeJson(*p)) return kExitOk;
       out_ << "project " << Str((*p)["name"]) << " created\n";
       if (a_.hosted) {
-        out_ << "push to it:\n  git remote add sluss " << Str((*p)["push_url"])
-             << "\n  git push sluss main\n";
+        out_ << "clone it, or push to it (members with the researcher role; 'sluss auth "
+                "setup-git' once makes git use your token):\n  git remote add sluss "
+             << Str((*p)["push_url"]) << "\n  git push sluss main\n";
       }
+      return kExitOk;
+    }
+    if (verb == "set" && a_.positional.size() == 2 && a_.flags.contains("--branches")) {
+      json branches = json::array();
+      std::string list = Flag(a_, "--branches");
+      for (std::size_t i = 0; i <= list.size();) {
+        std::size_t comma = list.find(',', i);
+        if (comma == std::string::npos) comma = list.size();
+        if (comma > i) branches.push_back(list.substr(i, comma - i));
+        i = comma + 1;
+      }
+      json body = {{"branches", branches}};
+      auto p = Call("PATCH", "/v1/projects/" + a_.positional[1], &body);
+      if (!p) return exit_;
+      if (MaybeJson(*p)) return kExitOk;
+      out_ << "project " << Str((*p)["name"]) << " tracks "
+           << ((*p)["branches"].empty() ? std::string("its default branch")
+                                        : (*p)["branches"].dump())
+           << ": a push to one makes a run\n";
       return kExitOk;
     }
     if (verb == "show" && a_.positional.size() == 2) {
@@ -267,7 +287,12 @@ class Runner : public Session {
       }
       out_ << "project:     " << Str((*p)["name"]) << "\n"
            << "description: " << Str((*p)["description"]) << "\n"
-           << "repository:  " << Str((*p)["repo_url"]) << "\n"
+           << "repository:  " << Str((*p)["repo_url"]) << "\n";
+      if (!Str((*p)["clone_url"]).empty())
+        out_ << "clone URL:   " << Str((*p)["clone_url"]) << "   (git clone / git push)\n";
+      out_ << "branches:    "
+           << ((*p)["branches"].empty() ? std::string("the default branch")
+                                        : (*p)["branches"].dump()) << "\n"
            << "created:     " << Ago((*p)["created_at"]) << "\n";
       if ((*p)["paused"].is_object()) {
         const json& s = (*p)["paused"];
@@ -290,7 +315,8 @@ class Runner : public Session {
     }
     return Usage(
         "project create NAME [--hosted] [--description D] [--repo URL] | project show NAME | "
-        "project pause NAME [--reason R] | project resume NAME");
+        "project set NAME --branches main,dev | project pause NAME [--reason R] | "
+        "project resume NAME");
   }
 
   int Projects() {
@@ -630,7 +656,7 @@ const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job
                                             "member", "quota",   "usage",   "nodes", "images",
                                             "token",  "whoami",  "drain",   "resume", "queue", "logs",
                                             "image", "dataset", "datasets", "permit", "permits",
-                                            "provenance", "audit"};
+                                            "provenance", "audit", "auth"};
 
 }  // namespace
 
@@ -648,6 +674,7 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
     return kExitError;
   }
   settings->json = args->json;
+  if (command == "auth") return RunAuthCommand(*args, *settings, out, err);
   Runner r(Client(*settings), *args, out, err);
   if (command == "status") return r.Status();
   if (command == "runs") return r.Runs();

@@ -20,6 +20,9 @@ struct SyncOutcome {
   bool created = false; // false: this commit already had its run
   bool skipped = false; // "[skip sluss]" in the message: no run
   std::string message;  // for the pusher: "run 12: 3 jobs, pending"
+  // false: a branch the project does not track; no run, and `message`
+  // says how an admin tracks it.
+  bool tracked = true;
 };
 
 // A run asked for through the API rather than by a push.
@@ -35,8 +38,14 @@ class GitService {
  public:
   virtual ~GitService() = default;
   // Makes a bare repository for `project` that slussd hosts, with a
-  // post-receive hook that notifies slussd. Returns the push URL (a path).
+  // post-receive hook that notifies slussd. Returns the push URL (CloneUrl).
   virtual Result<std::string> CreateHosted(std::string_view project) = 0;
+  // The HTTPS URL that clones and pushes a hosted project
+  // ("https://sluss.example.org/git/p1.git"); empty when `project` has no
+  // hosted repository.
+  virtual std::string CloneUrl(std::string_view /*project*/) const { return ""; }
+  // The hosted repository's directory on slussd's host (empty: none).
+  virtual std::string RepoPathOf(std::string_view /*project*/) const { return ""; }
   // Looks at the tracked branches of `project` now and creates a run for
   // each new tip. Safe to call many times: a tip already seen creates
   // nothing. Blocks (reads the repository).

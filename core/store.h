@@ -132,6 +132,10 @@ class Store {
   // kNotFound for an unknown project.
   virtual Result<Project> UpdateQuota(std::string_view project,
                                       const Quota& quota) = 0;
+  // The branches whose pushes make runs (empty: the default branch).
+  // kNotFound for an unknown project.
+  virtual Result<Project> UpdateBranches(std::string_view project,
+                                         const std::vector<std::string>& branches) = 0;
 
   // Users are names ("alice@example.org"); created on first use.
   virtual Result<void> EnsureUser(std::string_view user, TimePoint now) = 0;

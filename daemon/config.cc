@@ -27,7 +27,8 @@ constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
                                            "checkpoint_interval", "retention"};
 constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
                                          "sluss_fetch", "allowed_signers", "gpg_keyring",
-                                         "require_signed", "max_workspace"};
+                                         "require_signed", "max_workspace", "max_push",
+                                         "local_pusher", "public_url"};
 constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
                                                 "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
@@ -225,6 +226,38 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
         c.Report(n->second->pos, "git.max_workspace", "must be at least 1M");
       } else {
         cfg.git_max_workspace_bytes = *v;
+      }
+    }
+    if (auto n = gf.find("max_push"); n != gf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "git.max_push", "expected a size such as 100M");
+      } else if (auto v = core::ParseBytes(n->second->value); !v) {
+        c.Report(n->second->pos, "git.max_push", v.error().message);
+      } else if (*v < (1 << 20)) {
+        c.Report(n->second->pos, "git.max_push", "must be at least 1M");
+      } else {
+        cfg.git_max_push_bytes = *v;
+      }
+    }
+    if (auto n = gf.find("local_pusher"); n != gf.end()) {
+      if (auto s = c.String(*n->second, "git.local_pusher")) {
+        if (s->empty() || s->find_first_of(" \t\r\n'\"\\") != std::string::npos) {
+          c.Report(n->second->pos, "git.local_pusher",
+                   "expected a person's user name, such as admin@example.org");
+        } else {
+          cfg.git_local_pusher = *s;
+        }
+      }
+    }
+    if (auto n = gf.find("public_url"); n != gf.end()) {
+      if (auto s = c.String(*n->second, "git.public_url")) {
+        if (!(s->starts_with("https://") || s->starts_with("http://")) ||
+            s->find_first_of(" \t\r\n'\"\\?#") != std::string::npos) {
+          c.Report(n->second->pos, "git.public_url",
+                   "expected the URL people reach slussd at, such as https://sluss.example.org");
+        } else {
+          cfg.git_public_url = *s;
+        }
       }
     }
     if (auto n = gf.find("sluss_fetch"); n != gf.end())

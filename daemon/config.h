@@ -81,6 +81,15 @@ struct Config {
   std::string git_allowed_signers;       // OpenSSH allowed_signers: SSH-signed commits
   std::string git_gpg_keyring;           // OpenPGP keyring: GPG-signed commits
   bool git_require_signed = false;       // runs only from commits signed by their author
+  // The most one push over HTTPS may carry (its request body; the pack
+  // within it is held to the same by receive-pack).
+  std::int64_t git_max_push_bytes = std::int64_t{100} << 20;
+  // Who a push over the file path (on this host, no token) is credited
+  // to; empty: such pushes are refused.
+  std::string git_local_pusher;
+  // Where people reach slussd (a reverse proxy's URL); empty: the listen
+  // address. Clone URLs are this + "/git/<project>.git".
+  std::string git_public_url;
 
   std::string DatabasePath() const { return state_dir + "/sluss.db"; }
 };

@@ -257,6 +257,19 @@ int Run(const Config& cfg) {
   git_options.allowed_signers = cfg.git_allowed_signers;
   git_options.gpg_keyring = cfg.git_gpg_keyring;
   git_options.require_signed = cfg.git_require_signed;
+  git_options.local_pusher = cfg.git_local_pusher;
+  git_options.public_url = cfg.git_public_url;
+  git_options.max_push_bytes = static_cast<std::uint64_t>(cfg.git_max_push_bytes);
+  {
+    // The pre-receive hook believes the pusher slussd names only with this
+    // key (a new one at each start; root's alone on disk).
+    auto key = auth::RandomSecret();
+    if (!key) {
+      Log(LogLevel::kError, key.error().message);
+      return 1;
+    }
+    git_options.push_key = *key;
+  }
   GitIntake git(**store, clock, git_options);
   api_options.git = &git;
 
@@ -357,6 +370,20 @@ int Run(const Config& cfg) {
   server_options.tls_cert = cfg.tls_cert;
   server_options.tls_key = cfg.tls_key;
   server_options.on_warning = [](const std::string& m) { Log(LogLevel::kWarn, m); };
+  // Hosted repositories over git's smart HTTP, on this listener (and its TLS).
+  server_options.git.repos_dir = git_options.repos_dir;
+  server_options.git.spool_dir = state + "/tmp";
+  server_options.git.max_push_bytes = static_cast<std::uint64_t>(cfg.git_max_push_bytes);
+  server_options.git.push_key = git_options.push_key;
+  {
+    std::error_code spool_ec;
+    std::filesystem::create_directories(server_options.git.spool_dir, spool_ec);
+    ::chmod(server_options.git.spool_dir.c_str(), 0700);
+    // Bodies left by a slussd that was killed while it read them.
+    for (const auto& e : std::filesystem::directory_iterator(server_options.git.spool_dir, spool_ec))
+      if (e.path().filename().string().starts_with("git-body-"))
+        std::filesystem::remove(e.path(), spool_ec);
+  }
   api::HttpServer server(api_handler, server_options);
   if (auto r = server.Start(); !r) {
     Log(LogLevel::kError, r.error().message);

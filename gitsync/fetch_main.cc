@@ -11,10 +11,13 @@
 // has an entry whose name could leave a workspace (gitsync::BadTreeEntryName).
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "gitsync/gitsync.h"
 
@@ -32,12 +35,52 @@ extern "C" const char* __lsan_default_options() { return "print_suppressions=0";
 
 namespace {
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// Who pushes: the person slussd authenticated (SLUSS_PUSHER, believed
+// only with slussd's key for this start, which the file beside hook.env
+// holds for slussd's user alone), else the site's local identity for
+// pushes over the file path (git.local_pusher), else no one: refused.
+bool Pusher(std::string* pusher, std::string* via) {
+  const std::string key = Env("SLUSS_PUSH_KEY");
+  const std::string key_file = Env("SLUSS_PUSH_KEY_FILE");
+  if (!key.empty() && !key_file.empty() && !Env("SLUSS_PUSHER").empty()) {
+    std::ifstream in(key_file);
+    std::string expected;
+    std::getline(in, expected);
+    if (!expected.empty() && expected == key) {
+      *pusher = Env("SLUSS_PUSHER");
+      *via = "https";
+      return true;
+    }
+  }
+  if (!Env("SLUSS_LOCAL_PUSHER").empty()) {
+    *pusher = Env("SLUSS_LOCAL_PUSHER");
+    *via = "local";
+    return true;
+  }
+  return false;
+}
+
 int CheckPush() {
   auto repo = sluss::gitsync::Repo::OpenFromHookEnvironment();
   if (!repo) {
     std::fprintf(stderr, "sluss: %s\n", repo.error().message.c_str());
     return 1;
   }
+  std::string pusher, via;
+  if (!Pusher(&pusher, &via)) {
+    std::fprintf(stderr,
+                 "sluss: push refused: pushes over the file path are not credited to anyone "
+                 "here. Push over HTTPS with your sluss token (the clone URL is in 'sluss "
+                 "project show PROJECT'), or an admin sets git.local_pusher in slussd's "
+                 "config\n");
+    return 1;
+  }
+  std::vector<sluss::gitsync::PushRecord> records;
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
@@ -45,6 +88,17 @@ int CheckPush() {
     if (!(in >> old_sha >> new_sha >> ref)) continue;
     if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r) {
       std::fprintf(stderr, "sluss: push to %s refused: %s\n", ref.c_str(), r.error().message.c_str());
+      return 1;
+    }
+    if (new_sha.find_first_not_of('0') != std::string::npos)
+      records.push_back({ref, new_sha, pusher, via});
+  }
+  // Before git updates the refs: the intake never sees a tip without its
+  // pusher.
+  const std::string git_dir = Env("GIT_DIR").empty() ? "." : Env("GIT_DIR");
+  for (const auto& r : records) {
+    if (auto w = sluss::gitsync::WritePushRecord(git_dir, r); !w) {
+      std::fprintf(stderr, "sluss: push refused: %s\n", w.error().message.c_str());
       return 1;
     }
   }

@@ -187,4 +187,22 @@ std::string CacheKey(const nlohmann::json& action_spec, std::string_view image_d
                      std::vector<std::string> dataset_digests, std::string_view code_digest,
                      std::vector<std::string> needs_keys);
 
+// Who pushed a ref of a hosted repository to a commit: written by the
+// pre-receive hook (`sluss-fetch --check-push`) before git updates the ref,
+// read by the intake when it makes the tip's run, so that the run is
+// credited to the pusher (never to the commit's author, which is whatever
+// the pusher typed). One file per ref and commit under
+// <git_dir>/sluss-pushes/, named by the SHA-256 of both.
+struct PushRecord {
+  std::string ref;
+  std::string commit;
+  std::string pusher;  // the token's user, or git.local_pusher
+  std::string via;     // "https" or "local"
+};
+core::Result<void> WritePushRecord(const std::string& git_dir, const PushRecord& record);
+// nullopt when the push left no record (made before records, or with no
+// hook).
+std::optional<PushRecord> ReadPushRecord(const std::string& git_dir, std::string_view ref,
+                                         std::string_view commit);
+
 }  // namespace sluss::gitsync

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -38,34 +39,94 @@ std::string ShellQuote(std::string_view s) {
 }
 
 // The pre-receive hook: sluss-fetch checks every pushed commit's tree
-// before git accepts it. hook.env (rewritten at each start) names the
-// program; the path known when the repository was made is the fallback.
-// A hook that cannot run refuses the push, which is the safe way to fail.
+// before git accepts it, and records who pushed each ref (the run is
+// theirs). hook.env (rewritten at each start) names the program, the local
+// identity for pushes over the file path and the file with slussd's key;
+// the path known when the repository was made is the fallback. A hook that
+// cannot run refuses the push, which is the safe way to fail.
 std::string PreReceiveHook(std::string_view env, std::string_view helper) {
   return StrCat(
       "#!/bin/sh\n"
       "# Installed by slussd: refuses a push whose trees hold a name that could\n"
-      "# leave a workspace (\"..\", \"/\", \".git\" in any spelling), naming the path.\n"
+      "# leave a workspace (\"..\", \"/\", \".git\" in any spelling), naming the path,\n"
+      "# and records who pushed (the person slussd authenticated, or git.local_pusher).\n"
       "SLUSS_FETCH=", ShellQuote(helper), "\n",
+      "SLUSS_LOCAL_PUSHER= SLUSS_PUSH_KEY_FILE=\n"
       "if [ -r ", env, " ]; then . ", env, "; fi\n"
+      "export SLUSS_LOCAL_PUSHER SLUSS_PUSH_KEY_FILE\n"
       "exec \"$SLUSS_FETCH\" --check-push\n");
+}
+
+// The post-receive hook: tells slussd which refs the push updated (git's
+// own "OLD NEW REF" lines, as the body) and prints its answer, which the
+// pusher sees as "remote: sluss: ...". Its token is in hooks/sluss-token
+// (a header line for curl's -H @FILE, 0600), never on a command line.
+std::string PostReceiveHook(std::string_view project, std::string_view env,
+                            std::string_view token_file) {
+  return StrCat(
+      "#!/bin/sh\n"
+      "# Installed by slussd for project ", project, ": tells slussd about each push.\n"
+      "# Its token (hooks/sluss-token) may do nothing else. slussd writes where it\n"
+      "# listens to hook.env at each start.\n"
+      "SLUSS_API= SLUSS_CACERT=\n"
+      "if [ -r ", env, " ]; then . ", env, "; fi\n"
+      "if [ -z \"$SLUSS_API\" ]; then\n"
+      "  echo \"sluss: slussd has not started yet; the push will be picked up when it starts\"\n"
+      "  exit 0\n"
+      "fi\n"
+      "out=$(curl -sS -m 60 -X POST ${SLUSS_CACERT:+--cacert \"$SLUSS_CACERT\"} ",
+      "-H @", ShellQuote(token_file), " -H 'Content-Type: text/plain' --data-binary @- \"$SLUSS_API\"",
+      ShellQuote(StrCat("/v1/hooks/git/", project, "?format=text&pushed=1")),
+      " 2>&1) || { echo \"sluss: slussd did not answer ($out); the push will be picked up when "
+      "it next starts\"; exit 0; }\n"
+      "printf '%s\\n' \"$out\" | sed 's/^/sluss: /'\n");
+}
+
+core::Result<void> WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (out) ::chmod(tmp.c_str(), mode);
+    out << text;
+    if (!out) return core::Internal(StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  if (std::filesystem::rename(tmp, path, ec); ec)
+    return core::Internal(StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return {};
+}
+
+// Installs the post-receive hook with its token in hooks/sluss-token. An
+// empty `secret`: the token is the one already there, or the one an older
+// hook held in its script (moved out of it here).
+core::Result<void> InstallPostReceive(const std::string& repo, std::string_view project,
+                                      std::string_view env, std::string secret) {
+  const std::string token_file = repo + "/hooks/sluss-token";
+  const std::string hook = repo + "/hooks/post-receive";
+  if (secret.empty()) {
+    std::ifstream in(token_file);
+    std::string line;
+    if (std::getline(in, line) && line.starts_with("Authorization: Bearer ")) {
+      secret = line.substr(22);
+    } else {
+      std::ifstream old(hook);
+      std::stringstream text;
+      text << old.rdbuf();
+      const std::string s = text.str();
+      const auto at = s.find("Authorization: Bearer slu_");
+      if (at == std::string::npos) return {};  // not a hook slussd made: left alone
+      secret = s.substr(at + 22, 68);
+    }
+  }
+  if (auto r = WriteFile(token_file, StrCat("Authorization: Bearer ", secret, "\n"), 0600); !r)
+    return r;
+  return WriteFile(hook, PostReceiveHook(project, env, token_file), 0700);
 }
 
 core::Result<void> InstallPushChecks(const std::string& repo, std::string_view env,
                                      std::string_view helper) {
   if (auto r = gitsync::Repo::ConfigureReceiveChecks(repo); !r) return r;
-  const std::string hook = repo + "/hooks/pre-receive";
-  const std::string tmp = hook + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << PreReceiveHook(env, helper);
-    if (!out) return core::Internal(StrCat("cannot write ", tmp));
-  }
-  chmod(tmp.c_str(), 0700);
-  std::error_code ec;
-  if (std::filesystem::rename(tmp, hook, ec); ec)
-    return core::Internal(StrCat("cannot rename ", tmp, ": ", ec.message()));
-  return {};
+  return WriteFile(repo + "/hooks/pre-receive", PreReceiveHook(env, helper), 0700);
 }
 
 }  // namespace
@@ -142,55 +203,50 @@ core::Result<std::string> GitIntake::CreateHosted(std::string_view project) {
   auto token = auth::IssueToken(store_, clock_.Now(), StrCat("hook:", project),
                                     core::Role::kHook, "post-receive hook", std::nullopt);
   if (!token) return std::unexpected(token.error());
-  std::string script = StrCat(
-      "#!/bin/sh\n"
-      "# Installed by slussd for project ", project, ": tells slussd about each push.\n"
-      "# The token below may do nothing else. slussd writes where it listens to\n"
-      "# hook.env at each start.\n"
-      "SLUSS_API= SLUSS_CACERT=\n"
-      "if [ -r ", env, " ]; then . ", env, "; fi\n"
-      "if [ -z \"$SLUSS_API\" ]; then\n"
-      "  echo \"sluss: slussd has not started yet; the push will be picked up when it starts\"\n"
-      "  exit 0\n"
-      "fi\n"
-      "out=$(curl -sS -m 60 -X POST ${SLUSS_CACERT:+--cacert \"$SLUSS_CACERT\"} ",
-      "-H ", ShellQuote(StrCat("Authorization: Bearer ", token->second)), " \"$SLUSS_API\"",
-      ShellQuote(StrCat("/v1/hooks/git/", project, "?format=text")),
-      " 2>&1) || { echo \"sluss: slussd did not answer ($out); the push will be picked up when "
-      "it next starts\"; exit 0; }\n"
-      "printf '%s\\n' \"$out\" | sed 's/^/sluss: /'\n");
-  std::string hook = path + "/hooks/post-receive";
-  {
-    std::ofstream out(hook, std::ios::trunc);
-    out << script;
-    if (!out) return core::Internal(StrCat("cannot write ", hook));
-  }
-  chmod(hook.c_str(), 0700);
-  return path;
+  if (auto r = InstallPostReceive(path, project, env, token->second); !r)
+    return std::unexpected(r.error());
+  return CloneUrl(project);
 }
 
-core::Result<void> GitIntake::WriteHookEnv(std::string_view api_url) const {
+std::string GitIntake::CloneUrl(std::string_view project) const {
+  std::error_code ec;
+  if (!std::filesystem::exists(RepoPath(project), ec)) return "";
+  std::string base = options_.public_url;
+  if (base.empty()) {
+    std::lock_guard lock(url_mu_);
+    base = api_url_;
+  }
+  while (base.ends_with('/')) base.pop_back();
+  return StrCat(base, "/git/", project, ".git");
+}
+
+core::Result<void> GitIntake::WriteHookEnv(std::string_view api_url) {
+  {
+    std::lock_guard lock(url_mu_);
+    api_url_ = std::string(api_url);
+  }
   std::error_code ec;
   std::filesystem::create_directories(options_.repos_dir, ec);
+  const std::string key_file = StrCat(options_.repos_dir, "/.push-key");
+  if (auto r = WriteFile(key_file, options_.push_key + "\n", 0600); !r) return r;
   std::string path = StrCat(options_.repos_dir, "/hook.env");
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "# Written by slussd at each start: where the hooks reach it.\n"
-        << "SLUSS_API=" << ShellQuote(api_url) << "\n"
-        << "SLUSS_CACERT=" << ShellQuote(options_.ca_cert) << "\n"
-        << "SLUSS_FETCH=" << ShellQuote(options_.fetch_helper) << "\n";
-    if (!out) return core::Internal(StrCat("cannot write ", tmp));
-  }
-  chmod(tmp.c_str(), 0644);
-  if (std::filesystem::rename(tmp, path, ec); ec) {
-    return core::Internal(StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
-  }
-  // Repositories made before slussd checked pushes get the checks now.
+  std::ostringstream text;
+  text << "# Written by slussd at each start: where the hooks reach it.\n"
+       << "SLUSS_API=" << ShellQuote(api_url) << "\n"
+       << "SLUSS_CACERT=" << ShellQuote(options_.ca_cert) << "\n"
+       << "SLUSS_FETCH=" << ShellQuote(options_.fetch_helper) << "\n"
+       << "# Pushes over the file path are credited to this person (git.local_pusher);\n"
+       << "# empty: refused.\n"
+       << "SLUSS_LOCAL_PUSHER=" << ShellQuote(options_.local_pusher) << "\n"
+       << "SLUSS_PUSH_KEY_FILE=" << ShellQuote(key_file) << "\n";
+  if (auto r = WriteFile(path, text.str(), 0644); !r) return r;
+  // Repositories made before get the current hooks now.
   const std::string env = ShellQuote(path);
   for (const auto& entry : std::filesystem::directory_iterator(options_.repos_dir, ec)) {
     if (entry.path().extension() != ".git" || !entry.is_directory(ec)) continue;
     if (auto r = InstallPushChecks(entry.path(), env, options_.fetch_helper); !r) return r;
+    if (auto r = InstallPostReceive(entry.path(), entry.path().stem().string(), env, ""); !r)
+      return r;
   }
   return {};
 }
@@ -224,13 +280,37 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
     if (!present && branches->size() == 1) tracked = {branches->front().ref};
   }
   std::vector<core::SyncOutcome> out;
+  const bool hosted = std::filesystem::exists(RepoPath(project->name));
+  std::vector<std::string> tracked_names;
+  for (const auto& t : tracked) tracked_names.push_back(t.substr(11));
   for (const auto& tip : *branches) {
-    if (!tracked.contains(tip.ref)) continue;
+    if (!tracked.contains(tip.ref)) {
+      core::SyncOutcome o;
+      o.ref = tip.ref;
+      o.commit = tip.commit;
+      o.skipped = true;
+      o.tracked = false;
+      std::vector<std::string> with = tracked_names;
+      with.push_back(tip.ref.substr(11));
+      o.message = StrCat("branch ", tip.ref.substr(11), " is not tracked by project ",
+                         project->name, " (tracked: ", core::Join(tracked_names, ", "),
+                         "), so this push makes no run; an admin tracks it with 'sluss project "
+                         "set ", project->name, " --branches ", core::Join(with, ","), "'");
+      out.push_back(std::move(o));
+      continue;
+    }
     RunSpec spec;
     spec.ref = tip.ref;
     spec.sha = tip.commit;
     spec.trigger = "push";
     spec.dedupe_key = StrCat("push:", project->name, ":", tip.ref, ":", tip.commit);
+    // A hosted repository's run is the pusher's, as its pre-receive hook
+    // recorded them; a mirror's, which no one pushed to here, its author's.
+    if (hosted) {
+      auto record = gitsync::ReadPushRecord(RepoPath(project->name), tip.ref, tip.commit);
+      spec.submitted_by = record ? record->pusher : std::string();
+      spec.pusher_required = true;
+    }
     auto outcome = MakeRun(*project, **repo, spec);
     if (!outcome) return std::unexpected(outcome.error());
     out.push_back(*outcome);
@@ -298,6 +378,14 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
     o.run = seen->id;
     o.message = StrCat("run ", seen->id.value, " for ", sha.substr(0, 10), " exists (",
                        core::Name(seen->state), ")");
+    return o;
+  }
+  if (spec.pusher_required && spec.submitted_by.empty()) {
+    // No record of who pushed it (a ref updated without the hook): no one
+    // to credit, so no run.
+    o.skipped = true;
+    o.message = StrCat(sha.substr(0, 10), ": no record of who pushed it, so no run; push it "
+                       "over HTTPS with a sluss token");
     return o;
   }
   auto commit = repo.Commit(sha);

@@ -65,6 +65,18 @@ struct GitIntakeOptions {
   std::string allowed_signers;
   std::string gpg_keyring;
   bool require_signed = false;
+  // Pushes to hosted repositories are credited to the person who pushed:
+  // over HTTPS the token's, which slussd names to the pre-receive hook with
+  // `push_key`; over the file path `local_pusher` (git.local_pusher), or
+  // refused when that is empty.
+  std::string local_pusher;
+  std::string push_key;
+  // receive.maxInputSize of the hosted repositories (git.max_push).
+  std::uint64_t max_push_bytes = std::uint64_t{100} << 20;
+  // Where people reach slussd (git.public_url: a reverse proxy's URL);
+  // empty: the URL it listens on (WriteHookEnv's). Clone URLs are this +
+  // "/git/<project>.git".
+  std::string public_url;
 };
 
 class GitIntake final : public core::GitService {
@@ -73,11 +85,17 @@ class GitIntake final : public core::GitService {
   GitIntake(core::Store& store, const core::Clock& clock, GitIntakeOptions options);
 
   core::Result<std::string> CreateHosted(std::string_view project) override;
+  std::string CloneUrl(std::string_view project) const override;
+  std::string RepoPathOf(std::string_view project) const override { return RepoPath(project); }
   // Tells the hosted repositories' hooks where slussd serves now ("http://
   // 127.0.0.1:8470"): written at each start, once the API listens, to
   // <repos_dir>/hook.env, which every hook reads. So a changed `listen`, or
   // port 0 (any free port), needs no change to the hooks.
-  core::Result<void> WriteHookEnv(std::string_view api_url) const;
+  // Also installs the current hooks in every hosted repository (and moves
+  // an older post-receive hook's token out of its script into
+  // hooks/sluss-token), and writes the pre-receive hook's key for this
+  // start (push_key) to <repos_dir>/.push-key, 0600.
+  core::Result<void> WriteHookEnv(std::string_view api_url);
   core::Result<std::vector<core::SyncOutcome>> Sync(std::string_view project) override;
   core::Result<core::SyncOutcome> StartRun(const core::RunRequest& request) override;
   // Syncs every hosted project: at start, for pushes made while slussd was
@@ -103,6 +121,7 @@ class GitIntake final : public core::GitService {
     std::string sha;
     std::string trigger;       // "push" or "api"
     std::string submitted_by;  // empty: the commit's author
+    bool pusher_required = false;  // a hosted push: no submitted_by, no run
     std::string dedupe_key;    // empty: no deduplication
     std::vector<std::string> only_actions;
     bool force = false;
@@ -113,6 +132,8 @@ class GitIntake final : public core::GitService {
   core::Store& store_;
   const core::Clock& clock_;
   GitIntakeOptions options_;
+  mutable std::mutex url_mu_;
+  std::string api_url_;  // GUARDED_BY(url_mu_); set by WriteHookEnv
   // One sync at a time per project, so a tip is never processed twice at
   // once; other projects go on meanwhile (a remote that hangs until the
   // fetch timeout holds up only its own project).

@@ -52,6 +52,20 @@ Result<core::Project> SqliteStore::UpdateQuota(std::string_view project,
   return GetProject(project);
 }
 
+Result<core::Project> SqliteStore::UpdateBranches(std::string_view project,
+                                                  const std::vector<std::string>& branches) {
+  {
+    auto lock = Lock();
+    Stmt& s = Prepare("UPDATE projects SET branches = ? WHERE name = ?");
+    s.Bind(1, nlohmann::json(branches).dump()).Bind(2, project);
+    if (s.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "update branches"));
+    if (sqlite3_changes(db_) == 0) {
+      return core::NotFound(StrCat("no project ", core::Quote(project)));
+    }
+  }
+  return GetProject(project);
+}
+
 Result<void> SqliteStore::EnsureUser(std::string_view user, core::TimePoint now) {
   if (user.empty() || user.size() > 254 ||
       core::FindInvalidUtf8(user) != std::string_view::npos ||

@@ -51,6 +51,8 @@ class SqliteStore final : public core::Store {
 
   core::Result<core::Project> UpdateQuota(std::string_view project,
                                           const core::Quota& quota) override;
+  core::Result<core::Project> UpdateBranches(std::string_view project,
+                                             const std::vector<std::string>& branches) override;
   core::Result<void> EnsureUser(std::string_view user, core::TimePoint now) override;
   core::Result<void> AddMember(std::string_view project, std::string_view user) override;
   core::Result<void> RemoveMember(std::string_view project, std::string_view user) override;

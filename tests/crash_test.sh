@@ -22,6 +22,7 @@ export GIT_AUTHOR_NAME=A GIT_AUTHOR_EMAIL=a@example.org GIT_COMMITTER_NAME=A GIT
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
+git: {local_pusher: a@example.org}   # pushes over the file path are credited to this person
 images: {py: {host: true}}
 node: {cpus: 16, memory: 64G}
 sandbox: {cgroup_parent: /sluss-test-crash, output_fs: none}
@@ -34,7 +35,7 @@ start() {
 }
 start
 "$SLUSS" project create crash --hosted --json >"$tmp/p.json" || fail "project"
-url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/p.json")
+url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/p.json")
 mkdir -p "$tmp/w" && git -C "$tmp/w" init -q -b main
 {
   echo "version: 1"

@@ -37,7 +37,7 @@ config() {  # require_signed
 state_dir: $tmp/state
 listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-git: {poll_interval: 1h, allowed_signers: $tmp/allowed_signers, gpg_keyring: $tmp/trusted.gpg, require_signed: $1}
+git: {local_pusher: alice@example.org, poll_interval: 1h, allowed_signers: $tmp/allowed_signers, gpg_keyring: $tmp/trusted.gpg, require_signed: $1}
 YAML
 }
 config false
@@ -45,7 +45,7 @@ export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admi
 slussd_start 1
 "$SLUSS" queue pause --reason "intake test" >/dev/null
 "$SLUSS" project create study --hosted --json >"$tmp/project.json"
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 "$SLUSS" member add study alice@example.org >/dev/null
 mkdir -p "$tmp/data/rx" && echo "id,drug" >"$tmp/data/rx/rx.csv"
 permit_setup study alice@example.org "$tmp/data/rx"

@@ -20,7 +20,7 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-git: {poll_interval: 5s}
+git: {local_pusher: alice@example.org, poll_interval: 5s}
 YAML
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 slussd_start 1
@@ -30,7 +30,7 @@ run_field() {  # jq-like: the newest run's field
 count_runs() { "$SLUSS" runs --json --project study --limit 1000 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))'; }
 
 "$SLUSS" project create study --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 [[ -d $push_url/hooks ]] && ok || fail "no repository at $push_url"
 "$SLUSS" member add study alice@example.org >/dev/null
 mkdir -p "$tmp/data/rx" && echo "id,drug" >"$tmp/data/rx/rx.csv"
@@ -181,7 +181,7 @@ slussd_start 2
 [[ $(run_field commit) == "$(git -C "$work" rev-parse HEAD)" ]] && ok || fail "push made while down has no run"
 
 # 11. The hook token may only notify, and only for its project.
-hook_token=$(sed -n "s/.*Bearer \(slu_[0-9a-f]*\).*/\1/p" "$push_url/hooks/post-receive")
+hook_token=$(sed -n "s/.*Bearer \(slu_[0-9a-f]*\).*/\1/p" "$push_url/hooks/sluss-token")
 [[ -n $hook_token ]] && ok || fail "no token in the hook"
 SLUSS_TOKEN=$hook_token "$SLUSS" runs 2>/dev/null; expect_rc "hook token lists runs" 4 $?
 "$SLUSS" project create other >/dev/null
@@ -265,7 +265,7 @@ grep -q 'sluss_git_sync_age_seconds{project="study"}' "$tmp/metrics" && fail "a 
 # 14. What can never run is refused at submit, naming the limit; so is a run
 # over the project's queue limit.
 "$SLUSS" project create limits --hosted --json >"$tmp/limits.json"
-limits_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/limits.json")
+limits_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/limits.json")
 "$SLUSS" quota set limits per_job.max_gpus=2 max_queued_jobs=3 >/dev/null
 lw=$tmp/limits-work
 mkdir -p "$lw" && git -C "$lw" init -q -b main

@@ -29,13 +29,13 @@ cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $base/state
 listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-git: {poll_interval: 1h}
+git: {local_pusher: alice@example.org, poll_interval: 1h}
 YAML
 export SLUSS_TOKEN=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 slussd_start 1
 "$SLUSS" queue pause --reason "intake test" >/dev/null
 "$SLUSS" project create study --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 [[ -x $push_url/hooks/pre-receive ]] && ok || fail "no pre-receive hook in $push_url"
 [[ $(git -C "$push_url" config receive.fsckObjects) == true ]] && ok || fail "receive.fsckObjects is not set"
 

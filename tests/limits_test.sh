@@ -59,13 +59,13 @@ runtime: {name: $RUNTIME}
 images: {python-3.11: {host: true}}
 node: {cpus: 4, memory: 8G, gpus: [0, 1]}
 sandbox: {cgroup_parent: /sluss-test-limits-$RUNTIME, output_limit: 64M, cdi_spec: $tmp/cdi.yaml}
-git: {poll_interval: 5s}
+git: {local_pusher: alice@example.org, poll_interval: 5s}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
 slussd_start 1
 "$SLUSS" project create lim --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 "$SLUSS" member add lim alice@example.org >/dev/null
 # One job below asks for more output space (100M) than the node's output
 # limit (64M): the project's quota allows it.

@@ -29,6 +29,7 @@ chmod -R a+rX "$tmp/data"
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
+git: {local_pusher: alice@example.org}   # pushes over the file path are credited to this person
 images: {python-3.11: {host: true}}
 node: {cpus: 4, memory: 8G}
 sandbox: {cgroup_parent: /sluss-test-permits, output_fs: none}
@@ -41,7 +42,7 @@ steward=$("$SLUSS" token create --user steward@example.org --role steward --name
 auditor=$("$SLUSS" token create --user auditor@example.org --role auditor --name test 2>/dev/null)
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name test 2>/dev/null)
 "$SLUSS" project create p1 --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 "$SLUSS" member add p1 alice@example.org >/dev/null
 work=$tmp/work
 mkdir -p "$work"

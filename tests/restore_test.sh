@@ -24,13 +24,13 @@ listen: 127.0.0.1:0
 images: {python-3.11: {host: true}}
 node: {cpus: 2, memory: 4G}
 sandbox: {cgroup_parent: /sluss-test-restore, output_limit: 16M}
-git: {poll_interval: 5s}
+git: {local_pusher: alice@example.org, poll_interval: 5s}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
 slussd_start 1
 "$SLUSS" project create p --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 slussd_stop
 # The backup: a project, no runs yet.
 sqlite3 "$tmp/state/sluss.db" ".backup '$tmp/backup.db'"; expect_rc "backup" 0 $?

@@ -31,7 +31,7 @@ listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
 node: {cpus: 8, memory: 16G}
 sandbox: {cgroup_parent: /sluss-test-run, output_limit: 64M}
-git: {poll_interval: 5s, max_workspace: 1M}
+git: {local_pusher: alice@example.org, poll_interval: 5s, max_workspace: 1M}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
@@ -52,7 +52,7 @@ push() {  # push WORKDIR MESSAGE
 }
 
 "$SLUSS" project create study --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 "$SLUSS" member add study alice@example.org >/dev/null
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name test 2>/dev/null)
 permit_setup study alice@example.org "$tmp/data/prescriptions"

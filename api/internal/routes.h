@@ -12,6 +12,7 @@ HttpResponse CreateWebhook(Context& c);
 HttpResponse ListProjects(Context& c);
 HttpResponse CreateProject(Context& c);
 HttpResponse GetProject(Context& c);
+HttpResponse PatchProject(Context& c);
 HttpResponse GetQuota(Context& c);
 HttpResponse PutQuota(Context& c);
 HttpResponse GetUsage(Context& c);

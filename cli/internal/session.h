@@ -42,7 +42,7 @@ inline const std::vector<std::string> kValueFlags = {"--server", "--token",   "-
                                               "--datasets", "--persons", "--purpose", "--from",
                                               "--until", "--after", "--public-key", "--db",
                                               "--output", "--job", "--period", "--at",
-                                              "--ecosystem"};
+                                              "--ecosystem", "--branches"};
 
 inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
@@ -212,6 +212,10 @@ class Session {
   std::ostream& err_;
   int exit_ = kExitOk;
 };
+
+// sluss auth setup-git | git-credential (git_commands.cc).
+int RunAuthCommand(const Args& args, const Settings& settings, std::ostream& out,
+                   std::ostream& err);
 
 // The dataset, permit, provenance and audit commands (data_commands.cc).
 int RunDataCommand(const std::string& command, const Args& args, Client client,

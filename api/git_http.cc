@@ -1,0 +1,296 @@
+#include "api/git_http.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/strings.h"
+#include "core/types.h"
+
+extern char** environ;
+
+namespace sluss::api {
+
+using core::StrCat;
+
+bool IsGitPath(std::string_view path) { return path.starts_with("/git/"); }
+
+std::optional<GitPath> ParseGitPath(std::string_view method, std::string_view path,
+                                    const std::map<std::string, std::string>& query) {
+  if (!IsGitPath(path)) return std::nullopt;
+  std::string_view rest = path.substr(5);
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string_view repo = rest.substr(0, slash);
+  std::string_view tail = rest.substr(slash + 1);
+  if (repo.ends_with(".git")) repo.remove_suffix(4);
+  if (!core::CheckProjectName(repo)) return std::nullopt;
+  GitPath out;
+  out.project = std::string(repo);
+  out.path_info = StrCat("/", repo, ".git/", tail);
+  if (tail == "info/refs" && method == "GET") {
+    auto s = query.find("service");
+    if (s == query.end()) return std::nullopt;  // the dumb protocol
+    out.service = s->second;
+  } else if (method == "POST" && (tail == "git-upload-pack" || tail == "git-receive-pack")) {
+    out.service = std::string(tail);
+  } else {
+    return std::nullopt;
+  }
+  if (out.service != "git-upload-pack" && out.service != "git-receive-pack") return std::nullopt;
+  out.push = out.service == "git-receive-pack";
+  return out;
+}
+
+namespace {
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+std::optional<std::string> Base64Decode(std::string_view in) {
+  std::string out;
+  unsigned bits = 0;
+  int n = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const int v = Base64Value(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<unsigned>(v);
+    n += 6;
+    if (n >= 8) {
+      n -= 8;
+      out.push_back(static_cast<char>((bits >> n) & 0xff));
+    }
+  }
+  return out;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  }
+  return true;
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+std::string GitCredential(std::string_view authorization) {
+  if (StartsWithNoCase(authorization, "Bearer ")) return Trim(authorization.substr(7));
+  if (StartsWithNoCase(authorization, "Basic ")) {
+    auto decoded = Base64Decode(Trim(authorization.substr(6)));
+    if (!decoded) return "";
+    const auto colon = decoded->find(':');
+    return colon == std::string::npos ? "" : decoded->substr(colon + 1);
+  }
+  return "";
+}
+
+GitBackend::~GitBackend() {
+  if (out_ >= 0) ::close(out_);
+  if (pid_ > 0) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {
+      // Still running: the client went away, or it ran past its deadline.
+      // Its receive-pack and hooks are in its process group; a push cut
+      // off here never leaves the quarantine.
+      ::kill(-pid_, SIGKILL);
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+}
+
+std::optional<std::string> GitBackend::Next() {
+  if (out_ < 0) return std::nullopt;
+  if (std::chrono::steady_clock::now() > deadline_) {
+    ::close(out_);
+    out_ = -1;
+    return std::nullopt;  // the destructor kills it
+  }
+  std::string buf(64 * 1024, '\0');
+  const ssize_t n = ::read(out_, buf.data(), buf.size());
+  if (n > 0) {
+    buf.resize(static_cast<std::size_t>(n));
+    return buf;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return std::string();
+  ::close(out_);
+  out_ = -1;
+  return std::nullopt;
+}
+
+namespace {
+
+// Reads the CGI header ("Status: 200 OK", "Content-Type: ...", a blank
+// line) from `fd` until `deadline`; what follows it goes to *rest.
+core::Result<HttpResponse> ReadCgiHeader(int fd, std::chrono::steady_clock::time_point deadline,
+                                         std::string* rest) {
+  std::string data;
+  std::size_t end = std::string::npos;
+  std::size_t sep = 0;
+  while (true) {
+    if (auto p = data.find("\r\n\r\n"); p != std::string::npos) {
+      end = p;
+      sep = 4;
+    } else if (auto q = data.find("\n\n"); q != std::string::npos) {
+      end = q;
+      sep = 2;
+    }
+    if (end != std::string::npos) break;
+    if (data.size() > 64 * 1024) return core::Internal("git http-backend: header too long");
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return core::Internal("git http-backend wrote no header in time");
+    pollfd pfd{fd, POLLIN, 0};
+    const int r = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (r < 0 && errno != EINTR) return core::Internal(StrCat("poll: ", std::strerror(errno)));
+    if (r <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return core::Internal("git http-backend ended before its header");
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  HttpResponse resp;
+  resp.content_type = "text/plain";
+  std::string_view head(data.data(), end);
+  while (!head.empty()) {
+    auto nl = head.find('\n');
+    std::string_view line = head.substr(0, nl);
+    head = nl == std::string_view::npos ? std::string_view() : head.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name(line.substr(0, colon));
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string value = Trim(line.substr(colon + 1));
+    if (name == "status") {
+      resp.status = std::atoi(value.c_str());
+      if (resp.status < 100 || resp.status > 599) resp.status = 500;
+    } else if (name == "content-type") {
+      resp.content_type = value;
+    } else if (name == "expires" || name == "pragma" || name == "content-encoding") {
+      resp.headers.emplace_back(name, value);
+    }
+    // Cache-Control is the server's own (no-store); Content-Length is
+    // replaced by chunked encoding.
+  }
+  *rest = data.substr(end + sep);
+  return resp;
+}
+
+}  // namespace
+
+core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const GitAccess& access,
+                                         const HttpRequest& head, int body_fd,
+                                         std::uint64_t body_bytes) {
+  std::vector<std::string> env;
+  for (const char* name : {"PATH", "HOME", "LANG", "TZ"}) {
+    if (const char* v = std::getenv(name)) env.push_back(StrCat(name, "=", v));
+  }
+  env.push_back(StrCat("GIT_PROJECT_ROOT=", options.repos_dir));
+  env.push_back("GIT_HTTP_EXPORT_ALL=1");
+  env.push_back(StrCat("PATH_INFO=", access.path.path_info));
+  env.push_back(StrCat("REQUEST_METHOD=", head.method));
+  env.push_back(StrCat("QUERY_STRING=", head.method == "POST"
+                                            ? std::string()
+                                            : StrCat("service=", access.path.service)));
+  env.push_back(StrCat("REMOTE_USER=", access.person));
+  env.push_back(StrCat("REMOTE_ADDR=", head.remote));
+  env.push_back(StrCat("CONTENT_TYPE=", head.Header("content-type")));
+  if (head.method == "POST") env.push_back(StrCat("CONTENT_LENGTH=", body_bytes));
+  // git clients gzip large requests (a fetch's haves); http-backend
+  // inflates them itself.
+  if (auto e = head.Header("content-encoding"); !e.empty())
+    env.push_back(StrCat("HTTP_CONTENT_ENCODING=", e));
+  // Protocol v2 for fetches: the client asks in this header.
+  if (auto p = head.Header("git-protocol"); !p.empty()) env.push_back(StrCat("GIT_PROTOCOL=", p));
+  // The push's limit, in git's own words when a pack is over it.
+  env.push_back("GIT_CONFIG_COUNT=1");
+  env.push_back("GIT_CONFIG_KEY_0=receive.maxInputSize");
+  env.push_back(StrCat("GIT_CONFIG_VALUE_0=", options.max_push_bytes));
+  // Who pushes: the pre-receive hook records it with each pushed ref, and
+  // the run is theirs (intake/git_intake.cc).
+  env.push_back(StrCat("SLUSS_PUSHER=", access.person));
+  env.push_back(StrCat("SLUSS_PUSH_KEY=", options.push_key));
+  env.push_back("SLUSS_PUSH_VIA=https");
+
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(body_fd);
+    return core::Internal(StrCat("pipe: ", std::strerror(errno)));
+  }
+  std::vector<std::string> argv = {options.git, "http-backend"};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, body_fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGHUP);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  // Its own process group, so that receive-pack and the hooks go with it.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(out[1]);
+  ::close(body_fd);
+  if (rc != 0) {
+    ::close(out[0]);
+    return core::Internal(StrCat("cannot run ", options.git, " http-backend: ", std::strerror(rc)));
+  }
+  ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  auto backend = std::make_shared<GitBackend>(pid, out[0], deadline);
+  std::string rest;
+  auto resp = ReadCgiHeader(out[0], deadline, &rest);
+  if (!resp) return std::unexpected(resp.error());  // `backend` kills it
+  resp->body = std::move(rest);
+  resp->next = [backend] { return backend->Next(); };
+  return resp;
+}
+
+}  // namespace sluss::api

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# git over HTTPS with sluss tokens, end to end: real git (its credential
+# helper set up by `sluss auth setup-git`), slussd's TLS listener running
+# `git http-backend`, the hooks, the intake, and the audit log. Clone and
+# push with a token; pushes with no token, another project's member's
+# token, an auditor's token and a revoked token are refused, store nothing
+# and leave an audit record; a push by bob of a commit authored by alice is
+# bob's run, refused where only alice holds the permit; an untracked branch
+# says so and how to track it; an oversized push and a push over the file
+# path (no git.local_pusher) are refused with the reason.
+# Needs root (the sandbox); exit 77 otherwise.
+#   git_http_test.sh SLUSS SLUSSD
+set -uo pipefail
+SLUSS=$1
+SLUSSD=$2
+source "$(dirname "$0")/support/assert.sh"
+if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
+  echo "SKIP: needs root and runc"
+  exit 77
+fi
+tmp=$(mktemp -d /tmp/sluss-githttp-XXXXXX)
+pid=
+source "$(dirname "$0")/support/jobs.sh"
+source "$(dirname "$0")/support/permit.sh"
+trap stop_everything EXIT
+# git's global config (the credential helper) goes to this test's HOME.
+export HOME=$tmp/home XDG_CONFIG_HOME=$tmp/home/.config GIT_TERMINAL_PROMPT=0
+mkdir -p "$HOME"
+export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
+export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null || fail "openssl"
+export GIT_SSL_CAINFO=$tmp/cert.pem SLUSS_CA_CERT=$tmp/cert.pem
+mkdir -p "$tmp/data/rx"
+seq 1 100 >"$tmp/data/rx/rows.csv"
+chmod -R a+rX "$tmp/data"
+cat >"$tmp/slussd.yaml" <<YAML
+state_dir: $tmp/state
+listen: 127.0.0.1:0   # any free port: slussd_start reads it from the ready line
+tls: {cert: $tmp/cert.pem, key: $tmp/key.pem}
+images: {python-3.11: {host: true}}
+node: {cpus: 2, memory: 4G}
+sandbox: {cgroup_parent: /sluss-test-githttp, output_fs: none}
+git: {poll_interval: 1h, max_push: 1M}
+YAML
+admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
+export SLUSS_TOKEN=$admin
+slussd_start 1
+export SLUSS_SERVER=https://127.0.0.1:$port
+token() { "$SLUSS" token create --user "$1" --role "$2" --name test 2>/dev/null; }
+alice=$(token alice@example.org researcher)
+bob=$(token bob@example.org researcher)
+carol=$(token carol@example.org researcher)
+auditor=$(token auditor@example.org auditor)
+dave=$(token dave@example.org researcher)
+"$SLUSS" project create p1 --hosted --json >"$tmp/p1.json"; expect_rc "hosted project" 0 $?
+"$SLUSS" project create p2 --hosted >/dev/null; expect_rc "second project" 0 $?
+for who in alice bob dave auditor; do "$SLUSS" member add p1 "$who@example.org" >/dev/null; done
+"$SLUSS" member add p2 carol@example.org >/dev/null
+url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/p1.json")
+[[ $url == "https://127.0.0.1:$port/git/p1.git" ]] && ok || fail "push_url: $url"
+"$SLUSS" project show p1 | grep -q "^clone URL: *$url " && ok || fail "project show: $("$SLUSS" project show p1)"
+permit_setup p1 alice@example.org "$tmp/data/rx"
+bare=$tmp/state/repos/p1.git
+audit() {  # audit ACTION ACTOR: how many records
+  curl -sf --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" "$SLUSS_SERVER/v1/audit?limit=10000" |
+    python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin)["records"] if r["action"] == sys.argv[1] and r["actor"] == sys.argv[2]))' "$1" "$2"
+}
+stored() { git -C "$bare" for-each-ref | wc -l; }
+
+# 1. Researchers set git up once: the credential helper answers with their token.
+SLUSS_TOKEN=$alice "$SLUSS" auth setup-git >"$tmp/setup.out"; expect_rc "auth setup-git" 0 $?
+helpers=$(git config --global --get-all "credential.$SLUSS_SERVER.helper")
+[[ $helpers == *"auth git-credential"* ]] && ok || fail "credential helper: $helpers"
+printf 'protocol=https\nhost=127.0.0.1:%s\n\n' "$port" | SLUSS_TOKEN=$alice "$SLUSS" auth git-credential get >"$tmp/cred"
+grep -qx "password=$alice" "$tmp/cred" && ok || fail "git-credential get: $(cat "$tmp/cred")"
+
+work=$tmp/work
+mkdir -p "$work"
+git -C "$work" init -q -b main
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  count:
+    image: python-3.11
+    run: python3 -c "print(len(open('/data/prescriptions/rows.csv').readlines()))"
+    datasets: [prescriptions]
+YAML
+git -C "$work" add -A && git -C "$work" commit -qm "count"
+commit1=$(git -C "$work" rev-parse HEAD)
+
+# 2. Refused, each with nothing stored and an audit record: no token, a
+# token of another project's member (the same 404 as no project), an
+# auditor's token, a revoked token.
+SLUSS_TOKEN= git -C "$work" push "$url" main >"$tmp/none" 2>&1; expect_rc "push without a token" 128 $?
+grep -q "Authentication failed\|could not read Username" "$tmp/none" && ok || fail "no token: $(cat "$tmp/none")"
+SLUSS_TOKEN=$carol git -C "$work" push "$url" main >"$tmp/carol" 2>&1; expect_rc "push by another project's member" 128 $?
+grep -q "not found" "$tmp/carol" && ok || fail "carol: $(cat "$tmp/carol")"
+SLUSS_TOKEN=$carol git ls-remote "https://127.0.0.1:$port/git/nosuch.git" >"$tmp/nosuch" 2>&1
+[[ $(grep -c "not found" "$tmp/nosuch") -ge 1 ]] && ok || fail "nonexistent project: $(cat "$tmp/nosuch")"
+SLUSS_TOKEN=$auditor git -C "$work" push "$url" main >"$tmp/aud" 2>&1; expect_rc "push by an auditor" 128 $?
+grep -q "403" "$tmp/aud" && ok || fail "auditor: $(cat "$tmp/aud")"
+dave_id=$(SLUSS_TOKEN=$dave "$SLUSS" token list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"][0]["id"])')
+SLUSS_TOKEN=$dave "$SLUSS" token revoke "$dave_id" >/dev/null; expect_rc "revoke" 0 $?
+SLUSS_TOKEN=$dave git -C "$work" push "$url" main >"$tmp/dave" 2>&1; expect_rc "push with a revoked token" 128 $?
+grep -q "Authentication failed" "$tmp/dave" && ok || fail "revoked: $(cat "$tmp/dave")"
+[[ $(stored) == 0 ]] && ok || fail "a refused push stored refs: $(git -C "$bare" for-each-ref)"
+[[ $(ls "$bare/objects/pack" 2>/dev/null | wc -l) == 0 && -z $(find "$bare/objects" -type f -path '*/[0-9a-f][0-9a-f]/*') ]] &&
+  ok || fail "a refused push stored objects"
+[[ $(audit git.denied -) -ge 1 ]] && ok || fail "no audit record of the push without a token"
+[[ $(audit git.denied carol@example.org) -ge 1 ]] && ok || fail "no audit record of carol's push"
+[[ $(audit git.denied auditor@example.org) -ge 1 ]] && ok || fail "no audit record of the auditor's push"
+[[ $(audit git.denied dave@example.org) -ge 1 ]] && ok || fail "no audit record of the revoked token's push"
+# Over the file path, with no git.local_pusher: refused, with the reason.
+git -C "$work" push "$bare" main >"$tmp/local" 2>&1; expect_rc "push over the file path" 1 $?
+grep -q "pushes over the file path are not credited" "$tmp/local" && ok || fail "file path: $(cat "$tmp/local")"
+[[ $(stored) == 0 ]] && ok || fail "the file-path push stored refs"
+
+# 3. bob pushes alice's commit: the run is bob's, and bob is not in the
+# permit, which the push says (dataset and permit named).
+SLUSS_TOKEN=$bob git -C "$work" push "$url" main >"$tmp/bob" 2>&1; expect_rc "bob's push" 0 $?
+grep -q "remote: sluss: run 1 for ${commit1:0:10} failed" "$tmp/bob" && ok || fail "bob's push: $(cat "$tmp/bob")"
+grep -q "remote: sluss: sluss.yaml:6:16: .*bob@example.org is not a person named in permit P-1, which covers dataset prescriptions" "$tmp/bob" &&
+  ok || fail "bob's refusal: $(cat "$tmp/bob")"
+run_json() { "$SLUSS" run show "$1" --json; }
+[[ $(run_json 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["submitted_by"])') == bob@example.org ]] &&
+  ok || fail "run 1 is not bob's: $(run_json 1)"
+[[ $(audit git.push bob@example.org) == 1 ]] && ok || fail "no git.push audit record for bob"
+
+# 4. alice pushes a commit (HTTPS, her token from the credential helper):
+# her run, with its job; she clones it back; protocol v2 for fetch.
+echo "# tidy" >>"$work/sluss.yaml"
+git -C "$work" commit -qam "tidy"
+commit2=$(git -C "$work" rev-parse HEAD)
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/alice" 2>&1; expect_rc "alice's push" 0 $?
+grep -q "remote: sluss: run 2 for ${commit2:0:10}: 1 jobs (0 cached), pending" "$tmp/alice" && ok || fail "alice's push: $(cat "$tmp/alice")"
+[[ $(run_json 2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["submitted_by"])') == alice@example.org ]] &&
+  ok || fail "run 2 is not alice's"
+wait_status 2 count succeeded && ok || fail "run 2: $(run_json 2)"
+SLUSS_TOKEN=$alice git clone -q "$url" "$tmp/clone" 2>"$tmp/clone.err"; expect_rc "clone" 0 $?
+[[ $(git -C "$tmp/clone" rev-parse HEAD) == "$commit2" ]] && ok || fail "clone: $(cat "$tmp/clone.err")"
+SLUSS_TOKEN=$alice GIT_TRACE_PACKET=1 git -C "$tmp/clone" -c protocol.version=2 fetch -q origin 2>"$tmp/v2"
+expect_rc "fetch over protocol v2" 0 $?
+grep -q "git< version 2" "$tmp/v2" && ok || fail "no protocol v2: $(head -5 "$tmp/v2")"
+# A bearer token works as well as Basic.
+git -c http.extraHeader="Authorization: Bearer $alice" -c credential.helper= ls-remote "$url" >"$tmp/bearer" 2>&1
+grep -q "$commit2" "$tmp/bearer" && ok || fail "bearer: $(cat "$tmp/bearer")"
+
+# 5. An untracked branch says so, and how to track it; then tracked, it runs.
+git -C "$work" commit -q --allow-empty -m "on dev"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main:dev >"$tmp/dev" 2>&1; expect_rc "push to dev" 0 $?
+grep -q "remote: sluss: branch dev is not tracked by project p1 (tracked: main), so this push makes no run; an admin tracks it with 'sluss project set p1 --branches main,dev'" "$tmp/dev" &&
+  ok || fail "untracked: $(cat "$tmp/dev")"
+grep -q "run 2" "$tmp/dev" && fail "the untracked push spoke of main's run: $(cat "$tmp/dev")" || ok
+"$SLUSS" project set p1 --branches main,dev >"$tmp/set"; expect_rc "project set --branches" 0 $?
+SLUSS_TOKEN=$alice "$SLUSS" project set p1 --branches main 2>/dev/null; expect_rc "a researcher may not" 4 $?
+git -C "$work" commit -q --allow-empty -m "on dev again"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main:dev >"$tmp/dev2" 2>&1; expect_rc "push to tracked dev" 0 $?
+grep -q "remote: sluss: run 3 for" "$tmp/dev2" && ok || fail "tracked dev: $(cat "$tmp/dev2")"
+
+# 6. A refused pipeline: each error at sluss.yaml:LINE:COL.
+printf 'version: 1\nactions:\n  count:\n    imag: python-3.11\n' >"$work/sluss.yaml"
+git -C "$work" commit -qam "broken"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/broken" 2>&1; expect_rc "broken push" 0 $?
+grep -q "remote: sluss: sluss.yaml:4:5: " "$tmp/broken" && ok || fail "broken: $(cat "$tmp/broken")"
+
+# Attacks. A terminal escape in sluss.yaml reaches the pusher escaped.
+printf 'version: 1\nactions:\n  count:\n    "\033]0;pwned\007\033[2J": 1\n' >"$work/sluss.yaml"
+git -C "$work" commit -qam "escape"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/esc" 2>&1; expect_rc "escape push" 0 $?
+grep -q "remote: sluss: sluss.yaml:" "$tmp/esc" && ok || fail "escape: $(cat -v "$tmp/esc")"
+grep -q $'\033' "$tmp/esc" && fail "a raw ESC reached the pusher: $(cat -v "$tmp/esc")" || ok
+grep -q $'\007' "$tmp/esc" && fail "a raw BEL reached the pusher: $(cat -v "$tmp/esc")" || ok
+# The dumb protocol, and paths beside the smart ones, are not served.
+for path in p1.git/HEAD p1.git/info/refs p1.git/objects/info/packs ../repos/p1.git/info/refs?service=git-upload-pack; do
+  code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$alice" "$SLUSS_SERVER/git/$path")
+  [[ $code == 404 ]] && ok || fail "/git/$path answered $code"
+done
+# A local pusher cannot name someone else: the hook believes slussd's key only.
+git -C "$work" commit -q --allow-empty -m "forged"
+SLUSS_PUSHER=alice@example.org SLUSS_PUSH_KEY=guess SLUSS_PUSH_KEY_FILE=/dev/null \
+  git -C "$work" push "$bare" main:forged >"$tmp/forged" 2>&1; expect_rc "a forged pusher" 1 $?
+grep -q "pushes over the file path are not credited" "$tmp/forged" && ok || fail "forged: $(cat "$tmp/forged")"
+git -C "$bare" rev-parse -q --verify refs/heads/forged >/dev/null && fail "the forged push stored a branch" || ok
+git -C "$work" reset -q --hard HEAD~1
+
+# 7. Over git.max_push (1M): refused with the reason; nothing moves.
+before=$(git -C "$bare" rev-parse main)
+head -c 1500000 /dev/urandom >"$work/big.bin"
+git -C "$work" add big.bin && git -C "$work" commit -qm "big"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/big" 2>&1
+[[ $? != 0 ]] && ok || fail "an oversized push was taken"
+grep -q "pack exceeds maximum allowed size\|git.max_push" "$tmp/big" && ok || fail "oversized: $(cat "$tmp/big")"
+[[ $(git -C "$bare" rev-parse main) == "$before" ]] && ok || fail "the oversized push moved main"
+head -c 3000000 /dev/urandom >"$work/big.bin"
+git -C "$work" commit -qam "bigger"
+SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/bigger" 2>&1
+[[ $? != 0 ]] && ok || fail "a push over the request limit was taken"
+grep -q "413" "$tmp/bigger" && ok || fail "over the request limit: $(cat "$tmp/bigger")"
+[[ $(git -C "$bare" rev-parse main) == "$before" ]] && ok || fail "the push over the request limit moved main"
+[[ -z $(ls "$tmp/state/tmp") ]] && ok || fail "spooled bodies left: $(ls "$tmp/state/tmp")"
+
+# 8. The hook's token is in a file of its own, not in the hook's script.
+grep -q "slu_" "$bare/hooks/post-receive" && fail "the hook's script holds its token" || ok
+[[ $(stat -c %a "$bare/hooks/sluss-token") == 600 ]] && ok || fail "hooks/sluss-token mode"
+
+# 9. A hook made by an older slussd, its token in the script: moved to
+# hooks/sluss-token at start, and pushes still reach slussd.
+secret=$(sed -n 's/^Authorization: Bearer //p' "$bare/hooks/sluss-token")
+printf '#!/bin/sh\ncurl -H %s "$SLUSS_API/v1/hooks/git/p1"\n' "'Authorization: Bearer $secret'" >"$bare/hooks/post-receive"
+rm "$bare/hooks/sluss-token"
+slussd_stop
+slussd_start 2
+[[ $(cat "$bare/hooks/sluss-token") == "Authorization: Bearer $secret" ]] && ok || fail "the old hook's token was not moved"
+grep -q "slu_" "$bare/hooks/post-receive" && fail "the old hook's token is still in its script" || ok
+url2="https://127.0.0.1:$port/git/p1.git"
+git -C "$work" reset -q --hard "$(git -C "$bare" rev-parse main)"   # the oversized commits go
+git -C "$work" commit -q --allow-empty -m "after restart"
+git -C "$work" -c http.extraHeader="Authorization: Bearer $alice" push "$url2" main >"$tmp/after" 2>&1
+expect_rc "push after restart" 0 $?
+grep -q "remote: sluss: run [0-9]* for $(git -C "$work" rev-parse --short=10 HEAD)" "$tmp/after" && ok || fail "after restart: $(cat "$tmp/after")"
+
+finish git_http
