@@ -118,21 +118,86 @@ TEST_CASE("config.json: no file may outgrow the larger writable space; /tmp keep
 
 TEST_CASE("config.json: GPUs are exactly the granted devices, after a default deny") {
   BundleInputs in{.output_dir = "/o",
-                  .devices = {{"/dev/nvidia1", 195, 1}, {"/dev/nvidiactl", 195, 255}}};
+                  .devices = {{.path = "/dev/nvidia1", .major = 195, .minor = 1},
+                              {.path = "/dev/nvidiactl", .major = 195, .minor = 255,
+                               .access = "rw"},
+                              {.path = "/dev/dri/renderD128", .major = 226, .minor = 128,
+                               .file_mode = 0660, .gid = 44}}};
   RunSpec s = Spec();
-  s.gpus = {"GPU-a"};
+  s.gpus = {"GPU-a", "3"};
   json c = OciConfig(s, in);
   const json& rules = c["linux"]["resources"]["devices"];
-  REQUIRE(rules.size() == 3);
+  REQUIRE(rules.size() == 4);
   CHECK(rules[0] == json({{"allow", false}, {"access", "rwm"}}));
-  CHECK(rules[1]["major"] == 195);
-  CHECK(rules[1]["minor"] == 1);
-  CHECK(c["linux"]["devices"].size() == 2);
-  CHECK(Has(c["process"]["env"], "NVIDIA_VISIBLE_DEVICES=GPU-a"));
-  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=GPU-a"));
+  CHECK(rules[1] == json({{"allow", true}, {"type", "c"}, {"major", 195}, {"minor", 1},
+                          {"access", "rwm"}}));
+  CHECK(rules[2]["access"] == "rw");
+  REQUIRE(c["linux"]["devices"].size() == 3);
+  CHECK(c["linux"]["devices"][2] == json({{"path", "/dev/dri/renderD128"}, {"type", "c"},
+                                          {"major", 226}, {"minor", 128}, {"fileMode", 0660},
+                                          {"uid", 0}, {"gid", 44}}));
+  // Numbered from 0 inside, as CUDA numbers what it sees.
+  CHECK(Has(c["process"]["env"], "NVIDIA_VISIBLE_DEVICES=0,1"));
+  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=0,1"));
   json none = OciConfig(Spec(), {.output_dir = "/o"});
   CHECK(none["linux"]["devices"].empty());
   CHECK(Has(none["process"]["env"], "NVIDIA_VISIBLE_DEVICES=void"));
+  CHECK_FALSE(none.contains("hooks"));
+}
+
+TEST_CASE("config.json: the CDI spec's hooks, mounts, groups and env, on the job's own root") {
+  BundleInputs in{.output_dir = "/o",
+                  .gpu_mounts = {{"/usr/lib/libcuda.so.550.1", "/usr/lib/libcuda.so.550.1", "",
+                                  {"rw", "bind"}},
+                                 {"tmpfs", "/var/run/nv", "tmpfs", {"size=1m"}}},
+                  .gpu_env = {"NVIDIA_VISIBLE_DEVICES=void", "CUDA_VISIBLE_DEVICES=7",
+                              "NVIDIA_DRIVER_CAPABILITIES=compute"},
+                  .gpu_hooks = {{"createContainer", "/usr/bin/nvidia-ctk",
+                                 {"nvidia-ctk", "hook", "update-ldcache"}, {"A=b"}, 5},
+                                {"createContainer", "/usr/bin/nvidia-ctk",
+                                 {"nvidia-ctk", "hook", "create-symlinks"}, {}, std::nullopt},
+                                {"poststop", "/bin/true", {}, {}, std::nullopt}},
+                  .additional_gids = {44},
+                  .rootfs = "/jobs/1/rootfs"};
+  RunSpec s = Spec();
+  s.gpus = {"0"};
+  json c = OciConfig(s, in);
+  CHECK(c["root"] == json({{"path", "/jobs/1/rootfs"}, {"readonly", true}}));
+  REQUIRE(c["hooks"]["createContainer"].size() == 2);
+  CHECK(c["hooks"]["createContainer"][0] ==
+        json({{"path", "/usr/bin/nvidia-ctk"},
+              {"args", {"nvidia-ctk", "hook", "update-ldcache"}},
+              {"env", {"A=b"}},
+              {"timeout", 5}}));
+  CHECK(c["hooks"]["createContainer"][1] ==
+        json({{"path", "/usr/bin/nvidia-ctk"}, {"args", {"nvidia-ctk", "hook", "create-symlinks"}}}));
+  CHECK(c["hooks"]["poststop"].size() == 1);
+  CHECK(c["process"]["user"]["additionalGids"] == json({44}));
+  CHECK(Has(c["process"]["env"], "NVIDIA_DRIVER_CAPABILITIES=compute"));
+  CHECK_FALSE(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=7"));
+  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=0"));
+  json lib, tmp;
+  for (const auto& m : c["mounts"]) {
+    if (m["destination"] == "/usr/lib/libcuda.so.550.1") lib = m;
+    if (m["destination"] == "/var/run/nv") tmp = m;
+  }
+  // A driver's files are read-only, whatever the spec says.
+  CHECK(lib["type"] == "bind");
+  CHECK(Has(lib["options"], "ro"));
+  CHECK_FALSE(Has(lib["options"], "rw"));
+  CHECK(Has(lib["options"], "nosuid"));
+  CHECK(tmp["type"] == "tmpfs");
+  CHECK(tmp["source"] == "tmpfs");
+  CHECK(Has(tmp["options"], "size=1m"));
+  CHECK(Has(tmp["options"], "nodev"));
+  // crun runs createContainer hooks after making the root read-only: the
+  // job's own layer stays writable for them; the image's directory never.
+  in.rootfs_writable = true;
+  CHECK(OciConfig(s, in)["root"]["readonly"] == false);
+  in.rootfs.clear();
+  CHECK(OciConfig(s, in)["root"]["readonly"] == true);
+  // Without a layer, the image's own directory.
+  CHECK(OciConfig(Spec(), {.output_dir = "/o"})["root"]["path"] == Spec().image.rootfs);
 }
 
 TEST_CASE("seccomp: an allowlist without the calls that reach outside the job") {

@@ -28,9 +28,10 @@
 
 #include "core/strings.h"
 #include "core/time.h"
-#include "sandbox/cdi.h"
+#include "sandbox/gpu.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/internal/files.h"
+#include "sandbox/job_layer.h"
 #include "sandbox/loop_mount.h"
 #include "sandbox/oci.h"
 #include "sandbox/outputs.h"
@@ -152,6 +153,7 @@ class Job {
     if (releasing_.joinable()) releasing_.join();
     if (oom_fd_ >= 0) ::close(oom_fd_);
     oom_fd_ = -1;
+    if (!spec_.gpus.empty()) UnmountJobLayer(dir_);
   }
 
  private:
@@ -249,7 +251,7 @@ class Job {
     BundleInputs inputs{.output_dir = output_dir_,
                         .limit_kernel_tcp = cgroup_version_ == CgroupVersion::kV1};
     if (!spec_.gpus.empty()) {
-      if (auto r = ResolveGpuDevices(inputs); !r) return r;
+      if (auto r = PrepareGpus(spec_, dir_, inputs, result_); !r) return r;
     }
     for (const auto& in : spec_.inputs) {
       struct stat st;
@@ -347,40 +349,6 @@ class Job {
       mounted_ = mount_result_.has_value();
     }
     return mount_result_;
-  }
-
-  core::Result<void> ResolveGpuDevices(BundleInputs& inputs) {
-    auto text = internal::ReadText(spec_.cdi_spec);
-    if (!text) return core::Internal(StrCat("GPUs asked for, but the CDI spec cannot be read: ",
-                                            text.error().message));
-    result_.cdi_spec_sha256 = Sha256Hex(*text);
-    auto cdi = ParseCdiSpec(*text);
-    if (!cdi) return std::unexpected(cdi.error());
-    auto edits = ResolveGpus(*cdi, spec_.gpus);
-    if (!edits) return std::unexpected(edits.error());
-    for (const auto& dn : edits->device_nodes) {
-      struct stat st;
-      if (::stat(dn.host_path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode))
-        return core::Internal(StrCat("GPU device ", dn.host_path,
-                                     " is missing or not a character device"));
-      inputs.devices.push_back({dn.path, static_cast<std::int64_t>(major(st.st_rdev)),
-                                static_cast<std::int64_t>(minor(st.st_rdev))});
-    }
-    // The GPUs' UUIDs for provenance: by the minor of each /dev/nvidiaN.
-    const auto uuids = GpuUuidsByMinor("/proc/driver/nvidia/gpus");
-    for (const auto& d : inputs.devices) {
-      if (d.path.find_first_of("0123456789") == std::string::npos ||
-          d.path.rfind("/dev/nvidia", 0) != 0 ||
-          d.path.find_first_not_of("0123456789", 11) != std::string::npos)
-        continue;
-      if (auto it = uuids.find(static_cast<int>(d.minor)); it != uuids.end())
-        result_.gpu_uuids.push_back(it->second);
-    }
-    inputs.gpu_mounts = edits->mounts;
-    inputs.gpu_env = edits->env;
-    result_.gpus = spec_.gpus;
-    result_.gpu_driver_version = cdi->driver_version;
-    return {};
   }
 
   void Execute() {
@@ -610,6 +578,8 @@ class Job {
       if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
       RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
     }
+    // The runtime is gone: the job's layer over its image goes too.
+    if (!spec_.gpus.empty()) UnmountJobLayer(dir_);
 
     if (!result_.status.empty()) return;  // an internal error said it already
     const bool failed = result_.signal || (result_.exit_code && *result_.exit_code != 0);
