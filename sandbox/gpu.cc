@@ -109,4 +109,28 @@ core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
   return {};
 }
 
+core::Result<std::vector<std::string>> NodeGpus(
+    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec) {
+  if (configured && configured->empty()) return *configured;
+  std::error_code ec;
+  if (!std::filesystem::exists(cdi_spec, ec)) {
+    if (!configured) return std::vector<std::string>{};
+    return core::NotFound(StrCat("node.gpus names GPUs, but the CDI spec ", cdi_spec,
+                                 " (sandbox.cdi_spec) does not exist; make it with "
+                                 "nvidia-ctk cdi generate"));
+  }
+  auto text = internal::ReadText(cdi_spec);
+  if (!text)
+    return core::Internal(StrCat("the CDI spec ", cdi_spec, ": ", text.error().message));
+  auto cdi = ParseCdiSpec(*text);
+  if (!cdi) return core::InvalidArgument(StrCat(cdi_spec, ": ", cdi.error().message));
+  if (!configured) return cdi->Inventory();
+  for (const auto& name : *configured) {
+    if (auto r = ResolveGpus(*cdi, {name}); !r)
+      return core::NotFound(StrCat("node.gpus: ", r.error().message, " (", cdi_spec,
+                                   "; its GPUs: ", core::Join(cdi->Inventory(), ", "), ")"));
+  }
+  return *configured;
+}
+
 }  // namespace sluss::sandbox

@@ -5,7 +5,9 @@
 // and hooks (see job_layer.h). What comes out goes into the OCI bundle
 // (BundleInputs) and the job's record (JobResult).
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "sandbox/oci.h"
@@ -22,6 +24,15 @@ namespace sluss::sandbox {
 // (UnmountJobLayer(job_dir)) when the job is over.
 core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
                                BundleInputs& inputs, core::JobResult& result);
+
+// The node's GPUs, by the names jobs are given them: `configured` (the
+// config's node.gpus) checked against the CDI spec at `cdi_spec`, or when
+// nothing is configured, the spec's inventory (CdiSpec::Inventory); no
+// spec file and nothing configured: none. A name the spec lacks, or a
+// spec that does not parse, is an error naming it: a node must not offer
+// GPUs its jobs cannot be given.
+core::Result<std::vector<std::string>> NodeGpus(
+    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec);
 
 // Where the driver lists its GPUs; a seam for tests.
 inline constexpr const char* kNvidiaProcGpus = "/proc/driver/nvidia/gpus";
