@@ -145,6 +145,57 @@ TEST_CASE("config.json: GPUs are exactly the granted devices, after a default de
   CHECK_FALSE(none.contains("hooks"));
 }
 
+// What the device cgroup lets through for (type, major, minor, access), as
+// runc applies linux.resources.devices: in order, the last matching rule
+// decides (v1 writes them to devices.deny/allow; v2 compiles the same list
+// into the cgroup's eBPF device program).
+bool Allowed(const json& rules, const std::string& type, std::int64_t major, std::int64_t minor,
+             char access) {
+  bool allowed = false;
+  for (const auto& r : rules) {
+    if (r.contains("type") && r["type"] != "a" && r["type"] != type) continue;
+    if (r.contains("major") && r["major"] != -1 && r["major"] != major) continue;
+    if (r.contains("minor") && r["minor"] != -1 && r["minor"] != minor) continue;
+    if (r["access"].get<std::string>().find(access) == std::string::npos) continue;
+    allowed = r["allow"].get<bool>();
+  }
+  return allowed;
+}
+
+TEST_CASE("config.json: the device cgroup, v1 or v2, lets through exactly the job's nodes") {
+  // Nodes of distinct numbers, as tests/gpu_test.sh makes them.
+  BundleInputs in{.output_dir = "/o",
+                  .devices = {{.path = "/dev/nvidia0", .major = 10, .minor = 229},
+                              {.path = "/dev/nvidiactl", .major = 10, .minor = 256},
+                              {.path = "/dev/dri/renderD128", .major = 10, .minor = 237,
+                               .access = "rw"},
+                              {.path = "/dev/sda", .major = 8, .minor = 0, .type = "b",
+                               .access = "r"},
+                              {.path = "/run/fifo", .type = "p"}}};
+  RunSpec s = Spec();
+  s.gpus = {"0"};
+  for (bool v1 : {true, false}) {
+    in.limit_kernel_tcp = v1;
+    json rules = OciConfig(s, in)["linux"]["resources"]["devices"];
+    CHECK(Allowed(rules, "c", 10, 229, 'r'));
+    CHECK(Allowed(rules, "c", 10, 229, 'w'));
+    CHECK(Allowed(rules, "c", 10, 256, 'w'));
+    CHECK(Allowed(rules, "c", 10, 237, 'w'));
+    CHECK_FALSE(Allowed(rules, "c", 10, 237, 'm'));
+    CHECK(Allowed(rules, "b", 8, 0, 'r'));
+    CHECK_FALSE(Allowed(rules, "b", 8, 0, 'w'));
+    CHECK_FALSE(Allowed(rules, "c", 8, 0, 'r'));  // the type counts
+    // Another GPU's node (/dev/nvidia1 as kmsg, 1:11) and a neighbour.
+    CHECK_FALSE(Allowed(rules, "c", 1, 11, 'w'));
+    CHECK_FALSE(Allowed(rules, "c", 10, 230, 'r'));
+    CHECK_FALSE(Allowed(rules, "c", 195, 0, 'r'));
+    // A FIFO is made, but is nothing the device cgroup knows.
+    CHECK(rules.size() == 5);
+  }
+  CHECK_FALSE(Allowed(OciConfig(Spec(), {.output_dir = "/o"})["linux"]["resources"]["devices"],
+                      "c", 10, 229, 'r'));
+}
+
 TEST_CASE("config.json: the CDI spec's hooks, mounts, groups and env, on the job's own root") {
   BundleInputs in{.output_dir = "/o",
                   .gpu_mounts = {{"/usr/lib/libcuda.so.550.1", "/usr/lib/libcuda.so.550.1", "",
