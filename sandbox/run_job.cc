@@ -33,6 +33,7 @@
 #include "sandbox/internal/files.h"
 #include "sandbox/job_layer.h"
 #include "sandbox/loop_mount.h"
+#include "sandbox/nvml.h"
 #include "sandbox/oci.h"
 #include "sandbox/outputs.h"
 #include "sandbox/process.h"
@@ -411,6 +412,16 @@ class Job {
 
     auto deadline = t0 + spec_.limits.time_limit;
     constexpr auto kNever = Steady::time_point::max();
+    // A GPU job's GPUs, sampled through NVML while it runs.
+    constexpr auto kGpuSampleEvery = std::chrono::seconds(5);
+    auto sample_at = spec_.gpus.empty() ? kNever : t0;
+    if (!spec_.gpus.empty()) {
+      const std::string mark = CgroupPath(spec_) + "/";
+      gpu_accounting_.emplace(MakeNvmlSampler(), spec_.gpus, [mark](int pid) {
+        auto cgroups = internal::ReadText(StrCat("/proc/", pid, "/cgroup"));
+        return cgroups && cgroups->find(mark) != std::string::npos;
+      });
+    }
     auto kill_at = kNever;
     // The container's end, before the runtime's: see WatchContainer.
     auto watch_at = t0 + std::chrono::milliseconds(2);
@@ -431,6 +442,10 @@ class Job {
         kill_at = kNever;
         RunCommand(Runtime({"kill", spec_.id, "KILL"}));
       }
+      if (!exited && now >= sample_at) {
+        gpu_accounting_->Sample();
+        sample_at = Steady::now() + kGpuSampleEvery;
+      }
       if (!exited && watch_at != kNever && now >= watch_at) {
         const Watch watch = WatchContainer(pid_file, pidfd);
         if (watch == Watch::kGone) Release(Collects());
@@ -444,6 +459,7 @@ class Job {
       auto next = std::min(drain_until, deadline);
       if (kill_at < next) next = kill_at;
       if (watch_at < next) next = watch_at;
+      if (!exited && sample_at < next) next = sample_at;
       if (timed_out_ && !exited) next = now + std::chrono::seconds(1);
       auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
       wait_ms = std::clamp<std::int64_t>(wait_ms, 1, 1000);
@@ -492,6 +508,10 @@ class Job {
     ::close(err[0]);
     ::close(sigfd);
     if (pidfd >= 0) ::close(pidfd);
+    if (gpu_accounting_) {
+      gpu_accounting_->Sample();  // the energy counters' last reading
+      gpu_accounting_->Finish(result_);
+    }
     const auto t1 = Steady::now();
     result_.ended_at = Now();
     result_.wall_seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -619,6 +639,7 @@ class Job {
   std::string dir_;
   RunSpec spec_;
   JobResult result_;
+  std::optional<GpuAccounting> gpu_accounting_;
   int oom_fd_ = -1;    // HoldJobCgroup's eventfd (v1)
   std::thread mounting_;
   core::Result<void> mount_result_;

@@ -271,6 +271,13 @@ has "DRI drwxr-xr-x" && ok || fail "the chmod hook $(why)"
 has "NVIDIA-SMI stand-in" && ok || fail "nvidia-smi is not mounted $(why)"
 [[ $(field gpus) == "['0']" ]] && ok || fail "result.json gpus: $(field gpus)"
 [[ $(field gpu_driver_version) == 999.12.3 ]] && ok || fail "driver version: $(field gpu_driver_version)"
+# No NVML on this host: the result says the GPUs were not measured, and why.
+python3 - "$J/result.json" <<'EOF' && ok || fail "gpu_usage: $(field gpu_usage)"
+import json, sys
+u = json.load(open(sys.argv[1]))["gpu_usage"]
+assert u["source"].startswith("unavailable: libnvidia-ml.so.1 cannot be loaded"), u
+assert u["samples"] == 0, u
+EOF
 python3 - "$T/hooks.log" "$J" <<'EOF' && ok || fail "the hooks were not called as the spec says: $(cat "$T/hooks.log")"
 import json, sys
 calls = [json.loads(l) for l in open(sys.argv[1])]
