@@ -204,9 +204,9 @@ EOF
 } >"$T/cdi.yaml"
 
 n=0
-# job NAME SCRIPT EXTRA_JSON: runs `sh -c SCRIPT` in the built image to its
-# end; the job's directory is $J.
-job() {
+# job_spec_only NAME SCRIPT EXTRA_JSON: the spec of a job that runs
+# `sh -c SCRIPT` in the built image, in $J.
+job_spec_only() {
   local name=$1 script=$2 extra=$3
   n=$((n + 1))
   J="$T/jobs/$name"
@@ -223,6 +223,10 @@ spec = {"version": 1, "id": "gt-%s" % n, "image": json.load(open(t + "/image.jso
 spec.update(json.loads(extra))
 json.dump(spec, open(path, "w"))
 EOF
+}
+# job NAME SCRIPT EXTRA_JSON: the same, run to its end.
+job() {
+  job_spec_only "$@"
   "$RUN" run "$J" >"$J/run.out" 2>&1
 }
 field() { python3 -c "import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if v is not None else '')" "$J/result.json" "$1"; }
@@ -334,7 +338,18 @@ has RAN && fail "the job ran although a hook failed" || ok
 no_mounts_left "a job whose hook failed"
 cp "$T/cdi.good" "$T/cdi.yaml"
 
-# --- 5. After all of it the image is as it was ---
+# --- 5. A GPU job whose supervisor is killed: cleanup leaves no layer ---
+job_spec_only lost 'echo UP; while :; do :; done' '{"gpus": ["0"]}'
+"$RUN" start "$J" >/dev/null
+for _ in $(seq 100); do grep -q UP "$J/stdout.log" 2>/dev/null && break; sleep 0.1; done
+mountpoint -q "$J/rootfs" && ok || fail "a running GPU job has no layer of its own"
+kill -9 "$(cat "$J/supervisor.pid")"
+for _ in $(seq 50); do "$RUN" status "$J" | grep -q '"state":"lost"' && break; sleep 0.1; done
+"$RUN" cleanup "$J" >/dev/null && ok || fail "cleanup of a lost GPU job failed"
+[[ $(field status) == node_lost ]] && ok || fail "a lost GPU job: $(field status)"
+no_mounts_left "a lost GPU job after cleanup"
+
+# --- 6. After all of it the image is as it was ---
 digest >"$T/digest.after" && listing >"$T/listing.after"
 same "the image's digest" "$T/digest.before" "$T/digest.after"
 same "the image's files" "$T/listing.before" "$T/listing.after"
