@@ -284,6 +284,14 @@ json ToJson(const JobResult& r) {
       {"gpu_uuids", r.gpu_uuids},
       {"gpu_driver_version", r.gpu_driver_version},
       {"cdi_spec_sha256", r.cdi_spec_sha256},
+      {"gpu_usage", r.gpu_usage.source.empty()
+                        ? json(nullptr)
+                        : json{{"source", r.gpu_usage.source},
+                               {"samples", r.gpu_usage.samples},
+                               {"utilization_pct", r.gpu_usage.utilization_pct},
+                               {"memory_peak_bytes", r.gpu_usage.memory_peak_bytes},
+                               {"energy_joules", r.gpu_usage.energy_joules},
+                               {"processes", r.gpu_usage.processes}}},
       {"runtime", r.runtime},
       {"runtime_version", r.runtime_version},
       {"cgroup_version", r.cgroup_version},
@@ -322,6 +330,17 @@ Result<JobResult> JobResultFromJson(const json& j) {
                       Get(*it, "memory_bytes", r.limit_memory_bytes, p),
                       Get(*it, "time_limit_s", r.limit_time_seconds, p),
                       Get(*it, "output_bytes", r.limit_output_bytes, p)});
+        !g)
+      return std::unexpected(g.error());
+  }
+  if (auto it = j.find("gpu_usage"); it != j.end() && !it->is_null()) {
+    const char* p = "gpu_usage.";
+    GpuUsage& u = r.gpu_usage;
+    if (auto g = All({Get(*it, "source", u.source, p), Get(*it, "samples", u.samples, p),
+                      Get(*it, "utilization_pct", u.utilization_pct, p),
+                      Get(*it, "memory_peak_bytes", u.memory_peak_bytes, p),
+                      Get(*it, "energy_joules", u.energy_joules, p),
+                      Get(*it, "processes", u.processes, p)});
         !g)
       return std::unexpected(g.error());
   }

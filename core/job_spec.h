@@ -140,6 +140,20 @@ std::string FormatOutputManifest(const std::vector<OutputFile>& files);
 // kInvalidArgument naming the line when a line is not an output.
 Result<std::vector<OutputFile>> ParseOutputManifest(std::string_view text);
 
+// A GPU job's use of its GPUs, as NVML measured it on the host while the
+// job ran (sampled every few seconds).
+struct GpuUsage {
+  // "nvml" when measured; else "unavailable: <why>" (no driver library,
+  // NVML failed). Empty for a job without GPUs.
+  std::string source;
+  std::int64_t samples = 0;
+  double utilization_pct = 0;  // mean over samples and GPUs
+  std::int64_t memory_peak_bytes = 0;  // of the job's own processes, all GPUs
+  double energy_joules = 0;            // the GPUs' energy counters' rise
+  std::int64_t processes = 0;          // the job's processes seen on its GPUs
+  bool operator==(const GpuUsage&) const = default;
+};
+
 // What an attempt did: sluss-run's result.json, stored with the job.
 struct JobResult {
   // succeeded, nonzero_exit, oom_killed, timed_out, output_limit,
@@ -171,6 +185,7 @@ struct JobResult {
   std::vector<std::string> gpu_uuids;  // of the GPUs' device nodes, when the driver says
   std::string gpu_driver_version;
   std::string cdi_spec_sha256;
+  GpuUsage gpu_usage;
   std::string runtime;          // "runc"
   std::string runtime_version;  // "1.1.5"
   std::string cgroup_version;   // "v1" or "v2"

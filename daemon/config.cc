@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/quantity.h"
@@ -150,12 +151,27 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     if (auto n = nf.find("gpus"); n != nf.end()) {
       if (!n->second->IsSequence()) {
         c.Report(n->second->pos, "node.gpus",
-                 StrCat("expected a list of GPU indices such as [0, 1], got ",
+                 StrCat("expected a list of GPU names as the CDI spec gives them, such as "
+                        "[0, 1] or [GPU-4cf8db2d-...], got ",
                         n->second->KindName()));
       } else {
+        cfg.node_gpus.emplace();
         for (const YamlNode& g : n->second->items) {
-          if (auto v = c.Integer(g, "node.gpus", 0, 255)) {
-            cfg.node_gpus.push_back(static_cast<int>(*v));
+          auto s = c.String(g, "node.gpus");
+          if (!s) continue;
+          if (s->empty() || s->size() > 64 ||
+              s->find_first_not_of("0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz:-") !=
+                  std::string::npos) {
+            c.Report(g.pos, "node.gpus",
+                     StrCat(core::Quote(*s), " is not a GPU name (an index such as 0, a MIG "
+                            "device such as 0:1, or GPU-<uuid>)"));
+          } else if (std::find(cfg.node_gpus->begin(), cfg.node_gpus->end(), *s) !=
+                     cfg.node_gpus->end()) {
+            c.Report(g.pos, "node.gpus", StrCat("GPU ", core::Quote(*s), " is listed twice"));
+          } else if (*s == "all") {
+            c.Report(g.pos, "node.gpus", "name the GPUs, or leave node.gpus out for all of them");
+          } else {
+            cfg.node_gpus->push_back(*s);
           }
         }
       }

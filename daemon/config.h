@@ -61,7 +61,10 @@ struct Config {
   std::string node_name;                 // empty: the host name
   std::int64_t node_milli_cpus = 0;      // 0: all of this host's CPUs
   std::int64_t node_memory_bytes = 0;    // 0: this host's memory less 1G
-  std::vector<int> node_gpus;            // GPU indices, /dev/nvidia<N>
+  // GPU names as nvidia-ctk names them in the CDI spec: "0" (index), "GPU-<uuid>", MIG
+  // "0:1" or "MIG-<uuid>". Absent: every GPU of the CDI spec (sandbox.cdi_spec), none
+  // without one.
+  std::optional<std::vector<std::string>> node_gpus;
   std::map<std::string, ImageConfig> images;
   AuditConfig audit;
   SandboxConfig sandbox;

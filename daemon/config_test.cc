@@ -41,9 +41,31 @@ log_level: debug
   CHECK(c->runtime == "crun");
   CHECK(c->node_milli_cpus == 64000);
   CHECK(c->node_memory_bytes == 512LL << 30);
-  CHECK(c->node_gpus == std::vector<int>{0, 1, 2, 3});
+  CHECK(c->node_gpus == std::vector<std::string>{"0", "1", "2", "3"});
   CHECK(c->images.at("python-3.11").rootfs == "/srv/images/python-3.11");
   CHECK(c->DatabasePath() == "/var/lib/sluss/sluss.db");
+}
+
+TEST_CASE("GPUs are named as nvidia-ctk names them; absent, the CDI spec's") {
+  auto c = ParseConfig("node: {gpus: [GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c, \"0:1\", 3]}\n",
+                       "slussd.yaml");
+  REQUIRE(c);
+  CHECK(c->node_gpus == std::vector<std::string>{"GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c",
+                                                 "0:1", "3"});
+  auto none = ParseConfig("node: {gpus: []}\n", "slussd.yaml");
+  REQUIRE(none);
+  CHECK(none->node_gpus == std::vector<std::string>{});
+  auto all = ParseConfig("node: {cpus: 4}\n", "slussd.yaml");
+  REQUIRE(all);
+  CHECK_FALSE(all->node_gpus.has_value());
+  CHECK(Errors("node: {gpus: [0, 0]}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:18: node.gpus: GPU '0' is listed twice"});
+  CHECK(Errors("node: {gpus: [all]}\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:15: node.gpus: name the GPUs, or leave node.gpus out for all of them"});
+  CHECK(Errors("node: {gpus: [/dev/nvidia0]}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:15: node.gpus: '/dev/nvidia0' is not a GPU name "
+                                 "(an index such as 0, a MIG device such as 0:1, or GPU-<uuid>)"});
 }
 
 TEST_CASE("bad config keys are named with their position") {
@@ -56,7 +78,7 @@ TEST_CASE("bad config keys are named with their position") {
   CHECK(Errors("node: {memory: 12Q, gpus: 2}\n") ==
         std::vector<std::string>{
             "slussd.yaml:1:16: node.memory: memory size '12Q': unknown unit 'Q'; use K, M, G, T or P (powers of 1024), e.g. 16G or 512M",
-            "slussd.yaml:1:27: node.gpus: expected a list of GPU indices such as [0, 1], got a single value"});
+            "slussd.yaml:1:27: node.gpus: expected a list of GPU names as the CDI spec gives them, such as [0, 1] or [GPU-4cf8db2d-...], got a single value"});
   CHECK(Errors("images:\n  py: {root: /x}\n") ==
         std::vector<std::string>{"slussd.yaml:2:7: images.py: missing 'rootfs' (the image's root directory), or 'host: true'",
                                  "slussd.yaml:2:8: images.py: unknown key 'root' (did you mean 'rootfs'?)"});

@@ -45,6 +45,7 @@
 #include "executors/job_preparer.h"
 #include "logging/log.h"
 #include "executors/local.h"
+#include "sandbox/gpu.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
 
@@ -216,8 +217,18 @@ int Run(const Config& cfg) {
           ? cfg.node_memory_bytes
           : std::max<long long>(0, static_cast<long long>(sysconf(_SC_PHYS_PAGES)) *
                                            sysconf(_SC_PAGE_SIZE) - (1LL << 30));
-  node.gpu_ids = cfg.node_gpus;
-  node.capacity.gpus = static_cast<int>(cfg.node_gpus.size());
+  // The node's GPUs by name (node.gpus, or every GPU of the CDI spec); the
+  // scheduler counts them as slots 0..n-1, the preparer names them.
+  auto gpu_names = sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec);
+  if (!gpu_names) {
+    Log(LogLevel::kError, gpu_names.error().message);
+    return 1;
+  }
+  for (std::size_t i = 0; i < gpu_names->size(); ++i) node.gpu_ids.push_back(static_cast<int>(i));
+  node.capacity.gpus = static_cast<int>(gpu_names->size());
+  if (!gpu_names->empty())
+    Log(LogLevel::kInfo, core::StrCat("gpus=", core::Join(*gpu_names, ","), " cdi_spec=",
+                                      cfg.sandbox.cdi_spec));
   api_options.nodes.push_back(node);
   api_options.on_request = [](const api::RequestLog& r) {
     Log(r.status >= 500 ? LogLevel::kError : LogLevel::kInfo,
@@ -310,6 +321,7 @@ int Run(const Config& cfg) {
   PreparerOptions preparer_options;
   preparer_options.workspaces_dir = state + "/workspaces";
   preparer_options.images = &images;
+  preparer_options.gpu_names = *gpu_names;
   DatasetRegistry datasets(**store, clock, state + "/datasets",
                            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   datasets.Resume();

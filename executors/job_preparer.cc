@@ -52,7 +52,16 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   r.attempt = job.attempt;
   r.project = job.project;
   r.node = start.node;
-  for (int g : start.gpus) r.gpus.push_back(std::to_string(g));
+  for (int g : start.gpus) {
+    if (options_.gpu_names.empty()) {
+      r.gpus.push_back(std::to_string(g));
+    } else if (g < 0 || static_cast<std::size_t>(g) >= options_.gpu_names.size()) {
+      return core::Internal(StrCat("GPU slot ", g, " is not one of the node's ",
+                                   options_.gpu_names.size(), " GPUs"));
+    } else {
+      r.gpus.push_back(options_.gpu_names[static_cast<std::size_t>(g)]);
+    }
+  }
   // What the scheduler counted is what the sandbox enforces.
   r.resources = start.resources;
   r.resources.gpus = static_cast<int>(start.gpus.size());

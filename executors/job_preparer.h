@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/dataset_service.h"
 #include "core/executor.h"
@@ -22,6 +23,9 @@ namespace sluss::executors {
 
 struct PreparerOptions {
   std::string workspaces_dir;  // absolute
+  // The node's GPUs as the CDI spec names them: the scheduler's GPU slot i
+  // is gpu_names[i]. Empty: the slot's number is the name (an index).
+  std::vector<std::string> gpu_names;
   // The approved images, the registered datasets (checked unchanged at
   // every start), the repositories (workspaces are exported from them) and
   // the clock for the permit check; all must outlive the preparer.

@@ -91,6 +91,7 @@ json JobProvenance(const core::Project& project, const core::Run& run, const cor
       {"gpus", ran_result ? json(result.gpus) : json(ran.gpus)},
       {"gpu_uuids", result.gpu_uuids},
       {"gpu_driver_version", result.gpu_driver_version},
+      {"gpu_usage", core::ToJson(result)["gpu_usage"]},
       {"runtime", {{"name", result.runtime}, {"version", result.runtime_version}}},
       {"config_sha256", result.config_sha256},
       {"seccomp_sha256", result.seccomp_sha256},

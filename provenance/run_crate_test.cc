@@ -54,6 +54,10 @@ TEST_CASE("a run's crate names the commit, image digest and dataset ids, and con
   r1["outputs"] = {{{"path", "output/cohort.csv"}, {"size", 10}, {"sha256", "o1"}}};
   json r2 = result;
   r2["outputs"] = {{{"path", "output/table1.csv"}, {"size", 20}, {"sha256", "o2"}}};
+  r2["gpus"] = {"GPU-4cf8db2d"};
+  r2["gpu_usage"] = {{"source", "nvml"}, {"samples", 12}, {"utilization_pct", 71.5},
+                     {"memory_peak_bytes", 2147483648}, {"energy_joules", 8400.0},
+                     {"processes", 1}};
   auto extract = MakeJob(11, "extract", extract_spec, r1);
   auto model = MakeJob(12, "model", model_spec, r2);
   std::vector<json> jobs = {JobProvenance(project, run, extract), JobProvenance(project, run, model)};
@@ -65,6 +69,12 @@ TEST_CASE("a run's crate names the commit, image digest and dataset ids, and con
   CHECK(jobs[1]["outputs"][0]["level"] == "releasable");
   CHECK(jobs[0]["person"] == "alice@example.org");
   CHECK(jobs[0]["runtime"]["name"] == "runc");
+  // What the GPUs did, as NVML measured it; nothing for a job without GPUs.
+  CHECK(jobs[1]["gpus"] == json({"GPU-4cf8db2d"}));
+  CHECK(jobs[1]["gpu_usage"]["utilization_pct"] == 71.5);
+  CHECK(jobs[1]["gpu_usage"]["energy_joules"] == 8400.0);
+  CHECK(jobs[1]["gpu_usage"]["memory_peak_bytes"] == 2147483648);
+  CHECK(jobs[0]["gpu_usage"].is_null());
 
   json crate = RunCrate(project, run, jobs);
   CHECK(CheckProcessRunCrate(crate).empty());

@@ -2,12 +2,17 @@
 
 // GPUs from a Container Device Interface (CDI) spec, the YAML or JSON file
 // that `nvidia-ctk cdi generate` writes to /etc/cdi/nvidia.yaml: devices by
-// name (index and "GPU-<uuid>"), each with its device nodes, and edits that
-// every GPU job needs (nvidiactl, nvidia-uvm, driver library mounts, env).
-// Text in, a spec out: no I/O.
+// name (index "0", "GPU-<uuid>", MIG "0:1" and "MIG-<uuid>", and "all"),
+// each with its container edits, and edits that every GPU job needs
+// (nvidiactl, nvidia-uvm, driver library mounts, the hooks that make the
+// ld cache and the .so.1 links, env). Every edit kind of the CDI
+// specification (cncf-tags/container-device-interface, SPEC.md) is read;
+// a key that sluss does not know is an error, never dropped. Text in, a
+// spec out: no I/O.
 
+#include <cstdint>
 #include <map>
-#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,18 +24,38 @@ namespace sluss::sandbox {
 struct CdiDeviceNode {
   std::string path;       // in the container: "/dev/nvidia0"
   std::string host_path;  // on the host; defaults to `path`
+  // "c", "b", "u" (unbuffered character) or "p" (FIFO); empty: the host
+  // node's own type.
+  std::string type;
+  std::optional<std::int64_t> major, minor;  // absent: the host node's
+  std::optional<std::uint32_t> file_mode;    // absent: the host node's mode
+  std::string permissions;                   // cgroup access, "rwm" when empty
+  std::optional<std::uint32_t> uid, gid;     // of the node in the container
 };
 
 struct CdiMount {
   std::string host_path;
   std::string container_path;
+  std::string type;  // empty: a bind mount
   std::vector<std::string> options;
+};
+
+// An OCI hook: `path` run with `args` (args[0] is the program's name) and
+// `env`, at `hook_name`, killed after `timeout` seconds when set.
+struct CdiHook {
+  std::string hook_name;  // prestart, createRuntime, createContainer, ...
+  std::string path;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::optional<int> timeout;
 };
 
 struct CdiEdits {
   std::vector<std::string> env;  // "KEY=VALUE"
   std::vector<CdiDeviceNode> device_nodes;
   std::vector<CdiMount> mounts;
+  std::vector<CdiHook> hooks;
+  std::vector<std::uint32_t> additional_gids;
 };
 
 struct CdiSpec {
@@ -41,8 +66,12 @@ struct CdiSpec {
   // when the spec names none.
   std::string driver_version;
 
-  // The GPU names that are UUIDs ("GPU-..." or "MIG-..."), sorted: the
-  // inventory. When there are none, every name but "all".
+  // The node's GPUs, one name per device: devices that give the same
+  // /dev/nvidia* nodes are one device (nvidia-ctk may list a GPU by index
+  // and by UUID), named by index when it has an index name ("0", MIG
+  // "0:1"), else by UUID. A GPU with MIG devices is given as its MIG
+  // devices (the whole GPU cannot run CUDA while MIG is on). "all" never.
+  // Sorted by index, UUIDs after.
   std::vector<std::string> Inventory() const;
 };
 
@@ -55,7 +84,9 @@ core::Result<CdiSpec> ParseCdiSpec(std::string_view text);
 std::map<int, std::string> GpuUuidsByMinor(const std::string& dir);
 
 // The edits for a job given `names`: the common edits, then each device's,
-// device nodes deduplicated by path. An unknown name is an error naming it.
+// device nodes deduplicated by path, hooks deduplicated (the same hook
+// listed by two devices runs once). An unknown name, or "all", is an error
+// naming it.
 core::Result<CdiEdits> ResolveGpus(const CdiSpec& spec,
                                    const std::vector<std::string>& names);
 

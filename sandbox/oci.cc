@@ -146,16 +146,21 @@ json OciConfig(const RunSpec& spec, const BundleInputs& in) {
                                   "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
                                   "USER=sluss", "SLUSS_OUTPUT=/workspace/output"};
   for (const auto& e : in.gpu_env)
-    if (!e.starts_with("NVIDIA_VISIBLE_DEVICES=")) env.push_back(e);
-  std::string visible = spec.gpus.empty() ? "void" : core::Join(spec.gpus, ",");
-  env.push_back("NVIDIA_VISIBLE_DEVICES=" + visible);
-  if (!spec.gpus.empty()) env.push_back("CUDA_VISIBLE_DEVICES=" + visible);
+    if (!e.starts_with("NVIDIA_VISIBLE_DEVICES=") && !e.starts_with("CUDA_VISIBLE_DEVICES="))
+      env.push_back(e);
+  // Inside the container the runtime and CUDA number the visible GPUs from
+  // 0 (as Slurm's remapping does): the job's first GPU is 0, whatever its
+  // index on the host.
+  std::vector<std::string> visible;
+  for (std::size_t i = 0; i < spec.gpus.size(); ++i) visible.push_back(std::to_string(i));
+  env.push_back("NVIDIA_VISIBLE_DEVICES=" + (visible.empty() ? "void" : core::Join(visible, ",")));
+  if (!visible.empty()) env.push_back("CUDA_VISIBLE_DEVICES=" + core::Join(visible, ","));
   for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
 
   json caps = json::array();
   json process = {
       {"terminal", false},
-      {"user", {{"uid", spec.uid}, {"gid", spec.gid}, {"additionalGids", json::array()}}},
+      {"user", {{"uid", spec.uid}, {"gid", spec.gid}, {"additionalGids", in.additional_gids}}},
       {"args", spec.argv},
       {"env", env},
       {"cwd", "/workspace"},
@@ -204,22 +209,45 @@ json OciConfig(const RunSpec& spec, const BundleInputs& in) {
                     {"options", {"nosuid", "nodev", "noexec", "mode=755", "size=1m"}}});
   for (const auto& d : spec.datasets)
     mounts.push_back(Bind(d.path, "/data/" + d.name, {"rbind", "ro", "nosuid", "nodev", "noexec"}));
+  // The CDI spec's mounts, each read-only and without set-id files or
+  // device nodes whatever the spec says: a driver's files are for reading.
   for (const auto& m : in.gpu_mounts) {
     std::vector<std::string> opts = m.options;
-    if (std::find(opts.begin(), opts.end(), "ro") == opts.end()) opts.push_back("ro");
-    if (std::find(opts.begin(), opts.end(), "bind") == opts.end() &&
-        std::find(opts.begin(), opts.end(), "rbind") == opts.end())
-      opts.push_back("bind");
-    mounts.push_back(Bind(m.host_path, m.container_path, opts));
+    auto add = [&opts](const char* o) {
+      if (std::find(opts.begin(), opts.end(), o) == opts.end()) opts.push_back(o);
+    };
+    std::erase(opts, "rw");
+    add("ro");
+    add("nosuid");
+    add("nodev");
+    if (m.type.empty() || m.type == "bind") {
+      if (std::find(opts.begin(), opts.end(), "rbind") == opts.end()) add("bind");
+      mounts.push_back(Bind(m.host_path, m.container_path, opts));
+    } else {
+      mounts.push_back({{"destination", m.container_path}, {"type", m.type},
+                        {"source", m.host_path}, {"options", opts}});
+    }
   }
 
   json devices = json::array();
   json device_rules = json::array({{{"allow", false}, {"access", "rwm"}}});
   for (const auto& d : in.devices) {
-    devices.push_back({{"path", d.path}, {"type", "c"}, {"major", d.major},
-                       {"minor", d.minor}, {"fileMode", 0666}, {"uid", 0}, {"gid", 0}});
-    device_rules.push_back({{"allow", true}, {"type", "c"}, {"major", d.major},
-                            {"minor", d.minor}, {"access", "rw"}});
+    devices.push_back({{"path", d.path}, {"type", d.type}, {"major", d.major},
+                       {"minor", d.minor}, {"fileMode", d.file_mode}, {"uid", d.uid},
+                       {"gid", d.gid}});
+    if (d.type == "p") continue;  // a FIFO is no device of the cgroup's
+    device_rules.push_back({{"allow", true}, {"type", d.type == "b" ? "b" : "c"},
+                            {"major", d.major}, {"minor", d.minor},
+                            {"access", d.access.empty() ? std::string("rwm") : d.access}});
+  }
+
+  json hooks = json::object();
+  for (const auto& h : in.gpu_hooks) {
+    json hook = {{"path", h.path}};
+    if (!h.args.empty()) hook["args"] = h.args;
+    if (!h.env.empty()) hook["env"] = h.env;
+    if (h.timeout) hook["timeout"] = *h.timeout;
+    hooks[h.hook_name].push_back(std::move(hook));
   }
 
   json linux_ = {
@@ -245,12 +273,15 @@ json OciConfig(const RunSpec& spec, const BundleInputs& in) {
       {"seccomp", SeccompProfile()},
   };
 
-  return {{"ociVersion", "1.0.2"},
-          {"process", process},
-          {"root", {{"path", spec.image.rootfs}, {"readonly", true}}},
-          {"hostname", "sluss-job"},
-          {"mounts", mounts},
-          {"linux", linux_}};
+  json config = {{"ociVersion", "1.0.2"},
+                 {"process", process},
+                 {"root", {{"path", in.rootfs.empty() ? spec.image.rootfs : in.rootfs},
+                           {"readonly", !(in.rootfs_writable && !in.rootfs.empty())}}},
+                 {"hostname", "sluss-job"},
+                 {"mounts", mounts},
+                 {"linux", linux_}};
+  if (!hooks.empty()) config["hooks"] = std::move(hooks);
+  return config;
 }
 
 }  // namespace sluss::sandbox

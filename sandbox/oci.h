@@ -15,11 +15,17 @@
 
 namespace sluss::sandbox {
 
-// A host character device given to the job (a GPU or its control nodes).
+// A host device given to the job (a GPU, its control nodes, /dev/dri),
+// resolved against the host's node: nothing left to look up.
 struct DeviceGrant {
   std::string path;  // in the container
   std::int64_t major = 0;
   std::int64_t minor = 0;
+  std::string type = "c";       // "c", "b", "u" or "p" (OCI's device types)
+  std::uint32_t file_mode = 0666;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string access = "rwm";  // what the device cgroup allows
 };
 
 struct BundleInputs {
@@ -27,6 +33,16 @@ struct BundleInputs {
   std::vector<DeviceGrant> devices;
   std::vector<CdiMount> gpu_mounts;
   std::vector<std::string> gpu_env;  // from the CDI spec, "KEY=VALUE"
+  std::vector<CdiHook> gpu_hooks;    // from the CDI spec, by hookName
+  std::vector<std::uint32_t> additional_gids;
+  // The container's root when it is not the image's own directory: a
+  // per-job overlay over it (see job_layer.h), which the hooks may write.
+  std::string rootfs;
+  // crun (1.8) makes the root read-only before it runs createContainer
+  // hooks, which then cannot write the ld cache: for crun GPU jobs with
+  // such hooks the root (the job's own layer, never the image) stays
+  // writable where the image's permissions let the job's uid write.
+  bool rootfs_writable = false;
   // cgroup v1 charges TCP buffers to a memory cgroup only under a kernel
   // TCP limit of its own: without one, a job's socket buffers escape its
   // memory limit (v2 charges them to memory itself).

@@ -118,21 +118,137 @@ TEST_CASE("config.json: no file may outgrow the larger writable space; /tmp keep
 
 TEST_CASE("config.json: GPUs are exactly the granted devices, after a default deny") {
   BundleInputs in{.output_dir = "/o",
-                  .devices = {{"/dev/nvidia1", 195, 1}, {"/dev/nvidiactl", 195, 255}}};
+                  .devices = {{.path = "/dev/nvidia1", .major = 195, .minor = 1},
+                              {.path = "/dev/nvidiactl", .major = 195, .minor = 255,
+                               .access = "rw"},
+                              {.path = "/dev/dri/renderD128", .major = 226, .minor = 128,
+                               .file_mode = 0660, .gid = 44}}};
   RunSpec s = Spec();
-  s.gpus = {"GPU-a"};
+  s.gpus = {"GPU-a", "3"};
   json c = OciConfig(s, in);
   const json& rules = c["linux"]["resources"]["devices"];
-  REQUIRE(rules.size() == 3);
+  REQUIRE(rules.size() == 4);
   CHECK(rules[0] == json({{"allow", false}, {"access", "rwm"}}));
-  CHECK(rules[1]["major"] == 195);
-  CHECK(rules[1]["minor"] == 1);
-  CHECK(c["linux"]["devices"].size() == 2);
-  CHECK(Has(c["process"]["env"], "NVIDIA_VISIBLE_DEVICES=GPU-a"));
-  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=GPU-a"));
+  CHECK(rules[1] == json({{"allow", true}, {"type", "c"}, {"major", 195}, {"minor", 1},
+                          {"access", "rwm"}}));
+  CHECK(rules[2]["access"] == "rw");
+  REQUIRE(c["linux"]["devices"].size() == 3);
+  CHECK(c["linux"]["devices"][2] == json({{"path", "/dev/dri/renderD128"}, {"type", "c"},
+                                          {"major", 226}, {"minor", 128}, {"fileMode", 0660},
+                                          {"uid", 0}, {"gid", 44}}));
+  // Numbered from 0 inside, as CUDA numbers what it sees.
+  CHECK(Has(c["process"]["env"], "NVIDIA_VISIBLE_DEVICES=0,1"));
+  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=0,1"));
   json none = OciConfig(Spec(), {.output_dir = "/o"});
   CHECK(none["linux"]["devices"].empty());
   CHECK(Has(none["process"]["env"], "NVIDIA_VISIBLE_DEVICES=void"));
+  CHECK_FALSE(none.contains("hooks"));
+}
+
+// What the device cgroup lets through for (type, major, minor, access), as
+// runc applies linux.resources.devices: in order, the last matching rule
+// decides (v1 writes them to devices.deny/allow; v2 compiles the same list
+// into the cgroup's eBPF device program).
+bool Allowed(const json& rules, const std::string& type, std::int64_t major, std::int64_t minor,
+             char access) {
+  bool allowed = false;
+  for (const auto& r : rules) {
+    if (r.contains("type") && r["type"] != "a" && r["type"] != type) continue;
+    if (r.contains("major") && r["major"] != -1 && r["major"] != major) continue;
+    if (r.contains("minor") && r["minor"] != -1 && r["minor"] != minor) continue;
+    if (r["access"].get<std::string>().find(access) == std::string::npos) continue;
+    allowed = r["allow"].get<bool>();
+  }
+  return allowed;
+}
+
+TEST_CASE("config.json: the device cgroup, v1 or v2, lets through exactly the job's nodes") {
+  // Nodes of distinct numbers, as tests/gpu_test.sh makes them.
+  BundleInputs in{.output_dir = "/o",
+                  .devices = {{.path = "/dev/nvidia0", .major = 10, .minor = 229},
+                              {.path = "/dev/nvidiactl", .major = 10, .minor = 256},
+                              {.path = "/dev/dri/renderD128", .major = 10, .minor = 237,
+                               .access = "rw"},
+                              {.path = "/dev/sda", .major = 8, .minor = 0, .type = "b",
+                               .access = "r"},
+                              {.path = "/run/fifo", .type = "p"}}};
+  RunSpec s = Spec();
+  s.gpus = {"0"};
+  for (bool v1 : {true, false}) {
+    in.limit_kernel_tcp = v1;
+    json rules = OciConfig(s, in)["linux"]["resources"]["devices"];
+    CHECK(Allowed(rules, "c", 10, 229, 'r'));
+    CHECK(Allowed(rules, "c", 10, 229, 'w'));
+    CHECK(Allowed(rules, "c", 10, 256, 'w'));
+    CHECK(Allowed(rules, "c", 10, 237, 'w'));
+    CHECK_FALSE(Allowed(rules, "c", 10, 237, 'm'));
+    CHECK(Allowed(rules, "b", 8, 0, 'r'));
+    CHECK_FALSE(Allowed(rules, "b", 8, 0, 'w'));
+    CHECK_FALSE(Allowed(rules, "c", 8, 0, 'r'));  // the type counts
+    // Another GPU's node (/dev/nvidia1 as kmsg, 1:11) and a neighbour.
+    CHECK_FALSE(Allowed(rules, "c", 1, 11, 'w'));
+    CHECK_FALSE(Allowed(rules, "c", 10, 230, 'r'));
+    CHECK_FALSE(Allowed(rules, "c", 195, 0, 'r'));
+    // A FIFO is made, but is nothing the device cgroup knows.
+    CHECK(rules.size() == 5);
+  }
+  CHECK_FALSE(Allowed(OciConfig(Spec(), {.output_dir = "/o"})["linux"]["resources"]["devices"],
+                      "c", 10, 229, 'r'));
+}
+
+TEST_CASE("config.json: the CDI spec's hooks, mounts, groups and env, on the job's own root") {
+  BundleInputs in{.output_dir = "/o",
+                  .gpu_mounts = {{"/usr/lib/libcuda.so.550.1", "/usr/lib/libcuda.so.550.1", "",
+                                  {"rw", "bind"}},
+                                 {"tmpfs", "/var/run/nv", "tmpfs", {"size=1m"}}},
+                  .gpu_env = {"NVIDIA_VISIBLE_DEVICES=void", "CUDA_VISIBLE_DEVICES=7",
+                              "NVIDIA_DRIVER_CAPABILITIES=compute"},
+                  .gpu_hooks = {{"createContainer", "/usr/bin/nvidia-ctk",
+                                 {"nvidia-ctk", "hook", "update-ldcache"}, {"A=b"}, 5},
+                                {"createContainer", "/usr/bin/nvidia-ctk",
+                                 {"nvidia-ctk", "hook", "create-symlinks"}, {}, std::nullopt},
+                                {"poststop", "/bin/true", {}, {}, std::nullopt}},
+                  .additional_gids = {44},
+                  .rootfs = "/jobs/1/rootfs"};
+  RunSpec s = Spec();
+  s.gpus = {"0"};
+  json c = OciConfig(s, in);
+  CHECK(c["root"] == json({{"path", "/jobs/1/rootfs"}, {"readonly", true}}));
+  REQUIRE(c["hooks"]["createContainer"].size() == 2);
+  CHECK(c["hooks"]["createContainer"][0] ==
+        json({{"path", "/usr/bin/nvidia-ctk"},
+              {"args", {"nvidia-ctk", "hook", "update-ldcache"}},
+              {"env", {"A=b"}},
+              {"timeout", 5}}));
+  CHECK(c["hooks"]["createContainer"][1] ==
+        json({{"path", "/usr/bin/nvidia-ctk"}, {"args", {"nvidia-ctk", "hook", "create-symlinks"}}}));
+  CHECK(c["hooks"]["poststop"].size() == 1);
+  CHECK(c["process"]["user"]["additionalGids"] == json({44}));
+  CHECK(Has(c["process"]["env"], "NVIDIA_DRIVER_CAPABILITIES=compute"));
+  CHECK_FALSE(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=7"));
+  CHECK(Has(c["process"]["env"], "CUDA_VISIBLE_DEVICES=0"));
+  json lib, tmp;
+  for (const auto& m : c["mounts"]) {
+    if (m["destination"] == "/usr/lib/libcuda.so.550.1") lib = m;
+    if (m["destination"] == "/var/run/nv") tmp = m;
+  }
+  // A driver's files are read-only, whatever the spec says.
+  CHECK(lib["type"] == "bind");
+  CHECK(Has(lib["options"], "ro"));
+  CHECK_FALSE(Has(lib["options"], "rw"));
+  CHECK(Has(lib["options"], "nosuid"));
+  CHECK(tmp["type"] == "tmpfs");
+  CHECK(tmp["source"] == "tmpfs");
+  CHECK(Has(tmp["options"], "size=1m"));
+  CHECK(Has(tmp["options"], "nodev"));
+  // crun runs createContainer hooks after making the root read-only: the
+  // job's own layer stays writable for them; the image's directory never.
+  in.rootfs_writable = true;
+  CHECK(OciConfig(s, in)["root"]["readonly"] == false);
+  in.rootfs.clear();
+  CHECK(OciConfig(s, in)["root"]["readonly"] == true);
+  // Without a layer, the image's own directory.
+  CHECK(OciConfig(Spec(), {.output_dir = "/o"})["root"]["path"] == Spec().image.rootfs);
 }
 
 TEST_CASE("seccomp: an allowlist without the calls that reach outside the job") {

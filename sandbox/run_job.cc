@@ -28,10 +28,12 @@
 
 #include "core/strings.h"
 #include "core/time.h"
-#include "sandbox/cdi.h"
+#include "sandbox/gpu.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/internal/files.h"
+#include "sandbox/job_layer.h"
 #include "sandbox/loop_mount.h"
+#include "sandbox/nvml.h"
 #include "sandbox/oci.h"
 #include "sandbox/outputs.h"
 #include "sandbox/process.h"
@@ -152,6 +154,7 @@ class Job {
     if (releasing_.joinable()) releasing_.join();
     if (oom_fd_ >= 0) ::close(oom_fd_);
     oom_fd_ = -1;
+    if (!spec_.gpus.empty()) UnmountJobLayer(dir_);
   }
 
  private:
@@ -249,7 +252,7 @@ class Job {
     BundleInputs inputs{.output_dir = output_dir_,
                         .limit_kernel_tcp = cgroup_version_ == CgroupVersion::kV1};
     if (!spec_.gpus.empty()) {
-      if (auto r = ResolveGpuDevices(inputs); !r) return r;
+      if (auto r = PrepareGpus(spec_, dir_, inputs, result_); !r) return r;
     }
     for (const auto& in : spec_.inputs) {
       struct stat st;
@@ -349,40 +352,6 @@ class Job {
     return mount_result_;
   }
 
-  core::Result<void> ResolveGpuDevices(BundleInputs& inputs) {
-    auto text = internal::ReadText(spec_.cdi_spec);
-    if (!text) return core::Internal(StrCat("GPUs asked for, but the CDI spec cannot be read: ",
-                                            text.error().message));
-    result_.cdi_spec_sha256 = Sha256Hex(*text);
-    auto cdi = ParseCdiSpec(*text);
-    if (!cdi) return std::unexpected(cdi.error());
-    auto edits = ResolveGpus(*cdi, spec_.gpus);
-    if (!edits) return std::unexpected(edits.error());
-    for (const auto& dn : edits->device_nodes) {
-      struct stat st;
-      if (::stat(dn.host_path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode))
-        return core::Internal(StrCat("GPU device ", dn.host_path,
-                                     " is missing or not a character device"));
-      inputs.devices.push_back({dn.path, static_cast<std::int64_t>(major(st.st_rdev)),
-                                static_cast<std::int64_t>(minor(st.st_rdev))});
-    }
-    // The GPUs' UUIDs for provenance: by the minor of each /dev/nvidiaN.
-    const auto uuids = GpuUuidsByMinor("/proc/driver/nvidia/gpus");
-    for (const auto& d : inputs.devices) {
-      if (d.path.find_first_of("0123456789") == std::string::npos ||
-          d.path.rfind("/dev/nvidia", 0) != 0 ||
-          d.path.find_first_not_of("0123456789", 11) != std::string::npos)
-        continue;
-      if (auto it = uuids.find(static_cast<int>(d.minor)); it != uuids.end())
-        result_.gpu_uuids.push_back(it->second);
-    }
-    inputs.gpu_mounts = edits->mounts;
-    inputs.gpu_env = edits->env;
-    result_.gpus = spec_.gpus;
-    result_.gpu_driver_version = cdi->driver_version;
-    return {};
-  }
-
   void Execute() {
     sigset_t mask;
     sigemptyset(&mask);
@@ -443,6 +412,16 @@ class Job {
 
     auto deadline = t0 + spec_.limits.time_limit;
     constexpr auto kNever = Steady::time_point::max();
+    // A GPU job's GPUs, sampled through NVML while it runs.
+    constexpr auto kGpuSampleEvery = std::chrono::seconds(5);
+    auto sample_at = spec_.gpus.empty() ? kNever : t0;
+    if (!spec_.gpus.empty()) {
+      const std::string mark = CgroupPath(spec_) + "/";
+      gpu_accounting_.emplace(MakeNvmlSampler(), spec_.gpus, [mark](int pid) {
+        auto cgroups = internal::ReadText(StrCat("/proc/", pid, "/cgroup"));
+        return cgroups && cgroups->find(mark) != std::string::npos;
+      });
+    }
     auto kill_at = kNever;
     // The container's end, before the runtime's: see WatchContainer.
     auto watch_at = t0 + std::chrono::milliseconds(2);
@@ -463,6 +442,10 @@ class Job {
         kill_at = kNever;
         RunCommand(Runtime({"kill", spec_.id, "KILL"}));
       }
+      if (!exited && now >= sample_at) {
+        gpu_accounting_->Sample();
+        sample_at = Steady::now() + kGpuSampleEvery;
+      }
       if (!exited && watch_at != kNever && now >= watch_at) {
         const Watch watch = WatchContainer(pid_file, pidfd);
         if (watch == Watch::kGone) Release(Collects());
@@ -476,6 +459,7 @@ class Job {
       auto next = std::min(drain_until, deadline);
       if (kill_at < next) next = kill_at;
       if (watch_at < next) next = watch_at;
+      if (!exited && sample_at < next) next = sample_at;
       if (timed_out_ && !exited) next = now + std::chrono::seconds(1);
       auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
       wait_ms = std::clamp<std::int64_t>(wait_ms, 1, 1000);
@@ -524,6 +508,10 @@ class Job {
     ::close(err[0]);
     ::close(sigfd);
     if (pidfd >= 0) ::close(pidfd);
+    if (gpu_accounting_) {
+      gpu_accounting_->Sample();  // the energy counters' last reading
+      gpu_accounting_->Finish(result_);
+    }
     const auto t1 = Steady::now();
     result_.ended_at = Now();
     result_.wall_seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -615,6 +603,8 @@ class Job {
       if (stats.cpu_usage_ns > 0) result_.cpu_seconds = static_cast<double>(stats.cpu_usage_ns) / 1e9;
       RemoveCgroupDirs(spec_.cgroup_root, cgroup_version_, cgroup);
     }
+    // The runtime is gone: the job's layer over its image goes too.
+    if (!spec_.gpus.empty()) UnmountJobLayer(dir_);
 
     if (!result_.status.empty()) return;  // an internal error said it already
     const bool failed = result_.signal || (result_.exit_code && *result_.exit_code != 0);
@@ -654,6 +644,7 @@ class Job {
   std::string dir_;
   RunSpec spec_;
   JobResult result_;
+  std::optional<GpuAccounting> gpu_accounting_;
   int oom_fd_ = -1;    // HoldJobCgroup's eventfd (v1)
   std::thread mounting_;
   core::Result<void> mount_result_;

@@ -8,6 +8,7 @@
 //                                or SIGUSR1 with --now (KILL at once)
 //   sluss-run cleanup JOBDIR     stop what a lost supervisor left; write its result
 //   sluss-run host-image DIR     make the `host` image there; prints it as JSON
+//   sluss-run image-digest DIR   the digest of an image directory, as slussd computes it
 //
 // Exit codes: 0 done (for run: the job succeeded), 1 the job failed or the
 // command could not be done, 2 usage.
@@ -33,7 +34,7 @@ namespace {
 using namespace sluss::sandbox;
 
 int Usage() {
-  std::cerr << "usage: sluss-run start|run|status|cancel|cleanup JOBDIR | host-image DIR\n";
+  std::cerr << "usage: sluss-run start|run|status|cancel|cleanup JOBDIR | host-image DIR | image-digest DIR\n";
   return 2;
 }
 
@@ -92,6 +93,15 @@ int Main(int argc, char** argv) {
                                 {"rootfs", image->rootfs}, {"host_binds", image->host_binds}}
                      .dump()
               << "\n";
+    return 0;
+  }
+  if (cmd == "image-digest" && argc == 3) {
+    auto digest = ImageDigest(argv[2]);
+    if (!digest) {
+      std::cerr << "sluss-run: " << digest.error().message << "\n";
+      return 1;
+    }
+    std::cout << *digest << "\n";
     return 0;
   }
   std::string dir = argv[2];

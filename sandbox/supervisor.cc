@@ -18,6 +18,7 @@
 #include "core/time.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/internal/files.h"
+#include "sandbox/job_layer.h"
 #include "sandbox/loop_mount.h"
 #include "sandbox/oci.h"
 #include "sandbox/process.h"
@@ -191,6 +192,7 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
       }
       auto version = DetectCgroupVersion(spec->cgroup_root);
       RemoveCgroupDirs(spec->cgroup_root, version, CgroupPath(*spec));
+      UnmountJobLayer(dir);
       result.runtime = std::filesystem::path(spec->runtime).filename();
       result.image_digest = spec->image.digest;
       // What it ran under, and since about when (the spec is written at

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/job_spec.h"
 #include "core/quantity.h"
 #include "core/strings.h"
 
@@ -208,7 +209,24 @@ void Engine::RunOnce() {
   PersistUsage();
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  // GPU jobs' use of their GPUs, as sluss-run measured it (NVML).
+  std::map<std::string, std::int64_t> gpu_measured;
+  double gpu_energy = 0, gpu_busy = 0;
+  for (const auto& f : done) {
+    if (f.outcome.result_json.find("\"gpu_usage\":{") == std::string::npos) continue;
+    auto r = core::ParseJobResult(f.outcome.result_json);
+    if (!r || r->gpu_usage.source.empty()) continue;
+    const bool nvml = r->gpu_usage.source == "nvml";
+    gpu_measured[nvml ? "nvml" : "unavailable"] += 1;
+    if (!nvml) continue;
+    gpu_energy += r->gpu_usage.energy_joules;
+    gpu_busy += r->gpu_usage.utilization_pct / 100.0 * r->wall_seconds *
+                static_cast<double>(r->gpus.size());
+  }
   std::lock_guard lock(mu_);
+  for (const auto& [source, n] : gpu_measured) stats_.gpu_jobs_measured[source] += n;
+  stats_.gpu_energy_joules += gpu_energy;
+  stats_.gpu_busy_seconds += gpu_busy;
   stats_.cycles += 1;
   stats_.last_cycle_ms = ms;
   stats_.cycle_seconds_sum += ms / 1000;
@@ -248,6 +266,20 @@ std::string EngineStats::ToPrometheus() const {
   out += StrCat("sluss_pending_jobs ", pending_jobs, "\n");
   out += "# HELP sluss_gpus_allocated GPUs given to running jobs.\n# TYPE sluss_gpus_allocated gauge\n";
   out += StrCat("sluss_gpus_allocated ", gpus_allocated, "\n");
+  out += "# HELP sluss_gpu_jobs_measured_total GPU jobs ended, by whether NVML measured their GPUs.\n";
+  out += "# TYPE sluss_gpu_jobs_measured_total counter\n";
+  for (const char* source : {"nvml", "unavailable"}) {
+    auto it = gpu_jobs_measured.find(source);
+    out += StrCat("sluss_gpu_jobs_measured_total{source=\"", source, "\"} ",
+                  it == gpu_jobs_measured.end() ? 0 : it->second, "\n");
+  }
+  char gpu[64];
+  std::snprintf(gpu, sizeof gpu, "%.3f", gpu_busy_seconds);
+  out += "# HELP sluss_gpu_busy_seconds_total GPU-seconds of ended jobs' GPUs at work (utilisation x wall time x GPUs).\n";
+  out += StrCat("# TYPE sluss_gpu_busy_seconds_total counter\nsluss_gpu_busy_seconds_total ", gpu, "\n");
+  std::snprintf(gpu, sizeof gpu, "%.3f", gpu_energy_joules);
+  out += "# HELP sluss_gpu_energy_joules_total Energy ended jobs' GPUs used while they ran.\n";
+  out += StrCat("# TYPE sluss_gpu_energy_joules_total counter\nsluss_gpu_energy_joules_total ", gpu, "\n");
   return out;
 }
 

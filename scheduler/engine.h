@@ -87,6 +87,11 @@ struct EngineStats {
   int running_jobs = 0;   // at the last cycle
   int gpus_allocated = 0;
   int pending_jobs = 0;
+  // GPU jobs ended, by "nvml" (measured) or "unavailable"; and what the
+  // measured ones' GPUs did.
+  std::map<std::string, std::int64_t> gpu_jobs_measured;
+  double gpu_busy_seconds = 0;
+  double gpu_energy_joules = 0;
 
   // The figures in Prometheus text format.
   std::string ToPrometheus() const;

@@ -197,6 +197,35 @@ TEST_CASE("engine: a paused project's jobs wait, saying so; resumed, they start"
   CHECK(s.exec.launched[0].first == f.ids["extract"]);
 }
 
+TEST_CASE("engine: GPU jobs' measured use of their GPUs goes into /metrics") {
+  Fixture f;
+  f.Submit();
+  Scheduler s(f);
+  auto& [engine, exec, cb] = s;
+  s.Start();
+  auto measured = f.Outcome(StatusCode::kSucceeded, 0);
+  measured.result_json =
+      R"({"status":"succeeded","wall_seconds":100,"gpus":["0","1"],)"
+      R"("gpu_usage":{"source":"nvml","samples":20,"utilization_pct":50,)"
+      R"("memory_peak_bytes":1073741824,"energy_joules":12000.5,"processes":1}})";
+  cb.finished(f.ids["extract"], 1, measured);
+  engine.RunOnce();
+  REQUIRE(exec.launched.size() == 3);
+  auto unmeasured = f.Outcome(StatusCode::kSucceeded, 0);
+  unmeasured.result_json =
+      R"({"status":"succeeded","wall_seconds":5,"gpus":["0"],)"
+      R"("gpu_usage":{"source":"unavailable: libnvidia-ml.so.1 cannot be loaded"}})";
+  cb.finished(f.ids["model"], 1, unmeasured);
+  engine.RunOnce();
+  const std::string text = engine.Stats().ToPrometheus();
+  CHECK(text.find("sluss_gpu_jobs_measured_total{source=\"nvml\"} 1\n") != std::string::npos);
+  CHECK(text.find("sluss_gpu_jobs_measured_total{source=\"unavailable\"} 1\n") !=
+        std::string::npos);
+  // 50% of 2 GPUs for 100 s.
+  CHECK(text.find("sluss_gpu_busy_seconds_total 100.000\n") != std::string::npos);
+  CHECK(text.find("sluss_gpu_energy_joules_total 12000.500\n") != std::string::npos);
+}
+
 TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
   Fixture f;
   f.Submit();

@@ -33,7 +33,8 @@ trap stop_everything EXIT
 export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
 export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 
-# Two fake GPUs, as nvidia-ctk names them (by index), and a CDI spec.
+# Two fake GPUs, as nvidia-ctk names them (by index and by UUID), and a
+# CDI spec; the node offers one by UUID, one by index.
 mkdir -p "$tmp/dev"
 mknod "$tmp/dev/nvidia0" c 10 229 && mknod "$tmp/dev/nvidia1" c 1 11 && mknod "$tmp/dev/nvidiactl" c 10 229
 cat >"$tmp/cdi.yaml" <<EOF
@@ -44,7 +45,15 @@ devices:
   containerEdits:
     deviceNodes:
     - {path: /dev/nvidia0, hostPath: $tmp/dev/nvidia0}
+- name: GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c
+  containerEdits:
+    deviceNodes:
+    - {path: /dev/nvidia0, hostPath: $tmp/dev/nvidia0}
 - name: "1"
+  containerEdits:
+    deviceNodes:
+    - {path: /dev/nvidia1, hostPath: $tmp/dev/nvidia1}
+- name: GPU-9a1b2c3d-0000-1111-2222-333344445555
   containerEdits:
     deviceNodes:
     - {path: /dev/nvidia1, hostPath: $tmp/dev/nvidia1}
@@ -57,7 +66,7 @@ state_dir: $tmp/state
 listen: 127.0.0.1:0
 runtime: {name: $RUNTIME}
 images: {python-3.11: {host: true}}
-node: {cpus: 4, memory: 8G, gpus: [0, 1]}
+node: {cpus: 4, memory: 8G, gpus: [GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c, 1]}
 sandbox: {cgroup_parent: /sluss-test-limits-$RUNTIME, output_limit: 64M, cdi_spec: $tmp/cdi.yaml}
 git: {local_pusher: alice@example.org, poll_interval: 5s}
 YAML
@@ -199,7 +208,11 @@ l = json.load(open(sys.argv[1]))
 assert l["memory"] == str(512 << 20), l
 assert len([d for d in l["gpus"] if d[len("nvidia"):].isdigit()]) == 1, l
 assert "nvidiactl" in l["gpus"], l
+assert l["cuda"] == "0", l  # numbered from 0, whichever GPU it is
 EOF
+# Given by the name node.gpus uses, UUID or index.
+[[ $(job_field 1 gpu result.gpus) =~ ^\[\'(GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c|1)\'\]$ ]] && ok ||
+  fail "gpu: the job's result names $(job_field 1 gpu result.gpus)"
 [[ $(job_field 1 gpu gpus) =~ ^\[\'?[01]\'?\]$ ]] && ok || fail "gpu: the job's GPUs $(job_field 1 gpu gpus)"
 
 # 4. Over its memory: oom_killed, with the kill counted.

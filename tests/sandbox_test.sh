@@ -334,7 +334,8 @@ size=$(( $(stat -c %s "$J/stdout.log") + $(stat -c %s "$J/stdout.log.1") ))
 
 # --- GPUs: exactly the devices given ---
 mkdir -p "$T/dev"
-mknod "$T/dev/nvidia0" c 10 229 && mknod "$T/dev/nvidia1" c 1 11 && mknod "$T/dev/nvidiactl" c 10 229
+# Mode 0666, as the driver makes its nodes (a job gets the host node's mode).
+mknod -m 0666 "$T/dev/nvidia0" c 10 229 && mknod -m 0666 "$T/dev/nvidia1" c 1 11 && mknod -m 0666 "$T/dev/nvidiactl" c 10 256
 cat >"$T/cdi.yaml" <<EOF
 cdiVersion: 0.5.0
 kind: nvidia.com/gpu
@@ -354,7 +355,7 @@ EOF
 job gpu 'echo $NVIDIA_VISIBLE_DEVICES; ls /dev | grep nvidia; (exec 3<>/dev/nvidia0) && echo OPEN0; (exec 3<>/dev/nvidia1) 2>/dev/null && echo OPEN1; true' \
   "{\"gpus\": [\"GPU-aaaa\"], \"cdi_spec\": \"$T/cdi.yaml\"}"
 expect "a GPU job" "$(field status)" succeeded
-grep -qx GPU-aaaa "$J/stdout.log" && ok || fail "NVIDIA_VISIBLE_DEVICES: $(out)"
+grep -qx 0 "$J/stdout.log" && ok || fail "NVIDIA_VISIBLE_DEVICES (numbered from 0 inside): $(out)"
 grep -qx OPEN0 "$J/stdout.log" && ok || fail "the given GPU is not usable: $(out) $(cat "$J/stderr.log")"
 grep -q OPEN1 "$J/stdout.log" && fail "a GPU not given was reachable" || ok
 grep -qx nvidia1 "$J/stdout.log" && fail "a GPU not given is in /dev" || ok

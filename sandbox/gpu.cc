@@ -1,0 +1,136 @@
+#include "sandbox/gpu.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/strings.h"
+#include "sandbox/cdi.h"
+#include "sandbox/internal/files.h"
+#include "sandbox/job_layer.h"
+#include "sandbox/sha256.h"
+
+namespace sluss::sandbox {
+namespace {
+
+using core::StrCat;
+
+const char* TypeOf(mode_t mode) {
+  if (S_ISCHR(mode)) return "c";
+  if (S_ISBLK(mode)) return "b";
+  if (S_ISFIFO(mode)) return "p";
+  return nullptr;
+}
+
+// The grant for one CDI device node: what the spec says, the rest from the
+// host's node (as the CDI specification has runtimes fill it in).
+core::Result<DeviceGrant> Grant(const CdiDeviceNode& dn) {
+  struct stat st;
+  if (::stat(dn.host_path.c_str(), &st) != 0)
+    return core::Internal(StrCat("GPU device node ", dn.host_path, " is missing on this host"));
+  const char* host_type = TypeOf(st.st_mode);
+  if (!host_type)
+    return core::Internal(StrCat("GPU device node ", dn.host_path, " is not a device"));
+  DeviceGrant g;
+  g.path = dn.path;
+  g.type = dn.type.empty() ? host_type : dn.type;
+  // "u" (unbuffered) is a character device.
+  if ((g.type == "u" ? "c" : g.type) != host_type)
+    return core::Internal(StrCat("GPU device node ", dn.host_path, " is of type ", host_type,
+                                 " on this host, but the CDI spec says ", g.type));
+  g.major = static_cast<std::int64_t>(major(st.st_rdev));
+  g.minor = static_cast<std::int64_t>(minor(st.st_rdev));
+  if (dn.major && (*dn.major != g.major || *dn.minor != g.minor))
+    return core::Internal(StrCat("GPU device node ", dn.host_path, " is ", g.major, ":", g.minor,
+                                 " on this host, but the CDI spec says ", *dn.major, ":",
+                                 *dn.minor, " (regenerate the spec: nvidia-ctk cdi generate)"));
+  g.file_mode = dn.file_mode.value_or(st.st_mode & 0777);
+  g.uid = dn.uid.value_or(0);
+  g.gid = dn.gid.value_or(0);
+  g.access = dn.permissions.empty() ? "rwm" : dn.permissions;
+  return g;
+}
+
+bool IsUuid(const std::string& name) {
+  return name.starts_with("GPU-") || name.starts_with("MIG-");
+}
+
+}  // namespace
+
+core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
+                               BundleInputs& inputs, core::JobResult& result) {
+  auto text = internal::ReadText(spec.cdi_spec);
+  if (!text)
+    return core::Internal(
+        StrCat("GPUs asked for, but the CDI spec cannot be read: ", text.error().message));
+  result.cdi_spec_sha256 = Sha256Hex(*text);
+  auto cdi = ParseCdiSpec(*text);
+  if (!cdi) return std::unexpected(cdi.error());
+  auto edits = ResolveGpus(*cdi, spec.gpus);
+  if (!edits) return std::unexpected(edits.error());
+  for (const auto& dn : edits->device_nodes) {
+    auto g = Grant(dn);
+    if (!g) return std::unexpected(g.error());
+    inputs.devices.push_back(std::move(*g));
+  }
+  // The GPUs' UUIDs for provenance: the names that are UUIDs, else by the
+  // minor of each /dev/nvidiaN the job was given.
+  const auto uuids = GpuUuidsByMinor(kNvidiaProcGpus);
+  for (const auto& name : spec.gpus)
+    if (IsUuid(name)) result.gpu_uuids.push_back(name);
+  if (result.gpu_uuids.empty()) {
+    for (const auto& d : inputs.devices) {
+      if (!d.path.starts_with("/dev/nvidia") || d.path.size() == 11 ||
+          d.path.find_first_not_of("0123456789", 11) != std::string::npos)
+        continue;
+      if (auto it = uuids.find(static_cast<int>(d.minor)); it != uuids.end())
+        result.gpu_uuids.push_back(it->second);
+    }
+  }
+  inputs.gpu_mounts = edits->mounts;
+  inputs.gpu_env = edits->env;
+  inputs.gpu_hooks = edits->hooks;
+  inputs.additional_gids = edits->additional_gids;
+  result.gpus = spec.gpus;
+  result.gpu_driver_version = cdi->driver_version;
+  // Mount targets and hooks write into the root: the job's own layer.
+  if (!edits->mounts.empty() || !edits->hooks.empty()) {
+    auto root = MountJobLayer(spec.image.rootfs, job_dir);
+    if (!root) return std::unexpected(root.error());
+    inputs.rootfs = *root;
+    const bool create_container_hooks =
+        std::any_of(edits->hooks.begin(), edits->hooks.end(),
+                    [](const CdiHook& h) { return h.hook_name == "createContainer"; });
+    inputs.rootfs_writable =
+        create_container_hooks && std::filesystem::path(spec.runtime).filename() == "crun";
+  }
+  return {};
+}
+
+core::Result<std::vector<std::string>> NodeGpus(
+    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec) {
+  if (configured && configured->empty()) return *configured;
+  std::error_code ec;
+  if (!std::filesystem::exists(cdi_spec, ec)) {
+    if (!configured) return std::vector<std::string>{};
+    return core::NotFound(StrCat("node.gpus names GPUs, but the CDI spec ", cdi_spec,
+                                 " (sandbox.cdi_spec) does not exist; make it with "
+                                 "nvidia-ctk cdi generate"));
+  }
+  auto text = internal::ReadText(cdi_spec);
+  if (!text)
+    return core::Internal(StrCat("the CDI spec ", cdi_spec, ": ", text.error().message));
+  auto cdi = ParseCdiSpec(*text);
+  if (!cdi) return core::InvalidArgument(StrCat(cdi_spec, ": ", cdi.error().message));
+  if (!configured) return cdi->Inventory();
+  for (const auto& name : *configured) {
+    if (auto r = ResolveGpus(*cdi, {name}); !r)
+      return core::NotFound(StrCat("node.gpus: ", r.error().message, " (", cdi_spec,
+                                   "; its GPUs: ", core::Join(cdi->Inventory(), ", "), ")"));
+  }
+  return *configured;
+}
+
+}  // namespace sluss::sandbox

@@ -1,0 +1,40 @@
+#pragma once
+// A GPU job's devices, from the node's CDI spec: the spec read and
+// resolved for the job's GPU names, each device node checked against the
+// host's, and the job's own writable layer mounted for the spec's mounts
+// and hooks (see job_layer.h). What comes out goes into the OCI bundle
+// (BundleInputs) and the job's record (JobResult).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "sandbox/oci.h"
+#include "sandbox/run_spec.h"
+
+namespace sluss::sandbox {
+
+// REQUIRES: spec.gpus is not empty. On success `inputs` holds the devices,
+// mounts, env, hooks, additional groups and the layer's root, and
+// `result` the GPUs' names, UUIDs, the driver's version and the spec's
+// hash. An unreadable or invalid spec, an unknown name, a device node that
+// is missing on the host or differs from what the spec says: an error
+// that names it, and no layer left mounted. The caller unmounts the layer
+// (UnmountJobLayer(job_dir)) when the job is over.
+core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
+                               BundleInputs& inputs, core::JobResult& result);
+
+// The node's GPUs, by the names jobs are given them: `configured` (the
+// config's node.gpus) checked against the CDI spec at `cdi_spec`, or when
+// nothing is configured, the spec's inventory (CdiSpec::Inventory); no
+// spec file and nothing configured: none. A name the spec lacks, or a
+// spec that does not parse, is an error naming it: a node must not offer
+// GPUs its jobs cannot be given.
+core::Result<std::vector<std::string>> NodeGpus(
+    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec);
+
+// Where the driver lists its GPUs; a seam for tests.
+inline constexpr const char* kNvidiaProcGpus = "/proc/driver/nvidia/gpus";
+
+}  // namespace sluss::sandbox

@@ -1,0 +1,52 @@
+#include "sandbox/gpu.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.h"
+
+namespace sluss::sandbox {
+namespace {
+
+constexpr const char* kSpec = R"(cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- {name: "0", containerEdits: {deviceNodes: [{path: /dev/nvidia0}]}}
+- {name: GPU-aaaa, containerEdits: {deviceNodes: [{path: /dev/nvidia0}]}}
+- {name: "1", containerEdits: {deviceNodes: [{path: /dev/nvidia1}]}}
+- {name: GPU-bbbb, containerEdits: {deviceNodes: [{path: /dev/nvidia1}]}}
+- {name: all, containerEdits: {deviceNodes: [{path: /dev/nvidia0}, {path: /dev/nvidia1}]}}
+)";
+
+using Names = std::vector<std::string>;
+
+TEST_CASE("a node's GPUs: the CDI spec's inventory unless the config names them") {
+  testing::TempDir dir;
+  const std::string spec = (dir / "nvidia.yaml");
+  testing::WriteFile(dir / "nvidia.yaml", kSpec);
+  CHECK(NodeGpus(std::nullopt, spec) == Names{"0", "1"});
+  CHECK(NodeGpus(Names{"GPU-bbbb"}, spec) == Names{"GPU-bbbb"});
+  CHECK(NodeGpus(Names{}, spec) == Names{});
+  // No spec: a node without GPUs, unless the config names some.
+  CHECK(NodeGpus(std::nullopt, (dir / "none.yaml")) == Names{});
+  auto missing = NodeGpus(Names{"0"}, (dir / "none.yaml"));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message.find("nvidia-ctk cdi generate") != std::string::npos);
+}
+
+TEST_CASE("a node's GPUs: a name the CDI spec lacks, or a broken spec, stops the start") {
+  testing::TempDir dir;
+  const std::string spec = (dir / "nvidia.yaml");
+  testing::WriteFile(dir / "nvidia.yaml", kSpec);
+  auto bad = NodeGpus(Names{"0", "2"}, spec);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("GPU '2' is not in this node's CDI spec") != std::string::npos);
+  CHECK(bad.error().message.find("its GPUs: 0, 1") != std::string::npos);
+  testing::WriteFile(dir / "broken.yaml", "cdiVersion: 0.5.0\nkind: x\ndevices: 3\n");
+  auto broken = NodeGpus(std::nullopt, (dir / "broken.yaml"));
+  REQUIRE_FALSE(broken);
+  CHECK(broken.error().message.find("broken.yaml: CDI spec: devices must be a list") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluss::sandbox
