@@ -281,8 +281,9 @@ Result<void> SqliteStore::BackupTo(const std::string& path) {
     std::filesystem::remove(path, ec);
     return Fail(ErrorCode::kUnavailable, StrCat("the backup to ", path, " failed: ", msg));
   }
-  // The copy as one self-contained file.
-  sqlite3_exec(dst, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  // The copy as one self-contained file, with no -wal or -shm beside it
+  // (slussd puts a restored copy back into WAL mode when it opens it).
+  sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
   close_both();
   return SyncPath(path, O_RDONLY);
 }

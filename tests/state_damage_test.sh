@@ -120,6 +120,8 @@ expect_rc "slussd backup" 0 $?
 for f in sluss.db sluss.db.mark audit-ed25519.pub; do
   [[ -s $tmp/backup/$f ]] && ok || fail "the backup has no $f: $(cat "$tmp/backup.log")"
 done
+[[ $(ls "$tmp/backup" | sort | tr '\n' ' ') == "audit-ed25519.pub sluss.db sluss.db.mark " ]] && ok ||
+  fail "the backup holds more than its three files: $(ls "$tmp/backup")"
 "$SLUSSD" backup "$tmp/backup" --config "$tmp/slussd.yaml" 2>/dev/null
 expect_rc "backup into a used directory" 1 $?
 "$SLUSS" project create later >/dev/null; expect_rc "project later" 0 $?
