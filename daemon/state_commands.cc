@@ -87,16 +87,18 @@ std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
                                     opened.error().message));
   std::unique_ptr<store::SqliteStore> s = std::move(*opened);
   if (auto r = store::CheckAgainstHighWater(*s, db, *mark); !r) return refuse(r.error().message);
-  auto instance = store::EnsureInstance(*s, "");
-  if (!instance) return refuse(instance.error().message);
   if (!*mark) {
+    // A database with an instance id had a mark once: someone removed it.
+    // One without is new, or from a sluss that kept no mark.
     auto now = store::HighWaterOf(*s);
-    if (now && (now->audit_seq > 0 || now->last_job_id > 0)) {
-      Log(LogLevel::kWarn, StrCat("no high-water mark beside ", db,
-                                  " (first start of a sluss that keeps one, or the mark was "
-                                  "removed); writing one now"));
+    if (now && !now->instance.empty()) {
+      Log(LogLevel::kWarn, StrCat("the high-water mark beside ", db,
+                                  " is missing, so this start cannot tell whether the "
+                                  "database lost changes; writing a new one"));
     }
   }
+  auto instance = store::EnsureInstance(*s, "");
+  if (!instance) return refuse(instance.error().message);
   store::HighWater none;
   if (auto r = store::RefreshHighWater(*s, mark_path, &none); !r)
     return refuse(StrCat("cannot write the high-water mark: ", r.error().message));

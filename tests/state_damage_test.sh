@@ -144,6 +144,14 @@ rm -f "$db-wal" "$db-shm"
 sqlite3 "$db" "UPDATE settings SET value = '{\"id\":\"0000\"}' WHERE key = 'instance'" 2>/dev/null
 refused "another installation's database" "another installation\|is behind"
 
+# A removed mark: the start goes on (it cannot know better) but warns.
+rm -f "$db.mark"
+cp "$tmp/clean.db" "$db"
+"$SLUSSD" recover --accept-loss --config "$tmp/slussd.yaml" 2>/dev/null  # nothing to recover
+start
+grep -q "WARN the high-water mark beside $db is missing" "$tmp/log" && ok || fail "no warning for a removed mark"
+slussd_stop
+[[ -s $db.mark ]] && ok || fail "no new mark"
 # A damaged mark is named, not ignored.
 echo "{not json" >"$db.mark"
 refused "damaged mark" "high-water mark .* is damaged" 
