@@ -4,6 +4,7 @@
 #include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sys/statvfs.h>
-
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -178,7 +177,7 @@ std::string NoSpaceCause(const std::string& dir) {
     if (tail.find("No space left on device") != std::string::npos)
       return "No space left on device (its supervisor's log says so)";
   }
-  struct statvfs st{};
+  struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) == 0 && st.f_bavail == 0)
     return "No space left on device (the job's file system is full)";
   return "";

@@ -306,8 +306,9 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     auto job = store_.GetJob(f.job);
     if (!job) {
       if (job.error().code != core::ErrorCode::kNotFound) {
-        LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": cannot read it to record its end (will retry): ", job.error().message));
+        LogStoreFailure(
+            StrCat("job ", f.job.value, " attempt ", f.attempt,
+                   ": cannot read it to record its end (will retry): ", job.error().message));
         retry_later.push_back(f);
       }
       continue;
@@ -326,7 +327,7 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u) {
         if (u.error().code == core::ErrorCode::kConflict) continue;
         LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": storing its result failed (will retry): ", u.error().message));
+                               ": storing its result failed (will retry): ", u.error().message));
         retry_later.push_back(f);
         continue;
       }
@@ -373,8 +374,8 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
   if (!moved) {
     // Nothing was written: every report stays for the next cycle, so no
     // job is left running in the store after its container ended.
-    LogStoreFailure(StrCat("recording ", batch.size(), " job ends failed (will retry): ",
-                    moved.error().message));
+    LogStoreFailure(StrCat("recording ", batch.size(),
+                           " job ends failed (will retry): ", moved.error().message));
     for (const auto* f : final_of)
       if (f) {
         retry_later.push_back(*f);
@@ -393,7 +394,7 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       // The next cycle finds it cancelled and stores the result then.
       if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u) {
         LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": storing its result failed (will retry): ", u.error().message));
+                               ": storing its result failed (will retry): ", u.error().message));
         retry_later.push_back(f);
       }
     } else if (e.code == core::ErrorCode::kFailedPrecondition) {
@@ -403,7 +404,7 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       // The store failed (a full disk, a busy database): kept for the next
       // cycle, so that the job is not left executing.
       LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt, ": recording its end (",
-                      core::Name(batch[i].to), ") failed (will retry): ", e.message));
+                             core::Name(batch[i].to), ") failed (will retry): ", e.message));
       retry_later.push_back(f);
       launched_.insert({f.job, f.attempt});
     }
@@ -489,8 +490,9 @@ void Engine::Cycle() {
     // reason again each cycle, onto the disk that is short.
     std::string short_now = options_.disk_check();
     if (short_now.empty() != disk_short_.empty()) {
-      LogError(short_now.empty() ? std::string("disk space is back above the reserve; jobs start again")
-                                 : StrCat("no job starts: ", short_now));
+      LogError(short_now.empty()
+                   ? std::string("disk space is back above the reserve; jobs start again")
+                   : StrCat("no job starts: ", short_now));
       disk_short_ = std::move(short_now);
     }
     s.disk_short = disk_short_;

@@ -180,7 +180,7 @@ class Engine {
   std::set<std::pair<core::JobId, int>> overran_;
   // ... and whose supervisor it then killed, for not answering that stop.
   std::set<std::pair<core::JobId, int>> supervisor_killed_;
-  std::string disk_short_;  // the last cycle's disk reason (logged once per episode)
+  std::string disk_short_;          // the last cycle's disk reason (logged once per episode)
   std::int64_t store_failing_ = 0;  // failed job-end writes in this episode
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
   // GPU-hours spent by project in the budget period named by the key.
