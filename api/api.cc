@@ -470,26 +470,30 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   // Serves the request and writes its audit record; an error when the
   // record of a request that succeeded could not be written.
   const bool mutating = req.method != "GET";
-  core::Store& db = mutating && impl_->options.change_store ? *impl_->options.change_store
-                                                            : impl_->store;
+  core::Store& db =
+      mutating && impl_->options.change_store ? *impl_->options.change_store : impl_->store;
   auto serve = [&]() -> core::Result<void> {
     try {
       resp = impl_->Dispatch(req, db, &route, &actor);
     } catch (const std::exception&) {
       // A bug, not the caller's fault; the message could leak internals.
-      resp = ErrorResponse(500, "internal", "internal error; the operators have the details in the log");
+      resp = ErrorResponse(500, "internal",
+                           "internal error; the operators have the details in the log");
     }
     const core::TimePoint now = impl_->clock.Now();
     const bool denied = resp.status == 401 || resp.status == 403;
-    const bool read = req.method == "GET" && std::find(std::begin(kAuditedReads),
-                                                       std::end(kAuditedReads), route) !=
-                                                 std::end(kAuditedReads);
-    const bool batched = resp.status == 401 || resp.status == 429 ||
-                         (read && route.starts_with("/v1/audit"));
+    const bool read = req.method == "GET" &&
+                      std::find(std::begin(kAuditedReads), std::end(kAuditedReads), route) !=
+                          std::end(kAuditedReads);
+    const bool batched =
+        resp.status == 401 || resp.status == 429 || (read && route.starts_with("/v1/audit"));
     if (!(denied || read || batched || (req.method != "GET" && route != "unmatched"))) return {};
     json payload = {{"method", req.method}, {"route", route}, {"status", resp.status}};
     if (!req.remote.empty()) payload["remote"] = req.remote;
-    core::AuditEvent event{actor, denied ? "api.denied" : read ? "api.read" : "api.request",
+    core::AuditEvent event{actor,
+                           denied ? "api.denied"
+                           : read ? "api.read"
+                                  : "api.request",
                            req.path, payload};
     const bool logged =
         batched ? impl_->AppendAll(db, impl_->audit_batch.Count(event, req.remote, route, now))

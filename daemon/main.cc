@@ -173,6 +173,7 @@ int Run(const Config& cfg) {
   if (!*store) return 1;
   const std::string mark_path = store::HighWaterPath(cfg.DatabasePath());
   store::HighWater mark_written;
+  bool mark_failing = false;  // housekeeper thread only
   // The API has a connection of its own: with WAL, its reads never wait for
   // the engine's (a cycle over 100,000 queued jobs reads for a while, and
   // one connection serves one caller at a time); writes from either wait
@@ -425,8 +426,16 @@ int Run(const Config& cfg) {
         Log(LogLevel::kError, core::StrCat("audit checkpoint: ", r.error().message));
       signer->MaybePurge();
       provenance_writer.Catch();
-      if (auto r = store::RefreshHighWater(**store, mark_path, &mark_written); !r)
-        Log(LogLevel::kError, core::StrCat("high-water mark: ", r.error().message));
+      // A full disk fails every round: logged once per episode.
+      if (auto r = store::RefreshHighWater(**store, mark_path, &mark_written); !r) {
+        if (!mark_failing)
+          Log(LogLevel::kError, core::StrCat("high-water mark: ", r.error().message,
+                                             " (not logged again until it is written)"));
+        mark_failing = true;
+      } else if (mark_failing) {
+        Log(LogLevel::kInfo, "high-water mark: written again");
+        mark_failing = false;
+      }
       lock.lock();
     }
   });

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -35,9 +34,8 @@ json MarkJson(const store::HighWater& m) {
 }
 
 std::string AuditPublicKeyPath(const Config& cfg) {
-  const std::string key = cfg.audit.signing_key.empty()
-                              ? cfg.state_dir + "/audit/ed25519.key"
-                              : cfg.audit.signing_key;
+  const std::string key =
+      cfg.audit.signing_key.empty() ? cfg.state_dir + "/audit/ed25519.key" : cfg.audit.signing_key;
   return fs::path(key).replace_extension(".pub").string();
 }
 
@@ -60,9 +58,8 @@ int LockStateDir(const std::string& dir) {
   if (!locked) {
     char buf[32] = {};
     (void)!pread(fd, buf, sizeof buf - 1, 0);
-    Log(LogLevel::kError,
-        StrCat("another slussd (pid ", std::string(buf), ") is using ", dir,
-               "; stop it first or give this one another state_dir"));
+    Log(LogLevel::kError, StrCat("another slussd (pid ", std::string(buf), ") is using ", dir,
+                                 "; stop it first or give this one another state_dir"));
     close(fd);
     return -1;
   }
@@ -83,20 +80,22 @@ std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
   if (!mark) return refuse(mark.error().message);
   if (auto r = store::CheckDatabaseFile(db, *mark); !r) return refuse(r.error().message);
   auto opened = store::SqliteStore::Open(db);
-  if (!opened) return refuse(StrCat("cannot open the state database ", db, ": ",
-                                    opened.error().message));
+  if (!opened)
+    return refuse(StrCat("cannot open the state database ", db, ": ", opened.error().message));
   std::unique_ptr<store::SqliteStore> s = std::move(*opened);
   if (auto r = store::CheckAgainstHighWater(*s, db, *mark); !r) return refuse(r.error().message);
-  auto instance = store::EnsureInstance(*s, "");
-  if (!instance) return refuse(instance.error().message);
   if (!*mark) {
+    // A database with an instance id had a mark once: someone removed it.
+    // One without is new, or from a sluss that kept no mark.
     auto now = store::HighWaterOf(*s);
-    if (now && (now->audit_seq > 0 || now->last_job_id > 0)) {
-      Log(LogLevel::kWarn, StrCat("no high-water mark beside ", db,
-                                  " (first start of a sluss that keeps one, or the mark was "
-                                  "removed); writing one now"));
+    if (now && !now->instance.empty()) {
+      Log(LogLevel::kWarn, StrCat("the high-water mark beside ", db,
+                                  " is missing, so this start cannot tell whether the "
+                                  "database lost changes; writing a new one"));
     }
   }
+  auto instance = store::EnsureInstance(*s, "");
+  if (!instance) return refuse(instance.error().message);
   store::HighWater none;
   if (auto r = store::RefreshHighWater(*s, mark_path, &none); !r)
     return refuse(StrCat("cannot write the high-water mark: ", r.error().message));
@@ -153,8 +152,8 @@ int Backup(const Config& cfg, const std::string& dir) {
       return 1;
     }
   }
-  std::cerr << "slussd backup: " << copy << " holds audit record " << mark->audit_seq
-            << " and job " << mark->last_job_id << "; with sluss.db.mark"
+  std::cerr << "slussd backup: " << copy << " holds audit record " << mark->audit_seq << " and job "
+            << mark->last_job_id << "; with sluss.db.mark"
             << (fs::exists(pub, ec) ? " and audit-ed25519.pub" : "") << "\n";
   return 0;
 }
@@ -187,8 +186,10 @@ int Recover(const Config& cfg, bool accept_loss) {
     return 1;
   }
   if (problem.empty()) {
-    if (!mark) problem = mark.error().message;
-    else if (auto r = store::CheckAgainstHighWater(s, db, old_mark); !r) problem = r.error().message;
+    if (!mark)
+      problem = mark.error().message;
+    else if (auto r = store::CheckAgainstHighWater(s, db, old_mark); !r)
+      problem = r.error().message;
   }
   if (problem.empty()) {
     std::cerr << "slussd recover: the database accounts for its high-water mark; nothing to "
@@ -225,14 +226,13 @@ int Recover(const Config& cfg, bool accept_loss) {
   auto rec = s.AppendAudit({"slussd recover", "state.loss_accepted", "state", payload},
                            core::SystemClock().Now());
   if (!rec) {
-    std::cerr << "slussd recover: cannot record the loss in the audit log: "
-              << rec.error().message << "\n";
+    std::cerr << "slussd recover: cannot record the loss in the audit log: " << rec.error().message
+              << "\n";
     return 1;
   }
   store::HighWater none;
   if (auto r = store::RefreshHighWater(s, mark_path, &none); !r) {
-    std::cerr << "slussd recover: cannot write the high-water mark: " << r.error().message
-              << "\n";
+    std::cerr << "slussd recover: cannot write the high-water mark: " << r.error().message << "\n";
     return 1;
   }
   std::cerr << "slussd recover: loss accepted and recorded as audit record " << rec->seq

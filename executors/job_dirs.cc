@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <optional>
 #include <filesystem>
+#include <optional>
 
 #include "core/executor.h"
 #include "core/strings.h"

@@ -15,8 +15,8 @@
 namespace sluss::executors {
 
 struct JobDirReport {
-  std::vector<std::string> kept;        // directory names the store accounts for
-  std::vector<std::string> set_aside;   // moved into `aside_dir`
+  std::vector<std::string> kept;       // directory names the store accounts for
+  std::vector<std::string> set_aside;  // moved into `aside_dir`
 };
 
 // Moves the unaccounted attempt directories of `jobs_dir` into `aside_dir`

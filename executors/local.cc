@@ -104,6 +104,13 @@ struct LocalExecutor::Impl {
   };
   std::mutex mu;
   std::map<std::string, Watched> watched;  // by job directory
+  // Lost attempts whose clean-up failed: not tried again (each try asks the
+  // runtime) before `next`, `wait` doubling up to a minute.
+  struct Backoff {
+    std::chrono::steady_clock::time_point next;
+    std::chrono::seconds wait{1};
+  };
+  std::map<std::string, Backoff> cleanup_backoff;  // GUARDED_BY(mu), by job directory
 
   // The attempt's exported code, named in its spec.json: not needed once
   // the job has ended (its outputs, in the job's directory, stay), and a
@@ -140,8 +147,22 @@ struct LocalExecutor::Impl {
       if (probe.state == sandbox::JobProbe::State::kFinished) {
         result = probe.result;
       } else if (probe.state == sandbox::JobProbe::State::kLost) {
+        const auto now = std::chrono::steady_clock::now();
+        {
+          std::lock_guard lock(mu);
+          auto b = cleanup_backoff.find(dir);
+          if (b != cleanup_backoff.end() && now < b->second.next) continue;
+        }
         auto cleaned = sandbox::CleanUpLost(dir);
-        if (cleaned) result = *cleaned;
+        std::lock_guard lock(mu);
+        if (cleaned) {
+          result = *cleaned;
+          cleanup_backoff.erase(dir);
+        } else {
+          Backoff& b = cleanup_backoff[dir];
+          b.next = now + b.wait;
+          b.wait = std::min<std::chrono::seconds>(b.wait * 2, std::chrono::seconds(60));
+        }
       }
       if (!result) continue;
       {
@@ -150,6 +171,7 @@ struct LocalExecutor::Impl {
         if (it == watched.end()) continue;  // reported by another sweep
         if (it->second.wd >= 0) ::inotify_rm_watch(inotify_fd, it->second.wd);
         watched.erase(it);
+        cleanup_backoff.erase(dir);
       }
       RemoveWorkspace(dir);  // first: a job reported ended has none left
       if (callbacks.finished) callbacks.finished(w.job, w.attempt, OutcomeOf(*result));

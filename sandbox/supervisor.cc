@@ -4,6 +4,7 @@
 #include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,7 +12,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -160,6 +161,31 @@ core::Result<void> KillSupervisor(const std::string& dir) {
   return {};
 }
 
+namespace {
+
+// Why a supervisor that left no result most likely failed to write one: a
+// full file system (its log says so, or nothing is left on it). Empty when
+// nothing points there.
+std::string NoSpaceCause(const std::string& dir) {
+  std::ifstream log(dir + "/supervisor.log", std::ios::binary);
+  if (log) {
+    log.seekg(0, std::ios::end);
+    const std::streamoff size = log.tellg();
+    const std::streamoff from = size > 65536 ? size - 65536 : 0;
+    log.seekg(from);
+    std::string tail(static_cast<std::size_t>(size - from), '\0');
+    log.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+    if (tail.find("No space left on device") != std::string::npos)
+      return "No space left on device (its supervisor's log says so)";
+  }
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) == 0 && st.f_bavail == 0)
+    return "No space left on device (the job's file system is full)";
+  return "";
+}
+
+}  // namespace
+
 core::Result<JobResult> CleanUpLost(const std::string& dir) {
   int fd = ::open(LockPath(dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return core::Internal(StrCat("cannot open the job's lock: ", std::strerror(errno)));
@@ -175,6 +201,11 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
   result.status = "node_lost";
   result.message = "the job's supervisor stopped without a result (host restart or kill); "
                    "the job was stopped";
+  if (const std::string cause = NoSpaceCause(dir); !cause.empty()) {
+    // Not a lost host: the disk was full when the job's result was written.
+    result.message = StrCat("the job's result could not be written: ", cause,
+                            "; free space on the job file system, then retry the job");
+  }
   result.ended_at = core::FormatRfc3339(core::SystemClock().Now());
   auto spec_json = internal::ReadJson(dir + "/spec.json");
   if (spec_json) {
@@ -214,9 +245,12 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
   const std::string mnt = dir + "/output-mnt";
   UnmountIfMounted(mnt);
   ::unlink((dir + "/output.img").c_str());
-  auto w = WriteResult(dir, result);
+  // A result that cannot be written here (a full disk) is still handed
+  // back: slussd's database is its record, and a clean-up that fails would
+  // be tried again and again, asking the runtime each time.
+  if (auto w = WriteResult(dir, result); !w)
+    result.message += StrCat(" (result.json could not be written either: ", w.error().message, ")");
   ::close(fd);
-  if (!w) return std::unexpected(w.error());
   return result;
 }
 

@@ -57,7 +57,10 @@ core::Result<void> CancelJob(const std::string& job_dir, bool now = false);
 
 // For a lost job: kills and deletes its container if the runtime still has
 // one, unmounts its output file system, and writes a result saying the
-// supervisor was lost. Runs under the job's lock.
+// supervisor was lost, or, when its log or a full file system says so, that
+// its result could not be written (No space left on device). The result is
+// returned even when result.json cannot be written. Runs under the job's
+// lock; an error only when that lock is held or cannot be taken.
 core::Result<JobResult> CleanUpLost(const std::string& job_dir);
 
 // Kills the job's supervisor (SIGKILL), which did not answer a stop; the

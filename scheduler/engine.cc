@@ -296,6 +296,18 @@ void Engine::LogError(const std::string& message) const {
   if (options_.log_error) options_.log_error(message);
 }
 
+void Engine::LogStoreFailure(const std::string& message) {
+  // Once per episode (a full disk fails every cycle until it is freed).
+  if (store_failing_++ == 0)
+    LogError(StrCat(message, " (not logged again until the store takes job ends again)"));
+}
+
+void Engine::StoreRecovered() {
+  if (store_failing_ == 0) return;
+  LogError(StrCat("the store takes job ends again, after ", store_failing_, " failed writes"));
+  store_failing_ = 0;
+}
+
 const Engine::SpecFacts& Engine::FactsOf(const core::Job& job) {
   if (auto it = facts_.find(job.id.value); it != facts_.end()) return it->second;
   SpecFacts f;
@@ -326,8 +338,9 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     auto job = store_.GetJob(f.job);
     if (!job) {
       if (job.error().code != core::ErrorCode::kNotFound) {
-        LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": cannot read it to record its end (will retry): ", job.error().message));
+        LogStoreFailure(
+            StrCat("job ", f.job.value, " attempt ", f.attempt,
+                   ": cannot read it to record its end (will retry): ", job.error().message));
         retry_later.push_back(f);
       }
       continue;
@@ -345,8 +358,8 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       // (kConflict) makes it moot.
       if (auto u = store_.UpdateJob(f.job, f.attempt, update); !u) {
         if (u.error().code == core::ErrorCode::kConflict) continue;
-        LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": storing its result failed (will retry): ", u.error().message));
+        LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt,
+                               ": storing its result failed (will retry): ", u.error().message));
         retry_later.push_back(f);
         continue;
       }
@@ -393,8 +406,8 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
   if (!moved) {
     // Nothing was written: every report stays for the next cycle, so no
     // job is left running in the store after its container ended.
-    LogError(StrCat("recording ", batch.size(), " job ends failed (will retry): ",
-                    moved.error().message));
+    LogStoreFailure(StrCat("recording ", batch.size(),
+                           " job ends failed (will retry): ", moved.error().message));
     for (const auto* f : final_of)
       if (f) {
         retry_later.push_back(*f);
@@ -412,8 +425,8 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
       // it did is kept as for a cancelled job.
       // The next cycle finds it cancelled and stores the result then.
       if (auto u = store_.UpdateJob(f.job, f.attempt, batch[i].update); !u) {
-        LogError(StrCat("job ", f.job.value, " attempt ", f.attempt,
-                        ": storing its result failed (will retry): ", u.error().message));
+        LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt,
+                               ": storing its result failed (will retry): ", u.error().message));
         retry_later.push_back(f);
       }
     } else if (e.code == core::ErrorCode::kFailedPrecondition) {
@@ -422,12 +435,13 @@ void Engine::RecordFinished(const std::deque<Finished>& done) {
     } else {
       // The store failed (a full disk, a busy database): kept for the next
       // cycle, so that the job is not left executing.
-      LogError(StrCat("job ", f.job.value, " attempt ", f.attempt, ": recording its end (",
-                      core::Name(batch[i].to), ") failed (will retry): ", e.message));
+      LogStoreFailure(StrCat("job ", f.job.value, " attempt ", f.attempt, ": recording its end (",
+                             core::Name(batch[i].to), ") failed (will retry): ", e.message));
       retry_later.push_back(f);
       launched_.insert({f.job, f.attempt});
     }
   }
+  if (retry_later.empty()) StoreRecovered();
   RequeueFinished(std::move(retry_later));
   // Retries: each attempt is its own record; the next waits out a backoff.
   std::vector<core::JobTransition> retries;
@@ -508,8 +522,9 @@ void Engine::Cycle() {
     // reason again each cycle, onto the disk that is short.
     std::string short_now = options_.disk_check();
     if (short_now.empty() != disk_short_.empty()) {
-      LogError(short_now.empty() ? std::string("disk space is back above the reserve; jobs start again")
-                                 : StrCat("no job starts: ", short_now));
+      LogError(short_now.empty()
+                   ? std::string("disk space is back above the reserve; jobs start again")
+                   : StrCat("no job starts: ", short_now));
       disk_short_ = std::move(short_now);
     }
     s.disk_short = disk_short_;

@@ -147,6 +147,9 @@ class Engine {
   };
   const SpecFacts& FactsOf(const core::Job& job);
   void LogError(const std::string& message) const;
+  // Store failures that recording job ends meets: logged once per episode.
+  void LogStoreFailure(const std::string& message);
+  void StoreRecovered();
   core::Resources RequestOf(const core::Job& job, const core::Quota& quota);
   const core::Run* RunOf(core::RunId id);
   // Charges fair-share usage and GPU-hours in memory; PersistUsage writes
@@ -182,7 +185,8 @@ class Engine {
   std::set<std::pair<core::JobId, int>> overran_;
   // ... and whose supervisor it then killed, for not answering that stop.
   std::set<std::pair<core::JobId, int>> supervisor_killed_;
-  std::string disk_short_;  // the last cycle's disk reason (logged once per episode)
+  std::string disk_short_;          // the last cycle's disk reason (logged once per episode)
+  std::int64_t store_failing_ = 0;  // failed job-end writes in this episode
   std::map<std::string, std::pair<double, core::TimePoint>> usage_;  // project -> (usage, as of)
   // GPU-hours spent by project in the budget period named by the key.
   std::map<std::string, std::pair<std::string, double>> gpu_hours_;

@@ -13,9 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/strings.h"
 #include "core/time.h"
@@ -127,12 +126,12 @@ Result<HighWater> HighWaterOf(SqliteStore& store) {
 
 Result<void> CheckDatabaseFile(const std::string& db_path, const std::optional<HighWater>& mark) {
   if (!mark) return {};
-  struct stat st{};
+  struct stat st {};
   if (::stat(db_path.c_str(), &st) != 0) {
-    return Fail(ErrorCode::kFailedPrecondition,
-                StrCat("the database ", db_path, " is missing, but the high-water mark ",
-                       HighWaterPath(db_path), " says it held ", Describe(*mark), ": ",
-                       kRecoverHint));
+    return Fail(
+        ErrorCode::kFailedPrecondition,
+        StrCat("the database ", db_path, " is missing, but the high-water mark ",
+               HighWaterPath(db_path), " says it held ", Describe(*mark), ": ", kRecoverHint));
   }
   if (st.st_size == 0) {
     return Fail(ErrorCode::kFailedPrecondition,
@@ -155,10 +154,10 @@ Result<void> CheckAgainstHighWater(SqliteStore& store, const std::string& db_pat
   if (!now) return std::unexpected(now.error());
   const std::string mark_path = HighWaterPath(db_path);
   auto refuse = [&](std::string what) -> Result<void> {
-    return Fail(ErrorCode::kFailedPrecondition,
-                StrCat("the database ", db_path, " ", what, " (the high-water mark ", mark_path,
-                       " says ", Describe(*mark), "; the database holds ", Describe(*now),
-                       "): ", kRecoverHint));
+    return Fail(
+        ErrorCode::kFailedPrecondition,
+        StrCat("the database ", db_path, " ", what, " (the high-water mark ", mark_path, " says ",
+               Describe(*mark), "; the database holds ", Describe(*now), "): ", kRecoverHint));
   };
   if (now->instance.empty()) {
     return refuse(now->audit_seq == 0 && now->last_job_id == 0
@@ -170,8 +169,9 @@ Result<void> CheckAgainstHighWater(SqliteStore& store, const std::string& db_pat
                          ", the mark's ", mark->instance, ")"));
   }
   if (now->audit_seq < mark->audit_seq || now->last_job_id < mark->last_job_id) {
-    return refuse("is behind what it held: its latest changes are lost (a lost -wal file, "
-                  "an older backup put back)");
+    return refuse(
+        "is behind what it held: its latest changes are lost (a lost -wal file, "
+        "an older backup put back)");
   }
   if (mark->audit_seq > 0) {
     auto rec = store.ListAudit(mark->audit_seq - 1, 1);
@@ -221,10 +221,10 @@ Result<void> SqliteStore::QuickCheck() {
   if (!s.ok()) return Fail(ErrorCode::kFailedPrecondition, StrCat("quick_check: ", s.error()));
   const int rc = s.Step();
   if (rc != SQLITE_ROW) {
-    return Fail(ErrorCode::kFailedPrecondition,
-                StrCat("quick_check: ", sqlite3_errmsg(db_)));
+    return Fail(ErrorCode::kFailedPrecondition, StrCat("quick_check: ", sqlite3_errmsg(db_)));
   }
-  if (s.Text(0) != "ok") return Fail(ErrorCode::kFailedPrecondition, StrCat("quick_check: ", s.Text(0)));
+  if (s.Text(0) != "ok")
+    return Fail(ErrorCode::kFailedPrecondition, StrCat("quick_check: ", s.Text(0)));
   return {};
 }
 
@@ -281,8 +281,9 @@ Result<void> SqliteStore::BackupTo(const std::string& path) {
     std::filesystem::remove(path, ec);
     return Fail(ErrorCode::kUnavailable, StrCat("the backup to ", path, " failed: ", msg));
   }
-  // The copy as one self-contained file.
-  sqlite3_exec(dst, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  // The copy as one self-contained file, with no -wal or -shm beside it
+  // (slussd puts a restored copy back into WAL mode when it opens it).
+  sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
   close_both();
   return SyncPath(path, O_RDONLY);
 }

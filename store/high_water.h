@@ -23,9 +23,9 @@
 namespace sluss::store {
 
 struct HighWater {
-  std::string instance;     // empty: the database has none (empty or new)
+  std::string instance;  // empty: the database has none (empty or new)
   std::int64_t audit_seq = 0;
-  std::string audit_hash;   // the record audit_seq's hash; empty when 0
+  std::string audit_hash;  // the record audit_seq's hash; empty when 0
   std::int64_t last_job_id = 0;
 
   bool operator==(const HighWater&) const = default;
@@ -61,8 +61,7 @@ core::Result<void> CheckAgainstHighWater(SqliteStore& store, const std::string& 
 core::Result<std::string> EnsureInstance(SqliteStore& store, const std::string& preferred);
 
 // Writes the mark when the database moved on since `*last`; updates *last.
-core::Result<bool> RefreshHighWater(SqliteStore& store, const std::string& path,
-                                    HighWater* last);
+core::Result<bool> RefreshHighWater(SqliteStore& store, const std::string& path, HighWater* last);
 
 // The message that starts every refusal, for the operator.
 inline constexpr const char* kRecoverHint =

@@ -1,13 +1,12 @@
 // The API as a function (Api::Handle) against a real SQLite store: the
 // role x route table, visibility, errors, tokens, rate limits.
 
-#include <set>
-
-#include <nlohmann/json.hpp>
+#include "api/api.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
 
-#include "api/api.h"
 #include "auth/tokens.h"
 #include "core/quantity.h"
 #include "store/store.h"
@@ -530,9 +529,10 @@ TEST_CASE("a change whose audit record cannot be written is not made (503)") {
   const auto audit_before = *f.store->AuditSize();
   // The store refuses the request's record, as a full disk or a busy
   // timeout would.
-  REQUIRE(testing::RunSql(db, "CREATE TRIGGER fail_audit BEFORE INSERT ON audit "
-                              "WHEN NEW.action = 'api.request' "
-                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+  REQUIRE(testing::RunSql(db,
+                          "CREATE TRIGGER fail_audit BEFORE INSERT ON audit "
+                          "WHEN NEW.action = 'api.request' "
+                          "BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
               .exit_code == 0);
   auto created = f.Call("POST", "/v1/projects", admin, R"({"name":"p3"})");
   CHECK(created.status == 503);

@@ -3,6 +3,8 @@
 # state and job directories, filled below node.disk_reserve, a pushed job
 # waits with a reason that names the free space and the reserve (no job
 # is launched onto a full disk), slussd logs it once; freed, the job runs.
+# A job whose result cannot be written on a disk that filled while it ran
+# ends saying so; SQLITE_FULL and ENOSPC are logged once per episode.
 # Real slussd, git push, runc, a 64 MiB tmpfs. Needs root; exit 77 otherwise.
 #   disk_full_test.sh SLUSS SLUSSD
 set -uo pipefail
@@ -73,5 +75,32 @@ for _ in $(seq 60); do [[ $(job_field 1 a status_code) == succeeded ]] && break;
 [[ $(job_field 1 a status_code) == succeeded ]] && ok ||
   fail "after freeing space: $(job_field 1 a status_code) $(job_field 1 a reason)"
 grep -q "disk space is back above the reserve" "$tmp/log" && ok || fail "the end of the episode is not logged"
+
+# A disk that fills while a job runs: its result cannot be written, and the
+# job ends saying so, not as a lost host.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  b:
+    image: python-3.11
+    run: python3 -c "import time; time.sleep(4); open('output/y.txt', 'w').write('y' * 100000)"
+    outputs: {sensitive: [output/y.txt]}
+YAML
+git -C "$work" commit -qam two && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+for _ in $(seq 100); do [[ $(job_field 2 b status_code 2>/dev/null) == executing ]] && break; sleep 0.1; done
+[[ $(job_field 2 b status_code) == executing ]] && ok || fail "job b did not start: $(job_field 2 b reason)"
+free_kib=$(df -k --output=avail "$tmp/state" | tail -1)
+fallocate -l $((free_kib * 1024)) "$tmp/state/filler" 2>/dev/null
+head -c 100M /dev/zero >"$tmp/state/filler2" 2>/dev/null
+sleep 10  # the job ends on the full disk (not an assertion: the wait for it)
+rm -f "$tmp/state/filler" "$tmp/state/filler2"
+for _ in $(seq 60); do [[ $(job_field 2 b status_code) != executing ]] && break; sleep 1; done
+reason=$(job_field 2 b reason)
+[[ $reason == *"could not be written: No space left on device"* ]] && ok ||
+  fail "job b on the full disk: $(job_field 2 b status_code) $reason"
+# Each failure is logged once for the episode, not once a cycle.
+for what in "job ends failed" "high-water mark: cannot write"; do
+  [[ $(grep -c "$what" "$tmp/log") -le 1 ]] && ok || fail "'$what' logged $(grep -c "$what" "$tmp/log") times"
+done
 [[ -n ${SHOW:-} ]] && grep -i "disk\|ERROR" "$tmp/log"
 finish "disk full"

@@ -566,8 +566,9 @@ TEST_CASE("engine: a job whose supervisor does not answer the stop is killed, an
   CHECK(f.Job("extract").status == StatusCode::kTimedOut);
 }
 
-
-TEST_CASE("engine: the result of a job cancelled while it ran is stored even when the first write fails") {
+TEST_CASE(
+    "engine: the result of a job cancelled while it ran is stored even when the first write "
+    "fails") {
   Fixture f;
   f.Submit();
   std::vector<std::string> logged;
@@ -575,7 +576,8 @@ TEST_CASE("engine: the result of a job cancelled while it ran is stored even whe
   Scheduler s(f);
   s.Start();
   REQUIRE(f.store->TransitionJob(f.ids["extract"], StatusCode::kExecuting,
-                                 StatusCode::kCancelledByUser, "cancelled by alice", f.clock.Now()));
+                                 StatusCode::kCancelledByUser, "cancelled by alice",
+                                 f.clock.Now()));
   s.engine.RunOnce();
   // The store refuses the result once, as a full disk would.
   REQUIRE(testing::RunSql(f.dir / "sluss.db",
@@ -593,8 +595,9 @@ TEST_CASE("engine: the result of a job cancelled while it ran is stored even whe
   CHECK(f.Job("extract").result_json == R"({"status":"x"})");
 }
 
-
-TEST_CASE("engine: under the disk reserve no job starts, saying why; logged once; with room, they start") {
+TEST_CASE(
+    "engine: under the disk reserve no job starts, saying why; logged once; with room, they "
+    "start") {
   Fixture f;
   f.Submit();
   std::string disk = "waiting_on_disk: 12M free on /var/lib/sluss, 1G reserved";

@@ -94,5 +94,34 @@ nonces=$(for d in "${dirs[@]}"; do cat "$d/outputs/output/n.txt"; echo; done | s
 echo "# three" >>"$work/sluss.yaml"
 git -C "$work" commit -qam three && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
 wait_status 2 a succeeded && ok || fail "run 2: $(job_field 2 a status_code) $(job_field 2 a reason)"
+
+# A backup taken while a job runs, restored after it ended: its directory
+# carries the attempt key of the restored row, so recover keeps it and the
+# start adopts the result it left, without running the job again.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  a:
+    image: python-3.11
+    run: python3 -c "import os, time; time.sleep(4); n = os.urandom(16).hex(); print('nonce', n); open('output/n.txt', 'w').write(n)"
+    outputs: {sensitive: [output/n.txt]}
+YAML
+git -C "$work" commit -qam four && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+for _ in $(seq 100); do [[ $(job_field 3 a status_code 2>/dev/null) == executing ]] && break; sleep 0.1; done
+[[ $(job_field 3 a status_code) == executing ]] && ok || fail "run 3 is not running: $(job_field 3 a status_code)"
+"$SLUSSD" backup "$tmp/backup2" --config "$tmp/slussd.yaml" 2>>"$tmp/backup.log"; expect_rc "backup while a job runs" 0 $?
+wait_status 3 a succeeded && ok || fail "run 3: $(job_field 3 a status_code) $(job_field 3 a reason)"
+ran=$(job_field 3 a result.outputs)
+slussd_stop
+rm -f "$tmp/state/sluss.db-wal" "$tmp/state/sluss.db-shm"
+cp "$tmp/backup2/sluss.db" "$tmp/state/sluss.db"
+"$SLUSSD" recover --accept-loss --config "$tmp/slussd.yaml" 2>"$tmp/recover2"
+expect_rc "recover after the second restore" 0 $?
+grep -q "job directory 3-1-" "$tmp/recover2" && fail "recover set aside the running job's own directory: $(cat "$tmp/recover2")"
+slussd_start 4
+wait_status 3 a succeeded && ok || fail "run 3 after the restore: $(job_field 3 a status_code) $(job_field 3 a reason)"
+[[ $(job_field 3 a result.outputs) == "$ran" ]] && ok || fail "run 3's result was not adopted: $(job_field 3 a result.outputs)"
+dirs3=("$tmp"/state/jobs/3-1-*)
+[[ ${#dirs3[@]} == 1 ]] && ok || fail "job 3 ran again: ${dirs3[*]}"
 grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
 finish "restore"

@@ -120,6 +120,8 @@ expect_rc "slussd backup" 0 $?
 for f in sluss.db sluss.db.mark audit-ed25519.pub; do
   [[ -s $tmp/backup/$f ]] && ok || fail "the backup has no $f: $(cat "$tmp/backup.log")"
 done
+[[ $(ls "$tmp/backup" | sort | tr '\n' ' ') == "audit-ed25519.pub sluss.db sluss.db.mark " ]] && ok ||
+  fail "the backup holds more than its three files: $(ls "$tmp/backup")"
 "$SLUSSD" backup "$tmp/backup" --config "$tmp/slussd.yaml" 2>/dev/null
 expect_rc "backup into a used directory" 1 $?
 "$SLUSS" project create later >/dev/null; expect_rc "project later" 0 $?
@@ -142,6 +144,14 @@ rm -f "$db-wal" "$db-shm"
 sqlite3 "$db" "UPDATE settings SET value = '{\"id\":\"0000\"}' WHERE key = 'instance'" 2>/dev/null
 refused "another installation's database" "another installation\|is behind"
 
+# A removed mark: the start goes on (it cannot know better) but warns.
+rm -f "$db.mark"
+cp "$tmp/clean.db" "$db"
+"$SLUSSD" recover --accept-loss --config "$tmp/slussd.yaml" 2>/dev/null  # nothing to recover
+start
+grep -q "WARN the high-water mark beside $db is missing" "$tmp/log" && ok || fail "no warning for a removed mark"
+slussd_stop
+[[ -s $db.mark ]] && ok || fail "no new mark"
 # A damaged mark is named, not ignored.
 echo "{not json" >"$db.mark"
 refused "damaged mark" "high-water mark .* is damaged" 

@@ -74,7 +74,7 @@ class Transaction {
   enum class Mode { kWrite, kRead };
   explicit Transaction(sqlite3* db, Mode mode = Mode::kWrite)
       : db_(db), nested_(sqlite3_get_autocommit(db) == 0) {
-    const char* begin = nested_ ? "SAVEPOINT sluss_nested"
+    const char* begin = nested_                ? "SAVEPOINT sluss_nested"
                         : mode == Mode::kWrite ? "BEGIN IMMEDIATE"
                                                : "BEGIN";
     begun_ = Exec(db, begin).has_value();
