@@ -227,9 +227,14 @@ int Run(const Config& cfg) {
   }
   for (std::size_t i = 0; i < gpu_names->size(); ++i) node.gpu_ids.push_back(static_cast<int>(i));
   node.capacity.gpus = static_cast<int>(gpu_names->size());
-  if (!gpu_names->empty())
-    Log(LogLevel::kInfo, core::StrCat("gpus=", core::Join(*gpu_names, ","), " cdi_spec=",
-                                      cfg.sandbox.cdi_spec));
+  if (!gpu_names->empty()) {
+    std::error_code spec_ec;
+    const bool spec = std::filesystem::exists(cfg.sandbox.cdi_spec, spec_ec);
+    Log(spec ? LogLevel::kInfo : LogLevel::kWarn,
+        core::StrCat("gpus=", core::Join(*gpu_names, ","), " cdi_spec=", cfg.sandbox.cdi_spec,
+                     spec ? "" : " (missing: GPU jobs fail at start until nvidia-ctk cdi "
+                                 "generate writes it)"));
+  }
   api_options.nodes.push_back(node);
   api_options.on_request = [](const api::RequestLog& r) {
     Log(r.status >= 500 ? LogLevel::kError : LogLevel::kInfo,

@@ -281,6 +281,8 @@ std::vector<std::string> Lines(const std::string& s) {
   return out;
 }
 
+#undef CDI_TRY
+
 bool IsUuid(std::string_view name) {
   return name.starts_with("GPU-") || name.starts_with("MIG-");
 }

@@ -27,10 +27,11 @@ core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
 
 // The node's GPUs, by the names jobs are given them: `configured` (the
 // config's node.gpus) checked against the CDI spec at `cdi_spec`, or when
-// nothing is configured, the spec's inventory (CdiSpec::Inventory); no
-// spec file and nothing configured: none. A name the spec lacks, or a
-// spec that does not parse, is an error naming it: a node must not offer
-// GPUs its jobs cannot be given.
+// nothing is configured, the spec's inventory (CdiSpec::Inventory). No
+// spec file: the configured names as they are (GPU jobs then fail at
+// start saying the spec cannot be read), or none. A name the spec lacks,
+// or a spec that does not parse, is an error naming it: a node must not
+// offer GPUs its jobs cannot be given.
 core::Result<std::vector<std::string>> NodeGpus(
     const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec);
 
