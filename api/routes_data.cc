@@ -110,8 +110,20 @@ HttpResponse GetUsage(Context& c) {
     totals["gpu_hours"] = totals["gpu_hours"].get<double>() + r.gpu_hours;
     totals["wall_hours"] = totals["wall_hours"].get<double>() + r.wall_hours;
   }
+  auto disks = c.store.DiskByProject();
+  if (!disks) return FromError(disks.error());
+  const auto d = disks->find(p->name);
+  const core::ProjectDisk disk = d == disks->end() ? core::ProjectDisk{} : d->second;
+  const auto& max_disk = p->quota.max.disk_bytes;
   return Json(200, {{"project", p->name},
                     {"jobs", jobs},
+                    // Now: what its jobs' outputs keep and the workspaces
+                    // of its running jobs hold, against max.disk.
+                    {"disk",
+                     {{"outputs_bytes", disk.outputs_bytes},
+                      {"workspaces_bytes", disk.workspaces_bytes},
+                      {"total_bytes", disk.total()},
+                      {"max_bytes", max_disk ? json(*max_disk) : json()}}},
                     {"accounting",
                      {{"period", period},
                       {"from", core::FormatRfc3339(from)},

@@ -10,6 +10,7 @@
 #include "cli/client.h"
 #include "cli/internal/session.h"
 #include "cli/table.h"
+#include "core/quantity.h"
 #include "core/strings.h"
 #include "core/time.h"
 
@@ -422,6 +423,14 @@ class Runner : public Session {
     Table t({"STATE", "JOBS"});
     for (auto it = (*u)["jobs"].begin(); it != (*u)["jobs"].end(); ++it) t.AddRow({it.key(), Str(*it)});
     t.Print(out_);
+    const json& disk = (*u)["disk"];
+    auto bytes = [](const json& v) {
+      return v.is_number_integer() ? core::FormatBytes(v.get<std::int64_t>()) : std::string("-");
+    };
+    out_ << "\ndisk: " << bytes(disk["total_bytes"]) << " (outputs " << bytes(disk["outputs_bytes"])
+         << ", workspaces of running jobs " << bytes(disk["workspaces_bytes"]) << "), limit "
+         << (disk["max_bytes"].is_null() ? std::string("none") : bytes(disk["max_bytes"]) + " (max.disk)")
+         << "\n";
     const json& a = (*u)["accounting"];
     out_ << "\njobs ended from " << Str(a["from"]) << " until " << Str(a["until"]) << " ("
          << Str(a["period"]) << "):\n";

@@ -46,6 +46,7 @@ struct LaunchRequest {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
   std::string workspace;  // host directory with the job's code
+  std::int64_t workspace_bytes = 0;  // its files' bytes (the project's disk)
   struct Dataset {
     std::string name, version, path;
   };

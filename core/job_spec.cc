@@ -280,6 +280,7 @@ json ToJson(const JobResult& r) {
       {"outputs", outputs},
       {"outputs_count", r.outputs_count},
       {"outputs_manifest_sha256", r.outputs_manifest_sha256},
+      {"outputs_bytes", r.outputs_bytes},
       {"gpus", r.gpus},
       {"gpu_uuids", r.gpu_uuids},
       {"gpu_driver_version", r.gpu_driver_version},
@@ -357,12 +358,15 @@ Result<JobResult> JobResultFromJson(const json& j) {
     }
   }
   if (auto g = All({Get(j, "outputs_count", r.outputs_count),
-                    Get(j, "outputs_manifest_sha256", r.outputs_manifest_sha256)});
+                    Get(j, "outputs_manifest_sha256", r.outputs_manifest_sha256),
+                    Get(j, "outputs_bytes", r.outputs_bytes)});
       !g)
     return std::unexpected(g.error());
   // Results from before the count (and failures that never set it) list
   // every output they have.
   r.outputs_count = std::max(r.outputs_count, static_cast<std::int64_t>(r.outputs.size()));
+  if (r.outputs_bytes == 0)
+    for (const auto& o : r.outputs) r.outputs_bytes += o.size;
   if (r.status.empty()) return InvalidArgument("result.json has no status", "status");
   return r;
 }

@@ -181,6 +181,7 @@ struct JobResult {
   // list every output).
   std::int64_t outputs_count = 0;
   std::string outputs_manifest_sha256;
+  std::int64_t outputs_bytes = 0;  // of all outputs kept (the project's disk)
   std::vector<std::string> gpus;
   std::vector<std::string> gpu_uuids;  // of the GPUs' device nodes, when the driver says
   std::string gpu_driver_version;

@@ -130,6 +130,7 @@ TEST_CASE("a job result round-trips, with the limits the sandbox applied") {
   r.limit_milli_cpus = 250;
   r.outputs = {{"output/a", 3, "ab"}};
   r.outputs_count = 1;
+  r.outputs_bytes = 3;
   auto back = ParseJobResult(ToJson(r).dump());
   REQUIRE(back);
   CHECK(*back == r);

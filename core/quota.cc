@@ -83,6 +83,7 @@ json QuotaToJson(const Quota& q) {
     }
   }
   if (q.max.memory_bytes) max["memory"] = FormatBytes(*q.max.memory_bytes);
+  if (q.max.disk_bytes) max["disk"] = FormatBytes(*q.max.disk_bytes);
   out["max"] = max;
   json per_user = json::object();
   if (q.per_user.max_running_jobs)
@@ -120,14 +121,16 @@ Result<Quota> QuotaFromJson(const json& j) {
   if (!var) return std::unexpected(var.error())
   if (j.contains("max") && !j.at("max").is_null()) {
     const json& m = j.at("max");
-    if (auto r = CheckKeys(m, "max", {"gpus", "cpus", "memory"}); !r)
+    if (auto r = CheckKeys(m, "max", {"gpus", "cpus", "memory", "disk"}); !r)
       return std::unexpected(r.error());
     SLUSS_TRY(gpus, Count(m, "max", "gpus"));
     SLUSS_TRY(cpus, Quantity<std::int64_t>(m, "max", "cpus", ParseMilliCpus));
     SLUSS_TRY(mem, Quantity<std::int64_t>(m, "max", "memory", ParseBytes));
+    SLUSS_TRY(disk, Quantity<std::int64_t>(m, "max", "disk", ParseBytes));
     q.max.gpus = *gpus;
     q.max.milli_cpus = *cpus;
     q.max.memory_bytes = *mem;
+    q.max.disk_bytes = *disk;
   }
   if (j.contains("per_user") && !j.at("per_user").is_null()) {
     const json& u = j.at("per_user");

@@ -63,6 +63,9 @@ struct JobUpdate {
   std::optional<TimePoint> eligible_at;
   // The resources the attempt is placed with (set with `preparing`).
   std::optional<Resources> placed;
+  // The bytes of the attempt's workspace (set with `preparing`); they
+  // count as the project's disk while it runs.
+  std::optional<std::int64_t> workspace_bytes;
 };
 
 // One status change of a batch (Store::TransitionJobs).
@@ -213,6 +216,8 @@ class Store {
   // Jobs of PROJECT that ended in [from, until), grouped by user and status.
   virtual Result<std::vector<UsageRow>> AccountJobs(std::string_view project, TimePoint from,
                                                     TimePoint until) = 0;
+  // Every project with jobs, by name.
+  virtual Result<std::map<std::string, ProjectDisk>> DiskByProject() = 0;
 
   // The audit log (core/audit.h). Append-only: the store seals each record
   // (sequence, chain) in the transaction that appends it.

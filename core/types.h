@@ -52,6 +52,9 @@ struct Quota {
     std::optional<int> gpus;
     std::optional<std::int64_t> milli_cpus;
     std::optional<std::int64_t> memory_bytes;
+    // The project's disk: what its jobs' outputs keep and the workspaces
+    // of its running jobs hold. Reached: new jobs wait (waiting_on_quota).
+    std::optional<std::int64_t> disk_bytes;
     bool operator==(const Totals&) const = default;
   };
   struct PerUser {
@@ -81,6 +84,15 @@ struct Quota {
   std::optional<Budget> budget;
   double fairshare_weight = 1.0;
   bool operator==(const Quota&) const = default;
+};
+
+// A project's disk now: the outputs its jobs' last attempts kept (each
+// attempt's outputs stay), and the workspaces of its running jobs (removed
+// when each ends).
+struct ProjectDisk {
+  std::int64_t outputs_bytes = 0;
+  std::int64_t workspaces_bytes = 0;
+  std::int64_t total() const { return outputs_bytes + workspaces_bytes; }
 };
 
 struct Project {

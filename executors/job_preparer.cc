@@ -166,6 +166,13 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
     if (ec) return core::Internal(StrCat("cannot place the workspace: ", ec.message()));
   }
   r.workspace = ws;
+  // Counted as the project's disk while the job runs (max.disk).
+  namespace fs = std::filesystem;
+  for (auto it = fs::recursive_directory_iterator(ws, ec); it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec))
+      r.workspace_bytes += static_cast<std::int64_t>(it->file_size(ec));
+  }
   return r;
 }
 

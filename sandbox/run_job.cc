@@ -587,6 +587,7 @@ class Job {
         auto& files = (*outputs_)->files;
         result_.outputs_count = static_cast<std::int64_t>(files.size());
         result_.outputs_manifest_sha256 = (*outputs_)->manifest_sha256;
+        for (const auto& f : files) result_.outputs_bytes += f.size;
         if (files.size() > core::kMaxListedOutputs) files.resize(core::kMaxListedOutputs);
         result_.outputs = std::move(files);
         problems = std::move((*outputs_)->problems);

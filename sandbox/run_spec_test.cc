@@ -55,6 +55,8 @@ TEST_CASE("a result survives its JSON form") {
   r.status = "oom_killed";
   r.signal = 9;
   r.outputs = {{"output/a.csv", 12, "ab"}};
+  r.outputs_count = 1;  // what sluss-run sets with the list
+  r.outputs_bytes = 12;
   auto back = core::JobResultFromJson(ToJson(r));
   REQUIRE(back);
   CHECK(ToJson(*back) == ToJson(r));

@@ -532,8 +532,13 @@ void Engine::Cycle() {
   s.nodes = options_.nodes;
   for (auto& n : s.nodes)
     if (SettingFlag(store_, "node/" + n.name, "drained")) n.schedulable = false;
+  // Only when some project has a disk limit: it sums over every job.
+  std::map<std::string, core::ProjectDisk> disk;
+  if (std::any_of(quotas.begin(), quotas.end(), [](const auto& q) { return q.second.max.disk_bytes.has_value(); }))
+    if (auto d = store_.DiskByProject()) disk = std::move(*d);
   for (const auto& [p, q] : quotas) {
     ProjectState& ps = s.projects[p];
+    if (auto it = disk.find(p); it != disk.end()) ps.disk = it->second;
     ps.quota = q;
     if (auto it = usage_.find(p); it != usage_.end())
       ps.usage = Decay(it->second.first, it->second.second, now);
@@ -688,7 +693,8 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
     preparing.push_back({job.id, job.status, StatusCode::kPreparing,
                          StrCat("starting on ", start.node),
                          core::JobUpdate{.node = start.node, .gpus = gpus,
-                                         .placed = request->resources}});
+                                         .placed = request->resources,
+                                         .workspace_bytes = request->workspace_bytes}});
     requests.push_back(std::move(*request));
   }
   // Persisted first: a crash after this line re-attaches or relaunches.

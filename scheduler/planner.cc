@@ -68,9 +68,14 @@ std::string Plural(int n, std::string_view one, std::string_view many) {
 // nothing when it may.
 std::optional<std::string> QuotaBlock(const PendingJob& job, const core::Quota& q,
                                       const Totals& project, const Totals& user,
-                                      double spent) {
+                                      double spent, const core::ProjectDisk& disk) {
   const core::Resources& r = job.request;
   const std::string p = job.project;
+  if (q.max.disk_bytes && disk.total() >= *q.max.disk_bytes)
+    return StrCat("waiting_on_quota: project ", p, " holds ", FormatBytes(disk.total()),
+                  " of disk (outputs ", FormatBytes(disk.outputs_bytes), ", workspaces ",
+                  FormatBytes(disk.workspaces_bytes), "), its limit is ",
+                  FormatBytes(*q.max.disk_bytes), " (max.disk)");
   if (q.budget && r.gpus > 0) {
     const double used = spent + project.gpu_hours;
     if (used + GpuHours(r) > q.budget->gpu_hours)
@@ -290,8 +295,9 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
     auto pit = s.projects.find(job.project);
     const core::Quota& quota = pit == s.projects.end() ? no_quota : pit->second.quota;
     const double spent = pit == s.projects.end() ? 0.0 : pit->second.gpu_hours_spent;
+    const core::ProjectDisk disk = pit == s.projects.end() ? core::ProjectDisk{} : pit->second.disk;
     if (auto why = QuotaBlock(job, quota, by_project[job.project],
-                              by_user[{job.project, job.user}], spent)) {
+                              by_user[{job.project, job.user}], spent, disk)) {
       d.waits.push_back({job.id, StatusCode::kWaitingOnQuota, *why});
       continue;
     }

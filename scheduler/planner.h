@@ -72,6 +72,9 @@ struct ProjectState {
   // An admin paused the project: none of its jobs start; running ones go on.
   bool paused = false;
   std::string paused_reason;
+  // Its disk now (outputs kept and running jobs' workspaces); set when
+  // its quota has max.disk.
+  core::ProjectDisk disk;
 };
 
 struct NeedStatus {

@@ -105,6 +105,23 @@ TEST_CASE("a project at its GPU quota waits, naming the quota; others go on") {
     if (st.job == JobId{4}) CHECK(st.gpus == std::vector<int>{4, 5});
 }
 
+TEST_CASE("a project whose disk reached max.disk waits, naming the numbers; others go on") {
+  Snapshot s;
+  s.nodes = {Node("n1", 64, 256)};
+  s.projects["p1"].quota.max.disk_bytes = std::int64_t{10} << 30;
+  s.projects["p1"].disk = {std::int64_t{9} << 30, std::int64_t{1} << 30};
+  s.projects["p2"].quota.max.disk_bytes = std::int64_t{10} << 30;
+  s.projects["p2"].disk = {(std::int64_t{10} << 30) - 1, 0};
+  s.pending = {Job(1, "p1"), Job(2, "p2")};
+  Decisions d = Plan(s, kNow);
+  REQUIRE(WaitOf(d, 1));
+  CHECK(WaitOf(d, 1)->code == StatusCode::kWaitingOnQuota);
+  CHECK(WaitOf(d, 1)->reason ==
+        "waiting_on_quota: project p1 holds 10G of disk (outputs 9G, workspaces 1G), its limit "
+        "is 10G (max.disk)");
+  CHECK(Started(d) == std::vector<std::int64_t>{2});  // under its limit, by one byte
+}
+
 TEST_CASE("quota reasons name the limit: per job, running jobs, per person") {
   Snapshot s;
   s.nodes = {Node("n1", 64, 256, 8)};

@@ -43,4 +43,17 @@ core::Result<std::vector<core::UsageRow>> SqliteStore::AccountJobs(std::string_v
   return out;
 }
 
+core::Result<std::map<std::string, core::ProjectDisk>> SqliteStore::DiskByProject() {
+  auto lock = Lock();
+  internal::Stmt& s = Prepare(
+      "SELECT project, sum(output_bytes), "
+      "  sum(CASE WHEN state = 'running' THEN workspace_bytes ELSE 0 END) "
+      "FROM jobs GROUP BY project");
+  std::map<std::string, core::ProjectDisk> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out[s.Text(0)] = {s.Int(1), s.Int(2)};
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "disk by project"));
+  return out;
+}
+
 }  // namespace sluss::store

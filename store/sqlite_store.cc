@@ -525,18 +525,21 @@ Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdat
       "placed_milli_cpus = coalesce(?11, placed_milli_cpus), "
       "placed_memory_bytes = coalesce(?12, placed_memory_bytes), "
       "placed_time_s = coalesce(?13, placed_time_s), "
-      "placed_disk_bytes = coalesce(?14, placed_disk_bytes) WHERE id = ?7");
+      "placed_disk_bytes = coalesce(?14, placed_disk_bytes), "
+      "output_bytes = coalesce(?15, output_bytes), "
+      "workspace_bytes = coalesce(?16, workspace_bytes) WHERE id = ?7");
   std::optional<std::string> gpus;
   if (update.gpus) gpus = nlohmann::json(*update.gpus).dump();
   // What the attempt used, for accounting, from the typed result; a result
   // that does not load counts as nothing used.
   std::optional<double> cpu, wall;
-  std::optional<std::int64_t> used_gpus;
+  std::optional<std::int64_t> used_gpus, output_bytes;
   if (update.result_json) {
     auto r = core::ParseJobResult(*update.result_json);
     cpu = r ? r->cpu_seconds : 0.0;
     wall = r ? r->wall_seconds : 0.0;
     used_gpus = r ? static_cast<std::int64_t>(r->gpus.size()) : 0;
+    output_bytes = r ? r->outputs_bytes : 0;
   }
   std::optional<std::int64_t> eligible;
   if (update.eligible_at) eligible = core::ToUnixMillis(*update.eligible_at);
@@ -558,6 +561,7 @@ Result<void> SqliteStore::ApplyUpdateLocked(core::JobId id, const core::JobUpdat
   } else {
     u.BindNull(11).BindNull(12).BindNull(13).BindNull(14);
   }
+  u.Bind(15, output_bytes).Bind(16, update.workspace_bytes);
   if (u.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "update job"));
   return {};
 }

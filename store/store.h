@@ -88,6 +88,7 @@ class SqliteStore final : public core::Store {
   core::Result<std::vector<core::JobEvent>> ListJobEvents(
       core::JobId id) override;
   core::Result<std::vector<core::JobCount>> CountJobs(std::string_view project) override;
+  core::Result<std::map<std::string, core::ProjectDisk>> DiskByProject() override;
   core::Result<std::vector<core::UsageRow>> AccountJobs(std::string_view project,
                                                         core::TimePoint from,
                                                         core::TimePoint until) override;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "auth/tokens.h"
+#include "core/job_spec.h"
 #include "core/quantity.h"
 #include "store/store.h"
 #include "tests/support/manual_clock.h"
@@ -441,6 +442,34 @@ TEST_CASE("admins drain nodes and pause the queue; the state survives a restart"
   CHECK(u["accounting"]["period"] == "custom");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?period=year", alice, "", 400)["error"]["details"]["field"] == "period");
   CHECK(f.CallJson("GET", "/v1/projects/p1/usage?from=2026-07-01&until=2026-01-01", alice, "", 400)["error"]["details"]["field"] == "until");
+}
+
+TEST_CASE("usage shows the project's disk: outputs kept and running jobs' workspaces, against max.disk") {
+  Fixture f;
+  const std::string& admin = f.token[Role::kAdmin];
+  const std::string& alice = f.token[Role::kResearcher];
+  auto u = f.CallJson("GET", "/v1/projects/p1/usage", alice);
+  CHECK(u["disk"]["total_bytes"] == 0);
+  CHECK(u["disk"]["max_bytes"].is_null());
+  // A job that kept 3 outputs (1.5 MiB in all) and one running with a 1 MiB workspace.
+  core::JobResult r;
+  r.status = "succeeded";
+  r.outputs_count = 3;
+  r.outputs_bytes = 3 << 19;
+  REQUIRE(f.store->UpdateJob(f.jobs1[0].id, 1, {.result_json = core::ToJson(r).dump()}));
+  REQUIRE(f.store->TransitionJobs(
+      {{f.jobs1[1].id, f.jobs1[1].status, core::StatusCode::kPreparing, "starting",
+        {.workspace_bytes = 1 << 20}}},
+      f.clock.Now()));
+  f.CallJson("PUT", "/v1/projects/p1/quota", admin, R"({"max": {"disk": "2.5M"}})");
+  u = f.CallJson("GET", "/v1/projects/p1/usage", alice);
+  CHECK(u["disk"]["outputs_bytes"] == 3 << 19);
+  CHECK(u["disk"]["workspaces_bytes"] == 1 << 20);
+  CHECK(u["disk"]["total_bytes"] == (3 << 19) + (1 << 20));
+  CHECK(u["disk"]["max_bytes"] == 5 << 19);
+  CHECK(f.CallJson("GET", "/v1/projects/p1/quota", alice)["max"]["disk"] == "2.5M");
+  // Another project's disk is its own.
+  CHECK(f.CallJson("GET", "/v1/projects/p2/usage", admin)["disk"]["total_bytes"] == 0);
 }
 
 TEST_CASE("anonymous and rate-limited requests are counted per client and minute; other denials each recorded") {

@@ -256,6 +256,29 @@ assert text == "\\x1b]0;pwned\\x07title\n\\x1b[2Jcleared\\x0dover\n\\u009b31mred
 PY
 done
 
+# 8. The project's disk: `sluss usage` shows what its outputs keep; with
+# max.disk at or below it, a new job waits naming the numbers, and runs
+# once the limit is lifted.
+"$SLUSS" usage study --json >"$tmp/usage.json"; expect_rc "usage" 0 $?
+disk=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["disk"]; assert d["total_bytes"] == d["outputs_bytes"] + d["workspaces_bytes"] and d["outputs_bytes"] > 0, d; print(d["outputs_bytes"])' "$tmp/usage.json") &&
+  ok || fail "usage disk: $(cat "$tmp/usage.json")"
+"$SLUSS" usage study | grep -q "^disk: .*(outputs .*, workspaces of running jobs .*), limit none$" && ok || fail "usage disk line: $("$SLUSS" usage study | grep disk)"
+"$SLUSS" quota set study max.disk=$disk >/dev/null; expect_rc "quota max.disk" 0 $?
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  late:
+    image: python-3.11
+    run: "true"
+YAML
+push "$work" "disk"
+wait_status 8 late waiting_on_quota && ok || fail "disk quota: $(job_field 8 late status_code)"
+[[ $(job_field 8 late reason) == "waiting_on_quota: project study holds "*" of disk (outputs "*", workspaces 0), its limit is "*" (max.disk)" ]] &&
+  ok || fail "disk reason: $(job_field 8 late reason)"
+"$SLUSS" usage study | grep -q "), limit .* (max.disk)$" && ok || fail "usage limit: $("$SLUSS" usage study | grep disk)"
+"$SLUSS" quota set study max.disk=null >/dev/null
+wait_status 8 late succeeded && ok || fail "after the limit: $(job_field 8 late status_code) $(job_field 8 late reason)"
+
 # Nothing left behind: containers, mounts.
 sleep 0.5
 for d in "$tmp"/state/jobs/*/output-mnt; do mountpoint -q "$d" && fail "still mounted: $d"; done

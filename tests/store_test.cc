@@ -340,7 +340,7 @@ TEST_CASE("accounting: jobs that ended in a period, by user and outcome, with wh
   CHECK(s->AccountJobs("p2", t0, clock.Now() + 1s)->empty());
 }
 
-TEST_CASE("schema 8: what ended jobs used is carried over from their stored results") {
+TEST_CASE("schemas 8 and 10: what ended jobs used and kept is carried over from their stored results") {
   testing::TempDir dir;
   testing::ManualClock clock;
   const core::TimePoint t0 = clock.Now();
@@ -363,7 +363,10 @@ TEST_CASE("schema 8: what ended jobs used is carried over from their stored resu
   // placed_*) columns.
   REQUIRE(testing::RunSql(dir / "state.db",
                           "UPDATE jobs SET result = '{\"status\":\"succeeded\",\"cpu_seconds\":"
-                          "7200,\"wall_seconds\":3600,\"gpus\":[\"0\"]}' WHERE action = 'extract';"
+                          "7200,\"wall_seconds\":3600,\"gpus\":[\"0\"],\"outputs\":["
+                          "{\"path\":\"output/a\",\"size\":5,\"sha256\":\"x\"},"
+                          "{\"path\":\"output/b\",\"size\":7,\"sha256\":\"y\"}]}' "
+                          "WHERE action = 'extract';"
                           "ALTER TABLE jobs DROP COLUMN used_cpu_seconds;"
                           "ALTER TABLE jobs DROP COLUMN used_wall_seconds;"
                           "ALTER TABLE jobs DROP COLUMN used_gpus;"
@@ -371,6 +374,8 @@ TEST_CASE("schema 8: what ended jobs used is carried over from their stored resu
                           "ALTER TABLE jobs DROP COLUMN placed_memory_bytes;"
                           "ALTER TABLE jobs DROP COLUMN placed_time_s;"
                           "ALTER TABLE jobs DROP COLUMN placed_disk_bytes;"
+                          "ALTER TABLE jobs DROP COLUMN output_bytes;"
+                          "ALTER TABLE jobs DROP COLUMN workspace_bytes;"
                           "PRAGMA user_version = 7;")
               .exit_code == 0);
   auto s = OpenOrDie(dir / "state.db");
@@ -380,4 +385,9 @@ TEST_CASE("schema 8: what ended jobs used is carried over from their stored resu
   CHECK((*rows)[0].cpu_hours == Approx(2.0));
   CHECK((*rows)[0].gpu_hours == Approx(1.0));
   CHECK((*rows)[0].wall_hours == Approx(1.0));
+  // Schema 10: the outputs a result lists count as the project's disk.
+  auto disk = s->DiskByProject();
+  REQUIRE(disk);
+  CHECK(disk->at("p1").outputs_bytes == 12);
+  CHECK(disk->at("p1").workspaces_bytes == 0);
 }

@@ -209,6 +209,16 @@ ALTER TABLE jobs ADD COLUMN placed_memory_bytes INTEGER;
 ALTER TABLE jobs ADD COLUMN placed_time_s INTEGER;
 ALTER TABLE jobs ADD COLUMN placed_disk_bytes INTEGER;
 )sql",
+      // 10: a project's disk: the bytes each job's last attempt kept as
+      // outputs (from its result), and the bytes of its workspace while it
+      // runs (set when it starts; removed with the workspace at its end).
+      R"sql(
+ALTER TABLE jobs ADD COLUMN output_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN workspace_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET output_bytes = coalesce(
+  (SELECT sum(json_extract(o.value, '$.size')) FROM json_each(result, '$.outputs') o), 0)
+WHERE json_valid(result);
+)sql",
   };
   return migrations;
 }
