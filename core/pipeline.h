@@ -44,6 +44,16 @@ struct RetryPolicy {
   bool operator==(const RetryPolicy&) const = default;
 };
 
+// What a researcher declares about a releasable output for the automatic
+// disclosure checks (airlock/): which columns hold counts, how they were
+// rounded, whether zeros may appear.
+struct OutputControls {
+  std::vector<std::string> counts;  // column names, as in the header
+  int round = 0;                    // counts are multiples of this; 0: not declared
+  std::optional<bool> zeros_disclosive;  // unset: the checks' default
+  bool operator==(const OutputControls&) const = default;
+};
+
 struct Outputs {
   std::vector<std::string> sensitive;   // stay inside; later actions may read
   std::vector<std::string> releasable;  // may leave after output checking
