@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <expected>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,9 @@ struct OutputControls {
 struct Outputs {
   std::vector<std::string> sensitive;   // stay inside; later actions may read
   std::vector<std::string> releasable;  // may leave after output checking
+  // What the researcher declared for the disclosure checks, by releasable
+  // path or glob (only those that declare something).
+  std::map<std::string, OutputControls> controls;
   bool operator==(const Outputs&) const = default;
 };
 
