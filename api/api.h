@@ -75,6 +75,9 @@ struct ApiOptions {
   // null: those routes answer 503.
   std::function<core::Result<nlohmann::json>(core::RunId)> run_provenance;
   std::function<core::Result<nlohmann::json>(core::JobId)> job_provenance;
+  // A run's outputs as metadata with the disclosure checks' verdicts
+  // (slussd builds them); null: that route answers 503.
+  std::function<core::Result<nlohmann::json>(core::RunId)> run_outputs;
   // The public key (PEM) that signs audit checkpoints; empty: verification
   // through the API checks the roots only.
   std::string audit_public_key;
