@@ -27,6 +27,11 @@ json CheckFile(const std::string& file, const core::OutputFile& out,
                const core::OutputControls& controls, const airlock::CheckParams& params) {
   airlock::FileCheck check(out.path, out.size, controls, params);
   if (check.wants_bytes()) {
+    // sluss-run records paths under output/; one that could leave the job's
+    // directory is never opened.
+    if (out.path.starts_with("/") || ("/" + out.path + "/").find("/../") != std::string::npos) {
+      return {{"error", "the recorded path is not under output/"}};
+    }
     std::error_code ec;
     auto st = std::filesystem::symlink_status(file, ec);
     if (ec || !std::filesystem::is_regular_file(st)) {

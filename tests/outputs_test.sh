@@ -46,6 +46,7 @@ actions:
   tables:
     image: python-3.11
     run: python3 make.py
+    code: [make.py]
     outputs:
       sensitive: [output/cohort.csv]
       releasable:
@@ -129,5 +130,24 @@ curl -s -o "$tmp/bob.json" -w '%{http_code}' -H "Authorization: Bearer $bob" \
 curl -s -o "$tmp/none.json" -H "Authorization: Bearer $bob" "http://$SLUSS_SERVER/v1/runs/99/outputs"
 python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["error"]; b=json.load(open(sys.argv[2]))["error"]; assert a["code"]==b["code"]=="not_found", (a,b)' \
   "$tmp/bob.json" "$tmp/none.json" && ok || fail "404s differ: $(cat "$tmp/bob.json") / $(cat "$tmp/none.json")"
+
+# The declaration is not in the cache key: a push that only drops the
+# rounding reuses the job (cached) and its outputs, and the checks follow
+# the new declaration: the count of 3 still fails, the rounding no longer.
+sed -i '/round: 5$/d' "$work/sluss.yaml"
+git -C "$work" commit -qam "no rounding" && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+for _ in $(seq 450); do
+  s=$("$SLUSS" run show 2 --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+  [[ $s != pending && $s != running && -n $s ]] && break
+  sleep 0.2
+done
+SLUSS_TOKEN=$alice "$SLUSS" outputs 2 --json >"$tmp/outputs2.json"; expect_rc "outputs of run 2" 0 $?
+python3 - "$tmp/outputs2.json" <<'EOF' && ok || fail "run 2: $(cat "$tmp/outputs2.json")"
+import json, sys
+[job] = json.load(open(sys.argv[1]))["jobs"]
+assert job["status"] == "cached" and job["made_by_job"] == 1, job
+t = {o["path"]: o for o in job["outputs"]}["output/table1.csv"]["checks"]
+assert t["outcome"] == "fail" and [f["rule"] for f in t["findings"]] == ["threshold"], t
+EOF
 
 finish outputs_test
