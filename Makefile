@@ -64,7 +64,7 @@ fuzz-build: deps
 	CXX=$(CLANG) cmake -S . -B $(FUZZ_BUILD) -DSLUSS_FUZZ=ON -DSLUSS_TESTS=OFF \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS="$(CLANG_FLAGS) -fsanitize=address,undefined" >/dev/null; \
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target pipeline_fuzz image_contents_fuzz
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target pipeline_fuzz image_contents_fuzz output_check_fuzz
 
 fuzz: fuzz-build
 	@if ! command -v $(CLANG) >/dev/null; then exit 0; fi; \

@@ -163,6 +163,7 @@ struct Api::Impl {
     add("GET", "/v1/permits/{id}", all, h::GetPermit);
     add("POST", "/v1/permits/{id}/revoke", stewards, h::RevokePermit);
     add("GET", "/v1/runs/{id}/provenance", all, h::RunProvenance);
+    add("GET", "/v1/runs/{id}/outputs", all, h::RunOutputs);
     add("GET", "/v1/jobs/{id}/provenance", all, h::JobProvenance);
     add("GET", "/v1/audit", auditors, h::ListAudit);
     add("GET", "/v1/audit/checkpoints", auditors, h::ListAuditCheckpoints);
@@ -442,6 +443,7 @@ struct Api::Impl {
                 options.datasets,
                 options.run_provenance,
                 options.job_provenance,
+                options.run_outputs,
                 options.audit_public_key,
                 git_queue.get()};
     return route->handler(ctx);

@@ -82,6 +82,9 @@ struct ApiOptions {
   // services above write through, so that what they write on the request's
   // thread is in the request's transaction. Must outlive the Api.
   core::Store* change_store = nullptr;
+  // A run's outputs as metadata with the disclosure checks' verdicts
+  // (slussd builds them); null: that route answers 503.
+  std::function<core::Result<nlohmann::json>(core::RunId)> run_outputs;
   // The public key (PEM) that signs audit checkpoints; empty: verification
   // through the API checks the roots only.
   std::string audit_public_key;

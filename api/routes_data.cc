@@ -246,6 +246,17 @@ HttpResponse RunProvenance(Context& c) {
   return Json(200, *crate);
 }
 
+// Metadata only (path, level, size, SHA-256, the checks' verdicts): never
+// a file's contents, which leave only through a release.
+HttpResponse RunOutputs(Context& c) {
+  auto run = VisibleRun(c);
+  if (!run) return run.error();
+  if (!c.run_outputs) return ErrorResponse(503, "unavailable", "outputs are not available here", {});
+  auto outputs = c.run_outputs(run->id);
+  if (!outputs) return FromError(outputs.error());
+  return Json(200, *outputs);
+}
+
 HttpResponse JobProvenance(Context& c) {
   auto job = VisibleJob(c);
   if (!job) return job.error();

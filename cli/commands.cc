@@ -665,7 +665,7 @@ const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job
                                             "member", "quota",   "usage",   "nodes", "images",
                                             "token",  "whoami",  "drain",   "resume", "queue", "logs",
                                             "image", "dataset", "datasets", "permit", "permits",
-                                            "provenance", "audit", "auth"};
+                                            "provenance", "outputs", "audit", "auth"};
 
 }  // namespace
 
@@ -706,7 +706,8 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
   if (command == "logs") return r.Logs();
   if (command == "image") return r.Image();
   if (command == "dataset" || command == "datasets" || command == "permit" ||
-      command == "permits" || command == "provenance" || command == "audit")
+      command == "permits" || command == "provenance" || command == "outputs" ||
+      command == "audit")
     return RunDataCommand(command, *args, Client(*settings), out, err);
   return kExitUsage;
 }

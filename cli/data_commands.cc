@@ -1,5 +1,5 @@
-// sluss dataset | permit | provenance | audit: the data steward's and the
-// auditor's commands.
+// sluss dataset | permit | provenance | outputs | audit: the data steward's
+// and the auditor's commands, and the outputs of a run as metadata.
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,6 +143,42 @@ class DataRunner : public Session {
         "permit grant ID --project P --datasets D1,D2@V --persons A,B --purpose TEXT "
         "--from DATE --until DATE | permit list [--project P] | permit show ID | "
         "permit revoke ID [--reason TEXT]");
+  }
+
+  // Metadata only: what each job wrote, and the disclosure checks' verdict
+  // on what may leave. The first finding of a file that is not `pass` is
+  // shown below it; --json has them all, with the column summaries.
+  int Outputs() {
+    const auto& p = a_.positional;
+    if (p.size() != 1) return Usage("outputs RUN");
+    auto j = Call("GET", StrCat("/v1/runs/", p[0], "/outputs"));
+    if (!j) return exit_;
+    if (MaybeJson(*j)) return kExitOk;
+    out_ << "run " << Str((*j)["run"]) << " of " << Str((*j)["project"]) << " at "
+         << Str((*j)["commit"]).substr(0, 10) << "\n";
+    Table t({"JOB", "ACTION", "PATH", "LEVEL", "SIZE", "SHA256", "CHECKS"});
+    std::vector<std::string> notes;
+    for (const auto& job : (*j)["jobs"]) {
+      std::string id = Str(job["job"]);
+      if (job.contains("made_by_job")) id += StrCat(" (cached from ", Str(job["made_by_job"]), ")");
+      for (const auto& o : job["outputs"]) {
+        std::string checks = "-";
+        if (o.contains("checks")) {
+          const auto& c = o["checks"];
+          checks = c.contains("error") ? std::string("unavailable") : Str(c["outcome"]);
+          for (const auto& f : c.value("findings", nlohmann::json::array())) {
+            notes.push_back(StrCat(Str(o["path"]), ": ", Str(f["outcome"]), ": ", Str(f["message"])));
+          }
+          if (c.contains("error")) notes.push_back(StrCat(Str(o["path"]), ": ", Str(c["error"])));
+        }
+        std::string sha = Str(o["sha256"]);
+        t.AddRow({id, Str(job["action"]), Str(o["path"]), Str(o["level"]),
+                  Bytes(o.value("size", std::int64_t{0})), sha.substr(0, 12), checks});
+      }
+    }
+    t.Print(out_);
+    for (const auto& n : notes) out_ << "  " << n << "\n";
+    return kExitOk;
   }
 
   int Provenance() {
@@ -373,6 +409,7 @@ int RunDataCommand(const std::string& command, const Args& args, Client client,
   if (command == "dataset" || command == "datasets") return r.Dataset(command);
   if (command == "permit" || command == "permits") return r.Permit(command);
   if (command == "provenance") return r.Provenance();
+  if (command == "outputs") return r.Outputs();
   if (command == "audit") return r.Audit();
   return kExitUsage;
 }

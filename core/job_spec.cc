@@ -75,6 +75,12 @@ std::string JobSpec::LevelOf(std::string_view path) const {
   return "sensitive";
 }
 
+OutputControls JobSpec::ControlsOf(std::string_view path) const {
+  for (const auto& [glob, c] : outputs.controls)
+    if (GlobMatch(glob, path)) return c;
+  return {};
+}
+
 JobSpec SpecOf(const Action& a) {
   JobSpec s;
   s.name = a.name;
@@ -86,7 +92,7 @@ JobSpec SpecOf(const Action& a) {
                    [](const auto& x, const auto& y) { return x.name < y.name; });
   for (const auto& d : refs) s.datasets.push_back({d.name, d.version, "", ""});
   s.resources = a.resources;
-  s.outputs = {Sorted(a.outputs.sensitive), Sorted(a.outputs.releasable)};
+  s.outputs = {Sorted(a.outputs.sensitive), Sorted(a.outputs.releasable), a.outputs.controls};
   s.code = Sorted(a.code);
   s.retries.max = a.retries.max;
   s.retries.on = a.retries.on;
@@ -144,6 +150,17 @@ json ToJson(const JobSpec& s) {
   j["version"] = s.version;
   j["image_digest"] = s.image_digest;
   if (s.priority != 0) j["priority"] = s.priority;
+  // Not in the cache key: what the checks should know does not change what
+  // the job computes. Absent when nothing is declared, as before.
+  if (!s.outputs.controls.empty()) {
+    json controls = json::object();
+    for (const auto& [glob, c] : s.outputs.controls) {
+      json cj = {{"counts", c.counts}, {"round", c.round}};
+      if (c.zeros_disclosive) cj["zeros_disclosive"] = *c.zeros_disclosive;
+      controls[glob] = std::move(cj);
+    }
+    j["outputs"]["controls"] = std::move(controls);
+  }
   const Submission& sub = s.submitted;
   if (!sub.repository.empty() || !sub.tree.empty() || !sub.pipeline_sha256.empty() ||
       sub.commit) {
@@ -188,6 +205,21 @@ Result<JobSpec> JobSpecFromJson(const json& j) {
                       Get(*it, "releasable", s.outputs.releasable, "outputs.")});
         !g)
       return std::unexpected(g.error());
+    if (auto c = it->find("controls"); c != it->end() && c->is_object()) {
+      for (const auto& [glob, cj] : c->items()) {
+        OutputControls oc;
+        bool zeros = true;
+        bool has_zeros = cj.is_object() && cj.contains("zeros_disclosive");
+        if (auto g = All({Get(cj, "counts", oc.counts, "outputs.controls."),
+                          Get(cj, "round", oc.round, "outputs.controls."),
+                          has_zeros ? Get(cj, "zeros_disclosive", zeros, "outputs.controls.")
+                                    : Result<void>{}});
+            !g)
+          return std::unexpected(g.error());
+        if (has_zeros) oc.zeros_disclosive = zeros;
+        s.outputs.controls[glob] = std::move(oc);
+      }
+    }
   }
   if (auto it = j.find("retries"); it != j.end()) {
     std::vector<std::string> on;

@@ -87,6 +87,10 @@ struct JobSpec {
   // "releasable" for a collected output path that a releasable path or
   // glob matches; "sensitive" otherwise (nothing leaves unless declared).
   std::string LevelOf(std::string_view path) const;
+  // What sluss.yaml declared for the disclosure checks of a collected
+  // releasable output: the first declaring path or glob that matches, in
+  // sorted order; empty controls when none does.
+  OutputControls ControlsOf(std::string_view path) const;
 
   bool operator==(const JobSpec&) const = default;
 };

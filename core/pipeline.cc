@@ -23,6 +23,8 @@ constexpr std::string_view kActionKeys[] = {
 constexpr std::string_view kResourceKeys[] = {"gpus", "cpus", "memory", "time",
                                               "disk"};
 constexpr std::string_view kOutputKeys[] = {"sensitive", "releasable"};
+constexpr std::string_view kControlKeys[] = {"path", "counts", "round", "zeros"};
+constexpr long long kMaxRound = 1000;
 constexpr std::string_view kRetryKeys[] = {"max", "on"};
 constexpr std::size_t kMaxDiagnostics = 100;
 constexpr std::size_t kMaxRunLength = 8192;
@@ -452,7 +454,9 @@ class PipelineChecker {
       auto it = f.find(key);
       if (it == f.end()) continue;
       std::string p = JoinPath(path, key);
-      auto items = c_.StringList(*it->second, p, "paths under output/");
+      auto items = list == &a->outputs.releasable
+                       ? ReleasableList(*it->second, p, &a->outputs.controls)
+                       : c_.StringList(*it->second, p, "paths under output/");
       if (!items) continue;
       for (auto& [glob, pos] : *items) {
         if (!CheckPath(glob, pos, p, /*output=*/true)) continue;
@@ -460,6 +464,76 @@ class PipelineChecker {
         output_pos_.push_back({glob, a->name, pos, p});
       }
     }
+  }
+
+  // `releasable`: a list whose items are a path, or a mapping of a path and
+  // what the disclosure checks should know about it:
+  //   - path: output/table1.csv
+  //     counts: [n]        # columns holding counts of persons
+  //     round: 5           # those counts are multiples of 5
+  //     zeros: allowed     # or disclosive (the default)
+  std::optional<std::vector<std::pair<std::string, Position>>> ReleasableList(
+      const YamlNode& node, const std::string& path,
+      std::map<std::string, OutputControls>* controls) {
+    if (!node.IsSequence()) return c_.StringList(node, path, "paths under output/");
+    std::vector<std::pair<std::string, Position>> out;
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      const YamlNode& item = node.items[i];
+      if (!item.IsMap()) {
+        if (auto s = c_.String(item, StrCat(path, "[", i, "]"))) out.emplace_back(*s, item.pos);
+        continue;
+      }
+      auto f = c_.Fields(item, StrCat(path, "[", i, "]"), kControlKeys);
+      auto pit = f.find("path");
+      if (pit == f.end()) {
+        c_.Report(item.pos, StrCat(path, "[", i, "]"),
+                  "names no path; write 'path: output/<file>' beside counts and round");
+        continue;
+      }
+      std::string where = StrCat(path, "[", i, "]");
+      auto glob = c_.String(*pit->second, JoinPath(where, "path"));
+      if (!glob) continue;
+      OutputControls oc;
+      if (auto it = f.find("counts"); it != f.end()) {
+        std::string cp = JoinPath(where, "counts");
+        if (auto cols = c_.StringList(*it->second, cp, "column names")) {
+          for (auto& [col, pos] : *cols) {
+            if (col.empty()) {
+              c_.Report(pos, cp, "has an empty column name");
+            } else if (std::find(oc.counts.begin(), oc.counts.end(), col) != oc.counts.end()) {
+              c_.Report(pos, cp, StrCat("names column ", Quote(col), " twice"));
+            } else {
+              oc.counts.push_back(col);
+            }
+          }
+        }
+      }
+      if (auto it = f.find("round"); it != f.end()) {
+        if (auto r = c_.Integer(*it->second, JoinPath(where, "round"), 1, kMaxRound)) {
+          oc.round = static_cast<int>(*r);
+        }
+      }
+      if (auto it = f.find("zeros"); it != f.end()) {
+        if (auto z = c_.String(*it->second, JoinPath(where, "zeros"))) {
+          if (*z == "disclosive") {
+            oc.zeros_disclosive = true;
+          } else if (*z == "allowed") {
+            oc.zeros_disclosive = false;
+          } else {
+            c_.Report(it->second->pos, JoinPath(where, "zeros"),
+                      StrCat("is ", Quote(*z), "; write disclosive (the default) or allowed "
+                             "(zeros that are structural, such as an empty age band)"));
+          }
+        }
+      }
+      if ((oc.round > 0 || oc.zeros_disclosive) && oc.counts.empty() && !f.count("counts")) {
+        c_.Report(item.pos, where, "declares round or zeros but no counts; name the count columns "
+                                   "they apply to");
+      }
+      if (!oc.counts.empty() || oc.round > 0 || oc.zeros_disclosive) (*controls)[*glob] = oc;
+      out.emplace_back(*glob, pit->second->pos);
+    }
+    return out;
   }
 
   // Paths and globs: relative, normalised, inside the job's tree. Returns

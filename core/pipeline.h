@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <expected>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,9 +45,22 @@ struct RetryPolicy {
   bool operator==(const RetryPolicy&) const = default;
 };
 
+// What a researcher declares about a releasable output for the automatic
+// disclosure checks (airlock/): which columns hold counts, how they were
+// rounded, whether zeros may appear.
+struct OutputControls {
+  std::vector<std::string> counts;  // column names, as in the header
+  int round = 0;                    // counts are multiples of this; 0: not declared
+  std::optional<bool> zeros_disclosive;  // unset: the checks' default
+  bool operator==(const OutputControls&) const = default;
+};
+
 struct Outputs {
   std::vector<std::string> sensitive;   // stay inside; later actions may read
   std::vector<std::string> releasable;  // may leave after output checking
+  // What the researcher declared for the disclosure checks, by releasable
+  // path or glob (only those that declare something).
+  std::map<std::string, OutputControls> controls;
   bool operator==(const Outputs&) const = default;
 };
 

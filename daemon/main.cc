@@ -38,6 +38,7 @@
 #include "provenance/dataset_registry.h"
 #include "scheduler/permit_watch.h"
 #include "provenance/provenance_writer.h"
+#include "provenance/run_outputs.h"
 #include "provenance/run_provenance.h"
 #include "intake/git_intake.h"
 #include "executors/disk_space.h"
@@ -61,6 +62,8 @@ using logging::LogLevel;
 using provenance::AuditSigner;
 using provenance::AuditSignerOptions;
 using provenance::DatasetRegistry;
+using provenance::RunOutputsOf;
+using provenance::RunOutputsOptions;
 using provenance::JobProvenanceOf;
 using provenance::ProvenanceWriter;
 using provenance::RunCrateOf;
@@ -359,6 +362,11 @@ int Run(const Config& cfg) {
   api_options.audit_public_key = signer->public_pem();
   api_options.run_provenance = [&store](core::RunId id) { return RunCrateOf(**store, id); };
   api_options.job_provenance = [&store](core::JobId id) { return JobProvenanceOf(**store, id); };
+  RunOutputsOptions outputs_options;
+  outputs_options.job_dir = preparer_options.job_dir;
+  api_options.run_outputs = [&api_store, outputs_options](core::RunId id) {
+    return RunOutputsOf(**api_store, id, outputs_options);
+  };
   PermitWatch permit_watch(**store, clock);
   ProvenanceWriter provenance_writer(**store, preparer_options.job_dir);
   std::mutex house_mu;

@@ -44,6 +44,7 @@ struct Context {
   core::DatasetService* datasets;     // may be null
   const std::function<core::Result<nlohmann::json>(core::RunId)>& run_provenance;
   const std::function<core::Result<nlohmann::json>(core::JobId)>& job_provenance;
+  const std::function<core::Result<nlohmann::json>(core::RunId)>& run_outputs;
   const std::string& audit_public_key;  // PEM; empty: signatures not checked
   GitQueue* git_queue;                  // null when `git` is
 

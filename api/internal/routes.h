@@ -53,6 +53,7 @@ HttpResponse GrantPermit(Context& c);
 HttpResponse GetPermit(Context& c);
 HttpResponse RevokePermit(Context& c);
 HttpResponse RunProvenance(Context& c);
+HttpResponse RunOutputs(Context& c);
 HttpResponse JobProvenance(Context& c);
 HttpResponse ListAudit(Context& c);
 HttpResponse ListAuditCheckpoints(Context& c);
