@@ -101,7 +101,8 @@ def main():
         b.eval("document.querySelector('#view tbody a').click()")
         log = b.wait_for("document.getElementById('log-stdout') && "
                          "document.getElementById('log-stdout').textContent", "the log tail")
-        check("hello from study-run" in log, "log tail shows the job's output")
+        check("hello from study-run" in log, "log tail shows the end of a 150 KB log")
+        check("filler 0000" not in log, "and not its start")
         check('<b id="injected">bold</b>' in log, "markup in the log shown as text")
         check(b.eval("document.getElementById('injected') === null && "
                      "document.querySelectorAll('#view img').length === 0"), "no element made from the log")

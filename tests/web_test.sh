@@ -53,7 +53,8 @@ other_url=$(hosted other)
 "$SLUSS" member add study alice@example.org >/dev/null || die "member add"
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name web 2>/dev/null)
 
-# The job prints a marker and markup that must show as text, never as HTML.
+# The job prints a long log ending in a marker and markup that must show
+# as text, never as HTML.
 push() {  # push URL MARKER
   local work=$tmp/work-$2
   mkdir -p "$work"
@@ -67,7 +68,9 @@ actions:
     resources: {cpus: 1, memory: 512M, time: 10m}
     outputs: {sensitive: [output/hello.txt]}
 YAML
+  # 150 KB before the marker: the page must show the log's end, not its start.
   cat >"$work/hello.py" <<PY
+for i in range(1500): print("filler %04d " % i + "." * 88)
 print("hello from $2")
 print('<img src=x onerror="document.title=1"><b id="injected">bold</b>')
 open("output/hello.txt", "w").write("$2")

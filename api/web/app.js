@@ -29,6 +29,18 @@
     constructor(status, code, message) { super(message); this.status = status; this.code = code; }
   }
 
+  // The last TAIL_BYTES of a job's log: its size first (X-Sluss-Log-Size),
+  // then the end, both from the documented logs route.
+  const TAIL_BYTES = 65536;
+  async function logTail(q, stream) {
+    const base = '/v1/jobs/' + q + '/logs?stream=' + stream + '&limit=' + TAIL_BYTES;
+    const first = await api(base, 'response');
+    const size = Number(first.headers.get('X-Sluss-Log-Size') || 0);
+    if (size <= TAIL_BYTES) return first.text();
+    const rest = await api(base + '&offset=' + (size - TAIL_BYTES), 'response');
+    return rest.text();
+  }
+
   async function api(path, asText) {
     const token = sessionStorage.getItem(KEY);
     const r = await fetch(path, { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store',
@@ -39,7 +51,7 @@
       if (r.status === 401) signOut(message);
       throw new ApiError(r.status, code, message);
     }
-    return asText ? r.text() : r.json();
+    return asText === 'response' ? r : asText ? r.text() : r.json();
   }
 
   function show(title, ...nodes) {
@@ -99,8 +111,8 @@
   async function jobPage(id) {
     const q = encodeURIComponent(id);
     const [j, ev] = await Promise.all([api('/v1/jobs/' + q), api('/v1/jobs/' + q + '/events')]);
-    const log = await api('/v1/jobs/' + q + '/logs?stream=stdout', true);
-    const err = await api('/v1/jobs/' + q + '/logs?stream=stderr', true);
+    const log = await logTail(q, 'stdout');
+    const err = await logTail(q, 'stderr');
     const asked = (j.spec && j.spec.resources) || {};
     const given = j.placed || {};
     const used = j.result || {};
@@ -114,8 +126,8 @@
       el('h2', { text: 'Resources' }),
       table(['', 'CPUs', 'Memory', 'Time', 'GPUs'], [
         res('Asked', asked), res('Given', given),
-        ['Used', used.cpu_seconds !== undefined ? used.cpu_seconds + ' CPU s' : '—', bytes(used.memory_peak_bytes),
-         used.wall_seconds !== undefined ? used.wall_seconds + ' s' : '—', text((used.gpus || []).length || '')]]),
+        ['Used', used.cpu_seconds !== undefined ? used.cpu_seconds.toFixed(2) + ' CPU s' : '—', bytes(used.memory_peak_bytes),
+         used.wall_seconds !== undefined ? used.wall_seconds.toFixed(2) + ' s' : '—', text((used.gpus || []).length || '')]]),
       el('p', { class: 'muted', text: 'Asked: as declared in sluss.yaml (— for the default); given: what the scheduler reserved; used: as measured.' }),
       el('h2', { text: 'Transitions' }),
       table(['When', 'State', 'Status', 'Reason'], ev.events.map((e) => [when(e.at), state(e.state), text(e.to), text(e.reason)])),
