@@ -13,6 +13,7 @@
 #include "api/internal/context.h"
 #include "api/internal/git_queue.h"
 #include "api/internal/routes.h"
+#include "api/internal/web.h"
 #include "core/digest.h"
 #include "core/strings.h"
 
@@ -392,6 +393,14 @@ struct Api::Impl {
                         std::string* actor) {
     std::map<std::string, std::string> params;
     bool path_known = false;
+    // The web page: public (it holds no data; what it shows comes from
+    // the /v1 routes with the reader's token).
+    if (req.method == "GET") {
+      if (auto asset = internal::FindWebAsset(req.path)) {
+        *route_name = "web";
+        return internal::WebResponse(*asset);
+      }
+    }
     const Route* route = Match(req.method, req.path, &params, &path_known);
     if (!route) {
       *route_name = "unmatched";

@@ -84,6 +84,7 @@ HttpResponse JobLogs(Context& c) {
   resp.headers.emplace_back("X-Sluss-Job-State", std::string(core::Name(job->state())));
   resp.headers.emplace_back("X-Sluss-Attempt", std::to_string(*attempt));
   if (!follow) {
+    resp.headers.emplace_back("X-Sluss-Log-Size", std::to_string(total));
     resp.headers.emplace_back("X-Sluss-Next-Offset", std::to_string(std::min(next, std::max(total, from))));
     return resp;
   }

@@ -394,6 +394,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     res->set(http::field::server, "slussd");
     res->set(http::field::content_type, r.content_type);
     res->set(http::field::cache_control, "no-store");
+    res->set("X-Content-Type-Options", "nosniff");
     for (auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive_);
     return res;

@@ -588,3 +588,31 @@ TEST_CASE("a change whose audit record cannot be written is not made (503)") {
   CHECK(records.back().action == "api.request");
   CHECK(records.back().subject == "/v1/projects");
 }
+
+TEST_CASE("the web page: served at / without a token, with strict headers; only GET") {
+  Fixture f;
+  auto header = [](const api::HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) if (k == name) return v;
+    return std::string();
+  };
+  for (const char* path : {"/", "/web/app.js", "/web/app.css"}) {
+    auto r = f.Call("GET", path, "");
+    INFO(path);
+    CHECK(r.status == 200);
+    CHECK(!r.body.empty());
+    CHECK(header(r, "Content-Security-Policy").find("default-src 'self'") != std::string::npos);
+    CHECK(header(r, "Content-Security-Policy").find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(header(r, "X-Content-Type-Options") == "nosniff");
+    CHECK(header(r, "Referrer-Policy") == "no-referrer");
+  }
+  CHECK(f.Call("GET", "/", "").content_type == "text/html; charset=utf-8");
+  CHECK(f.Call("GET", "/web/app.js", "").content_type == "text/javascript; charset=utf-8");
+  // Nothing else under /web/, and the page is only read.
+  CHECK(f.Call("GET", "/web/../../etc/passwd", "").status == 404);
+  CHECK(f.Call("GET", "/web/app.js.map", "").status == 404);
+  CHECK(f.Call("POST", "/", "").status == 404);
+  // The page never writes HTML from data: no innerHTML, no eval.
+  auto js = f.Call("GET", "/web/app.js", "").body;
+  CHECK(js.find("innerHTML") == std::string::npos);
+  CHECK(js.find("eval(") == std::string::npos);
+}

@@ -1,0 +1,158 @@
+"""The web page's scenario in headless chromium (called by web_test.sh).
+
+Signs in with the keyboard, sees a run go from pending to succeeded without
+a reload, opens the job's log tail (markup in it shown as text), checks that
+another project's run is the API's own 404, signs out, and writes
+screenshots at laptop and phone widths.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from browser import Browser, BrowserError, find_chromium  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def api_get(base, token, path):
+    req = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + token})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--other-run", required=True)
+    ap.add_argument("--shots", required=True)
+    ap.add_argument("--resume", required=True, help="command that lets the run start")
+    a = ap.parse_args()
+
+    # The page's own headers, as slussd sends them.
+    status, headers, body = api_get(a.base, "", "/")
+    check(status == 200 and "<title>sluss</title>" in body, "GET / serves the page")
+    csp = headers.get("Content-Security-Policy", "")
+    check("default-src 'self'" in csp and "frame-ancestors 'none'" in csp, "CSP: " + csp)
+    check(headers.get("X-Content-Type-Options") == "nosniff", "nosniff")
+    check(headers.get("Referrer-Policy") == "no-referrer", "no referrer")
+    check("Set-Cookie" not in headers, "no cookie")
+
+    chromium = find_chromium()
+    if not chromium:
+        print("FAIL chromium is not installed")
+        return 1
+    b = Browser(chromium)
+    try:
+        b.navigate(a.base + "/")
+        b.wait_for("!document.getElementById('signin').hidden", "the sign-in form")
+        b.screenshot(os.path.join(a.shots, "signin.png"))
+        # A wrong token: refused, said, nothing stored.
+        b.eval("document.getElementById('token').focus()")
+        b.type_text("not-a-token")
+        b.press_enter()
+        b.wait_for("document.getElementById('signin-error').textContent", "the refusal")
+        check(b.eval("sessionStorage.length") == 0, "a refused token is not kept")
+        # The real one, typed and sent with Enter.
+        b.eval("document.getElementById('token').focus()")
+        b.type_text(a.token)
+        b.press_enter()
+        who = b.wait_for("document.getElementById('who-user') && "
+                         "document.getElementById('who-user').textContent + ' ' + "
+                         "document.getElementById('who-role').textContent", "who am I")
+        check(who == "alice@example.org (researcher)", "header says who: " + who)
+        check(b.eval("document.cookie") == "", "no cookies")
+        rows = b.wait_for("document.querySelectorAll('#view tbody tr').length", "my runs")
+        check(rows == 1, "my runs lists only the study's run (%s rows)" % rows)
+        b.screenshot(os.path.join(a.shots, "runs.png"))
+
+        # The run, pending in its paused project; then resumed, it goes to
+        # succeeded on the page by itself (no reload: the marker stays).
+        b.eval("location.hash = '#/runs/%s'" % a.run)
+        first = b.wait_for("document.querySelector('#view h1') && "
+                           "document.querySelector('#view h1').textContent == 'Run %s' && "
+                           "document.querySelector('#view .state').textContent" % a.run, "the run page")
+        check(first == "pending", "the run shows pending first: " + first)
+        b.screenshot(os.path.join(a.shots, "run-pending.png"))
+        b.eval("window.__same_page = 1")
+        subprocess.run(shlex.split(a.resume), check=True, stdout=subprocess.DEVNULL)
+        b.wait_for("document.querySelector('#view .state').textContent == 'succeeded'",
+                   "the run to succeed", timeout=120)
+        check(b.eval("window.__same_page") == 1, "succeeded shown live, without a reload")
+        b.screenshot(os.path.join(a.shots, "run.png"))
+
+        # The job: transitions, resources, the log tail; markup is text.
+        b.eval("document.querySelector('#view tbody a').click()")
+        log = b.wait_for("document.getElementById('log-stdout') && "
+                         "document.getElementById('log-stdout').textContent", "the log tail")
+        check("hello from study-run" in log, "log tail shows the end of a 150 KB log")
+        check("filler 0000" not in log, "and not its start")
+        check('<b id="injected">bold</b>' in log, "markup in the log shown as text")
+        check(b.eval("document.getElementById('injected') === null && "
+                     "document.querySelectorAll('#view img').length === 0"), "no element made from the log")
+        check(b.eval("document.title") != "1", "no script ran from the log")
+        trans = b.eval("[...document.querySelectorAll('#view table')[1].querySelectorAll('tbody tr')]"
+                       ".map(r => r.cells[1].textContent).join(' ')")
+        check("running" in trans and "succeeded" in trans, "transitions listed: " + trans)
+        asked = b.eval("document.querySelector('#view table tbody tr').textContent")
+        check("512.0 MiB" in asked and "600 s" in asked, "resources asked: " + asked)
+        used = b.eval("document.querySelectorAll('#view table tbody tr')[2].textContent")
+        check("CPU s" in used and "MiB" in used, "resources used: " + used)
+        b.screenshot(os.path.join(a.shots, "job.png"))
+        # Phone width: one column, nothing wider than the screen.
+        b.set_width(390, 844, mobile=True)
+        wide = b.eval("document.documentElement.scrollWidth")
+        check(wide <= 390, "fits a phone's width (%s px)" % wide)
+        b.screenshot(os.path.join(a.shots, "job-phone.png"))
+        b.set_width(1280, 900)
+
+        # Another project's run: the same 404 as the API, word for word.
+        status, _, body = api_get(a.base, a.token, "/v1/runs/" + a.other_run)
+        api_message = json.loads(body)["error"]["message"]
+        check(status == 404, "the API says 404 for another project's run")
+        b.eval("location.hash = '#/runs/%s'" % a.other_run)
+        shown = b.wait_for("document.getElementById('api-error') && "
+                           "document.querySelector('#view h1').textContent + ': ' + "
+                           "document.getElementById('api-error').textContent", "the refusal")
+        check(shown == "Not found: " + api_message, "page: %r, API: %r" % (shown, api_message))
+        _, _, missing = api_get(a.base, a.token, "/v1/runs/99999")
+        check(json.loads(missing)["error"]["message"].replace("99999", a.other_run) == api_message,
+              "the same words as a run that does not exist")
+        b.screenshot(os.path.join(a.shots, "not-found.png"))
+
+        # Sign out: the token is gone from the tab.
+        b.eval("document.getElementById('signout').click()")
+        b.wait_for("!document.getElementById('signin').hidden", "the sign-in form again")
+        check(b.eval("sessionStorage.length") == 0, "signed out: token forgotten")
+        check(b.console_errors() == [], "no console errors (CSP): %s" % b.console_errors())
+    except BrowserError as e:
+        failures.append(str(e))
+        print("FAIL " + str(e))
+        try:
+            b.screenshot(os.path.join(a.shots, "failure.png"))
+        except Exception:
+            pass
+    finally:
+        b.close()
+    print("screenshots in " + a.shots)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
