@@ -35,13 +35,13 @@ listen: 127.0.0.1:0
 images: {python-3.11: {host: true}}
 node: {cpus: 2, memory: 4G, disk_reserve: 16M}
 sandbox: {cgroup_parent: /sluss-test-disk, output_fs: none}
-git: {poll_interval: 5s}
+git: {local_pusher: alice@example.org, poll_interval: 5s}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
 slussd_start 1
 "$SLUSS" project create p --hosted --json >"$tmp/project.json"; expect_rc "hosted project" 0 $?
-push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["push_url"])' "$tmp/project.json")
+push_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path"])' "$tmp/project.json")
 work=$tmp/work
 mkdir -p "$work"
 git -C "$work" init -q -b main
