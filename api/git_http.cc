@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include <zlib.h>
 
 #include "core/strings.h"
 #include "core/types.h"
@@ -204,11 +207,111 @@ core::Result<HttpResponse> ReadCgiHeader(int fd, std::chrono::steady_clock::time
   return resp;
 }
 
+HttpResponse PlainAnswer(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+// A gzip-encoded body inflated into an unlinked temporary file in
+// `spool_dir`, at most `cap` bytes: git http-backend would inflate it
+// without a bound (receive-pack and upload-pack keep every command and
+// `have` line in memory: a 1 MB body of repeated lines grew upload-pack to
+// 471 MB), so slussd inflates it and the limits count what git reads.
+// Returns the new descriptor, or -1 with *over set when over `cap`, or -1
+// with *error set. Takes over `fd`.
+int InflateBody(int fd, std::uint64_t cap, const std::string& spool_dir, bool* over,
+                std::string* error) {
+  std::string path = (spool_dir.empty() ? std::string("/tmp") : spool_dir) + "/git-inflated-XXXXXX";
+  const int out = ::mkostemp(path.data(), O_CLOEXEC);
+  if (out < 0) {
+    *error = StrCat("cannot spool the inflated body: ", std::strerror(errno));
+    ::close(fd);
+    return -1;
+  }
+  ::unlink(path.c_str());
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    *error = "zlib: inflateInit2 failed";
+    ::close(fd);
+    ::close(out);
+    return -1;
+  }
+  std::vector<unsigned char> in(64 << 10), buf(256 << 10);
+  std::uint64_t written = 0;
+  int zrc = Z_OK;
+  bool bad = false;
+  while (zrc != Z_STREAM_END && !bad && !*over) {
+    const ssize_t n = ::read(fd, in.data(), in.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      bad = true;  // ends before the gzip stream does
+      break;
+    }
+    z.next_in = in.data();
+    z.avail_in = static_cast<uInt>(n);
+    while (z.avail_in > 0 && zrc != Z_STREAM_END) {
+      z.next_out = buf.data();
+      z.avail_out = static_cast<uInt>(buf.size());
+      zrc = inflate(&z, Z_NO_FLUSH);
+      if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
+        bad = true;
+        break;
+      }
+      const std::size_t got = buf.size() - z.avail_out;
+      written += got;
+      if (written > cap) {
+        *over = true;
+        break;
+      }
+      if (got > 0 && ::write(out, buf.data(), got) != static_cast<ssize_t>(got)) {
+        *error = StrCat("cannot spool the inflated body: ", std::strerror(errno));
+        bad = true;
+        break;
+      }
+      if (zrc == Z_BUF_ERROR && got == 0) break;  // needs more input
+    }
+  }
+  inflateEnd(&z);
+  ::close(fd);
+  if (bad || *over) {
+    if (bad && error->empty()) *error = "the request body is not valid gzip";
+    ::close(out);
+    return -1;
+  }
+  ::lseek(out, 0, SEEK_SET);
+  return out;
+}
+
 }  // namespace
 
 core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const GitAccess& access,
                                          const HttpRequest& head, int body_fd,
                                          std::uint64_t body_bytes) {
+  // Bodies reach git as sent, or inflated here with the same limits.
+  if (auto e = head.Header("content-encoding"); !e.empty() && e != "identity") {
+    if (e != "gzip" && e != "x-gzip") {
+      ::close(body_fd);
+      return PlainAnswer(415, StrCat("sluss: request bodies may be sent plain or gzipped, not ",
+                                     e, "\n"));
+    }
+    const std::uint64_t cap =
+        access.path.push ? options.max_push_bytes : options.max_fetch_request_bytes;
+    bool over = false;
+    std::string error;
+    body_fd = InflateBody(body_fd, cap, options.spool_dir, &over, &error);
+    if (body_fd < 0 && over) {
+      return PlainAnswer(413, StrCat("sluss: the request, inflated, is larger than ", cap,
+                                     " bytes, the most one ",
+                                     access.path.push ? "push (git.max_push)" : "fetch request",
+                                     " may carry here\n"));
+    }
+    if (body_fd < 0) return PlainAnswer(400, StrCat("sluss: ", error, "\n"));
+    struct stat st {};
+    body_bytes = ::fstat(body_fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  }
   std::vector<std::string> env;
   for (const char* name : {"PATH", "HOME", "LANG", "TZ"}) {
     if (const char* v = std::getenv(name)) env.push_back(StrCat(name, "=", v));
@@ -224,10 +327,8 @@ core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const Gi
   env.push_back(StrCat("REMOTE_ADDR=", head.remote));
   env.push_back(StrCat("CONTENT_TYPE=", head.Header("content-type")));
   if (head.method == "POST") env.push_back(StrCat("CONTENT_LENGTH=", body_bytes));
-  // git clients gzip large requests (a fetch's haves); http-backend
-  // inflates them itself.
-  if (auto e = head.Header("content-encoding"); !e.empty())
-    env.push_back(StrCat("HTTP_CONTENT_ENCODING=", e));
+  // git clients gzip large requests (a fetch's haves): inflated above,
+  // so http-backend is given no HTTP_CONTENT_ENCODING.
   // Protocol v2 for fetches: the client asks in this header.
   if (auto p = head.Header("git-protocol"); !p.empty()) env.push_back(StrCat("GIT_PROTOCOL=", p));
   // The push's limit, in git's own words when a pack is over it.

@@ -37,6 +37,8 @@ struct GitHttpOptions {
   std::uint64_t max_fetch_request_bytes = std::uint64_t{16} << 20;
   // git http-backends running at once; more requests: 503.
   std::size_t max_backends = 16;
+  // ... of which one person may hold at most this many.
+  std::size_t max_backends_per_person = 4;
   // A request's body must arrive within this; a backend (with its hooks)
   // that runs longer is killed.
   std::chrono::seconds timeout{600};

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <future>
 #include <optional>
 #include <thread>
@@ -47,6 +49,9 @@ struct HttpServer::Impl {
   std::optional<asio::thread_pool> workers;
   std::optional<asio::thread_pool> git_pool;  // starts git http-backend
   std::atomic<std::size_t> git_backends{0};
+  // Each person's share of git_backends (GitHttpOptions::max_backends_per_person).
+  std::mutex git_mu;
+  std::map<std::string, std::size_t> git_by_person;
   std::atomic<std::size_t> queued{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
@@ -79,6 +84,14 @@ struct HttpServer::Impl {
 
   void Accept();
 };
+
+// Gives back one of `person`'s git slots (HttpServer::Impl::git_by_person).
+void ReleaseGitShare(HttpServer::Impl* impl, const std::string& person) {
+  std::lock_guard lock(impl->git_mu);
+  auto it = impl->git_by_person.find(person);
+  if (it == impl->git_by_person.end()) return;
+  if (--it->second == 0) impl->git_by_person.erase(it);
+}
 
 namespace {
 
@@ -238,18 +251,36 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Write(std::move(access.error()));
     }
     const GitHttpOptions& git = server_->options.git;
-    if (server_->git_backends.fetch_add(1) >= git.max_backends) {
-      --server_->git_backends;
+    // One person cannot take every slot (16 requests whose bodies never
+    // come would hold them for git.timeout): at most a few each.
+    bool own_share = false;
+    {
+      std::lock_guard lock(server_->git_mu);
+      std::size_t& mine = server_->git_by_person[access->person];
+      own_share = mine < git.max_backends_per_person;
+      if (own_share) ++mine;
+    }
+    if (!own_share || server_->git_backends.fetch_add(1) >= git.max_backends) {
+      if (own_share) {
+        --server_->git_backends;
+        ReleaseGitShare(server_, access->person);
+      }
       keep_alive_ = false;
       HttpResponse busy;
       busy.status = 503;
       busy.content_type = "text/plain; charset=utf-8";
-      busy.body = "sluss: the server runs too many git requests; retry in a moment\n";
+      busy.body = own_share
+                      ? "sluss: the server runs too many git requests; retry in a moment\n"
+                      : core::StrCat("sluss: you already have ", git.max_backends_per_person,
+                                     " git requests running here; retry when one has ended\n");
       busy.headers.emplace_back("Retry-After", "5");
       return Write(std::move(busy));
     }
     // Released when the response has been sent, or the connection ends.
-    auto slot = std::shared_ptr<void>(nullptr, [s = server_](void*) { --s->git_backends; });
+    auto slot = std::shared_ptr<void>(nullptr, [s = server_, person = access->person](void*) {
+      --s->git_backends;
+      ReleaseGitShare(s, person);
+    });
     std::string path = (git.spool_dir.empty() ? std::string("/tmp") : git.spool_dir) + "/git-body-XXXXXX";
     const int fd = ::mkostemp(path.data(), O_CLOEXEC);
     if (fd < 0) return WriteError(500, "internal", "cannot spool the request body");

@@ -231,4 +231,56 @@ git -C "$work" -c http.extraHeader="Authorization: Bearer $alice" push "$url2" m
 expect_rc "push after restart" 0 $?
 grep -q "remote: sluss: run [0-9]* for $(git -C "$work" rev-parse --short=10 HEAD)" "$tmp/after" && ok || fail "after restart: $(cat "$tmp/after")"
 
+# 10. Attacks on the git service's resources.
+base=https://127.0.0.1:$port
+# A gzip bomb: 1 MB of gzip that inflates to 64 MiB of `have` lines (git
+# http-backend would inflate it unbounded, and upload-pack keep every line):
+# slussd inflates it itself, within the fetch request limit (16 MiB).
+python3 - "$tmp/bomb.gz" <<'PY'
+import gzip, sys
+line = b"0032have " + b"1" * 40 + b"\n"
+with gzip.open(sys.argv[1], "wb", compresslevel=9) as f:
+    f.write(b"0014command=fetch\n0001" + line * (64 * 1024 * 1024 // len(line)))
+PY
+code=$(curl -s -o "$tmp/bomb.out" -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$auditor" \
+  -H 'Git-Protocol: version=2' -H 'Content-Type: application/x-git-upload-pack-request' \
+  -H 'Content-Encoding: gzip' --data-binary @"$tmp/bomb.gz" "$base/git/p1.git/git-upload-pack")
+[[ $code == 413 ]] && ok || fail "a gzip bomb got $code: $(head -c 300 "$tmp/bomb.out")"
+grep -q "inflated, is larger than" "$tmp/bomb.out" && ok || fail "the bomb's answer: $(cat "$tmp/bomb.out")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$auditor" \
+  -H 'Content-Type: application/x-git-upload-pack-request' -H 'Content-Encoding: br' \
+  --data-binary 'x' "$base/git/p1.git/git-upload-pack")
+[[ $code == 415 ]] && ok || fail "an unknown content encoding got $code"
+# One person cannot take every git slot: bodies that never come hold at
+# most 4 of the 16; a fifth is refused, and others are still served.
+python3 - "$base" "$tmp/cert.pem" "$auditor" >"$tmp/stall.out" 2>&1 <<'PY' &
+import base64, socket, ssl, sys, time
+url, ca, token = sys.argv[1:4]
+host, port = url.split("//")[1].split(":")
+ctx = ssl.create_default_context(cafile=ca)
+auth = base64.b64encode(b"x:" + token.encode()).decode()
+held = []
+for i in range(6):
+    s = ctx.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+    s.sendall(("POST /git/p1.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth +
+               "\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000000\r\n\r\n").encode())
+    held.append(s)
+    time.sleep(0.3)
+print("held", flush=True)
+time.sleep(8)
+PY
+stall=$!
+for _ in $(seq 50); do grep -q held "$tmp/stall.out" && break; sleep 0.2; done
+code=$(curl -s -o "$tmp/own.out" -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$auditor" "$base/git/p1.git/info/refs?service=git-upload-pack")
+[[ $code == 503 ]] && ok || fail "a fifth request of one person got $code"
+grep -q "you already have 4 git requests" "$tmp/own.out" && ok || fail "the fifth's answer: $(cat "$tmp/own.out")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$alice" "$base/git/p1.git/info/refs?service=git-upload-pack")
+[[ $code == 200 ]] && ok || fail "another member was not served while one stalled: $code"
+kill $stall 2>/dev/null; wait $stall 2>/dev/null
+for _ in $(seq 50); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$auditor" "$base/git/p1.git/info/refs?service=git-upload-pack")
+  [[ $code == 200 ]] && break; sleep 0.2
+done
+[[ $code == 200 ]] && ok || fail "the stalled person's slots were not given back: $code"
+
 finish git_http
