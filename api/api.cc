@@ -631,6 +631,16 @@ std::expected<GitAccess, HttpResponse> Api::AuthorizeGit(const HttpRequest& req)
   return GitAccess{*path, token->user};
 }
 
+bool Api::AuditGitRefused(const HttpRequest& head, const GitAccess& access, int status,
+                          std::string_view why) {
+  json p = {{"method", head.method}, {"status", status}, {"reason", why},
+            {"service", access.path.service}};
+  if (!head.remote.empty()) p["remote"] = head.remote;
+  return impl_->store
+      .AppendAudit({access.person, "git.denied", head.path, std::move(p)}, impl_->clock.Now())
+      .has_value();
+}
+
 void Api::Shutdown() {
   if (impl_->git_queue) impl_->git_queue->Shutdown();
   impl_->AppendAll(impl_->audit_batch.TakeEnded(std::nullopt));  // the counts so far

@@ -110,6 +110,12 @@ class Api {
   // role: 403. Writes the audit records (git.push for each push let
   // through, git.denied for each refusal). Blocks (the store).
   std::expected<GitAccess, HttpResponse> AuthorizeGit(const HttpRequest& head);
+  // A git request refused after AuthorizeGit let it through (busy, a body
+  // over its limit, an encoding git may not get): one git.denied record
+  // for `access.person`, beside the git.push record of its authorization.
+  // False when the record could not be written.
+  bool AuditGitRefused(const HttpRequest& head, const GitAccess& access, int status,
+                       std::string_view why);
 
   // Drops the git requests that wait and waits for the running ones (a
   // fetch ends at git.fetch_timeout at the latest); afterwards requests

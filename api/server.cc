@@ -274,6 +274,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                       : core::StrCat("sluss: you already have ", git.max_backends_per_person,
                                      " git requests running here; retry when one has ended\n");
       busy.headers.emplace_back("Retry-After", "5");
+      AuditGitRefused(head, *access, 503, own_share ? "git service busy" : "person's git slots in use");
       return Write(std::move(busy));
     }
     // Released when the response has been sent, or the connection ends.
@@ -318,6 +319,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       // bounded amount) after the answer, so that it reads the 413 rather
       // than a reset connection.
       drain_after_write_ = true;
+      AuditGitRefused(head, access, 413, "request body over its limit");
       r.body = access.path.push
                    ? core::StrCat("sluss: this push is larger than ", git.max_push_bytes,
                                   " bytes, the most one push may carry here (git.max_push, "
@@ -347,6 +349,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                     size = static_cast<std::uint64_t>(st.st_size)]() mutable {
       auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size);
       HttpResponse r;
+      if (resp && resp->status >= 400 && !resp->next) {
+        self->AuditGitRefused(head, access, resp->status, "refused before git ran");
+      }
       if (resp) {
         r = std::move(*resp);
         r.next = [slot = std::move(slot), next = std::move(r.next)] { return next(); };
@@ -362,6 +367,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         --self->server_->in_flight;
       });
     });
+  }
+
+  // A git request refused after its authorization: audited as such.
+  void AuditGitRefused(const HttpRequest& head, const GitAccess& access, int status,
+                       std::string_view why) {
+    if (!server_->api.AuditGitRefused(head, access, status, why) && server_->options.on_warning) {
+      server_->options.on_warning(
+          core::StrCat("audit: a refused git request of ", access.person, " was not recorded"));
+    }
   }
 
   void DropSpool() {

@@ -205,8 +205,10 @@ grep -q "pack exceeds maximum allowed size\|git.max_push" "$tmp/big" && ok || fa
 [[ $(git -C "$bare" rev-parse main) == "$before" ]] && ok || fail "the oversized push moved main"
 head -c 3000000 /dev/urandom >"$work/big.bin"
 git -C "$work" commit -qam "bigger"
+alice_denied=$(audit git.denied alice@example.org)
 SLUSS_TOKEN=$alice git -C "$work" push "$url" main >"$tmp/bigger" 2>&1
 [[ $? != 0 ]] && ok || fail "a push over the request limit was taken"
+[[ $(audit git.denied alice@example.org) -gt $alice_denied ]] && ok || fail "the push over the request limit was not audited as refused"
 grep -q "413" "$tmp/bigger" && ok || fail "over the request limit: $(cat "$tmp/bigger")"
 [[ $(git -C "$bare" rev-parse main) == "$before" ]] && ok || fail "the push over the request limit moved main"
 [[ -z $(ls "$tmp/state/tmp") ]] && ok || fail "spooled bodies left: $(ls "$tmp/state/tmp")"
@@ -233,6 +235,8 @@ grep -q "remote: sluss: run [0-9]* for $(git -C "$work" rev-parse --short=10 HEA
 
 # 10. Attacks on the git service's resources.
 base=https://127.0.0.1:$port
+export SLUSS_SERVER=$base
+denied_before=$(audit git.denied auditor@example.org)
 # A gzip bomb: 1 MB of gzip that inflates to 64 MiB of `have` lines (git
 # http-backend would inflate it unbounded, and upload-pack keep every line):
 # slussd inflates it itself, within the fetch request limit (16 MiB).
@@ -251,6 +255,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$au
   -H 'Content-Type: application/x-git-upload-pack-request' -H 'Content-Encoding: br' \
   --data-binary 'x' "$base/git/p1.git/git-upload-pack")
 [[ $code == 415 ]] && ok || fail "an unknown content encoding got $code"
+# Refused after their authorization, both are audited as refusals.
+[[ $(audit git.denied auditor@example.org) == $((denied_before + 2)) ]] && ok ||
+  fail "the bomb and the encoding left $(( $(audit git.denied auditor@example.org) - denied_before )) git.denied records, not 2"
 # One person cannot take every git slot: bodies that never come hold at
 # most 4 of the 16; a fifth is refused, and others are still served.
 python3 - "$base" "$tmp/cert.pem" "$auditor" >"$tmp/stall.out" 2>&1 <<'PY' &
@@ -274,6 +281,7 @@ for _ in $(seq 50); do grep -q held "$tmp/stall.out" && break; sleep 0.2; done
 code=$(curl -s -o "$tmp/own.out" -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$auditor" "$base/git/p1.git/info/refs?service=git-upload-pack")
 [[ $code == 503 ]] && ok || fail "a fifth request of one person got $code"
 grep -q "you already have 4 git requests" "$tmp/own.out" && ok || fail "the fifth's answer: $(cat "$tmp/own.out")"
+[[ $(audit git.denied auditor@example.org) -ge $((denied_before + 3)) ]] && ok || fail "the refused fifth request was not audited"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$alice" "$base/git/p1.git/info/refs?service=git-upload-pack")
 [[ $code == 200 ]] && ok || fail "another member was not served while one stalled: $code"
 kill $stall 2>/dev/null; wait $stall 2>/dev/null
