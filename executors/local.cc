@@ -39,7 +39,9 @@ core::StatusCode CodeOf(const std::string& status) {
   return core::StatusCode::kInternalError;
 }
 
-core::JobOutcome OutcomeOf(const sandbox::JobResult& r) {
+}  // namespace
+
+core::JobOutcome OutcomeOfResult(const core::JobResult& r) {
   core::JobOutcome o;
   o.status = CodeOf(r.status);
   o.message = r.message;
@@ -49,6 +51,8 @@ core::JobOutcome OutcomeOf(const sandbox::JobResult& r) {
   o.result_json = core::ToJson(r).dump();
   return o;
 }
+
+namespace {
 
 // Whether `dir` holds an attempt that a slussd from before attempt keys
 // launched: its spec names no key. (A keyed spec in an unkeyed directory
@@ -174,7 +178,7 @@ struct LocalExecutor::Impl {
         cleanup_backoff.erase(dir);
       }
       RemoveWorkspace(dir);  // first: a job reported ended has none left
-      if (callbacks.finished) callbacks.finished(w.job, w.attempt, OutcomeOf(*result));
+      if (callbacks.finished) callbacks.finished(w.job, w.attempt, OutcomeOfResult(*result));
     }
   }
 
@@ -244,51 +248,54 @@ std::string FindAttemptDir(const std::string& jobs_dir, const core::Job& job, in
   return fs::exists(legacy, ec) ? legacy : dir;
 }
 
+core::Result<void> WriteAttemptSpec(const LocalOptions& o, const std::string& runtime_version,
+                                    const core::LaunchRequest& r, const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return core::Internal(StrCat("cannot make the job directory: ", ec.message()));
+  ::chmod(dir.c_str(), 0700);
+  const std::string spec_path = dir + "/spec.json";
+  if (fs::exists(spec_path, ec)) return {};
+  sandbox::RunSpec spec;
+  spec.id = StrCat(o.container_prefix, "-", r.job.value, "-", r.attempt, "-",
+                   r.attempt_key.substr(0, 8));
+  spec.attempt_key = r.attempt_key;
+  spec.runtime = o.runtime;
+  spec.runtime_root = o.runtime_root;
+  spec.runtime_version = runtime_version;
+  spec.cgroup_root = o.cgroup_root;
+  spec.cgroup_parent = o.cgroup_parent;
+  spec.output_fs = o.output_fs;
+  spec.image = {r.image.name, r.image.digest, r.image.rootfs, r.image.host_binds};
+  spec.argv = r.argv;
+  spec.env = r.env;
+  spec.workspace = r.workspace;
+  for (const auto& d : r.datasets) spec.datasets.push_back({d.name, d.version, d.path});
+  for (const auto& in : r.inputs) spec.inputs.push_back({in.path, in.source});
+  spec.outputs = r.outputs;
+  // Exactly what the scheduler counted; a launch without them is refused
+  // (ParseRunSpec: every limit must be positive), never run on defaults.
+  spec.limits.milli_cpus = r.resources.milli_cpus;
+  spec.limits.memory_bytes = r.resources.memory_bytes;
+  spec.limits.time_limit = r.resources.time_limit;
+  spec.limits.output_bytes = r.resources.disk_bytes;
+  spec.limits.log_bytes = o.log_bytes;
+  spec.limits.kill_grace = std::chrono::seconds(o.kill_grace_seconds);
+  spec.uid = spec.gid = sandbox::kMinJobUid + static_cast<std::uint32_t>(r.job.value % kUidSpan);
+  spec.gpus = r.gpus;
+  spec.cdi_spec = o.cdi_spec;
+  if (auto valid = sandbox::ParseRunSpec(sandbox::ToJson(spec)); !valid)
+    return core::Internal(StrCat("job spec: ", valid.error().message));
+  return sandbox::WriteSpec(dir, spec);
+}
+
 core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   const LocalOptions& o = impl_->options;
   // Keyed: a directory that another job with the same id left (a restored
   // backup) is never this attempt's, whatever it holds.
   if (r.attempt_key.empty()) return core::Internal("a launch without an attempt key");
   const std::string dir = AttemptDir(o.jobs_dir, r.job, r.attempt, r.attempt_key);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return core::Internal(StrCat("cannot make the job directory: ", ec.message()));
-  ::chmod(dir.c_str(), 0700);
-  const std::string spec_path = dir + "/spec.json";
-  if (!fs::exists(spec_path)) {
-    sandbox::RunSpec spec;
-    spec.id = StrCat(o.container_prefix, "-", r.job.value, "-", r.attempt, "-",
-                     r.attempt_key.substr(0, 8));
-    spec.attempt_key = r.attempt_key;
-    spec.runtime = o.runtime;
-    spec.runtime_root = o.runtime_root;
-    spec.runtime_version = impl_->runtime_version;
-    spec.cgroup_root = o.cgroup_root;
-    spec.cgroup_parent = o.cgroup_parent;
-    spec.output_fs = o.output_fs;
-    spec.image = {r.image.name, r.image.digest, r.image.rootfs, r.image.host_binds};
-    spec.argv = r.argv;
-    spec.env = r.env;
-    spec.workspace = r.workspace;
-    for (const auto& d : r.datasets) spec.datasets.push_back({d.name, d.version, d.path});
-    for (const auto& in : r.inputs) spec.inputs.push_back({in.path, in.source});
-    spec.outputs = r.outputs;
-    // Exactly what the scheduler counted; a launch without them is refused
-    // (ParseRunSpec: every limit must be positive), never run on defaults.
-    spec.limits.milli_cpus = r.resources.milli_cpus;
-    spec.limits.memory_bytes = r.resources.memory_bytes;
-    spec.limits.time_limit = r.resources.time_limit;
-    spec.limits.output_bytes = r.resources.disk_bytes;
-    spec.limits.log_bytes = o.log_bytes;
-    spec.limits.kill_grace = std::chrono::seconds(o.kill_grace_seconds);
-    spec.uid = spec.gid =
-        sandbox::kMinJobUid + static_cast<std::uint32_t>(r.job.value % kUidSpan);
-    spec.gpus = r.gpus;
-    spec.cdi_spec = o.cdi_spec;
-    if (auto valid = sandbox::ParseRunSpec(sandbox::ToJson(spec)); !valid)
-      return core::Internal(StrCat("job spec: ", valid.error().message));
-    if (auto w = sandbox::WriteSpec(dir, spec); !w) return w;
-  }
+  if (auto w = WriteAttemptSpec(o, impl_->runtime_version, r, dir); !w) return w;
   impl_->Watch(dir, r.job, r.attempt);
   auto probe = sandbox::StartDetached(o.sluss_run, dir);
   if (!probe) return std::unexpected(probe.error());

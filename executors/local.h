@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/executor.h"
+#include "core/job_spec.h"
 
 namespace sluss::executors {
 
@@ -42,6 +43,16 @@ std::string AttemptDir(const std::string& jobs_dir, core::JobId job, int attempt
 // The directory of `job`'s `attempt` as it is on disk: the keyed one, else
 // one an earlier slussd made before attempts had keys.
 std::string FindAttemptDir(const std::string& jobs_dir, const core::Job& job, int attempt);
+
+// How sluss-run's result.json says an attempt ended, as an outcome.
+core::JobOutcome OutcomeOfResult(const core::JobResult& result);
+
+// Makes `dir` (0700) and writes the attempt's spec.json there, unless one
+// is there already (a second launch of the same attempt): what sluss-run
+// runs, the same wherever it runs (here, or on a Slurm node). `o` gives
+// the sandbox settings, `runtime_version` the runtime's as asked once.
+core::Result<void> WriteAttemptSpec(const LocalOptions& o, const std::string& runtime_version,
+                                    const core::LaunchRequest& request, const std::string& dir);
 
 class LocalExecutor final : public core::Executor {
  public:
