@@ -20,7 +20,9 @@ namespace {
 constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
                                          "executor", "node", "images", "tls",
                                          "log_level", "git", "sandbox",
-                                         "audit", "datasets"};
+                                         "audit", "datasets", "slurm"};
+constexpr std::string_view kSlurmKeys[] = {"partition", "account", "qos", "conf",
+                                           "poll_interval", "lost_grace", "accounting"};
 constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runtime_root",
                                              "cdi_spec", "output_limit", "log_limit",
                                              "sluss_run"};
@@ -115,6 +117,42 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
   }
   if (auto it = f.find("executor"); it != f.end()) {
     OneOf(c, *it->second, "executor", {"local", "slurm"}, &cfg.executor);
+  }
+  if (auto it = f.find("slurm"); it != f.end()) {
+    auto sf = c.Fields(*it->second, "slurm", kSlurmKeys);
+    for (auto [key, out] : {std::pair{"partition", &cfg.slurm.partition},
+                            std::pair{"account", &cfg.slurm.account},
+                            std::pair{"qos", &cfg.slurm.qos}}) {
+      auto n = sf.find(key);
+      if (n == sf.end()) continue;
+      if (auto v = c.String(*n->second, StrCat("slurm.", key))) {
+        // One name: it becomes one sbatch argument.
+        if (v->empty() || v->find_first_of(" \t\n,=") != std::string::npos ||
+            v->find('\0') != std::string::npos)
+          c.Report(n->second->pos, StrCat("slurm.", key), StrCat(Quote(*v), " is not a Slurm name"));
+        else
+          *out = *v;
+      }
+    }
+    if (auto n = sf.find("conf"); n != sf.end()) NonEmptyPath(c, *n->second, "slurm.conf", &cfg.slurm.conf);
+    for (auto [key, out, least] : {std::tuple{"poll_interval", &cfg.slurm.poll_seconds, 1},
+                                   std::tuple{"lost_grace", &cfg.slurm.lost_grace_seconds, 0}}) {
+      auto n = sf.find(key);
+      if (n == sf.end()) continue;
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, StrCat("slurm.", key), "expected a duration such as 5s");
+      } else if (auto d = core::ParseDuration(n->second->value); !d) {
+        c.Report(n->second->pos, StrCat("slurm.", key), d.error().message);
+      } else if (d->count() < least) {
+        c.Report(n->second->pos, StrCat("slurm.", key), StrCat("must be at least ", least, "s"));
+      } else {
+        *out = static_cast<int>(d->count());
+      }
+    }
+    if (auto n = sf.find("accounting"); n != sf.end())
+      OneOf(c, *n->second, "slurm.accounting", {"auto", "none"}, &cfg.slurm.accounting);
+    if (cfg.executor != "slurm")
+      c.Report(it->second->pos, "slurm", "is set, but executor is not slurm: set `executor: slurm`, or remove it");
   }
   if (auto it = f.find("node"); it != f.end()) {
     auto nf = c.Fields(*it->second, "node", kNodeKeys);
@@ -385,6 +423,12 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     OneOf(c, *it->second, "log_level", {"debug", "info", "warn", "error"},
           &cfg.log_level);
   }
+  // What the Slurm executor cannot honour yet is refused, not ignored: a
+  // GPU named on this host means nothing on the node Slurm picks.
+  if (cfg.executor == "slurm" && cfg.node_gpus && !cfg.node_gpus->empty())
+    if (auto it = f.find("node"); it != f.end())
+      c.Report(it->second->pos, "node.gpus",
+               "GPU jobs on Slurm are not supported yet (executor: slurm): leave node.gpus out");
   if (!c.diagnostics().empty()) return std::unexpected(c.TakeSorted());
   return cfg;
 }

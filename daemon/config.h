@@ -41,6 +41,15 @@ struct SandboxConfig {
   std::string sluss_run;                 // empty: next to slussd
 };
 
+// `executor: slurm`: where and how attempts are submitted (docs/operations.md).
+struct SlurmConfig {
+  std::string partition, account, qos;  // empty: Slurm's defaults
+  std::string conf;                     // SLURM_CONF for the clients; empty: theirs
+  int poll_seconds = 5;                 // one squeue per interval
+  int lost_grace_seconds = 60;          // unknown to Slurm, no result: lost after this
+  std::string accounting = "auto";      // "auto": sacct where it answers; "none"
+};
+
 // Credentials for remotes whose URL starts with `url` (the longest prefix
 // wins). Secrets stay in their files; the config names only the paths.
 struct GitCredentialConfig {
@@ -58,6 +67,7 @@ struct Config {
   std::string runtime = "runc";          // "runc" or "crun"
   std::string runtime_path;              // empty: found on PATH
   std::string executor = "local";        // "local" or "slurm"
+  SlurmConfig slurm;
   std::string node_name;                 // empty: the host name
   std::int64_t node_milli_cpus = 0;      // 0: all of this host's CPUs
   std::int64_t node_memory_bytes = 0;    // 0: this host's memory less 1G

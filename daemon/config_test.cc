@@ -122,3 +122,32 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
   CHECK(Errors("git: {max_workspace: 10K}\n") ==
         std::vector<std::string>{"slussd.yaml:1:22: git.max_workspace: must be at least 1M"});
 }
+
+TEST_CASE("executor: slurm with its settings is read; what it cannot honour is refused") {
+  auto c = ParseConfig(R"(executor: slurm
+slurm: {partition: gpu, account: study, qos: high, conf: /etc/slurm/slurm.conf,
+        poll_interval: 2s, lost_grace: 90s, accounting: none}
+)", "slussd.yaml");
+  REQUIRE(c);
+  CHECK(c->executor == "slurm");
+  CHECK(c->slurm.partition == "gpu");
+  CHECK(c->slurm.account == "study");
+  CHECK(c->slurm.qos == "high");
+  CHECK(c->slurm.conf == "/etc/slurm/slurm.conf");
+  CHECK(c->slurm.poll_seconds == 2);
+  CHECK(c->slurm.lost_grace_seconds == 90);
+  CHECK(c->slurm.accounting == "none");
+  auto d = ParseConfig("executor: slurm\n", "slussd.yaml");
+  REQUIRE(d);
+  CHECK(d->slurm.poll_seconds == 5);
+  CHECK(d->slurm.accounting == "auto");
+
+  auto e = Errors("slurm: {partition: gpu}\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].find("executor is not slurm") != std::string::npos);
+  e = Errors("executor: slurm\nnode: {gpus: [0]}\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].find("GPU jobs on Slurm are not supported yet") != std::string::npos);
+  e = Errors("executor: slurm\nslurm: {partition: \"a b\", poll_interval: 0s, accounting: maybe, sqos: x}\n");
+  CHECK(e.size() == 4);
+}

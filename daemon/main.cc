@@ -46,6 +46,7 @@
 #include "executors/job_preparer.h"
 #include "logging/log.h"
 #include "executors/local.h"
+#include "executors/slurm.h"
 #include "sandbox/gpu.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
@@ -223,7 +224,10 @@ int Run(const Config& cfg) {
                                            sysconf(_SC_PAGE_SIZE) - (1LL << 30));
   // The node's GPUs by name (node.gpus, or every GPU of the CDI spec); the
   // scheduler counts them as slots 0..n-1, the preparer names them.
-  auto gpu_names = sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec);
+  // On Slurm, the nodes' GPUs are Slurm's (GPU jobs are not supported there yet).
+  auto gpu_names = cfg.executor == "slurm"
+                       ? core::Result<std::vector<std::string>>(std::vector<std::string>{})
+                       : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec);
   if (!gpu_names) {
     Log(LogLevel::kError, gpu_names.error().message);
     return 1;
@@ -343,7 +347,39 @@ int Run(const Config& cfg) {
   preparer_options.git = &git;
   JobPreparer preparer(**store, preparer_options);
   scheduler::Engine engine(**store, clock, preparer, engine_options);
-  executors::LocalExecutor executor(local, engine.ExecutorCallbacks());
+  // `executor: slurm`: each attempt a Slurm batch job running the same
+  // sluss-run on the same job directory (which the nodes must share).
+  std::unique_ptr<core::Executor> executor_owned;
+  if (cfg.executor == "slurm") {
+    if (!cfg.slurm.conf.empty()) ::setenv("SLURM_CONF", cfg.slurm.conf.c_str(), 1);
+    executors::SlurmOptions slurm;
+    slurm.node = local;
+    slurm.partition = cfg.slurm.partition;
+    slurm.account = cfg.slurm.account;
+    slurm.qos = cfg.slurm.qos;
+    slurm.accounting = cfg.slurm.accounting;
+    slurm.poll_interval = std::chrono::seconds(cfg.slurm.poll_seconds);
+    slurm.lost_grace = std::chrono::seconds(cfg.slurm.lost_grace_seconds);
+    slurm.pending = [](core::JobId job, int attempt, const std::string& reason) {
+      Log(LogLevel::kInfo, core::StrCat("job ", job.value, " attempt ", attempt,
+                                        " pending in Slurm: ", reason));
+    };
+    slurm.log = [](const std::string& m) { Log(LogLevel::kWarn, m); };
+    auto runner = executors::MakeProcessRunner();
+    // Refused at start, not at the first job: Slurm's clients must answer.
+    auto ping = runner->Run({"squeue", "--me", "-h", "-o", "%i"});
+    if (ping.status != 0) {
+      Log(LogLevel::kError,
+          core::StrCat("executor: slurm, but squeue does not answer (exit ", ping.status, "): ",
+                       ping.text, " (is Slurm installed and SLURM_CONF or slurm.conf set?)"));
+      return 1;
+    }
+    executor_owned = std::make_unique<executors::SlurmExecutor>(slurm, engine.ExecutorCallbacks(),
+                                                                std::move(runner));
+  } else {
+    executor_owned = std::make_unique<executors::LocalExecutor>(local, engine.ExecutorCallbacks());
+  }
+  core::Executor& executor = *executor_owned;
   engine.Start(executor);
   // The audit log's signed checkpoints and retention, and the permit kill
   // switch, on one housekeeping thread woken by every change.
