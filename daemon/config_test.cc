@@ -123,7 +123,7 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
         std::vector<std::string>{"slussd.yaml:1:22: git.max_workspace: must be at least 1M"});
 }
 
-TEST_CASE("executor: slurm with its settings is read; what it cannot honour is refused") {
+TEST_CASE("executor: slurm with its settings is read, what it cannot honour is refused") {
   auto c = ParseConfig(R"(executor: slurm
 slurm: {partition: gpu, account: study, qos: high, conf: /etc/slurm/slurm.conf,
         poll_interval: 2s, lost_grace: 90s, accounting: none}

@@ -1,10 +1,15 @@
 #include "executors/slurm.h"
 
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,7 +23,6 @@
 
 #include "core/strings.h"
 #include "executors/internal/slurm_cli.h"
-#include "sandbox/process.h"
 #include "sandbox/run_spec.h"
 #include "sandbox/supervisor.h"
 
@@ -31,6 +35,11 @@ using internal::Phase;
 using internal::SlurmJob;
 using Steady = std::chrono::steady_clock;
 
+// The largest output read from one command: squeue of every job of a big
+// cluster's user fits many times over. Past it the command counts as
+// failed, so that nothing is judged on a cut list.
+constexpr std::size_t kMaxOutput = std::size_t{64} << 20;
+
 class ProcessRunner final : public SlurmRunner {
  public:
   Output Run(const std::vector<std::string>& argv) override {
@@ -38,9 +47,58 @@ class ProcessRunner final : public SlurmRunner {
     // long) must not hold the engine: at most a minute, then an error.
     std::vector<std::string> limited = {"timeout", "-k", "5", "60"};
     limited.insert(limited.end(), argv.begin(), argv.end());
-    sandbox::CommandResult r = sandbox::RunCommand(limited);
-    if (r.status == 124) r.output += "(no answer within 60 s)";
-    return {r.status, r.output};
+    std::vector<char*> args;
+    for (auto& a : limited) args.push_back(a.data());
+    args.push_back(nullptr);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, StrCat("pipe: ", std::strerror(errno))};
+    // posix_spawn (vfork-like): slussd is large and has many threads.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      return {-1, StrCat("cannot run ", argv[0], ": ", std::strerror(rc))};
+    }
+    Output out;
+    bool cut = false;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (out.text.size() + static_cast<std::size_t>(n) > kMaxOutput)
+        cut = true;
+      else
+        out.text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (out.status == 124) out.text += "(no answer within 60 s)";
+    if (cut && out.status == 0) {
+      out.status = 1;
+      out.text = StrCat(argv[0], " printed more than ", kMaxOutput >> 20, " MiB");
+    }
+    return out;
   }
 };
 
@@ -341,6 +399,14 @@ struct SlurmExecutor::Impl {
         lost = now - *it->second.missing_since >= options.lost_grace;
       }
       if (!lost) continue;
+      // A supervisor holds the attempt's lock: it runs, outside Slurm's
+      // view (started by the local executor before the switch to Slurm).
+      if (sandbox::ProbeJob(t.dir).state == sandbox::JobProbe::State::kRunning) {
+        std::lock_guard lock(mu);
+        if (auto it = tracked.find(Key(t.job, t.attempt)); it != tracked.end())
+          it->second.missing_since.reset();
+        continue;
+      }
       if (auto r = ReadResult(t.dir)) {
         Finish(t.job, t.attempt, FromResult(*r, t));
         continue;
@@ -370,7 +436,8 @@ struct SlurmExecutor::Impl {
         (void)WriteIntent(m.dir, {m.name, m.id, m.submitted_at});
       }
       m.state = sj.state;
-      if (phase == Phase::kPending && m.reason != sj.reason) {
+      // "None": Slurm has not looked at it yet; nothing to tell.
+      if (phase == Phase::kPending && m.reason != sj.reason && sj.reason != "None") {
         m.reason = sj.reason;
         reason_changed = true;
       }
@@ -543,8 +610,9 @@ std::vector<core::RunningAttempt> SlurmExecutor::Reattach(
     t.dir = m.Dir(a.job, a.attempt, a.attempt_key);
     t.name = internal::JobName(m.options.node.container_prefix, a.job, a.attempt, a.attempt_key);
     auto intent = ReadIntent(t.dir);
-    if (!intent && !ReadResult(t.dir)) {
-      never.push_back(a);  // sbatch never ran for it
+    if (!intent && !ReadResult(t.dir) &&
+        sandbox::ProbeJob(t.dir).state == sandbox::JobProbe::State::kNew) {
+      never.push_back(a);  // sbatch never ran for it, nor any supervisor
       continue;
     }
     if (intent) {

@@ -33,7 +33,7 @@ constexpr const char* kSacct = R"(17|sluss-x-5-2-0a1b2c3d|CANCELLED by 0|None|no
 19|sluss-x-7-1-0a1b2c3d|PENDING|None|None assigned
 )";
 
-TEST_CASE("squeue and sacct lines are read; steps and warnings skipped", "[slurm]") {
+TEST_CASE("squeue and sacct lines are read, steps and warnings skipped", "[slurm]") {
   auto jobs = internal::ParseJobList(kSqueue);
   REQUIRE(jobs.size() == 4);
   CHECK(jobs[1].id == "2");
@@ -251,7 +251,7 @@ TEST_CASE("an attempt is one sbatch, its intent on disk first, never submitted t
   CHECK(nlohmann::json::parse(spec)["limits"]["memory_bytes"] == std::int64_t{1} << 30);
 }
 
-TEST_CASE("one squeue per poll for every attempt; pending reasons, start, result.json decides", "[slurm]") {
+TEST_CASE("one squeue per poll for every attempt, pending reasons, start, result.json decides", "[slurm]") {
   Harness h;
   auto ex = h.Make();
   for (int j = 1; j <= 3; ++j) REQUIRE(ex->Launch(Request(j, 1, h.tmp.path().string())));
@@ -424,6 +424,19 @@ TEST_CASE("sbatch refusing a job is an error that says why, and leaves nothing q
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("Invalid account") != std::string::npos);
   CHECK(h.slurm.calls.back() == std::vector<std::string>{"scancel", "--name=" + h.Name(1, 1)});
+}
+
+TEST_CASE("the process runner returns squeue's whole output, however long, and exit codes", "[slurm]") {
+  auto runner = MakeProcessRunner();
+  // 200,000 lines (1.3 MB): a cut list would make jobs look gone.
+  auto big = runner->Run({"seq", "200000"});
+  CHECK(big.status == 0);
+  CHECK(big.text.size() == 1288895);
+  CHECK(big.text.ends_with("\n200000\n"));
+  auto failed = runner->Run({"sh", "-c", "echo refused >&2; exit 3"});
+  CHECK(failed.status == 3);
+  CHECK(failed.text == "refused\n");
+  CHECK(runner->Run({"/nonexistent/sbatch"}).status != 0);
 }
 
 }  // namespace
