@@ -241,7 +241,13 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       continue;
     }
     if (s.paused) {
-      d.waits.push_back({job.id, StatusCode::kPaused, "paused: an admin paused the queue"});
+      // Recorded once, as the queue's setting (who, when, why: `sluss
+      // queue`, `sluss status`), not on every waiting job: pausing a queue
+      // of 60,000 wrote 60,000 reasons, events and audit records, and
+      // resuming it as many again. Only a job whose reason is no longer
+      // true (its needs are done) or that has none says so.
+      if (job.status == StatusCode::kWaitingOnDependencies || job.reason.empty())
+        d.waits.push_back({job.id, StatusCode::kPaused, "paused: an admin paused the queue"});
       continue;
     }
     if (!s.disk_short.empty()) {

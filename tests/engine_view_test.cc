@@ -261,3 +261,45 @@ TEST_CASE("engine: a deep queue drains, every job started once") {
 
 }  // namespace
 }  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: pausing and resuming a deep queue writes no job's reason, event or audit record") {
+  Fixture f(1);
+  std::vector<std::string> actions;
+  for (int i = 0; i < 500; ++i) actions.push_back("j" + std::to_string(i));
+  f.Submit(actions);
+  f.engine->Start(f.exec);
+  f.engine->RunOnce();
+  f.engine->RunOnce();
+  REQUIRE(f.exec.launched.size() == 1);
+  const std::int64_t cursor = f.store->ListActiveJobs()->cursor;
+  const std::int64_t audit = *f.store->AuditSize();
+
+  // The pause is one setting (the API audits its request once).
+  REQUIRE(f.store->PutSetting("queue", R"({"paused":true,"reason":"upgrade","by":"admin"})",
+                              f.clock.Now()));
+  f.engine->RunOnce();
+  f.engine->RunOnce();
+  CHECK(f.store->ListJobChanges(cursor)->jobs.empty());
+  CHECK(*f.store->AuditSize() == audit);
+
+  // What runs goes on and ends; nothing starts.
+  f.End("j0", StatusCode::kSucceeded);
+  f.engine->RunOnce();
+  CHECK(f.exec.launched.size() == 1);
+  CHECK(f.store->ListJobChanges(cursor)->jobs.size() == 1);
+
+  REQUIRE(f.store->PutSetting("queue", R"({"paused":false})", f.clock.Now()));
+  f.engine->RunOnce();
+  CHECK(f.exec.launched.size() == 2);
+  // The job that ended, the one that started, and the next in line (which
+  // now holds the backfill reservation); no other.
+  CHECK(f.store->ListJobChanges(cursor)->jobs.size() == 3);
+  CHECK(f.Job("j2").reason.find("reserved on n1") != std::string::npos);
+  CHECK(f.Job("j2").reason.starts_with("waiting_on_resources"));
+}
+
+}  // namespace
+}  // namespace sluss
