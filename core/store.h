@@ -86,6 +86,9 @@ struct ActiveJobs {
   };
   std::vector<Job> jobs;  // by id
   std::map<JobId, Need> needs;
+  // The last job event this listing includes: ListJobChanges(cursor) gives
+  // what changed after it.
+  std::int64_t cursor = 0;
 };
 
 struct RunFilter {
@@ -199,6 +202,12 @@ class Store {
   // job's current attempt; kConflict otherwise.
   virtual Result<void> UpdateJob(JobId id, int attempt, const JobUpdate& update) = 0;
   virtual Result<ActiveJobs> ListActiveJobs() = 0;
+  // Every job whose status changed after job event `after` (ActiveJobs::
+  // cursor of an earlier listing), whatever its state now, with its needs
+  // and their status, and the new cursor: the scheduler keeps its view of
+  // the queue current from this, at a cost that grows with what changed,
+  // not with what waits. A job's other fields change only with its status.
+  virtual Result<ActiveJobs> ListJobChanges(std::int64_t after) = 0;
   virtual Result<std::vector<JobEvent>> ListJobEvents(JobId id) = 0;
   // A job of `project` with this cache key that succeeded (not itself
   // cached), whose outputs a new job may reuse.

@@ -179,6 +179,7 @@ EngineStats Engine::Stats() const {
 }
 
 void Engine::Loop() {
+  auto last_end = std::chrono::steady_clock::now();
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -188,10 +189,16 @@ void Engine::Loop() {
                    std::clamp(options_.idle_factor * last, options_.tick,
                               std::max(options_.tick, options_.max_idle_wait)),
                    [&] { return stop_ || woken_ || !finished_.empty(); });
+      // Under load, events gather for as long as the last cycle took (up to
+      // `coalesce_max`): a burst of ends is one cycle, and the engine plans
+      // at most half of its time.
+      const auto until = last_end + std::min(last, options_.coalesce_max);
+      cv_.wait_until(lock, until, [&] { return stop_; });
       if (stop_) return;
       woken_ = false;
     }
     RunOnce();
+    last_end = std::chrono::steady_clock::now();
   }
 }
 
@@ -503,18 +510,67 @@ void Engine::LoadUsage() {
       usage_[p] = {u.value("usage", 0.0), core::FromUnixMillis(u.value("at", std::int64_t{0}))};
 }
 
+bool Engine::Refresh() {
+  if (cursor_ < 0) {
+    auto all = store_.ListActiveJobs();
+    if (!all) {
+      LogError(StrCat("reading the queue failed (next cycle retries): ", all.error().message));
+      return false;
+    }
+    active_.clear();
+    facts_.clear();
+    for (auto& job : all->jobs) Keep(std::move(job));
+    needs_ = std::move(all->needs);
+    cursor_ = all->cursor;
+    return true;
+  }
+  auto changed = store_.ListJobChanges(cursor_);
+  if (!changed) {
+    LogError(StrCat("reading the queue's changes failed (next cycle retries): ",
+                    changed.error().message));
+    return false;
+  }
+  for (auto& job : changed->jobs) {
+    if (auto it = needs_.find(job.id); it != needs_.end()) it->second = {job.status, job.action};
+    if (job.state() == core::JobState::kPending || job.state() == core::JobState::kRunning) {
+      Keep(std::move(job));
+    } else {
+      active_.erase(job.id);
+      facts_.erase(job.id.value);
+    }
+  }
+  for (auto& [id, need] : changed->needs) needs_[id] = std::move(need);
+  cursor_ = changed->cursor;
+  // Needs of jobs that left: dropped when they are most of the map.
+  if (needs_.size() > 2 * active_.size() + 1024) {
+    std::set<core::JobId> used;
+    for (const auto& [_, job] : active_) used.insert(job.needs.begin(), job.needs.end());
+    std::erase_if(needs_, [&](const auto& n) { return !used.contains(n.first); });
+  }
+  return true;
+}
+
+void Engine::Keep(core::Job job) {
+  // The spec is read once, into its facts; what a start needs of it comes
+  // from the store then.
+  FactsOf(job);
+  job.spec_json.clear();
+  job.spec_json.shrink_to_fit();
+  job.result_json.clear();
+  job.result_json.shrink_to_fit();
+  active_.insert_or_assign(job.id, std::move(job));
+}
+
 void Engine::Cycle() {
   const core::TimePoint now = clock_.Now();
-  auto active = store_.ListActiveJobs();
-  if (!active) return;
+  if (!Refresh()) return;
   auto projects = store_.ListProjects();
   std::map<std::string, core::Quota> quotas;
   if (projects)
     for (const auto& p : *projects) quotas[p.name] = p.quota;
 
   Snapshot s;
-  s.needs.clear();
-  for (const auto& [id, need] : active->needs) s.needs[id] = {need.status, need.action};
+  for (const auto& [id, need] : needs_) s.needs.emplace_hint(s.needs.end(), id, NeedStatus{need.status, need.action});
   s.paused = SettingFlag(store_, "queue", "paused");
   if (options_.disk_check) {
     // Logged once per episode, and the reason kept as the episode began:
@@ -552,10 +608,9 @@ void Engine::Cycle() {
     }
   }
 
-  std::map<core::JobId, const core::Job*> by_id;
   std::vector<core::JobTransition> batch;
-  for (const auto& job : active->jobs) {
-    by_id[job.id] = &job;
+  s.pending.reserve(active_.size());
+  for (const auto& [_, job] : active_) {
     if (const SpecFacts& f = FactsOf(job); !f.valid) {
       // Never run on guessed limits: a spec that does not load fails the
       // job (a running one is left to end; its limits were applied).
@@ -606,19 +661,13 @@ void Engine::Cycle() {
     p.priority = FactsOf(job).priority;
     s.pending.push_back(std::move(p));
   }
-  // Forget the facts of jobs that are no longer active.
-  if (facts_.size() > by_id.size()) {
-    for (auto it = facts_.begin(); it != facts_.end();)
-      it = by_id.contains(core::JobId{it->first}) ? std::next(it) : facts_.erase(it);
-  }
-
   // Attempts still running here that the store says are over (cancelled
   // through the API, or by a revoked permit): stop their containers.
   if (executor_) {
     for (const auto& attempt : launched_) {
-      auto it = by_id.find(attempt.first);
-      bool running = it != by_id.end() && it->second->attempt == attempt.second &&
-                     it->second->state() == core::JobState::kRunning;
+      auto it = active_.find(attempt.first);
+      bool running = it != active_.end() && it->second.attempt == attempt.second &&
+                     it->second.state() == core::JobState::kRunning;
       if (!running && cancel_sent_.insert(attempt).second) {
         // A revoked permit stops the job at once, without a grace time.
         auto now_job = store_.GetJob(attempt.first);
@@ -640,28 +689,36 @@ void Engine::Cycle() {
   }
   Decisions d = Plan(s, now);
   for (const auto& f : d.dependency_failed) {
-    const core::Job* job = by_id.at(f.job);
+    const core::Job* job = &active_.at(f.job);
     batch.push_back({job->id, job->status, StatusCode::kDependencyFailed, f.reason, {}});
   }
   for (const auto& w : d.waits) {
-    const core::Job* job = by_id.at(w.job);
+    const core::Job* job = &active_.at(w.job);
     if (job->status == w.code && job->reason == w.reason) continue;
     batch.push_back({job->id, job->status, w.code, w.reason, {}});
   }
   if (auto r = store_.TransitionJobs(batch, now); !r)
     LogError(StrCat("recording ", batch.size(), " waits and failures failed (next cycle retries): ",
                     r.error().message));
-  LaunchAll(d.starts, by_id);
+  LaunchAll(d.starts);
 }
 
-void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
-                       const std::map<core::JobId, const core::Job*>& by_id) {
+void Engine::LaunchAll(const std::vector<scheduler::Start>& starts) {
   if (starts.empty()) return;
   const core::TimePoint now = clock_.Now();
   std::vector<core::JobTransition> preparing;
   std::vector<std::optional<core::LaunchRequest>> requests;  // per entry of `preparing`
   for (const auto& start : starts) {
-    const core::Job& job = *by_id.at(start.job);
+    // The whole job (the view keeps no spec), as planned: a job that moved
+    // since is refused by the transition below.
+    auto stored = store_.GetJob(start.job);
+    if (!stored) {
+      LogError(StrCat("job ", start.job.value, ": cannot read it to start it (next cycle retries): ",
+                      stored.error().message));
+      continue;
+    }
+    core::Job& job = *stored;
+    job.status = active_.at(start.job).status;
     const core::Run* run = RunOf(job.run_id);
     if (!run) continue;
     auto request = preparer_.Prepare(job, *run, {start.node, start.gpus, start.resources});

@@ -9,7 +9,10 @@
 // cancels what the store says was cancelled, and keeps fair-share usage.
 //
 // Events (a run was created, a job was cancelled or held through the API,
-// an attempt ended) wake the loop; it also runs once a second.
+// an attempt ended) wake the loop; it also runs once a second. A cycle
+// reads only the jobs whose status changed since the last one (its view of
+// the queue is kept in memory), and events that come while one runs wait
+// for the next together.
 
 #include <chrono>
 #include <condition_variable>
@@ -61,6 +64,9 @@ struct EngineOptions {
   std::chrono::milliseconds tick{1000};
   int idle_factor = 5;
   std::chrono::milliseconds max_idle_wait{30'000};
+  // Events that arrive within a cycle's length of the last cycle's end
+  // (at most this) wait for one cycle together.
+  std::chrono::milliseconds coalesce_max{100};
   // false: Start re-attaches but runs no loop; the caller calls RunOnce
   // (tests).
   bool run_loop = true;
@@ -133,8 +139,14 @@ class Engine {
   void Cycle();
   // Persists every start as `preparing` in one transaction, launches them,
   // then records them `executing` in another.
-  void LaunchAll(const std::vector<scheduler::Start>& starts,
-                 const std::map<core::JobId, const core::Job*>& by_id);
+  void LaunchAll(const std::vector<scheduler::Start>& starts);
+  // Brings active_ up to date: the whole queue at the first cycle (and
+  // after a failed read), then only the jobs whose status changed since.
+  // false: the store could not be read; the cycle plans nothing.
+  bool Refresh();
+  // Keeps `job` in active_, without its spec and result (its facts are
+  // parsed first).
+  void Keep(core::Job job);
   // What the planner needs from a job's spec, parsed once per job (a spec
   // never changes) rather than at every cycle: with a thousand jobs queued
   // the parsing was a fifth of a cycle.
@@ -175,6 +187,16 @@ class Engine {
   std::thread thread_;
 
   // Engine thread only.
+  // The queue as the store last said it: every pending and running job by
+  // id, and the status of each job they need. Read whole once, then kept
+  // current from the jobs that changed since `cursor_` (a job event id;
+  // -1: read it whole at the next cycle), so that a cycle's reads cost
+  // what changed, not what waits. The store stays the truth: every
+  // decision is persisted (and checked against the status planned on)
+  // before it is acted on.
+  std::map<core::JobId, core::Job> active_;
+  std::map<core::JobId, core::ActiveJobs::Need> needs_;
+  std::int64_t cursor_ = -1;
   std::map<core::RunId, core::Run> runs_;
   std::deque<Finished> unrecorded_;  // ends whose store write failed
   std::unordered_map<std::int64_t, SpecFacts> facts_;  // by job id, active jobs only

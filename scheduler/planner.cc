@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "core/quantity.h"
 #include "core/strings.h"
@@ -239,7 +241,13 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       continue;
     }
     if (s.paused) {
-      d.waits.push_back({job.id, StatusCode::kPaused, "paused: an admin paused the queue"});
+      // Recorded once, as the queue's setting (who, when, why: `sluss
+      // queue`, `sluss status`), not on every waiting job: pausing a queue
+      // of 60,000 wrote 60,000 reasons, events and audit records, and
+      // resuming it as many again. Only a job whose reason is no longer
+      // true (its needs are done) or that has none says so.
+      if (job.status == StatusCode::kWaitingOnDependencies || job.reason.empty())
+        d.waits.push_back({job.id, StatusCode::kPaused, "paused: an admin paused the queue"});
       continue;
     }
     if (!s.disk_short.empty()) {
@@ -271,6 +279,9 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
   };
   std::optional<Reservation> reservation;
   const core::Quota no_quota;
+  std::vector<std::size_t> order;  // candidate nodes of the job at hand
+  // ResourceReason by (GPUs, CPUs, memory) asked for, while nothing starts.
+  std::map<std::tuple<int, std::int64_t, std::int64_t>, std::string> reasons;
   // Projects by current share, lowest first; only the project that just
   // went changes its share, so each step is O(log projects).
   std::set<std::pair<double, std::string>> by_share;
@@ -303,7 +314,7 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
     }
 
     // Candidate nodes: best fit on GPUs (fewest free that suffice), then order.
-    std::vector<std::size_t> order;
+    order.clear();
     for (std::size_t i = 0; i < free.size(); ++i)
       if (free[i].node->schedulable && Fits(free[i], r)) order.push_back(i);
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -322,7 +333,11 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       break;
     }
     if (!chosen) {
-      std::string why = ResourceReason(r, free);
+      // The same for every job that asks for as much, until a start
+      // changes what is free: with thousands waiting, formatted once.
+      auto [memo, fresh] = reasons.try_emplace({r.gpus, r.milli_cpus, r.memory_bytes});
+      if (fresh) memo->second = ResourceReason(r, free);
+      std::string why = memo->second;
       if (!reservation) {
         // The first blocked job: reserve the earliest node it can have.
         for (const auto& f : free) {
@@ -343,6 +358,7 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       d.waits.push_back({job.id, StatusCode::kWaitingOnResources, why});
       continue;
     }
+    reasons.clear();
     Free& f = free[*chosen];
     Start start{job.id, f.node->name, {}, job.request};
     start.gpus.assign(f.gpus.begin(), f.gpus.begin() + r.gpus);

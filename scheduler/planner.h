@@ -116,7 +116,9 @@ struct DependencyFailed {
 
 struct Decisions {
   std::vector<Start> starts;
-  std::vector<Wait> waits;  // every pending job not started, except held ones
+  // Every pending job not started, except held ones and, while the queue
+  // is paused, ready ones whose reason still holds (they keep it).
+  std::vector<Wait> waits;
   std::vector<DependencyFailed> dependency_failed;
 };
 

@@ -218,17 +218,26 @@ TEST_CASE("backfill: a short job starts before a blocked big one, a long one doe
   CHECK(WaitOf(d, 3)->code == StatusCode::kWaitingOnResources);
 }
 
-TEST_CASE("held jobs get no decision; a paused queue says so") {
+TEST_CASE("held jobs get no decision; a paused queue starts nothing and rewrites no reason that holds") {
   Snapshot s;
   s.nodes = {Node("n1", 4, 64)};
-  s.pending = {Job(1, "p1"), Job(2, "p1")};
+  s.pending = {Job(1, "p1"), Job(2, "p1"), Job(3, "p1"), Job(4, "p1")};
   s.pending[0].status = StatusCode::kHeld;
+  s.pending[1].reason = "";  // never planned
+  s.pending[2].status = StatusCode::kWaitingOnResources;
+  s.pending[2].reason = "waiting_on_resources: needs 8 CPUs, largest free on a node is 4";
+  s.pending[3].status = StatusCode::kWaitingOnDependencies;  // its needs are done now
+  s.pending[3].reason = "waiting_on_dependencies (extract)";
   s.paused = true;
   Decisions d = Plan(s, kNow);
   CHECK(d.starts.empty());
   CHECK_FALSE(WaitOf(d, 1));
   REQUIRE(WaitOf(d, 2));
   CHECK(WaitOf(d, 2)->code == StatusCode::kPaused);
+  // The pause is recorded once, as the queue's setting: not on each job.
+  CHECK_FALSE(WaitOf(d, 3));
+  REQUIRE(WaitOf(d, 4));
+  CHECK(WaitOf(d, 4)->reason == "paused: an admin paused the queue");
 }
 
 TEST_CASE("a paused project waits with its reason; other projects go on") {

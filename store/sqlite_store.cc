@@ -10,6 +10,7 @@
 #include "core/job_spec.h"
 #include "core/quota.h"
 #include "core/strings.h"
+#include "store/internal/job_rows.h"
 #include "store/internal/schema.h"
 #include "store/internal/sqlite.h"
 #include "store/store.h"
@@ -20,13 +21,15 @@ using core::ErrorCode;
 using core::Fail;
 using core::Result;
 using core::StrCat;
+using internal::kJobColumns;
+using internal::ReadJob;
 using internal::Stmt;
 using internal::Transaction;
 using nlohmann::json;
 
-namespace {
+namespace internal {
 
-constexpr const char* kJobColumns =
+const char* const kJobColumns =
     "id, run_id, project, action, status, reason, attempt, spec, cache_key, "
     "created_at, updated_at, started_at, ended_at, exit_code, node, gpus, "
     "result, eligible_at, placed_milli_cpus, placed_memory_bytes, placed_time_s, "
@@ -69,6 +72,10 @@ core::Job ReadJob(const Stmt& s) {
   }
   return j;
 }
+
+}  // namespace internal
+
+namespace {
 
 constexpr const char* kRunColumns =
     "id, project, commit_sha, ref, trigger, submitted_by, state, errors, "
@@ -577,52 +584,6 @@ Result<void> SqliteStore::UpdateJob(core::JobId id, int attempt, const core::Job
                                              ", not ", attempt));
   SLUSS_RETURN_IF_ERROR(ApplyUpdateLocked(id, update));
   return tx.Commit();
-}
-
-Result<core::ActiveJobs> SqliteStore::ListActiveJobs() {
-  auto lock = Lock();
-  // One consistent snapshot, without the write lock: with 100,000 jobs
-  // queued this reads for a while, and writers need not wait for it.
-  Transaction tx(db_, Transaction::Mode::kRead);
-  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "active jobs"));
-  // No ORDER BY: with many pending jobs SQLite would sort them in a
-  // temporary B-tree, spilled to a file every cycle; sorting here is cheaper.
-  static const std::string sql =
-      StrCat("SELECT ", kJobColumns, " FROM jobs WHERE state IN ('pending', 'running')");
-  Stmt& s = Prepare(sql.c_str());
-  core::ActiveJobs out;
-  int rc;
-  std::vector<core::Job> rows;
-  std::vector<std::pair<std::int64_t, std::size_t>> order;  // id, row
-  while ((rc = s.Step()) == SQLITE_ROW) {
-    rows.push_back(ReadJob(s));
-    order.emplace_back(rows.back().id.value, order.size());
-  }
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "active jobs"));
-  std::ranges::sort(order);  // pairs, not jobs: each job moves once
-  out.jobs.reserve(rows.size());
-  for (const auto& [id, row] : order) out.jobs.push_back(std::move(rows[row]));
-  auto position = [&](std::int64_t id) -> core::Job* {
-    auto it = std::ranges::lower_bound(out.jobs, id, {},
-                                       [](const core::Job& j) { return j.id.value; });
-    return it != out.jobs.end() && it->id.value == id ? &*it : nullptr;
-  };
-  Stmt& n = Prepare(
-      "SELECT n.job_id, n.needs_id, d.status, d.action FROM job_needs n "
-      "JOIN jobs j ON j.id = n.job_id JOIN jobs d ON d.id = n.needs_id "
-      "WHERE j.state IN ('pending', 'running')");
-  while ((rc = n.Step()) == SQLITE_ROW) {
-    core::Job* job = position(n.Int(0));
-    if (!job) continue;
-    core::JobId need{n.Int(1)};
-    job->needs.push_back(need);
-    out.needs[need] = {core::ParseStatusCode(n.Text(2)).value_or(core::StatusCode::kInternalError),
-                       n.Text(3)};
-  }
-  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "active jobs"));
-  for (auto& job : out.jobs) std::ranges::sort(job.needs, {}, [](core::JobId j) { return j.value; });
-  SLUSS_RETURN_IF_ERROR(tx.Commit());
-  return out;
 }
 
 Result<std::vector<core::JobEvent>> SqliteStore::ListJobEvents(core::JobId id) {

@@ -85,6 +85,7 @@ class SqliteStore final : public core::Store {
   core::Result<void> UpdateJob(core::JobId id, int attempt,
                                const core::JobUpdate& update) override;
   core::Result<core::ActiveJobs> ListActiveJobs() override;
+  core::Result<core::ActiveJobs> ListJobChanges(std::int64_t after) override;
   core::Result<std::vector<core::JobEvent>> ListJobEvents(
       core::JobId id) override;
   core::Result<std::vector<core::JobCount>> CountJobs(std::string_view project) override;
@@ -170,6 +171,10 @@ class SqliteStore final : public core::Store {
   core::Result<core::DatasetVersion> GetDatasetLocked(std::string_view name,
                                                       std::string_view version);
   core::Result<core::Permit> GetPermitLocked(std::string_view id);
+  // REQUIRES: a Locked in scope (and a read Transaction for a consistent view).
+  core::Result<std::int64_t> LastJobEventLocked();
+  // Reads rows of (job, need, need's status, need's action) into `out`.
+  core::Result<void> ReadNeedsLocked(internal::Stmt& n, core::ActiveJobs& out);
 
   std::recursive_mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)
