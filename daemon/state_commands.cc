@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -103,54 +107,69 @@ std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
 }
 
 int Backup(const Config& cfg, const std::string& dir) {
+  // A backup holds what the state directory holds (token hashes, the audit
+  // log's payloads): private to the user slussd runs as, like the state.
+  umask(077);
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    std::cerr << "slussd backup: " << dir << " is not a directory; back up into a new directory\n";
+    return 1;
+  }
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
     std::cerr << "slussd backup: " << dir << " is not empty; back up into a new directory\n";
     return 1;
   }
+  const bool made = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) {
     std::cerr << "slussd backup: cannot make " << dir << ": " << ec.message() << "\n";
     return 1;
   }
+  const std::string copy = dir + "/sluss.db";
+  // A backup that failed half-way (a full disk, an unreadable copy) leaves
+  // nothing that could pass for one: what it wrote is removed, and the
+  // message says how much room the file system had.
+  auto fail = [&](const std::string& why) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal", ".mark", ".mark.tmp"})
+      fs::remove(copy + suffix, ec);
+    fs::remove(dir + "/audit-ed25519.pub", ec);
+    if (made) fs::remove(dir, ec);
+    std::string room;
+    struct statvfs st {};
+    const fs::path where = made ? fs::absolute(dir, ec).parent_path() : fs::path(dir);
+    if (statvfs(where.c_str(), &st) == 0)
+      room = StrCat(" (", static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize,
+                    " bytes free on its file system)");
+    std::cerr << "slussd backup: " << why << "; nothing kept in " << dir << room << "\n";
+    return 1;
+  };
   const std::string db = cfg.DatabasePath();
   auto source = store::SqliteStore::OpenReadOnly(db);
-  if (!source) {
-    std::cerr << "slussd backup: " << source.error().message << "\n";
-    return 1;
-  }
-  const std::string copy = dir + "/sluss.db";
-  if (auto r = (*source)->BackupTo(copy); !r) {
-    std::cerr << "slussd backup: " << r.error().message << "\n";
-    return 1;
-  }
+  if (!source) return fail(source.error().message);
+  if (auto r = (*source)->BackupTo(copy); !r) return fail(r.error().message);
   // The copy's own mark: what it holds, for a restore into an empty state
-  // directory.
-  auto copied = store::SqliteStore::OpenReadOnly(copy);
-  if (!copied) {
-    std::cerr << "slussd backup: the copy cannot be read: " << copied.error().message << "\n";
-    return 1;
+  // directory. The copy is closed before anything is removed.
+  std::optional<store::HighWater> mark;
+  std::string why;
+  {
+    auto copied = store::SqliteStore::OpenReadOnly(copy);
+    if (!copied) {
+      why = StrCat("the copy cannot be read: ", copied.error().message);
+    } else if (auto r = (*copied)->QuickCheck(); !r) {
+      why = StrCat("the copy fails its check: ", r.error().message);
+    } else if (auto m = store::HighWaterOf(**copied); !m) {
+      why = m.error().message;
+    } else {
+      mark = *m;
+    }
   }
-  if (auto r = (*copied)->QuickCheck(); !r) {
-    std::cerr << "slussd backup: the copy fails its check: " << r.error().message << "\n";
-    return 1;
-  }
-  auto mark = store::HighWaterOf(**copied);
-  if (!mark) {
-    std::cerr << "slussd backup: " << mark.error().message << "\n";
-    return 1;
-  }
-  if (auto r = store::WriteHighWater(store::HighWaterPath(copy), *mark); !r) {
-    std::cerr << "slussd backup: " << r.error().message << "\n";
-    return 1;
-  }
+  if (!mark) return fail(why);
+  if (auto r = store::WriteHighWater(store::HighWaterPath(copy), *mark); !r)
+    return fail(r.error().message);
   const std::string pub = AuditPublicKeyPath(cfg);
   if (fs::exists(pub, ec)) {
     fs::copy_file(pub, dir + "/audit-ed25519.pub", ec);
-    if (ec) {
-      std::cerr << "slussd backup: cannot copy " << pub << ": " << ec.message() << "\n";
-      return 1;
-    }
+    if (ec) return fail(StrCat("cannot copy ", pub, ": ", ec.message()));
   }
   std::cerr << "slussd backup: " << copy << " holds audit record " << mark->audit_seq << " and job "
             << mark->last_job_id << "; with sluss.db.mark"

@@ -356,6 +356,21 @@ std::vector<std::string> CdiSpec::Inventory() const {
   return out;
 }
 
+std::string SharedGpuNode(const CdiSpec& spec, const std::string& a, const std::string& b) {
+  const auto ia = spec.devices.find(a), ib = spec.devices.find(b);
+  if (ia == spec.devices.end() || ib == spec.devices.end() || a == b) return "";
+  const std::string id_a = Identity(ia->second), id_b = Identity(ib->second);
+  if (id_a.empty() || id_b.empty()) return "";
+  auto na = Lines(id_a), nb = Lines(id_b);
+  if (na.size() > nb.size()) std::swap(na, nb);
+  // The smaller set inside the larger: one device, or a GPU and its MIG
+  // device. MIG devices of one GPU share the GPU's node but differ in
+  // their caps nodes, so neither holds the other.
+  for (const auto& n : na)
+    if (std::find(nb.begin(), nb.end(), n) == nb.end()) return "";
+  return na.front();
+}
+
 core::Result<CdiSpec> ParseCdiSpec(std::string_view text) {
   auto doc = core::ParseYaml(text);
   if (!doc)

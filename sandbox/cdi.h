@@ -77,6 +77,12 @@ struct CdiSpec {
 
 core::Result<CdiSpec> ParseCdiSpec(std::string_view text);
 
+// The device node by which two of the spec's devices are one: the same
+// GPU under two names ("0" and "GPU-<uuid>"), or a GPU and one of its MIG
+// devices (whose nodes hold the GPU's). Empty when they are distinct
+// devices (two MIG devices of one GPU are), or a name is not in the spec.
+std::string SharedGpuNode(const CdiSpec& spec, const std::string& a, const std::string& b);
+
 // The UUID of each NVIDIA GPU by its device minor (the N of /dev/nvidiaN),
 // from the driver's /proc/driver/nvidia/gpus/<pci>/information files
 // ("Device Minor:" and "GPU UUID:" lines) under `dir`. Empty when there is

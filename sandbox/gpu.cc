@@ -128,6 +128,18 @@ core::Result<std::vector<std::string>> NodeGpus(
       return core::NotFound(StrCat("node.gpus: ", r.error().message, " (", cdi_spec,
                                    "; its GPUs: ", core::Join(cdi->Inventory(), ", "), ")"));
   }
+  // Two names of one device would let the scheduler give it to two jobs
+  // at once.
+  for (std::size_t i = 0; i < configured->size(); ++i) {
+    for (std::size_t j = i + 1; j < configured->size(); ++j) {
+      const auto& a = (*configured)[i];
+      const auto& b = (*configured)[j];
+      if (auto node = SharedGpuNode(*cdi, a, b); !node.empty())
+        return core::InvalidArgument(StrCat(
+            "node.gpus: ", core::Quote(a), " and ", core::Quote(b), " are one GPU (both give ",
+            node, " in ", cdi_spec, "), which two jobs would then share: name each GPU once"));
+    }
+  }
   return *configured;
 }
 

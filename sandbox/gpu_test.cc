@@ -47,5 +47,30 @@ TEST_CASE("a node's GPUs: a name the CDI spec lacks, or a broken spec, stops the
         std::string::npos);
 }
 
+TEST_CASE("a node's GPUs: one GPU under two names, or a GPU and its MIG device, stops the start") {
+  testing::TempDir dir;
+  const std::string spec = (dir / "nvidia.yaml");
+  testing::WriteFile(dir / "nvidia.yaml", kSpec);
+  // "0" and GPU-aaaa are both /dev/nvidia0: two jobs would share it.
+  auto twice = NodeGpus(Names{"0", "GPU-aaaa", "1"}, spec);
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().message.find("'0' and 'GPU-aaaa' are one GPU (both give /dev/nvidia0") !=
+        std::string::npos);
+  testing::WriteFile(dir / "mig.yaml", R"(cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- {name: "0", containerEdits: {deviceNodes: [{path: /dev/nvidia0}]}}
+- {name: "0:0", containerEdits: {deviceNodes: [{path: /dev/nvidia0}, {path: /dev/nvidia-caps/nvidia-cap21}]}}
+- {name: "0:1", containerEdits: {deviceNodes: [{path: /dev/nvidia0}, {path: /dev/nvidia-caps/nvidia-cap30}]}}
+)");
+  const std::string mig = (dir / "mig.yaml");
+  auto parent = NodeGpus(Names{"0", "0:1"}, mig);
+  REQUIRE_FALSE(parent);
+  CHECK(parent.error().message.find("'0' and '0:1' are one GPU") != std::string::npos);
+  // Two MIG devices of one GPU are two devices.
+  CHECK(NodeGpus(Names{"0:0", "0:1"}, mig) == Names{"0:0", "0:1"});
+  CHECK(NodeGpus(std::nullopt, mig) == Names{"0:0", "0:1"});
+}
+
 }  // namespace
 }  // namespace sluss::sandbox

@@ -70,6 +70,14 @@ node: {cpus: 4, memory: 8G, gpus: [GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c, 1]}
 sandbox: {cgroup_parent: /sluss-test-limits-$RUNTIME, output_limit: 64M, cdi_spec: $tmp/cdi.yaml}
 git: {local_pusher: alice@example.org, poll_interval: 5s}
 YAML
+# One GPU under two names (index and UUID) would go to two jobs at once:
+# slussd does not start, naming both.
+sed -e "s|gpus: \[GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c, 1\]|gpus: [0, 1, GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c]|" \
+    -e "s|$tmp/state|$tmp/state-twice|" "$tmp/slussd.yaml" >"$tmp/twice.yaml"
+timeout 60 "$SLUSSD" --config "$tmp/twice.yaml" 2>"$tmp/twice.log"
+expect_rc "a GPU named twice in node.gpus" 1 $?
+grep -q "node.gpus: '0' and 'GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c' are one GPU" "$tmp/twice.log" && ok ||
+  fail "a GPU named twice: $(cat "$tmp/twice.log")"
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
 slussd_start 1

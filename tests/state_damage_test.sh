@@ -13,7 +13,12 @@ source "$(dirname "$0")/support/assert.sh"
 tmp=$(mktemp -d /tmp/sluss-damage-XXXXXX)
 pid=
 source "$(dirname "$0")/support/slussd.sh"
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() {
+  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+  mountpoint -q "$tmp/small" 2>/dev/null && umount -l "$tmp/small"
+  rm -rf "$tmp"
+}
+
 trap cleanup EXIT
 db=$tmp/state/sluss.db
 cat >"$tmp/slussd.yaml" <<YAML
@@ -122,6 +127,9 @@ for f in sluss.db sluss.db.mark audit-ed25519.pub; do
 done
 [[ $(ls "$tmp/backup" | sort | tr '\n' ' ') == "audit-ed25519.pub sluss.db sluss.db.mark " ]] && ok ||
   fail "the backup holds more than its three files: $(ls "$tmp/backup")"
+# What the state directory keeps private, its backup does too.
+[[ -z $(find "$tmp/backup" -perm /077) ]] && ok ||
+  fail "the backup is readable by others: $(find "$tmp/backup" -perm /077 -printf '%m %p\n')"
 "$SLUSSD" backup "$tmp/backup" --config "$tmp/slussd.yaml" 2>/dev/null
 expect_rc "backup into a used directory" 1 $?
 "$SLUSS" project create later >/dev/null; expect_rc "project later" 0 $?
@@ -152,6 +160,33 @@ start
 grep -q "WARN the high-water mark beside $db is missing" "$tmp/log" && ok || fail "no warning for a removed mark"
 slussd_stop
 [[ -s $db.mark ]] && ok || fail "no new mark"
+# 8. A backup into a file system that fills, wherever the room runs out:
+# it fails saying so, and leaves nothing that passes for a backup.
+if [[ $(id -u) == 0 ]]; then
+  start
+  mkdir -p "$tmp/small"
+  need=$(( ($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)) / 1024 ))
+  whole=0 refused_full=0
+  for kb in $(seq 8 8 $((need + 64))); do
+    mount -t tmpfs -o size=${kb}k tmpfs "$tmp/small" || { fail "cannot mount a tmpfs"; break; }
+    "$SLUSSD" backup "$tmp/small/b" --config "$tmp/slussd.yaml" 2>"$tmp/backup.full"
+    if [[ $? == 0 ]]; then
+      whole=$((whole + 1))
+      [[ $(ls "$tmp/small/b" | tr '\n' ' ') == "audit-ed25519.pub sluss.db sluss.db.mark " ]] && ok ||
+        fail "a ${kb}K backup said ok with: $(ls "$tmp/small/b")"
+    else
+      refused_full=$((refused_full + 1))
+      [[ -z $(ls -A "$tmp/small") ]] && ok ||
+        fail "a ${kb}K backup failed but left $(ls -AR "$tmp/small"): $(cat "$tmp/backup.full")"
+      grep -q "bytes free on its file system" "$tmp/backup.full" && ok ||
+        fail "a ${kb}K backup's failure does not say how much room there was: $(cat "$tmp/backup.full")"
+    fi
+    umount "$tmp/small"
+  done
+  [[ $whole -gt 0 && $refused_full -gt 0 ]] && ok || fail "backups on a small tmpfs: $whole whole, $refused_full refused"
+  slussd_stop
+fi
+
 # A damaged mark is named, not ignored.
 echo "{not json" >"$db.mark"
 refused "damaged mark" "high-water mark .* is damaged" 
