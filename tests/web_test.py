@@ -35,10 +35,72 @@ def api_get(base, token, path):
         return e.code, e.headers, e.read().decode()
 
 
+def sign_out(b):
+    b.eval("document.getElementById('signout').click()")
+    b.wait_for("!document.getElementById('signin').hidden", "the sign-in form again")
+    check(b.eval("document.activeElement && document.activeElement.id") == "token",
+          "signed out: the token field has the focus")
+
+
+def sign_in(b, token, who):
+    """Types the token into the focused field and sends it with Enter; the
+    header's user and a page that is not blank."""
+    b.eval("document.getElementById('token').focus()")
+    b.type_text(token)
+    b.press_enter()
+    shown = b.wait_for("document.getElementById('who-user') && "
+                       "document.getElementById('who-user').textContent + ' ' + "
+                       "document.getElementById('who-role').textContent", "who am I after signing in")
+    check(shown == who, "header after signing in says %r (%r)" % (who, shown))
+    b.wait_for("document.getElementById('signin').hidden && "
+               "!!document.querySelector('#view h1')", "a page, not a blank, after signing in")
+
+
+def runs_listed(b):
+    """The projects of the runs that my runs lists, once it shows them."""
+    b.wait_for("document.querySelector('#view h1') && "
+               "document.querySelector('#view h1').textContent == 'My runs' && "
+               "!!document.querySelector('#view tbody tr')", "my runs")
+    return sorted(b.eval("[...document.querySelectorAll('#view tbody tr')]"
+                         ".map(r => r.cells[1].textContent)"))
+
+
+def second_sign_in(b, a):
+    """Reported: signing in a second time in the same tab left the page
+    blank. Each sign-in after a sign-out must show the new person's own
+    header and runs, whatever the last person left in flight."""
+    sign_in(b, a.token, "alice@example.org (researcher)")
+    check(runs_listed(b) == ["study"], "alice again: her runs, not the last page's 404")
+    sign_out(b)
+    sign_in(b, a.admin_token, "admin@example.org (admin)")
+    check(runs_listed(b) == ["other", "study"], "then the admin: every run")
+    # Sign out while the admin's runs are still on their way, then sign in
+    # as bob (the other project's researcher); the admin's late answer must
+    # not land on bob's page, nor leave it blank.
+    b.pause_requests("*/v1/runs?*")
+    b.eval("location.hash = '#/'")
+    admins = b.wait_paused("the admin's runs")
+    sign_out(b)
+    b.eval("document.getElementById('token').focus()")
+    b.type_text(a.bob_token)
+    b.press_enter()
+    bobs = b.wait_paused("bob's runs")
+    b.continue_request(bobs)
+    check(runs_listed(b) == ["other"], "bob sees his project's run")
+    b.continue_request(admins)
+    b.stop_pausing()
+    b.eval("new Promise((done) => setTimeout(done, 1000))")  # let the late answer arrive
+    check(b.eval("document.getElementById('who-user').textContent") == "bob@example.org",
+          "the header still says bob")
+    check(runs_listed(b) == ["other"], "the admin's late answer is dropped, not shown to bob")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--admin-token", required=True)
+    ap.add_argument("--bob-token", required=True, help="a researcher of the other project")
     ap.add_argument("--run", required=True)
     ap.add_argument("--other-run", required=True)
     ap.add_argument("--shots", required=True)
@@ -137,9 +199,9 @@ def main():
         b.screenshot(os.path.join(a.shots, "not-found.png"))
 
         # Sign out: the token is gone from the tab.
-        b.eval("document.getElementById('signout').click()")
-        b.wait_for("!document.getElementById('signin').hidden", "the sign-in form again")
+        sign_out(b)
         check(b.eval("sessionStorage.length") == 0, "signed out: token forgotten")
+        second_sign_in(b, a)
         check(b.console_errors() == [], "no console errors (CSP): %s" % b.console_errors())
     except BrowserError as e:
         failures.append(str(e))

@@ -52,6 +52,8 @@ study_url=$(hosted study)
 other_url=$(hosted other)
 "$SLUSS" member add study alice@example.org >/dev/null || die "member add"
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name web 2>/dev/null)
+"$SLUSS" member add other bob@example.org >/dev/null || die "member add bob"
+bob=$("$SLUSS" token create --user bob@example.org --role researcher --name web 2>/dev/null)
 
 # The job prints a long log ending in a marker and markup that must show
 # as text, never as HTML.
@@ -86,6 +88,6 @@ wait_status 1 hello succeeded || die "other run: $(job_field 1 hello status_code
 push "$study_url" study-run || die "push study: $(cat "$tmp/push.log")"
 
 mkdir -p "$SHOTS"
-python3 "$here/web_test.py" --base "http://$SLUSS_SERVER" --token "$alice" --run 2 --other-run 1 \
+python3 "$here/web_test.py" --base "http://$SLUSS_SERVER" --token "$alice" --admin-token "$admin" --bob-token "$bob" --run 2 --other-run 1 \
   --shots "$SHOTS" --resume "$SLUSS project resume study" && ok || fail "browser scenario"
 finish web

@@ -8,6 +8,11 @@
   const REFRESH_MS = 2000;
   let timer = null;
   let me = null;
+  // Each route() and each sign-out starts a new generation; an answer to a
+  // request of an older one is dropped (Stale), never shown. Without this a
+  // page still loading when its person signed out landed on the next
+  // person's page, with the last person's runs.
+  let generation = 0;
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -28,30 +33,37 @@
   class ApiError extends Error {
     constructor(status, code, message) { super(message); this.status = status; this.code = code; }
   }
+  class Stale extends Error {}
 
   // The last TAIL_BYTES of a job's log: its size first (X-Sluss-Log-Size),
   // then the end, both from the documented logs route.
   const TAIL_BYTES = 65536;
   async function logTail(q, stream) {
     const base = '/v1/jobs/' + q + '/logs?stream=' + stream + '&limit=' + TAIL_BYTES;
+    const asked = generation;
     const first = await api(base, 'response');
     const size = Number(first.headers.get('X-Sluss-Log-Size') || 0);
-    if (size <= TAIL_BYTES) return first.text();
-    const rest = await api(base + '&offset=' + (size - TAIL_BYTES), 'response');
-    return rest.text();
+    const body = size <= TAIL_BYTES ? await first.text()
+                                    : await (await api(base + '&offset=' + (size - TAIL_BYTES), 'response')).text();
+    if (asked !== generation) throw new Stale();
+    return body;
   }
 
   async function api(path, asText) {
     const token = sessionStorage.getItem(KEY);
+    const asked = generation;
     const r = await fetch(path, { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store',
                                   credentials: 'omit', referrerPolicy: 'no-referrer' });
+    if (asked !== generation) throw new Stale();
     if (!r.ok) {
       let code = 'http_' + r.status, message = r.statusText;
       try { const b = await r.json(); code = b.error.code; message = b.error.message; } catch (_) {}
       if (r.status === 401) signOut(message);
       throw new ApiError(r.status, code, message);
     }
-    return asText === 'response' ? r : asText ? r.text() : r.json();
+    const body = asText === 'response' ? r : asText ? await r.text() : await r.json();
+    if (asked !== generation) throw new Stale();
+    return body;
   }
 
   function show(title, ...nodes) {
@@ -143,6 +155,7 @@
   async function route() {
     clearTimeout(timer);
     timer = null;
+    generation++;
     if (!sessionStorage.getItem(KEY)) return signedOut();
     document.getElementById('signin').hidden = true;
     const hash = location.hash || '#/runs';
@@ -153,7 +166,7 @@
       else if ((m = hash.match(/^#\/jobs\/([^/]+)$/))) await jobPage(decodeURIComponent(m[1]));
       else await runsPage();
     } catch (e) {
-      if (sessionStorage.getItem(KEY)) showError(e);
+      if (!(e instanceof Stale) && sessionStorage.getItem(KEY)) showError(e);
     }
   }
 
@@ -167,7 +180,10 @@
 
   function signOut(why) {
     sessionStorage.removeItem(KEY);
+    generation++;
     me = null;
+    // The next person starts at their own runs, not at this one's last page.
+    history.replaceState(null, '', location.pathname);
     document.getElementById('signin-error').textContent = why || '';
     signedOut();
   }
