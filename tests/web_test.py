@@ -1,9 +1,13 @@
 """The web page's scenario in headless chromium (called by web_test.sh).
 
-Signs in with the keyboard, sees a run go from pending to succeeded without
-a reload, opens the job's log tail (markup in it shown as text), checks that
-another project's run is the API's own 404, signs out, and writes
-screenshots at laptop and phone widths.
+Signs in with the keyboard, sees a run's DAG go from pending to succeeded
+without a reload and a running job's log followed live, opens a job's log
+tail (markup in it shown as text), filters runs, reads a project's page,
+checks that another project's run and project are the API's own 404, signs
+in again as other people in the same tab, and walks the admin's queue, the
+steward's data and the auditor's log; on each page, every control has a
+name, text has 4.5:1 contrast, and it fits a phone. Screenshots at laptop
+and phone widths go to --shots.
 """
 import argparse
 import json
@@ -16,6 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from browser import Browser, BrowserError, find_chromium  # noqa: E402
+from web_pages import admin_pages, check_page, project_pages  # noqa: E402
 
 failures = []
 
@@ -105,6 +110,9 @@ def main():
     ap.add_argument("--other-run", required=True)
     ap.add_argument("--shots", required=True)
     ap.add_argument("--resume", required=True, help="command that lets the run start")
+    ap.add_argument("--steward-token", required=True)
+    ap.add_argument("--auditor-token", required=True)
+    ap.add_argument("--push-more", required=True, help="command that pushes a new run of the other project")
     a = ap.parse_args()
 
     # The page's own headers, as slussd sends them.
@@ -142,7 +150,18 @@ def main():
         check(b.eval("document.cookie") == "", "no cookies")
         rows = b.wait_for("document.querySelectorAll('#view tbody tr').length", "my runs")
         check(rows == 1, "my runs lists only the study's run (%s rows)" % rows)
-        b.screenshot(os.path.join(a.shots, "runs.png"))
+        # The keyboard: the first Tab reaches the skip link, which moves the
+        # focus to the page without changing the route.
+        # (A reload: the tab keeps its token, and focus starts at the top.)
+        b.navigate(a.base + "/")
+        b.wait_for("document.querySelectorAll('#runs tbody tr').length == 1", "my runs after a reload")
+        b.press_tab()
+        first_tab = b.eval("document.activeElement.outerHTML.slice(0, 60)")
+        check(b.eval("document.activeElement.className") == "skip", "the first Tab reaches 'Skip to content' (%s)" % first_tab)
+        b.press_enter()
+        check(b.eval("document.activeElement.id") == "main" and b.eval("location.hash") == "",
+              "the skip link focuses the page and leaves the route alone")
+        check_page(b, "my runs", check)
 
         # The run, pending in its paused project; then resumed, it goes to
         # succeeded on the page by itself (no reload: the marker stays).
@@ -151,16 +170,51 @@ def main():
                            "document.querySelector('#view h1').textContent == 'Run %s' && "
                            "document.querySelector('#view .state').textContent" % a.run, "the run page")
         check(first == "pending", "the run shows pending first: " + first)
+        # The DAG: a box per job with its state and reason, an arrow per need.
+        nodes = b.wait_for("document.querySelectorAll('#dag a.node').length", "the DAG")
+        check(nodes == 2, "the DAG draws both jobs (%s)" % nodes)
+        check(b.eval("document.querySelectorAll('#dag path.edge').length") == 1, "one arrow: report needs hello")
+        label = b.eval("document.querySelector('#dag a[data-job=report]').getAttribute('aria-label')")
+        check(label.startswith("report: pending, waiting_on_dependencies"), "report's box says why it waits: " + label)
+        check(b.eval("document.querySelector('#dag a[data-job=report] .node-state').textContent") == "pending",
+              "the state is written in the box, not only coloured")
         b.screenshot(os.path.join(a.shots, "run-pending.png"))
         b.eval("window.__same_page = 1")
         subprocess.run(shlex.split(a.resume), check=True, stdout=subprocess.DEVNULL)
+        # Live: hello succeeds and report runs, on this page by itself.
+        b.wait_for("document.querySelector('#dag a[data-job=report]').classList.contains('node-running')",
+                   "report to run, drawn live", timeout=120)
+        check(b.eval("document.querySelector('#dag a[data-job=hello]').classList.contains('node-succeeded')"),
+              "hello drawn succeeded")
+        check(b.eval("window.__same_page") == 1, "the DAG changed without a reload")
+        b.screenshot(os.path.join(a.shots, "run-running.png"))
+        # The keyboard opens report from its box; its log is followed live
+        # (follow=1, one long answer) until it ends.
+        b.eval("document.querySelector('#dag a[data-job=report]').focus()")
+        b.press_enter()
+        b.wait_for("document.querySelector('#view h1').textContent.endsWith(': report')", "report's page")
+        b.wait_for("[...document.querySelectorAll('#view h2')].some(h => h.textContent == 'Log tail (stdout, live)')",
+                   "the log followed live")
+        before = b.eval("document.getElementById('log-stdout').textContent.split('\\n').length")
+        b.wait_for("document.getElementById('log-stdout').textContent.includes('report done')",
+                   "report's last line, streamed", timeout=120)
+        after = b.eval("document.getElementById('log-stdout').textContent.split('\\n').length")
+        check(after > before, "the log grew on the page (%s lines, then %s)" % (before, after))
+        check(b.eval("performance.getEntriesByType('resource').some(e => e.name.includes('follow=1'))"),
+              "followed with the logs route's follow=1")
         b.wait_for("document.querySelector('#view .state').textContent == 'succeeded'",
+                   "report's page to say succeeded once its log ended")
+        check(b.eval("window.__same_page") == 1, "report followed without a reload")
+        b.eval("history.back()")
+        b.wait_for("document.querySelector('#view h1').textContent == 'Run %s' && "
+                   "document.querySelector('#view .state').textContent == 'succeeded'" % a.run,
                    "the run to succeed", timeout=120)
-        check(b.eval("window.__same_page") == 1, "succeeded shown live, without a reload")
+        check(b.eval("document.querySelectorAll('#dag a.node-succeeded').length") == 2, "both boxes succeeded")
         b.screenshot(os.path.join(a.shots, "run.png"))
+        check_page(b, "a run", check)
 
         # The job: transitions, resources, the log tail; markup is text.
-        b.eval("document.querySelector('#view tbody a').click()")
+        b.eval("document.querySelector('#jobs tbody a').click()")
         log = b.wait_for("document.getElementById('log-stdout') && "
                          "document.getElementById('log-stdout').textContent", "the log tail")
         check("hello from study-run" in log, "log tail shows the end of a 150 KB log")
@@ -177,12 +231,7 @@ def main():
         used = b.eval("document.querySelectorAll('#view table tbody tr')[2].textContent")
         check("CPU s" in used and "MiB" in used, "resources used: " + used)
         b.screenshot(os.path.join(a.shots, "job.png"))
-        # Phone width: one column, nothing wider than the screen.
-        b.set_width(390, 844, mobile=True)
-        wide = b.eval("document.documentElement.scrollWidth")
-        check(wide <= 390, "fits a phone's width (%s px)" % wide)
-        b.screenshot(os.path.join(a.shots, "job-phone.png"))
-        b.set_width(1280, 900)
+        check_page(b, "a job", check, phone_shot=os.path.join(a.shots, "job-phone.png"))
 
         # Another project's run: the same 404 as the API, word for word.
         status, _, body = api_get(a.base, a.token, "/v1/runs/" + a.other_run)
@@ -197,11 +246,14 @@ def main():
         check(json.loads(missing)["error"]["message"].replace("99999", a.other_run) == api_message,
               "the same words as a run that does not exist")
         b.screenshot(os.path.join(a.shots, "not-found.png"))
+        project_pages(b, a, check, api_get)
 
         # Sign out: the token is gone from the tab.
         sign_out(b)
         check(b.eval("sessionStorage.length") == 0, "signed out: token forgotten")
         second_sign_in(b, a)
+        sign_out(b)
+        admin_pages(b, a, check, api_get, sign_in, sign_out)
         check(b.console_errors() == [], "no console errors (CSP): %s" % b.console_errors())
     except BrowserError as e:
         failures.append(str(e))

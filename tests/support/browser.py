@@ -95,7 +95,9 @@ class Browser:
     def wait_for(self, expression, what, timeout=90):
         """Until `expression` is truthy in the page; its value."""
         deadline = time.monotonic() + timeout
-        guarded = "(() => { try { return (%s); } catch (e) { return null; } })()" % expression
+        # An element is not a value DevTools can return: it counts as true.
+        guarded = ("(() => { try { const v = (%s); return v instanceof Node ? true : v; } "
+                   "catch (e) { return null; } })()" % expression)
         while True:
             v = self.eval(guarded)
             if v:
