@@ -78,8 +78,11 @@ export function usageChart(series, budget) {
     if (b.gpu_hours > 0) g.append(svg('rect', { x: x(i) + bw, y: y(b.gpu_hours), width: bw, height: y(0) - y(b.gpu_hours), class: 'bar-gpu' }));
     if (i % 7 === 0) g.append(svg('text', { x: x(i), y: H - 8, class: 'axis', text: b.from.slice(5, 10) }));
   });
-  if (series.length) {
-    g.append(svg('polyline', { class: 'line-gpu', points: cumulative.map((v, i) => `${x(i) + bw},${y(v)}`).join(' ') }));
+  // The line stops today: the days to come have used nothing yet.
+  const past = series.filter((b) => Date.parse(b.from) <= Date.now()).length;
+  if (past) {
+    g.append(svg('polyline', { class: 'line-gpu',
+                               points: cumulative.slice(0, past).map((v, i) => `${x(i) + bw},${y(v)}`).join(' ') }));
   }
   if (budgetHours !== null) {
     g.append(svg('line', { x1: L, x2: W - R, y1: y(budgetHours), y2: y(budgetHours), class: 'budget' }),
