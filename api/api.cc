@@ -133,6 +133,7 @@ struct Api::Impl {
     add("POST", "/v1/runs", actors, h::StartRun);
     add("GET", "/v1/runs/{id}", all, h::GetRun);
     add("POST", "/v1/runs/{id}/cancel", actors, h::CancelRun);
+    add("GET", "/v1/jobs", all, h::ListJobs);
     add("GET", "/v1/jobs/{id}", all, h::GetJob);
     add("GET", "/v1/jobs/{id}/events", all, h::ListJobEvents);
     add("GET", "/v1/jobs/{id}/logs", all, h::JobLogs);

@@ -318,6 +318,10 @@ HttpResponse ListRuns(Context& c) {
     }
     f.state = *s;
   }
+  // A branch name ("main") or a full ref ("refs/heads/main", "refs/tags/v1").
+  if (auto it = q.find("branch"); it != q.end() && !it->second.empty()) {
+    f.ref = it->second.starts_with("refs/") ? it->second : "refs/heads/" + it->second;
+  }
   if (auto it = q.find("limit"); it != q.end()) {
     auto v = ParseId(it->second);
     if (!v || *v > 1000) return FieldError("limit", "expected a whole number from 1 to 1000");
@@ -347,6 +351,30 @@ HttpResponse GetRun(Context& c) {
   out["jobs"] = json::array();
   for (const auto& j : *jobs) out["jobs"].push_back(View(j));
   return Json(200, out);
+}
+
+// The jobs that have not ended (the queue), oldest first, each with its
+// reason: ?state=pending or running narrows it; ?project= to one project.
+// Researchers and checkers see their projects' only.
+HttpResponse ListJobs(Context& c) {
+  std::optional<core::JobState> state;
+  if (auto it = c.req.query.find("state"); it != c.req.query.end() && !it->second.empty()) {
+    if (it->second == "pending") state = core::JobState::kPending;
+    else if (it->second == "running") state = core::JobState::kRunning;
+    else return FieldError("state", "expected pending or running (ended jobs are in their runs)");
+  }
+  std::string project;
+  if (auto it = c.req.query.find("project"); it != c.req.query.end()) project = it->second;
+  auto active = c.store.ListActiveJobs();
+  if (!active) return FromError(active.error());
+  json out = json::array();
+  for (const auto& j : active->jobs) {
+    if (state && j.state() != *state) continue;
+    if (!project.empty() && j.project != project) continue;
+    if (!c.CanSee(j.project)) continue;
+    out.push_back(View(j));
+  }
+  return Json(200, {{"jobs", out}});
 }
 
 HttpResponse CancelRun(Context& c) {

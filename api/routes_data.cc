@@ -110,6 +110,35 @@ HttpResponse GetUsage(Context& c) {
     totals["gpu_hours"] = totals["gpu_hours"].get<double>() + r.gpu_hours;
     totals["wall_hours"] = totals["wall_hours"].get<double>() + r.wall_hours;
   }
+  // ?series=day|week|month: the same accounting per bucket over the
+  // period, for a chart over time. Buckets start on the period's start.
+  json series = json();
+  if (std::string step = query("series"); !step.empty()) {
+    if (step != "day" && step != "week" && step != "month")
+      return FieldError("series", "expected day, week or month");
+    series = json::array();
+    constexpr int kMaxBuckets = 400;
+    for (core::TimePoint t = from; t < until;) {
+      if (series.size() == kMaxBuckets)
+        return FieldError("series", "more than 400 buckets; ask for a shorter period or longer steps");
+      core::TimePoint next = PeriodOf(step, t).second;
+      if (step == "day") next = t + std::chrono::days(1);
+      if (step == "week") next = t + std::chrono::days(7);
+      next = std::min(next, until);
+      auto bucket = c.store.AccountJobs(p->name, t, next);
+      if (!bucket) return FromError(bucket.error());
+      json b = {{"from", core::FormatRfc3339(t)}, {"until", core::FormatRfc3339(next)},
+                {"jobs", 0}, {"cpu_hours", 0.0}, {"gpu_hours", 0.0}, {"wall_hours", 0.0}};
+      for (const auto& r : *bucket) {
+        b["jobs"] = b["jobs"].get<std::int64_t>() + r.jobs;
+        b["cpu_hours"] = b["cpu_hours"].get<double>() + r.cpu_hours;
+        b["gpu_hours"] = b["gpu_hours"].get<double>() + r.gpu_hours;
+        b["wall_hours"] = b["wall_hours"].get<double>() + r.wall_hours;
+      }
+      series.push_back(std::move(b));
+      t = next;
+    }
+  }
   auto disks = c.store.DiskByProject();
   if (!disks) return FromError(disks.error());
   const auto d = disks->find(p->name);
@@ -129,7 +158,8 @@ HttpResponse GetUsage(Context& c) {
                       {"from", core::FormatRfc3339(from)},
                       {"until", core::FormatRfc3339(until)},
                       {"rows", by},
-                      {"totals", totals}}}});
+                      {"totals", totals},
+                      {"series", series}}}});
 }
 
 HttpResponse ListDatasets(Context& c) {
@@ -183,6 +213,7 @@ HttpResponse ListPermits(Context& c) {
     if (c.CanSee(p.project)) {
       json j = core::ToJson(p);
       j["valid"] = p.ValidAt(c.now);
+      if (!j["valid"].get<bool>()) j["why_invalid"] = p.WhyInvalid(c.now);
       out.push_back(j);
     }
   return Json(200, {{"permits", out}});
@@ -275,7 +306,9 @@ HttpResponse ListAudit(Context& c) {
   if (!records) return FromError(records.error());
   json out = json::array();
   for (const auto& r : *records) out.push_back(core::ToJson(r));
-  json body = {{"records", out}};
+  auto size = c.store.AuditSize();
+  if (!size) return FromError(size.error());
+  json body = {{"records", out}, {"size", *size}};
   body["next_after"] = records->empty() ? json(nullptr) : json(records->back().seq);
   return Json(200, body);
 }

@@ -96,6 +96,8 @@ struct RunFilter {
   // When set, only runs of these projects (what a researcher may see).
   std::optional<std::vector<std::string>> projects;
   std::optional<RunState> state;
+  // Only runs of this ref ("refs/heads/main").
+  std::optional<std::string> ref;
   // Newest first. Page with `before`: the id of the last run already seen.
   std::optional<RunId> before;
   int limit = 50;

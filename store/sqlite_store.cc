@@ -337,6 +337,7 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
   if (f.projects) {
     sql += " AND project IN (SELECT value FROM json_each(?5))";
   }
+  if (f.ref) sql += " AND ref = ?6";
   sql += " ORDER BY id DESC LIMIT ?4";
   auto lock = Lock();
   Stmt s(db_, sql);
@@ -346,6 +347,7 @@ Result<std::vector<core::Run>> SqliteStore::ListRuns(const core::RunFilter& f) {
   if (f.before) s.Bind(3, f.before->value);
   s.Bind(4, std::clamp(f.limit, 1, 1000));
   if (f.projects) s.Bind(5, json(*f.projects).dump());
+  if (f.ref) s.Bind(6, *f.ref);
   return internal::Collect<core::Run>(db_, s, ReadRun, "list runs");
 }
 

@@ -616,3 +616,80 @@ TEST_CASE("the web page: served at / without a token, with strict headers; only 
   CHECK(js.find("innerHTML") == std::string::npos);
   CHECK(js.find("eval(") == std::string::npos);
 }
+
+TEST_CASE("runs filter by branch (a name or a full ref); the queue lists what has not ended") {
+  Fixture f;
+  const std::string& alice = f.token[Role::kResearcher];
+  core::NewRun r;
+  r.project = "p1";
+  r.commit = std::string(40, 'd');
+  r.ref = "refs/heads/dev";
+  r.submitted_by = "researcher@example.org";
+  r.jobs = {{"extract", StatusCode::kWaitingOnResources, "waiting_on_resources: needs 1 GPU", "{}", "k1", {}}};
+  auto dev = f.store->CreateRun(r, f.clock.Now());
+  REQUIRE(dev);
+  auto runs = f.CallJson("GET", "/v1/runs?branch=dev", alice)["runs"];
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0]["id"] == dev->id.value);
+  CHECK(f.CallJson("GET", "/v1/runs?branch=refs/heads/dev&project=p1", alice)["runs"].size() == 1);
+  CHECK(f.CallJson("GET", "/v1/runs?branch=main", alice)["runs"].empty());
+
+  // The queue: every job not ended, each with its reason; a researcher sees
+  // only her projects', the admin all; a bad state is named.
+  auto mine = f.CallJson("GET", "/v1/jobs", alice)["jobs"];
+  CHECK(mine.size() == 3);
+  for (const auto& j : mine) CHECK(j["project"] == "p1");
+  auto all = f.CallJson("GET", "/v1/jobs?state=pending", f.token[Role::kAdmin])["jobs"];
+  CHECK(all.size() == 5);
+  CHECK(all[0]["reason"] == "waiting_on_resources: needs 1 GPU");
+  CHECK(f.CallJson("GET", "/v1/jobs?state=running", f.token[Role::kAdmin])["jobs"].empty());
+  CHECK(f.CallJson("GET", "/v1/jobs?project=p2", alice)["jobs"].empty());
+  CHECK(f.CallJson("GET", "/v1/jobs?state=succeeded", alice, "", 400)["error"]["details"]["field"] == "state");
+
+  // The audit log's size comes with each page, so that a page of the
+  // newest records can be asked for.
+  auto page = f.CallJson("GET", "/v1/audit?limit=10000", f.token[Role::kAuditor]);
+  REQUIRE(!page["records"].empty());
+  CHECK(page["size"].get<std::int64_t>() >= page["records"].back()["seq"].get<std::int64_t>());
+  auto newest = f.CallJson("GET", "/v1/audit?limit=1&after=" + std::to_string(page["size"].get<std::int64_t>() - 1),
+                           f.token[Role::kAuditor]);
+  REQUIRE(newest["records"].size() == 1);
+  CHECK(newest["records"][0]["seq"] == page["size"]);
+}
+
+TEST_CASE("usage over time: ?series= gives the accounting per bucket of the period") {
+  Fixture f;
+  const std::string& alice = f.token[Role::kResearcher];
+  auto u = f.CallJson("GET", "/v1/projects/p1/usage?from=2026-11-01&until=2026-11-04&series=day", alice);
+  auto s = u["accounting"]["series"];
+  REQUIRE(s.size() == 3);
+  CHECK(s[0]["from"] == "2026-11-01T00:00:00.000Z");
+  CHECK(s[2]["until"] == "2026-11-04T00:00:00.000Z");
+  CHECK(s[1]["gpu_hours"] == 0.0);
+  CHECK(f.CallJson("GET", "/v1/projects/p1/usage", alice)["accounting"]["series"].is_null());
+  CHECK(f.CallJson("GET", "/v1/projects/p1/usage?period=month&at=2026-02-10&series=week", alice)
+            ["accounting"]["series"].size() == 4);
+  CHECK(f.CallJson("GET", "/v1/projects/p1/usage?series=hour", alice, "", 400)["error"]["details"]["field"] == "series");
+  CHECK(f.CallJson("GET", "/v1/projects/p1/usage?from=2020-01-01&until=2026-01-01&series=day", alice, "", 400)
+            ["error"]["details"]["field"] == "series");
+
+  // A job that ends today with 2 CPU-hours on 1 GPU shows in today's bucket.
+  const auto today = std::chrono::floor<std::chrono::days>(f.clock.Now());
+  const std::string around = "/v1/projects/p1/usage?series=day&from=" +
+                             core::FormatRfc3339(today - std::chrono::days(1)) +
+                             "&until=" + core::FormatRfc3339(today + std::chrono::days(2));
+  const core::JobId id = f.jobs1[0].id;
+  REQUIRE(f.store->TransitionJob(id, StatusCode::kWaitingOnResources, StatusCode::kPreparing, "", f.clock.Now()));
+  REQUIRE(f.store->TransitionJob(id, StatusCode::kPreparing, StatusCode::kExecuting, "", f.clock.Now()));
+  f.clock.Advance(1h);
+  core::JobUpdate done;
+  done.result_json = R"({"status": "succeeded", "cpu_seconds": 7200, "wall_seconds": 3600, "gpus": ["0"]})";
+  REQUIRE(f.store->TransitionJob(id, StatusCode::kExecuting, StatusCode::kSucceeded, "", f.clock.Now(), done));
+  s = f.CallJson("GET", around, alice)["accounting"]["series"];
+  REQUIRE(s.size() == 3);
+  CHECK(s[0]["cpu_hours"] == 0.0);
+  CHECK(s[1]["cpu_hours"].get<double>() == Approx(2.0));
+  CHECK(s[1]["gpu_hours"].get<double>() == Approx(1.0));
+  CHECK(s[2]["jobs"] == 0);
+  CHECK(s[1]["jobs"] == 1);
+}

@@ -1,9 +1,13 @@
 """The web page's scenario in headless chromium (called by web_test.sh).
 
-Signs in with the keyboard, sees a run go from pending to succeeded without
-a reload, opens the job's log tail (markup in it shown as text), checks that
-another project's run is the API's own 404, signs out, and writes
-screenshots at laptop and phone widths.
+Signs in with the keyboard, sees a run's DAG go from pending to succeeded
+without a reload and a running job's log followed live, opens a job's log
+tail (markup in it shown as text), filters runs, reads a project's page,
+checks that another project's run and project are the API's own 404, signs
+in again as other people in the same tab, and walks the admin's queue, the
+steward's data and the auditor's log; on each page, every control has a
+name, text has 4.5:1 contrast, and it fits a phone. Screenshots at laptop
+and phone widths go to --shots.
 """
 import argparse
 import json
@@ -16,6 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from browser import Browser, BrowserError, find_chromium  # noqa: E402
+from web_pages import admin_pages, check_page, project_pages  # noqa: E402
 
 failures = []
 
@@ -35,14 +40,79 @@ def api_get(base, token, path):
         return e.code, e.headers, e.read().decode()
 
 
+def sign_out(b):
+    b.eval("document.getElementById('signout').click()")
+    b.wait_for("!document.getElementById('signin').hidden", "the sign-in form again")
+    check(b.eval("document.activeElement && document.activeElement.id") == "token",
+          "signed out: the token field has the focus")
+
+
+def sign_in(b, token, who):
+    """Types the token into the focused field and sends it with Enter; the
+    header's user and a page that is not blank."""
+    b.eval("document.getElementById('token').focus()")
+    b.type_text(token)
+    b.press_enter()
+    shown = b.wait_for("document.getElementById('who-user') && "
+                       "document.getElementById('who-user').textContent + ' ' + "
+                       "document.getElementById('who-role').textContent", "who am I after signing in")
+    check(shown == who, "header after signing in says %r (%r)" % (who, shown))
+    b.wait_for("document.getElementById('signin').hidden && "
+               "!!document.querySelector('#view h1')", "a page, not a blank, after signing in")
+
+
+def runs_listed(b):
+    """The projects of the runs that my runs lists, once it shows them."""
+    b.wait_for("document.querySelector('#view h1') && "
+               "document.querySelector('#view h1').textContent == 'My runs' && "
+               "!!document.querySelector('#view tbody tr')", "my runs")
+    return sorted(b.eval("[...document.querySelectorAll('#view tbody tr')]"
+                         ".map(r => r.cells[1].textContent)"))
+
+
+def second_sign_in(b, a):
+    """Reported: signing in a second time in the same tab left the page
+    blank. Each sign-in after a sign-out must show the new person's own
+    header and runs, whatever the last person left in flight."""
+    sign_in(b, a.token, "alice@example.org (researcher)")
+    check(runs_listed(b) == ["study"], "alice again: her runs, not the last page's 404")
+    sign_out(b)
+    sign_in(b, a.admin_token, "admin@example.org (admin)")
+    check(runs_listed(b) == ["other", "study"], "then the admin: every run")
+    # Sign out while the admin's runs are still on their way, then sign in
+    # as bob (the other project's researcher); the admin's late answer must
+    # not land on bob's page, nor leave it blank.
+    b.pause_requests("*/v1/runs?*")
+    b.eval("location.hash = '#/'")
+    admins = b.wait_paused("the admin's runs")
+    sign_out(b)
+    b.eval("document.getElementById('token').focus()")
+    b.type_text(a.bob_token)
+    b.press_enter()
+    bobs = b.wait_paused("bob's runs")
+    b.continue_request(bobs)
+    check(runs_listed(b) == ["other"], "bob sees his project's run")
+    b.continue_request(admins)
+    b.stop_pausing()
+    b.eval("new Promise((done) => setTimeout(done, 1000))")  # let the late answer arrive
+    check(b.eval("document.getElementById('who-user').textContent") == "bob@example.org",
+          "the header still says bob")
+    check(runs_listed(b) == ["other"], "the admin's late answer is dropped, not shown to bob")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--admin-token", required=True)
+    ap.add_argument("--bob-token", required=True, help="a researcher of the other project")
     ap.add_argument("--run", required=True)
     ap.add_argument("--other-run", required=True)
     ap.add_argument("--shots", required=True)
     ap.add_argument("--resume", required=True, help="command that lets the run start")
+    ap.add_argument("--steward-token", required=True)
+    ap.add_argument("--auditor-token", required=True)
+    ap.add_argument("--push-more", required=True, help="command that pushes a new run of the other project")
     a = ap.parse_args()
 
     # The page's own headers, as slussd sends them.
@@ -80,7 +150,18 @@ def main():
         check(b.eval("document.cookie") == "", "no cookies")
         rows = b.wait_for("document.querySelectorAll('#view tbody tr').length", "my runs")
         check(rows == 1, "my runs lists only the study's run (%s rows)" % rows)
-        b.screenshot(os.path.join(a.shots, "runs.png"))
+        # The keyboard: the first Tab reaches the skip link, which moves the
+        # focus to the page without changing the route.
+        # (A reload: the tab keeps its token, and focus starts at the top.)
+        b.navigate(a.base + "/")
+        b.wait_for("document.querySelectorAll('#runs tbody tr').length == 1", "my runs after a reload")
+        b.press_tab()
+        first_tab = b.eval("document.activeElement.outerHTML.slice(0, 60)")
+        check(b.eval("document.activeElement.className") == "skip", "the first Tab reaches 'Skip to content' (%s)" % first_tab)
+        b.press_enter()
+        check(b.eval("document.activeElement.id") == "main" and b.eval("location.hash") == "",
+              "the skip link focuses the page and leaves the route alone")
+        check_page(b, "my runs", check)
 
         # The run, pending in its paused project; then resumed, it goes to
         # succeeded on the page by itself (no reload: the marker stays).
@@ -89,16 +170,51 @@ def main():
                            "document.querySelector('#view h1').textContent == 'Run %s' && "
                            "document.querySelector('#view .state').textContent" % a.run, "the run page")
         check(first == "pending", "the run shows pending first: " + first)
+        # The DAG: a box per job with its state and reason, an arrow per need.
+        nodes = b.wait_for("document.querySelectorAll('#dag a.node').length", "the DAG")
+        check(nodes == 2, "the DAG draws both jobs (%s)" % nodes)
+        check(b.eval("document.querySelectorAll('#dag path.edge').length") == 1, "one arrow: report needs hello")
+        label = b.eval("document.querySelector('#dag a[data-job=report]').getAttribute('aria-label')")
+        check(label.startswith("report: pending, waiting_on_dependencies"), "report's box says why it waits: " + label)
+        check(b.eval("document.querySelector('#dag a[data-job=report] .node-state').textContent") == "pending",
+              "the state is written in the box, not only coloured")
         b.screenshot(os.path.join(a.shots, "run-pending.png"))
         b.eval("window.__same_page = 1")
         subprocess.run(shlex.split(a.resume), check=True, stdout=subprocess.DEVNULL)
+        # Live: hello succeeds and report runs, on this page by itself.
+        b.wait_for("document.querySelector('#dag a[data-job=report]').classList.contains('node-running')",
+                   "report to run, drawn live", timeout=120)
+        check(b.eval("document.querySelector('#dag a[data-job=hello]').classList.contains('node-succeeded')"),
+              "hello drawn succeeded")
+        check(b.eval("window.__same_page") == 1, "the DAG changed without a reload")
+        b.screenshot(os.path.join(a.shots, "run-running.png"))
+        # The keyboard opens report from its box; its log is followed live
+        # (follow=1, one long answer) until it ends.
+        b.eval("document.querySelector('#dag a[data-job=report]').focus()")
+        b.press_enter()
+        b.wait_for("document.querySelector('#view h1').textContent.endsWith(': report')", "report's page")
+        b.wait_for("[...document.querySelectorAll('#view h2')].some(h => h.textContent == 'Log tail (stdout, live)')",
+                   "the log followed live")
+        before = b.eval("document.getElementById('log-stdout').textContent.split('\\n').length")
+        b.wait_for("document.getElementById('log-stdout').textContent.includes('report done')",
+                   "report's last line, streamed", timeout=120)
+        after = b.eval("document.getElementById('log-stdout').textContent.split('\\n').length")
+        check(after > before, "the log grew on the page (%s lines, then %s)" % (before, after))
+        check(b.eval("performance.getEntriesByType('resource').some(e => e.name.includes('follow=1'))"),
+              "followed with the logs route's follow=1")
         b.wait_for("document.querySelector('#view .state').textContent == 'succeeded'",
+                   "report's page to say succeeded once its log ended")
+        check(b.eval("window.__same_page") == 1, "report followed without a reload")
+        b.eval("history.back()")
+        b.wait_for("document.querySelector('#view h1').textContent == 'Run %s' && "
+                   "document.querySelector('#view .state').textContent == 'succeeded'" % a.run,
                    "the run to succeed", timeout=120)
-        check(b.eval("window.__same_page") == 1, "succeeded shown live, without a reload")
+        check(b.eval("document.querySelectorAll('#dag a.node-succeeded').length") == 2, "both boxes succeeded")
         b.screenshot(os.path.join(a.shots, "run.png"))
+        check_page(b, "a run", check)
 
         # The job: transitions, resources, the log tail; markup is text.
-        b.eval("document.querySelector('#view tbody a').click()")
+        b.eval("document.querySelector('#jobs tbody a').click()")
         log = b.wait_for("document.getElementById('log-stdout') && "
                          "document.getElementById('log-stdout').textContent", "the log tail")
         check("hello from study-run" in log, "log tail shows the end of a 150 KB log")
@@ -115,12 +231,7 @@ def main():
         used = b.eval("document.querySelectorAll('#view table tbody tr')[2].textContent")
         check("CPU s" in used and "MiB" in used, "resources used: " + used)
         b.screenshot(os.path.join(a.shots, "job.png"))
-        # Phone width: one column, nothing wider than the screen.
-        b.set_width(390, 844, mobile=True)
-        wide = b.eval("document.documentElement.scrollWidth")
-        check(wide <= 390, "fits a phone's width (%s px)" % wide)
-        b.screenshot(os.path.join(a.shots, "job-phone.png"))
-        b.set_width(1280, 900)
+        check_page(b, "a job", check, phone_shot=os.path.join(a.shots, "job-phone.png"))
 
         # Another project's run: the same 404 as the API, word for word.
         status, _, body = api_get(a.base, a.token, "/v1/runs/" + a.other_run)
@@ -135,11 +246,14 @@ def main():
         check(json.loads(missing)["error"]["message"].replace("99999", a.other_run) == api_message,
               "the same words as a run that does not exist")
         b.screenshot(os.path.join(a.shots, "not-found.png"))
+        project_pages(b, a, check, api_get)
 
         # Sign out: the token is gone from the tab.
-        b.eval("document.getElementById('signout').click()")
-        b.wait_for("!document.getElementById('signin').hidden", "the sign-in form again")
+        sign_out(b)
         check(b.eval("sessionStorage.length") == 0, "signed out: token forgotten")
+        second_sign_in(b, a)
+        sign_out(b)
+        admin_pages(b, a, check, api_get, sign_in, sign_out)
         check(b.console_errors() == [], "no console errors (CSP): %s" % b.console_errors())
     except BrowserError as e:
         failures.append(str(e))

@@ -52,10 +52,26 @@ study_url=$(hosted study)
 other_url=$(hosted other)
 "$SLUSS" member add study alice@example.org >/dev/null || die "member add"
 alice=$("$SLUSS" token create --user alice@example.org --role researcher --name web 2>/dev/null)
+"$SLUSS" member add other bob@example.org >/dev/null || die "member add bob"
+bob=$("$SLUSS" token create --user bob@example.org --role researcher --name web 2>/dev/null)
 
-# The job prints a long log ending in a marker and markup that must show
-# as text, never as HTML.
-push() {  # push URL MARKER
+# A steward's dataset and permits: P-1 for the other project (bob), P-2
+# for the study (alice); the tokens of a steward and an auditor.
+source "$here/support/permit.sh"
+mkdir -p "$tmp/data/rx"
+seq 1 1000 | sed 's/^/row,/' >"$tmp/data/rx/part-1.csv"
+chmod -R a+rX "$tmp/data"
+permit_setup other bob@example.org "$tmp/data/rx"
+steward=$("$SLUSS" token create --user steward@example.org --role steward --name web 2>/dev/null)
+SLUSS_TOKEN=$steward "$SLUSS" permit grant P-2 --project study --datasets prescriptions \
+  --persons alice@example.org --purpose "web study" --from 2026-01-01 --until 2099-01-01 >/dev/null \
+  || die "permit grant P-2"
+auditor=$("$SLUSS" token create --user auditor@example.org --role auditor --name web 2>/dev/null)
+
+# Two jobs, report after hello (a DAG to draw). hello prints a long log
+# ending in a marker and markup that must show as text, never as HTML;
+# report prints REPORT_LINES lines slowly, for its log to be followed live.
+push() {  # push URL MARKER [REPORT_LINES]
   local work=$tmp/work-$2
   mkdir -p "$work"
   git -C "$work" init -q -b main
@@ -67,7 +83,19 @@ actions:
     run: python3 hello.py
     resources: {cpus: 1, memory: 512M, time: 10m}
     outputs: {sensitive: [output/hello.txt]}
+  report:
+    needs: [hello]
+    image: python-3.11
+    run: python3 report.py
+    resources: {cpus: 1, memory: 256M, time: 10m}
 YAML
+  cat >"$work/report.py" <<PY
+import sys, time
+for i in range(${3:-1}):
+    print("report line %d" % i, flush=True)
+    time.sleep(0.5)
+print("report done", flush=True)
+PY
   # 150 KB before the marker: the page must show the log's end, not its start.
   cat >"$work/hello.py" <<PY
 for i in range(1500): print("filler %04d " % i + "." * 88)
@@ -79,13 +107,22 @@ PY
 }
 # The other project's run first (run 1), to the end.
 push "$other_url" other-run || die "push other: $(cat "$tmp/push.log")"
-wait_status 1 hello succeeded || die "other run: $(job_field 1 hello status_code) $(job_field 1 hello reason)"
+wait_status 1 report succeeded || die "other run: $(job_field 1 report status_code) $(job_field 1 report reason)"
 # Alice's run (run 2) waits in a paused project, so that the browser sees
 # it pending and then, once resumed, succeed without a reload.
+"$SLUSS" quota set study max.cpus=2 budget.gpu_hours=0.5 budget.period=month >/dev/null || die "quota set"
 "$SLUSS" project pause study >/dev/null || die "pause"
-push "$study_url" study-run || die "push study: $(cat "$tmp/push.log")"
+push "$study_url" study-run 60 || die "push study: $(cat "$tmp/push.log")"
+# What the admin's queue page pushes while the queue is paused (run 3).
+cat >"$tmp/push-again.sh" <<SH
+set -e
+echo 'print("again")' >>"$tmp/work-other-run/hello.py"
+git -C "$tmp/work-other-run" commit -qam again
+git -C "$tmp/work-other-run" push -q "$other_url" main
+SH
 
 mkdir -p "$SHOTS"
-python3 "$here/web_test.py" --base "http://$SLUSS_SERVER" --token "$alice" --run 2 --other-run 1 \
+python3 "$here/web_test.py" --base "http://$SLUSS_SERVER" --token "$alice" --admin-token "$admin" --bob-token "$bob" --run 2 --other-run 1 \
+  --steward-token "$steward" --auditor-token "$auditor" --push-more "bash $tmp/push-again.sh" \
   --shots "$SHOTS" --resume "$SLUSS project resume study" && ok || fail "browser scenario"
 finish web

@@ -20,6 +20,7 @@ HttpResponse ListMembers(Context& c);
 HttpResponse AddMember(Context& c);
 HttpResponse RemoveMember(Context& c);
 HttpResponse ListRuns(Context& c);
+HttpResponse ListJobs(Context& c);
 HttpResponse GetRun(Context& c);
 HttpResponse StartRun(Context& c);
 HttpResponse CancelRun(Context& c);

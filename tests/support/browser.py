@@ -95,7 +95,9 @@ class Browser:
     def wait_for(self, expression, what, timeout=90):
         """Until `expression` is truthy in the page; its value."""
         deadline = time.monotonic() + timeout
-        guarded = "(() => { try { return (%s); } catch (e) { return null; } })()" % expression
+        # An element is not a value DevTools can return: it counts as true.
+        guarded = ("(() => { try { const v = (%s); return v instanceof Node ? true : v; } "
+                   "catch (e) { return null; } })()" % expression)
         while True:
             v = self.eval(guarded)
             if v:
@@ -129,6 +131,35 @@ class Browser:
         data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
+
+    def pump(self):
+        """Reads what chromium has sent so far (events land in self.events)."""
+        self.eval("1")
+
+    def pause_requests(self, url_pattern):
+        """From now on, requests whose URL matches `url_pattern` (DevTools
+        wildcards: * and ?) wait until continue_request: a slow server on
+        demand, so that a test can act while a request is in flight."""
+        self.send("Fetch.enable", {"patterns": [{"urlPattern": url_pattern, "requestStage": "Request"}]})
+
+    def stop_pausing(self):
+        self.send("Fetch.disable")
+
+    def wait_paused(self, what, timeout=30):
+        """The next paused request's id (the oldest not yet taken)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in self.events:
+                if m.get("method") == "Fetch.requestPaused" and not m.get("_taken"):
+                    m["_taken"] = True
+                    return m["params"]["requestId"]
+            if time.monotonic() > deadline:
+                raise BrowserError("no request paused for " + what)
+            time.sleep(0.1)
+            self.pump()
+
+    def continue_request(self, request_id):
+        self.send("Fetch.continueRequest", {"requestId": request_id})
 
     def console_errors(self):
         """Console errors and exceptions seen so far (CSP violations among them)."""
