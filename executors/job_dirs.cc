@@ -35,10 +35,9 @@ std::optional<AttemptName> ParseAttemptName(const std::string& name) {
   return a;
 }
 
-}  // namespace
-
-core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std::string& jobs_dir,
-                                                   const std::string& aside_dir) {
+// Sorts the attempt directories of `jobs_dir` into those the store
+// accounts for and the others.
+core::Result<JobDirReport> SortAttempts(core::Store& store, const std::string& jobs_dir) {
   JobDirReport report;
   std::error_code ec;
   if (!fs::exists(jobs_dir, ec)) return report;
@@ -55,10 +54,26 @@ core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std
     if (!job && job.error().code != core::ErrorCode::kNotFound) return std::unexpected(job.error());
     const bool known = job && a->attempt <= job->attempt &&
                        (a->key.empty() || a->key == core::AttemptKey(*job, a->attempt));
-    if (known) {
-      report.kept.push_back(name);
-      continue;
-    }
+    (known ? report.kept : report.set_aside).push_back(name);
+  }
+  return report;
+}
+
+}  // namespace
+
+core::Result<std::vector<std::string>> UnknownAttempts(core::Store& store,
+                                                       const std::string& jobs_dir) {
+  auto sorted = SortAttempts(store, jobs_dir);
+  if (!sorted) return std::unexpected(sorted.error());
+  return std::move(sorted->set_aside);
+}
+
+core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std::string& jobs_dir,
+                                                   const std::string& aside_dir) {
+  auto report = SortAttempts(store, jobs_dir);
+  if (!report) return std::unexpected(report.error());
+  std::error_code ec;
+  for (const std::string& name : report->set_aside) {
     fs::create_directories(aside_dir, ec);
     if (ec) return core::Internal(StrCat("cannot make ", aside_dir, ": ", ec.message()));
     fs::rename(fs::path(jobs_dir) / name, fs::path(aside_dir) / name, ec);
@@ -66,7 +81,6 @@ core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std
       return core::Internal(
           StrCat("cannot move ", jobs_dir, "/", name, " to ", aside_dir, ": ", ec.message()));
     }
-    report.set_aside.push_back(name);
   }
   return report;
 }
