@@ -7,6 +7,7 @@
 
 #include "core/executor.h"
 #include "core/strings.h"
+#include "sandbox/supervisor.h"
 
 namespace sluss::executors {
 
@@ -72,8 +73,27 @@ core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std
                                                    const std::string& aside_dir) {
   auto report = SortAttempts(store, jobs_dir);
   if (!report) return std::unexpected(report.error());
+  // A job of the lost past may still run (slussd stopped, its supervisor
+  // did not): moving its directory from under it would lose its end and
+  // leave its container and output mount behind. Nothing is moved then.
+  for (const std::string& name : report->set_aside) {
+    const std::string dir = StrCat(jobs_dir, "/", name);
+    auto probe = sandbox::ProbeJob(dir);
+    if (probe.state == sandbox::JobProbe::State::kRunning) {
+      return core::Fail(
+          core::ErrorCode::kFailedPrecondition,
+          StrCat("job directory ", name, " is of a job that still runs (its supervisor, pid ",
+                 probe.pid, ", holds its lock), so nothing was set aside: wait until it ends, or "
+                 "stop it with 'sluss-run cancel ", dir, "', then run this again"));
+    }
+  }
   std::error_code ec;
   for (const std::string& name : report->set_aside) {
+    const std::string dir = StrCat(jobs_dir, "/", name);
+    // A lost one's container and output mount are cleared first.
+    if (sandbox::ProbeJob(dir).state == sandbox::JobProbe::State::kLost) {
+      if (auto r = sandbox::CleanUpLost(dir); !r) return std::unexpected(r.error());
+    }
     fs::create_directories(aside_dir, ec);
     if (ec) return core::Internal(StrCat("cannot make ", aside_dir, ": ", ec.message()));
     fs::rename(fs::path(jobs_dir) / name, fs::path(aside_dir) / name, ec);

@@ -27,7 +27,9 @@ core::Result<std::vector<std::string>> UnknownAttempts(core::Store& store,
 
 // Moves the unaccounted attempt directories of `jobs_dir` into `aside_dir`
 // (made when needed; on the same file system). Names that are not attempt
-// directories are left where they are.
+// directories are left where they are. One whose supervisor still runs is
+// an error naming it, and nothing is moved; a lost one's container and
+// output mount are cleared (sandbox::CleanUpLost) before it is moved.
 core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std::string& jobs_dir,
                                                    const std::string& aside_dir);
 
