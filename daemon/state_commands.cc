@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -41,6 +42,24 @@ std::string AuditPublicKeyPath(const Config& cfg) {
   const std::string key =
       cfg.audit.signing_key.empty() ? cfg.state_dir + "/audit/ed25519.key" : cfg.audit.signing_key;
   return fs::path(key).replace_extension(".pub").string();
+}
+
+// A database put back together with its mark (or after the mark was
+// removed) passes the mark's check, but the job directories of the jobs it
+// lost are still in STATE_DIR/jobs: they are the evidence, named. Empty
+// when every attempt directory is the database's.
+std::string UnknownJobDirs(store::SqliteStore& s, const Config& cfg) {
+  const std::string jobs = cfg.state_dir + "/jobs";
+  auto unknown = executors::UnknownAttempts(s, jobs);
+  if (!unknown) return StrCat("cannot check the job directories: ", unknown.error().message);
+  if (unknown->empty()) return "";
+  std::vector<std::string> shown(unknown->begin(),
+                                 unknown->begin() + std::min<std::size_t>(unknown->size(), 3));
+  return StrCat("the database ", cfg.DatabasePath(), " does not know the job director",
+                unknown->size() == 1 ? "y " : "ies ", core::Join(shown, ", "),
+                unknown->size() > shown.size() ? StrCat(" (", unknown->size(), " in all)") : "",
+                " in ", jobs, ": it was rolled back (an older backup put back with its mark, or "
+                "after the mark was removed), and the jobs it lost are not accounted for");
 }
 
 }  // namespace
@@ -88,6 +107,12 @@ std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
     return refuse(StrCat("cannot open the state database ", db, ": ", opened.error().message));
   std::unique_ptr<store::SqliteStore> s = std::move(*opened);
   if (auto r = store::CheckAgainstHighWater(*s, db, *mark); !r) return refuse(r.error().message);
+  if (auto lost = UnknownJobDirs(*s, cfg); !lost.empty()) {
+    return refuse(StrCat(lost, ": restore the newest backup (docs/operations.md, \"Restore\"), or, "
+                               "to go on with what the database holds and record the loss in the "
+                               "audit log, run 'slussd recover --accept-loss' (it sets those "
+                               "directories aside)"));
+  }
   if (!*mark) {
     // A database with an instance id had a mark once: someone removed it.
     // One without is new, or from a sluss that kept no mark.
@@ -178,6 +203,7 @@ int Backup(const Config& cfg, const std::string& dir) {
 }
 
 int Recover(const Config& cfg, bool accept_loss) {
+  umask(077);  // the directory it sets job directories aside in, like the state
   std::error_code ec;
   fs::create_directories(cfg.state_dir, ec);
   int lock_fd = LockStateDir(cfg.state_dir);
@@ -210,6 +236,7 @@ int Recover(const Config& cfg, bool accept_loss) {
     else if (auto r = store::CheckAgainstHighWater(s, db, old_mark); !r)
       problem = r.error().message;
   }
+  if (problem.empty()) problem = UnknownJobDirs(s, cfg);
   if (problem.empty()) {
     std::cerr << "slussd recover: the database accounts for its high-water mark; nothing to "
                  "recover\n";

@@ -7,6 +7,7 @@
 
 #include "core/executor.h"
 #include "core/strings.h"
+#include "sandbox/supervisor.h"
 
 namespace sluss::executors {
 
@@ -35,10 +36,9 @@ std::optional<AttemptName> ParseAttemptName(const std::string& name) {
   return a;
 }
 
-}  // namespace
-
-core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std::string& jobs_dir,
-                                                   const std::string& aside_dir) {
+// Sorts the attempt directories of `jobs_dir` into those the store
+// accounts for and the others.
+core::Result<JobDirReport> SortAttempts(core::Store& store, const std::string& jobs_dir) {
   JobDirReport report;
   std::error_code ec;
   if (!fs::exists(jobs_dir, ec)) return report;
@@ -55,9 +55,44 @@ core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std
     if (!job && job.error().code != core::ErrorCode::kNotFound) return std::unexpected(job.error());
     const bool known = job && a->attempt <= job->attempt &&
                        (a->key.empty() || a->key == core::AttemptKey(*job, a->attempt));
-    if (known) {
-      report.kept.push_back(name);
-      continue;
+    (known ? report.kept : report.set_aside).push_back(name);
+  }
+  return report;
+}
+
+}  // namespace
+
+core::Result<std::vector<std::string>> UnknownAttempts(core::Store& store,
+                                                       const std::string& jobs_dir) {
+  auto sorted = SortAttempts(store, jobs_dir);
+  if (!sorted) return std::unexpected(sorted.error());
+  return std::move(sorted->set_aside);
+}
+
+core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std::string& jobs_dir,
+                                                   const std::string& aside_dir) {
+  auto report = SortAttempts(store, jobs_dir);
+  if (!report) return std::unexpected(report.error());
+  // A job of the lost past may still run (slussd stopped, its supervisor
+  // did not): moving its directory from under it would lose its end and
+  // leave its container and output mount behind. Nothing is moved then.
+  for (const std::string& name : report->set_aside) {
+    const std::string dir = StrCat(jobs_dir, "/", name);
+    auto probe = sandbox::ProbeJob(dir);
+    if (probe.state == sandbox::JobProbe::State::kRunning) {
+      return core::Fail(
+          core::ErrorCode::kFailedPrecondition,
+          StrCat("job directory ", name, " is of a job that still runs (its supervisor, pid ",
+                 probe.pid, ", holds its lock), so nothing was set aside: wait until it ends, or "
+                 "stop it with 'sluss-run cancel ", dir, "', then run this again"));
+    }
+  }
+  std::error_code ec;
+  for (const std::string& name : report->set_aside) {
+    const std::string dir = StrCat(jobs_dir, "/", name);
+    // A lost one's container and output mount are cleared first.
+    if (sandbox::ProbeJob(dir).state == sandbox::JobProbe::State::kLost) {
+      if (auto r = sandbox::CleanUpLost(dir); !r) return std::unexpected(r.error());
     }
     fs::create_directories(aside_dir, ec);
     if (ec) return core::Internal(StrCat("cannot make ", aside_dir, ": ", ec.message()));
@@ -66,7 +101,6 @@ core::Result<JobDirReport> SetAsideUnknownAttempts(core::Store& store, const std
       return core::Internal(
           StrCat("cannot move ", jobs_dir, "/", name, " to ", aside_dir, ": ", ec.message()));
     }
-    report.set_aside.push_back(name);
   }
   return report;
 }

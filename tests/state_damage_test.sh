@@ -18,7 +18,6 @@ cleanup() {
   mountpoint -q "$tmp/small" 2>/dev/null && umount -l "$tmp/small"
   rm -rf "$tmp"
 }
-
 trap cleanup EXIT
 db=$tmp/state/sluss.db
 cat >"$tmp/slussd.yaml" <<YAML
@@ -160,7 +159,22 @@ start
 grep -q "WARN the high-water mark beside $db is missing" "$tmp/log" && ok || fail "no warning for a removed mark"
 slussd_stop
 [[ -s $db.mark ]] && ok || fail "no new mark"
-# 8. A backup into a file system that fills, wherever the room runs out:
+# 8. An older database put back with its own mark, or after the mark was
+# removed: the mark agrees, but the directory of a job the database never
+# had shows the loss (restore_test.sh does it with real jobs).
+fake_job=$tmp/state/jobs/99-1-0123456789abcdef
+mkdir -p "$fake_job" && echo '{}' >"$fake_job/result.json"
+refused "an unknown job directory" "does not know the job directory 99-1-0123456789abcdef"
+rm -f "$db.mark"
+refused "an unknown job directory, the mark removed" "does not know the job directory 99-1-"
+accept_loss "an unknown job directory"
+aside=("$tmp"/state/jobs-set-aside/*/99-1-0123456789abcdef)
+[[ -f ${aside[0]}/result.json && ! -e $fake_job ]] && ok || fail "the unknown job directory was not set aside whole"
+[[ -z $(find "$tmp/state/jobs-set-aside" -maxdepth 1 -perm /077) ]] && ok ||
+  fail "the set-aside directory is readable by others: $(find "$tmp/state/jobs-set-aside" -maxdepth 1 -perm /077)"
+start; slussd_stop
+
+# 9. A backup into a file system that fills, wherever the room runs out:
 # it fails saying so, and leaves nothing that passes for a backup.
 if [[ $(id -u) == 0 ]]; then
   start
