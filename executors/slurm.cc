@@ -200,7 +200,7 @@ struct SlurmExecutor::Impl {
     std::int64_t submitted_at = 0;
     std::string state, reason;  // Slurm's, last seen
     bool started = false;
-    std::optional<Steady::time_point> missing_since, ended_since;
+    std::optional<Steady::time_point> missing_since, ended_since, result_since;
     std::optional<CancelMode> cancel;
   };
   std::mutex runner_mu;  // one command at a time through the runner
@@ -317,6 +317,14 @@ struct SlurmExecutor::Impl {
 
   core::JobOutcome FromResult(const core::JobResult& r, const Tracked& t) {
     core::JobOutcome o = OutcomeOfResult(r);
+    if (o.status != core::StatusCode::kSucceeded && !t.cancel &&
+        (internal::NodeFailed(t.state) || t.state == "PREEMPTED")) {
+      // Its node went down (or was taken back) under it, whatever sluss-run
+      // managed to say: lost, and retried elsewhere.
+      o.status = core::StatusCode::kNodeLost;
+      o.message = StrCat("Slurm job ", t.id, " ended with ", t.state, " on its node (", o.message, ")");
+      return o;
+    }
     // Slurm's limit came first (sluss-run was stopped by it and reports a
     // cancel): the job ran out of time.
     if (o.status == core::StatusCode::kCancelledByUser && !t.cancel &&
@@ -333,6 +341,10 @@ struct SlurmExecutor::Impl {
   // An attempt Slurm says ended: its result, else (after result_grace, for
   // a result.json still on its way over the shared file system) Slurm's word.
   void Ended(const Tracked& t, const SlurmJob& sj, Steady::time_point now) {
+    if (internal::NodeFailed(sj.state) && !sj.nodes.empty()) {
+      std::lock_guard lock(mu);
+      failed_nodes[t.job.value].insert(sj.nodes);
+    }
     if (auto r = ReadResult(t.dir)) return Finish(t.job, t.attempt, FromResult(*r, t));
     {
       std::lock_guard lock(mu);
@@ -340,8 +352,6 @@ struct SlurmExecutor::Impl {
       if (it == tracked.end()) return;
       if (!it->second.ended_since) it->second.ended_since = now;
       if (now - *it->second.ended_since < options.result_grace) return;
-      if (internal::NodeFailed(sj.state) && !sj.nodes.empty())
-        failed_nodes[t.job.value].insert(sj.nodes);
     }
     Finish(t.job, t.attempt, internal::OutcomeOfSlurm(sj, t.cancel));
   }
@@ -357,9 +367,10 @@ struct SlurmExecutor::Impl {
     std::vector<Tracked> open;
     for (auto& t : todo) {
       auto r = ReadResult(t.dir);
-      // A cancel sluss did not ask for: Slurm stopped sluss-run (its time
-      // limit, scancel by an admin); Slurm's state says which.
-      if (r && (r->status != "cancelled" || t.cancel))
+      // A failure sluss did not cause may be Slurm's doing (its time limit,
+      // an admin's scancel, the node going down under the job): Slurm's
+      // state, read below in the same poll, says which.
+      if (r && (r->status == "succeeded" || t.cancel))
         Finish(t.job, t.attempt, FromResult(*r, t));
       else
         open.push_back(std::move(t));
@@ -449,7 +460,19 @@ struct SlurmExecutor::Impl {
     }
     if (reason_changed && options.pending) options.pending(t.job, t.attempt, sj.reason);
     if (started && callbacks.started) callbacks.started(t.job, t.attempt);
-    if (phase == Phase::kEnded) Ended(copy, sj, now);
+    if (phase == Phase::kEnded) return Ended(copy, sj, now);
+    // A result, and Slurm still holds the job (sluss-run exiting, the
+    // node's epilog): after result_grace the result stands on its own.
+    if (auto r = ReadResult(t.dir)) {
+      {
+        std::lock_guard lock(mu);
+        auto it = tracked.find(Key(t.job, t.attempt));
+        if (it == tracked.end()) return;
+        if (!it->second.result_since) it->second.result_since = now;
+        if (now - *it->second.result_since < options.result_grace) return;
+      }
+      Finish(t.job, t.attempt, FromResult(*r, copy));
+    }
   }
 
   void Loop() {
@@ -556,6 +579,15 @@ core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
   if (auto w = WriteIntent(dir, {t.name, "", t.submitted_at}); !w) return w;
   auto out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, exclude));
   std::string id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
+  if (id.empty() && !exclude.empty()) {
+    // Without the failed nodes nothing fits (a small partition): those
+    // nodes may be back; Slurm places it, or says why it waits.
+    (void)m.Run({"scancel", "--name=" + t.name});
+    m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " does not fit without ",
+                 "the nodes that failed it; submitted without --exclude"));
+    out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, {}));
+    id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
+  }
   if (id.empty()) {
     // sbatch may have failed after slurmctld took the job: make sure
     // nothing of this attempt runs before reporting it failed.

@@ -135,6 +135,7 @@ class FakeSlurm final : public SlurmRunner {
     bool down = false;        // slurmctld does not answer
     bool accounting = false;
     int sbatch_status = 0;
+    bool refuse_exclude = false;  // a partition of one node
     std::set<std::string> squeue_forgot;  // ids squeue no longer lists (MinJobAge)
     int Count(const std::string& cmd) const {
       int n = 0;
@@ -154,6 +155,9 @@ class FakeSlurm final : public SlurmRunner {
     if (s_->down && cmd != "scancel") return {1, "slurm_load_jobs error: Unable to contact slurm controller\n"};
     if (cmd == "sbatch") {
       if (s_->sbatch_status != 0) return {s_->sbatch_status, "sbatch: error: Invalid account\n"};
+      if (s_->refuse_exclude &&
+          std::any_of(argv.begin(), argv.end(), [](const std::string& a) { return a.starts_with("--exclude"); }))
+        return {1, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"};
       std::string name;
       for (const auto& a : argv)
         if (a.starts_with("--job-name=")) name = a.substr(11);
@@ -195,6 +199,7 @@ struct Harness {
   std::vector<std::pair<std::int64_t, std::string>> pending;
   std::set<std::int64_t> started;
   std::chrono::milliseconds lost_grace{0};
+  std::chrono::milliseconds result_grace{0};
 
   std::unique_ptr<SlurmExecutor> Make() {
     SlurmOptions o;
@@ -203,7 +208,7 @@ struct Harness {
     o.node.container_prefix = "sluss-t";
     o.node.runtime = "/nonexistent/runc";
     o.poll_interval = std::chrono::milliseconds(0);  // the test polls
-    o.result_grace = std::chrono::milliseconds(0);
+    o.result_grace = result_grace;
     o.lost_grace = lost_grace;
     o.pending = [this](core::JobId j, int, const std::string& reason) { pending.emplace_back(j.value, reason); };
     core::Executor::Callbacks cb;
@@ -287,12 +292,23 @@ TEST_CASE("Slurm's end without a result: timeout, out of memory, node failure ex
   CHECK(got[2] == StatusCode::kOomKilled);
   CHECK(got[3] == StatusCode::kNodeLost);
   REQUIRE(ex->Launch(Request(3, 2, h.tmp.path().string())));
-  const auto& sbatch = h.slurm.calls.back();
+  const auto sbatch = h.slurm.calls.back();
   CHECK(std::find(sbatch.begin(), sbatch.end(), "--exclude=node7") != sbatch.end());
+  // Node 7 failed job 3 again; now nothing else fits: submitted without
+  // the exclusion rather than failed.
+  h.slurm.jobs["103"] = {"103", h.Name(3, 2), "NODE_FAIL", "None", "node7"};
+  ex->PollOnce();
+  h.slurm.refuse_exclude = true;
+  REQUIRE(ex->Launch(Request(3, 3, h.tmp.path().string())));
+  const auto& last = h.slurm.calls.back();
+  CHECK(last[0] == "sbatch");
+  CHECK(std::none_of(last.begin(), last.end(), [](const std::string& a) { return a.starts_with("--exclude"); }));
+  CHECK(h.slurm.ByName(h.Name(3, 3)) != nullptr);
 }
 
 TEST_CASE("sluss-run stopped by Slurm (time limit, an admin's scancel): Slurm's state says why", "[slurm]") {
   Harness h;
+  h.result_grace = std::chrono::hours(1);  // Slurm's state comes before it runs out
   auto ex = h.Make();
   REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
   REQUIRE(ex->Launch(Request(2, 1, h.tmp.path().string())));
@@ -313,6 +329,19 @@ TEST_CASE("sluss-run stopped by Slurm (time limit, an admin's scancel): Slurm's 
   CHECK(got[1].status == StatusCode::kTimedOut);
   CHECK_FALSE(got[1].result_json.empty());  // the record is kept
   CHECK(got[2].status == StatusCode::kKilledByAdmin);
+  // Its node went down: sluss-run was stopped and said what it saw; lost,
+  // and the node is excluded from the next attempt.
+  REQUIRE(ex->Launch(Request(3, 1, h.tmp.path().string())));
+  h.slurm.jobs["102"].state = "RUNNING";
+  ex->PollOnce();
+  h.WriteResult(3, 1, "internal_error");  // runc was stopped while starting
+  h.slurm.jobs["102"] = {"102", h.Name(3, 1), "NODE_FAIL", "None", "node2"};
+  ex->PollOnce();
+  REQUIRE(h.finished.size() == 3);
+  CHECK(std::get<2>(h.finished[2]).status == StatusCode::kNodeLost);
+  REQUIRE(ex->Launch(Request(3, 2, h.tmp.path().string())));
+  const auto& sbatch = h.slurm.calls.back();
+  CHECK(std::find(sbatch.begin(), sbatch.end(), "--exclude=node2") != sbatch.end());
 }
 
 TEST_CASE("a job missing from squeue is lost only after the grace, never while squeue fails", "[slurm]") {
@@ -424,6 +453,18 @@ TEST_CASE("sbatch refusing a job is an error that says why, and leaves nothing q
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("Invalid account") != std::string::npos);
   CHECK(h.slurm.calls.back() == std::vector<std::string>{"scancel", "--name=" + h.Name(1, 1)});
+}
+
+TEST_CASE("a failed result waits for Slurm's word for at most result_grace", "[slurm]") {
+  Harness h;  // result_grace 0
+  auto ex = h.Make();
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  h.slurm.jobs["100"].state = "RUNNING";  // still held by Slurm (epilog)
+  h.WriteResult(1, 1, "nonzero_exit");
+  ex->PollOnce();
+  REQUIRE(h.finished.size() == 1);
+  CHECK(std::get<2>(h.finished[0]).status == StatusCode::kNonzeroExit);
+  CHECK(h.slurm.Count("squeue") == 1);  // Slurm was asked first
 }
 
 TEST_CASE("the process runner returns squeue's whole output, however long, and exit codes", "[slurm]") {
