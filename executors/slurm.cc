@@ -2,24 +2,23 @@
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/strings.h"
 #include "executors/internal/slurm_cli.h"
@@ -200,7 +199,7 @@ struct SlurmExecutor::Impl {
     std::int64_t submitted_at = 0;
     std::string state, reason;  // Slurm's, last seen
     bool started = false;
-    std::optional<Steady::time_point> missing_since, ended_since;
+    std::optional<Steady::time_point> missing_since, ended_since, result_since;
     std::optional<CancelMode> cancel;
   };
   std::mutex runner_mu;  // one command at a time through the runner
@@ -208,8 +207,8 @@ struct SlurmExecutor::Impl {
   std::map<std::pair<std::int64_t, int>, Tracked> tracked;  // GUARDED_BY(mu)
   // Nodes that failed a job's attempts: its next ones exclude them.
   std::map<std::int64_t, std::set<std::string>> failed_nodes;  // GUARDED_BY(mu)
-  bool accounting = true;        // GUARDED_BY(mu); off once sacct says it is disabled
-  bool squeue_failing = false;   // GUARDED_BY(mu); logged once per outage
+  bool accounting = true;       // GUARDED_BY(mu); off once sacct says it is disabled
+  bool squeue_failing = false;  // GUARDED_BY(mu); logged once per outage
 
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -275,8 +274,8 @@ struct SlurmExecutor::Impl {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ",") + n;
     // An explicit window: sacct's default starts at midnight.
-    auto start = std::chrono::system_clock::time_point(std::chrono::seconds(since)) -
-                 std::chrono::hours(1);
+    auto start =
+        std::chrono::system_clock::time_point(std::chrono::seconds(since)) - std::chrono::hours(1);
     auto out = Run({"sacct", "-X", "-n", "-P", "--name=" + list,
                     "--starttime=" + internal::SacctTime(start), "-o", internal::kSacctFields});
     if (out.status != 0) {
@@ -317,13 +316,23 @@ struct SlurmExecutor::Impl {
 
   core::JobOutcome FromResult(const core::JobResult& r, const Tracked& t) {
     core::JobOutcome o = OutcomeOfResult(r);
+    if (o.status != core::StatusCode::kSucceeded && !t.cancel &&
+        (internal::NodeFailed(t.state) || t.state == "PREEMPTED")) {
+      // Its node went down (or was taken back) under it, whatever sluss-run
+      // managed to say: lost, and retried elsewhere.
+      o.status = core::StatusCode::kNodeLost;
+      o.message =
+          StrCat("Slurm job ", t.id, " ended with ", t.state, " on its node (", o.message, ")");
+      return o;
+    }
     // Slurm's limit came first (sluss-run was stopped by it and reports a
     // cancel): the job ran out of time.
     if (o.status == core::StatusCode::kCancelledByUser && !t.cancel &&
         (t.state == "TIMEOUT" || t.state == "DEADLINE")) {
       o.status = core::StatusCode::kTimedOut;
       o.message = StrCat("Slurm job ", t.id, " ended at its Slurm time limit");
-    } else if (o.status == core::StatusCode::kCancelledByUser && !t.cancel && t.state == "CANCELLED") {
+    } else if (o.status == core::StatusCode::kCancelledByUser && !t.cancel &&
+               t.state == "CANCELLED") {
       o.status = core::StatusCode::kKilledByAdmin;
       o.message = StrCat("Slurm job ", t.id, " was cancelled in Slurm, not by sluss");
     }
@@ -333,6 +342,10 @@ struct SlurmExecutor::Impl {
   // An attempt Slurm says ended: its result, else (after result_grace, for
   // a result.json still on its way over the shared file system) Slurm's word.
   void Ended(const Tracked& t, const SlurmJob& sj, Steady::time_point now) {
+    if (internal::NodeFailed(sj.state) && !sj.nodes.empty()) {
+      std::lock_guard lock(mu);
+      failed_nodes[t.job.value].insert(sj.nodes);
+    }
     if (auto r = ReadResult(t.dir)) return Finish(t.job, t.attempt, FromResult(*r, t));
     {
       std::lock_guard lock(mu);
@@ -340,8 +353,6 @@ struct SlurmExecutor::Impl {
       if (it == tracked.end()) return;
       if (!it->second.ended_since) it->second.ended_since = now;
       if (now - *it->second.ended_since < options.result_grace) return;
-      if (internal::NodeFailed(sj.state) && !sj.nodes.empty())
-        failed_nodes[t.job.value].insert(sj.nodes);
     }
     Finish(t.job, t.attempt, internal::OutcomeOfSlurm(sj, t.cancel));
   }
@@ -357,9 +368,10 @@ struct SlurmExecutor::Impl {
     std::vector<Tracked> open;
     for (auto& t : todo) {
       auto r = ReadResult(t.dir);
-      // A cancel sluss did not ask for: Slurm stopped sluss-run (its time
-      // limit, scancel by an admin); Slurm's state says which.
-      if (r && (r->status != "cancelled" || t.cancel))
+      // A failure sluss did not cause may be Slurm's doing (its time limit,
+      // an admin's scancel, the node going down under the job): Slurm's
+      // state, read below in the same poll, says which.
+      if (r && (r->status == "succeeded" || t.cancel))
         Finish(t.job, t.attempt, FromResult(*r, t));
       else
         open.push_back(std::move(t));
@@ -381,8 +393,10 @@ struct SlurmExecutor::Impl {
     std::int64_t since = EpochSeconds();
     for (const auto& t : missing) {
       names.push_back(t.name);
-      if (t.submitted_at > 0) since = std::min(since, t.submitted_at);
-      else since = std::min<std::int64_t>(since, EpochSeconds() - 7 * 86400);
+      if (t.submitted_at > 0)
+        since = std::min(since, t.submitted_at);
+      else
+        since = std::min<std::int64_t>(since, EpochSeconds() - 7 * 86400);
     }
     auto acct = Sacct(names, since);
     for (auto& t : missing) {
@@ -413,9 +427,9 @@ struct SlurmExecutor::Impl {
       }
       core::JobOutcome o;
       o.status = core::StatusCode::kNodeLost;
-      o.message = t.id.empty()
-                      ? StrCat("Slurm has no job named ", t.name, " and it left no result")
-                      : StrCat("Slurm job ", t.id, " is known to neither squeue nor sacct and left no result");
+      o.message = t.id.empty() ? StrCat("Slurm has no job named ", t.name, " and it left no result")
+                               : StrCat("Slurm job ", t.id,
+                                        " is known to neither squeue nor sacct and left no result");
       Finish(t.job, t.attempt, o);
     }
   }
@@ -449,7 +463,19 @@ struct SlurmExecutor::Impl {
     }
     if (reason_changed && options.pending) options.pending(t.job, t.attempt, sj.reason);
     if (started && callbacks.started) callbacks.started(t.job, t.attempt);
-    if (phase == Phase::kEnded) Ended(copy, sj, now);
+    if (phase == Phase::kEnded) return Ended(copy, sj, now);
+    // A result, and Slurm still holds the job (sluss-run exiting, the
+    // node's epilog): after result_grace the result stands on its own.
+    if (auto r = ReadResult(t.dir)) {
+      {
+        std::lock_guard lock(mu);
+        auto it = tracked.find(Key(t.job, t.attempt));
+        if (it == tracked.end()) return;
+        if (!it->second.result_since) it->second.result_since = now;
+        if (now - *it->second.result_since < options.result_grace) return;
+      }
+      Finish(t.job, t.attempt, FromResult(*r, copy));
+    }
   }
 
   void Loop() {
@@ -503,8 +529,8 @@ core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
   }
   const std::string dir = m.Dir(r.job, r.attempt, r.attempt_key);
   if (auto w = WriteAttemptSpec(m.options.node, m.runtime_version, r, dir); !w) return w;
-  if (auto w = WriteDurably(dir + "/job.sbatch", internal::BatchScript(m.options.node.sluss_run, dir),
-                            0700);
+  if (auto w = WriteDurably(dir + "/job.sbatch",
+                            internal::BatchScript(m.options.node.sluss_run, dir), 0700);
       !w)
     return w;
   Impl::Tracked t;
@@ -530,13 +556,14 @@ core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
     }
     auto it = found->find(t.name);
     std::map<std::string, SlurmJob> acct;
-    if (it == found->end()) acct = m.Sacct({t.name}, t.submitted_at > 0 ? t.submitted_at : EpochSeconds() - 7 * 86400);
+    if (it == found->end())
+      acct = m.Sacct({t.name}, t.submitted_at > 0 ? t.submitted_at : EpochSeconds() - 7 * 86400);
     if (it != found->end() || acct.contains(t.name)) {
       const SlurmJob& sj = it != found->end() ? it->second : acct.at(t.name);
       t.id = sj.id;
       (void)WriteIntent(dir, {t.name, t.id, t.submitted_at});
-      m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " found as Slurm job ", sj.id,
-                   " (", sj.state, "); not submitted again"));
+      m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " found as Slurm job ",
+                   sj.id, " (", sj.state, "); not submitted again"));
       m.Track(std::move(t));
       return {};
     }
@@ -550,12 +577,22 @@ core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
   std::set<std::string> exclude;
   {
     std::lock_guard lock(m.mu);
-    if (auto it = m.failed_nodes.find(r.job.value); it != m.failed_nodes.end()) exclude = it->second;
+    if (auto it = m.failed_nodes.find(r.job.value); it != m.failed_nodes.end())
+      exclude = it->second;
   }
   t.submitted_at = EpochSeconds();
   if (auto w = WriteIntent(dir, {t.name, "", t.submitted_at}); !w) return w;
   auto out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, exclude));
   std::string id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
+  if (id.empty() && !exclude.empty()) {
+    // Without the failed nodes nothing fits (a small partition): those
+    // nodes may be back; Slurm places it, or says why it waits.
+    (void)m.Run({"scancel", "--name=" + t.name});
+    m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " does not fit without ",
+                 "the nodes that failed it; submitted without --exclude"));
+    out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, {}));
+    id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
+  }
   if (id.empty()) {
     // sbatch may have failed after slurmctld took the job: make sure
     // nothing of this attempt runs before reporting it failed.
@@ -587,8 +624,8 @@ core::Result<void> SlurmExecutor::Cancel(core::JobId job, int attempt, CancelMod
       internal::PhaseOf(t.state) == Phase::kRunning) {
     // To sluss-run (the batch script execs it): TERM cancels with the kill
     // grace, USR1 kills at once; it writes the result and the job ends.
-    auto out = m.Run({"scancel", "--batch",
-                      mode == CancelMode::kNow ? "--signal=USR1" : "--signal=TERM", t.id});
+    auto out = m.Run(
+        {"scancel", "--batch", mode == CancelMode::kNow ? "--signal=USR1" : "--signal=TERM", t.id});
     if (out.status == 0) return {};
   }
   auto out = m.Run({"scancel", target});

@@ -32,8 +32,8 @@ namespace sluss::executors {
 class SlurmRunner {
  public:
   struct Output {
-    int status = -1;    // exit code; -1 when it could not start
-    std::string text;   // what it printed (stdout and stderr, bounded)
+    int status = -1;   // exit code; -1 when it could not start
+    std::string text;  // what it printed (stdout and stderr, bounded)
   };
   virtual ~SlurmRunner() = default;
   virtual Output Run(const std::vector<std::string>& argv) = 0;

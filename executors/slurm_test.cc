@@ -1,11 +1,10 @@
 #include "executors/slurm.h"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
-#include <set>
-
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/strings.h"
 #include "executors/internal/slurm_cli.h"
@@ -58,7 +57,8 @@ TEST_CASE("sbatch --parsable's id, with a cluster or after warnings", "[slurm]")
 }
 
 TEST_CASE("job names carry the installation, job, attempt and key", "[slurm]") {
-  CHECK(internal::JobName("sluss-abc", core::JobId{42}, 3, "0123456789abcdef") == "sluss-abc-42-3-01234567");
+  CHECK(internal::JobName("sluss-abc", core::JobId{42}, 3, "0123456789abcdef") ==
+        "sluss-abc-42-3-01234567");
   CHECK(internal::IsOurs("sluss-abc", "sluss-abc-42-3-01234567"));
   CHECK_FALSE(internal::IsOurs("sluss-abc", "sluss-abcd-42-3-01234567"));
   CHECK_FALSE(internal::IsOurs("sluss-abc", "sluss-abc-x-3-01234567"));
@@ -97,11 +97,13 @@ TEST_CASE("sbatch gets the typed spec: CPUs, memory, time, GPUs, pool settings",
         "--qos=normal", "--exclude=node3,node7", "--export=NONE"})
     CHECK(args.contains(want));
   CHECK(a.back() == "/jobs/7-2-k/job.sbatch");
-  CHECK_FALSE(std::any_of(a.begin(), a.end(), [](const std::string& x) { return x.starts_with("--container"); }));
-  CHECK(internal::BatchScript("/usr/bin/sluss-run", "/jobs/it's") ==
-        "#!/bin/sh\n# Written by slussd: runs this attempt under sluss-run on the node Slurm chose.\n"
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nexport PATH\n"
-        "exec '/usr/bin/sluss-run' run '/jobs/it'\\''s'\n");
+  CHECK_FALSE(std::any_of(a.begin(), a.end(),
+                          [](const std::string& x) { return x.starts_with("--container"); }));
+  CHECK(
+      internal::BatchScript("/usr/bin/sluss-run", "/jobs/it's") ==
+      "#!/bin/sh\n# Written by slussd: runs this attempt under sluss-run on the node Slurm chose.\n"
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nexport PATH\n"
+      "exec '/usr/bin/sluss-run' run '/jobs/it'\\''s'\n");
 }
 
 TEST_CASE("Slurm's end states map to sluss's", "[slurm]") {
@@ -117,8 +119,8 @@ TEST_CASE("Slurm's end states map to sluss's", "[slurm]") {
   CHECK(of("CANCELLED", core::Executor::CancelMode::kGraceful) == StatusCode::kCancelledByUser);
   CHECK(of("FAILED") == StatusCode::kInternalError);
   CHECK(of("COMPLETED") == StatusCode::kInternalError);
-  CHECK(internal::OutcomeOfSlurm({"9", "n", "FAILED", "NonZeroExitCode", "node1"}, {}).message.find(
-            "Slurm job 9 on node1") != std::string::npos);
+  CHECK(internal::OutcomeOfSlurm({"9", "n", "FAILED", "NonZeroExitCode", "node1"}, {})
+            .message.find("Slurm job 9 on node1") != std::string::npos);
   CHECK(internal::PhaseOf("PENDING") == internal::Phase::kPending);
   CHECK(internal::PhaseOf("RUNNING") == internal::Phase::kRunning);
   CHECK(internal::PhaseOf("COMPLETING") == internal::Phase::kRunning);
@@ -132,9 +134,10 @@ class FakeSlurm final : public SlurmRunner {
     std::vector<std::vector<std::string>> calls;
     std::map<std::string, SlurmJob> jobs;  // by id
     int next_id = 100;
-    bool down = false;        // slurmctld does not answer
+    bool down = false;  // slurmctld does not answer
     bool accounting = false;
     int sbatch_status = 0;
+    bool refuse_exclude = false;          // a partition of one node
     std::set<std::string> squeue_forgot;  // ids squeue no longer lists (MinJobAge)
     int Count(const std::string& cmd) const {
       int n = 0;
@@ -151,9 +154,16 @@ class FakeSlurm final : public SlurmRunner {
   Output Run(const std::vector<std::string>& argv) override {
     s_->calls.push_back(argv);
     const std::string& cmd = argv[0];
-    if (s_->down && cmd != "scancel") return {1, "slurm_load_jobs error: Unable to contact slurm controller\n"};
+    if (s_->down && cmd != "scancel")
+      return {1, "slurm_load_jobs error: Unable to contact slurm controller\n"};
     if (cmd == "sbatch") {
       if (s_->sbatch_status != 0) return {s_->sbatch_status, "sbatch: error: Invalid account\n"};
+      if (s_->refuse_exclude && std::any_of(argv.begin(), argv.end(), [](const std::string& a) {
+            return a.starts_with("--exclude");
+          }))
+        return {1,
+                "sbatch: error: Batch job submission failed: Requested node configuration is not "
+                "available\n"};
       std::string name;
       for (const auto& a : argv)
         if (a.starts_with("--job-name=")) name = a.substr(11);
@@ -176,7 +186,8 @@ class FakeSlurm final : public SlurmRunner {
         }
       std::string out;
       for (const auto& [id, j] : s_->jobs)
-        if ((names.empty() || names.contains(j.name)) && !(cmd == "squeue" && s_->squeue_forgot.contains(id)))
+        if ((names.empty() || names.contains(j.name)) &&
+            !(cmd == "squeue" && s_->squeue_forgot.contains(id)))
           out += StrCat(j.id, "|", j.name, "|", j.state, "|", j.reason, "|", j.nodes, "\n");
       return {0, out};
     }
@@ -195,6 +206,7 @@ struct Harness {
   std::vector<std::pair<std::int64_t, std::string>> pending;
   std::set<std::int64_t> started;
   std::chrono::milliseconds lost_grace{0};
+  std::chrono::milliseconds result_grace{0};
 
   std::unique_ptr<SlurmExecutor> Make() {
     SlurmOptions o;
@@ -203,12 +215,16 @@ struct Harness {
     o.node.container_prefix = "sluss-t";
     o.node.runtime = "/nonexistent/runc";
     o.poll_interval = std::chrono::milliseconds(0);  // the test polls
-    o.result_grace = std::chrono::milliseconds(0);
+    o.result_grace = result_grace;
     o.lost_grace = lost_grace;
-    o.pending = [this](core::JobId j, int, const std::string& reason) { pending.emplace_back(j.value, reason); };
+    o.pending = [this](core::JobId j, int, const std::string& reason) {
+      pending.emplace_back(j.value, reason);
+    };
     core::Executor::Callbacks cb;
     cb.started = [this](core::JobId j, int) { started.insert(j.value); };
-    cb.finished = [this](core::JobId j, int a, const core::JobOutcome& out) { finished.emplace_back(j.value, a, out); };
+    cb.finished = [this](core::JobId j, int a, const core::JobOutcome& out) {
+      finished.emplace_back(j.value, a, out);
+    };
     return std::make_unique<SlurmExecutor>(o, cb, std::make_unique<FakeSlurm>(&slurm));
   }
   std::string Dir(std::int64_t job, int attempt) {
@@ -251,7 +267,8 @@ TEST_CASE("an attempt is one sbatch, its intent on disk first, never submitted t
   CHECK(nlohmann::json::parse(spec)["limits"]["memory_bytes"] == std::int64_t{1} << 30);
 }
 
-TEST_CASE("one squeue per poll for every attempt, pending reasons, start, result.json decides", "[slurm]") {
+TEST_CASE("one squeue per poll for every attempt, pending reasons, start, result.json decides",
+          "[slurm]") {
   Harness h;
   auto ex = h.Make();
   for (int j = 1; j <= 3; ++j) REQUIRE(ex->Launch(Request(j, 1, h.tmp.path().string())));
@@ -261,7 +278,8 @@ TEST_CASE("one squeue per poll for every attempt, pending reasons, start, result
   ex->PollOnce();
   CHECK(h.slurm.Count("squeue") == 1);
   CHECK(h.started == std::set<std::int64_t>{1});
-  CHECK(h.pending == std::vector<std::pair<std::int64_t, std::string>>{{2, "Resources"}, {3, "Priority"}});
+  CHECK(h.pending ==
+        std::vector<std::pair<std::int64_t, std::string>>{{2, "Resources"}, {3, "Priority"}});
   // Job 1's result is written; Slurm still says RUNNING: the result decides.
   h.WriteResult(1, 1, "succeeded");
   ex->PollOnce();
@@ -272,7 +290,8 @@ TEST_CASE("one squeue per poll for every attempt, pending reasons, start, result
   CHECK(h.slurm.Count("squeue") == 2);
 }
 
-TEST_CASE("Slurm's end without a result: timeout, out of memory, node failure excluded next time", "[slurm]") {
+TEST_CASE("Slurm's end without a result: timeout, out of memory, node failure excluded next time",
+          "[slurm]") {
   Harness h;
   auto ex = h.Make();
   for (int j = 1; j <= 3; ++j) REQUIRE(ex->Launch(Request(j, 1, h.tmp.path().string())));
@@ -287,12 +306,25 @@ TEST_CASE("Slurm's end without a result: timeout, out of memory, node failure ex
   CHECK(got[2] == StatusCode::kOomKilled);
   CHECK(got[3] == StatusCode::kNodeLost);
   REQUIRE(ex->Launch(Request(3, 2, h.tmp.path().string())));
-  const auto& sbatch = h.slurm.calls.back();
+  const auto sbatch = h.slurm.calls.back();
   CHECK(std::find(sbatch.begin(), sbatch.end(), "--exclude=node7") != sbatch.end());
+  // Node 7 failed job 3 again; now nothing else fits: submitted without
+  // the exclusion rather than failed.
+  h.slurm.jobs["103"] = {"103", h.Name(3, 2), "NODE_FAIL", "None", "node7"};
+  ex->PollOnce();
+  h.slurm.refuse_exclude = true;
+  REQUIRE(ex->Launch(Request(3, 3, h.tmp.path().string())));
+  const auto& last = h.slurm.calls.back();
+  CHECK(last[0] == "sbatch");
+  CHECK(std::none_of(last.begin(), last.end(),
+                     [](const std::string& a) { return a.starts_with("--exclude"); }));
+  CHECK(h.slurm.ByName(h.Name(3, 3)) != nullptr);
 }
 
-TEST_CASE("sluss-run stopped by Slurm (time limit, an admin's scancel): Slurm's state says why", "[slurm]") {
+TEST_CASE("sluss-run stopped by Slurm (time limit, an admin's scancel): Slurm's state says why",
+          "[slurm]") {
   Harness h;
+  h.result_grace = std::chrono::hours(1);  // Slurm's state comes before it runs out
   auto ex = h.Make();
   REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
   REQUIRE(ex->Launch(Request(2, 1, h.tmp.path().string())));
@@ -313,9 +345,23 @@ TEST_CASE("sluss-run stopped by Slurm (time limit, an admin's scancel): Slurm's 
   CHECK(got[1].status == StatusCode::kTimedOut);
   CHECK_FALSE(got[1].result_json.empty());  // the record is kept
   CHECK(got[2].status == StatusCode::kKilledByAdmin);
+  // Its node went down: sluss-run was stopped and said what it saw; lost,
+  // and the node is excluded from the next attempt.
+  REQUIRE(ex->Launch(Request(3, 1, h.tmp.path().string())));
+  h.slurm.jobs["102"].state = "RUNNING";
+  ex->PollOnce();
+  h.WriteResult(3, 1, "internal_error");  // runc was stopped while starting
+  h.slurm.jobs["102"] = {"102", h.Name(3, 1), "NODE_FAIL", "None", "node2"};
+  ex->PollOnce();
+  REQUIRE(h.finished.size() == 3);
+  CHECK(std::get<2>(h.finished[2]).status == StatusCode::kNodeLost);
+  REQUIRE(ex->Launch(Request(3, 2, h.tmp.path().string())));
+  const auto& sbatch = h.slurm.calls.back();
+  CHECK(std::find(sbatch.begin(), sbatch.end(), "--exclude=node2") != sbatch.end());
 }
 
-TEST_CASE("a job missing from squeue is lost only after the grace, never while squeue fails", "[slurm]") {
+TEST_CASE("a job missing from squeue is lost only after the grace, never while squeue fails",
+          "[slurm]") {
   Harness h;
   h.lost_grace = std::chrono::hours(1);
   auto ex = h.Make();
@@ -361,14 +407,16 @@ TEST_CASE("sacct, where accounting exists, tells how a job that left squeue ende
   CHECK(std::get<2>(h.finished[0]).status == StatusCode::kOomKilled);
 }
 
-TEST_CASE("killed between sbatch and recording the id: found by name, not submitted again", "[slurm]") {
+TEST_CASE("killed between sbatch and recording the id: found by name, not submitted again",
+          "[slurm]") {
   Harness h;
   {
     auto ex = h.Make();
     REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
   }
   // The id never reached the disk.
-  std::ofstream(h.Dir(1, 1) + "/slurm.json") << nlohmann::json{{"name", h.Name(1, 1)}, {"job_id", ""}, {"submitted_at", 0}}.dump();
+  std::ofstream(h.Dir(1, 1) + "/slurm.json")
+      << nlohmann::json{{"name", h.Name(1, 1)}, {"job_id", ""}, {"submitted_at", 0}}.dump();
   auto ex = h.Make();
   auto never = ex->Reattach({h.Running(1, 1)});
   CHECK(never.empty());
@@ -388,7 +436,8 @@ TEST_CASE("killed before sbatch ran: launched again, exactly once", "[slurm]") {
     REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
   }
   h.slurm.jobs.clear();  // the intent was written, sbatch never ran
-  std::ofstream(h.Dir(1, 1) + "/slurm.json") << nlohmann::json{{"name", h.Name(1, 1)}, {"job_id", ""}, {"submitted_at", 0}}.dump();
+  std::ofstream(h.Dir(1, 1) + "/slurm.json")
+      << nlohmann::json{{"name", h.Name(1, 1)}, {"job_id", ""}, {"submitted_at", 0}}.dump();
   auto ex = h.Make();
   auto never = ex->Reattach({h.Running(1, 1), h.Running(2, 1)});  // 2: no intent at all
   REQUIRE(never.size() == 2);
@@ -398,7 +447,8 @@ TEST_CASE("killed before sbatch ran: launched again, exactly once", "[slurm]") {
   CHECK(h.slurm.jobs.size() == 2);
 }
 
-TEST_CASE("cancel: a running job's sluss-run gets the signal, a pending job is scancelled", "[slurm]") {
+TEST_CASE("cancel: a running job's sluss-run gets the signal, a pending job is scancelled",
+          "[slurm]") {
   Harness h;
   auto ex = h.Make();
   REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
@@ -406,7 +456,8 @@ TEST_CASE("cancel: a running job's sluss-run gets the signal, a pending job is s
   h.slurm.jobs["100"].state = "RUNNING";
   ex->PollOnce();
   REQUIRE(ex->Cancel(core::JobId{1}, 1, core::Executor::CancelMode::kGraceful));
-  CHECK(h.slurm.calls.back() == std::vector<std::string>{"scancel", "--batch", "--signal=TERM", "100"});
+  CHECK(h.slurm.calls.back() ==
+        std::vector<std::string>{"scancel", "--batch", "--signal=TERM", "100"});
   REQUIRE(ex->Cancel(core::JobId{2}, 1, core::Executor::CancelMode::kNow));
   CHECK(h.slurm.calls.back() == std::vector<std::string>{"scancel", "101"});
   h.slurm.jobs["101"].state = "CANCELLED";
@@ -426,7 +477,20 @@ TEST_CASE("sbatch refusing a job is an error that says why, and leaves nothing q
   CHECK(h.slurm.calls.back() == std::vector<std::string>{"scancel", "--name=" + h.Name(1, 1)});
 }
 
-TEST_CASE("the process runner returns squeue's whole output, however long, and exit codes", "[slurm]") {
+TEST_CASE("a failed result waits for Slurm's word for at most result_grace", "[slurm]") {
+  Harness h;  // result_grace 0
+  auto ex = h.Make();
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  h.slurm.jobs["100"].state = "RUNNING";  // still held by Slurm (epilog)
+  h.WriteResult(1, 1, "nonzero_exit");
+  ex->PollOnce();
+  REQUIRE(h.finished.size() == 1);
+  CHECK(std::get<2>(h.finished[0]).status == StatusCode::kNonzeroExit);
+  CHECK(h.slurm.Count("squeue") == 1);  // Slurm was asked first
+}
+
+TEST_CASE("the process runner returns squeue's whole output, however long, and exit codes",
+          "[slurm]") {
   auto runner = MakeProcessRunner();
   // 200,000 lines (1.3 MB): a cut list would make jobs look gone.
   auto big = runner->Run({"seq", "200000"});

@@ -4,7 +4,8 @@
 # as Slurm batch jobs, each under sluss-run in a real runc container; a job
 # over its time ends timed_out; cancel reaches the Slurm job; slussd killed
 # with SIGKILL between sbatch and recording the Slurm job's id neither loses
-# nor doubles the job. Needs root and runc; exit 77 when Slurm cannot be
+# nor doubles the job; slurmctld stopped mid-run judges nothing; a node
+# going down under a job makes it node_lost and retried. Needs root and runc; exit 77 when Slurm cannot be
 # installed or started here.
 #   slurm_test.sh SLUSS SLUSSD REPO_ROOT
 set -uo pipefail
@@ -200,6 +201,32 @@ echo $! >"$SLURM_LOCAL_DIR/run/slurmctld.pid"
 [[ $(wait_run 4) == succeeded ]] && ok || fail "run 4 after the slurmctld restart: $("$SLUSS" run show 4)"
 grep -q "slurm: squeue answers again" "$tmp/log" && ok || fail "slussd did not see slurmctld back"
 [[ $(job_field 4 through attempt) == 1 ]] && ok || fail "through was retried"
+
+# 5. The node goes down under a running job: the attempt is node_lost and
+# sluss retries it (retries: 1) with the node excluded; with the only node
+# excluded nothing fits, so it is submitted without the exclusion, waits in
+# Slurm until the node is back, and succeeds.
+node=$(hostname -s)
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  drained:
+    image: python-3.11
+    run: python3 -c "import time; time.sleep(8); open('output/d', 'w').write('d')"
+    outputs: {sensitive: [output/d]}
+    retries: 1
+YAML
+push "$work" "a node goes down"
+wait_status 5 drained executing || fail "drained did not start"
+drained=$(job_field 5 drained id)
+for _ in $(seq 300); do [[ -s $(echo "$tmp/state/jobs/$drained-1-"*)/supervisor.pid ]] && break; sleep 0.1; done
+scontrol update nodename="$node" state=down reason=sluss-test
+[[ $(wait_run 5) == succeeded ]] && ok || fail "run 5 after the node went down: $("$SLUSS" run show 5)"
+[[ $(job_field 5 drained attempt) == 2 ]] && ok || fail "drained ran as attempt $(job_field 5 drained attempt)"
+grep -q "job $drained attempt 2 does not fit without the nodes that failed it" "$tmp/log" && ok ||
+  fail "attempt 2 was not first submitted with --exclude=$node: $(grep "job $drained" "$tmp/log" | tail -3)"
+# (The node comes back by itself: ReturnToService=2 in scripts/slurm-local.)
+scontrol update nodename="$node" state=resume 2>/dev/null
 
 grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
 finish "slurm"

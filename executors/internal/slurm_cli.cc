@@ -13,7 +13,8 @@ namespace {
 using core::StrCat;
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
 std::string_view Trim(std::string_view s) {
@@ -23,7 +24,9 @@ std::string_view Trim(std::string_view s) {
 }
 
 // Whole units of `unit`, rounded up; at least 1.
-std::int64_t CeilDiv(std::int64_t v, std::int64_t unit) { return std::max<std::int64_t>(1, (v + unit - 1) / unit); }
+std::int64_t CeilDiv(std::int64_t v, std::int64_t unit) {
+  return std::max<std::int64_t>(1, (v + unit - 1) / unit);
+}
 
 }  // namespace
 
@@ -55,7 +58,8 @@ std::vector<SlurmJob> ParseJobList(std::string_view text) {
     std::vector<std::string_view> f;
     for (std::size_t at = 0;;) {
       auto bar = line.find('|', at);
-      f.push_back(line.substr(at, bar == std::string_view::npos ? std::string_view::npos : bar - at));
+      f.push_back(
+          line.substr(at, bar == std::string_view::npos ? std::string_view::npos : bar - at));
       if (bar == std::string_view::npos) break;
       at = bar + 1;
     }
@@ -85,9 +89,9 @@ std::string ParseSbatchId(std::string_view text) {
 Phase PhaseOf(std::string_view state) {
   static constexpr std::string_view kPending[] = {"PENDING", "REQUEUED", "REQUEUE_HOLD",
                                                   "REQUEUE_FED", "RESV_DEL_HOLD"};
-  static constexpr std::string_view kEnded[] = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE",
-                                                "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
-                                                "REVOKED", "SPECIAL_EXIT", "TIMEOUT"};
+  static constexpr std::string_view kEnded[] = {
+      "BOOT_FAIL",     "CANCELLED", "COMPLETED", "DEADLINE",     "FAILED", "NODE_FAIL",
+      "OUT_OF_MEMORY", "PREEMPTED", "REVOKED",   "SPECIAL_EXIT", "TIMEOUT"};
   for (auto s : kPending)
     if (state == s) return Phase::kPending;
   for (auto s : kEnded)
@@ -141,8 +145,7 @@ std::vector<std::string> SbatchArgs(const SubmitSettings& s, const core::LaunchR
                                     const std::set<std::string>& exclude) {
   const auto& res = r.resources;
   const std::int64_t mib = std::int64_t{1} << 20;
-  const std::int64_t seconds =
-      res.time_limit.count() + s.kill_grace_seconds + 60;
+  const std::int64_t seconds = res.time_limit.count() + s.kill_grace_seconds + 60;
   std::vector<std::string> a = {
       "sbatch",
       "--parsable",

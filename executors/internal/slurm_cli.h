@@ -29,7 +29,7 @@ bool IsOurs(const std::string& prefix, std::string_view name);
 // One line of `squeue -o %i|%j|%T|%r|%N` or `sacct -P -o
 // JobID,JobName,State,Reason,NodeList`.
 struct SlurmJob {
-  std::string id;      // "1234"
+  std::string id;  // "1234"
   std::string name;
   std::string state;   // "PENDING", "CANCELLED" (sacct's "CANCELLED by 0" cut)
   std::string reason;  // "Resources", "None"
@@ -55,7 +55,8 @@ Phase PhaseOf(std::string_view state);
 // CANCELLED -> cancelled (by sluss: `cancel_asked`) or killed_by_admin,
 // the rest (FAILED, COMPLETED: sluss-run did not run or could not write
 // its result) -> internal_error. The message names the Slurm job.
-core::JobOutcome OutcomeOfSlurm(const SlurmJob& job, std::optional<core::Executor::CancelMode> cancel_asked);
+core::JobOutcome OutcomeOfSlurm(const SlurmJob& job,
+                                std::optional<core::Executor::CancelMode> cancel_asked);
 
 // Whether a Slurm state says the node failed (its nodes are excluded from
 // the job's next attempt).
