@@ -122,3 +122,14 @@ TEST_CASE("git: poll interval, fetch timeout and credentials by URL prefix") {
   CHECK(Errors("git: {max_workspace: 10K}\n") ==
         std::vector<std::string>{"slussd.yaml:1:22: git.max_workspace: must be at least 1M"});
 }
+
+TEST_CASE("git.max_actions_per_run: none by default, a whole number of at least 1 when set") {
+  auto none = ParseConfig("", "slussd.yaml");
+  REQUIRE(none);
+  CHECK(none->git_max_actions_per_run == 0);
+  auto set = ParseConfig("git: {max_actions_per_run: 5000}\n", "slussd.yaml");
+  REQUIRE(set);
+  CHECK(set->git_max_actions_per_run == 5000);
+  CHECK_FALSE(Errors("git: {max_actions_per_run: 0}\n").empty());
+  CHECK_FALSE(Errors("git: {max_actions_per_run: many}\n").empty());
+}
