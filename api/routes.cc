@@ -345,11 +345,54 @@ HttpResponse ListRuns(Context& c) {
 HttpResponse GetRun(Context& c) {
   auto run = VisibleRun(c);
   if (!run) return run.error();
-  auto jobs = c.store.ListJobs(run->id);
-  if (!jobs) return FromError(jobs.error());
   json out = View(*run);
+  // Counts by state and by status, from the index: what a summary of a
+  // large run needs without its jobs.
+  auto counts = c.store.CountRunJobs(run->id);
+  if (!counts) return FromError(counts.error());
+  json by_state = json::object(), by_status = json::object();
+  for (const auto& [code, n] : *counts) {
+    by_status[std::string(core::Name(code))] = n;
+    const std::string state(core::Name(core::StateOf(code)));
+    by_state[state] = by_state.value(state, std::int64_t{0}) + n;
+  }
+  out["job_counts"] = {{"by_state", by_state}, {"by_status", by_status}};
+  // Jobs: all of them, or a page (jobs_limit, cursor), or only those that
+  // need attention (jobs=attention: running, failed, or waiting for a
+  // reason other than their dependencies).
+  const auto& q = c.req.query;
+  auto limit = QueryInt(c, "jobs_limit", 0);
+  if (!limit) return limit.error();
+  if (*limit > 10000) return FieldError("jobs_limit", "expected a whole number from 1 to 10000");
+  auto cursor = QueryInt(c, "cursor", 0);
+  if (!cursor) return cursor.error();
+  std::vector<core::StatusCode> statuses;
+  if (auto it = q.find("jobs"); it != q.end() && !it->second.empty()) {
+    if (it->second != "attention") return FieldError("jobs", "expected attention");
+    for (int i = 0; i < core::kStatusCodeCount; ++i) {
+      const auto code = static_cast<core::StatusCode>(i);
+      const core::JobState state = core::StateOf(code);
+      if (state == core::JobState::kRunning || state == core::JobState::kFailed ||
+          (state == core::JobState::kPending && code != core::StatusCode::kWaitingOnDependencies))
+        statuses.push_back(code);
+    }
+  }
+  if (*limit == 0 && statuses.empty() && *cursor == 0) {
+    auto jobs = c.store.ListJobs(run->id);
+    if (!jobs) return FromError(jobs.error());
+    out["jobs"] = json::array();
+    for (const auto& j : *jobs) out["jobs"].push_back(View(j));
+    out["jobs_next_cursor"] = nullptr;
+    return Json(200, out);
+  }
+  const int page = *limit == 0 ? 1000 : static_cast<int>(*limit);
+  auto jobs = c.store.ListRunJobs(run->id, *cursor, page, statuses);
+  if (!jobs) return FromError(jobs.error());
   out["jobs"] = json::array();
   for (const auto& j : *jobs) out["jobs"].push_back(View(j));
+  out["jobs_next_cursor"] = jobs->size() == static_cast<std::size_t>(page)
+                                ? json(std::to_string(jobs->back().id.value))
+                                : json();
   return Json(200, out);
 }
 

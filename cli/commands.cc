@@ -45,27 +45,76 @@ class Runner : public Session {
     t.Print(out_);
   }
 
+  // "3 running, 19,997 pending, 1 failed": a run's jobs by state.
+  static std::string Counts(const json& run) {
+    std::string out;
+    const json& by_state = run["job_counts"]["by_state"];
+    for (const char* state : {"running", "pending", "failed", "cancelled", "succeeded"}) {
+      const std::int64_t n = by_state.value(state, std::int64_t{0});
+      if (n == 0) continue;
+      if (!out.empty()) out += ", ";
+      out += StrCat(Thousands(n), " ", state);
+    }
+    return out.empty() ? "no jobs" : out;
+  }
+
+  static std::string Thousands(std::int64_t n) {
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+      out += digits[i];
+    }
+    return out;
+  }
+
+  // A run's summary line and the jobs that need attention (at most
+  // kAttention), with the command that lists the rest.
+  static constexpr int kAttention = 20;
+  // `run show` lists runs of up to this many jobs whole.
+  static constexpr int kListUpTo = 50;
+  int PrintAttention(const json& r) {
+    const std::string id = Str(r["id"]);
+    auto page = Call("GET", StrCat("/v1/runs/", id, "?jobs=attention&jobs_limit=", kAttention));
+    if (!page) return exit_;
+    out_ << "  " << Counts(*page) << "\n";
+    for (const auto& e : (*page)["errors"]) out_ << "  " << e.get<std::string>() << "\n";
+    if (!(*page)["jobs"].empty()) PrintJobs((*page)["jobs"]);
+    if (!(*page)["jobs_next_cursor"].is_null())
+      out_ << "  more need attention: sluss run show " << id << " --jobs\n";
+    return kExitOk;
+  }
+
   int Status() {
     auto runs = Call("GET", "/v1/runs?limit=" + Flag(a_, "--limit", "5"));
     if (!runs) return exit_;
     if (a_.json) {
       json out = json::array();
       for (const auto& r : (*runs)["runs"]) {
-        auto full = Call("GET", StrCat("/v1/runs/", r["id"].get<long long>()));
+        auto full = Call("GET", StrCat("/v1/runs/", r["id"].get<long long>(),
+                                       a_.all ? "" : "?jobs=attention&jobs_limit=1000"));
         if (!full) return exit_;
         out.push_back(*full);
       }
       return MaybeJson({{"runs", out}}), kExitOk;
     }
+    // A paused queue is said once, here, not on every waiting job.
+    if (auto q = Call("GET", "/v1/queue"); q && q->value("paused", false))
+      out_ << "queue paused by " << Str((*q)["by"]) << " " << Ago((*q)["at"]) << ": "
+           << Str((*q)["reason"]) << "\n\n";
     if ((*runs)["runs"].empty()) {
       out_ << "No runs yet. Push to your project's repository to start one.\n";
       return kExitOk;
     }
     for (const auto& r : (*runs)["runs"]) {
-      auto full = Call("GET", StrCat("/v1/runs/", r["id"].get<long long>()));
-      if (!full) return exit_;
       out_ << "run " << Str(r["id"]) << "  " << Str(r["project"]) << "  "
            << Color(Str(r["state"])) << "  " << Ago(r["created_at"]) << "\n";
+      if (!a_.all) {
+        if (PrintAttention(r) != kExitOk) return exit_;
+        out_ << "\n";
+        continue;
+      }
+      auto full = Call("GET", StrCat("/v1/runs/", r["id"].get<long long>()));
+      if (!full) return exit_;
       for (const auto& e : (*full)["errors"]) out_ << "  " << e.get<std::string>() << "\n";
       if (!(*full)["jobs"].empty()) PrintJobs((*full)["jobs"]);
       out_ << "\n";
@@ -162,13 +211,41 @@ class Runner : public Session {
     const std::string& verb = a_.positional[0];
     const std::string& id = a_.positional[1];
     if (verb == "show") {
-      auto r = Call("GET", "/v1/runs/" + id);
+      // A large run is summarised (its counts and the jobs that need
+      // attention) unless --jobs asks for the list; --json has every job.
+      auto r = Call("GET", StrCat("/v1/runs/", id, "?jobs=attention&jobs_limit=", kAttention));
       if (!r) return exit_;
+      std::int64_t total = 0;
+      for (const auto& [_, n] : (*r)["job_counts"]["by_state"].items()) total += n.get<std::int64_t>();
+      const bool summary = !a_.json && !a_.jobs && total > kListUpTo;
+      if (!summary) {
+        // Every job, a page at a time.
+        json all = json::array();
+        std::string cursor = "0";
+        for (;;) {
+          auto page = Call("GET", StrCat("/v1/runs/", id, "?jobs_limit=1000&cursor=", cursor));
+          if (!page) return exit_;
+          for (auto& j : (*page)["jobs"]) all.push_back(std::move(j));
+          if ((*page)["jobs_next_cursor"].is_null()) break;
+          cursor = Str((*page)["jobs_next_cursor"]);
+        }
+        (*r)["jobs"] = std::move(all);
+        (*r)["jobs_next_cursor"] = nullptr;
+      }
       if (MaybeJson(*r)) return kExitOk;
       PrintRuns(json::array({*r}));
       for (const auto& e : (*r)["errors"]) out_ << "  " << e.get<std::string>() << "\n";
       out_ << "\n";
-      PrintJobs((*r)["jobs"]);
+      if (!summary) {
+        PrintJobs((*r)["jobs"]);
+        return kExitOk;
+      }
+      out_ << Counts(*r) << "; sluss run show " << id << " --jobs for the list\n";
+      if (!(*r)["jobs"].empty()) {
+        out_ << "\nneeding attention" << ((*r)["jobs_next_cursor"].is_null() ? "" : " (the first)")
+             << ":\n";
+        PrintJobs((*r)["jobs"]);
+      }
       return kExitOk;
     }
     if (verb == "cancel") {

@@ -180,6 +180,14 @@ class Store {
 
   virtual Result<Job> GetJob(JobId id) = 0;
   virtual Result<std::vector<Job>> ListJobs(RunId run) = 0;
+  // A page of a run's jobs, by id, after `after` (0: from the first), at
+  // most `limit` (1 to 10,000); only those with one of `statuses` when it
+  // is not empty. Each with its needs.
+  virtual Result<std::vector<Job>> ListRunJobs(RunId run, std::int64_t after, int limit,
+                                               const std::vector<StatusCode>& statuses) = 0;
+  // How many of a run's jobs have each status (only those with some), from
+  // the index: no job is read.
+  virtual Result<std::map<StatusCode, std::int64_t>> CountRunJobs(RunId run) = 0;
 
   // Moves a job from `expected` to `to`, with a reason for people. kConflict
   // when the job's status is no longer `expected` (someone moved it first);

@@ -31,7 +31,7 @@ constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
 constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
                                          "sluss_fetch", "allowed_signers", "gpg_keyring",
                                          "require_signed", "max_workspace", "max_push",
-                                         "local_pusher", "public_url"};
+                                         "local_pusher", "public_url", "max_actions_per_run"};
 constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
                                                 "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
@@ -292,6 +292,10 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
       } else {
         cfg.git_max_push_bytes = *v;
       }
+    }
+    if (auto n = gf.find("max_actions_per_run"); n != gf.end()) {
+      if (auto v = c.Integer(*n->second, "git.max_actions_per_run", 1, 10'000'000))
+        cfg.git_max_actions_per_run = static_cast<int>(*v);
     }
     if (auto n = gf.find("local_pusher"); n != gf.end()) {
       if (auto s = c.String(*n->second, "git.local_pusher")) {

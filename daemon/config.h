@@ -97,6 +97,9 @@ struct Config {
   // The most one push over HTTPS may carry (its request body; the pack
   // within it is held to the same by receive-pack).
   std::int64_t git_max_push_bytes = std::int64_t{100} << 20;
+  // The most actions one run may have (git.max_actions_per_run); a larger
+  // sluss.yaml is refused at the push, with the limit named. 0: no limit.
+  int git_max_actions_per_run = 0;
   // Who a push over the file path (on this host, no token) is credited
   // to; empty: such pushes are refused.
   std::string git_local_pusher;

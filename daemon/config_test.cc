@@ -151,3 +151,14 @@ slurm: {partition: gpu, account: study, qos: high, conf: /etc/slurm/slurm.conf,
   e = Errors("executor: slurm\nslurm: {partition: \"a b\", poll_interval: 0s, accounting: maybe, sqos: x}\n");
   CHECK(e.size() == 4);
 }
+
+TEST_CASE("git.max_actions_per_run: none by default, a whole number of at least 1 when set") {
+  auto none = ParseConfig("", "slussd.yaml");
+  REQUIRE(none);
+  CHECK(none->git_max_actions_per_run == 0);
+  auto set = ParseConfig("git: {max_actions_per_run: 5000}\n", "slussd.yaml");
+  REQUIRE(set);
+  CHECK(set->git_max_actions_per_run == 5000);
+  CHECK_FALSE(Errors("git: {max_actions_per_run: 0}\n").empty());
+  CHECK_FALSE(Errors("git: {max_actions_per_run: many}\n").empty());
+}

@@ -284,6 +284,7 @@ int Run(const Config& cfg) {
   git_options.local_pusher = cfg.git_local_pusher;
   git_options.public_url = cfg.git_public_url;
   git_options.max_push_bytes = static_cast<std::uint64_t>(cfg.git_max_push_bytes);
+  git_options.max_actions_per_run = cfg.git_max_actions_per_run;
   {
     // The pre-receive hook believes the pusher slussd names only with this
     // key (a new one at each start; root's alone on disk).

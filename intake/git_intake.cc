@@ -448,7 +448,13 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
   facts.force = spec.force;
   if (!files) facts.tree_error = files.error().message;
   std::optional<core::Error> lookup_error;
-  if (parsed && files) {
+  // Over the admin's limit on a run's size: refused up front (Admit says
+  // why), before any per-action work.
+  facts.max_actions = options_.max_actions_per_run;
+  const bool too_many = parsed && options_.max_actions_per_run > 0 &&
+                        parsed->actions.size() >
+                            static_cast<std::size_t>(options_.max_actions_per_run);
+  if (parsed && files && !too_many) {
     auto permits = store_.ListPermits(project.name);
     if (!permits) return std::unexpected(permits.error());
     facts.permits = std::move(*permits);
@@ -456,8 +462,14 @@ core::Result<core::SyncOutcome> GitIntake::MakeRun(const core::Project& project,
     if (!versions) return std::unexpected(versions.error());
     facts.datasets = std::move(*versions);
     facts.images = options_.images->List();
-    for (const auto& a : parsed->actions)
-      facts.code_digests[a.name] = gitsync::TreeDigest(*files, a.code);
+    // Each distinct code selection hashed once: 20,000 actions that select
+    // the same files walk the tree once, not 20,000 times.
+    std::map<std::vector<std::string>, std::string> digests;
+    for (const auto& a : parsed->actions) {
+      auto [it, fresh] = digests.try_emplace(a.code);
+      if (fresh) it->second = gitsync::TreeDigest(*files, a.code);
+      facts.code_digests[a.name] = it->second;
+    }
     if (project.quota.max_queued_jobs) {
       if (auto counts = store_.CountJobs(project.name))
         for (const auto& c : *counts)

@@ -60,6 +60,9 @@ struct GitIntakeOptions {
   // The most a job's exported workspace may hold (git.max_workspace).
   std::uint64_t max_workspace_bytes = std::uint64_t{1} << 30;
   std::vector<GitCredential> credentials;
+  // The most actions one run may have (0: no limit): a larger sluss.yaml
+  // is refused before any of its actions is admitted.
+  int max_actions_per_run = 0;
   // Commit signatures: checked against these (empty: not checked), and
   // required for a run when require_signed.
   std::string allowed_signers;

@@ -175,6 +175,15 @@ core::Result<Admission> Admit(const core::PipelineResult& parsed, const Admissio
     return out;
   }
   const core::Pipeline& pipeline = *parsed;
+  // Refused up front, before any action is looked at: the admin's limit on
+  // one run's size.
+  if (f.max_actions > 0 && pipeline.actions.size() > static_cast<std::size_t>(f.max_actions)) {
+    out.errors.push_back(StrCat("sluss.yaml has ", pipeline.actions.size(),
+                                " actions; a run may have at most ", f.max_actions,
+                                " (git.max_actions_per_run): split the pipeline, or ask an "
+                                "admin to raise the limit"));
+    return out;
+  }
 
   // What can never run is refused now, with the limit named, rather than
   // left pending forever: each error at its position in sluss.yaml.

@@ -70,6 +70,9 @@ struct AdmissionFacts {
   std::string tree_error;
   // Recorded in each job's spec.
   core::Submission submission;
+  // The most actions one run may have (an admin's limit; 0: none). A
+  // larger pipeline is refused before any action is looked at.
+  int max_actions = 0;
 };
 
 struct AdmittedJob {

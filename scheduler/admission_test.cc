@@ -379,5 +379,24 @@ TEST_CASE("the project's queue limit refuses the whole run") {
   CHECK(ok->jobs.size() == 3);
 }
 
+TEST_CASE("the admin's limit on actions per run refuses a larger sluss.yaml up front") {
+  AdmissionFacts f = Facts();
+  f.max_actions = 2;
+  bool looked_up = false;
+  f.find_cached = [&](const std::string&) -> std::optional<core::JobId> {
+    looked_up = true;
+    return std::nullopt;
+  };
+  auto e = Errors(kStudy, f);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "sluss.yaml has 3 actions; a run may have at most 2 (git.max_actions_per_run): "
+                "split the pipeline, or ask an admin to raise the limit");
+  CHECK_FALSE(looked_up);  // no action was admitted
+  f.max_actions = 3;
+  auto ok = Admit(Parse(kStudy), f);
+  REQUIRE(ok);
+  CHECK(ok->jobs.size() == 3);
+}
+
 }  // namespace
 }  // namespace sluss::scheduler

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "core/strings.h"
 #include "store/internal/job_rows.h"
 #include "store/internal/sqlite.h"
@@ -121,6 +123,52 @@ Result<core::ActiveJobs> SqliteStore::ListJobChanges(std::int64_t after) {
   n.Bind(1, after).Bind(2, out.cursor);
   SLUSS_RETURN_IF_ERROR(ReadNeedsLocked(n, out));
   SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+}  // namespace sluss::store
+
+namespace sluss::store {
+
+Result<std::vector<core::Job>> SqliteStore::ListRunJobs(
+    core::RunId run, std::int64_t after, int limit, const std::vector<core::StatusCode>& statuses) {
+  nlohmann::json wanted = nlohmann::json::array();
+  for (auto code : statuses) wanted.push_back(core::Name(code));
+  auto lock = Lock();
+  Transaction tx(db_, Transaction::Mode::kRead);
+  if (!tx.begun()) return std::unexpected(internal::SqliteError(db_, "run jobs"));
+  static const std::string sql = StrCat(
+      "SELECT ", kJobColumns,
+      " FROM jobs WHERE run_id = ?1 AND id > ?2 AND (?3 = '[]' OR status IN "
+      "(SELECT value FROM json_each(?3))) ORDER BY id LIMIT ?4");
+  Stmt& s = Prepare(sql.c_str());
+  s.Bind(1, run.value).Bind(2, after).Bind(3, wanted.dump()).Bind(4, std::clamp(limit, 1, 10000));
+  std::vector<core::Job> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadJob(s));
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "run jobs"));
+  if (out.empty()) return out;
+  // Per job: a filtered page may span the whole run.
+  Stmt& n = Prepare("SELECT needs_id FROM job_needs WHERE job_id = ? ORDER BY needs_id");
+  for (auto& job : out) {
+    n.Reset();
+    n.Bind(1, job.id.value);
+    while ((rc = n.Step()) == SQLITE_ROW) job.needs.push_back(core::JobId{n.Int(0)});
+    if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "run jobs"));
+  }
+  SLUSS_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+Result<std::map<core::StatusCode, std::int64_t>> SqliteStore::CountRunJobs(core::RunId run) {
+  auto lock = Lock();
+  Stmt& s = Prepare("SELECT status, count(*) FROM jobs WHERE run_id = ? GROUP BY status");
+  s.Bind(1, run.value);
+  std::map<core::StatusCode, std::int64_t> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW)
+    out[core::ParseStatusCode(s.Text(0)).value_or(core::StatusCode::kInternalError)] += s.Int(1);
+  if (rc != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "count run jobs"));
   return out;
 }
 

@@ -75,6 +75,10 @@ class SqliteStore final : public core::Store {
 
   core::Result<core::Job> GetJob(core::JobId id) override;
   core::Result<std::vector<core::Job>> ListJobs(core::RunId run) override;
+  core::Result<std::vector<core::Job>> ListRunJobs(
+      core::RunId run, std::int64_t after, int limit,
+      const std::vector<core::StatusCode>& statuses) override;
+  core::Result<std::map<core::StatusCode, std::int64_t>> CountRunJobs(core::RunId run) override;
   using core::Store::TransitionJob;
   core::Result<core::Job> TransitionJob(core::JobId id, core::StatusCode expected,
                                         core::StatusCode to, std::string_view reason,

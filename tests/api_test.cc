@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 
 #include "auth/tokens.h"
@@ -202,6 +203,66 @@ TEST_CASE("a run shows its jobs with state, status code and reason") {
   CHECK(run["jobs"][0]["reason"] == "waiting_on_resources: needs 1 GPU");
   CHECK(run["jobs"][1]["needs"] == json::array({f.jobs1[0].id.value}));
   CHECK(run["created_at"].get<std::string>().ends_with("Z"));
+}
+
+TEST_CASE("a large run's jobs come in pages, with counts by state and status, or only those needing attention") {
+  Fixture f;
+  core::NewRun r;
+  r.project = "p1";
+  r.commit = std::string(40, 'c');
+  r.submitted_by = "researcher@example.org";
+  r.jobs.push_back({"first", StatusCode::kWaitingOnResources, "waiting_on_resources: queued", "{}", "k", {}});
+  for (int i = 0; i < 2500; ++i)
+    r.jobs.push_back({"a" + std::to_string(i), StatusCode::kWaitingOnDependencies,
+                      "waiting_on_dependencies (first)", "{}", "k" + std::to_string(i), {"first"}});
+  auto run = f.store->CreateRun(r, f.clock.Now());
+  REQUIRE(run);
+  auto jobs = *f.store->ListJobs(run->id);
+  REQUIRE(f.store->TransitionJob(jobs[7].id, StatusCode::kWaitingOnDependencies, StatusCode::kHeld,
+                                 "held by researcher", f.clock.Now()));
+  const std::string& alice = f.token[Role::kResearcher];
+  const std::string path = "/v1/runs/" + std::to_string(run->id.value);
+
+  // Without paging: every job, as before, and the counts.
+  auto all = f.CallJson("GET", path, alice);
+  CHECK(all["jobs"].size() == 2501);
+  CHECK(all["job_counts"]["by_state"]["pending"] == 2501);
+  CHECK(all["job_counts"]["by_status"]["waiting_on_dependencies"] == 2499);
+  CHECK(all["job_counts"]["by_status"]["held"] == 1);
+
+  // Pages of 1,000, by id, each job once, with its needs.
+  std::vector<std::int64_t> seen;
+  std::string cursor = "0";
+  int pages = 0;
+  for (;;) {
+    auto page = f.CallJson("GET", path + "?jobs_limit=1000&cursor=" + cursor, alice);
+    REQUIRE(page["jobs"].size() <= 1000);
+    for (const auto& j : page["jobs"]) seen.push_back(j["id"].get<std::int64_t>());
+    ++pages;
+    if (page["jobs_next_cursor"].is_null()) break;
+    cursor = page["jobs_next_cursor"].get<std::string>();
+  }
+  CHECK(pages == 3);
+  REQUIRE(seen.size() == 2501);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+  auto second = f.CallJson("GET", path + "?jobs_limit=1&cursor=" + std::to_string(jobs[0].id.value), alice);
+  CHECK(second["jobs"][0]["needs"] == json::array({jobs[0].id.value}));
+
+  // Attention: the job waiting on resources and the held one, not the 2,499
+  // waiting on their dependencies.
+  auto attention = f.CallJson("GET", path + "?jobs=attention&jobs_limit=20", alice);
+  REQUIRE(attention["jobs"].size() == 2);
+  CHECK(attention["jobs"][0]["action"] == "first");
+  CHECK(attention["jobs"][1]["status_code"] == "held");
+  CHECK(attention["jobs_next_cursor"].is_null());
+  CHECK(attention["job_counts"]["by_state"]["pending"] == 2501);
+
+  // Bad parameters are refused with the field named.
+  CHECK(f.CallJson("GET", path + "?jobs_limit=20000", alice, "", 400)["error"]["details"]["field"] == "jobs_limit");
+  CHECK(f.CallJson("GET", path + "?jobs_limit=-1", alice, "", 400)["error"]["details"]["field"] == "jobs_limit");
+  CHECK(f.CallJson("GET", path + "?cursor=x", alice, "", 400)["error"]["details"]["field"] == "cursor");
+  CHECK(f.CallJson("GET", path + "?jobs=everything", alice, "", 400)["error"]["details"]["field"] == "jobs");
 }
 
 TEST_CASE("hold, release, cancel and retry a job") {

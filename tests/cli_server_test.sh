@@ -65,6 +65,9 @@ SQL
 # A researcher: sees p1 only, in the human tables.
 SLUSS_TOKEN=$ALICE "$SLUSS" status >"$tmp/out"; expect_rc "status" 0 $?
 golden cli-status-researcher.txt "$tmp/out"
+# --all: every job, as before; the summary lists only what needs attention.
+SLUSS_TOKEN=$ALICE "$SLUSS" status --all >"$tmp/out"; expect_rc "status --all" 0 $?
+golden cli-status-all-researcher.txt "$tmp/out"
 SLUSS_TOKEN=$ALICE "$SLUSS" runs >"$tmp/out"; expect_rc "runs" 0 $?
 golden cli-runs-researcher.txt "$tmp/out"
 SLUSS_TOKEN=$ALICE "$SLUSS" job show 2 >"$tmp/out"; expect_rc "job show" 0 $?

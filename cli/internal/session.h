@@ -32,6 +32,8 @@ struct Args {
   bool follow = false;  // -f / --follow
   bool wait = false;    // --wait
   bool stderr_stream = false;  // --stderr
+  bool all = false;   // --all: every job, not a summary
+  bool jobs = false;  // --jobs: a run's whole list of jobs
 };
 
 // Flags that take a value; anything else starting with -- is a switch.
@@ -60,6 +62,10 @@ inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ost
       a.stderr_stream = true;
     } else if (w == "--wait") {
       a.wait = true;
+    } else if (w == "--all") {
+      a.all = true;
+    } else if (w == "--jobs") {
+      a.jobs = true;
     } else if (w == "-o" && i + 1 < words.size()) {
       a.flags["--output"] = words[++i];
     } else if (w.starts_with("--")) {
