@@ -347,7 +347,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     asio::post(*server_->git_pool, [self = this->shared_from_this(), head = std::move(head),
                                     access = std::move(access), slot = std::move(slot), fd,
                                     size = static_cast<std::uint64_t>(st.st_size)]() mutable {
-      auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size);
+      // A push its pre-receive hook refused (a tree entry that could leave
+      // a workspace, say) is a refusal like slussd's own: git.denied, with
+      // the hook's reason. Called from `next`, on a worker.
+      auto on_refused = [server = self->server_, head, access](std::string reason) {
+        if (!server->api.AuditGitRefused(head, access, 200, "pre-receive hook: " + reason) && server->options.on_warning) {
+          server->options.on_warning(core::StrCat("audit: a refused push of ", access.person,
+                                                  " was not recorded"));
+        }
+      };
+      auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size,
+                                std::move(on_refused));
       HttpResponse r;
       if (resp && resp->status >= 400 && !resp->next) {
         self->AuditGitRefused(head, access, resp->status, "refused before git ran");

@@ -9,6 +9,11 @@
 // reads git's "OLD NEW REF" lines on stdin and refuses the push (exit 1,
 // the reason on stderr, which the pusher sees) when a pushed commit's tree
 // has an entry whose name could leave a workspace (gitsync::BadTreeEntryName).
+// The reason also goes to $SLUSS_REFUSAL_FILE when slussd names one (a
+// push over HTTPS): slussd audits the refusal (git.denied).
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -65,20 +70,30 @@ bool Pusher(std::string* pusher, std::string* via) {
   return false;
 }
 
+// Refuses the push: `why` to the pusher (stderr) and to slussd's refusal
+// file, which slussd made and audits; one that does not exist is not made.
+int Refuse(const std::string& why) {
+  std::fprintf(stderr, "sluss: %s\n", why.c_str());
+  if (const std::string file = Env("SLUSS_REFUSAL_FILE"); !file.empty()) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      const std::string line = why + "\n";
+      (void)!::write(fd, line.data(), line.size());
+      ::close(fd);
+    }
+  }
+  return 1;
+}
+
 int CheckPush() {
   auto repo = sluss::gitsync::Repo::OpenFromHookEnvironment();
-  if (!repo) {
-    std::fprintf(stderr, "sluss: %s\n", repo.error().message.c_str());
-    return 1;
-  }
+  if (!repo) return Refuse(repo.error().message);
   std::string pusher, via;
   if (!Pusher(&pusher, &via)) {
-    std::fprintf(stderr,
-                 "sluss: push refused: pushes over the file path are not credited to anyone "
-                 "here. Push over HTTPS with your sluss token (the clone URL is in 'sluss "
-                 "project show PROJECT'), or an admin sets git.local_pusher in slussd's "
-                 "config\n");
-    return 1;
+    return Refuse(
+        "push refused: pushes over the file path are not credited to anyone here. Push over "
+        "HTTPS with your sluss token (the clone URL is in 'sluss project show PROJECT'), or an "
+        "admin sets git.local_pusher in slussd's config");
   }
   std::vector<sluss::gitsync::PushRecord> records;
   std::string line;
@@ -86,10 +101,8 @@ int CheckPush() {
     std::istringstream in(line);
     std::string old_sha, new_sha, ref;
     if (!(in >> old_sha >> new_sha >> ref)) continue;
-    if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r) {
-      std::fprintf(stderr, "sluss: push to %s refused: %s\n", ref.c_str(), r.error().message.c_str());
-      return 1;
-    }
+    if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r)
+      return Refuse("push to " + ref + " refused: " + r.error().message);
     if (new_sha.find_first_not_of('0') != std::string::npos)
       records.push_back({ref, new_sha, pusher, via});
   }
@@ -97,10 +110,8 @@ int CheckPush() {
   // pusher.
   const std::string git_dir = Env("GIT_DIR").empty() ? "." : Env("GIT_DIR");
   for (const auto& r : records) {
-    if (auto w = sluss::gitsync::WritePushRecord(git_dir, r); !w) {
-      std::fprintf(stderr, "sluss: push refused: %s\n", w.error().message.c_str());
-      return 1;
-    }
+    if (auto w = sluss::gitsync::WritePushRecord(git_dir, r); !w)
+      return Refuse("push refused: " + w.error().message);
   }
   return 0;
 }

@@ -194,6 +194,27 @@ SLUSS_PUSHER=alice@example.org SLUSS_PUSH_KEY=guess SLUSS_PUSH_KEY_FILE=/dev/nul
 grep -q "pushes over the file path are not credited" "$tmp/forged" && ok || fail "forged: $(cat "$tmp/forged")"
 git -C "$bare" rev-parse -q --verify refs/heads/forged >/dev/null && fail "the forged push stored a branch" || ok
 git -C "$work" reset -q --hard HEAD~1
+# A push its pre-receive hook refuses (a tree entry "..") is audited as
+# refused, with the hook's reason, as slussd's own refusals are.
+blob=$(echo pwned | git -C "$work" hash-object -w --stdin)
+sub=$(printf '100644 blob %s\tPWNED\n' "$blob" | git -C "$work" mktree)
+evil=$(git -C "$work" commit-tree "$(printf '040000 tree %s\t..\n' "$sub" | git -C "$work" mktree)" \
+  -p HEAD -m "evil")
+alice_denied=$(audit git.denied alice@example.org)
+SLUSS_TOKEN=$alice git -C "$work" push "$url" "$evil:refs/heads/main" >"$tmp/evil" 2>&1
+[[ $? != 0 ]] && ok || fail "a push with a tree entry '..' was taken"
+grep -q "remote: sluss: push to refs/heads/main refused: commit ${evil:0:10}: tree entry '..' refused" "$tmp/evil" &&
+  ok || fail "the hook's refusal: $(cat "$tmp/evil")"
+[[ $(audit git.denied alice@example.org) == $((alice_denied + 1)) ]] && ok ||
+  fail "the hook's refusal left $(( $(audit git.denied alice@example.org) - alice_denied )) git.denied records, not 1"
+curl -sf --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" "$SLUSS_SERVER/v1/audit?limit=10000" |
+  python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin)["records"] if r["action"] == "git.denied" and r["actor"] == "alice@example.org"][-1]
+print(r["subject"], json.loads(r["payload"])["reason"])' >"$tmp/evil.audit"
+grep -q "^/git/p1.git/git-receive-pack pre-receive hook: push to refs/heads/main refused: commit ${evil:0:10}: tree entry '..' refused" "$tmp/evil.audit" &&
+  ok || fail "the hook's refusal's audit record: $(cat "$tmp/evil.audit")"
+[[ -z $(ls "$tmp/state/tmp") ]] && ok || fail "refusal files left: $(ls "$tmp/state/tmp")"
 
 # 7. Over git.max_push (1M): refused with the reason; nothing moves.
 before=$(git -C "$bare" rev-parse main)
