@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -95,16 +96,44 @@ int CheckPush() {
         "HTTPS with your sluss token (the clone URL is in 'sluss project show PROJECT'), or an "
         "admin sets git.local_pusher in slussd's config");
   }
+  // The default branch (HEAD's), which runs are made from where a project
+  // names no branches, is fixed as on a forge: set by the first push to an
+  // empty repository, never deleted by a push (another branch would not
+  // silently take its place).
+  auto branches = (*repo)->Branches();
+  auto default_branch = (*repo)->DefaultBranch();
+  if (!branches) return Refuse(branches.error().message);
+  if (!default_branch) return Refuse(default_branch.error().message);
   std::vector<sluss::gitsync::PushRecord> records;
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
     std::string old_sha, new_sha, ref;
     if (!(in >> old_sha >> new_sha >> ref)) continue;
+    if (ref == *default_branch && new_sha.find_first_not_of('0') == std::string::npos) {
+      return Refuse("push refused: " + ref.substr(11) +
+                    " is this repository's default branch, from which runs are made, and "
+                    "cannot be deleted; push to it instead, or have an admin track other "
+                    "branches ('sluss project set PROJECT --branches ...')");
+    }
     if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r)
       return Refuse("push to " + ref + " refused: " + r.error().message);
     if (new_sha.find_first_not_of('0') != std::string::npos)
       records.push_back({ref, new_sha, pusher, via});
+  }
+  // The first branch pushed to an empty repository becomes its default
+  // when HEAD's is not among those pushed (a "master" pushed to a
+  // repository made with "main").
+  if (branches->empty()) {
+    const bool has_default = std::any_of(records.begin(), records.end(), [&](const auto& r) {
+      return r.ref == *default_branch;
+    });
+    auto first = std::find_if(records.begin(), records.end(),
+                              [](const auto& r) { return r.ref.starts_with("refs/heads/"); });
+    if (!has_default && first != records.end()) {
+      if (auto r = (*repo)->SetDefaultBranch(first->ref); !r)
+        return Refuse("push refused: " + r.error().message);
+    }
   }
   // Before git updates the refs: the intake never sees a tip without its
   // pusher.

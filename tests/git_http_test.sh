@@ -313,3 +313,37 @@ done
 [[ $code == 200 ]] && ok || fail "the stalled person's slots were not given back: $code"
 
 finish git_http
+# 11. The default branch is fixed, as on a forge: the first push to an
+# empty repository sets it (here "master" to a repository made with
+# "main"), and a push cannot delete it, so that no other branch (and no
+# other pusher's tip) becomes the one that runs.
+"$SLUSS" project create p4 --hosted >/dev/null; expect_rc "project p4" 0 $?
+for who in alice bob; do "$SLUSS" member add p4 "$who@example.org" >/dev/null; done
+url4=$base/git/p4.git
+bare4=$tmp/state/repos/p4.git
+w4=$tmp/w4
+# The credential helper was set up for the first start's port: a header.
+push4() { local token=$1; shift; git -C "$w4" -c http.extraHeader="Authorization: Bearer $token" push "$url4" "$@"; }
+mkdir -p "$w4" && git -C "$w4" init -q -b master
+printf 'version: 1\nactions:\n  hello:\n    image: python-3.11\n    run: echo hello\n' >"$w4/sluss.yaml"
+git -C "$w4" add -A && git -C "$w4" commit -qm hello
+push4 "$alice" master >"$tmp/p4.first" 2>&1; expect_rc "first push to p4" 0 $?
+grep -q "remote: sluss: run [0-9]* for $(git -C "$w4" rev-parse --short=10 HEAD)" "$tmp/p4.first" && ok ||
+  fail "the first push made no run: $(cat "$tmp/p4.first")"
+[[ $(git -C "$bare4" symbolic-ref HEAD) == refs/heads/master ]] && ok || fail "HEAD: $(git -C "$bare4" symbolic-ref HEAD)"
+git -C "$w4" commit -q --allow-empty -m "bob's"
+push4 "$bob" HEAD:dev >"$tmp/p4.dev" 2>&1; expect_rc "bob's push to dev" 0 $?
+grep -q "branch dev is not tracked by project p4 (tracked: master)" "$tmp/p4.dev" && ok || fail "dev: $(cat "$tmp/p4.dev")"
+alice_denied=$(audit git.denied alice@example.org)
+push4 "$alice" :master >"$tmp/p4.delete" 2>&1
+[[ $? != 0 ]] && ok || fail "the default branch was deleted by a push"
+grep -q "remote: sluss: push refused: master is this repository's default branch" "$tmp/p4.delete" && ok ||
+  fail "deleting the default branch: $(cat "$tmp/p4.delete")"
+git -C "$bare4" rev-parse -q --verify refs/heads/master >/dev/null && ok || fail "master was deleted"
+[[ $(audit git.denied alice@example.org) == $((alice_denied + 1)) ]] && ok || fail "the refused deletion was not audited"
+git -C "$w4" commit -q --allow-empty -m "bob's again"
+push4 "$bob" HEAD:dev >"$tmp/p4.dev2" 2>&1; expect_rc "bob's second push to dev" 0 $?
+grep -q "branch dev is not tracked" "$tmp/p4.dev2" && ok || fail "dev after the refused deletion: $(cat "$tmp/p4.dev2")"
+[[ $("$SLUSS" runs --json --project p4 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))') == 1 ]] &&
+  ok || fail "p4's runs: $("$SLUSS" runs --project p4)"
+
