@@ -312,7 +312,6 @@ for _ in $(seq 50); do
 done
 [[ $code == 200 ]] && ok || fail "the stalled person's slots were not given back: $code"
 
-finish git_http
 # 11. The default branch is fixed, as on a forge: the first push to an
 # empty repository sets it (here "master" to a repository made with
 # "main"), and a push cannot delete it, so that no other branch (and no
@@ -347,3 +346,4 @@ grep -q "branch dev is not tracked" "$tmp/p4.dev2" && ok || fail "dev after the 
 [[ $("$SLUSS" runs --json --project p4 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))') == 1 ]] &&
   ok || fail "p4's runs: $("$SLUSS" runs --project p4)"
 
+finish git_http
