@@ -87,6 +87,15 @@ struct Config {
   // The most one push over HTTPS may carry (its request body; the pack
   // within it is held to the same by receive-pack).
   std::int64_t git_max_push_bytes = std::int64_t{100} << 20;
+  // The git service (git.max_requests, git.max_requests_per_person,
+  // git.request_timeout, git.max_fetch_request): http-backends at once, of
+  // which one person may hold, how long a request (its body, the backend
+  // and its hooks) may take, the most a fetch's negotiation may carry.
+  // Spooled bodies are at most max_requests x (max_push + 1M) at once.
+  std::int64_t git_max_requests = 16;
+  std::int64_t git_max_requests_per_person = 4;
+  int git_request_timeout_seconds = 600;
+  std::int64_t git_max_fetch_request_bytes = std::int64_t{16} << 20;
   // Who a push over the file path (on this host, no token) is credited
   // to; empty: such pushes are refused.
   std::string git_local_pusher;

@@ -279,6 +279,34 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$au
 # Refused after their authorization, both are audited as refusals.
 [[ $(audit git.denied auditor@example.org) == $((denied_before + 2)) ]] && ok ||
   fail "the bomb and the encoding left $(( $(audit git.denied auditor@example.org) - denied_before )) git.denied records, not 2"
+# Expect: 100-continue is answered where the body is read (curl would
+# wait a second for it), and a request refused on its header gets its
+# answer instead: its body is never asked for.
+head -c 300000 /dev/urandom >"$tmp/body.bin"
+curl -sv -o /dev/null --cacert "$tmp/cert.pem" -u "x:$alice" -H 'Expect: 100-continue' \
+  -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$tmp/body.bin" \
+  "$base/git/p1.git/git-upload-pack" 2>"$tmp/cont.git"
+grep -q "< HTTP/1.1 100 Continue" "$tmp/cont.git" && ok || fail "git: no 100 Continue: $(grep '^[<*]' "$tmp/cont.git" | head -20)"
+grep -q "Done waiting for 100-continue" "$tmp/cont.git" && fail "git: curl waited for 100 Continue" || ok
+curl -sv -o /dev/null --cacert "$tmp/cert.pem" -u "x:$auditor" -H 'Expect: 100-continue' \
+  -H 'Content-Type: application/x-git-receive-pack-request' --data-binary @"$tmp/body.bin" \
+  "$base/git/p1.git/git-receive-pack" 2>"$tmp/cont.refused"
+grep -q "< HTTP/1.1 403" "$tmp/cont.refused" && ok || fail "git refused: $(grep '^[<*]' "$tmp/cont.refused" | head -20)"
+grep -q "100 Continue\|Done waiting for 100-continue\|We are completely uploaded" "$tmp/cont.refused" &&
+  fail "git: the refused request's body was asked for or sent: $(grep '^[<*]' "$tmp/cont.refused" | head -20)" || ok
+printf '{"name": "p3", "description": "%0300000d"}' 0 >"$tmp/project.json"
+curl -sv -o "$tmp/cont.api.out" --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" \
+  -H 'Expect: 100-continue' -H 'Content-Type: application/json' --data-binary @"$tmp/project.json" \
+  "$base/v1/projects" 2>"$tmp/cont.api"
+grep -q "< HTTP/1.1 100 Continue" "$tmp/cont.api" && ok || fail "API: no 100 Continue: $(grep '^[<*]' "$tmp/cont.api" | head -20)"
+grep -q "< HTTP/1.1 [24]" "$tmp/cont.api" && ok || fail "API: no answer after 100 Continue: $(cat "$tmp/cont.api.out")"
+head -c 20000000 /dev/zero >"$tmp/huge.bin"
+curl -sv -o /dev/null --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" \
+  -H 'Expect: 100-continue' -H 'Content-Type: application/json' --data-binary @"$tmp/huge.bin" \
+  "$base/v1/projects" 2>"$tmp/cont.huge"
+grep -q "< HTTP/1.1 413" "$tmp/cont.huge" && ok || fail "API: an oversized body: $(grep '^[<*]' "$tmp/cont.huge" | head -20)"
+grep -q "100 Continue\|We are completely uploaded" "$tmp/cont.huge" &&
+  fail "API: the oversized body was asked for or sent: $(grep '^[<*]' "$tmp/cont.huge" | head -20)" || ok
 # One person cannot take every git slot: bodies that never come hold at
 # most 4 of the 16; a fifth is refused, and others are still served.
 python3 - "$base" "$tmp/cert.pem" "$auditor" >"$tmp/stall.out" 2>&1 <<'PY' &
