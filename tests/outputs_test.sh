@@ -150,4 +150,29 @@ t = {o["path"]: o for o in job["outputs"]}["output/table1.csv"]["checks"]
 assert t["outcome"] == "fail" and [f["rule"] for f in t["findings"]] == ["threshold"], t
 EOF
 
+# A retried job: when its second attempt starts, the first attempt's
+# outputs go (its log and result stay), so the project's disk, which counts
+# each job's latest attempt, is all the disk its outputs take.
+cat >>"$work/sluss.yaml" <<'YAML'
+  retried:
+    image: python-3.11
+    run: python3 -c "open('output/big.bin', 'wb').write(b'x' * 3000000); raise SystemExit(1)"
+    outputs: {sensitive: [output/big.bin]}
+    retries: 1
+YAML
+git -C "$work" commit -qam "retried" && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+for _ in $(seq 450); do
+  s=$("$SLUSS" run show 3 --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+  [[ $s != pending && $s != running && -n $s ]] && break
+  sleep 0.2
+done
+[[ $(job_field 3 retried attempt) == 2 && $(job_field 3 retried status_code) == nonzero_exit ]] && ok ||
+  fail "the retried job: attempt $(job_field 3 retried attempt), $(job_field 3 retried status_code)"
+jid=$(job_field 3 retried id)
+[[ -z $(ls -d "$tmp"/state/jobs/"$jid"-1-*/outputs 2>/dev/null) ]] && ok ||
+  fail "attempt 1's outputs were kept: $(ls -R "$tmp"/state/jobs/"$jid"-1-*/outputs | head)"
+ls "$tmp"/state/jobs/"$jid"-1-*/result.json >/dev/null 2>&1 && ok || fail "attempt 1's result went too"
+[[ $(stat -c %s "$tmp"/state/jobs/"$jid"-2-*/outputs/output/big.bin 2>/dev/null) == 3000000 ]] && ok ||
+  fail "attempt 2's outputs: $(ls -R "$tmp"/state/jobs/"$jid"-2-* | head)"
+
 finish outputs_test
