@@ -152,7 +152,8 @@ EOF
 
 # A retried job: when its second attempt starts, the first attempt's
 # outputs go (its log and result stay), so the project's disk, which counts
-# each job's latest attempt, is all the disk its outputs take.
+# each job's latest attempt, is all the disk its outputs take. The run's
+# RO-Crate names each job's outputs/MANIFEST.jsonl by its hash.
 cat >>"$work/sluss.yaml" <<'YAML'
   retried:
     image: python-3.11
@@ -174,5 +175,17 @@ jid=$(job_field 3 retried id)
 ls "$tmp"/state/jobs/"$jid"-1-*/result.json >/dev/null 2>&1 && ok || fail "attempt 1's result went too"
 [[ $(stat -c %s "$tmp"/state/jobs/"$jid"-2-*/outputs/output/big.bin 2>/dev/null) == 3000000 ]] && ok ||
   fail "attempt 2's outputs: $(ls -R "$tmp"/state/jobs/"$jid"-2-* | head)"
+"$SLUSS" provenance 3 >"$tmp/crate3.json"; expect_rc "provenance of run 3" 0 $?
+python3 - "$tmp/crate3.json" "$(sha256sum "$tmp"/state/jobs/"$jid"-2-*/outputs/MANIFEST.jsonl | cut -d' ' -f1)" <<'EOF' &&
+import json, sys
+crate, want = json.load(open(sys.argv[1])), sys.argv[2]
+g = {e["@id"]: e for e in crate["@graph"]}
+m = g["outputs/retried/MANIFEST.jsonl"]
+assert m["@type"] == "File" and m["sha256"] == want, m
+assert {"@id": "outputs/retried/MANIFEST.jsonl"} in g["./"]["hasPart"], g["./"]["hasPart"]
+action = [e for e in crate["@graph"] if e["@type"] == "CreateAction" and e["name"].endswith(": retried")][0]
+assert {"@id": "outputs/retried/MANIFEST.jsonl"} in action["result"], action
+EOF
+  ok || fail "the crate's manifest entity: $(grep -o '"outputs/retried/[^"]*"' "$tmp/crate3.json" | sort -u)"
 
 finish outputs_test
