@@ -115,6 +115,7 @@ std::string GitCredential(std::string_view authorization) {
 
 GitBackend::~GitBackend() {
   if (out_ >= 0) ::close(out_);
+  if (!refusal_file_.empty()) ::unlink(refusal_file_.c_str());
   if (pid_ > 0) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == 0) {
@@ -144,7 +145,26 @@ std::optional<std::string> GitBackend::Next() {
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return std::string();
   ::close(out_);
   out_ = -1;
+  ReportRefusal();
   return std::nullopt;
+}
+
+void GitBackend::ReportRefusal() {
+  if (refusal_file_.empty()) return;
+  std::string reason;
+  if (const int fd = ::open(refusal_file_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
+    char buf[4096];
+    ssize_t n = 0;
+    // The hook's lines, bounded: what an audit record may carry.
+    while (reason.size() < 4096 && (n = ::read(fd, buf, sizeof buf)) > 0)
+      reason.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+  }
+  ::unlink(refusal_file_.c_str());
+  refusal_file_.clear();
+  if (reason.size() > 4096) reason.resize(4096);
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+  if (!reason.empty() && on_refused_) on_refused_(std::move(reason));
 }
 
 namespace {
@@ -289,7 +309,8 @@ int InflateBody(int fd, std::uint64_t cap, const std::string& spool_dir, bool* o
 
 core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const GitAccess& access,
                                          const HttpRequest& head, int body_fd,
-                                         std::uint64_t body_bytes) {
+                                         std::uint64_t body_bytes,
+                                         std::function<void(std::string)> on_refused) {
   // Bodies reach git as sent, or inflated here with the same limits.
   if (auto e = head.Header("content-encoding"); !e.empty() && e != "identity") {
     if (e != "gzip" && e != "x-gzip") {
@@ -340,10 +361,26 @@ core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const Gi
   env.push_back(StrCat("SLUSS_PUSHER=", access.person));
   env.push_back(StrCat("SLUSS_PUSH_KEY=", options.push_key));
   env.push_back("SLUSS_PUSH_VIA=https");
+  // Where the pre-receive hook says why it refused a push: slussd audits
+  // it (git.denied), as it does its own refusals. An empty file of
+  // slussd's, 0600; the hook only appends to a file that exists.
+  std::string refusal_file;
+  if (access.path.push && head.method == "POST") {
+    refusal_file = (options.spool_dir.empty() ? std::string("/tmp") : options.spool_dir) +
+                   "/git-refusal-XXXXXX";
+    const int fd = ::mkostemp(refusal_file.data(), O_CLOEXEC);
+    if (fd < 0) {
+      ::close(body_fd);
+      return core::Internal(StrCat("cannot make the hook's refusal file: ", std::strerror(errno)));
+    }
+    ::close(fd);
+    env.push_back(StrCat("SLUSS_REFUSAL_FILE=", refusal_file));
+  }
 
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) {
     ::close(body_fd);
+    if (!refusal_file.empty()) ::unlink(refusal_file.c_str());
     return core::Internal(StrCat("pipe: ", std::strerror(errno)));
   }
   std::vector<std::string> argv = {options.git, "http-backend"};
@@ -381,11 +418,13 @@ core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const Gi
   ::close(body_fd);
   if (rc != 0) {
     ::close(out[0]);
+    if (!refusal_file.empty()) ::unlink(refusal_file.c_str());
     return core::Internal(StrCat("cannot run ", options.git, " http-backend: ", std::strerror(rc)));
   }
   ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
-  auto backend = std::make_shared<GitBackend>(pid, out[0], deadline);
+  auto backend = std::make_shared<GitBackend>(pid, out[0], deadline, std::move(refusal_file),
+                                              std::move(on_refused));
   std::string rest;
   auto resp = ReadCgiHeader(out[0], deadline, &rest);
   if (!resp) return std::unexpected(resp.error());  // `backend` kills it

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,8 +81,17 @@ struct GitAccess {
 // hooks) if it still runs, and reaps it.
 class GitBackend {
  public:
-  GitBackend(pid_t pid, int out, std::chrono::steady_clock::time_point deadline)
-      : pid_(pid), out_(out), deadline_(deadline) {}
+  // `refusal_file` (may be empty): where a push's pre-receive hook writes
+  // why it refused the push; read, handed to `on_refused` and removed when
+  // the backend's output ends.
+  GitBackend(pid_t pid, int out, std::chrono::steady_clock::time_point deadline,
+             std::string refusal_file = {},
+             std::function<void(std::string reason)> on_refused = {})
+      : pid_(pid),
+        out_(out),
+        deadline_(deadline),
+        refusal_file_(std::move(refusal_file)),
+        on_refused_(std::move(on_refused)) {}
   ~GitBackend();
   GitBackend(const GitBackend&) = delete;
   GitBackend& operator=(const GitBackend&) = delete;
@@ -91,9 +101,14 @@ class GitBackend {
   std::optional<std::string> Next();
 
  private:
+  // Hands what the hook wrote to refusal_file_ to on_refused_, once.
+  void ReportRefusal();
+
   pid_t pid_;
   int out_;
   std::chrono::steady_clock::time_point deadline_;
+  std::string refusal_file_;
+  std::function<void(std::string)> on_refused_;
 };
 
 // Starts git http-backend for `access` with `body_fd` as its stdin (taken
@@ -101,9 +116,13 @@ class GitBackend {
 // (up to options.timeout) and returns the response: the status and headers
 // from that header, then the body as the backend writes it (through
 // HttpResponse::next, which never blocks). `head` is the request without
-// its body. Blocks: call it on a thread that may wait.
+// its body. A push that the pre-receive hook refuses (sluss-fetch
+// --check-push writes its reason to $SLUSS_REFUSAL_FILE) calls
+// `on_refused` with the reason, from the call of `next` that sees the
+// backend's end. Blocks: call it on a thread that may wait.
 core::Result<HttpResponse> RunGitBackend(const GitHttpOptions& options, const GitAccess& access,
                                          const HttpRequest& head, int body_fd,
-                                         std::uint64_t body_bytes);
+                                         std::uint64_t body_bytes,
+                                         std::function<void(std::string reason)> on_refused = {});
 
 }  // namespace sluss::api

@@ -196,9 +196,37 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Write(std::move(busy));
     }
     reserved_ = want;
+    // A body over the limit is refused on its header, never read (nor
+    // asked for: no 100 Continue).
+    if (length && *length > server_->options.body_limit) return OnError(http::error::body_limit);
     // The request's deadline, set at its first byte, goes on for the body.
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
+    auto read = [self = this->shared_from_this()] {
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       beast::bind_front_handler(&Session::OnRead, self));
+    };
+    if (want > 0 && ExpectsContinue(parser_->get())) return Continue(std::move(read));
+    read();
+  }
+
+  // Expect: 100-continue (curl sends it before a body over 1 MiB, git
+  // before a large push, and each waits a second for the answer): answered
+  // once the body is going to be read; a request refused on its header gets
+  // its final answer instead, and its body is never read.
+  template <class Req>
+  static bool ExpectsContinue(const Req& req) {
+    auto it = req.find(http::field::expect);
+    return req.version() >= 11 && it != req.end() && beast::iequals(it->value(), "100-continue");
+  }
+
+  template <class Then>
+  void Continue(Then then) {
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res, then = std::move(then)](
+                          beast::error_code ec, std::size_t) mutable {
+                        if (ec) return self->OnError(ec);
+                        then();
+                      });
   }
 
   // The request's line and headers as an HttpRequest (no body); false
@@ -288,8 +316,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     ::close(fd);
     spool_ = path;
     git_parser_.emplace(std::move(*parser_));
-    git_parser_->body_limit(access->path.push ? git.max_push_bytes + (1 << 20)
-                                              : git.max_fetch_request_bytes);
+    const std::uint64_t limit =
+        access->path.push ? git.max_push_bytes + (1 << 20) : git.max_fetch_request_bytes;
+    git_parser_->body_limit(limit);
     beast::error_code ec;
     git_parser_->get().body().open(spool_.c_str(), beast::file_mode::write, ec);
     if (ec) return WriteError(500, "internal", "cannot spool the request body");
@@ -301,6 +330,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (git_parser_->is_done()) {
       return asio::post(stream_.get_executor(), [done = std::move(done)]() mutable {
         done(beast::error_code(), 0);
+      });
+    }
+    const auto length = git_parser_->content_length();
+    if (ExpectsContinue(git_parser_->get()) && !(length && *length > limit)) {
+      return Continue([self = this->shared_from_this(), done = std::move(done)]() mutable {
+        http::async_read(self->stream_, self->buffer_, *self->git_parser_, std::move(done));
       });
     }
     http::async_read(stream_, buffer_, *git_parser_, std::move(done));
@@ -318,7 +353,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       // The client is still sending: read and drop the rest (a while, a
       // bounded amount) after the answer, so that it reads the 413 rather
       // than a reset connection.
-      drain_after_write_ = true;
+      // A client that waits for 100 Continue (never sent) sends nothing.
+      drain_after_write_ = !beast::iequals(head.Header("expect"), "100-continue");
       AuditGitRefused(head, access, 413, "request body over its limit");
       r.body = access.path.push
                    ? core::StrCat("sluss: this push is larger than ", git.max_push_bytes,
@@ -347,7 +383,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     asio::post(*server_->git_pool, [self = this->shared_from_this(), head = std::move(head),
                                     access = std::move(access), slot = std::move(slot), fd,
                                     size = static_cast<std::uint64_t>(st.st_size)]() mutable {
-      auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size);
+      // A push its pre-receive hook refused (a tree entry that could leave
+      // a workspace, say) is a refusal like slussd's own: git.denied, with
+      // the hook's reason. Called from `next`, on a worker.
+      auto on_refused = [server = self->server_, head, access](std::string reason) {
+        if (!server->api.AuditGitRefused(head, access, 200, "pre-receive hook: " + reason) && server->options.on_warning) {
+          server->options.on_warning(core::StrCat("audit: a refused push of ", access.person,
+                                                  " was not recorded"));
+        }
+      };
+      auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size,
+                                std::move(on_refused));
       HttpResponse r;
       if (resp && resp->status >= 400 && !resp->next) {
         self->AuditGitRefused(head, access, resp->status, "refused before git ran");

@@ -84,6 +84,7 @@ TEST_CASE("a stored spec from before the version key still loads") {
   CHECK(s->priority == 3);
   CHECK(s->submitted.commit->signature.status == "unsigned");
   CHECK(s->Retries(StatusCode::kNodeLost, 1));
+  CHECK_FALSE(s->Retries(StatusCode::kDiskFull, 1));  // its outputs were lost to a full disk
   CHECK_FALSE(s->Retries(StatusCode::kNodeLost, 2));
   CHECK_FALSE(s->Retries(StatusCode::kOomKilled, 1));
 }

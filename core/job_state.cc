@@ -18,7 +18,7 @@ constexpr std::array<std::string_view, kStatusCodeCount> kCodeNames = {
     "succeeded", "cached",
     "nonzero_exit", "oom_killed", "timed_out", "output_limit", "workspace_limit",
     "dependency_failed", "missing_outputs", "permit_invalid", "node_lost",
-    "internal_error",
+    "disk_full", "internal_error",
     "cancelled_by_user", "killed_by_admin", "permit_revoked",
 };
 
@@ -63,7 +63,7 @@ const std::array<Rule, 10>& Rules() {
       {Of({S::kExecuting, S::kFinalizing}), Of({S::kSucceeded})},
       {InState(JobState::kRunning),
        Of({S::kNonzeroExit, S::kOomKilled, S::kTimedOut, S::kOutputLimit,
-           S::kMissingOutputs, S::kPermitInvalid, S::kNodeLost,
+           S::kMissingOutputs, S::kPermitInvalid, S::kNodeLost, S::kDiskFull,
            S::kInternalError})},
       {InState(JobState::kRunning), InState(JobState::kCancelled)},
       // Retries: a new attempt of a failed or cancelled job. A job that
@@ -105,6 +105,7 @@ JobState StateOf(StatusCode code) {
     case StatusCode::kMissingOutputs:
     case StatusCode::kPermitInvalid:
     case StatusCode::kNodeLost:
+    case StatusCode::kDiskFull:
     case StatusCode::kInternalError:
       return JobState::kFailed;
     case StatusCode::kCancelledByUser:

@@ -37,6 +37,11 @@ enum class StatusCode {
   kMissingOutputs,
   kPermitInvalid,
   kNodeLost,
+  // The job ran, but its result could not be written: the job file system
+  // was full. Not node_lost: a retry on the same full disk would lose its
+  // outputs again, so `retries` never reruns it; `sluss job retry` does,
+  // once space is freed.
+  kDiskFull,
   kInternalError,
   // cancelled
   kCancelledByUser,

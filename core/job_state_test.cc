@@ -15,6 +15,8 @@ TEST_CASE("every status code belongs to one coarse state and has a name") {
   CHECK(StateOf(S::kCached) == JobState::kSucceeded);
   CHECK(StateOf(S::kOomKilled) == JobState::kFailed);
   CHECK(StateOf(S::kPermitRevoked) == JobState::kCancelled);
+  CHECK(StateOf(S::kDiskFull) == JobState::kFailed);
+  CHECK(Name(S::kDiskFull) == "disk_full");
   CHECK(!ParseStatusCode("bogus"));
   CHECK(ParseJobState("running") == JobState::kRunning);
 }
@@ -27,6 +29,7 @@ TEST_CASE("a job runs forward through its phases") {
   CHECK(CheckTransition(S::kExecuting, S::kFinalizing));
   CHECK(CheckTransition(S::kFinalizing, S::kSucceeded));
   CHECK(CheckTransition(S::kExecuting, S::kOomKilled));
+  CHECK(CheckTransition(S::kFinalizing, S::kDiskFull));
   CHECK(CheckTransition(S::kExecuting, S::kPermitRevoked));
   CHECK(CheckTransition(S::kWaitingOnDependencies, S::kDependencyFailed));
 }

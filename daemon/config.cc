@@ -31,7 +31,9 @@ constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
 constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
                                          "sluss_fetch", "allowed_signers", "gpg_keyring",
                                          "require_signed", "max_workspace", "max_push",
-                                         "local_pusher", "public_url", "max_actions_per_run"};
+                                         "local_pusher", "public_url", "max_actions_per_run",
+                                         "max_requests", "max_requests_per_person",
+                                         "request_timeout", "max_fetch_request"};
 constexpr std::string_view kCredentialKeys[] = {"url", "username", "token_file", "ssh_key",
                                                 "known_hosts"};
 constexpr std::string_view kRuntimeKeys[] = {"name", "path"};
@@ -296,6 +298,53 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     if (auto n = gf.find("max_actions_per_run"); n != gf.end()) {
       if (auto v = c.Integer(*n->second, "git.max_actions_per_run", 1, 10'000'000))
         cfg.git_max_actions_per_run = static_cast<int>(*v);
+    }
+    // The git service's own limits (api/git_http.h): backends at once, of
+    // which one person's, how long one may run, a fetch request's size.
+    auto count = [&](std::string_view key, std::string_view path, std::int64_t max,
+                     std::int64_t* out) {
+      auto n = gf.find(std::string(key));
+      if (n == gf.end()) return;
+      std::int64_t v = 0;
+      const std::string& value = n->second->value;
+      const bool number = n->second->IsScalar() && !value.empty() && value.size() <= 6 &&
+                          value.find_first_not_of("0123456789") == std::string::npos;
+      if (number) v = std::stoll(value);
+      if (!number || v < 1 || v > max) {
+        c.Report(n->second->pos, path, StrCat("expected a whole number from 1 to ", max));
+      } else {
+        *out = v;
+      }
+    };
+    count("max_requests", "git.max_requests", 1024, &cfg.git_max_requests);
+    count("max_requests_per_person", "git.max_requests_per_person", 1024,
+          &cfg.git_max_requests_per_person);
+    if (auto n = gf.find("max_requests_per_person");
+        n != gf.end() && cfg.git_max_requests_per_person > cfg.git_max_requests) {
+      c.Report(n->second->pos, "git.max_requests_per_person",
+               StrCat("must not be more than git.max_requests (", cfg.git_max_requests, ")"));
+    }
+    if (auto n = gf.find("request_timeout"); n != gf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "git.request_timeout", "expected a duration such as 10m");
+      } else if (auto d = core::ParseDuration(n->second->value); !d) {
+        c.Report(n->second->pos, "git.request_timeout", d.error().message);
+      } else if (d->count() < 10 || d->count() > 24 * 3600) {
+        c.Report(n->second->pos, "git.request_timeout", "must be from 10s to 1d");
+      } else {
+        cfg.git_request_timeout_seconds = static_cast<int>(d->count());
+      }
+    }
+    if (auto n = gf.find("max_fetch_request"); n != gf.end()) {
+      if (!n->second->IsScalar()) {
+        c.Report(n->second->pos, "git.max_fetch_request", "expected a size such as 16M");
+      } else if (auto v = core::ParseBytes(n->second->value); !v) {
+        c.Report(n->second->pos, "git.max_fetch_request", v.error().message);
+      } else if (*v < (64 << 10) || *v > (std::int64_t{1} << 30)) {
+        c.Report(n->second->pos, "git.max_fetch_request", "must be from 64K to 1G");
+      } else {
+        cfg.git_max_fetch_request_bytes = *v;
+      }
     }
     if (auto n = gf.find("local_pusher"); n != gf.end()) {
       if (auto s = c.String(*n->second, "git.local_pusher")) {

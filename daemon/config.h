@@ -100,6 +100,15 @@ struct Config {
   // The most actions one run may have (git.max_actions_per_run); a larger
   // sluss.yaml is refused at the push, with the limit named. 0: no limit.
   int git_max_actions_per_run = 0;
+  // The git service (git.max_requests, git.max_requests_per_person,
+  // git.request_timeout, git.max_fetch_request): http-backends at once, of
+  // which one person may hold, how long a request (its body, the backend
+  // and its hooks) may take, the most a fetch's negotiation may carry.
+  // Spooled bodies are at most max_requests x (max_push + 1M) at once.
+  std::int64_t git_max_requests = 16;
+  std::int64_t git_max_requests_per_person = 4;
+  int git_request_timeout_seconds = 600;
+  std::int64_t git_max_fetch_request_bytes = std::int64_t{16} << 20;
   // Who a push over the file path (on this host, no token) is credited
   // to; empty: such pushes are refused.
   std::string git_local_pusher;

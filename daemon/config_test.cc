@@ -162,3 +162,33 @@ TEST_CASE("git.max_actions_per_run: none by default, a whole number of at least 
   CHECK_FALSE(Errors("git: {max_actions_per_run: 0}\n").empty());
   CHECK_FALSE(Errors("git: {max_actions_per_run: many}\n").empty());
 }
+
+TEST_CASE("git: the git service's limits, with their defaults, validated") {
+  auto d = ParseConfig("", "slussd.yaml");
+  REQUIRE(d);
+  CHECK(d->git_max_requests == 16);
+  CHECK(d->git_max_requests_per_person == 4);
+  CHECK(d->git_request_timeout_seconds == 600);
+  CHECK(d->git_max_fetch_request_bytes == 16LL << 20);
+  auto c = ParseConfig("git: {max_requests: 32, max_requests_per_person: 8, request_timeout: 15m, "
+                       "max_fetch_request: 4M}\n",
+                       "slussd.yaml");
+  REQUIRE(c);
+  CHECK(c->git_max_requests == 32);
+  CHECK(c->git_max_requests_per_person == 8);
+  CHECK(c->git_request_timeout_seconds == 900);
+  CHECK(c->git_max_fetch_request_bytes == 4LL << 20);
+  CHECK(Errors("git: {max_requests: 0}\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:21: git.max_requests: expected a whole number from 1 to 1024"});
+  CHECK(Errors("git: {max_requests: -3}\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:21: git.max_requests: expected a whole number from 1 to 1024"});
+  CHECK(Errors("git: {max_requests: 2, max_requests_per_person: 3}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:49: git.max_requests_per_person: must not be more "
+                                 "than git.max_requests (2)"});
+  CHECK(Errors("git: {request_timeout: 1s}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:24: git.request_timeout: must be from 10s to 1d"});
+  CHECK(Errors("git: {max_fetch_request: 1K}\n") ==
+        std::vector<std::string>{"slussd.yaml:1:26: git.max_fetch_request: must be from 64K to 1G"});
+}

@@ -306,6 +306,7 @@ int Run(const Config& cfg) {
     n.name = node.name;
     n.capacity = node.capacity;
     n.gpus = node.gpu_ids;
+    n.gpu_names = *gpu_names;
     engine_options.nodes.push_back(n);
   }
   engine_options.defaults = job_defaults;
@@ -437,6 +438,12 @@ int Run(const Config& cfg) {
   server_options.git.repos_dir = git_options.repos_dir;
   server_options.git.spool_dir = state + "/tmp";
   server_options.git.max_push_bytes = static_cast<std::uint64_t>(cfg.git_max_push_bytes);
+  server_options.git.max_fetch_request_bytes =
+      static_cast<std::uint64_t>(cfg.git_max_fetch_request_bytes);
+  server_options.git.max_backends = static_cast<std::size_t>(cfg.git_max_requests);
+  server_options.git.max_backends_per_person =
+      static_cast<std::size_t>(cfg.git_max_requests_per_person);
+  server_options.git.timeout = std::chrono::seconds(cfg.git_request_timeout_seconds);
   server_options.git.push_key = git_options.push_key;
   {
     std::error_code spool_ec;

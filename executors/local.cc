@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
+#include "logging/log.h"
 #include "sandbox/image.h"
 #include "sandbox/run_spec.h"
 #include "sandbox/supervisor.h"
@@ -289,12 +291,42 @@ core::Result<void> WriteAttemptSpec(const LocalOptions& o, const std::string& ru
   return sandbox::WriteSpec(dir, spec);
 }
 
+namespace {
+
+// A retry starts: the outputs of the job's earlier attempts go (their
+// logs and result.json stay). No job reads them (dependents read a
+// succeeded attempt's, and a succeeded job is not retried), and the
+// project's disk counts the outputs of each job's latest attempt only, so
+// kept, they would be disk no quota sees.
+void RemoveEarlierOutputs(const std::string& jobs_dir, core::JobId job, int attempt) {
+  std::error_code ec;
+  const std::string prefix = StrCat(job.value, "-");
+  for (const auto& e : fs::directory_iterator(jobs_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const std::string rest = name.substr(prefix.size());
+    int earlier = 0;
+    const auto [end, err] = std::from_chars(rest.data(), rest.data() + rest.size(), earlier);
+    if (err != std::errc() || (end != rest.data() + rest.size() && *end != '-')) continue;
+    if (earlier < 1 || earlier >= attempt) continue;
+    std::error_code rm;
+    fs::remove_all(e.path() / "outputs", rm);
+    if (rm)
+      logging::Log(logging::LogLevel::kWarn,
+                   StrCat("job ", job.value, ": cannot remove the outputs of attempt ", earlier,
+                          ": ", rm.message()));
+  }
+}
+
+}  // namespace
+
 core::Result<void> LocalExecutor::Launch(const core::LaunchRequest& r) {
   const LocalOptions& o = impl_->options;
   // Keyed: a directory that another job with the same id left (a restored
   // backup) is never this attempt's, whatever it holds.
   if (r.attempt_key.empty()) return core::Internal("a launch without an attempt key");
   const std::string dir = AttemptDir(o.jobs_dir, r.job, r.attempt, r.attempt_key);
+  if (r.attempt > 1) RemoveEarlierOutputs(o.jobs_dir, r.job, r.attempt);
   if (auto w = WriteAttemptSpec(o, impl_->runtime_version, r, dir); !w) return w;
   impl_->Watch(dir, r.job, r.attempt);
   auto probe = sandbox::StartDetached(o.sluss_run, dir);

@@ -9,7 +9,13 @@
 // reads git's "OLD NEW REF" lines on stdin and refuses the push (exit 1,
 // the reason on stderr, which the pusher sees) when a pushed commit's tree
 // has an entry whose name could leave a workspace (gitsync::BadTreeEntryName).
+// The reason also goes to $SLUSS_REFUSAL_FILE when slussd names one (a
+// push over HTTPS): slussd audits the refusal (git.denied).
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -65,42 +71,76 @@ bool Pusher(std::string* pusher, std::string* via) {
   return false;
 }
 
+// Refuses the push: `why` to the pusher (stderr) and to slussd's refusal
+// file, which slussd made and audits; one that does not exist is not made.
+int Refuse(const std::string& why) {
+  std::fprintf(stderr, "sluss: %s\n", why.c_str());
+  if (const std::string file = Env("SLUSS_REFUSAL_FILE"); !file.empty()) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      const std::string line = why + "\n";
+      (void)!::write(fd, line.data(), line.size());
+      ::close(fd);
+    }
+  }
+  return 1;
+}
+
 int CheckPush() {
   auto repo = sluss::gitsync::Repo::OpenFromHookEnvironment();
-  if (!repo) {
-    std::fprintf(stderr, "sluss: %s\n", repo.error().message.c_str());
-    return 1;
-  }
+  if (!repo) return Refuse(repo.error().message);
   std::string pusher, via;
   if (!Pusher(&pusher, &via)) {
-    std::fprintf(stderr,
-                 "sluss: push refused: pushes over the file path are not credited to anyone "
-                 "here. Push over HTTPS with your sluss token (the clone URL is in 'sluss "
-                 "project show PROJECT'), or an admin sets git.local_pusher in slussd's "
-                 "config\n");
-    return 1;
+    return Refuse(
+        "push refused: pushes over the file path are not credited to anyone here. Push over "
+        "HTTPS with your sluss token (the clone URL is in 'sluss project show PROJECT'), or an "
+        "admin sets git.local_pusher in slussd's config");
   }
+  // The default branch (HEAD's), which runs are made from where a project
+  // names no branches, is fixed as on a forge: set by the first push to an
+  // empty repository, never deleted by a push (another branch would not
+  // silently take its place).
+  auto branches = (*repo)->Branches();
+  auto default_branch = (*repo)->DefaultBranch();
+  if (!branches) return Refuse(branches.error().message);
+  if (!default_branch) return Refuse(default_branch.error().message);
   std::vector<sluss::gitsync::PushRecord> records;
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
     std::string old_sha, new_sha, ref;
     if (!(in >> old_sha >> new_sha >> ref)) continue;
-    if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r) {
-      std::fprintf(stderr, "sluss: push to %s refused: %s\n", ref.c_str(), r.error().message.c_str());
-      return 1;
+    if (ref == *default_branch && new_sha.find_first_not_of('0') == std::string::npos) {
+      return Refuse("push refused: " + ref.substr(11) +
+                    " is this repository's default branch, from which runs are made, and "
+                    "cannot be deleted; push to it instead, or have an admin track other "
+                    "branches ('sluss project set PROJECT --branches ...')");
     }
+    if (auto r = (*repo)->CheckPushedCommits(old_sha, new_sha); !r)
+      return Refuse("push to " + ref + " refused: " + r.error().message);
     if (new_sha.find_first_not_of('0') != std::string::npos)
       records.push_back({ref, new_sha, pusher, via});
+  }
+  // The first branch pushed to an empty repository becomes its default
+  // when HEAD's is not among those pushed (a "master" pushed to a
+  // repository made with "main").
+  if (branches->empty()) {
+    const bool has_default = std::any_of(records.begin(), records.end(), [&](const auto& r) {
+      return r.ref == *default_branch;
+    });
+    auto first = std::find_if(records.begin(), records.end(),
+                              [](const auto& r) { return r.ref.starts_with("refs/heads/"); });
+    if (!has_default && first != records.end()) {
+      if (auto r = (*repo)->SetDefaultBranch(first->ref); !r)
+        return Refuse("push refused: " + r.error().message);
+    }
   }
   // Before git updates the refs: the intake never sees a tip without its
   // pusher.
   const std::string git_dir = Env("GIT_DIR").empty() ? "." : Env("GIT_DIR");
   for (const auto& r : records) {
-    if (auto w = sluss::gitsync::WritePushRecord(git_dir, r); !w) {
-      std::fprintf(stderr, "sluss: push refused: %s\n", w.error().message.c_str());
-      return 1;
-    }
+    if (auto w = sluss::gitsync::WritePushRecord(git_dir, r); !w)
+      return Refuse("push refused: " + w.error().message);
   }
   return 0;
 }

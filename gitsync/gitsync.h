@@ -124,6 +124,8 @@ class Repo {
   core::Result<std::vector<BranchTip>> Branches();
   // The branch HEAD names ("refs/heads/main"), whether or not it exists yet.
   core::Result<std::string> DefaultBranch();
+  // Makes HEAD name `ref` ("refs/heads/dev"), which need not exist yet.
+  core::Result<void> SetDefaultBranch(std::string_view ref);
   core::Result<CommitInfo> Commit(std::string_view sha);
   // The file at `path` in the commit's tree, without checking anything out.
   // kNotFound when there is no such file; kResourceExhausted over max_bytes.

@@ -354,6 +354,12 @@ core::Result<std::string> Repo::DefaultBranch() {
   return std::string(target ? target : "refs/heads/main");
 }
 
+core::Result<void> Repo::SetDefaultBranch(std::string_view ref) {
+  if (git_repository_set_head(repo_, std::string(ref).c_str()) != 0)
+    return std::unexpected(GitError(StrCat("set HEAD to ", ref)));
+  return {};
+}
+
 core::Result<CommitInfo> Repo::Commit(std::string_view sha) {
   auto oid = ParseOid(sha);
   if (!oid) return std::unexpected(oid.error());

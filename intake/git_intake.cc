@@ -269,18 +269,20 @@ core::Result<std::vector<core::SyncOutcome>> GitIntake::Sync(std::string_view pr
   if (!branches) return std::unexpected(branches.error());
   std::set<std::string> tracked;
   for (const auto& b : project->branches) tracked.insert(StrCat("refs/heads/", b));
+  const bool hosted = std::filesystem::exists(RepoPath(project->name));
   if (tracked.empty()) {
     auto def = (*repo)->DefaultBranch();
     if (!def) return std::unexpected(def.error());
     tracked.insert(*def);
-    // A repository whose only branch is not HEAD's (pushed "master" to a
-    // "main" repository): track that one.
+    // A hosted repository's default branch is fixed as on a forge: its
+    // first push sets it, and a push cannot delete it (the pre-receive
+    // hook), so no other branch, and no other pusher's tip, takes its
+    // place. A mirror's HEAD is libgit2's: its only branch is tracked.
     bool present = std::any_of(branches->begin(), branches->end(),
                                [&](const auto& b) { return b.ref == *def; });
-    if (!present && branches->size() == 1) tracked = {branches->front().ref};
+    if (!hosted && !present && branches->size() == 1) tracked = {branches->front().ref};
   }
   std::vector<core::SyncOutcome> out;
-  const bool hosted = std::filesystem::exists(RepoPath(project->name));
   std::vector<std::string> tracked_names;
   for (const auto& t : tracked) tracked_names.push_back(t.substr(11));
   for (const auto& tip : *branches) {

@@ -209,6 +209,23 @@ json RunCrate(const core::Project& project, const core::Run& run, const std::vec
     json results = json::array();
     for (const auto& o : j.value("outputs", json::array()))
       results.push_back({{"@id", output_ids[StrCat(j.value("action", ""), "/", o.value("path", ""))]}});
+    // The manifest of every output (result.json lists the first
+    // core::kMaxListedOutputs): the crate names it by its hash, so that
+    // outputs past the listed ones are accounted for too.
+    if (const std::string manifest = j.value("outputs_manifest_sha256", ""); !manifest.empty()) {
+      const std::string id =
+          StrCat("outputs/", j.value("action", ""), "/", core::kOutputManifest);
+      add({{"@id", id},
+           {"@type", "File"},
+           {"name", std::string(core::kOutputManifest)},
+           {"encodingFormat", "application/jsonl"},
+           {"sha256", manifest},
+           {"description", StrCat("every output of ", j.value("action", ""), " (",
+                                  j.value("outputs_count", 0),
+                                  "), one JSON line each with its path, size and SHA-256")}});
+      has_part.push_back({{"@id", id}});
+      results.push_back({{"@id", id}});
+    }
     const std::string image_id = StrCat("#image-", j["image"].value("name", ""));
     std::string digest = j["image"].value("digest", "");
     add({{"@id", image_id},

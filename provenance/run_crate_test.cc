@@ -52,6 +52,8 @@ TEST_CASE("a run's crate names the commit, image digest and dataset ids, and con
                  {"cpu_seconds", 1.5}};
   json r1 = result;
   r1["outputs"] = {{{"path", "output/cohort.csv"}, {"size", 10}, {"sha256", "o1"}}};
+  r1["outputs_count"] = 1;
+  r1["outputs_manifest_sha256"] = "m1";
   json r2 = result;
   r2["outputs"] = {{{"path", "output/table1.csv"}, {"size", 20}, {"sha256", "o2"}}};
   r2["gpus"] = {"GPU-4cf8db2d"};
@@ -89,6 +91,23 @@ TEST_CASE("a run's crate names the commit, image digest and dataset ids, and con
   REQUIRE(model_action.is_object());
   CHECK(model_action["object"][0]["@id"] == "outputs/extract/output/cohort.csv");
   CHECK(model_action["actionStatus"] == "http://schema.org/CompletedActionStatus");
+  // Each job's outputs/MANIFEST.jsonl, by its hash: a part of the crate and
+  // of the job's result (none for a job whose result names none).
+  json manifest, extract_action;
+  for (const auto& e : crate["@graph"]) {
+    if (e["@id"] == "outputs/extract/MANIFEST.jsonl") manifest = e;
+    if (e["@id"] == "#job-11") extract_action = e;
+    CHECK(e["@id"] != "outputs/model/MANIFEST.jsonl");
+  }
+  REQUIRE(manifest.is_object());
+  CHECK(manifest["@type"] == "File");
+  CHECK(manifest["sha256"] == "m1");
+  CHECK(extract_action["result"].back()["@id"] == "outputs/extract/MANIFEST.jsonl");
+  bool part = false;
+  for (const auto& e : crate["@graph"])
+    if (e["@id"] == "./")
+      for (const auto& p : e["hasPart"]) part = part || p["@id"] == "outputs/extract/MANIFEST.jsonl";
+  CHECK(part);
 }
 
 TEST_CASE("the conformance check names what a crate lacks") {

@@ -203,6 +203,8 @@ core::Result<JobResult> CleanUpLost(const std::string& dir) {
                    "the job was stopped";
   if (const std::string cause = NoSpaceCause(dir); !cause.empty()) {
     // Not a lost host: the disk was full when the job's result was written.
+    // Its own status, which `retries` does not rerun (core/job_state.h).
+    result.status = "disk_full";
     result.message = StrCat("the job's result could not be written: ", cause,
                             "; free space on the job file system, then retry the job");
   }

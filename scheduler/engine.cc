@@ -129,9 +129,7 @@ void Engine::Start(core::Executor& executor) {
     }
     for (const auto& a : executor.Reattach(running)) {
       const core::Job& job = *by_id.at(a.job);
-      std::vector<int> gpus;
-      for (const auto& g : job.gpus) gpus.push_back(std::atoi(g.c_str()));
-      const core::Placement placement{job.node, gpus,
+      const core::Placement placement{job.node, GpuSlots(job),
                                       job.placed ? *job.placed
                                                  : RequestOf(job, QuotaOf(job.project))};
       const core::Run* run = RunOf(job.run_id);
@@ -297,6 +295,30 @@ const core::Run* Engine::RunOf(core::RunId id) {
   if (!run) return nullptr;
   if (runs_.size() > 10000) runs_.clear();
   return &runs_.emplace(id, std::move(*run)).first->second;
+}
+
+std::string Engine::GpuName(const std::string& node, int slot) const {
+  for (const auto& n : options_.nodes) {
+    if (n.name == node && slot >= 0 && static_cast<std::size_t>(slot) < n.gpu_names.size())
+      return n.gpu_names[static_cast<std::size_t>(slot)];
+  }
+  return std::to_string(slot);
+}
+
+std::vector<int> Engine::GpuSlots(const core::Job& job) const {
+  const NodeState* node = nullptr;
+  for (const auto& n : options_.nodes)
+    if (n.name == job.node) node = &n;
+  std::vector<int> out;
+  for (const auto& g : job.gpus) {
+    int slot = -1;
+    if (node) {
+      auto it = std::find(node->gpu_names.begin(), node->gpu_names.end(), g);
+      if (it != node->gpu_names.end()) slot = static_cast<int>(it - node->gpu_names.begin());
+    }
+    out.push_back(slot >= 0 ? slot : std::atoi(g.c_str()));
+  }
+  return out;
 }
 
 void Engine::LogError(const std::string& message) const {
@@ -630,7 +652,7 @@ void Engine::Cycle() {
       if (job.placed) request = *job.placed;
       RunningJob r{job.id, job.project, user, job.node, request, {},
                    job.started_at.value_or(now)};
-      for (const auto& g : job.gpus) r.gpus.push_back(std::atoi(g.c_str()));
+      r.gpus = GpuSlots(job);
       s.running.push_back(std::move(r));
       // The engine's own time limit, behind the sandbox's: the attempt
       // ends timed_out, not cancelled.
@@ -745,8 +767,10 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts) {
     }
     request->attempt = job.attempt;
     request->attempt_key = core::AttemptKey(job, job.attempt);
+    // Stored as nvidia-ctk names them, which is what people and the
+    // accounting see (sluss job show, the API), not the slot numbers.
     std::vector<std::string> gpus;
-    for (int g : start.gpus) gpus.push_back(std::to_string(g));
+    for (int g : start.gpus) gpus.push_back(GpuName(start.node, g));
     preparing.push_back({job.id, job.status, StatusCode::kPreparing,
                          StrCat("starting on ", start.node),
                          core::JobUpdate{.node = start.node, .gpus = gpus,

@@ -164,6 +164,11 @@ class Engine {
   void StoreRecovered();
   core::Resources RequestOf(const core::Job& job, const core::Quota& quota);
   const core::Run* RunOf(core::RunId id);
+  // A GPU slot of `node` by its name (NodeState::gpu_names), as job rows
+  // store it, and back: a job's slots. A row from before names were stored
+  // holds slot numbers, read as such.
+  std::string GpuName(const std::string& node, int slot) const;
+  std::vector<int> GpuSlots(const core::Job& job) const;
   // Charges fair-share usage and GPU-hours in memory; PersistUsage writes
   // what changed (once per cycle).
   void ChargeUsage(const core::Job& job, const core::JobOutcome& outcome);

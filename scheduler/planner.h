@@ -58,6 +58,9 @@ struct NodeState {
   std::string name;
   core::Resources capacity;  // gpus is ignored: `gpus` lists them
   std::vector<int> gpus;
+  // The name of each GPU slot as nvidia-ctk gives it (an index, GPU-<uuid>,
+  // MIG 0:1), stored in job rows; empty: the slot's number.
+  std::vector<std::string> gpu_names;
   bool schedulable = true;   // false: drained or down
 };
 

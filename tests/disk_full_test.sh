@@ -4,7 +4,7 @@
 # waits with a reason that names the free space and the reserve (no job
 # is launched onto a full disk), slussd logs it once; freed, the job runs.
 # A job whose result cannot be written on a disk that filled while it ran
-# ends saying so; SQLITE_FULL and ENOSPC are logged once per episode.
+# ends disk_full, saying so, and is not retried; SQLITE_FULL and ENOSPC are logged once per episode.
 # Real slussd, git push, runc, a 64 MiB tmpfs. Needs root; exit 77 otherwise.
 #   disk_full_test.sh SLUSS SLUSSD
 set -uo pipefail
@@ -85,6 +85,7 @@ actions:
     image: python-3.11
     run: python3 -c "import time; time.sleep(4); open('output/y.txt', 'w').write('y' * 100000)"
     outputs: {sensitive: [output/y.txt]}
+    retries: 2
 YAML
 git -C "$work" commit -qam two && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
 for _ in $(seq 100); do [[ $(job_field 2 b status_code 2>/dev/null) == executing ]] && break; sleep 0.1; done
@@ -98,6 +99,13 @@ for _ in $(seq 60); do [[ $(job_field 2 b status_code) != executing ]] && break;
 reason=$(job_field 2 b reason)
 [[ $reason == *"could not be written: No space left on device"* ]] && ok ||
   fail "job b on the full disk: $(job_field 2 b status_code) $reason"
+# Its own status, not node_lost: `retries` (2 here, on nonzero_exit and
+# node_lost) does not rerun a job whose outputs the full disk lost.
+[[ $(job_field 2 b status_code) == disk_full ]] && ok || fail "job b's status: $(job_field 2 b status_code)"
+[[ $reason == disk_full:* ]] && ok || fail "job b's reason: $reason"
+sleep 2  # a few scheduler cycles (not an assertion: the time a retry would take)
+[[ $(job_field 2 b attempt) == 1 && $(job_field 2 b status_code) == disk_full ]] && ok ||
+  fail "job b was retried: attempt $(job_field 2 b attempt), $(job_field 2 b status_code)"
 # Each failure is logged once for the episode, not once a cycle.
 for what in "job ends failed" "high-water mark: cannot write"; do
   [[ $(grep -c "$what" "$tmp/log") -le 1 ]] && ok || fail "'$what' logged $(grep -c "$what" "$tmp/log") times"

@@ -619,5 +619,36 @@ TEST_CASE(
   CHECK(logged.back().find("back above the reserve") != std::string::npos);
 }
 
+TEST_CASE("engine: job rows name their GPUs as the node does, and a restart reads them back") {
+  Fixture f;
+  f.options.nodes[0].gpus = {0, 1};
+  f.options.nodes[0].gpu_names = {"GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c", "0:1"};
+  core::NewRun run;
+  run.project = "p1";
+  run.commit = std::string(40, 'c');
+  const std::string gpu_job = R"({"image":"host","resources":{"gpus":1}})";
+  run.jobs = {{"a", StatusCode::kWaitingOnResources, "", gpu_job, "ka", {}}};
+  REQUIRE(f.store->CreateRun(run, f.clock.Now()));
+  {
+    Scheduler s(f);
+    s.Start();
+    REQUIRE(s.exec.launched.size() == 1);
+    const auto job = f.store->GetJob(s.exec.launched[0].first);
+    CHECK(job->gpus == std::vector<std::string>{"GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c"});
+    CHECK(f.preparer.starts["a"].gpus == std::vector<int>{0});
+  }
+  // After a restart the running job still holds GPU slot 0: a second GPU
+  // job gets the other one, by its name.
+  run.commit = std::string(40, 'd');
+  run.jobs = {{"b", StatusCode::kWaitingOnResources, "", gpu_job, "kb", {}}};
+  auto second = f.store->CreateRun(run, f.clock.Now());
+  REQUIRE(second);
+  Scheduler s(f);
+  s.Start();
+  REQUIRE(s.exec.launched.size() == 1);
+  CHECK(f.store->GetJob(s.exec.launched[0].first)->gpus == std::vector<std::string>{"0:1"});
+  CHECK(f.preparer.starts["b"].gpus == std::vector<int>{1});
+}
+
 }  // namespace
 }  // namespace sluss

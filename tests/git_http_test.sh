@@ -194,6 +194,27 @@ SLUSS_PUSHER=alice@example.org SLUSS_PUSH_KEY=guess SLUSS_PUSH_KEY_FILE=/dev/nul
 grep -q "pushes over the file path are not credited" "$tmp/forged" && ok || fail "forged: $(cat "$tmp/forged")"
 git -C "$bare" rev-parse -q --verify refs/heads/forged >/dev/null && fail "the forged push stored a branch" || ok
 git -C "$work" reset -q --hard HEAD~1
+# A push its pre-receive hook refuses (a tree entry "..") is audited as
+# refused, with the hook's reason, as slussd's own refusals are.
+blob=$(echo pwned | git -C "$work" hash-object -w --stdin)
+sub=$(printf '100644 blob %s\tPWNED\n' "$blob" | git -C "$work" mktree)
+evil=$(git -C "$work" commit-tree "$(printf '040000 tree %s\t..\n' "$sub" | git -C "$work" mktree)" \
+  -p HEAD -m "evil")
+alice_denied=$(audit git.denied alice@example.org)
+SLUSS_TOKEN=$alice git -C "$work" push "$url" "$evil:refs/heads/main" >"$tmp/evil" 2>&1
+[[ $? != 0 ]] && ok || fail "a push with a tree entry '..' was taken"
+grep -q "remote: sluss: push to refs/heads/main refused: commit ${evil:0:10}: tree entry '..' refused" "$tmp/evil" &&
+  ok || fail "the hook's refusal: $(cat "$tmp/evil")"
+[[ $(audit git.denied alice@example.org) == $((alice_denied + 1)) ]] && ok ||
+  fail "the hook's refusal left $(( $(audit git.denied alice@example.org) - alice_denied )) git.denied records, not 1"
+curl -sf --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" "$SLUSS_SERVER/v1/audit?limit=10000" |
+  python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin)["records"] if r["action"] == "git.denied" and r["actor"] == "alice@example.org"][-1]
+print(r["subject"], json.loads(r["payload"])["reason"])' >"$tmp/evil.audit"
+grep -q "^/git/p1.git/git-receive-pack pre-receive hook: push to refs/heads/main refused: commit ${evil:0:10}: tree entry '..' refused" "$tmp/evil.audit" &&
+  ok || fail "the hook's refusal's audit record: $(cat "$tmp/evil.audit")"
+[[ -z $(ls "$tmp/state/tmp") ]] && ok || fail "refusal files left: $(ls "$tmp/state/tmp")"
 
 # 7. Over git.max_push (1M): refused with the reason; nothing moves.
 before=$(git -C "$bare" rev-parse main)
@@ -258,6 +279,34 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -u "x:$au
 # Refused after their authorization, both are audited as refusals.
 [[ $(audit git.denied auditor@example.org) == $((denied_before + 2)) ]] && ok ||
   fail "the bomb and the encoding left $(( $(audit git.denied auditor@example.org) - denied_before )) git.denied records, not 2"
+# Expect: 100-continue is answered where the body is read (curl would
+# wait a second for it), and a request refused on its header gets its
+# answer instead: its body is never asked for.
+head -c 300000 /dev/urandom >"$tmp/body.bin"
+curl -sv -o /dev/null --cacert "$tmp/cert.pem" -u "x:$alice" -H 'Expect: 100-continue' \
+  -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$tmp/body.bin" \
+  "$base/git/p1.git/git-upload-pack" 2>"$tmp/cont.git"
+grep -q "< HTTP/1.1 100 Continue" "$tmp/cont.git" && ok || fail "git: no 100 Continue: $(grep '^[<*]' "$tmp/cont.git" | head -20)"
+grep -q "Done waiting for 100-continue" "$tmp/cont.git" && fail "git: curl waited for 100 Continue" || ok
+curl -sv -o /dev/null --cacert "$tmp/cert.pem" -u "x:$auditor" -H 'Expect: 100-continue' \
+  -H 'Content-Type: application/x-git-receive-pack-request' --data-binary @"$tmp/body.bin" \
+  "$base/git/p1.git/git-receive-pack" 2>"$tmp/cont.refused"
+grep -q "< HTTP/1.1 403" "$tmp/cont.refused" && ok || fail "git refused: $(grep '^[<*]' "$tmp/cont.refused" | head -20)"
+grep -q "100 Continue\|Done waiting for 100-continue\|We are completely uploaded" "$tmp/cont.refused" &&
+  fail "git: the refused request's body was asked for or sent: $(grep '^[<*]' "$tmp/cont.refused" | head -20)" || ok
+printf '{"name": "p3", "description": "%0300000d"}' 0 >"$tmp/project.json"
+curl -sv -o "$tmp/cont.api.out" --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" \
+  -H 'Expect: 100-continue' -H 'Content-Type: application/json' --data-binary @"$tmp/project.json" \
+  "$base/v1/projects" 2>"$tmp/cont.api"
+grep -q "< HTTP/1.1 100 Continue" "$tmp/cont.api" && ok || fail "API: no 100 Continue: $(grep '^[<*]' "$tmp/cont.api" | head -20)"
+grep -q "< HTTP/1.1 [24]" "$tmp/cont.api" && ok || fail "API: no answer after 100 Continue: $(cat "$tmp/cont.api.out")"
+head -c 20000000 /dev/zero >"$tmp/huge.bin"
+curl -sv -o /dev/null --cacert "$tmp/cert.pem" -H "Authorization: Bearer $admin" \
+  -H 'Expect: 100-continue' -H 'Content-Type: application/json' --data-binary @"$tmp/huge.bin" \
+  "$base/v1/projects" 2>"$tmp/cont.huge"
+grep -q "< HTTP/1.1 413" "$tmp/cont.huge" && ok || fail "API: an oversized body: $(grep '^[<*]' "$tmp/cont.huge" | head -20)"
+grep -q "100 Continue\|We are completely uploaded" "$tmp/cont.huge" &&
+  fail "API: the oversized body was asked for or sent: $(grep '^[<*]' "$tmp/cont.huge" | head -20)" || ok
 # One person cannot take every git slot: bodies that never come hold at
 # most 4 of the 16; a fifth is refused, and others are still served.
 python3 - "$base" "$tmp/cert.pem" "$auditor" >"$tmp/stall.out" 2>&1 <<'PY' &
@@ -290,5 +339,39 @@ for _ in $(seq 50); do
   [[ $code == 200 ]] && break; sleep 0.2
 done
 [[ $code == 200 ]] && ok || fail "the stalled person's slots were not given back: $code"
+
+# 11. The default branch is fixed, as on a forge: the first push to an
+# empty repository sets it (here "master" to a repository made with
+# "main"), and a push cannot delete it, so that no other branch (and no
+# other pusher's tip) becomes the one that runs.
+"$SLUSS" project create p4 --hosted >/dev/null; expect_rc "project p4" 0 $?
+for who in alice bob; do "$SLUSS" member add p4 "$who@example.org" >/dev/null; done
+url4=$base/git/p4.git
+bare4=$tmp/state/repos/p4.git
+w4=$tmp/w4
+# The credential helper was set up for the first start's port: a header.
+push4() { local token=$1; shift; git -C "$w4" -c http.extraHeader="Authorization: Bearer $token" push "$url4" "$@"; }
+mkdir -p "$w4" && git -C "$w4" init -q -b master
+printf 'version: 1\nactions:\n  hello:\n    image: python-3.11\n    run: echo hello\n' >"$w4/sluss.yaml"
+git -C "$w4" add -A && git -C "$w4" commit -qm hello
+push4 "$alice" master >"$tmp/p4.first" 2>&1; expect_rc "first push to p4" 0 $?
+grep -q "remote: sluss: run [0-9]* for $(git -C "$w4" rev-parse --short=10 HEAD)" "$tmp/p4.first" && ok ||
+  fail "the first push made no run: $(cat "$tmp/p4.first")"
+[[ $(git -C "$bare4" symbolic-ref HEAD) == refs/heads/master ]] && ok || fail "HEAD: $(git -C "$bare4" symbolic-ref HEAD)"
+git -C "$w4" commit -q --allow-empty -m "bob's"
+push4 "$bob" HEAD:dev >"$tmp/p4.dev" 2>&1; expect_rc "bob's push to dev" 0 $?
+grep -q "branch dev is not tracked by project p4 (tracked: master)" "$tmp/p4.dev" && ok || fail "dev: $(cat "$tmp/p4.dev")"
+alice_denied=$(audit git.denied alice@example.org)
+push4 "$alice" :master >"$tmp/p4.delete" 2>&1
+[[ $? != 0 ]] && ok || fail "the default branch was deleted by a push"
+grep -q "remote: sluss: push refused: master is this repository's default branch" "$tmp/p4.delete" && ok ||
+  fail "deleting the default branch: $(cat "$tmp/p4.delete")"
+git -C "$bare4" rev-parse -q --verify refs/heads/master >/dev/null && ok || fail "master was deleted"
+[[ $(audit git.denied alice@example.org) == $((alice_denied + 1)) ]] && ok || fail "the refused deletion was not audited"
+git -C "$w4" commit -q --allow-empty -m "bob's again"
+push4 "$bob" HEAD:dev >"$tmp/p4.dev2" 2>&1; expect_rc "bob's second push to dev" 0 $?
+grep -q "branch dev is not tracked" "$tmp/p4.dev2" && ok || fail "dev after the refused deletion: $(cat "$tmp/p4.dev2")"
+[[ $("$SLUSS" runs --json --project p4 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))') == 1 ]] &&
+  ok || fail "p4's runs: $("$SLUSS" runs --project p4)"
 
 finish git_http

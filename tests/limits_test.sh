@@ -221,7 +221,13 @@ EOF
 # Given by the name node.gpus uses, UUID or index.
 [[ $(job_field 1 gpu result.gpus) =~ ^\[\'(GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c|1)\'\]$ ]] && ok ||
   fail "gpu: the job's result names $(job_field 1 gpu result.gpus)"
-[[ $(job_field 1 gpu gpus) =~ ^\[\'?[01]\'?\]$ ]] && ok || fail "gpu: the job's GPUs $(job_field 1 gpu gpus)"
+# The stored job row names its GPUs the same way, not by slot number:
+# `sluss job show` and the API.
+[[ $(job_field 1 gpu gpus) == "$(job_field 1 gpu result.gpus)" ]] && ok ||
+  fail "gpu: the job row's GPUs $(job_field 1 gpu gpus), its result's $(job_field 1 gpu result.gpus)"
+"$SLUSS" job show "$(job_field 1 gpu id)" --json >"$tmp/gpu-job.json"; expect_rc "job show" 0 $?
+python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["gpus"]; assert g in (["GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c"], ["1"]), g' \
+  "$tmp/gpu-job.json" && ok || fail "job show: $(cat "$tmp/gpu-job.json")"
 
 # 4. Over its memory: oom_killed, with the kill counted.
 [[ $(job_field 1 hungry status_code) == oom_killed ]] && ok ||

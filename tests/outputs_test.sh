@@ -150,4 +150,42 @@ t = {o["path"]: o for o in job["outputs"]}["output/table1.csv"]["checks"]
 assert t["outcome"] == "fail" and [f["rule"] for f in t["findings"]] == ["threshold"], t
 EOF
 
+# A retried job: when its second attempt starts, the first attempt's
+# outputs go (its log and result stay), so the project's disk, which counts
+# each job's latest attempt, is all the disk its outputs take. The run's
+# RO-Crate names each job's outputs/MANIFEST.jsonl by its hash.
+cat >>"$work/sluss.yaml" <<'YAML'
+  retried:
+    image: python-3.11
+    run: python3 -c "open('output/big.bin', 'wb').write(b'x' * 3000000); raise SystemExit(1)"
+    outputs: {sensitive: [output/big.bin]}
+    retries: 1
+YAML
+git -C "$work" commit -qam "retried" && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
+for _ in $(seq 450); do
+  s=$("$SLUSS" run show 3 --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+  [[ $s != pending && $s != running && -n $s ]] && break
+  sleep 0.2
+done
+[[ $(job_field 3 retried attempt) == 2 && $(job_field 3 retried status_code) == nonzero_exit ]] && ok ||
+  fail "the retried job: attempt $(job_field 3 retried attempt), $(job_field 3 retried status_code)"
+jid=$(job_field 3 retried id)
+[[ -z $(ls -d "$tmp"/state/jobs/"$jid"-1-*/outputs 2>/dev/null) ]] && ok ||
+  fail "attempt 1's outputs were kept: $(ls -R "$tmp"/state/jobs/"$jid"-1-*/outputs | head)"
+ls "$tmp"/state/jobs/"$jid"-1-*/result.json >/dev/null 2>&1 && ok || fail "attempt 1's result went too"
+[[ $(stat -c %s "$tmp"/state/jobs/"$jid"-2-*/outputs/output/big.bin 2>/dev/null) == 3000000 ]] && ok ||
+  fail "attempt 2's outputs: $(ls -R "$tmp"/state/jobs/"$jid"-2-* | head)"
+"$SLUSS" provenance 3 >"$tmp/crate3.json"; expect_rc "provenance of run 3" 0 $?
+python3 - "$tmp/crate3.json" "$(sha256sum "$tmp"/state/jobs/"$jid"-2-*/outputs/MANIFEST.jsonl | cut -d' ' -f1)" <<'EOF' &&
+import json, sys
+crate, want = json.load(open(sys.argv[1])), sys.argv[2]
+g = {e["@id"]: e for e in crate["@graph"]}
+m = g["outputs/retried/MANIFEST.jsonl"]
+assert m["@type"] == "File" and m["sha256"] == want, m
+assert {"@id": "outputs/retried/MANIFEST.jsonl"} in g["./"]["hasPart"], g["./"]["hasPart"]
+action = [e for e in crate["@graph"] if e["@type"] == "CreateAction" and e["name"].endswith(": retried")][0]
+assert {"@id": "outputs/retried/MANIFEST.jsonl"} in action["result"], action
+EOF
+  ok || fail "the crate's manifest entity: $(grep -o '"outputs/retried/[^"]*"' "$tmp/crate3.json" | sort -u)"
+
 finish outputs_test
