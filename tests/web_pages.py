@@ -89,6 +89,18 @@ def project_pages(b, a, check, api_get):
     b.wait_for("document.querySelectorAll('#runs tbody tr').length == 1", "the succeeded run")
     check_page(b, "filtered runs", check)
     b.screenshot(os.path.join(a.shots, "runs.png"))
+    # Attack: markup in a filter from a link someone sent is a value, not HTML.
+    b.eval("location.hash = '#/runs?branch=' + encodeURIComponent('\"><img src=x onerror=\"document.title=2\">')")
+    b.wait_for("!!document.getElementById('no-runs')", "no runs on that branch")
+    check(b.eval("document.querySelectorAll('#view img').length") == 0 and b.eval("document.title") != "2",
+          "markup in the branch filter made no element and ran nothing")
+    check(b.eval("document.getElementById('branch').value").startswith('"><img'), "the filter shows it as typed")
+    # A researcher who opens the admin's queue gets the API's 403 in words.
+    status, _, body = api_get(a.base, a.token, "/v1/nodes")
+    b.eval("location.hash = '#/queue'")
+    shown = b.wait_for("document.getElementById('api-error') && document.getElementById('api-error').textContent",
+                       "the refusal")
+    check(status == 403 and shown == json.loads(body)["error"]["message"], "a researcher's queue page: the API's 403")
 
     # The project: members, quota, usage with the chart, permits.
     b.eval("location.hash = '#/projects/study'")
@@ -149,6 +161,13 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     b.eval("document.getElementById('queue-toggle').click()")
     b.wait_for("document.getElementById('queue-state').textContent == 'running'", "the queue resumed")
     b.wait_for("document.getElementById('no-pending')", "the new run's jobs to leave the queue", timeout=120)
+    # Drain the node from its row, and resume it.
+    b.eval("document.querySelector('#nodes button').click()")
+    b.wait_for("document.querySelector('#nodes tbody tr').cells[1].textContent == 'drained'", "the node drained")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/nodes")
+    check(json.loads(body)["nodes"][0]["state"] == "drained", "the API says the node is drained")
+    b.eval("document.querySelector('#nodes button').click()")
+    b.wait_for("document.querySelector('#nodes tbody tr').cells[1].textContent == 'up'", "the node up again")
     sign_out(b)
 
     # The steward: the dataset (hashed) and every permit; revoke one.
