@@ -102,6 +102,14 @@ def project_pages(b, a, check, api_get):
                        "the refusal")
     check(status == 403 and shown == json.loads(body)["error"]["message"], "a researcher's queue page: the API's 403")
 
+    # Projects: only hers.
+    b.eval("location.hash = '#/projects'")
+    heading(b, "Projects", "the projects page")
+    names = b.wait_for("[...document.querySelectorAll('#projects tbody tr')].map(r => r.cells[0].textContent)",
+                       "the projects")
+    check(names == ["study"], "projects: only alice's (%s)" % names)
+    check_page(b, "the projects page", check)
+
     # The project: members, quota, usage with the chart, permits.
     b.eval("location.hash = '#/projects/study'")
     heading(b, "Project study", "the project page")
@@ -181,6 +189,19 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     check(sorted(ids) == ["P-1", "P-2"], "every permit: %s" % ids)
     b.screenshot(os.path.join(a.shots, "data.png"))
     check_page(b, "the data page", check)
+    # Verify: a full re-hash; its new time shows on the page by itself.
+    _, _, body = api_get(a.base, a.steward_token, "/v1/datasets/prescriptions/2026-06")
+    before = json.loads(body)["verified_at"]
+    b.eval("document.querySelector('[data-key=\"verify-prescriptions@2026-06\"]').click()")
+    for _ in range(300):
+        _, _, body = api_get(a.base, a.steward_token, "/v1/datasets/prescriptions/2026-06")
+        after = json.loads(body)["verified_at"]
+        if after != before:
+            break
+        b.eval("new Promise((done) => setTimeout(done, 100))")
+    check(after != before, "the API says the dataset was verified again (%s, then %s)" % (before, after))
+    b.wait_for("document.querySelector('#datasets tbody tr').cells[6].textContent == new Date(%s).toLocaleString()"
+               % json.dumps(after), "the new verification time on the page")
     b.eval("document.querySelector('[data-key=\"revoke-P-2\"]').click()")
     b.wait_for("[...document.querySelectorAll('#permits tbody tr')].some(r => r.cells[0].textContent == 'P-2' && "
                "r.cells[5].textContent.includes('revoked'))", "P-2 revoked on the page")
