@@ -176,6 +176,31 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     check(json.loads(body)["nodes"][0]["state"] == "drained", "the API says the node is drained")
     b.eval("document.querySelector('#nodes button').click()")
     b.wait_for("document.querySelector('#nodes tbody tr').cells[1].textContent == 'up'", "the node up again")
+
+    # Pause the other project from its page; a new run waits; cancel it
+    # from its page; resume the project.
+    b.eval("location.hash = '#/projects/other'")
+    heading(b, "Project other", "the other project's page")
+    b.eval("document.getElementById('project-pause').click()")
+    b.wait_for("!!document.getElementById('project-resume')", "the project paused")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/projects/other")
+    check(json.loads(body)["paused"] is not None, "the API says the project is paused")
+    subprocess.run(shlex.split(a.push_more), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, body = api_get(a.base, a.admin_token, "/v1/runs?project=other&limit=1")
+    newest = json.loads(body)["runs"][0]["id"]
+    b.eval("location.hash = '#/runs/%s'" % newest)
+    b.wait_for("!!document.getElementById('cancel-run')", "the pending run's cancel button")
+    b.eval("document.getElementById('cancel-run').click()")
+    b.wait_for("document.querySelector('#view .state').textContent == 'cancelled'", "the run cancelled")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/runs/%s" % newest)
+    check(json.loads(body)["state"] == "cancelled", "the API says the run is cancelled")
+    check(b.eval("document.getElementById('cancel-run')") is None, "no cancel button on an ended run")
+    b.eval("location.hash = '#/projects/other'")
+    b.wait_for("!!document.getElementById('project-resume')", "the paused project's page")
+    b.eval("document.getElementById('project-resume').click()")
+    b.wait_for("!!document.getElementById('project-pause')", "the project resumed")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/projects/other")
+    check(json.loads(body)["paused"] is None, "the API says the project runs again")
     sign_out(b)
 
     # The steward: the dataset (hashed) and every permit; revoke one.

@@ -1,6 +1,6 @@
 // Runs: my runs with filters, a run with its DAG drawn, a job.
 'use strict';
-import { KEY, Stale, api, bytes, el, isRole, later, link, list, live, post, actionButton, session, show, state,
+import { ApiError, KEY, Stale, api, bytes, el, isRole, later, link, list, live, post, actionButton, session, show, state,
          stateName, svg, table, text, when } from './core.js';
 
 const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -192,8 +192,14 @@ export async function jobPage(id, again) {
   // Outputs as metadata, with the automatic disclosure checks' verdicts
   // for releasable files: the run's outputs route, never the contents.
   const outs = j.state === 'succeeded' ? (await api('/v1/runs/' + j.run_id + '/outputs')).jobs.find((o) => o.job === j.id) : null;
-  const log = await logTail(q, 'stdout');
-  const err = await logTail(q, 'stderr');
+  // The log as the API allows this person: a refusal is said in its place,
+  // the rest of the page still shown.
+  const permitted = (stream) => logTail(q, stream).catch((e) => {
+    if (e instanceof ApiError) return { text: '', size: 0, refused: e.message };
+    throw e;
+  });
+  const log = await permitted('stdout');
+  const err = await permitted('stderr');
   const stdout = el('pre', { id: 'log-stdout', tabindex: '0', 'aria-label': 'standard output, last lines', text: tail(log.text) });
   const asked = (j.spec && j.spec.resources) || {};
   const given = j.placed || {};
@@ -218,9 +224,10 @@ export async function jobPage(id, again) {
     outputs.length ? table(['Path', 'Level', 'Size', 'SHA-256', 'Checks'], outputs, { id: 'outputs' }) : null,
     outs && outs.made_by_job ? el('p', { class: 'muted', text: 'Cached: made by job ' + outs.made_by_job + '.' }) : null,
     el('h2', { text: j.state === 'running' ? 'Log tail (stdout, live)' : 'Log tail (stdout)' }),
-    stdout,
+    log.refused ? el('p', { class: 'error', id: 'log-refused', text: log.refused }) : stdout,
     el('h2', { text: 'Log tail (stderr)' }),
-    el('pre', { id: 'log-stderr', tabindex: '0', 'aria-label': 'standard error, last lines', text: tail(err.text) }));
-  if (j.state === 'running') follow(q, log.size, stdout, again);
+    err.refused ? el('p', { class: 'error', text: err.refused })
+                : el('pre', { id: 'log-stderr', tabindex: '0', 'aria-label': 'standard error, last lines', text: tail(err.text) }));
+  if (j.state === 'running' && !log.refused) follow(q, log.size, stdout, again);
   else if (live(j.state)) later(again);
 }
