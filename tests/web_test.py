@@ -200,10 +200,12 @@ def main():
                    "report's last line, streamed", timeout=120)
         after = b.eval("document.getElementById('log-stdout').textContent.split('\\n').length")
         check(after > before, "the log grew on the page (%s lines, then %s)" % (before, after))
-        check(b.eval("performance.getEntriesByType('resource').some(e => e.name.includes('follow=1'))"),
-              "followed with the logs route's follow=1")
         b.wait_for("document.querySelector('#view .state').textContent == 'succeeded'",
                    "report's page to say succeeded once its log ended")
+        # (A resource timing entry is made when its answer ends: here, when
+        # the attempt ended and the page was shown again.)
+        check(b.eval("performance.getEntriesByType('resource').some(e => e.name.includes('follow=1'))"),
+              "followed with the logs route's follow=1")
         check(b.eval("window.__same_page") == 1, "report followed without a reload")
         b.eval("history.back()")
         b.wait_for("document.querySelector('#view h1').textContent == 'Run %s' && "
