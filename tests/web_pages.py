@@ -89,6 +89,26 @@ def project_pages(b, a, check, api_get):
     b.wait_for("document.querySelectorAll('#runs tbody tr').length == 1", "the succeeded run")
     check_page(b, "filtered runs", check)
     b.screenshot(os.path.join(a.shots, "runs.png"))
+    # Attack: markup in a filter from a link someone sent is a value, not HTML.
+    b.eval("location.hash = '#/runs?branch=' + encodeURIComponent('\"><img src=x onerror=\"document.title=2\">')")
+    b.wait_for("!!document.getElementById('no-runs')", "no runs on that branch")
+    check(b.eval("document.querySelectorAll('#view img').length") == 0 and b.eval("document.title") != "2",
+          "markup in the branch filter made no element and ran nothing")
+    check(b.eval("document.getElementById('branch').value").startswith('"><img'), "the filter shows it as typed")
+    # A researcher who opens the admin's queue gets the API's 403 in words.
+    status, _, body = api_get(a.base, a.token, "/v1/nodes")
+    b.eval("location.hash = '#/queue'")
+    shown = b.wait_for("document.getElementById('api-error') && document.getElementById('api-error').textContent",
+                       "the refusal")
+    check(status == 403 and shown == json.loads(body)["error"]["message"], "a researcher's queue page: the API's 403")
+
+    # Projects: only hers.
+    b.eval("location.hash = '#/projects'")
+    heading(b, "Projects", "the projects page")
+    names = b.wait_for("[...document.querySelectorAll('#projects tbody tr')].map(r => r.cells[0].textContent)",
+                       "the projects")
+    check(names == ["study"], "projects: only alice's (%s)" % names)
+    check_page(b, "the projects page", check)
 
     # The project: members, quota, usage with the chart, permits.
     b.eval("location.hash = '#/projects/study'")
@@ -149,6 +169,38 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     b.eval("document.getElementById('queue-toggle').click()")
     b.wait_for("document.getElementById('queue-state').textContent == 'running'", "the queue resumed")
     b.wait_for("document.getElementById('no-pending')", "the new run's jobs to leave the queue", timeout=120)
+    # Drain the node from its row, and resume it.
+    b.eval("document.querySelector('#nodes button').click()")
+    b.wait_for("document.querySelector('#nodes tbody tr').cells[1].textContent == 'drained'", "the node drained")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/nodes")
+    check(json.loads(body)["nodes"][0]["state"] == "drained", "the API says the node is drained")
+    b.eval("document.querySelector('#nodes button').click()")
+    b.wait_for("document.querySelector('#nodes tbody tr').cells[1].textContent == 'up'", "the node up again")
+
+    # Pause the other project from its page; a new run waits; cancel it
+    # from its page; resume the project.
+    b.eval("location.hash = '#/projects/other'")
+    heading(b, "Project other", "the other project's page")
+    b.eval("document.getElementById('project-pause').click()")
+    b.wait_for("!!document.getElementById('project-resume')", "the project paused")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/projects/other")
+    check(json.loads(body)["paused"] is not None, "the API says the project is paused")
+    subprocess.run(shlex.split(a.push_more), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, body = api_get(a.base, a.admin_token, "/v1/runs?project=other&limit=1")
+    newest = json.loads(body)["runs"][0]["id"]
+    b.eval("location.hash = '#/runs/%s'" % newest)
+    b.wait_for("!!document.getElementById('cancel-run')", "the pending run's cancel button")
+    b.eval("document.getElementById('cancel-run').click()")
+    b.wait_for("document.querySelector('#view .state').textContent == 'cancelled'", "the run cancelled")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/runs/%s" % newest)
+    check(json.loads(body)["state"] == "cancelled", "the API says the run is cancelled")
+    check(b.eval("document.getElementById('cancel-run')") is None, "no cancel button on an ended run")
+    b.eval("location.hash = '#/projects/other'")
+    b.wait_for("!!document.getElementById('project-resume')", "the paused project's page")
+    b.eval("document.getElementById('project-resume').click()")
+    b.wait_for("!!document.getElementById('project-pause')", "the project resumed")
+    _, _, body = api_get(a.base, a.admin_token, "/v1/projects/other")
+    check(json.loads(body)["paused"] is None, "the API says the project runs again")
     sign_out(b)
 
     # The steward: the dataset (hashed) and every permit; revoke one.
@@ -162,6 +214,19 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     check(sorted(ids) == ["P-1", "P-2"], "every permit: %s" % ids)
     b.screenshot(os.path.join(a.shots, "data.png"))
     check_page(b, "the data page", check)
+    # Verify: a full re-hash; its new time shows on the page by itself.
+    _, _, body = api_get(a.base, a.steward_token, "/v1/datasets/prescriptions/2026-06")
+    before = json.loads(body)["verified_at"]
+    b.eval("document.querySelector('[data-key=\"verify-prescriptions@2026-06\"]').click()")
+    for _ in range(300):
+        _, _, body = api_get(a.base, a.steward_token, "/v1/datasets/prescriptions/2026-06")
+        after = json.loads(body)["verified_at"]
+        if after != before:
+            break
+        b.eval("new Promise((done) => setTimeout(done, 100))")
+    check(after != before, "the API says the dataset was verified again (%s, then %s)" % (before, after))
+    b.wait_for("document.querySelector('#datasets tbody tr').cells[6].textContent == new Date(%s).toLocaleString()"
+               % json.dumps(after), "the new verification time on the page")
     b.eval("document.querySelector('[data-key=\"revoke-P-2\"]').click()")
     b.wait_for("[...document.querySelectorAll('#permits tbody tr')].some(r => r.cells[0].textContent == 'P-2' && "
                "r.cells[5].textContent.includes('revoked'))", "P-2 revoked on the page")

@@ -200,10 +200,12 @@ def main():
                    "report's last line, streamed", timeout=120)
         after = b.eval("document.getElementById('log-stdout').textContent.split('\\n').length")
         check(after > before, "the log grew on the page (%s lines, then %s)" % (before, after))
-        check(b.eval("performance.getEntriesByType('resource').some(e => e.name.includes('follow=1'))"),
-              "followed with the logs route's follow=1")
         b.wait_for("document.querySelector('#view .state').textContent == 'succeeded'",
                    "report's page to say succeeded once its log ended")
+        # (A resource timing entry is made when its answer ends: here, when
+        # the attempt ended and the page was shown again.)
+        check(b.eval("performance.getEntriesByType('resource').some(e => e.name.includes('follow=1'))"),
+              "followed with the logs route's follow=1")
         check(b.eval("window.__same_page") == 1, "report followed without a reload")
         b.eval("history.back()")
         b.wait_for("document.querySelector('#view h1').textContent == 'Run %s' && "
@@ -230,6 +232,17 @@ def main():
         check("512.0 MiB" in asked and "600 s" in asked, "resources asked: " + asked)
         used = b.eval("document.querySelectorAll('#view table tbody tr')[2].textContent")
         check("CPU s" in used and "MiB" in used, "resources used: " + used)
+        # Outputs as metadata with the checks' verdicts, as the API gives them.
+        outs = b.eval("[...document.querySelectorAll('#outputs tbody tr')].map(r => [...r.cells].map(c => c.textContent))")
+        _, _, body = api_get(a.base, a.token, "/v1/runs/%s/outputs" % a.run)
+        job_outs = [j for j in json.loads(body)["jobs"] if j["action"] == "hello"][0]["outputs"]
+        table1 = [o for o in job_outs if o["path"] == "output/table1.csv"][0]
+        shown = [r for r in outs if r[0] == "output/table1.csv"]
+        check(len(outs) == 2 and shown and shown[0][1] == "releasable" and
+              shown[0][4].startswith(table1["checks"]["outcome"]) and "below the threshold 10" in shown[0][4],
+              "outputs with the checks' verdict: %s (API: %s)" % (outs, table1["checks"]["outcome"]))
+        check("3" not in [c for r in outs for c in r] and "under 40" not in json.dumps(outs),
+              "no cell of the table on the page")
         b.screenshot(os.path.join(a.shots, "job.png"))
         check_page(b, "a job", check, phone_shot=os.path.join(a.shots, "job-phone.png"))
 

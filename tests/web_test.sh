@@ -82,7 +82,9 @@ actions:
     image: python-3.11
     run: python3 hello.py
     resources: {cpus: 1, memory: 512M, time: 10m}
-    outputs: {sensitive: [output/hello.txt]}
+    outputs:
+      sensitive: [output/hello.txt]
+      releasable: [{path: output/table1.csv, counts: [n], round: 5}]
   report:
     needs: [hello]
     image: python-3.11
@@ -102,6 +104,7 @@ for i in range(1500): print("filler %04d " % i + "." * 88)
 print("hello from $2")
 print('<img src=x onerror="document.title=1"><b id="injected">bold</b>')
 open("output/hello.txt", "w").write("$2")
+open("output/table1.csv", "w").write("group,n\\nunder 40,3\\nover 40,120\\n")
 PY
   git -C "$work" add -A && git -C "$work" commit -qm "$2" && git -C "$work" push -q "$1" main 2>>"$tmp/push.log"
 }

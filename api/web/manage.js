@@ -150,7 +150,8 @@ export async function queuePage(again) {
   later(again);
 }
 
-// Stewards: dataset versions (hashing progress, verify) and every permit.
+// Stewards: dataset versions (hashing progress, verify: a full re-hash
+// whose outcome shows in Verified or the error) and every permit.
 export async function dataPage(again) {
   const [datasets, permits] = await Promise.all([api('/v1/datasets').catch(unavailable), api('/v1/permits')]);
   const mayVerify = isRole('steward', 'admin');
@@ -169,7 +170,8 @@ export async function dataPage(again) {
       : el('p', { class: 'muted', text: 'No datasets registered.' }),
     el('h2', { text: 'Permits' }),
     permitTable(permits.permits, again));
-  if (datasets && datasets.datasets.some((d) => d.state === 'hashing' || d.state === 'verifying')) later(again);
+  // Live: hashing progresses, and a verification started here ends later.
+  later(again);
 }
 function unavailable(e) { if (e.status === 503) return null; throw e; }
 

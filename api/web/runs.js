@@ -1,6 +1,6 @@
 // Runs: my runs with filters, a run with its DAG drawn, a job.
 'use strict';
-import { KEY, Stale, api, bytes, el, isRole, later, link, list, live, post, actionButton, session, show, state,
+import { ApiError, KEY, Stale, api, bytes, el, isRole, later, link, list, live, post, actionButton, session, show, state,
          stateName, svg, table, text, when } from './core.js';
 
 const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -176,19 +176,38 @@ async function follow(q, offset, pre, again) {
   if (asked === session.generation) again();
 }
 
+// The checks' outcome (pass, review, fail) and each finding in words.
+function verdict(checks) {
+  if (!checks) return el('span', { class: 'muted', text: 'not checked (sensitive)' });
+  if (checks.error) return el('span', { class: 'error', text: checks.error });
+  const cls = checks.outcome === 'pass' ? 'state-succeeded' : checks.outcome === 'fail' ? 'state-failed' : 'state-pending';
+  return el('div', { class: 'checks' }, el('span', { class: 'state ' + cls, text: text(checks.outcome) }),
+    ...(checks.findings || []).map((f) => el('div', { class: 'finding', text: `${f.outcome}: ${f.message}` +
+      (f.column ? ` (column ${f.column}` + (f.cells ? `, ${f.cells} cell${f.cells === 1 ? '' : 's'}` : '') + ')' : '') })));
+}
+
 export async function jobPage(id, again) {
   const q = encodeURIComponent(id);
   const [j, ev] = await Promise.all([api('/v1/jobs/' + q), api('/v1/jobs/' + q + '/events')]);
-  const log = await logTail(q, 'stdout');
-  const err = await logTail(q, 'stderr');
+  // Outputs as metadata, with the automatic disclosure checks' verdicts
+  // for releasable files: the run's outputs route, never the contents.
+  const outs = j.state === 'succeeded' ? (await api('/v1/runs/' + j.run_id + '/outputs')).jobs.find((o) => o.job === j.id) : null;
+  // The log as the API allows this person: a refusal is said in its place,
+  // the rest of the page still shown.
+  const permitted = (stream) => logTail(q, stream).catch((e) => {
+    if (e instanceof ApiError) return { text: '', size: 0, refused: e.message };
+    throw e;
+  });
+  const log = await permitted('stdout');
+  const err = await permitted('stderr');
   const stdout = el('pre', { id: 'log-stdout', tabindex: '0', 'aria-label': 'standard output, last lines', text: tail(log.text) });
   const asked = (j.spec && j.spec.resources) || {};
   const given = j.placed || {};
   const used = j.result || {};
   const res = (label, r) => [label, r.milli_cpus ? String(r.milli_cpus / 1000) : '—', bytes(r.memory_bytes),
     r.time_limit_s ? r.time_limit_s + ' s' : '—', r.gpus ? String(Array.isArray(r.gpus) ? r.gpus.length : r.gpus) : '—'];
-  const outputs = (used.outputs || []).map((o) => [el('code', { text: o.path }), bytes(o.size),
-    el('code', { class: 'hash', text: text(o.sha256).slice(0, 16) })]);
+  const outputs = ((outs && outs.outputs) || []).map((o) => [el('code', { text: o.path }), text(o.level), bytes(o.size),
+    el('code', { class: 'hash', text: text(o.sha256).slice(0, 16) }), verdict(o.checks)]);
   show('Job ' + j.id + ': ' + j.action,
     list([['Run', link('#/runs/' + j.run_id, j.run_id)], ['Project', text(j.project)], ['State', state(j.state)],
           ['Status', text(j.status_code)], ['Reason', text(j.reason)], ['Attempt', text(j.attempt)],
@@ -202,11 +221,13 @@ export async function jobPage(id, again) {
     el('h2', { text: 'Transitions' }),
     table(['When', 'State', 'Status', 'Reason'], ev.events.map((e) => [when(e.at), state(e.state), text(e.to), text(e.reason)])),
     outputs.length ? el('h2', { text: 'Outputs' }) : null,
-    outputs.length ? table(['Path', 'Size', 'SHA-256'], outputs) : null,
+    outputs.length ? table(['Path', 'Level', 'Size', 'SHA-256', 'Checks'], outputs, { id: 'outputs' }) : null,
+    outs && outs.made_by_job ? el('p', { class: 'muted', text: 'Cached: made by job ' + outs.made_by_job + '.' }) : null,
     el('h2', { text: j.state === 'running' ? 'Log tail (stdout, live)' : 'Log tail (stdout)' }),
-    stdout,
+    log.refused ? el('p', { class: 'error', id: 'log-refused', text: log.refused }) : stdout,
     el('h2', { text: 'Log tail (stderr)' }),
-    el('pre', { id: 'log-stderr', tabindex: '0', 'aria-label': 'standard error, last lines', text: tail(err.text) }));
-  if (j.state === 'running') follow(q, log.size, stdout, again);
+    err.refused ? el('p', { class: 'error', text: err.refused })
+                : el('pre', { id: 'log-stderr', tabindex: '0', 'aria-label': 'standard error, last lines', text: tail(err.text) }));
+  if (j.state === 'running' && !log.refused) follow(q, log.size, stdout, again);
   else if (live(j.state)) later(again);
 }
