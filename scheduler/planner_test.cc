@@ -33,7 +33,7 @@ PendingJob Job(std::int64_t id, std::string project, core::Resources r = Res(0, 
 }
 
 NodeState Node(std::string name, std::int64_t cpus, std::int64_t mem_gib, int gpus = 0) {
-  NodeState n{std::move(name), Res(0, cpus, mem_gib), {}, true};
+  NodeState n{std::move(name), Res(0, cpus, mem_gib), {}, {}, true};
   for (int i = 0; i < gpus; ++i) n.gpus.push_back(i);
   return n;
 }
