@@ -1,6 +1,7 @@
 #include "executors/slurm.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -190,6 +191,7 @@ struct SlurmExecutor::Impl {
   Callbacks callbacks;
   std::unique_ptr<SlurmRunner> runner;
   std::string runtime_version;
+  std::string user;  // slussd's, whose Slurm jobs are sluss's
   internal::SubmitSettings submit;
 
   struct Tracked {
@@ -234,10 +236,11 @@ struct SlurmExecutor::Impl {
 
   // Slurm's jobs of this installation, by name; nullopt when squeue failed.
   std::optional<std::map<std::string, SlurmJob>> Squeue(const std::vector<std::string>& names) {
-    std::vector<std::string> argv = {"squeue", "-h", "-t", "all", "-o", internal::kSqueueFormat};
-    if (names.empty()) {
-      argv.push_back("--me");
-    } else {
+    // --me always: another Slurm user may name a job as sluss would (a
+    // name is no secret); only sluss's own user's jobs are sluss's.
+    std::vector<std::string> argv = {
+        "squeue", "--me", "-h", "-t", "all", "-o", internal::kSqueueFormat};
+    if (!names.empty()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ",") + n;
       argv.push_back("--name=" + list);
@@ -496,6 +499,10 @@ SlurmExecutor::SlurmExecutor(SlurmOptions options, Callbacks callbacks,
   impl_->callbacks = std::move(callbacks);
   impl_->runner = std::move(runner);
   impl_->runtime_version = sandbox::RuntimeVersion(impl_->options.node.runtime);
+  if (const passwd* pw = ::getpwuid(::geteuid()))
+    impl_->user = pw->pw_name;
+  else
+    impl_->user = std::to_string(::geteuid());
   impl_->accounting = impl_->options.accounting != "none";
   auto& s = impl_->submit;
   s.partition = impl_->options.partition;
@@ -587,7 +594,7 @@ core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
   if (id.empty() && !exclude.empty()) {
     // Without the failed nodes nothing fits (a small partition): those
     // nodes may be back; Slurm places it, or says why it waits.
-    (void)m.Run({"scancel", "--name=" + t.name});
+    (void)m.Run({"scancel", "--user=" + m.user, "--name=" + t.name});
     m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " does not fit without ",
                  "the nodes that failed it; submitted without --exclude"));
     out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, {}));
@@ -596,7 +603,7 @@ core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
   if (id.empty()) {
     // sbatch may have failed after slurmctld took the job: make sure
     // nothing of this attempt runs before reporting it failed.
-    (void)m.Run({"scancel", "--name=" + t.name});
+    (void)m.Run({"scancel", "--user=" + m.user, "--name=" + t.name});
     std::string text = out.text;
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return core::Fail(core::ErrorCode::kUnavailable,
@@ -619,7 +626,8 @@ core::Result<void> SlurmExecutor::Cancel(core::JobId job, int attempt, CancelMod
     it->second.cancel = mode;
     t = it->second;
   }
-  const std::string target = t.id.empty() ? "--name=" + t.name : t.id;
+  std::vector<std::string> target = {"scancel", t.id};
+  if (t.id.empty()) target = {"scancel", "--user=" + m.user, "--name=" + t.name};
   if (!t.id.empty() && mode != CancelMode::kSupervisor &&
       internal::PhaseOf(t.state) == Phase::kRunning) {
     // To sluss-run (the batch script execs it): TERM cancels with the kill
@@ -628,10 +636,11 @@ core::Result<void> SlurmExecutor::Cancel(core::JobId job, int attempt, CancelMod
         {"scancel", "--batch", mode == CancelMode::kNow ? "--signal=USR1" : "--signal=TERM", t.id});
     if (out.status == 0) return {};
   }
-  auto out = m.Run({"scancel", target});
+  auto out = m.Run(target);
   if (out.status != 0)
-    return core::Fail(core::ErrorCode::kUnavailable,
-                      StrCat("scancel ", target, " failed (exit ", out.status, "): ", out.text));
+    return core::Fail(
+        core::ErrorCode::kUnavailable,
+        StrCat("scancel ", target.back(), " failed (exit ", out.status, "): ", out.text));
   return {};
 }
 

@@ -1,5 +1,8 @@
 #include "executors/slurm.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -63,6 +66,11 @@ TEST_CASE("job names carry the installation, job, attempt and key", "[slurm]") {
   CHECK_FALSE(internal::IsOurs("sluss-abc", "sluss-abcd-42-3-01234567"));
   CHECK_FALSE(internal::IsOurs("sluss-abc", "sluss-abc-x-3-01234567"));
   CHECK_FALSE(internal::IsOurs("sluss-abc", "other"));
+}
+
+std::string User() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw ? pw->pw_name : std::to_string(::geteuid());
 }
 
 core::LaunchRequest Request(std::int64_t job, int attempt, const std::string& root) {
@@ -427,6 +435,9 @@ TEST_CASE("killed between sbatch and recording the id: found by name, not submit
   h.slurm.jobs["100"].state = "RUNNING";
   ex->PollOnce();
   CHECK(h.started.contains(1));
+  // Only sluss's own user's jobs count: another user may use the same name.
+  for (const auto& c : h.slurm.calls)
+    if (c[0] == "squeue") CHECK(std::find(c.begin(), c.end(), "--me") != c.end());
 }
 
 TEST_CASE("killed before sbatch ran: launched again, exactly once", "[slurm]") {
@@ -474,7 +485,8 @@ TEST_CASE("sbatch refusing a job is an error that says why, and leaves nothing q
   auto r = ex->Launch(Request(1, 1, h.tmp.path().string()));
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("Invalid account") != std::string::npos);
-  CHECK(h.slurm.calls.back() == std::vector<std::string>{"scancel", "--name=" + h.Name(1, 1)});
+  CHECK(h.slurm.calls.back() ==
+        (std::vector<std::string>{"scancel", "--user=" + User(), "--name=" + h.Name(1, 1)}));
 }
 
 TEST_CASE("a failed result waits for Slurm's word for at most result_grace", "[slurm]") {

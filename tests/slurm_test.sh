@@ -69,6 +69,12 @@ node: {cpus: 4, memory: 8G}
 sandbox: {cgroup_parent: /sluss-test-slurm, output_limit: 64M}
 git: {local_pusher: alice@example.org, poll_interval: 5s, max_workspace: 1M}
 YAML
+# A Slurm that does not answer stops slussd at start, saying so, rather
+# than failing every job later.
+sed "s|conf: $SLURM_CONF|conf: $tmp/no-slurm.conf|" "$tmp/slussd.yaml" >"$tmp/bad.yaml"
+timeout 60 "$SLUSSD" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; rc=$?
+[[ $rc != 0 && $rc != 124 ]] && ok || fail "slussd started without a Slurm (exit $rc)"
+grep -q "executor: slurm, but squeue does not answer" "$tmp/bad.log" && ok || fail "no reason given: $(tail -3 "$tmp/bad.log")"
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
 slussd_start 1
@@ -180,7 +186,7 @@ version: 1
 actions:
   through:
     image: python-3.11
-    run: python3 -c "import time; time.sleep(15); open('output/t', 'w').write('t')"
+    run: python3 -c "import time; time.sleep(45); open('output/t', 'w').write('t')"
     outputs: {sensitive: [output/t]}
 YAML
 push "$work" "through a slurmctld restart"
@@ -189,8 +195,10 @@ through=$(job_field 4 through id)
 for _ in $(seq 300); do [[ -s $(echo "$tmp/state/jobs/$through-1-"*)/supervisor.pid ]] && break; sleep 0.1; done
 ctld=$(cat "$SLURM_LOCAL_DIR/run/slurmctld.pid")
 kill "$ctld"
-for _ in $(seq 100); do [[ -d /proc/$ctld ]] || break; sleep 0.1; done
-for _ in $(seq 100); do grep -q "slurm: squeue failed" "$tmp/log" && break; sleep 0.1; done
+for _ in $(seq 300); do [[ -d /proc/$ctld ]] || break; sleep 0.1; done
+[[ -d /proc/$ctld ]] && fail "slurmctld did not stop within 30 s"
+# (squeue may wait for a slurmctld still shutting down: up to 20 s.)
+for _ in $(seq 200); do grep -q "slurm: squeue failed" "$tmp/log" && break; sleep 0.1; done
 grep -q "slurm: squeue failed" "$tmp/log" && ok || fail "slussd did not notice slurmctld was gone"
 sleep 5  # polls that fail, past the grace; the job's sluss-run goes on
 [[ $(job_field 4 through status_code) == executing ]] && ok || fail "through judged while slurmctld was away: $(job_field 4 through status_code)"
