@@ -541,6 +541,8 @@ bool Engine::Refresh() {
     }
     active_.clear();
     facts_.clear();
+    pending_.clear();
+    pending_at_.clear();
     for (auto& job : all->jobs) Keep(std::move(job));
     needs_ = std::move(all->needs);
     cursor_ = all->cursor;
@@ -558,6 +560,7 @@ bool Engine::Refresh() {
       Keep(std::move(job));
     } else {
       active_.erase(job.id);
+      DropPending(job.id);
       facts_.erase(job.id.value);
     }
   }
@@ -580,16 +583,58 @@ void Engine::Keep(core::Job job) {
   job.spec_json.shrink_to_fit();
   job.result_json.clear();
   job.result_json.shrink_to_fit();
-  active_.insert_or_assign(job.id, std::move(job));
+  const core::JobId id = job.id;
+  const core::Job& kept = active_.insert_or_assign(id, std::move(job)).first->second;
+  if (kept.state() != core::JobState::kPending || !FactsOf(kept).valid) {
+    DropPending(id);
+    return;
+  }
+  const core::Run* run = RunOf(kept.run_id);
+  PendingJob p{kept.id, kept.project, run ? run->submitted_by : "", kept.action, kept.status,
+               kept.reason, RequestOf(kept, QuotaIn(quotas_, kept.project)), kept.needs,
+               kept.created_at, kept.eligible_at};
+  p.priority = FactsOf(kept).priority;
+  if (auto it = pending_at_.find(id.value); it != pending_at_.end()) {
+    pending_[it->second] = std::move(p);
+  } else {
+    pending_at_[id.value] = pending_.size();
+    pending_.push_back(std::move(p));
+  }
+}
+
+void Engine::DropPending(core::JobId id) {
+  auto it = pending_at_.find(id.value);
+  if (it == pending_at_.end()) return;
+  const std::size_t at = it->second;
+  pending_at_.erase(it);
+  if (at + 1 != pending_.size()) {
+    pending_[at] = std::move(pending_.back());
+    pending_at_[pending_[at].id.value] = at;
+  }
+  pending_.pop_back();
+}
+
+const core::Quota& Engine::QuotaIn(const std::map<std::string, core::Quota>& quotas,
+                                   const std::string& project) {
+  static const core::Quota kNone;
+  auto it = quotas.find(project);
+  return it == quotas.end() ? kNone : it->second;
 }
 
 void Engine::Cycle() {
   const core::TimePoint now = clock_.Now();
-  if (!Refresh()) return;
   auto projects = store_.ListProjects();
   std::map<std::string, core::Quota> quotas;
   if (projects)
     for (const auto& p : *projects) quotas[p.name] = p.quota;
+  // A quota's per-job time limit applies to jobs that declared none: a
+  // changed quota (rare) recomputes every pending job's request.
+  const bool quotas_changed = quotas != quotas_;
+  if (quotas_changed) quotas_ = quotas;
+  if (!Refresh()) return;
+  if (quotas_changed)
+    for (auto& p : pending_)
+      p.request = RequestOf(active_.at(p.id), QuotaIn(quotas_, p.project));
 
   Snapshot s;
   for (const auto& [id, need] : needs_) s.needs.emplace_hint(s.needs.end(), id, NeedStatus{need.status, need.action});
@@ -631,7 +676,8 @@ void Engine::Cycle() {
   }
 
   std::vector<core::JobTransition> batch;
-  s.pending.reserve(active_.size());
+  // The pending jobs are kept as the planner reads them (pending_); here,
+  // the running ones and any whose spec does not load.
   for (const auto& [_, job] : active_) {
     if (const SpecFacts& f = FactsOf(job); !f.valid) {
       // Never run on guessed limits: a spec that does not load fails the
@@ -644,10 +690,11 @@ void Engine::Cycle() {
         continue;
       }
     }
+    if (job.state() != core::JobState::kRunning) continue;
     const core::Run* run = RunOf(job.run_id);
     const std::string user = run ? run->submitted_by : "";
     core::Resources request = RequestOf(job, quotas[job.project]);
-    if (job.state() == core::JobState::kRunning) {
+    {
       // What it was placed with, not what a changed quota would give now.
       if (job.placed) request = *job.placed;
       RunningJob r{job.id, job.project, user, job.node, request, {},
@@ -678,10 +725,6 @@ void Engine::Cycle() {
       }
       continue;
     }
-    PendingJob p{job.id, job.project, user, job.action, job.status, job.reason, request,
-                 job.needs, job.created_at, job.eligible_at};
-    p.priority = FactsOf(job).priority;
-    s.pending.push_back(std::move(p));
   }
   // Attempts still running here that the store says are over (cancelled
   // through the API, or by a revoked permit): stop their containers.
@@ -706,10 +749,17 @@ void Engine::Cycle() {
     for (const auto& r : s.running) gpus += static_cast<int>(r.gpus.size());
     std::lock_guard lock(mu_);
     stats_.running_jobs = static_cast<int>(s.running.size());
-    stats_.pending_jobs = static_cast<int>(s.pending.size());
     stats_.gpus_allocated = gpus;
   }
+  // Moved in and out, never copied: with 10,000 waiting, copying them was
+  // most of a cycle.
+  s.pending = std::move(pending_);
+  {
+    std::lock_guard lock(mu_);
+    stats_.pending_jobs = static_cast<int>(s.pending.size());
+  }
   Decisions d = Plan(s, now);
+  pending_ = std::move(s.pending);
   for (const auto& f : d.dependency_failed) {
     const core::Job* job = &active_.at(f.job);
     batch.push_back({job->id, job->status, StatusCode::kDependencyFailed, f.reason, {}});

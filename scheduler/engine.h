@@ -147,6 +147,9 @@ class Engine {
   // Keeps `job` in active_, without its spec and result (its facts are
   // parsed first).
   void Keep(core::Job job);
+  void DropPending(core::JobId id);
+  static const core::Quota& QuotaIn(const std::map<std::string, core::Quota>& quotas,
+                                    const std::string& project);
   // What the planner needs from a job's spec, parsed once per job (a spec
   // never changes) rather than at every cycle: with a thousand jobs queued
   // the parsing was a fifth of a cycle.
@@ -202,6 +205,12 @@ class Engine {
   std::map<core::JobId, core::Job> active_;
   std::map<core::JobId, core::ActiveJobs::Need> needs_;
   std::int64_t cursor_ = -1;
+  // The pending jobs of active_ (those whose spec loads) as the planner
+  // reads them, each at pending_at_[id]: moved into each cycle's snapshot
+  // and back, updated only as jobs change (and all when a quota does).
+  std::vector<PendingJob> pending_;
+  std::unordered_map<std::int64_t, std::size_t> pending_at_;
+  std::map<std::string, core::Quota> quotas_;  // as of the last cycle
   std::map<core::RunId, core::Run> runs_;
   std::deque<Finished> unrecorded_;  // ends whose store write failed
   std::unordered_map<std::int64_t, SpecFacts> facts_;  // by job id, active jobs only

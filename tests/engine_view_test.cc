@@ -25,6 +25,7 @@ class Preparer final : public core::LaunchPreparer {
                                             const core::Placement& start) override {
     // The view keeps no spec: a start must still get the stored one.
     specs[job.action] = job.spec_json;
+    starts[job.action] = start;
     core::LaunchRequest r;
     r.job = job.id;
     r.attempt = job.attempt;
@@ -33,6 +34,7 @@ class Preparer final : public core::LaunchPreparer {
     return r;
   }
   std::map<std::string, std::string> specs;
+  std::map<std::string, core::Placement> starts;
 };
 
 class Executor final : public core::Executor {
@@ -299,6 +301,28 @@ TEST_CASE("engine: pausing and resuming a deep queue writes no job's reason, eve
   CHECK(f.store->ListJobChanges(cursor)->jobs.size() == 3);
   CHECK(f.Job("j2").reason.find("reserved on n1") != std::string::npos);
   CHECK(f.Job("j2").reason.starts_with("waiting_on_resources"));
+}
+
+}  // namespace
+}  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: a quota changed between cycles applies to the waiting jobs that declared no time") {
+  Fixture f(1);
+  f.Submit({"a", "b"});
+  f.engine->Start(f.exec);
+  f.engine->RunOnce();
+  REQUIRE(f.Launched("a"));
+  CHECK(f.preparer.starts["a"].resources.time_limit == std::chrono::hours(1));  // the default
+  core::Quota q;
+  q.per_job.max_time = std::chrono::minutes(30);
+  REQUIRE(f.store->UpdateQuota("p1", q));
+  f.End("a", StatusCode::kSucceeded);
+  f.engine->RunOnce();
+  REQUIRE(f.Launched("b"));
+  CHECK(f.preparer.starts["b"].resources.time_limit == std::chrono::minutes(30));
 }
 
 }  // namespace
