@@ -85,8 +85,7 @@ class GitBackend {
   // why it refused the push; read, handed to `on_refused` and removed when
   // the backend's output ends.
   GitBackend(pid_t pid, int out, std::chrono::steady_clock::time_point deadline,
-             std::string refusal_file = {},
-             std::function<void(std::string reason)> on_refused = {})
+             std::string refusal_file = {}, std::function<void(std::string reason)> on_refused = {})
       : pid_(pid),
         out_(out),
         deadline_(deadline),

@@ -387,13 +387,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       // a workspace, say) is a refusal like slussd's own: git.denied, with
       // the hook's reason. Called from `next`, on a worker.
       auto on_refused = [server = self->server_, head, access](std::string reason) {
-        if (!server->api.AuditGitRefused(head, access, 200, "pre-receive hook: " + reason) && server->options.on_warning) {
-          server->options.on_warning(core::StrCat("audit: a refused push of ", access.person,
-                                                  " was not recorded"));
+        if (!server->api.AuditGitRefused(head, access, 200, "pre-receive hook: " + reason) &&
+            server->options.on_warning) {
+          server->options.on_warning(
+              core::StrCat("audit: a refused push of ", access.person, " was not recorded"));
         }
       };
-      auto resp = RunGitBackend(self->server_->options.git, access, head, fd, size,
-                                std::move(on_refused));
+      auto resp =
+          RunGitBackend(self->server_->options.git, access, head, fd, size, std::move(on_refused));
       HttpResponse r;
       if (resp && resp->status >= 400 && !resp->next) {
         self->AuditGitRefused(head, access, resp->status, "refused before git ran");
@@ -402,7 +403,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         r = std::move(*resp);
         r.next = [slot = std::move(slot), next = std::move(r.next)] { return next(); };
       } else {
-        if (self->server_->options.on_warning) self->server_->options.on_warning(resp.error().message);
+        if (self->server_->options.on_warning)
+          self->server_->options.on_warning(resp.error().message);
         r.status = 500;
         r.content_type = "text/plain; charset=utf-8";
         r.body = "sluss: the git service failed; the operators have the details in the log\n";

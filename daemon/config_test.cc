@@ -170,9 +170,10 @@ TEST_CASE("git: the git service's limits, with their defaults, validated") {
   CHECK(d->git_max_requests_per_person == 4);
   CHECK(d->git_request_timeout_seconds == 600);
   CHECK(d->git_max_fetch_request_bytes == 16LL << 20);
-  auto c = ParseConfig("git: {max_requests: 32, max_requests_per_person: 8, request_timeout: 15m, "
-                       "max_fetch_request: 4M}\n",
-                       "slussd.yaml");
+  auto c = ParseConfig(
+      "git: {max_requests: 32, max_requests_per_person: 8, request_timeout: 15m, "
+      "max_fetch_request: 4M}\n",
+      "slussd.yaml");
   REQUIRE(c);
   CHECK(c->git_max_requests == 32);
   CHECK(c->git_max_requests_per_person == 8);
@@ -189,6 +190,7 @@ TEST_CASE("git: the git service's limits, with their defaults, validated") {
                                  "than git.max_requests (2)"});
   CHECK(Errors("git: {request_timeout: 1s}\n") ==
         std::vector<std::string>{"slussd.yaml:1:24: git.request_timeout: must be from 10s to 1d"});
-  CHECK(Errors("git: {max_fetch_request: 1K}\n") ==
-        std::vector<std::string>{"slussd.yaml:1:26: git.max_fetch_request: must be from 64K to 1G"});
+  CHECK(
+      Errors("git: {max_fetch_request: 1K}\n") ==
+      std::vector<std::string>{"slussd.yaml:1:26: git.max_fetch_request: must be from 64K to 1G"});
 }

@@ -125,9 +125,8 @@ int CheckPush() {
   // when HEAD's is not among those pushed (a "master" pushed to a
   // repository made with "main").
   if (branches->empty()) {
-    const bool has_default = std::any_of(records.begin(), records.end(), [&](const auto& r) {
-      return r.ref == *default_branch;
-    });
+    const bool has_default = std::any_of(records.begin(), records.end(),
+                                         [&](const auto& r) { return r.ref == *default_branch; });
     auto first = std::find_if(records.begin(), records.end(),
                               [](const auto& r) { return r.ref.starts_with("refs/heads/"); });
     if (!has_default && first != records.end()) {

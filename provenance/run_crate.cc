@@ -213,16 +213,15 @@ json RunCrate(const core::Project& project, const core::Run& run, const std::vec
     // core::kMaxListedOutputs): the crate names it by its hash, so that
     // outputs past the listed ones are accounted for too.
     if (const std::string manifest = j.value("outputs_manifest_sha256", ""); !manifest.empty()) {
-      const std::string id =
-          StrCat("outputs/", j.value("action", ""), "/", core::kOutputManifest);
+      const std::string id = StrCat("outputs/", j.value("action", ""), "/", core::kOutputManifest);
       add({{"@id", id},
            {"@type", "File"},
            {"name", std::string(core::kOutputManifest)},
            {"encodingFormat", "application/jsonl"},
            {"sha256", manifest},
-           {"description", StrCat("every output of ", j.value("action", ""), " (",
-                                  j.value("outputs_count", 0),
-                                  "), one JSON line each with its path, size and SHA-256")}});
+           {"description",
+            StrCat("every output of ", j.value("action", ""), " (", j.value("outputs_count", 0),
+                   "), one JSON line each with its path, size and SHA-256")}});
       has_part.push_back({{"@id", id}});
       results.push_back({{"@id", id}});
     }

@@ -106,7 +106,8 @@ TEST_CASE("a run's crate names the commit, image digest and dataset ids, and con
   bool part = false;
   for (const auto& e : crate["@graph"])
     if (e["@id"] == "./")
-      for (const auto& p : e["hasPart"]) part = part || p["@id"] == "outputs/extract/MANIFEST.jsonl";
+      for (const auto& p : e["hasPart"])
+        part = part || p["@id"] == "outputs/extract/MANIFEST.jsonl";
   CHECK(part);
 }
 

@@ -129,9 +129,8 @@ void Engine::Start(core::Executor& executor) {
     }
     for (const auto& a : executor.Reattach(running)) {
       const core::Job& job = *by_id.at(a.job);
-      const core::Placement placement{job.node, GpuSlots(job),
-                                      job.placed ? *job.placed
-                                                 : RequestOf(job, QuotaOf(job.project))};
+      const core::Placement placement{
+          job.node, GpuSlots(job), job.placed ? *job.placed : RequestOf(job, QuotaOf(job.project))};
       const core::Run* run = RunOf(job.run_id);
       auto req = run ? preparer_.Prepare(job, *run, placement)
                      : core::Result<core::LaunchRequest>(core::NotFound("run gone"));

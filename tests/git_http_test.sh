@@ -368,6 +368,11 @@ grep -q "remote: sluss: push refused: master is this repository's default branch
   fail "deleting the default branch: $(cat "$tmp/p4.delete")"
 git -C "$bare4" rev-parse -q --verify refs/heads/master >/dev/null && ok || fail "master was deleted"
 [[ $(audit git.denied alice@example.org) == $((alice_denied + 1)) ]] && ok || fail "the refused deletion was not audited"
+# Deleted in the same push that makes another branch: all of it refused.
+push4 "$alice" :master HEAD:other >"$tmp/p4.swap" 2>&1
+[[ $? != 0 ]] && ok || fail "a push deleting master and making other was taken"
+git -C "$bare4" rev-parse -q --verify refs/heads/master >/dev/null && ok || fail "master was deleted in a swap"
+git -C "$bare4" rev-parse -q --verify refs/heads/other >/dev/null && fail "the swap made branch other" || ok
 git -C "$w4" commit -q --allow-empty -m "bob's again"
 push4 "$bob" HEAD:dev >"$tmp/p4.dev2" 2>&1; expect_rc "bob's second push to dev" 0 $?
 grep -q "branch dev is not tracked" "$tmp/p4.dev2" && ok || fail "dev after the refused deletion: $(cat "$tmp/p4.dev2")"
