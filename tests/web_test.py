@@ -18,6 +18,7 @@ import sys
 import urllib.error
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by make test
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from browser import Browser, BrowserError, find_chromium  # noqa: E402
 from web_pages import admin_pages, check_page, project_pages  # noqa: E402
