@@ -137,10 +137,13 @@ async function logTail(q, stream) {
   const asked = session.generation;
   const first = await api(base, 'response');
   const size = Number(first.headers.get('X-Sluss-Log-Size') || 0);
+  // X-Sluss-Log-Withheld: the API gives this person the log's last lines,
+  // not the log itself, and follow=1 gives them no stream: poll instead.
+  const tailOnly = first.headers.has('X-Sluss-Log-Withheld');
   const body = size <= TAIL_BYTES ? await first.text()
                                   : await (await api(base + '&offset=' + (size - TAIL_BYTES), 'response')).text();
   if (asked !== session.generation) throw new Stale();
-  return { text: body, size: size };
+  return { text: body, size: size, tailOnly: tailOnly };
 }
 
 const TAIL_LINES = 200;
@@ -148,7 +151,9 @@ const tail = (s) => s.split('\n').slice(-TAIL_LINES).join('\n');
 
 // A running job's stdout as it grows: the logs route with follow=1 is one
 // long answer that ends when the attempt ends; then the page is shown again
-// with the job's final state. Another page, or a sign-out, aborts it.
+// (after the usual 2 s, so that an answer that ends at once cannot make a
+// loop of requests) with the job's final state. Another page, or a
+// sign-out, aborts it.
 async function follow(q, offset, pre, again) {
   const asked = session.generation;
   const stop = new AbortController();
@@ -157,7 +162,7 @@ async function follow(q, offset, pre, again) {
     const r = await fetch('/v1/jobs/' + q + '/logs?stream=stdout&follow=1&offset=' + offset,
       { headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY) }, cache: 'no-store', credentials: 'omit',
         signal: stop.signal });
-    if (!r.ok || !r.body) throw new Error('not followed');
+    if (!r.ok || !r.body || r.headers.has('X-Sluss-Log-Withheld')) throw new Error('not followed');
     const reader = r.body.getReader();
     const decoder = new TextDecoder();
     for (;;) {
@@ -173,7 +178,7 @@ async function follow(q, offset, pre, again) {
     if (asked === session.generation) later(again);
     return;
   }
-  if (asked === session.generation) again();
+  if (asked === session.generation) later(again);
 }
 
 // The checks' outcome (pass, review, fail) and each finding in words.
@@ -228,6 +233,6 @@ export async function jobPage(id, again) {
     el('h2', { text: 'Log tail (stderr)' }),
     err.refused ? el('p', { class: 'error', text: err.refused })
                 : el('pre', { id: 'log-stderr', tabindex: '0', 'aria-label': 'standard error, last lines', text: tail(err.text) }));
-  if (j.state === 'running' && !log.refused) follow(q, log.size, stdout, again);
+  if (j.state === 'running' && !log.refused && !log.tailOnly) follow(q, log.size, stdout, again);
   else if (live(j.state)) later(again);
 }
