@@ -33,6 +33,7 @@ images: {python-3.11: {host: true}}
 node: {cpus: 2, memory: 4G}
 sandbox: {cgroup_parent: /sluss-test-release, output_limit: 16M}
 git: {local_pusher: alice@example.org, poll_interval: 5s, max_workspace: 1M}
+logs: {tail_lines: 5, line_chars: 100}
 YAML
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
@@ -72,6 +73,9 @@ os.makedirs("output", exist_ok=True)
 open("output/table1.csv", "w").write("group,n\nunder 40,3\n40 to 60,25\nover 60,120\n")
 open("output/clean.csv", "w").write("group,n\nunder 40,15\nover 40,140\n")
 open("output/cohort.csv", "w").write("id,age\nPATIENT-7731,44\n")
+for i in range(20): print(f"PATIENT-{i} row {i}")
+print("é" * 60 + "x" * 300)
+print("last line")
 PY
 git -C "$work" init -q -b main
 git -C "$work" add -A && git -C "$work" commit -qm "tables" && git -C "$work" push -q "$push_url" main 2>>"$tmp/push.log"
@@ -216,6 +220,28 @@ as carol release show 2 --json >"$tmp/c.json"
 [[ $(jq_ "$tmp/c.json" 'd["files"][0]["votes"], d["files"][0]["job"]') == "([], $job2)" ]] && ok || fail "votes kept: $(cat "$tmp/c.json")"
 as alice release withdraw 2 >/dev/null; expect_rc "withdraw" 0 $?
 [[ $(code alice POST /v1/releases/2/submit) == 409 ]] && ok || fail "submit after withdraw"
+
+# Logs as a controlled channel: a researcher reads the last 5 lines (the
+# config's logs.tail_lines), each cut at 100 bytes on a character, with a
+# note; a steward and an admin read it all; every read is audited.
+as alice logs 1 >"$tmp/log.txt"; expect_rc "logs as alice" 0 $?
+python3 - "$tmp/log.txt" <<'EOF' && ok || fail "alice's log: $(cat "$tmp/log.txt")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+assert lines[0].startswith("[sluss: withheld: ") and "last 5 lines" in lines[0], lines[0]
+assert "the ends of 1 lines longer than 100 bytes" in lines[0], lines[0]
+assert lines[1:4] == ["PATIENT-17 row 17", "PATIENT-18 row 18", "PATIENT-19 row 19"], lines
+assert lines[4] == "é" * 50, lines[4]
+assert lines[5:] == ["last line", ""], lines
+EOF
+curl -s -D "$tmp/h" -o /dev/null -H "Authorization: Bearer $alice" "http://$SLUSS_SERVER/v1/jobs/1/logs?follow=1"
+grep -qi "^x-sluss-log-withheld: [1-9]" "$tmp/h" && ok || fail "follow=1 gave more: $(cat "$tmp/h")"
+for who in steward admin; do
+  as $who logs 1 >"$tmp/log.txt"
+  [[ $(wc -l <"$tmp/log.txt") == 22 && $(head -1 "$tmp/log.txt") == "PATIENT-0 row 0" ]] && ok || fail "$who's log: $(head -3 "$tmp/log.txt")"
+done
+reads=$("$SLUSS" audit list --limit 1000 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d["records"] if isinstance(d,dict) else d; print(sorted({r["actor"] for r in d if r["action"]=="api.read" and r["subject"].startswith("/v1/jobs/1/logs")}))')
+[[ $reads == "['admin@example.org', 'alice@example.org', 'sam@example.org']" ]] && ok || fail "log reads audited: $reads"
 
 # Lists and tables.
 as carol release list >"$tmp/out"; expect_rc "list" 0 $?
