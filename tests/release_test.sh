@@ -190,6 +190,20 @@ cmp "$tmp/dl/output/clean.csv" "$tmp/clean.orig" && ok || fail "download differs
 as carol release download 1 -o "$tmp/dl2" >/dev/null; expect_rc "a checker member downloads" 0 $?
 [[ ! -e $tmp/dl/output/table1.csv ]] && ok || fail "a removed file was downloaded"
 
+# The run's RO-Crate gains the release: its file, hash, reviewers, times.
+as alice provenance 1 >"$tmp/crate.json"; expect_rc "provenance" 0 $?
+python3 - "$tmp/crate.json" "$(sha256sum "$tmp/clean.orig" | cut -c1-64)" "$(stat -c %s "$tmp/clean.orig")" <<'EOF' && ok || fail "crate: $(head -c 2000 "$tmp/crate.json")"
+import json, sys
+g = {e["@id"]: e for e in json.load(open(sys.argv[1]))["@graph"]}
+r = g["#release-1"]
+assert r["object"] == [{"@id": "outputs/tables/output/clean.csv"}] and "outputs/tables/output/clean.csv" in g, r
+assert r["releasedFiles"] == [{"path": "output/clean.csv", "sha256": sys.argv[2], "size": int(sys.argv[3]), "verdict": "pass"}], r
+assert sorted(a["@id"] for a in r["agent"]) == ["#checker-carol@example.org", "#checker-dave@example.org"], r
+states = [d["state"] for d in r["decisions"]]
+assert states == ["pending", "submitted", "partially_reviewed", "reviewed", "approved", "released"], states
+assert r["endTime"] == r["decisions"][-1]["at"], r
+EOF
+
 # A new request may be opened now; a file changed before it is refused.
 cp "$tmp/clean.orig" "$live/clean.csv"
 printf 'group,n\nunder 40,1\n' >>"$live/table1.csv"
