@@ -47,6 +47,7 @@ eve=$("$SLUSS" token create --user eve@example.org --role researcher --name t 2>
 bob=$("$SLUSS" token create --user bob@example.org --role researcher --name t 2>/dev/null)
 carol=$("$SLUSS" token create --user carol@example.org --role checker --name t 2>/dev/null)
 dave=$("$SLUSS" token create --user dave@example.org --role checker --name t 2>/dev/null)
+erin=$("$SLUSS" token create --user erin@example.org --role checker --name t 2>/dev/null)
 steward=$("$SLUSS" token create --user sam@example.org --role steward --name t 2>/dev/null)
 SLUSS_TOKEN=$steward "$SLUSS" permit grant P-1 --project study --datasets prescriptions \
   --persons alice@example.org --purpose "a study" --from 2026-01-01 --until 2099-01-01 >/dev/null
@@ -159,6 +160,13 @@ as alice release add 1 output/table1.csv --job 1 >/dev/null 2>&1; expect_rc "add
 # The author cannot review (her role), nor can a researcher release.
 [[ $(code alice POST /v1/releases/1/votes '{"path":"output/clean.csv","vote":"approve"}') == 403 ]] && ok || fail "author voted"
 [[ $(code alice POST /v1/releases/1/release) == 403 ]] && ok || fail "author released"
+
+# A checker who is not a member of the project sees no request; a checker
+# cannot act for the author.
+[[ $(code erin GET /v1/releases/1) == 404 ]] && ok || fail "erin (not a member) saw it"
+[[ $(code erin POST /v1/releases/1/votes '{"path":"output/clean.csv","vote":"approve"}') == 404 ]] && ok || fail "erin voted"
+[[ $(code carol POST /v1/releases/1/withdraw) == 403 ]] && ok || fail "a checker withdrew"
+[[ $(code carol POST /v1/releases/1/votes '{"path":"output/other.csv","vote":"approve"}') == 409 ]] && ok || fail "vote on no file"
 
 # Carol approves and submits her review: blind to Dave, and one review
 # cannot release.
