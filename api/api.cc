@@ -13,6 +13,7 @@
 #include "api/internal/context.h"
 #include "api/internal/git_queue.h"
 #include "api/internal/routes.h"
+#include "api/internal/routes_releases.h"
 #include "api/internal/web.h"
 #include "core/digest.h"
 #include "core/strings.h"
@@ -171,6 +172,17 @@ struct Api::Impl {
     add("GET", "/v1/audit/checkpoints", auditors, h::ListAuditCheckpoints);
     add("GET", "/v1/audit/proof", auditors, h::AuditProof);
     add("GET", "/v1/audit/verify", auditors, h::VerifyAudit);
+    // The airlock (api/routes_releases.cc).
+    std::vector<Role> researchers = {Role::kResearcher};
+    std::vector<Role> checkers = {Role::kChecker};
+    add("GET", "/v1/releases", all, h::ListReleases);
+    add("POST", "/v1/releases", researchers, h::CreateRelease);
+    add("GET", "/v1/releases/{id}", all, h::GetRelease);
+    add("POST", "/v1/releases/{id}/files", researchers, h::AddReleaseFile);
+    add("GET", "/v1/releases/{id}/files/{path}", all, h::DownloadReleaseFile);
+    add("DELETE", "/v1/releases/{id}/files/{path}", researchers, h::RemoveReleaseFile);
+    add("POST", "/v1/releases/{id}/votes", checkers, h::VoteRelease);
+    add("POST", "/v1/releases/{id}/{move}", {Role::kResearcher, Role::kChecker}, h::MoveRelease);
     // Served by Handle itself, listed for the route table and OpenAPI.
     Route pub;
     pub.is_public = true;
@@ -455,7 +467,10 @@ struct Api::Impl {
                 options.job_provenance,
                 options.run_outputs,
                 options.audit_public_key,
-                git_queue.get()};
+                git_queue.get(),
+                options.releases,
+                options.log_tail_lines,
+                options.log_line_chars};
     return route->handler(ctx);
   }
 };

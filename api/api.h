@@ -22,6 +22,7 @@
 #include "core/dataset_service.h"
 #include "core/git_service.h"
 #include "core/image_service.h"
+#include "core/release.h"
 #include "core/store.h"
 #include "core/time.h"
 #include "core/types.h"
@@ -88,6 +89,15 @@ struct ApiOptions {
   // The public key (PEM) that signs audit checkpoints; empty: verification
   // through the API checks the roots only.
   std::string audit_public_key;
+  // The airlock (release requests); null: those routes answer 503. It must
+  // write through `change_store` (when set). Must outlive the Api.
+  core::ReleaseService* releases = nullptr;
+  // Logs as a controlled channel: everyone but stewards and admins reads
+  // only the last `log_tail_lines` lines of a job's stdout or stderr, each
+  // cut at `log_line_chars` bytes, with a note of what was withheld
+  // (slussd.yaml `logs:`).
+  int log_tail_lines = 200;
+  int log_line_chars = 1000;
 };
 
 class Api {

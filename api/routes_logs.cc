@@ -50,6 +50,48 @@ std::string ReadLog(const LogFiles& files, core::JobId job, int attempt, const s
   return body;
 }
 
+// The controlled channel (issue 23, point 6): what a researcher may read
+// of a log is its last `max_lines` lines from `from`, each cut at
+// `max_chars` bytes (on a UTF-8 boundary). `window` holds the log's bytes
+// from `window_start` to its end (`total`). *shown_from: where the lines
+// shown begin; *cut: how many lines were cut.
+std::string TailLines(std::string_view window, std::int64_t window_start, std::int64_t from,
+                      int max_lines, int max_chars, std::int64_t* shown_from, int* cut) {
+  // Line starts in the window, newest last; a partial first line (the
+  // window began inside it) is never shown.
+  std::vector<std::size_t> starts;
+  std::size_t pos = 0;
+  if (window_start > 0) {
+    pos = window.find('\n');
+    pos = pos == std::string_view::npos ? window.size() : pos + 1;
+  }
+  for (std::size_t i = pos; i < window.size();) {
+    if (window_start + static_cast<std::int64_t>(i) >= from) starts.push_back(i);
+    std::size_t nl = window.find('\n', i);
+    i = nl == std::string_view::npos ? window.size() : nl + 1;
+  }
+  if (starts.size() > static_cast<std::size_t>(max_lines))
+    starts.erase(starts.begin(), starts.end() - max_lines);
+  *shown_from = starts.empty() ? window_start + static_cast<std::int64_t>(window.size())
+                               : window_start + static_cast<std::int64_t>(starts.front());
+  *cut = 0;
+  std::string out;
+  for (std::size_t s : starts) {
+    std::size_t nl = window.find('\n', s);
+    std::size_t end = nl == std::string_view::npos ? window.size() : nl;
+    std::string_view line = window.substr(s, end - s);
+    if (line.size() > static_cast<std::size_t>(max_chars)) {
+      std::size_t n = static_cast<std::size_t>(max_chars);
+      while (n > 0 && (static_cast<unsigned char>(line[n]) & 0xc0) == 0x80) --n;
+      line = line.substr(0, n);
+      ++*cut;
+    }
+    out.append(line);
+    if (nl != std::string_view::npos) out += '\n';
+  }
+  return out;
+}
+
 }  // namespace
 
 HttpResponse JobLogs(Context& c) {
@@ -76,6 +118,38 @@ HttpResponse JobLogs(Context& c) {
   const std::int64_t want = std::min<std::int64_t>(*limit, 1 << 20);
   const std::int64_t from = std::max<std::int64_t>(*offset, 0);
   std::int64_t total = 0;
+  // Stewards and admins read whole logs; everyone else the tail, since a
+  // job's output is a channel out of the sandbox that no checker reviewed.
+  if (c.who.role != core::Role::kAdmin && c.who.role != core::Role::kSteward) {
+    std::int64_t size = 0;
+    (void)ReadLog(c.log_files, job->id, static_cast<int>(*attempt), stream, 0, 0, &size);
+    const std::int64_t window_bytes =
+        std::min<std::int64_t>(static_cast<std::int64_t>(c.log_tail_lines) * (c.log_line_chars + 1) + 1, 64 << 20);
+    const std::int64_t window_start = std::max<std::int64_t>(std::max<std::int64_t>(size - window_bytes, 0), 0);
+    std::string window = ReadLog(c.log_files, job->id, static_cast<int>(*attempt), stream, window_start,
+                                 size - window_start, &total);
+    total = window_start + static_cast<std::int64_t>(window.size());
+    std::int64_t shown_from = 0;
+    int cut = 0;
+    HttpResponse resp;
+    resp.status = 200;
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = TailLines(window, window_start, from, c.log_tail_lines, c.log_line_chars, &shown_from, &cut);
+    const std::int64_t withheld = std::max<std::int64_t>(shown_from - from, 0);
+    if (withheld > 0 || cut > 0) {
+      resp.body.insert(0, StrCat("[sluss: withheld: ", withheld, " bytes before these lines",
+                                 cut > 0 ? StrCat(", and the ends of ", cut, " lines longer than ", c.log_line_chars, " bytes") : "",
+                                 ". Researchers see the last ", c.log_tail_lines,
+                                 " lines of a log; a steward or an admin can read all of it, or "
+                                 "add it to a release request.]\n"));
+    }
+    resp.headers.emplace_back("X-Sluss-Job-State", std::string(core::Name(job->state())));
+    resp.headers.emplace_back("X-Sluss-Attempt", std::to_string(*attempt));
+    resp.headers.emplace_back("X-Sluss-Log-Size", std::to_string(total));
+    resp.headers.emplace_back("X-Sluss-Log-Withheld", std::to_string(withheld));
+    resp.headers.emplace_back("X-Sluss-Next-Offset", std::to_string(std::max(total, from)));
+    return resp;
+  }
   HttpResponse resp;
   resp.status = 200;
   resp.content_type = "text/plain; charset=utf-8";

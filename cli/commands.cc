@@ -742,7 +742,7 @@ const std::vector<std::string> kCommands = {"status", "runs",    "run",     "job
                                             "member", "quota",   "usage",   "nodes", "images",
                                             "token",  "whoami",  "drain",   "resume", "queue", "logs",
                                             "image", "dataset", "datasets", "permit", "permits",
-                                            "provenance", "outputs", "audit", "auth"};
+                                            "provenance", "outputs", "audit", "auth", "review"};
 
 }  // namespace
 
@@ -761,6 +761,8 @@ int RunServerCommand(const std::string& command, std::vector<std::string> words,
   }
   settings->json = args->json;
   if (command == "auth") return RunAuthCommand(*args, *settings, out, err);
+  if (command == "review" || (command == "release" && IsReleaseSubcommand(words)))
+    return RunReleaseCommand(command, *args, Client(*settings), out, err);
   Runner r(Client(*settings), *args, out, err);
   if (command == "status") return r.Status();
   if (command == "runs") return r.Runs();

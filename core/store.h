@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/ids.h"
 #include "core/permit.h"
+#include "core/release.h"
 #include "core/types.h"
 
 namespace sluss::core {
@@ -274,6 +275,18 @@ class Store {
   // kFailedPrecondition when already revoked; audited as permit.revoked.
   virtual Result<Permit> RevokePermit(std::string_view id, std::string_view by,
                                       std::string_view reason, TimePoint now) = 0;
+
+  // Release requests (the record only: their moves are the airlock's).
+  // CreateRelease gives the id and version 1; kAlreadyExists when the
+  // author has an open request in the project (core::IsOpenReleaseState).
+  virtual Result<Release> CreateRelease(const Release& release) = 0;
+  virtual Result<Release> GetRelease(std::int64_t id) = 0;
+  // Empty project or author: any. Newest first.
+  virtual Result<std::vector<Release>> ListReleases(std::string_view project,
+                                                    std::string_view author) = 0;
+  // Stores `release` (its version bumped) when the stored version is still
+  // `release.version`; kConflict when someone changed it meanwhile.
+  virtual Result<Release> UpdateRelease(const Release& release) = 0;
 };
 
 }  // namespace sluss::core

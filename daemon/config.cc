@@ -20,9 +20,10 @@ namespace {
 constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
                                          "executor", "node", "images", "tls",
                                          "log_level", "git", "sandbox",
-                                         "audit", "datasets", "slurm"};
+                                         "audit", "datasets", "slurm", "logs"};
 constexpr std::string_view kSlurmKeys[] = {"partition", "account", "qos", "conf",
                                            "poll_interval", "lost_grace", "accounting"};
+constexpr std::string_view kLogsKeys[] = {"tail_lines", "line_chars"};
 constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runtime_root",
                                              "cdi_spec", "output_limit", "log_limit",
                                              "sluss_run"};
@@ -411,6 +412,13 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     c.Report(it->second->pos, "datasets",
              "datasets are no longer configured here: a data steward registers each version "
              "with 'sluss dataset add NAME VERSION PATH' and grants permits for it");
+  }
+  if (auto it = f.find("logs"); it != f.end()) {
+    auto lf = c.Fields(*it->second, "logs", kLogsKeys);
+    if (auto n = lf.find("tail_lines"); n != lf.end())
+      if (auto v = c.Integer(*n->second, "logs.tail_lines", 1, 100000)) cfg.log_tail_lines = static_cast<int>(*v);
+    if (auto n = lf.find("line_chars"); n != lf.end())
+      if (auto v = c.Integer(*n->second, "logs.line_chars", 80, 1000000)) cfg.log_line_chars = static_cast<int>(*v);
   }
   if (auto it = f.find("audit"); it != f.end()) {
     auto af = c.Fields(*it->second, "audit", kAuditKeys);

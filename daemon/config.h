@@ -81,6 +81,10 @@ struct Config {
   std::string tls_cert;                  // both set: HTTPS
   std::string tls_key;
   std::string log_level = "info";        // "debug", "info", "warn", "error"
+  // What researchers read of a job's log (`logs: {tail_lines, line_chars}`):
+  // its last lines, each cut; stewards and admins read it all.
+  int log_tail_lines = 200;
+  int log_line_chars = 1000;
   int git_poll_seconds = 60;             // how often remote repositories are fetched
   int git_fetch_timeout_seconds = 300;   // a fetch that takes longer is stopped
   // A job's workspace (the commit's files, exported once per job) may be

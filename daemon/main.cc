@@ -27,6 +27,7 @@
 #include <mutex>
 
 #include "core/strings.h"
+#include "airlock/release_desk.h"
 #include "api/api.h"
 #include "auth/tokens.h"
 #include "api/server.h"
@@ -405,6 +406,15 @@ int Run(const Config& cfg) {
   api_options.run_outputs = [&api_store, outputs_options](core::RunId id) {
     return RunOutputsOf(**api_store, id, outputs_options);
   };
+  // The airlock writes through the change store: its records and their
+  // audit are in the request's transaction.
+  airlock::ReleaseDeskOptions release_options;
+  release_options.job_dir = preparer_options.job_dir;
+  release_options.release_dir = state + "/releases";
+  airlock::ReleaseDesk release_desk(**store, clock, release_options);
+  api_options.releases = &release_desk;
+  api_options.log_tail_lines = cfg.log_tail_lines;
+  api_options.log_line_chars = cfg.log_line_chars;
   PermitWatch permit_watch(**store, clock);
   ProvenanceWriter provenance_writer(**store, preparer_options.job_dir);
   std::mutex house_mu;

@@ -121,6 +121,11 @@ class SqliteStore final : public core::Store {
   core::Result<std::vector<core::Permit>> ListPermits(std::string_view project) override;
   core::Result<core::Permit> RevokePermit(std::string_view id, std::string_view by,
                                           std::string_view reason, core::TimePoint now) override;
+  core::Result<core::Release> CreateRelease(const core::Release& release) override;
+  core::Result<core::Release> GetRelease(std::int64_t id) override;
+  core::Result<std::vector<core::Release>> ListReleases(std::string_view project,
+                                                        std::string_view author) override;
+  core::Result<core::Release> UpdateRelease(const core::Release& release) override;
 
   // `PRAGMA integrity_check` and `foreign_key_check`; for tests and
   // `slussd --check-state`.

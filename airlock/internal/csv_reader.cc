@@ -29,6 +29,25 @@ bool CsvReader::EndRow(const RowFn& on_row) {
   return go_on;
 }
 
+std::optional<bool> CsvReader::FieldEnd(char c, const RowFn& on_row) {
+  if (c == delimiter_) {
+    if (!EndField()) return false;
+    state_ = State::kFieldStart;
+    return true;
+  }
+  if (c == '\n') {
+    if (!EndField() || !EndRow(on_row)) return false;
+    ++line_;
+    state_ = State::kFieldStart;
+    return true;
+  }
+  if (c == '\r') {
+    state_ = State::kCr;  // the field ends with the line, at the '\n'
+    return true;
+  }
+  return std::nullopt;
+}
+
 bool CsvReader::Feed(std::string_view chunk, const RowFn& on_row) {
   if (stopped_) return false;
   for (char c : chunk) {
@@ -39,15 +58,8 @@ bool CsvReader::Feed(std::string_view chunk, const RowFn& on_row) {
     switch (state_) {
       case State::kFieldStart:
       case State::kUnquoted:
-        if (c == delimiter_) {
-          if (!EndField()) return false;
-          state_ = State::kFieldStart;
-        } else if (c == '\n') {
-          if (!EndField() || !EndRow(on_row)) return false;
-          ++line_;
-          state_ = State::kFieldStart;
-        } else if (c == '\r') {
-          state_ = State::kCr;
+        if (auto ended = FieldEnd(c, on_row)) {
+          if (!*ended) return false;
         } else if (c == '"') {
           if (state_ == State::kUnquoted) {
             return Fail("a quote inside an unquoted field; quote the whole field and double the quote");
@@ -71,15 +83,8 @@ bool CsvReader::Feed(std::string_view chunk, const RowFn& on_row) {
         if (c == '"') {
           field_.push_back('"');
           state_ = State::kQuoted;
-        } else if (c == delimiter_) {
-          if (!EndField()) return false;
-          state_ = State::kFieldStart;
-        } else if (c == '\n') {
-          if (!EndField() || !EndRow(on_row)) return false;
-          ++line_;
-          state_ = State::kFieldStart;
-        } else if (c == '\r') {
-          state_ = State::kCr;
+        } else if (auto ended = FieldEnd(c, on_row)) {
+          if (!*ended) return false;
         } else {
           return Fail("text after a closing quote");
         }

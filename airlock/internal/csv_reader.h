@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ class CsvReader {
   bool Fail(std::string message);
   bool EndField();
   bool EndRow(const RowFn& on_row);
+  // `c` after a field, unquoted or closed: a delimiter, a newline or a CR
+  // ends it (true: go on; false: stop or fail); nullopt for anything else.
+  std::optional<bool> FieldEnd(char c, const RowFn& on_row);
 
   char delimiter_;
   std::size_t max_cell_bytes_;

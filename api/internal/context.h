@@ -14,6 +14,7 @@
 #include "core/dataset_service.h"
 #include "core/git_service.h"
 #include "core/image_service.h"
+#include "core/release.h"
 #include "core/store.h"
 #include "core/types.h"
 
@@ -47,6 +48,9 @@ struct Context {
   const std::function<core::Result<nlohmann::json>(core::RunId)>& run_outputs;
   const std::string& audit_public_key;  // PEM; empty: signatures not checked
   GitQueue* git_queue;                  // null when `git` is
+  core::ReleaseService* releases = nullptr;  // the airlock; may be null
+  int log_tail_lines = 200;   // what researchers read of a log (ApiOptions)
+  int log_line_chars = 1000;
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the

@@ -44,7 +44,12 @@ inline const std::vector<std::string> kValueFlags = {"--server", "--token",   "-
                                               "--datasets", "--persons", "--purpose", "--from",
                                               "--until", "--after", "--public-key", "--db",
                                               "--output", "--job", "--period", "--at",
-                                              "--ecosystem", "--branches"};
+                                              "--ecosystem", "--branches", "--context",
+                                              "--controls", "--exception", "--group",
+                                              "--approve", "--request-changes", "--comment"};
+// Switches of `sluss review` (kept in Args::flags with the value "1").
+inline const std::vector<std::string> kReviewSwitches = {"--submit", "--return", "--reject",
+                                                         "--release"};
 
 inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ostream& err) {
   Args a;
@@ -66,6 +71,9 @@ inline std::optional<Args> Parse(const std::vector<std::string>& words, std::ost
       a.all = true;
     } else if (w == "--jobs") {
       a.jobs = true;
+    } else if (std::find(kReviewSwitches.begin(), kReviewSwitches.end(), w) !=
+               kReviewSwitches.end()) {
+      a.flags[w] = "1";
     } else if (w == "-o" && i + 1 < words.size()) {
       a.flags["--output"] = words[++i];
     } else if (w.starts_with("--")) {
@@ -222,6 +230,13 @@ class Session {
 // sluss auth setup-git | git-credential (git_commands.cc).
 int RunAuthCommand(const Args& args, const Settings& settings, std::ostream& out,
                    std::ostream& err);
+
+// sluss release (the airlock's subcommands) and sluss review
+// (release_commands.cc). IsReleaseSubcommand: the words start with one of
+// them (else `sluss release JOB` releases a held job).
+bool IsReleaseSubcommand(const std::vector<std::string>& words);
+int RunReleaseCommand(const std::string& command, const Args& args, Client client,
+                      std::ostream& out, std::ostream& err);
 
 // The dataset, permit, provenance and audit commands (data_commands.cc).
 int RunDataCommand(const std::string& command, const Args& args, Client client,

@@ -219,6 +219,27 @@ UPDATE jobs SET output_bytes = coalesce(
   (SELECT sum(json_extract(o.value, '$.size')) FROM json_each(result, '$.outputs') o), 0)
 WHERE json_valid(result);
 )sql",
+      // 11: release requests (the airlock). The record is one JSON body
+      // (core::Release: files frozen by hash, groups, votes, comments,
+      // history); the columns are what is searched and the rule that a
+      // person has one open request per project. `version` guards against
+      // two changes made from the same read.
+      R"sql(
+CREATE TABLE releases (
+  id         INTEGER PRIMARY KEY,
+  project    TEXT NOT NULL REFERENCES projects(name),
+  author     TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  version    INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  body       TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX releases_one_open ON releases(project, author)
+  WHERE state IN ('pending', 'submitted', 'partially_reviewed', 'reviewed', 'approved',
+                  'returned');
+CREATE INDEX releases_by_project ON releases(project, id);
+)sql",
   };
   return migrations;
 }
