@@ -24,7 +24,7 @@ Snapshot RandomSnapshot(std::mt19937& rng) {
   int nodes = 1 + pick(4);
   for (int n = 0; n < nodes; ++n) {
     NodeState node{"n" + std::to_string(n), {0, 1000 * (1 + pick(16)), std::int64_t{1 + pick(64)} << 30, 0s, 0},
-                   {}, pick(5) != 0};
+                   {}, {}, pick(5) != 0};
     for (int g = 0; g < pick(5); ++g) node.gpus.push_back(g);
     s.nodes.push_back(node);
   }
