@@ -227,7 +227,7 @@ int Run(const Config& cfg) {
   // On Slurm, the nodes' GPUs are Slurm's (GPU jobs are not supported there yet).
   auto gpu_names = cfg.executor == "slurm"
                        ? core::Result<std::vector<std::string>>(std::vector<std::string>{})
-                       : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec);
+                       : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec, {state});
   if (!gpu_names) {
     Log(LogLevel::kError, gpu_names.error().message);
     return 1;
