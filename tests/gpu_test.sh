@@ -364,7 +364,7 @@ sed -i 's/^  hooks:$/  hooks:\n  - {hookName: prestart, path: \/bin\/true}/' "$T
 job prestart 'echo RAN' '{"gpus": ["0"]}'
 [[ $(field status) == internal_error && $(field message) == *"$T/cdi.yaml: the spec's containerEdits: the prestart hook /bin/true is refused"* ]] &&
   ok || fail "a prestart hook was not refused at the job's start: $(why)"
-has RAN && fail "the job ran with a prestart hook in the spec" || ok
+has RAN 2>/dev/null && fail "the job ran with a prestart hook in the spec" || ok
 cp "$T/cdi.good" "$T/cdi.yaml"
 if [[ -n $SLUSSD ]]; then
   mkdir -p "$T/sd"
