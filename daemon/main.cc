@@ -309,6 +309,7 @@ int Run(const Config& cfg) {
   }
   engine_options.defaults = job_defaults;
   engine_options.log_error = [](const std::string& m) { Log(LogLevel::kError, m); };
+  engine_options.log_info = [](const std::string& m) { Log(LogLevel::kInfo, m); };
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
   std::filesystem::create_directories(local.jobs_dir, ec);
