@@ -467,7 +467,17 @@ core::Result<void> CheckEdits(const CdiEdits& e, const std::string& where,
                                                      "/proc", "/sys", "/dev",  "/boot"};
   static const std::vector<std::string> kPrivateHostDirs = {"/root", "/home"};
   for (const auto& m : e.mounts) {
-    if (!m.type.empty() && m.type != "bind") continue;  // tmpfs and the like: no host path
+    // The runtime binds whatever has a bind option, whatever its type; an
+    // overlay or devtmpfs mount opens the host as a bind would. Bind mounts
+    // are all a GPU vendor's spec needs, and a tmpfs harms no one.
+    const bool binds = std::any_of(m.options.begin(), m.options.end(), [](const std::string& o) {
+      return o == "bind" || o == "rbind";
+    });
+    if (m.type == "tmpfs" && !binds) continue;
+    if (!m.type.empty() && m.type != "bind")
+      return InvalidArgument(StrCat(where, ": the ", m.type, " mount at ", m.container_path,
+                                    " is refused: only bind mounts (and tmpfs) are applied, "
+                                    "which is all a GPU needs"));
     const std::string host = Normal(m.host_path);
     auto refuse = [&](const std::string& dir, std::string_view why) {
       return InvalidArgument(StrCat(where, ": the mount of host ", m.host_path, " at ",

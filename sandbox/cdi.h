@@ -90,7 +90,9 @@ std::string SharedGpuNode(const CdiSpec& spec, const std::string& a, const std::
 // What no GPU vendor's spec needs, refused so that a spec an attacker could
 // edit, or one generated carelessly, cannot open the host to jobs (the
 // spec is applied with root's rights):
-// - a mount whose host path (lexically normalised; the caller resolves
+// - a mount of another type than bind or tmpfs (overlay, devtmpfs, ...),
+//   or a tmpfs with a bind option (which the runtime binds);
+// - a bind mount whose host path (lexically normalised; the caller resolves
 //   links first) is /, /etc, /root, /home, /proc, /sys, /dev or /boot, a
 //   parent of one of them or of a `private_dirs` entry (slussd's state
 //   directory, which holds the datasets), or lies inside /root, /home or a

@@ -225,6 +225,15 @@ TEST_CASE("what no GPU vendor's spec needs is refused, naming the entry and why"
   refused(mount("/var/lib/sluss/datasets/d1"), "it is inside /var/lib/sluss");
   refused(mount("/home/alice/.ssh"), "it is inside /home");
   refused("    deviceNodes:\n    - {path: /dev/loop0, type: b}\n", "block device");
+  // The runtime binds a mount with a bind option whatever its type says;
+  // other types open the host as binds do.
+  refused("    mounts:\n    - {hostPath: /, containerPath: /h, type: tmpfs, options: [rbind]}\n",
+          "the tmpfs mount at /h is refused: only bind mounts (and tmpfs)");
+  refused("    mounts:\n    - {hostPath: overlay, containerPath: /h, type: overlay, "
+          "options: [lowerdir=/]}\n",
+          "the overlay mount at /h is refused");
+  refused("    mounts:\n    - {hostPath: devtmpfs, containerPath: /h, type: devtmpfs}\n",
+          "the devtmpfs mount at /h is refused");
   for (const char* phase : {"prestart", "createRuntime", "poststart", "poststop"})
     refused(std::string("    hooks:\n    - {hookName: ") + phase + ", path: /bin/true}\n",
             std::string("the ") + phase + " hook /bin/true is refused");

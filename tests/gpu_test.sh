@@ -376,7 +376,7 @@ if [[ -n $SLUSSD ]]; then
     "$SLUSSD" --config "$T/sd/slussd.yaml" 2>"$T/sd/$1.log" &
     local p=$!
     for _ in $(seq 600); do
-      grep -q " ready " "$T/sd/$1.log" && { kill -TERM "$p"; break; }
+      grep -q " ready " "$T/sd/$1.log" 2>/dev/null && { kill -TERM "$p"; break; }
       kill -0 "$p" 2>/dev/null || break
       sleep 0.05
     done
@@ -395,6 +395,8 @@ if [[ -n $SLUSSD ]]; then
   grep -q " ready " "$T/sd/nvidia.log" && ok || fail "slussd did not start on nvidia-ctk's spec: $(cat "$T/sd/nvidia.log")"
   echo '  - {hostPath: /, containerPath: /host, options: [ro, rbind]}' >>"$T/cdi.yaml"
   refused root "the spec's containerEdits: the mount of host / at /host is refused: it is /"
+  echo '  - {hostPath: /, containerPath: /host, type: tmpfs, options: [rbind]}' >>"$T/cdi.yaml"
+  refused tmpfs-rbind "the tmpfs mount at /host is refused: only bind mounts (and tmpfs) are applied"
   ln -s /etc "$T/etc-link"
   echo "  - {hostPath: $T/etc-link, containerPath: /e}" >>"$T/cdi.yaml"
   refused etc "the mount of host /etc at /e is refused: it is /etc"
