@@ -234,6 +234,13 @@ for point in sluss.db.partial sluss.db.mark.partial sluss.db 0 50 200 1000; do
     kill -STOP "$bpid" 2>/dev/null && [[ -e $b/$point ]] && seen=$((seen + 1))
   fi
   whole_or_absent "$b" "stopped at $point"
+  if [[ $point == sluss.db.partial && -e $b/$point ]]; then
+    # A second backup into the folder meanwhile takes nothing for leftovers.
+    "$SLUSSD" backup "$b" --config "$tmp/big.yaml" 2>"$tmp/again.log"
+    expect_rc "a backup into a folder another backup is writing" 1 $?
+    grep -q "another backup is writing into $b" "$tmp/again.log" && [[ -e $b/$point ]] && ok ||
+      fail "a second backup meddled with a running one: $(cat "$tmp/again.log")"
+  fi
   kill -KILL "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
   whole_or_absent "$b" "killed at $point"
   [[ -e $b/sluss.db.mark ]] && continue  # it had finished: a whole backup
