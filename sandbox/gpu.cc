@@ -67,11 +67,13 @@ core::Result<void> CheckRootOwned(const std::string& path, std::string_view what
       return core::Internal(StrCat(what, " ", path, ": cannot stat ", p.string()));
     const bool sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX);
     if (st.st_uid != 0)
-      return core::Fail(core::ErrorCode::kPermissionDenied, StrCat(what, " ", path, " is refused: ", p.string(),
-                                           " is owned by uid ", st.st_uid, ", not root"));
+      return core::Fail(core::ErrorCode::kPermissionDenied,
+                        StrCat(what, " ", path, " is refused: ", p.string(), " is owned by uid ",
+                               st.st_uid, ", not root"));
     if ((st.st_mode & 022) && !sticky_dir)
-      return core::Fail(core::ErrorCode::kPermissionDenied, StrCat(what, " ", path, " is refused: ", p.string(),
-                                           " is writable by its group or by others"));
+      return core::Fail(core::ErrorCode::kPermissionDenied,
+                        StrCat(what, " ", path, " is refused: ", p.string(),
+                               " is writable by its group or by others"));
     if (p == p.root_path()) break;
   }
   return {};
