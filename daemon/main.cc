@@ -228,7 +228,7 @@ int Run(const Config& cfg) {
   // On Slurm, the nodes' GPUs are Slurm's (GPU jobs are not supported there yet).
   auto gpu_names = cfg.executor == "slurm"
                        ? core::Result<std::vector<std::string>>(std::vector<std::string>{})
-                       : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec);
+                       : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec, {state});
   if (!gpu_names) {
     Log(LogLevel::kError, gpu_names.error().message);
     return 1;
@@ -312,6 +312,7 @@ int Run(const Config& cfg) {
   }
   engine_options.defaults = job_defaults;
   engine_options.log_error = [](const std::string& m) { Log(LogLevel::kError, m); };
+  engine_options.log_info = [](const std::string& m) { Log(LogLevel::kInfo, m); };
   executors::LocalOptions local;
   local.jobs_dir = state + "/jobs";
   std::filesystem::create_directories(local.jobs_dir, ec);

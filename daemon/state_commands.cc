@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -131,6 +132,20 @@ std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
   return s;
 }
 
+// What a backup writes before it is whole (the copy, its journal, the
+// mark and the key under temporary names), and what a killed one can
+// leave after its first rename: a key, or a database whose mark never
+// came. None of it is a backup, since a backup is whole only with its mark.
+constexpr const char* kBackupLeftovers[] = {
+    "sluss.db.partial",          "sluss.db.partial-journal", "sluss.db.partial-wal",
+    "sluss.db.partial-shm",      "sluss.db.mark.partial",    "sluss.db.mark.partial.tmp",
+    "audit-ed25519.pub.partial", "audit-ed25519.pub",        "sluss.db"};
+
+bool IsBackupLeftover(const std::string& name) {
+  return std::find(std::begin(kBackupLeftovers), std::end(kBackupLeftovers), name) !=
+         std::end(kBackupLeftovers);
+}
+
 int Backup(const Config& cfg, const std::string& dir) {
   // A backup holds what the state directory holds (token hashes, the audit
   // log's payloads): private to the user slussd runs as, like the state.
@@ -140,24 +155,64 @@ int Backup(const Config& cfg, const std::string& dir) {
     std::cerr << "slussd backup: " << dir << " is not a directory; back up into a new directory\n";
     return 1;
   }
-  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    std::cerr << "slussd backup: " << dir << " is not empty; back up into a new directory\n";
-    return 1;
-  }
   const bool made = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) {
     std::cerr << "slussd backup: cannot make " << dir << ": " << ec.message() << "\n";
     return 1;
   }
+  // One backup at a time into a directory: another's files in progress
+  // are not leftovers. The lock goes with the process, killed or not.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || ::flock(dir_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::cerr << "slussd backup: another backup is writing into " << dir << "\n";
+    if (dir_fd >= 0) ::close(dir_fd);
+    return 1;
+  }
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_dir{dir_fd};
+  // A directory holding only what a killed backup left (no mark, so no
+  // backup) is cleaned up and used; one holding a whole backup or anything
+  // else is refused.
+  std::vector<std::string> leftovers;
+  bool other = false;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (IsBackupLeftover(name) && e.is_regular_file(ec))
+      leftovers.push_back(name);
+    else
+      other = true;
+  }
+  if (other) {
+    std::cerr << "slussd backup: " << dir << " is not empty; back up into a new directory\n";
+    return 1;
+  }
+  if (!leftovers.empty()) {
+    std::sort(leftovers.begin(), leftovers.end());
+    for (const auto& name : leftovers) {
+      fs::remove(fs::path(dir) / name, ec);
+      if (ec) {
+        std::cerr << "slussd backup: " << dir << " holds what an interrupted backup left ("
+                  << core::Join(leftovers, ", ") << "), and " << name
+                  << " cannot be removed: " << ec.message() << "; remove them and try again\n";
+        return 1;
+      }
+    }
+    std::cerr << "slussd backup: removed what an interrupted backup left in " << dir << ": "
+              << core::Join(leftovers, ", ") << "\n";
+  }
   const std::string copy = dir + "/sluss.db";
+  const std::string partial = copy + ".partial";
+  const std::string mark_partial = copy + ".mark.partial";
+  const std::string pub_partial = dir + "/audit-ed25519.pub.partial";
   // A backup that failed half-way (a full disk, an unreadable copy) leaves
   // nothing that could pass for one: what it wrote is removed, and the
   // message says how much room the file system had.
   auto fail = [&](const std::string& why) {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal", ".mark", ".mark.tmp"})
-      fs::remove(copy + suffix, ec);
-    fs::remove(dir + "/audit-ed25519.pub", ec);
+    for (const char* name : kBackupLeftovers) fs::remove(fs::path(dir) / name, ec);
+    fs::remove(copy + ".mark", ec);
     if (made) fs::remove(dir, ec);
     std::string room;
     struct statvfs st {};
@@ -171,13 +226,13 @@ int Backup(const Config& cfg, const std::string& dir) {
   const std::string db = cfg.DatabasePath();
   auto source = store::SqliteStore::OpenReadOnly(db);
   if (!source) return fail(source.error().message);
-  if (auto r = (*source)->BackupTo(copy); !r) return fail(r.error().message);
+  if (auto r = (*source)->BackupTo(partial); !r) return fail(r.error().message);
   // The copy's own mark: what it holds, for a restore into an empty state
   // directory. The copy is closed before anything is removed.
   std::optional<store::HighWater> mark;
   std::string why;
   {
-    auto copied = store::SqliteStore::OpenReadOnly(copy);
+    auto copied = store::SqliteStore::OpenReadOnly(partial);
     if (!copied) {
       why = StrCat("the copy cannot be read: ", copied.error().message);
     } else if (auto r = (*copied)->QuickCheck(); !r) {
@@ -189,16 +244,28 @@ int Backup(const Config& cfg, const std::string& dir) {
     }
   }
   if (!mark) return fail(why);
-  if (auto r = store::WriteHighWater(store::HighWaterPath(copy), *mark); !r)
-    return fail(r.error().message);
+  if (auto r = store::WriteHighWater(mark_partial, *mark); !r) return fail(r.error().message);
   const std::string pub = AuditPublicKeyPath(cfg);
-  if (fs::exists(pub, ec)) {
-    fs::copy_file(pub, dir + "/audit-ed25519.pub", ec);
+  const bool has_pub = fs::exists(pub, ec);
+  if (has_pub) {
+    fs::copy_file(pub, pub_partial, ec);
     if (ec) return fail(StrCat("cannot copy ", pub, ": ", ec.message()));
   }
+  // Every file whole: into place, the mark last, which makes it a backup
+  // (a restore and the next backup take a database without its mark for
+  // a leftover).
+  auto place = [&](const std::string& from, const std::string& to) -> bool {
+    if (::rename(from.c_str(), to.c_str()) == 0) return true;
+    why = StrCat("cannot rename ", from, " to ", to, ": ", std::strerror(errno));
+    return false;
+  };
+  if ((has_pub && !place(pub_partial, dir + "/audit-ed25519.pub")) || !place(partial, copy) ||
+      ::fsync(dir_fd) != 0 || !place(mark_partial, store::HighWaterPath(copy)) ||
+      ::fsync(dir_fd) != 0)
+    return fail(why.empty() ? StrCat("cannot sync ", dir, ": ", std::strerror(errno)) : why);
   std::cerr << "slussd backup: " << copy << " holds audit record " << mark->audit_seq << " and job "
             << mark->last_job_id << "; with sluss.db.mark"
-            << (fs::exists(pub, ec) ? " and audit-ed25519.pub" : "") << "\n";
+            << (has_pub ? " and audit-ed25519.pub" : "") << "\n";
   return 0;
 }
 

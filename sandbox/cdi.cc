@@ -449,6 +449,80 @@ core::Result<CdiEdits> ResolveGpus(const CdiSpec& spec,
   return out;
 }
 
+namespace {
+
+bool Within(const std::string& path, const std::string& dir) {
+  return path == dir || dir == "/" || path.starts_with(dir + "/");
+}
+
+std::string Normal(const std::string& path) {
+  std::string n = std::filesystem::path(path).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+
+core::Result<void> CheckEdits(const CdiEdits& e, const std::string& where,
+                              const std::vector<std::string>& private_dirs) {
+  static const std::vector<std::string> kHostDirs = {"/",     "/etc", "/root", "/home",
+                                                     "/proc", "/sys", "/dev",  "/boot"};
+  static const std::vector<std::string> kPrivateHostDirs = {"/root", "/home"};
+  for (const auto& m : e.mounts) {
+    // The runtime binds whatever has a bind option, whatever its type; an
+    // overlay or devtmpfs mount opens the host as a bind would. Bind mounts
+    // are all a GPU vendor's spec needs, and a tmpfs harms no one.
+    const bool binds = std::any_of(m.options.begin(), m.options.end(), [](const std::string& o) {
+      return o == "bind" || o == "rbind";
+    });
+    if (m.type == "tmpfs" && !binds) continue;
+    if (!m.type.empty() && m.type != "bind")
+      return InvalidArgument(StrCat(where, ": the ", m.type, " mount at ", m.container_path,
+                                    " is refused: only bind mounts (and tmpfs) are applied, "
+                                    "which is all a GPU needs"));
+    const std::string host = Normal(m.host_path);
+    auto refuse = [&](const std::string& dir, std::string_view why) {
+      return InvalidArgument(StrCat(where, ": the mount of host ", m.host_path, " at ",
+                                    m.container_path, " is refused: ", why, " ", dir,
+                                    ", which no GPU needs"));
+    };
+    for (const auto& dir : kHostDirs)
+      if (Within(dir, host))
+        return refuse(dir, host == dir ? "it is" : "it holds");
+    for (const auto& raw : private_dirs) {
+      const std::string dir = Normal(raw);
+      if (Within(dir, host)) return refuse(dir, host == dir ? "it is" : "it holds");
+      if (Within(host, dir)) return refuse(dir, "it is inside");
+    }
+    for (const auto& dir : kPrivateHostDirs)
+      if (Within(host, dir)) return refuse(dir, "it is inside");
+  }
+  for (const auto& dn : e.device_nodes) {
+    if (dn.type == "b")
+      return InvalidArgument(StrCat(where, ": device node ", dn.path,
+                                    " is refused: it is a block device (type b), and GPU "
+                                    "nodes are character devices"));
+  }
+  for (const auto& h : e.hooks) {
+    if (h.hook_name != "createContainer" && h.hook_name != "startContainer")
+      return InvalidArgument(StrCat(
+          where, ": the ", h.hook_name, " hook ", h.path,
+          " is refused: it would run in the host's namespaces; only createContainer and "
+          "startContainer hooks are applied (nvidia-ctk's are createContainer)"));
+  }
+  return {};
+}
+
+}  // namespace
+
+core::Result<void> CheckCdiSafety(const CdiSpec& spec,
+                                  const std::vector<std::string>& private_dirs) {
+  if (auto r = CheckEdits(spec.common, "the spec's containerEdits", private_dirs); !r)
+    return r;
+  for (const auto& [name, edits] : spec.devices)
+    if (auto r = CheckEdits(edits, StrCat("device ", core::Quote(name)), private_dirs); !r)
+      return r;
+  return {};
+}
+
 std::map<int, std::string> GpuUuidsByMinor(const std::string& dir) {
   std::map<int, std::string> out;
   std::error_code ec;

@@ -87,6 +87,26 @@ std::string SharedGpuNode(const CdiSpec& spec, const std::string& a, const std::
 // from the driver's /proc/driver/nvidia/gpus/<pci>/information files
 // ("Device Minor:" and "GPU UUID:" lines) under `dir`. Empty when there is
 // no driver; a file without both lines is skipped.
+// What no GPU vendor's spec needs, refused so that a spec an attacker could
+// edit, or one generated carelessly, cannot open the host to jobs (the
+// spec is applied with root's rights):
+// - a mount of another type than bind or tmpfs (overlay, devtmpfs, ...),
+//   or a tmpfs with a bind option (which the runtime binds);
+// - a bind mount whose host path (lexically normalised; the caller resolves
+//   links first) is /, /etc, /root, /home, /proc, /sys, /dev or /boot, a
+//   parent of one of them or of a `private_dirs` entry (slussd's state
+//   directory, which holds the datasets), or lies inside /root, /home or a
+//   `private_dirs` entry;
+// - a block device node (GPU nodes are character devices);
+// - a hook at a phase that runs in the host's namespaces (prestart,
+//   createRuntime, poststart, poststop): nvidia-ctk's hooks are
+//   createContainer, and only createContainer and startContainer run in
+//   the container's.
+// The error names the entry (the spec's containerEdits or a device) and
+// why; the caller adds the file's name.
+core::Result<void> CheckCdiSafety(const CdiSpec& spec,
+                                  const std::vector<std::string>& private_dirs);
+
 std::map<int, std::string> GpuUuidsByMinor(const std::string& dir);
 
 // The edits for a job given `names`: the common edits, then each device's,

@@ -199,6 +199,65 @@ TEST_CASE("an edit sluss cannot apply is an error naming it, never dropped") {
   CHECK(with("    additionalGids: [44]\n    env: [A=b]\n"));
 }
 
+TEST_CASE("what no GPU vendor's spec needs is refused, naming the entry and why") {
+  auto spec = [](const std::string& edits) {
+    auto s = ParseCdiSpec("cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n"
+                          "  containerEdits:\n" + edits);
+    REQUIRE(s);
+    return *s;
+  };
+  auto refused = [&](const std::string& edits, const std::string& words) {
+    auto r = CheckCdiSafety(spec(edits), {"/var/lib/sluss"});
+    REQUIRE_FALSE(r);
+    INFO(r.error().message);
+    CHECK(r.error().message.find("device '0'") != std::string::npos);
+    CHECK(r.error().message.find(words) != std::string::npos);
+  };
+  auto mount = [](const std::string& host) {
+    return "    mounts:\n    - {hostPath: " + host + ", containerPath: /host, options: [ro]}\n";
+  };
+  refused(mount("/"), "the mount of host / at /host is refused: it is /");
+  refused(mount("/usr/.."), "it is /,");
+  for (const char* dir : {"/etc", "/root", "/home", "/proc", "/sys", "/etc/"})
+    refused(mount(dir), "is refused: it is");
+  refused(mount("/var"), "it holds /var/lib/sluss");
+  refused(mount("/var/lib/sluss"), "it is /var/lib/sluss");
+  refused(mount("/var/lib/sluss/datasets/d1"), "it is inside /var/lib/sluss");
+  refused(mount("/home/alice/.ssh"), "it is inside /home");
+  refused("    deviceNodes:\n    - {path: /dev/loop0, type: b}\n", "block device");
+  // The runtime binds a mount with a bind option whatever its type says;
+  // other types open the host as binds do.
+  refused("    mounts:\n    - {hostPath: /, containerPath: /h, type: tmpfs, options: [rbind]}\n",
+          "the tmpfs mount at /h is refused: only bind mounts (and tmpfs)");
+  refused("    mounts:\n    - {hostPath: overlay, containerPath: /h, type: overlay, "
+          "options: [lowerdir=/]}\n",
+          "the overlay mount at /h is refused");
+  refused("    mounts:\n    - {hostPath: devtmpfs, containerPath: /h, type: devtmpfs}\n",
+          "the devtmpfs mount at /h is refused");
+  for (const char* phase : {"prestart", "createRuntime", "poststart", "poststop"})
+    refused(std::string("    hooks:\n    - {hookName: ") + phase + ", path: /bin/true}\n",
+            std::string("the ") + phase + " hook /bin/true is refused");
+  // The spec-level edits are named as such.
+  auto common = ParseCdiSpec("cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices: []\n"
+                             "containerEdits:\n  mounts:\n  - {hostPath: /etc, containerPath: /e}\n");
+  REQUIRE(common);
+  auto r = CheckCdiSafety(*common, {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("the spec's containerEdits: the mount of host /etc") == 0);
+  // What nvidia-ctk writes passes: files under /etc and /run, createContainer
+  // and startContainer hooks, character devices, tmpfs.
+  CHECK(CheckCdiSafety(spec("    mounts:\n"
+                            "    - {hostPath: /etc/vulkan/icd.d/nvidia_icd.json, containerPath: /etc/vulkan/icd.d/nvidia_icd.json}\n"
+                            "    - {hostPath: tmpfs, containerPath: /x, type: tmpfs}\n"
+                            "    - {hostPath: /var/lib/sluss-other/x, containerPath: /y}\n"
+                            "    deviceNodes:\n    - {path: /dev/nvidia0, type: c}\n"
+                            "    hooks:\n    - {hookName: startContainer, path: /bin/true}\n"),
+                       {"/var/lib/sluss"}));
+  auto nvidia = ParseCdiSpec(kSpec);
+  REQUIRE(nvidia);
+  CHECK(CheckCdiSafety(*nvidia, {"/var/lib/sluss"}));
+}
+
 TEST_CASE("a broken CDI spec is an error, not a crash") {
   CHECK_FALSE(ParseCdiSpec(""));
   CHECK_FALSE(ParseCdiSpec("cdiVersion: 0.5.0\nkind: x\ndevices: 3\n"));

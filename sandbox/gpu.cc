@@ -31,8 +31,9 @@ core::Result<DeviceGrant> Grant(const CdiDeviceNode& dn) {
   if (::stat(dn.host_path.c_str(), &st) != 0)
     return core::Internal(StrCat("GPU device node ", dn.host_path, " is missing on this host"));
   const char* host_type = TypeOf(st.st_mode);
-  if (!host_type)
-    return core::Internal(StrCat("GPU device node ", dn.host_path, " is not a device"));
+  if (!host_type || S_ISBLK(st.st_mode))
+    return core::Internal(StrCat("GPU device node ", dn.host_path,
+                                 " is not a character device"));
   DeviceGrant g;
   g.path = dn.path;
   g.type = dn.type.empty() ? host_type : dn.type;
@@ -53,6 +54,73 @@ core::Result<DeviceGrant> Grant(const CdiDeviceNode& dn) {
   return g;
 }
 
+// As sshd checks its files: `path` and every directory above it owned by
+// root and writable by no one else (a sticky directory such as /tmp
+// passes: others cannot replace what root put there).
+core::Result<void> CheckRootOwned(const std::string& path, std::string_view what) {
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(path, ec);
+  if (ec) return core::Internal(StrCat(what, " ", path, " cannot be read: ", ec.message()));
+  for (auto p = real;; p = p.parent_path()) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0)
+      return core::Internal(StrCat(what, " ", path, ": cannot stat ", p.string()));
+    const bool sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX);
+    if (st.st_uid != 0)
+      return core::Fail(core::ErrorCode::kPermissionDenied,
+                        StrCat(what, " ", path, " is refused: ", p.string(), " is owned by uid ",
+                               st.st_uid, ", not root"));
+    if ((st.st_mode & 022) && !sticky_dir)
+      return core::Fail(core::ErrorCode::kPermissionDenied,
+                        StrCat(what, " ", path, " is refused: ", p.string(),
+                               " is writable by its group or by others"));
+    if (p == p.root_path()) break;
+  }
+  return {};
+}
+
+// CheckCdiSafety with links resolved, plus what needs the host: device
+// nodes that are block devices there, and who may change the spec file
+// and the hooks' programs.
+core::Result<void> CheckCdiSpecTrust(const std::string& cdi_spec, const CdiSpec& cdi,
+                                     const std::vector<std::string>& private_dirs) {
+  if (auto r = CheckRootOwned(cdi_spec, "the CDI spec"); !r) return r;
+  CdiSpec resolved = cdi;
+  std::vector<std::string> private_real;
+  for (const auto& d : private_dirs) {
+    std::error_code ec;
+    auto real = std::filesystem::weakly_canonical(d, ec);
+    private_real.push_back(ec ? d : real.string());
+  }
+  auto each = [&](auto&& f) -> core::Result<void> {
+    if (auto r = f(resolved.common, std::string("the spec's containerEdits")); !r) return r;
+    for (auto& [name, edits] : resolved.devices)
+      if (auto r = f(edits, StrCat("device ", core::Quote(name))); !r) return r;
+    return {};
+  };
+  auto host = [&](CdiEdits& e, const std::string& where) -> core::Result<void> {
+    for (auto& m : e.mounts) {
+      if (m.type == "tmpfs") continue;  // CheckCdiSafety refuses other types
+      std::error_code ec;
+      auto real = std::filesystem::weakly_canonical(m.host_path, ec);
+      if (!ec) m.host_path = real.string();
+    }
+    for (const auto& dn : e.device_nodes) {
+      struct stat st;
+      if (::stat(dn.host_path.c_str(), &st) == 0 && S_ISBLK(st.st_mode))
+        return core::InvalidArgument(StrCat(where, ": device node ", dn.path, " (host ",
+                                            dn.host_path,
+                                            ") is refused: it is a block device, and GPU "
+                                            "nodes are character devices"));
+    }
+    for (const auto& h : e.hooks)
+      if (auto r = CheckRootOwned(h.path, StrCat(where, ": the hook program")); !r) return r;
+    return {};
+  };
+  if (auto r = each(host); !r) return r;
+  return CheckCdiSafety(resolved, private_real);
+}
+
 bool IsUuid(const std::string& name) {
   return name.starts_with("GPU-") || name.starts_with("MIG-");
 }
@@ -68,6 +136,8 @@ core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
   result.cdi_spec_sha256 = Sha256Hex(*text);
   auto cdi = ParseCdiSpec(*text);
   if (!cdi) return std::unexpected(cdi.error());
+  if (auto safe = CheckCdiSpecTrust(spec.cdi_spec, *cdi, {}); !safe)
+    return core::Fail(safe.error().code, StrCat(spec.cdi_spec, ": ", safe.error().message));
   auto edits = ResolveGpus(*cdi, spec.gpus);
   if (!edits) return std::unexpected(edits.error());
   for (const auto& dn : edits->device_nodes) {
@@ -110,7 +180,8 @@ core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
 }
 
 core::Result<std::vector<std::string>> NodeGpus(
-    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec) {
+    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec,
+    const std::vector<std::string>& private_dirs) {
   if (configured && configured->empty()) return *configured;
   std::error_code ec;
   // No spec (yet): the configured names stand, and a job given one fails
@@ -122,6 +193,8 @@ core::Result<std::vector<std::string>> NodeGpus(
     return core::Internal(StrCat("the CDI spec ", cdi_spec, ": ", text.error().message));
   auto cdi = ParseCdiSpec(*text);
   if (!cdi) return core::InvalidArgument(StrCat(cdi_spec, ": ", cdi.error().message));
+  if (auto safe = CheckCdiSpecTrust(cdi_spec, *cdi, private_dirs); !safe)
+    return core::Fail(safe.error().code, StrCat(cdi_spec, ": ", safe.error().message));
   if (!configured) return cdi->Inventory();
   for (const auto& name : *configured) {
     if (auto r = ResolveGpus(*cdi, {name}); !r)

@@ -31,9 +31,15 @@ core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
 // spec file: the configured names as they are (GPU jobs then fail at
 // start saying the spec cannot be read), or none. A name the spec lacks,
 // or a spec that does not parse, is an error naming it: a node must not
-// offer GPUs its jobs cannot be given.
+// offer GPUs its jobs cannot be given. So is a spec that CheckCdiSafety
+// refuses (links resolved; `private_dirs` is slussd's state directory), one
+// whose device node is a block device on the host, and a spec file or hook
+// program that is not root's or that its group or others may write (the
+// file or a directory above it, as sshd checks). PrepareGpus checks the
+// same at each job's start, without `private_dirs`.
 core::Result<std::vector<std::string>> NodeGpus(
-    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec);
+    const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec,
+    const std::vector<std::string>& private_dirs = {});
 
 // Where the driver lists its GPUs; a seam for tests.
 inline constexpr const char* kNvidiaProcGpus = "/proc/driver/nvidia/gpus";

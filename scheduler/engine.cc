@@ -324,6 +324,10 @@ void Engine::LogError(const std::string& message) const {
   if (options_.log_error) options_.log_error(message);
 }
 
+void Engine::LogInfo(const std::string& message) const {
+  if (options_.log_info) options_.log_info(message);
+}
+
 void Engine::LogStoreFailure(const std::string& message) {
   // Once per episode (a full disk fails every cycle until it is freed).
   if (store_failing_++ == 0)
@@ -644,9 +648,10 @@ void Engine::Cycle() {
     // reason again each cycle, onto the disk that is short.
     std::string short_now = options_.disk_check();
     if (short_now.empty() != disk_short_.empty()) {
-      LogError(short_now.empty()
-                   ? std::string("disk space is back above the reserve; jobs start again")
-                   : StrCat("no job starts: ", short_now));
+      if (short_now.empty())
+        LogInfo("disk space is back above the reserve; jobs start again");
+      else
+        LogError(StrCat("no job starts: ", short_now));
       disk_short_ = std::move(short_now);
     }
     s.disk_short = disk_short_;

@@ -79,6 +79,10 @@ struct EngineOptions {
   // stored spec that does not load): slussd's log. Called on the engine's
   // thread; empty: not reported.
   std::function<void(const std::string&)> log_error;
+  // Where the engine reports what is worth knowing but not wrong (the disk
+  // is back above its reserve): slussd's log at INFO. Called on the
+  // engine's thread; empty: not reported.
+  std::function<void(const std::string&)> log_info;
 };
 
 struct EngineStats {
@@ -162,6 +166,7 @@ class Engine {
   };
   const SpecFacts& FactsOf(const core::Job& job);
   void LogError(const std::string& message) const;
+  void LogInfo(const std::string& message) const;
   // Store failures that recording job ends meets: logged once per episode.
   void LogStoreFailure(const std::string& message);
   void StoreRecovered();

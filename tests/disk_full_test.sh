@@ -74,7 +74,7 @@ rm -f "$tmp/state/filler"
 for _ in $(seq 60); do [[ $(job_field 1 a status_code) == succeeded ]] && break; sleep 1; done
 [[ $(job_field 1 a status_code) == succeeded ]] && ok ||
   fail "after freeing space: $(job_field 1 a status_code) $(job_field 1 a reason)"
-grep -q "disk space is back above the reserve" "$tmp/log" && ok || fail "the end of the episode is not logged"
+grep -q " INFO disk space is back above the reserve" "$tmp/log" && ok || fail "the end of the episode is not logged"
 
 # A disk that fills while a job runs: its result cannot be written, and the
 # job ends saying so, not as a lost host.

@@ -9,11 +9,14 @@
 # are (its own /usr, no ld cache for the driver). The CUDA probe of
 # scripts/gpu-check runs in each job. Needs root; skipped with exit 77
 # otherwise.
-#   gpu_test.sh SLUSS_RUN SOURCE_DIR [RUNTIME]
+# slussd (when given) starts on this spec and refuses, naming the file, the
+# entry and why, a spec that would open the host to jobs.
+#   gpu_test.sh SLUSS_RUN SOURCE_DIR [RUNTIME [SLUSSD]]
 set -uo pipefail
 RUN=$1
 SRC=$2
 RUNTIME=${3:-runc}
+SLUSSD=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/support/assert.sh"
 
@@ -353,5 +356,69 @@ no_mounts_left "a lost GPU job after cleanup"
 digest >"$T/digest.after" && listing >"$T/listing.after"
 same "the image's digest" "$T/digest.before" "$T/digest.after"
 same "the image's files" "$T/listing.before" "$T/listing.after"
+
+# --- 7. What no GPU needs is refused: by sluss-run at a job's start, and
+# by slussd at its start, naming the spec file, the entry and why ---
+cp "$T/cdi.good" "$T/cdi.yaml"
+sed -i 's/^  hooks:$/  hooks:\n  - {hookName: prestart, path: \/bin\/true}/' "$T/cdi.yaml"
+job prestart 'echo RAN' '{"gpus": ["0"]}'
+[[ $(field status) == internal_error && $(field message) == *"$T/cdi.yaml: the spec's containerEdits: the prestart hook /bin/true is refused"* ]] &&
+  ok || fail "a prestart hook was not refused at the job's start: $(why)"
+has RAN 2>/dev/null && fail "the job ran with a prestart hook in the spec" || ok
+cp "$T/cdi.good" "$T/cdi.yaml"
+if [[ -n $SLUSSD ]]; then
+  mkdir -p "$T/sd"
+  # slussd_with NAME: slussd on $T/cdi.yaml until ready (then stopped) or
+  # its exit; rc in $sd_rc, log in $T/sd/NAME.log.
+  slussd_with() {
+    printf 'state_dir: %s\nlisten: 127.0.0.1:0\nsandbox: {cdi_spec: %s}\n' \
+      "$T/sd/state" "$T/cdi.yaml" >"$T/sd/slussd.yaml"
+    "$SLUSSD" --config "$T/sd/slussd.yaml" 2>"$T/sd/$1.log" &
+    local p=$!
+    for _ in $(seq 600); do
+      grep -q " ready " "$T/sd/$1.log" 2>/dev/null && { kill -TERM "$p"; break; }
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.05
+    done
+    wait "$p"; sd_rc=$?
+  }
+  # refused NAME WORDS: slussd on the edited spec stops with rc 1, naming the
+# spec file and WORDS.
+  refused() {
+    slussd_with "$1"
+    [[ $sd_rc == 1 ]] && grep -F -- "$2" "$T/sd/$1.log" | grep -qF -- "$T/cdi.yaml: " && ok ||
+      fail "slussd did not refuse $1 (rc $sd_rc): $(cat "$T/sd/$1.log")"
+    grep -q " ready " "$T/sd/$1.log" && fail "slussd served with $1" || ok
+    cp "$T/cdi.good" "$T/cdi.yaml"; chmod 644 "$T/cdi.yaml"
+  }
+  slussd_with nvidia
+  grep -q " ready " "$T/sd/nvidia.log" && ok || fail "slussd did not start on nvidia-ctk's spec: $(cat "$T/sd/nvidia.log")"
+  echo '  - {hostPath: /, containerPath: /host, options: [ro, rbind]}' >>"$T/cdi.yaml"
+  refused root "the spec's containerEdits: the mount of host / at /host is refused: it is /"
+  echo '  - {hostPath: /, containerPath: /host, type: tmpfs, options: [rbind]}' >>"$T/cdi.yaml"
+  refused tmpfs-rbind "the tmpfs mount at /host is refused: only bind mounts (and tmpfs) are applied"
+  ln -s /etc "$T/etc-link"
+  echo "  - {hostPath: $T/etc-link, containerPath: /e}" >>"$T/cdi.yaml"
+  refused etc "the mount of host /etc at /e is refused: it is /etc"
+  echo "  - {hostPath: $T/sd/state/datasets, containerPath: /d}" >>"$T/cdi.yaml"
+  refused datasets "is refused: it is inside $T/sd/state"
+  echo "  - {hostPath: $T/sd, containerPath: /d}" >>"$T/cdi.yaml"
+  refused state-parent "is refused: it holds $T/sd/state"
+  mknod -m 0666 "$T/dev/blk" b 7 0
+  sed -i "s|^  deviceNodes:\$|  deviceNodes:\n  - {path: /dev/loop0, hostPath: $T/dev/blk}|" "$T/cdi.yaml"
+  refused block "the spec's containerEdits: device node /dev/loop0 (host $T/dev/blk) is refused: it is a block device"
+  sed -i 's/^  hooks:$/  hooks:\n  - {hookName: createRuntime, path: \/bin\/true}/' "$T/cdi.yaml"
+  refused createRuntime "the createRuntime hook /bin/true is refused: it would run in the host's namespaces"
+  chmod 664 "$T/cdi.yaml"
+  refused group-writable "the CDI spec $T/cdi.yaml is refused: $T/cdi.yaml is writable by its group or by others"
+  chown 65534 "$T/bin/nvidia-ctk"
+  refused hook-owner "the hook program $T/bin/nvidia-ctk is refused: $T/bin/nvidia-ctk is owned by uid 65534, not root"
+  chown 0 "$T/bin/nvidia-ctk"
+  chmod 757 "$T/bin"
+  refused hook-dir "the hook program $T/bin/nvidia-ctk is refused: $T/bin is writable by its group or by others"
+  chmod 755 "$T/bin"
+  slussd_with again
+  grep -q " ready " "$T/sd/again.log" && ok || fail "slussd did not start again on nvidia-ctk's spec: $(cat "$T/sd/again.log")"
+fi
 
 finish "gpu ($RUNTIME)"

@@ -201,6 +201,70 @@ if [[ $(id -u) == 0 ]]; then
   slussd_stop
 fi
 
+# 10. A backup killed wherever it is (SIGKILL, as a power cut would) is
+# whole or absent: no sluss.db.mark unless every file is whole, and a
+# second backup into the folder removes the leftovers and makes a whole
+# one. A database large enough that the copy takes a while: each kill
+# point is seen (the process stopped with SIGSTOP there), then killed.
+mkdir -p "$tmp/big"
+cp "$db" "$tmp/big/sluss.db"
+sqlite3 "$tmp/big/sluss.db" "PRAGMA journal_mode=DELETE; CREATE TABLE pad(b);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 96)
+  INSERT INTO pad SELECT randomblob(1048576) FROM n" >/dev/null || fail "cannot pad the database"
+printf 'state_dir: %s\nlisten: 127.0.0.1:0\n' "$tmp/big" >"$tmp/big.yaml"
+whole_or_absent() {  # DIR WHEN
+  if [[ -e $1/sluss.db.mark ]]; then
+    [[ $(ls "$1" | tr '\n' ' ') == "sluss.db sluss.db.mark " &&
+       $(sqlite3 "$1/sluss.db" 'PRAGMA quick_check') == ok ]] && ok ||
+      fail "$2: a mark beside what is not a whole backup: $(ls "$1")"
+  else
+    ok
+  fi
+}
+seen=0
+for point in sluss.db.partial sluss.db.mark.partial sluss.db 0 50 200 1000; do
+  b=$tmp/killed-$point
+  "$SLUSSD" backup "$b" --config "$tmp/big.yaml" 2>"$tmp/killed.log" &
+  bpid=$!
+  if [[ $point == [0-9]* ]]; then
+    for ((i = 0; i < point; i++)); do :; done
+    kill -STOP "$bpid" 2>/dev/null
+  else
+    until [[ -e $b/$point ]] || ! kill -0 "$bpid" 2>/dev/null; do :; done
+    kill -STOP "$bpid" 2>/dev/null && [[ -e $b/$point ]] && seen=$((seen + 1))
+  fi
+  whole_or_absent "$b" "stopped at $point"
+  if [[ $point == sluss.db.partial && -e $b/$point ]]; then
+    # A second backup into the folder meanwhile takes nothing for leftovers.
+    "$SLUSSD" backup "$b" --config "$tmp/big.yaml" 2>"$tmp/again.log"
+    expect_rc "a backup into a folder another backup is writing" 1 $?
+    grep -q "another backup is writing into $b" "$tmp/again.log" && [[ -e $b/$point ]] && ok ||
+      fail "a second backup meddled with a running one: $(cat "$tmp/again.log")"
+  fi
+  kill -KILL "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
+  whole_or_absent "$b" "killed at $point"
+  [[ -e $b/sluss.db.mark ]] && continue  # it had finished: a whole backup
+  if [[ -d $b ]]; then
+    "$SLUSSD" backup "$b" --config "$tmp/big.yaml" 2>"$tmp/again.log"
+    expect_rc "a backup over what one killed at $point left" 0 $?
+    [[ -z $(ls -A "$b" | grep -vx 'sluss.db\|sluss.db.mark') ]] && ok || fail "again after $point: $(ls -A "$b")"
+    whole_or_absent "$b" "again after $point"
+    [[ -e $b/sluss.db.mark ]] && ok || fail "no whole backup after $point: $(cat "$tmp/again.log")"
+    if [[ $point == sluss.db.partial ]]; then
+      grep -q "removed what an interrupted backup left in $b: sluss.db.partial" "$tmp/again.log" && ok ||
+        fail "the leftovers were not named: $(cat "$tmp/again.log")"
+    fi
+  fi
+done
+[[ $seen -ge 1 ]] && ok || fail "no kill point was reached while the backup ran"
+# A folder with a whole backup, or with something else, is still refused.
+"$SLUSSD" backup "$tmp/killed-sluss.db.partial" --config "$tmp/big.yaml" 2>"$tmp/again.log"
+expect_rc "a backup into a whole backup" 1 $?
+mkdir -p "$tmp/other" && echo x >"$tmp/other/sluss.db.partial" && echo y >"$tmp/other/notes"
+"$SLUSSD" backup "$tmp/other" --config "$tmp/big.yaml" 2>"$tmp/again.log"
+expect_rc "a backup into a folder with other files" 1 $?
+[[ -e $tmp/other/sluss.db.partial && -e $tmp/other/notes ]] && ok || fail "a refused backup removed files"
+
 # A damaged mark is named, not ignored.
 echo "{not json" >"$db.mark"
 refused "damaged mark" "high-water mark .* is damaged" 
