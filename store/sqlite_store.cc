@@ -389,7 +389,12 @@ Result<core::Job> SqliteStore::GetJobLocked(core::JobId id) {
   if (rc == SQLITE_DONE) return core::NotFound(StrCat("no job ", id.value));
   if (rc != SQLITE_ROW) return std::unexpected(internal::SqliteError(db_, "get job"));
   core::Job job = ReadJob(s);
-  std::string needs = s.Text(18);
+  // The needs come after every column of kJobColumns.
+  static const int needs_column = [] {
+    const std::string_view columns = kJobColumns;
+    return static_cast<int>(std::count(columns.begin(), columns.end(), ',')) + 1;
+  }();
+  std::string needs = s.Text(needs_column);
   std::size_t start = 0;
   while (start < needs.size()) {
     std::size_t comma = needs.find(',', start);

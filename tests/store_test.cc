@@ -95,6 +95,10 @@ TEST_CASE("a run is stored with its jobs, their needs and first events") {
   CHECK(by["train"].needs == std::vector<core::JobId>{by["extract"].id});
   CHECK(by["table1"].needs == std::vector<core::JobId>{by["train"].id});
   CHECK(by["extract"].needs.empty());
+  // One job read alone has the same needs (the engine starts jobs so).
+  CHECK(s->GetJob(by["train"].id)->needs == std::vector<core::JobId>{by["extract"].id});
+  CHECK(s->GetJob(by["table1"].id)->needs == std::vector<core::JobId>{by["train"].id});
+  CHECK(s->GetJob(by["extract"].id)->needs.empty());
   CHECK(by["table1"].reason == "waiting_on_dependencies (train)");
   auto events = s->ListJobEvents(by["extract"].id);
   REQUIRE(events);

@@ -225,7 +225,7 @@ WHERE json_valid(result);
       // person has one open request per project. `version` guards against
       // two changes made from the same read.
       R"sql(
-CREATE TABLE releases (
+CREATE TABLE IF NOT EXISTS releases (
   id         INTEGER PRIMARY KEY,
   project    TEXT NOT NULL REFERENCES projects(name),
   author     TEXT NOT NULL,
@@ -235,10 +235,10 @@ CREATE TABLE releases (
   updated_at INTEGER NOT NULL,
   body       TEXT NOT NULL
 ) STRICT;
-CREATE UNIQUE INDEX releases_one_open ON releases(project, author)
+CREATE UNIQUE INDEX IF NOT EXISTS releases_one_open ON releases(project, author)
   WHERE state IN ('pending', 'submitted', 'partially_reviewed', 'reviewed', 'approved',
                   'returned');
-CREATE INDEX releases_by_project ON releases(project, id);
+CREATE INDEX IF NOT EXISTS releases_by_project ON releases(project, id);
 )sql",
   };
   return migrations;
