@@ -9,16 +9,8 @@ SLUSS=$1
 SLUSSD=$2
 RUN=$3
 source "$(dirname "$0")/support/assert.sh"
-if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
-  echo "SKIP: running jobs needs root and runc"
-  exit 77
-fi
-tmp=$(mktemp -d /tmp/sluss-restore-XXXXXX)
-pid=
 source "$(dirname "$0")/support/jobs.sh"
-trap stop_everything EXIT
-export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
-export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+job_test_begin restore
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:0

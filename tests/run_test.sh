@@ -11,16 +11,8 @@ SLUSSD=$2
 ROOT=$3
 source "$(dirname "$0")/support/assert.sh"
 source "$(dirname "$0")/support/permit.sh"
-if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
-  echo "SKIP: running jobs needs root and runc"
-  exit 77
-fi
-tmp=$(mktemp -d /tmp/sluss-run-XXXXXX)
-pid=
 source "$(dirname "$0")/support/jobs.sh"
-trap stop_everything EXIT
-export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
-export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+job_test_begin run
 
 # A small synthetic dataset, readable by job uids.
 python3 "$ROOT/examples/cohort-study/generate_data.py" "$tmp/data/prescriptions" --rows 3000 --seed 2 >/dev/null

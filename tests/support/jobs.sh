@@ -1,6 +1,6 @@
-# For the shell tests that run slussd with real containers: source it after
-# setting `tmp` (the test's directory, with slussd's state in $tmp/state) and
-# `pid` (slussd's, or empty).
+# For the shell tests that run slussd with real containers: source it, then
+# call job_test_begin NAME (or set `tmp`, the test's directory with slussd's
+# state in $tmp/state, and `pid`, slussd's or empty, yourself).
 # stop_everything: kills slussd, deletes the test's containers, unmounts the
 # jobs' output file systems, and removes $tmp (kept with KEEP=1). Run it on
 # EXIT: `trap stop_everything EXIT`.
@@ -14,6 +14,22 @@ stop_everything() {
 }
 
 source "$(dirname "${BASH_SOURCE[0]}")/slussd.sh"  # slussd_start, slussd_stop
+
+# job_test_begin NAME: the start every job test shares. Without root and
+# runc the test is skipped (exit 77); otherwise sets `tmp` (a new
+# /tmp/sluss-NAME-XXXXXX) and `pid` (empty), traps stop_everything on EXIT,
+# and makes git commit as Alice.
+job_test_begin() {
+  if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
+    echo "SKIP: running jobs needs root and runc"
+    exit 77
+  fi
+  tmp=$(mktemp -d "/tmp/sluss-$1-XXXXXX")
+  pid=
+  trap stop_everything EXIT
+  export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
+  export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
+}
 
 # job_field RUN ACTION FIELD: a field of a run's job ("result.status").
 job_field() {
