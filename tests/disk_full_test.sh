@@ -11,13 +11,9 @@ set -uo pipefail
 SLUSS=$1
 SLUSSD=$2
 source "$(dirname "$0")/support/assert.sh"
-if [[ $(id -u) != 0 ]] || ! command -v runc >/dev/null; then
-  echo "SKIP: running jobs needs root and runc"
-  exit 77
-fi
-tmp=$(mktemp -d /tmp/sluss-disk-XXXXXX)
-pid=
 source "$(dirname "$0")/support/jobs.sh"
+job_test_begin disk
+# The state directory is a tmpfs of its own: unmount it after the jobs.
 cleanup() {
   stop_everything_keep=${KEEP:-}
   KEEP=1 stop_everything >/dev/null
@@ -27,8 +23,6 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$tmp/state"
 mount -t tmpfs -o size=64m,mode=0700 sluss-disk-test "$tmp/state" || { echo "SKIP: cannot mount a tmpfs"; exit 77; }
-export GIT_AUTHOR_NAME=Alice GIT_AUTHOR_EMAIL=alice@example.org
-export GIT_COMMITTER_NAME=Alice GIT_COMMITTER_EMAIL=alice@example.org
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
 listen: 127.0.0.1:0
