@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/engine_fixture.h"
 #include "bench/machine.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
@@ -30,17 +31,6 @@ using namespace sluss;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-class Preparer final : public core::LaunchPreparer {
- public:
-  core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
-                                            const core::Placement& start) override {
-    core::LaunchRequest r;
-    r.job = job.id;
-    r.node = start.node;
-    return r;
-  }
-};
 
 // Every launched job ends at once, successfully.
 class InstantExecutor final : public core::Executor {
@@ -65,24 +55,6 @@ class InstantExecutor final : public core::Executor {
   Callbacks cb_;
 };
 
-std::unique_ptr<store::SqliteStore> Fresh(const std::string& dir, int jobs, core::RunId* run) {
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto store = std::move(*store::SqliteStore::Open(dir + "/sluss.db"));
-  core::SystemClock clock;
-  core::Project p;
-  p.name = "p1";
-  p.created_at = clock.Now();
-  (void)store->CreateProject(p);
-  core::NewRun r;
-  r.project = "p1";
-  for (int i = 0; i < jobs; ++i)
-    r.jobs.push_back({"a" + std::to_string(i), core::StatusCode::kWaitingOnResources, "",
-                      R"({"image":"x","resources":{"milli_cpus":100}})", "k" + std::to_string(i), {}});
-  *run = store->CreateRun(r, clock.Now())->id;
-  return store;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,17 +66,12 @@ int main(int argc, char** argv) {
   std::vector<double> engine_s, store_s;
   std::vector<int> cycles;
   for (int rep = 0; rep < reps; ++rep) {
-    core::RunId run;
-    auto store = Fresh(dir, jobs, &run);
+    auto fresh = bench::Fresh(dir, jobs, core::StatusCode::kWaitingOnResources, 100);
+    auto store = std::move(fresh.store);
+    const core::RunId run = fresh.run;
     core::SystemClock clock;
-    Preparer preparer;
-    scheduler::EngineOptions options;
-    scheduler::NodeState node;
-    node.name = "n1";
-    node.capacity = {0, std::int64_t{slots} * 100, std::int64_t{1} << 40, std::chrono::seconds(0), 0};
-    options.nodes = {node};
-    options.run_loop = false;
-    scheduler::Engine engine(*store, clock, preparer, options);
+    bench::BarePreparer preparer;
+    scheduler::Engine engine(*store, clock, preparer, bench::OneNode(slots, 100, false));
     InstantExecutor exec(engine.ExecutorCallbacks());
     engine.Start(exec);
     auto t0 = Clock::now();
@@ -124,8 +91,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     // Baseline: three bare transitions per job, as the engine makes.
-    store = Fresh(dir, jobs, &run);
-    auto list = *store->ListJobs(run);
+    fresh = bench::Fresh(dir, jobs, core::StatusCode::kWaitingOnResources, 100);
+    store = std::move(fresh.store);
+    auto list = *store->ListJobs(fresh.run);
     auto b0 = Clock::now();
     for (const auto& j : list) {
       (void)store->TransitionJob(j.id, j.status, core::StatusCode::kPreparing, "", clock.Now());

@@ -3,7 +3,9 @@
 // with all of them queued at once (deep) and once fed so that about
 // SHALLOW wait at any time (shallow), in the same run; then the engine's
 // cycle, measured through the engine (store reads, planner, writes), with
-// PENDING jobs waiting while one job at a time ends and the next starts.
+// PENDING jobs waiting while one job at a time ends and the next starts:
+// as slussd runs it (cycles bounded by EngineOptions::queue_depth, a full
+// one at least once a second) and with every cycle full, in the same run.
 //
 //   build/bench/queue_depth_bench [JOBS] [SHALLOW] [SLOTS] [JOB_MS] [PENDING]
 //                                 (2000, 20, 2, 20, 10000)
@@ -14,7 +16,18 @@
 // `held` before the clock starts, in both phases; the deep phase releases
 // them all in one transaction, the shallow one SHALLOW/2 at a time as the
 // queue drains.
+//
+//   build/bench/queue_depth_bench memory [PENDING]   (100000)
+//
+// The memory the engine holds per pending job: the process's resident size
+// (and its heap in use) with PENDING jobs in a store filled by another
+// process, before the engine's first cycle and after two (the whole queue
+// read, every reason written, those changes read back), the difference
+// divided by PENDING.
 
+#include <malloc.h>
+#include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,13 +35,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/engine_fixture.h"
 #include "bench/machine.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
@@ -37,17 +53,6 @@ using namespace sluss;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-class Preparer final : public core::LaunchPreparer {
- public:
-  core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run&,
-                                            const core::Placement& start) override {
-    core::LaunchRequest r;
-    r.job = job.id;
-    r.node = start.node;
-    return r;
-  }
-};
 
 // Each launched job ends successfully `run_for` after its launch, on a
 // thread of its own; with `run_for` zero, only when Finish says so.
@@ -137,45 +142,6 @@ class TimerExecutor final : public core::Executor {
   std::thread thread_;
 };
 
-// A store with `jobs` jobs of 1 CPU, in one run, each `status`.
-std::unique_ptr<store::SqliteStore> Fresh(const std::string& dir, int jobs, core::StatusCode status,
-                                          std::vector<core::JobId>* ids) {
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto store = std::move(*store::SqliteStore::Open(dir + "/sluss.db"));
-  core::SystemClock clock;
-  core::Project p;
-  p.name = "p1";
-  p.created_at = clock.Now();
-  (void)store->CreateProject(p);
-  core::NewRun r;
-  r.project = "p1";
-  r.submitted_by = "alice@example.org";
-  for (int i = 0; i < jobs; ++i)
-    r.jobs.push_back({"a" + std::to_string(i), status, "",
-                      R"({"image":"x","resources":{"milli_cpus":1000}})", "k" + std::to_string(i),
-                      {}});
-  auto run = store->CreateRun(r, clock.Now());
-  if (!run) {
-    std::fprintf(stderr, "creating the run failed: %s\n", run.error().message.c_str());
-    std::exit(1);
-  }
-  auto listed = store->ListJobs(run->id);
-  if (!listed) std::exit(1);
-  for (const auto& j : *listed) ids->push_back(j.id);
-  return store;
-}
-
-scheduler::EngineOptions Options(int slots, bool loop) {
-  scheduler::EngineOptions options;
-  scheduler::NodeState node;
-  node.name = "n1";
-  node.capacity = {0, std::int64_t{slots} * 1000, std::int64_t{1} << 40, std::chrono::seconds(0), 0};
-  options.nodes = {node};
-  options.run_loop = loop;
-  return options;
-}
-
 void Release(core::Store& store, const std::vector<core::JobId>& ids, std::size_t from,
              std::size_t to) {
   std::vector<core::JobTransition> batch;
@@ -204,11 +170,12 @@ struct Drain {
 // Drains `jobs` jobs; `shallow` 0: all released at once.
 Drain RunDrain(const std::string& dir, int jobs, int shallow, int slots,
                std::chrono::milliseconds run_for) {
-  std::vector<core::JobId> ids;
-  auto store = Fresh(dir, jobs, core::StatusCode::kHeld, &ids);
+  auto fresh = bench::Fresh(dir, jobs, core::StatusCode::kHeld, 1000);
+  auto& store = fresh.store;
+  const auto& ids = fresh.ids;
   core::SystemClock clock;
-  Preparer preparer;
-  scheduler::Engine engine(*store, clock, preparer, Options(slots, true));
+  bench::BarePreparer preparer;
+  scheduler::Engine engine(*store, clock, preparer, bench::OneNode(slots, 1000, true));
   TimerExecutor exec(engine.ExecutorCallbacks(), run_for);
   const auto t0 = Clock::now();
   std::size_t released = shallow == 0 ? ids.size() : std::min<std::size_t>(shallow, ids.size());
@@ -237,30 +204,122 @@ Drain RunDrain(const std::string& dir, int jobs, int shallow, int slots,
 }
 
 // Cycle times with `pending` waiting: one job ends, the next starts.
-std::vector<double> CycleTimes(const std::string& dir, int pending, int slots, int samples) {
-  std::vector<core::JobId> ids;
-  auto store = Fresh(dir, pending + slots + samples, core::StatusCode::kWaitingOnResources, &ids);
+// `depth`: EngineOptions::queue_depth (0: every cycle plans every job);
+// full cycles come as slussd runs them, at least once a second.
+double ThreadCpuMs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+struct Cycles {
+  std::vector<double> ms;      // wall clock, sorted
+  std::vector<double> cpu_ms;  // the engine thread's CPU time, sorted
+  std::int64_t full = 0;       // of them, full cycles
+  double median() const { return ms[ms.size() / 2]; }
+  double p90() const { return ms[ms.size() * 9 / 10]; }
+  double cpu_median() const { return cpu_ms[cpu_ms.size() / 2]; }
+};
+
+Cycles CycleTimes(const std::string& dir, int pending, int slots, int samples, int depth) {
+  auto fresh = bench::Fresh(dir, pending + slots + samples, core::StatusCode::kWaitingOnResources, 1000);
+  auto& store = fresh.store;
   core::SystemClock clock;
-  Preparer preparer;
-  scheduler::Engine engine(*store, clock, preparer, Options(slots, false));
+  bench::BarePreparer preparer;
+  auto options = bench::OneNode(slots, 1000, false);
+  options.queue_depth = depth;
+  scheduler::Engine engine(*store, clock, preparer, options);
   TimerExecutor exec(engine.ExecutorCallbacks(), std::chrono::milliseconds(0));
   engine.Start(exec);
   engine.RunOnce();  // the first cycle reads the whole queue and writes every reason
   engine.RunOnce();
-  std::vector<double> ms;
+  const std::int64_t full_before = engine.Stats().full_cycles;
+  Cycles c;
   for (int i = 0; i < samples; ++i) {
     exec.Finish();
     const auto t0 = Clock::now();
+    const double cpu0 = ThreadCpuMs();
     engine.RunOnce();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    c.cpu_ms.push_back(ThreadCpuMs() - cpu0);
+    c.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  return ms;
+  c.full = engine.Stats().full_cycles - full_before;
+  std::sort(c.ms.begin(), c.ms.end());
+  std::sort(c.cpu_ms.begin(), c.cpu_ms.end());
+  return c;
+}
+
+// The process's resident set, in bytes (VmRSS, or VmHWM for the peak).
+std::int64_t Resident(const char* field = "VmRSS:") {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field, 0) == 0) return std::atoll(line.c_str() + std::strlen(field)) * 1024;
+  return 0;
+}
+
+int Memory(const std::string& dir, int pending) {
+  // The store is filled in a child process, so that what filling it
+  // allocated is not in this one's resident set.
+  if (const pid_t child = ::fork(); child == 0) {
+    auto fresh = bench::Fresh(dir, pending, core::StatusCode::kWaitingOnResources, 1000);
+    std::_Exit(0);
+  } else {
+    int status = 0;
+    if (child < 0 || ::waitpid(child, &status, 0) != child || status != 0) {
+      std::fprintf(stderr, "filling the store failed\n");
+      return 1;
+    }
+  }
+  std::int64_t before = 0, after = 0, store_bytes = 0, heap_before = 0, heap_after = 0;
+  {
+    auto opened = store::SqliteStore::Open(dir + "/sluss.db");
+    if (!opened) return 1;
+    auto store = std::move(*opened);
+    core::SystemClock clock;
+    bench::BarePreparer preparer;
+    // No room for any job: every one stays pending, with a reason.
+    scheduler::Engine engine(*store, clock, preparer, bench::OneNode(0, 1000, false));
+    TimerExecutor exec(engine.ExecutorCallbacks(), std::chrono::milliseconds(0));
+    before = Resident();
+    heap_before = static_cast<std::int64_t>(::mallinfo2().uordblks);
+    engine.Start(exec);
+    engine.RunOnce();
+    engine.RunOnce();
+    after = Resident();
+    heap_after = static_cast<std::int64_t>(::mallinfo2().uordblks);
+    if (engine.Stats().pending_jobs != pending) {
+      std::fprintf(stderr, "the engine holds %d pending jobs, not %d\n", engine.Stats().pending_jobs,
+                   pending);
+      return 1;
+    }
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(dir, ec))
+      store_bytes += static_cast<std::int64_t>(f.file_size(ec));
+  }
+  std::filesystem::remove_all(dir);
+  const double per_job = static_cast<double>(after - before) / pending;
+  const double heap_per_job = static_cast<double>(heap_after - heap_before) / pending;
+  std::printf("machine: %s\n", bench::Machine().c_str());
+  std::printf("pending jobs: %d (1 CPU each, none fits); store on disk: %.1f MB\n", pending,
+              static_cast<double>(store_bytes) / 1e6);
+  std::printf("resident before the engine's first cycle: %.1f MB; after two cycles: %.1f MB; "
+              "peak: %.1f MB\n",
+              static_cast<double>(before) / 1e6, static_cast<double>(after) / 1e6,
+              static_cast<double>(Resident("VmHWM:")) / 1e6);
+  std::printf("engine memory per pending job: %.0f bytes resident, %.0f bytes of heap in use "
+              "(goal: <= 2048)\n",
+              per_job, heap_per_job);
+  std::printf("summary: engine memory per pending job, %d pending; %.0f B; -; -; -; <= 2 KB\n",
+              pending, per_job);
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "memory")
+    return Memory("/tmp/sluss-queue-depth-bench-" + std::to_string(::getpid()),
+                  argc > 2 ? std::atoi(argv[2]) : 100000);
   const int jobs = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int shallow = argc > 2 ? std::atoi(argv[2]) : 20;
   const int slots = argc > 3 ? std::atoi(argv[3]) : 2;
@@ -270,7 +329,9 @@ int main(int argc, char** argv) {
 
   const Drain deep = RunDrain(dir, jobs, 0, slots, run_for);
   const Drain shal = RunDrain(dir, jobs, shallow, slots, run_for);
-  const std::vector<double> cycle = CycleTimes(dir, pending, slots, 50);
+  const int depth = scheduler::EngineOptions{}.queue_depth;
+  const Cycles cycle = CycleTimes(dir, pending, slots, 50, depth);
+  const Cycles full = CycleTimes(dir, pending, slots, 50, 0);
   std::filesystem::remove_all(dir);
 
   std::printf("machine: %s\n", bench::Machine().c_str());
@@ -285,15 +346,20 @@ int main(int argc, char** argv) {
               jobs / shal.seconds, static_cast<long long>(shal.cycles), shal.mean_cycle_ms);
   const double ratio = shal.seconds / deep.seconds;
   std::printf("\ndeep / shallow drain rate: %.2fx (goal: >= 0.9x)\n", ratio);
-  const double median = cycle[cycle.size() / 2], p90 = cycle[cycle.size() * 9 / 10];
-  std::printf("engine cycle with %d pending (one job ends, one starts; %zu cycles): median %.2f ms, "
-              "p90 %.2f ms, max %.2f ms (goal: <= 20 ms)\n",
-              pending, cycle.size(), median, p90, cycle.back());
+  std::printf("engine cycle with %d pending (one job ends, one starts; %zu cycles, %lld of them "
+              "full; queue depth %d): median %.2f ms, p90 %.2f ms, max %.2f ms; CPU median %.2f ms "
+              "(goal: <= 20 ms)\n",
+              pending, cycle.ms.size(), static_cast<long long>(cycle.full), depth, cycle.median(),
+              cycle.p90(), cycle.ms.back(), cycle.cpu_median());
+  std::printf("the same, every cycle full (queue_depth 0; %zu cycles): median %.2f ms, p90 %.2f ms, "
+              "max %.2f ms; CPU median %.2f ms\n",
+              full.ms.size(), full.median(), full.p90(), full.ms.back(), full.cpu_median());
   // One line for bench/run-all's table: figure; sluss; peer; peer's; ratio; goal.
   std::printf("summary: drain rate, %d queued against about %d; %.1f jobs/s; same jobs, shallow "
               "queue; %.1f jobs/s; %.2fx; >= 0.9x\n",
               jobs, shallow, jobs / deep.seconds, jobs / shal.seconds, ratio);
-  std::printf("summary: engine cycle, %d pending, one end and one start; %.1f ms; -; -; -; <= 20 ms\n",
-              pending, median);
+  std::printf("summary: engine cycle, %d pending, one end and one start; %.1f ms; every cycle full; "
+              "%.1f ms; %.1fx; <= 20 ms\n",
+              pending, cycle.median(), full.median(), full.median() / cycle.median());
   return 0;
 }

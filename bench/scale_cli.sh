@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A big run through slussd (issue 26): a push of N actions with the queue
 # paused (so that all N stay pending), then sluss status (the summary) and
-# sluss status --all (every job) timed, and sluss run show; with LIMIT, a
+# sluss status --all (every job) timed, and sluss run show; slussd's
+# resident set before the push and with the N jobs pending; with LIMIT, a
 # push over git.max_actions_per_run is refused. Needs root and a build.
 #   bench/scale_cli.sh [N] [LIMIT]   (5000, 0: no limit)
 set -uo pipefail
@@ -31,9 +32,13 @@ url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_path
 mkdir -p "$tmp/w" && git -C "$tmp/w" init -q -b main
 { echo "version: 1"; echo "actions:"; for i in $(seq 1 "$N"); do echo "  a$i: {image: py, run: \"true\"}"; done; } >"$tmp/w/sluss.yaml"
 git -C "$tmp/w" add . && git -C "$tmp/w" commit -qm big
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }  # KiB
+rss0=$(rss)
 t0=$(date +%s.%N); git -C "$tmp/w" push -q "$url" main 2>"$tmp/push"; t1=$(date +%s.%N)
 echo "push of $N actions: $(echo "$t1 - $t0" | bc) s"; cat "$tmp/push"
 sleep 2
+rss1=$(rss)
+echo "slussd resident: $((rss0 / 1024)) MiB before the push, $((rss1 / 1024)) MiB with $N jobs pending: $(((rss1 - rss0) * 1024 / N)) bytes per pending job"
 t0=$(date +%s.%N); "$SLUSS" status >"$tmp/status"; t1=$(date +%s.%N)
 echo "sluss status: $(echo "$t1 - $t0" | bc) s, $(wc -c <"$tmp/status") bytes"; head -12 "$tmp/status"
 t0=$(date +%s.%N); "$SLUSS" status --all >"$tmp/status-all"; t1=$(date +%s.%N)

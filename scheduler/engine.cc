@@ -9,6 +9,7 @@
 #include "core/quantity.h"
 #include "core/strings.h"
 #include "scheduler/internal/usage.h"
+#include "scheduler/queue_depth.h"
 
 namespace sluss::scheduler {
 namespace {
@@ -172,52 +173,6 @@ void Engine::RunOnce() {
   stats_.cycle_buckets[b] += 1;
   stats_.finished += static_cast<std::int64_t>(done.size());
   for (const auto& f : done) stats_.outcomes[std::string(core::Name(f.outcome.status))] += 1;
-}
-
-std::string EngineStats::ToPrometheus() const {
-  std::string out;
-  out += "# HELP sluss_scheduler_cycle_seconds Time of one scheduling cycle (snapshot, plan, act).\n";
-  out += "# TYPE sluss_scheduler_cycle_seconds histogram\n";
-  std::int64_t cumulative = 0;
-  for (std::size_t i = 0; i < std::size(kBuckets); ++i) {
-    cumulative += cycle_buckets[i];
-    char le[32];
-    std::snprintf(le, sizeof le, "%g", kBuckets[i]);
-    out += StrCat("sluss_scheduler_cycle_seconds_bucket{le=\"", le, "\"} ", cumulative, "\n");
-  }
-  cumulative += cycle_buckets[std::size(kBuckets)];
-  out += StrCat("sluss_scheduler_cycle_seconds_bucket{le=\"+Inf\"} ", cumulative, "\n");
-  char sum[64];
-  std::snprintf(sum, sizeof sum, "%.6f", cycle_seconds_sum);
-  out += StrCat("sluss_scheduler_cycle_seconds_sum ", sum, "\n");
-  out += StrCat("sluss_scheduler_cycle_seconds_count ", cumulative, "\n");
-  out += "# HELP sluss_jobs_started_total Attempts launched.\n# TYPE sluss_jobs_started_total counter\n";
-  out += StrCat("sluss_jobs_started_total ", started, "\n");
-  out += "# HELP sluss_job_outcomes_total Attempts ended, by status code.\n";
-  out += "# TYPE sluss_job_outcomes_total counter\n";
-  for (const auto& [code, n] : outcomes)
-    out += StrCat("sluss_job_outcomes_total{status_code=\"", code, "\"} ", n, "\n");
-  out += "# HELP sluss_running_jobs Jobs running at the last cycle.\n# TYPE sluss_running_jobs gauge\n";
-  out += StrCat("sluss_running_jobs ", running_jobs, "\n");
-  out += "# HELP sluss_pending_jobs Jobs pending at the last cycle.\n# TYPE sluss_pending_jobs gauge\n";
-  out += StrCat("sluss_pending_jobs ", pending_jobs, "\n");
-  out += "# HELP sluss_gpus_allocated GPUs given to running jobs.\n# TYPE sluss_gpus_allocated gauge\n";
-  out += StrCat("sluss_gpus_allocated ", gpus_allocated, "\n");
-  out += "# HELP sluss_gpu_jobs_measured_total GPU jobs ended, by whether NVML measured their GPUs.\n";
-  out += "# TYPE sluss_gpu_jobs_measured_total counter\n";
-  for (const char* source : {"nvml", "unavailable"}) {
-    auto it = gpu_jobs_measured.find(source);
-    out += StrCat("sluss_gpu_jobs_measured_total{source=\"", source, "\"} ",
-                  it == gpu_jobs_measured.end() ? 0 : it->second, "\n");
-  }
-  char gpu[64];
-  std::snprintf(gpu, sizeof gpu, "%.3f", gpu_busy_seconds);
-  out += "# HELP sluss_gpu_busy_seconds_total GPU-seconds of ended jobs' GPUs at work (utilisation x wall time x GPUs).\n";
-  out += StrCat("# TYPE sluss_gpu_busy_seconds_total counter\nsluss_gpu_busy_seconds_total ", gpu, "\n");
-  std::snprintf(gpu, sizeof gpu, "%.3f", gpu_energy_joules);
-  out += "# HELP sluss_gpu_energy_joules_total Energy ended jobs' GPUs used while they ran.\n";
-  out += StrCat("# TYPE sluss_gpu_energy_joules_total counter\nsluss_gpu_energy_joules_total ", gpu, "\n");
-  return out;
 }
 
 const core::Run* Engine::RunOf(core::RunId id) {
@@ -477,9 +432,10 @@ bool Engine::Refresh() {
   for (auto& [id, need] : changed->needs) needs_[id] = std::move(need);
   cursor_ = changed->cursor;
   // Needs of jobs that left: dropped when they are most of the map.
-  if (needs_.size() > 2 * active_.size() + 1024) {
+  if (needs_.size() > 2 * (active_.size() + pending_.size()) + 1024) {
     std::set<core::JobId> used;
     for (const auto& [_, job] : active_) used.insert(job.needs.begin(), job.needs.end());
+    for (const auto& job : pending_) used.insert(job.needs.begin(), job.needs.end());
     std::erase_if(needs_, [&](const auto& n) { return !used.contains(n.first); });
   }
   return true;
@@ -488,28 +444,47 @@ bool Engine::Refresh() {
 void Engine::Keep(core::Job job) {
   // The spec is read once, into its facts; what a start needs of it comes
   // from the store then.
-  FactsOf(job);
-  job.spec_json.clear();
-  job.spec_json.shrink_to_fit();
-  job.result_json.clear();
-  job.result_json.shrink_to_fit();
+  const SpecFacts& facts = FactsOf(job);
   const core::JobId id = job.id;
-  const core::Job& kept = active_.insert_or_assign(id, std::move(job)).first->second;
-  if (kept.state() != core::JobState::kPending || !FactsOf(kept).valid) {
+  if (job.state() != core::JobState::kPending || !facts.valid) {
+    job.spec_json.clear();
+    job.spec_json.shrink_to_fit();
+    job.result_json.clear();
+    job.result_json.shrink_to_fit();
+    active_.insert_or_assign(id, std::move(job));
     DropPending(id);
     return;
   }
-  const core::Run* run = RunOf(kept.run_id);
-  PendingJob p{kept.id, kept.project, run ? run->submitted_by : "", kept.action, kept.status,
-               kept.reason, RequestOf(kept, QuotaIn(quotas_, kept.project)), kept.needs,
-               kept.created_at, kept.eligible_at};
-  p.priority = FactsOf(kept).priority;
+  // A pending job is kept once, as the planner reads it: with 100,000
+  // waiting, a second copy (the whole job row) was most of the engine's
+  // memory.
+  active_.erase(id);
+  const core::Run* run = RunOf(job.run_id);
+  core::Resources request = RequestOf(job, QuotaIn(quotas_, job.project));
+  PendingJob p{id,
+               std::move(job.project),
+               run ? run->submitted_by : "",
+               std::move(job.action),
+               job.status,
+               std::move(job.reason),
+               request,
+               std::move(job.needs),
+               job.created_at,
+               job.eligible_at};
+  p.priority = facts.priority;
+  // Its facts are in `p` now (the request as the quotas make it; a changed
+  // quota reads the queue again), until it starts.
+  facts_.erase(id.value);
   if (auto it = pending_at_.find(id.value); it != pending_at_.end()) {
     pending_[it->second] = std::move(p);
   } else {
     pending_at_[id.value] = pending_.size();
     pending_.push_back(std::move(p));
   }
+}
+
+const PendingJob& Engine::PendingOf(core::JobId id) const {
+  return pending_[pending_at_.at(id.value)];
 }
 
 void Engine::DropPending(core::JobId id) {
@@ -538,13 +513,14 @@ void Engine::Cycle() {
   if (projects)
     for (const auto& p : *projects) quotas[p.name] = p.quota;
   // A quota's per-job time limit applies to jobs that declared none: a
-  // changed quota (rare) recomputes every pending job's request.
+  // changed quota (rare) reads the whole queue again, each pending job's
+  // request made under the new one.
   const bool quotas_changed = quotas != quotas_;
-  if (quotas_changed) quotas_ = quotas;
+  if (quotas_changed) {
+    quotas_ = quotas;
+    cursor_ = -1;
+  }
   if (!Refresh()) return;
-  if (quotas_changed)
-    for (auto& p : pending_)
-      p.request = RequestOf(active_.at(p.id), QuotaIn(quotas_, p.project));
 
   Snapshot s;
   for (const auto& [id, need] : needs_) s.needs.emplace_hint(s.needs.end(), id, NeedStatus{need.status, need.action});
@@ -663,34 +639,50 @@ void Engine::Cycle() {
     stats_.gpus_allocated = gpus;
   }
   // Moved in and out, never copied: with 10,000 waiting, copying them was
-  // most of a cycle.
-  s.pending = std::move(pending_);
+  // most of a cycle. A bounded cycle moves only those it plans.
+  const bool full = options_.queue_depth <= 0 || !last_full_ || quotas_changed ||
+                    now - *last_full_ >= options_.full_plan_every;
+  std::vector<std::size_t> planned;
+  if (full) {
+    last_full_ = now;
+    s.pending = std::move(pending_);
+  } else {
+    planned = FirstInLine(pending_, s.needs, options_.queue_depth, now);
+    s.pending.reserve(planned.size());
+    for (std::size_t i : planned) s.pending.push_back(std::move(pending_[i]));
+  }
   {
     std::lock_guard lock(mu_);
-    stats_.pending_jobs = static_cast<int>(s.pending.size());
+    stats_.pending_jobs = static_cast<int>(full ? s.pending.size() : pending_.size());
+    stats_.full_cycles += full;
   }
   Decisions d = Plan(s, now);
-  pending_ = std::move(s.pending);
+  if (full) {
+    pending_ = std::move(s.pending);
+  } else {
+    for (std::size_t k = 0; k < planned.size(); ++k) pending_[planned[k]] = std::move(s.pending[k]);
+  }
   for (const auto& f : d.dependency_failed) {
-    const core::Job* job = &active_.at(f.job);
-    batch.push_back({job->id, job->status, StatusCode::kDependencyFailed, f.reason, {}});
+    const PendingJob& job = PendingOf(f.job);
+    batch.push_back({job.id, job.status, StatusCode::kDependencyFailed, f.reason, {}});
   }
   for (const auto& w : d.waits) {
-    const core::Job* job = &active_.at(w.job);
-    if (job->status == w.code && job->reason == w.reason) continue;
-    batch.push_back({job->id, job->status, w.code, w.reason, {}});
+    const PendingJob& job = PendingOf(w.job);
+    if (job.status == w.code && job.reason == w.reason) continue;
+    batch.push_back({job.id, job.status, w.code, w.reason, {}});
   }
-  if (auto r = store_.TransitionJobs(batch, now); !r)
-    LogError(StrCat("recording ", batch.size(), " waits and failures failed (next cycle retries): ",
-                    r.error().message));
-  LaunchAll(d.starts);
+  LaunchAll(d.starts, std::move(batch));
 }
 
-void Engine::LaunchAll(const std::vector<scheduler::Start>& starts) {
-  if (starts.empty()) return;
+void Engine::LaunchAll(const std::vector<scheduler::Start>& starts,
+                       std::vector<core::JobTransition> waits) {
   const core::TimePoint now = clock_.Now();
-  std::vector<core::JobTransition> preparing;
-  std::vector<std::optional<core::LaunchRequest>> requests;  // per entry of `preparing`
+  // The cycle's waits and failures are written in the starts' transaction:
+  // one commit (an fsync) fewer per cycle.
+  const std::size_t n_waits = waits.size();
+  std::vector<core::JobTransition> preparing = std::move(waits);
+  // Per entry of `preparing`: none for a wait.
+  std::vector<std::optional<core::LaunchRequest>> requests(n_waits);
   for (const auto& start : starts) {
     // The whole job (the view keeps no spec), as planned: a job that moved
     // since is refused by the transition below.
@@ -701,7 +693,7 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts) {
       continue;
     }
     core::Job& job = *stored;
-    job.status = active_.at(start.job).status;
+    job.status = PendingOf(start.job).status;
     const core::Run* run = RunOf(job.run_id);
     if (!run) continue;
     auto request = preparer_.Prepare(job, *run, {start.node, start.gpus, start.resources});
@@ -739,15 +731,18 @@ void Engine::LaunchAll(const std::vector<scheduler::Start>& starts) {
                                          .workspace_bytes = request->workspace_bytes}});
     requests.push_back(std::move(*request));
   }
+  if (preparing.empty()) return;
   // Persisted first: a crash after this line re-attaches or relaunches.
   auto persisted = store_.TransitionJobs(preparing, now);
   if (!persisted) {
     // Nothing launched; the jobs are still pending and the next cycle plans
     // them again.
-    LogError(StrCat("starting ", preparing.size(), " jobs failed (nothing launched): ",
+    LogError(StrCat("recording ", n_waits, " waits and failures and starting ",
+                    preparing.size() - n_waits, " jobs failed (nothing launched; next cycle retries): ",
                     persisted.error().message));
     return;
   }
+  if (preparing.size() == n_waits) return;
   std::vector<core::JobTransition> executing;
   int started = 0;
   for (std::size_t i = 0; i < preparing.size(); ++i) {

@@ -67,6 +67,14 @@ struct EngineOptions {
   // Events that arrive within a cycle's length of the last cycle's end
   // (at most this) wait for one cycle together.
   std::chrono::milliseconds coalesce_max{100};
+  // How deep a cycle looks (queue_depth.h): a cycle plans the first
+  // `queue_depth` ready jobs of each project and every job that waits for
+  // something else; a full cycle, which plans every job and so makes every
+  // waiting job's reason true again, runs at least every `full_plan_every`
+  // (by the engine's clock), at the first cycle and when a quota changes.
+  // 0: every cycle is full.
+  int queue_depth = 1000;
+  std::chrono::milliseconds full_plan_every{1000};
   // false: Start re-attaches but runs no loop; the caller calls RunOnce
   // (tests).
   bool run_loop = true;
@@ -88,6 +96,7 @@ struct EngineOptions {
 struct EngineStats {
   static constexpr double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};  // seconds
   std::int64_t cycles = 0;
+  std::int64_t full_cycles = 0;  // of `cycles`: those that planned every pending job
   double last_cycle_ms = 0;
   double cycle_seconds_sum = 0;
   std::int64_t cycle_buckets[std::size(kBuckets) + 1] = {};  // per bucket, not cumulative
@@ -141,17 +150,21 @@ class Engine {
   void RequeueFinished(std::deque<Finished> reports);
   core::Quota QuotaOf(const std::string& project);
   void Cycle();
-  // Persists every start as `preparing` in one transaction, launches them,
-  // then records them `executing` in another.
-  void LaunchAll(const std::vector<scheduler::Start>& starts);
+  // Persists `waits` (the cycle's reasons and failures) and every start as
+  // `preparing` in one transaction, launches the starts, then records them
+  // `executing` in another.
+  void LaunchAll(const std::vector<scheduler::Start>& starts,
+                 std::vector<core::JobTransition> waits);
   // Brings active_ up to date: the whole queue at the first cycle (and
   // after a failed read), then only the jobs whose status changed since.
   // false: the store could not be read; the cycle plans nothing.
   bool Refresh();
-  // Keeps `job` in active_, without its spec and result (its facts are
-  // parsed first).
+  // Keeps `job`: a pending one in pending_ only, any other in active_
+  // without its spec and result (its facts are parsed first).
   void Keep(core::Job job);
   void DropPending(core::JobId id);
+  // REQUIRES: `id` is in pending_.
+  const PendingJob& PendingOf(core::JobId id) const;
   static const core::Quota& QuotaIn(const std::map<std::string, core::Quota>& quotas,
                                     const std::string& project);
   // What the planner needs from a job's spec, parsed once per job (a spec
@@ -200,9 +213,10 @@ class Engine {
   std::thread thread_;
 
   // Engine thread only.
-  // The queue as the store last said it: every pending and running job by
-  // id, and the status of each job they need. Read whole once, then kept
-  // current from the jobs that changed since `cursor_` (a job event id;
+  // The queue as the store last said it: every running job by id (and any
+  // pending one whose spec does not load) in active_, every other pending
+  // job in pending_, and the status of each job they need. Read whole
+  // once, then kept current from the jobs that changed since `cursor_` (a job event id;
   // -1: read it whole at the next cycle), so that a cycle's reads cost
   // what changed, not what waits. The store stays the truth: every
   // decision is persisted (and checked against the status planned on)
@@ -210,15 +224,17 @@ class Engine {
   std::map<core::JobId, core::Job> active_;
   std::map<core::JobId, core::ActiveJobs::Need> needs_;
   std::int64_t cursor_ = -1;
-  // The pending jobs of active_ (those whose spec loads) as the planner
-  // reads them, each at pending_at_[id]: moved into each cycle's snapshot
-  // and back, updated only as jobs change (and all when a quota does).
+  // The pending jobs whose spec loads, kept only as the planner reads them,
+  // each at pending_at_[id]: moved into each cycle's snapshot and back,
+  // updated only as jobs change (all read again when a quota changes).
   std::vector<PendingJob> pending_;
   std::unordered_map<std::int64_t, std::size_t> pending_at_;
   std::map<std::string, core::Quota> quotas_;  // as of the last cycle
+  std::optional<core::TimePoint> last_full_;   // the last full cycle (queue_depth)
   std::map<core::RunId, core::Run> runs_;
   std::deque<Finished> unrecorded_;  // ends whose store write failed
-  std::unordered_map<std::int64_t, SpecFacts> facts_;  // by job id, active jobs only
+  // By job id: the jobs of active_ only (a pending job's are in its PendingJob).
+  std::unordered_map<std::int64_t, SpecFacts> facts_;
   std::set<std::pair<core::JobId, int>> launched_;     // running here
   std::set<std::pair<core::JobId, int>> cancel_sent_;
   // Attempts the engine itself stopped for running past their time limit:

@@ -69,8 +69,10 @@ struct Fixture {
   std::unique_ptr<scheduler::Engine> engine;
   std::map<std::string, JobId> ids;
 
-  // A node with room for `slots` jobs of one CPU.
-  explicit Fixture(int slots) {
+  // A node with room for `slots` jobs of one CPU; `depth` and `full_every`:
+  // EngineOptions' queue_depth and full_plan_every.
+  explicit Fixture(int slots, int depth = 1000,
+                   std::chrono::milliseconds full_every = std::chrono::seconds(1)) {
     store = std::move(*store::SqliteStore::Open(dir / "sluss.db"));
     core::Project p;
     p.name = "p1";
@@ -83,6 +85,8 @@ struct Fixture {
     node.capacity.memory_bytes = std::int64_t{64} << 30;
     options.nodes = {node};
     options.run_loop = false;
+    options.queue_depth = depth;
+    options.full_plan_every = full_every;
     engine = std::make_unique<scheduler::Engine>(*store, clock, preparer, options);
   }
   // A run of `actions`, each needing the one before it when `chain`.
@@ -323,6 +327,65 @@ TEST_CASE("engine: a quota changed between cycles applies to the waiting jobs th
   f.engine->RunOnce();
   REQUIRE(f.Launched("b"));
   CHECK(f.preparer.starts["b"].resources.time_limit == std::chrono::minutes(30));
+}
+
+}  // namespace
+}  // namespace sluss
+
+namespace sluss {
+namespace {
+
+TEST_CASE("engine: a bounded cycle plans the first in line; a full one, a bounded time later, the rest") {
+  Fixture f(1, /*depth=*/2, std::chrono::seconds(10));
+  f.Submit({"a", "b", "c", "d", "e", "f"});
+  f.engine->Start(f.exec);
+  f.engine->RunOnce();  // the first cycle is full
+  REQUIRE(f.Launched("a"));
+  CHECK(f.engine->Stats().full_cycles == 1);
+  REQUIRE(f.store->PutSetting("project/p1", R"({"paused":true,"reason":"audit"})", f.clock.Now()));
+
+  // Events alone: only the first two in line learn of the pause.
+  f.End("a", StatusCode::kSucceeded);
+  f.engine->RunOnce();
+  CHECK(f.engine->Stats().full_cycles == 1);
+  CHECK_FALSE(f.Launched("b"));
+  for (const auto& a : {"b", "c"}) CHECK(f.Job(a).status == StatusCode::kPaused);
+  for (const auto& a : {"d", "e", "f"})
+    CHECK(f.Job(a).reason.starts_with("waiting_on_resources"));
+
+  // The full cycle, once its interval has passed, makes every reason true.
+  f.clock.Advance(std::chrono::seconds(10));
+  f.engine->RunOnce();
+  CHECK(f.engine->Stats().full_cycles == 2);
+  for (const auto& a : {"b", "c", "d", "e", "f"}) {
+    CHECK(f.Job(a).status == StatusCode::kPaused);
+    CHECK(f.Job(a).reason == "paused: an admin paused project p1 (audit)");
+  }
+  CHECK(f.engine->Stats().pending_jobs == 5);
+}
+
+TEST_CASE("engine: bounded cycles drain a deep queue oldest first, every job started once") {
+  Fixture f(2, /*depth=*/3, std::chrono::hours(1));
+  std::vector<std::string> actions;
+  for (int i = 0; i < 60; ++i) actions.push_back("j" + std::to_string(i));
+  f.Submit(actions);
+  f.engine->Start(f.exec);
+  std::size_t ended = 0;
+  for (int cycle = 0; cycle < 200 && f.exec.launched.size() < actions.size(); ++cycle) {
+    f.engine->RunOnce();
+    for (; ended < f.exec.launched.size(); ++ended) {
+      core::JobOutcome o;
+      o.status = StatusCode::kSucceeded;
+      o.exit_code = 0;
+      f.engine->ExecutorCallbacks().finished(f.exec.launched[ended], 1, o);
+    }
+  }
+  f.engine->RunOnce();
+  CHECK(f.engine->Stats().full_cycles == 1);
+  std::vector<JobId> in_order;
+  for (const auto& a : actions) in_order.push_back(f.ids.at(a));
+  CHECK(f.exec.launched == in_order);
+  CHECK(f.engine->Stats().pending_jobs == 0);
 }
 
 }  // namespace
