@@ -168,6 +168,15 @@ void ReadPools(YamlChecker& c, const YamlNode& pools, Config* cfg) {
         }
       }
     }
+    // Local pools share this host: a GPU in two would be given out twice.
+    if (p.executor == "local" && p.gpus)
+      for (const auto& g : *p.gpus)
+        for (const auto& other : cfg->pools)
+          if (other.executor == "local" && other.gpus &&
+              std::find(other.gpus->begin(), other.gpus->end(), g) != other.gpus->end())
+            c.Report(f.at("gpus")->pos, StrCat(path, ".gpus"),
+                     StrCat("GPU ", Quote(g), " is already in pool ", Quote(other.name),
+                            ": a GPU belongs to one local pool"));
     cfg->pools.push_back(std::move(p));
   }
 }

@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "daemon/sinfo.h"
 
 #include <catch2/catch.hpp>
 
@@ -281,6 +282,10 @@ TEST_CASE("pools: duplicate names, unknown executors and bad entries are refused
         std::vector<std::string>{"slussd.yaml:1:9: pools[0]: missing 'executor' (local or slurm)"});
   CHECK(Errors("pools: [{executor: local}]\n") ==
         std::vector<std::string>{"slussd.yaml:1:9: pools[0]: missing 'name'"});
+  CHECK(Errors("pools: [{name: a, executor: local, gpus: [0, 1]}, {name: b, executor: local, gpus: [1]}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:84: pools[1].gpus: GPU '1' is already in pool 'a': a GPU belongs to one "
+            "local pool"});
   CHECK(Errors("pools: []\n") ==
         std::vector<std::string>{"slussd.yaml:1:8: pools: lists no pool: jobs could run nowhere"});
   auto e = Errors(R"(pools:
@@ -296,4 +301,19 @@ TEST_CASE("pools: duplicate names, unknown executors and bad entries are refused
   CHECK(e[4].find("pools[1].projects: lists no project") != std::string::npos);
   CHECK(e[5].find("project 'x' is listed twice") != std::string::npos);
   CHECK(e[6].find("unknown key 'memroy' (did you mean 'memory'?)") != std::string::npos);
+}
+
+TEST_CASE("a Slurm pool's capacity from sinfo: its partition's nodes summed") {
+  const char* text = "debug* 2 4 7900\nbig 1 64 515000\nbig 2 32+ 256000+\n";
+  auto d = SinfoCapacity(text, "");
+  REQUIRE(d);
+  CHECK(d->milli_cpus == 8000);
+  CHECK(d->memory_bytes == 2 * 7900LL << 20);
+  auto b = SinfoCapacity(text, "big");
+  REQUIRE(b);
+  CHECK(b->milli_cpus == 128000);
+  CHECK(b->memory_bytes == (515000LL + 512000LL) << 20);
+  CHECK(SinfoCapacity(text, "gpu").error().message == "sinfo lists no partition 'gpu'");
+  CHECK(SinfoCapacity("big 1 x 1\n", "big").error().message ==
+        "sinfo printed 'big 1 x 1', not PARTITION NODES CPUS MEMORY");
 }
