@@ -6,6 +6,7 @@
 #include "core/quantity.h"
 #include "core/strings.h"
 #include "core/yaml.h"
+#include "daemon/internal/config_parts.h"
 
 namespace sluss::daemon {
 
@@ -20,7 +21,8 @@ namespace {
 constexpr std::string_view kTopKeys[] = {"state_dir", "listen", "runtime",
                                          "executor", "node", "images", "tls",
                                          "log_level", "git", "sandbox",
-                                         "audit", "datasets", "slurm", "logs"};
+                                         "audit", "datasets", "slurm", "logs",
+                                         "pools"};
 constexpr std::string_view kSlurmKeys[] = {"partition", "account", "qos", "conf",
                                            "poll_interval", "lost_grace", "accounting"};
 constexpr std::string_view kLogsKeys[] = {"tail_lines", "line_chars"};
@@ -74,7 +76,12 @@ void OneOf(YamlChecker& c, const YamlNode& n, const std::string& path,
 
 }  // namespace
 
-Config DefaultConfig() { return Config{}; }
+Config DefaultConfig() {
+  Config cfg;
+  core::YamlChecker c{"default"};
+  internal::SettlePools(c, {}, {}, {}, &cfg);
+  return cfg;
+}
 
 ConfigResult ParseConfig(std::string_view text, std::string_view file) {
   YamlChecker c{std::string(file)};
@@ -121,21 +128,15 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
   if (auto it = f.find("executor"); it != f.end()) {
     OneOf(c, *it->second, "executor", {"local", "slurm"}, &cfg.executor);
   }
+  std::map<std::string, const YamlNode*> slurm_keys, nf;
   if (auto it = f.find("slurm"); it != f.end()) {
-    auto sf = c.Fields(*it->second, "slurm", kSlurmKeys);
+    slurm_keys = c.Fields(*it->second, "slurm", kSlurmKeys);
+    auto& sf = slurm_keys;
     for (auto [key, out] : {std::pair{"partition", &cfg.slurm.partition},
                             std::pair{"account", &cfg.slurm.account},
                             std::pair{"qos", &cfg.slurm.qos}}) {
-      auto n = sf.find(key);
-      if (n == sf.end()) continue;
-      if (auto v = c.String(*n->second, StrCat("slurm.", key))) {
-        // One name: it becomes one sbatch argument.
-        if (v->empty() || v->find_first_of(" \t\n,=") != std::string::npos ||
-            v->find('\0') != std::string::npos)
-          c.Report(n->second->pos, StrCat("slurm.", key), StrCat(Quote(*v), " is not a Slurm name"));
-        else
-          *out = *v;
-      }
+      if (auto n = sf.find(key); n != sf.end())
+        internal::ReadSlurmName(c, *n->second, StrCat("slurm.", key), out);
     }
     if (auto n = sf.find("conf"); n != sf.end()) NonEmptyPath(c, *n->second, "slurm.conf", &cfg.slurm.conf);
     for (auto [key, out, least] : {std::tuple{"poll_interval", &cfg.slurm.poll_seconds, 1},
@@ -154,32 +155,18 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     }
     if (auto n = sf.find("accounting"); n != sf.end())
       OneOf(c, *n->second, "slurm.accounting", {"auto", "none"}, &cfg.slurm.accounting);
-    if (cfg.executor != "slurm")
+    if (cfg.executor != "slurm" && !f.count("pools"))
       c.Report(it->second->pos, "slurm", "is set, but executor is not slurm: set `executor: slurm`, or remove it");
   }
   if (auto it = f.find("node"); it != f.end()) {
-    auto nf = c.Fields(*it->second, "node", kNodeKeys);
+    nf = c.Fields(*it->second, "node", kNodeKeys);
     if (auto n = nf.find("name"); n != nf.end()) {
       if (auto s = c.String(*n->second, "node.name")) cfg.node_name = *s;
     }
-    if (auto n = nf.find("cpus"); n != nf.end()) {
-      if (!n->second->IsScalar()) {
-        c.Report(n->second->pos, "node.cpus", "expected a number of CPUs");
-      } else if (auto v = core::ParseMilliCpus(n->second->value); !v) {
-        c.Report(n->second->pos, "node.cpus", v.error().message);
-      } else {
-        cfg.node_milli_cpus = *v;
-      }
-    }
-    if (auto n = nf.find("memory"); n != nf.end()) {
-      if (!n->second->IsScalar()) {
-        c.Report(n->second->pos, "node.memory", "expected a size such as 64G");
-      } else if (auto v = core::ParseBytes(n->second->value); !v) {
-        c.Report(n->second->pos, "node.memory", v.error().message);
-      } else {
-        cfg.node_memory_bytes = *v;
-      }
-    }
+    if (auto n = nf.find("cpus"); n != nf.end())
+      internal::ReadCpus(c, *n->second, "node.cpus", &cfg.node_milli_cpus);
+    if (auto n = nf.find("memory"); n != nf.end())
+      internal::ReadMemory(c, *n->second, "node.memory", &cfg.node_memory_bytes);
     if (auto n = nf.find("disk_reserve"); n != nf.end()) {
       if (!n->second->IsScalar()) {
         c.Report(n->second->pos, "node.disk_reserve", "expected a size such as 1G (0: none)");
@@ -189,35 +176,10 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
         cfg.disk_reserve_bytes = *v;
       }
     }
-    if (auto n = nf.find("gpus"); n != nf.end()) {
-      if (!n->second->IsSequence()) {
-        c.Report(n->second->pos, "node.gpus",
-                 StrCat("expected a list of GPU names as the CDI spec gives them, such as "
-                        "[0, 1] or [GPU-4cf8db2d-...], got ",
-                        n->second->KindName()));
-      } else {
-        cfg.node_gpus.emplace();
-        for (const YamlNode& g : n->second->items) {
-          auto s = c.String(g, "node.gpus");
-          if (!s) continue;
-          if (s->empty() || s->size() > 64 ||
-              s->find_first_not_of("0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz:-") !=
-                  std::string::npos) {
-            c.Report(g.pos, "node.gpus",
-                     StrCat(core::Quote(*s), " is not a GPU name (an index such as 0, a MIG "
-                            "device such as 0:1, or GPU-<uuid>)"));
-          } else if (std::find(cfg.node_gpus->begin(), cfg.node_gpus->end(), *s) !=
-                     cfg.node_gpus->end()) {
-            c.Report(g.pos, "node.gpus", StrCat("GPU ", core::Quote(*s), " is listed twice"));
-          } else if (*s == "all") {
-            c.Report(g.pos, "node.gpus", "name the GPUs, or leave node.gpus out for all of them");
-          } else {
-            cfg.node_gpus->push_back(*s);
-          }
-        }
-      }
-    }
+    if (auto n = nf.find("gpus"); n != nf.end())
+      internal::ReadGpus(c, *n->second, "node.gpus", &cfg.node_gpus);
   }
+  if (auto it = f.find("pools"); it != f.end()) internal::ReadPools(c, *it->second, &cfg);
   if (auto it = f.find("images"); it != f.end()) {
     for (auto& [name, node] : c.Entries(*it->second, "images", "image names to images")) {
       std::string path = JoinPath("images", name);
@@ -490,6 +452,7 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     if (auto it = f.find("node"); it != f.end())
       c.Report(it->second->pos, "node.gpus",
                "GPU jobs on Slurm are not supported yet (executor: slurm): leave node.gpus out");
+  internal::SettlePools(c, f, nf, slurm_keys, &cfg);
   if (!c.diagnostics().empty()) return std::unexpected(c.TakeSorted());
   return cfg;
 }

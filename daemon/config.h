@@ -50,6 +50,20 @@ struct SlurmConfig {
   std::string accounting = "auto";      // "auto": sacct where it answers; "none"
 };
 
+// One node pool (`pools:`): where jobs may run, with which executor, how
+// much, and for which projects. The planner places each job on a pool that
+// fits it; job rows name the pool as their node.
+struct PoolConfig {
+  std::string name;                  // empty (shorthand only): this host's name
+  std::string executor = "local";    // "local" or "slurm"
+  std::int64_t milli_cpus = 0;       // 0: local: this host's; slurm: sinfo's
+  std::int64_t memory_bytes = 0;     // 0: local: this host's less 1G; slurm: sinfo's
+  // Local pools: GPU names as node.gpus; absent: the CDI spec's. Slurm: none.
+  std::optional<std::vector<std::string>> gpus;
+  std::string partition, account, qos;  // slurm: empty: the config's slurm: or Slurm's
+  std::vector<std::string> projects;    // empty: every project
+};
+
 // Credentials for remotes whose URL starts with `url` (the longest prefix
 // wins). Secrets stay in their files; the config names only the paths.
 struct GitCredentialConfig {
@@ -66,7 +80,7 @@ struct Config {
   int listen_port = 8470;
   std::string runtime = "runc";          // "runc" or "crun"
   std::string runtime_path;              // empty: found on PATH
-  std::string executor = "local";        // "local" or "slurm"
+  std::string executor = "local";        // "local" or "slurm" (shorthand for one pool)
   SlurmConfig slurm;
   std::string node_name;                 // empty: the host name
   std::int64_t node_milli_cpus = 0;      // 0: all of this host's CPUs
@@ -75,6 +89,10 @@ struct Config {
   // "0:1" or "MIG-<uuid>". Absent: every GPU of the CDI spec (sandbox.cdi_spec), none
   // without one.
   std::optional<std::vector<std::string>> node_gpus;
+  // Never empty after ParseConfig or DefaultConfig. Without `pools:`, the
+  // one pool of `executor:`, `node:` and `slurm:` (the shorthand).
+  std::vector<PoolConfig> pools;
+  bool pools_shorthand = true;           // false: `pools:` was written
   std::map<std::string, ImageConfig> images;
   AuditConfig audit;
   SandboxConfig sandbox;

@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "daemon/sinfo.h"
 
 #include <catch2/catch.hpp>
 
@@ -193,4 +194,126 @@ TEST_CASE("git: the git service's limits, with their defaults, validated") {
   CHECK(
       Errors("git: {max_fetch_request: 1K}\n") ==
       std::vector<std::string>{"slussd.yaml:1:26: git.max_fetch_request: must be from 64K to 1G"});
+}
+
+TEST_CASE("pools: several, each with its executor, capacity and projects") {
+  auto c = ParseConfig(R"(pools:
+  - {name: small, executor: local, cpus: 2, memory: 4G, gpus: [0]}
+  - name: hpc
+    executor: slurm
+    partition: gpu
+    account: study
+    cpus: 256
+    projects: [cohort-study, other]
+slurm: {conf: /etc/slurm/slurm.conf, poll_interval: 2s}
+node: {disk_reserve: 2G}
+)", "slussd.yaml");
+  REQUIRE(c);
+  CHECK_FALSE(c->pools_shorthand);
+  REQUIRE(c->pools.size() == 2);
+  CHECK(c->pools[0].name == "small");
+  CHECK(c->pools[0].executor == "local");
+  CHECK(c->pools[0].milli_cpus == 2000);
+  CHECK(c->pools[0].memory_bytes == 4LL << 30);
+  CHECK(c->pools[0].gpus == std::vector<std::string>{"0"});
+  CHECK(c->pools[0].projects.empty());
+  CHECK(c->pools[1].executor == "slurm");
+  CHECK(c->pools[1].partition == "gpu");
+  CHECK(c->pools[1].account == "study");
+  CHECK(c->pools[1].memory_bytes == 0);  // sinfo's at start
+  CHECK(c->pools[1].projects == std::vector<std::string>{"cohort-study", "other"});
+  CHECK(c->slurm.poll_seconds == 2);
+  CHECK(c->disk_reserve_bytes == 2LL << 30);
+}
+
+TEST_CASE("without pools:, executor, node and slurm are the shorthand for one pool") {
+  auto c = ParseConfig("node: {name: gpu01, cpus: 8, memory: 16G, gpus: [0, 1]}\n", "slussd.yaml");
+  REQUIRE(c);
+  CHECK(c->pools_shorthand);
+  REQUIRE(c->pools.size() == 1);
+  CHECK(c->pools[0].name == "gpu01");
+  CHECK(c->pools[0].executor == "local");
+  CHECK(c->pools[0].milli_cpus == 8000);
+  CHECK(c->pools[0].memory_bytes == 16LL << 30);
+  CHECK(c->pools[0].gpus == std::vector<std::string>{"0", "1"});
+  auto s = ParseConfig("executor: slurm\nslurm: {partition: batch, qos: high}\n", "slussd.yaml");
+  REQUIRE(s);
+  REQUIRE(s->pools.size() == 1);
+  CHECK(s->pools[0].executor == "slurm");
+  CHECK(s->pools[0].partition == "batch");
+  CHECK(s->pools[0].qos == "high");
+  CHECK(s->pools[0].name.empty());  // this host's name, at start
+  auto d = DefaultConfig();
+  REQUIRE(d.pools.size() == 1);
+  CHECK(d.pools[0].executor == "local");
+}
+
+TEST_CASE("pools: mixing it with the one-pool keys is refused, naming the key") {
+  CHECK(Errors("executor: local\npools: [{name: a, executor: local}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:11: executor: with pools:, each pool names its executor: remove "
+            "executor: (or pools:, for one pool)"});
+  CHECK(Errors("node: {cpus: 4}\npools: [{name: a, executor: local}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:14: node.cpus: with pools:, set cpus on each pool (node: keeps only "
+            "disk_reserve)"});
+  CHECK(Errors("slurm: {partition: gpu}\npools: [{name: a, executor: slurm}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:20: slurm.partition: with pools:, set partition on each slurm pool"});
+  CHECK(Errors("slurm: {poll_interval: 2s}\npools: [{name: a, executor: local}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:8: slurm: is set, but no pool has executor: slurm: add one, or remove "
+            "slurm:"});
+}
+
+TEST_CASE("pools: duplicate names, unknown executors and bad entries are refused") {
+  CHECK(Errors("pools: [{name: a, executor: local}, {name: a, executor: local}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:44: pools[1].name: pool 'a' is already pools[0]: each pool needs its "
+            "own name"});
+  CHECK(Errors("pools: [{name: a, executor: kubernetes}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:29: pools[0].executor: 'kubernetes' is not one of local, slurm"});
+  CHECK(Errors("pools: [{name: a, executor: slurn}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:29: pools[0].executor: 'slurn' is not one of local, slurm (did you "
+            "mean 'slurm'?)"});
+  CHECK(Errors("pools: [{name: a}]\n") ==
+        std::vector<std::string>{"slussd.yaml:1:9: pools[0]: missing 'executor' (local or slurm)"});
+  CHECK(Errors("pools: [{executor: local}]\n") ==
+        std::vector<std::string>{"slussd.yaml:1:9: pools[0]: missing 'name'"});
+  CHECK(Errors("pools: [{name: a, executor: local, gpus: [0, 1]}, {name: b, executor: local, gpus: [1]}]\n") ==
+        std::vector<std::string>{
+            "slussd.yaml:1:84: pools[1].gpus: GPU '1' is already in pool 'a': a GPU belongs to one "
+            "local pool"});
+  CHECK(Errors("pools: []\n") ==
+        std::vector<std::string>{"slussd.yaml:1:8: pools: lists no pool: jobs could run nowhere"});
+  auto e = Errors(R"(pools:
+  - {name: "a/b", executor: local, partition: gpu, cpus: lots}
+  - {name: s, executor: slurm, gpus: [0], projects: []}
+  - {name: t, executor: local, projects: [x, x], memroy: 1G}
+)");
+  REQUIRE(e.size() == 7);
+  CHECK(e[0].find("pools[0].name: 'a/b' is not a pool name") != std::string::npos);
+  CHECK(e[1].find("pools[0].partition: is for pools with executor: slurm") != std::string::npos);
+  CHECK(e[2].find("pools[0].cpus") != std::string::npos);
+  CHECK(e[3].find("pools[1].gpus: GPU jobs on Slurm are not supported yet") != std::string::npos);
+  CHECK(e[4].find("pools[1].projects: lists no project") != std::string::npos);
+  CHECK(e[5].find("project 'x' is listed twice") != std::string::npos);
+  CHECK(e[6].find("unknown key 'memroy' (did you mean 'memory'?)") != std::string::npos);
+}
+
+TEST_CASE("a Slurm pool's capacity from sinfo: its partition's nodes summed") {
+  const char* text = "debug* 2 4 7900\nbig 1 64 515000\nbig 2 32+ 256000+\n";
+  auto d = SinfoCapacity(text, "");
+  REQUIRE(d);
+  CHECK(d->milli_cpus == 8000);
+  CHECK(d->memory_bytes == 2 * 7900LL << 20);
+  auto b = SinfoCapacity(text, "big");
+  REQUIRE(b);
+  CHECK(b->milli_cpus == 128000);
+  CHECK(b->memory_bytes == (515000LL + 512000LL) << 20);
+  CHECK(SinfoCapacity(text, "gpu").error().message == "sinfo lists no partition 'gpu'");
+  CHECK(SinfoCapacity("big 1 x 1\n", "big").error().message ==
+        "sinfo printed 'big 1 x 1', not PARTITION NODES CPUS MEMORY");
 }

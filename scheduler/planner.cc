@@ -119,13 +119,55 @@ std::optional<std::string> QuotaBlock(const PendingJob& job, const core::Quota& 
   return std::nullopt;
 }
 
+bool Takes(const NodeState& n, const std::string& project) {
+  return n.projects.empty() ||
+         std::find(n.projects.begin(), n.projects.end(), project) != n.projects.end();
+}
+
+bool Holds(const NodeState& n, const core::Resources& r) {
+  return n.capacity.milli_cpus >= r.milli_cpus && n.capacity.memory_bytes >= r.memory_bytes &&
+         static_cast<int>(n.gpus.size()) >= r.gpus;
+}
+
+// Why no node may ever take `job` (none takes its project, or none is big
+// enough even when empty), naming the numbers; nothing when one may.
+std::optional<std::string> NoNodeReason(const PendingJob& job, const std::vector<NodeState>& nodes) {
+  const core::Resources& r = job.request;
+  std::vector<std::string> sizes;
+  for (const auto& n : nodes) {
+    if (!n.schedulable || !Takes(n, job.project)) continue;
+    if (Holds(n, r)) return std::nullopt;
+    if (sizes.size() < 4)
+      sizes.push_back(StrCat(n.name, " has ", FormatMilliCpus(n.capacity.milli_cpus), " CPUs, ",
+                             FormatBytes(n.capacity.memory_bytes), ", ",
+                             Plural(static_cast<int>(n.gpus.size()), "GPU", "GPUs")));
+    else if (sizes.size() == 4)
+      sizes.push_back("...");
+  }
+  if (sizes.empty()) {
+    std::vector<std::string> names;
+    for (const auto& n : nodes)
+      if (Takes(n, job.project)) names.push_back(n.name);
+    if (names.empty())
+      return StrCat("waiting_on_resources: no node pool takes project ", job.project,
+                    " (a pool's projects: in slussd's config)");
+    return StrCat("waiting_on_resources: every node pool that takes project ", job.project,
+                  " is drained or down (", core::Join(names, ", "), ")");
+  }
+  return StrCat("waiting_on_resources: needs ", FormatMilliCpus(r.milli_cpus), " CPUs, ",
+                FormatBytes(r.memory_bytes), " memory and ", Plural(r.gpus, "GPU", "GPUs"),
+                "; no node pool for project ", job.project, " is that big (",
+                core::Join(sizes, "; "), ")");
+}
+
 // "needs 2 GPUs, largest free on a node is 1": the first resource that no
 // node has enough of.
-std::string ResourceReason(const core::Resources& r, const std::vector<Free>& free) {
+std::string ResourceReason(const core::Resources& r, const std::string& project,
+                           const std::vector<Free>& free) {
   int gpus = 0;
   std::int64_t cpus = 0, mem = 0;
   for (const auto& f : free) {
-    if (!f.node->schedulable) continue;
+    if (!f.node->schedulable || !Takes(*f.node, project)) continue;
     gpus = std::max(gpus, static_cast<int>(f.gpus.size()));
     cpus = std::max(cpus, f.milli_cpus);
     mem = std::max(mem, f.memory_bytes);
@@ -281,7 +323,14 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
   const core::Quota no_quota;
   std::vector<std::size_t> order;  // candidate nodes of the job at hand
   // ResourceReason by (GPUs, CPUs, memory) asked for, while nothing starts.
-  std::map<std::tuple<int, std::int64_t, std::int64_t>, std::string> reasons;
+  // With pools for some projects only, by project too.
+  std::map<std::tuple<int, std::int64_t, std::int64_t, std::string>, std::string> reasons;
+  const bool restricted = std::any_of(s.nodes.begin(), s.nodes.end(),
+                                      [](const NodeState& n) { return !n.projects.empty(); });
+  // Nodes of different sizes: a job may fit none of them though it fits
+  // the largest of each resource (admission's bound).
+  const bool sized_apart = s.nodes.size() > 1;
+  std::map<std::tuple<int, std::int64_t, std::int64_t, std::string>, std::optional<std::string>> never;
   // Projects by current share, lowest first; only the project that just
   // went changes its share, so each step is O(log projects).
   std::set<std::pair<double, std::string>> by_share;
@@ -313,10 +362,21 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
       continue;
     }
 
+    if (restricted || sized_apart) {
+      // Sizes do not change within a cycle: one answer per request and project.
+      auto [memo, fresh] = never.try_emplace({r.gpus, r.milli_cpus, r.memory_bytes, job.project});
+      if (fresh) memo->second = NoNodeReason(job, s.nodes);
+      if (memo->second) {
+        d.waits.push_back({job.id, StatusCode::kWaitingOnResources, *memo->second});
+        continue;
+      }
+    }
+
     // Candidate nodes: best fit on GPUs (fewest free that suffice), then order.
     order.clear();
     for (std::size_t i = 0; i < free.size(); ++i)
-      if (free[i].node->schedulable && Fits(free[i], r)) order.push_back(i);
+      if (free[i].node->schedulable && Takes(*free[i].node, job.project) && Fits(free[i], r))
+        order.push_back(i);
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       return free[a].gpus.size() < free[b].gpus.size();
     });
@@ -335,12 +395,14 @@ Decisions Plan(const Snapshot& s, core::TimePoint now) {
     if (!chosen) {
       // The same for every job that asks for as much, until a start
       // changes what is free: with thousands waiting, formatted once.
-      auto [memo, fresh] = reasons.try_emplace({r.gpus, r.milli_cpus, r.memory_bytes});
-      if (fresh) memo->second = ResourceReason(r, free);
+      auto [memo, fresh] = reasons.try_emplace(
+          {r.gpus, r.milli_cpus, r.memory_bytes, restricted ? job.project : std::string()});
+      if (fresh) memo->second = ResourceReason(r, job.project, free);
       std::string why = memo->second;
       if (!reservation) {
         // The first blocked job: reserve the earliest node it can have.
         for (const auto& f : free) {
+          if (!Takes(*f.node, job.project)) continue;
           auto e = ends[f.node->name];
           std::sort(e.begin(), e.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
           auto fit = EarliestFit(f, r, e);

@@ -12,7 +12,9 @@
 //      (decayed usage + what it runs now) / weight goes next, then age.
 //   3. Quotas: a job whose project (or user) would exceed a limit waits,
 //      naming the limit; other jobs of the project may still fit.
-//   4. Placement: best fit on GPUs, then first fit; GPUs chosen lowest first.
+//   4. Placement: on a node (a pool) that takes the job's project and has
+//      room: best fit on GPUs, then first fit; GPUs chosen lowest first. A
+//      job no such node could ever hold waits, naming each node's size.
 //   5. Backfill: the first job that cannot start for lack of resources gets
 //      a reservation at the earliest time running jobs' limits free enough;
 //      a later job may start now only if it ends before that, or does not
@@ -62,6 +64,8 @@ struct NodeState {
   // MIG 0:1), stored in job rows; empty: the slot's number.
   std::vector<std::string> gpu_names;
   bool schedulable = true;   // false: drained or down
+  // The projects whose jobs it takes (a pool's `projects:`); empty: all.
+  std::vector<std::string> projects;
 };
 
 struct ProjectState {

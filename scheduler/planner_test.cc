@@ -291,5 +291,64 @@ TEST_CASE("a drained node gets nothing; a retry waits out its backoff") {
   CHECK(Started(Plan(s, kNow + 31s)) == std::vector<std::int64_t>{1});
 }
 
+TEST_CASE("pools: a job too big for one pool goes to one it fits") {
+  Snapshot s;
+  s.nodes = {Node("small", 1, 4), Node("big", 4, 8)};
+  s.pending = {Job(1, "p1", Res(0, 1, 1)), Job(2, "p1", Res(0, 3, 6))};
+  Decisions d = Plan(s, kNow);
+  REQUIRE(d.starts.size() == 2);
+  CHECK(d.starts[0].node == "small");
+  CHECK(d.starts[1].node == "big");
+}
+
+TEST_CASE("pools: a job no pool could ever hold waits, naming each pool's size") {
+  Snapshot s;
+  // Admission allows up to the largest of each (4 CPUs, 8G): this one fits neither.
+  s.nodes = {Node("a", 1, 8), Node("b", 4, 2)};
+  s.pending = {Job(1, "p1", Res(0, 2, 4)), Job(2, "p1", Res(0, 1, 1))};
+  Decisions d = Plan(s, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{2});
+  REQUIRE(WaitOf(d, 1));
+  CHECK(WaitOf(d, 1)->code == StatusCode::kWaitingOnResources);
+  CHECK(WaitOf(d, 1)->reason ==
+        "waiting_on_resources: needs 2 CPUs, 4G memory and 0 GPUs; no node pool for project p1 "
+        "is that big (a has 1 CPUs, 8G, 0 GPUs; b has 4 CPUs, 2G, 0 GPUs)");
+}
+
+TEST_CASE("pools: a pool takes only its projects; a project no pool takes waits, saying so") {
+  Snapshot s;
+  s.nodes = {Node("study-only", 8, 32), Node("shared", 1, 2)};
+  s.nodes[0].projects = {"study"};
+  s.nodes[1].projects = {"study", "other"};
+  s.pending = {Job(1, "other", Res(0, 2, 1)), Job(2, "study", Res(0, 2, 1)),
+               Job(3, "stranger", Res(0, 1, 1)), Job(4, "other", Res(0, 1, 1))};
+  Decisions d = Plan(s, kNow);
+  CHECK(Started(d) == std::vector<std::int64_t>{4, 2});  // fair share: other, then study
+  for (const auto& st : d.starts) CHECK(st.node == (st.job.value == 2 ? "study-only" : "shared"));
+  // Room on study-only, but not for project other: its own pool is too small.
+  CHECK(WaitOf(d, 1)->reason ==
+        "waiting_on_resources: needs 2 CPUs, 1G memory and 0 GPUs; no node pool for project other "
+        "is that big (shared has 1 CPUs, 2G, 0 GPUs)");
+  CHECK(WaitOf(d, 3)->reason ==
+        "waiting_on_resources: no node pool takes project stranger (a pool's projects: in "
+        "slussd's config)");
+}
+
+TEST_CASE("pools: a full pool's reason counts only the pools of the job's project") {
+  Snapshot s;
+  s.nodes = {Node("mine", 2, 4), Node("theirs", 16, 64)};
+  s.nodes[0].projects = {"p1"};
+  s.nodes[1].projects = {"p2"};
+  s.running = {RunningJob{JobId{9}, "p1", "alice", "mine", Res(0, 2, 1), {}, kNow - 10min}};
+  s.pending = {Job(1, "p1", Res(0, 1, 1))};
+  Decisions d = Plan(s, kNow);
+  CHECK(d.starts.empty());
+  CHECK(WaitOf(d, 1)->reason.starts_with(
+      "waiting_on_resources: needs 1 CPUs, largest free on a node is 0; reserved on mine "));
+  s.nodes[0].schedulable = false;
+  CHECK(WaitOf(Plan(s, kNow), 1)->reason ==
+        "waiting_on_resources: every node pool that takes project p1 is drained or down (mine)");
+}
+
 }  // namespace
 }  // namespace sluss::scheduler
