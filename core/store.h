@@ -67,6 +67,10 @@ struct JobUpdate {
   // The bytes of the attempt's workspace (set with `preparing`); they
   // count as the project's disk while it runs.
   std::optional<std::int64_t> workspace_bytes;
+  // UpdateJob only (a transition has its own): an executing job's reason,
+  // as its executor tells it ("waiting in Slurm: Resources (partition
+  // debug)"). kFailedPrecondition when the job is not executing.
+  std::optional<std::string> reason;
 };
 
 // One status change of a batch (Store::TransitionJobs).

@@ -446,12 +446,6 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     OneOf(c, *it->second, "log_level", {"debug", "info", "warn", "error"},
           &cfg.log_level);
   }
-  // What the Slurm executor cannot honour yet is refused, not ignored: a
-  // GPU named on this host means nothing on the node Slurm picks.
-  if (cfg.executor == "slurm" && cfg.node_gpus && !cfg.node_gpus->empty())
-    if (auto it = f.find("node"); it != f.end())
-      c.Report(it->second->pos, "node.gpus",
-               "GPU jobs on Slurm are not supported yet (executor: slurm): leave node.gpus out");
   internal::SettlePools(c, f, nf, slurm_keys, &cfg);
   if (!c.diagnostics().empty()) return std::unexpected(c.TakeSorted());
   return cfg;

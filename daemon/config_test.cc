@@ -146,9 +146,11 @@ slurm: {partition: gpu, account: study, qos: high, conf: /etc/slurm/slurm.conf,
   auto e = Errors("slurm: {partition: gpu}\n");
   REQUIRE(e.size() == 1);
   CHECK(e[0].find("executor is not slurm") != std::string::npos);
-  e = Errors("executor: slurm\nnode: {gpus: [0]}\n");
-  REQUIRE(e.size() == 1);
-  CHECK(e[0].find("GPU jobs on Slurm are not supported yet") != std::string::npos);
+  // On Slurm, node.gpus are the GPUs sluss may admit at once; which ones
+  // a job gets is Slurm's choice on its node.
+  auto g = ParseConfig("executor: slurm\nnode: {gpus: [0, 1]}\n", "slussd.yaml");
+  REQUIRE(g);
+  CHECK(g->node_gpus == std::vector<std::string>{"0", "1"});
   e = Errors("executor: slurm\nslurm: {partition: \"a b\", poll_interval: 0s, accounting: maybe, sqos: x}\n");
   CHECK(e.size() == 4);
 }

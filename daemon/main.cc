@@ -225,9 +225,12 @@ int Run(const Config& cfg) {
                                            sysconf(_SC_PAGE_SIZE) - (1LL << 30));
   // The node's GPUs by name (node.gpus, or every GPU of the CDI spec); the
   // scheduler counts them as slots 0..n-1, the preparer names them.
-  // On Slurm, the nodes' GPUs are Slurm's (GPU jobs are not supported there yet).
+  // On Slurm, node.gpus counts the GPUs sluss may admit at once; which
+  // ones a job gets is Slurm's choice (--gres), on a node whose CDI spec
+  // sluss-run reads there, not here.
   auto gpu_names = cfg.executor == "slurm"
-                       ? core::Result<std::vector<std::string>>(std::vector<std::string>{})
+                       ? core::Result<std::vector<std::string>>(cfg.node_gpus.value_or(
+                             std::vector<std::string>{}))
                        : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec, {state});
   if (!gpu_names) {
     Log(LogLevel::kError, gpu_names.error().message);
@@ -364,9 +367,13 @@ int Run(const Config& cfg) {
     slurm.accounting = cfg.slurm.accounting;
     slurm.poll_interval = std::chrono::seconds(cfg.slurm.poll_seconds);
     slurm.lost_grace = std::chrono::seconds(cfg.slurm.lost_grace_seconds);
-    slurm.pending = [](core::JobId job, int attempt, const std::string& reason) {
-      Log(LogLevel::kInfo, core::StrCat("job ", job.value, " attempt ", attempt,
-                                        " pending in Slurm: ", reason));
+    // Slurm's word on a job (why it waits, where it runs) in the job's
+    // reason: one write when it changes, none per poll. (Its node stays
+    // the pool's: the planner counts what runs there.)
+    slurm.progress = [st = store->get()](core::JobId job, int attempt, const std::string& reason) {
+      core::JobUpdate update;
+      update.reason = reason;
+      return st->UpdateJob(job, attempt, update).has_value();
     };
     slurm.log = [](const std::string& m) { Log(LogLevel::kWarn, m); };
     auto runner = executors::MakeProcessRunner();

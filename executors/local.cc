@@ -250,7 +250,8 @@ std::string FindAttemptDir(const std::string& jobs_dir, const core::Job& job, in
 }
 
 core::Result<void> WriteAttemptSpec(const LocalOptions& o, const std::string& runtime_version,
-                                    const core::LaunchRequest& r, const std::string& dir) {
+                                    const core::LaunchRequest& r, const std::string& dir,
+                                    bool gpus_from_slurm) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return core::Internal(StrCat("cannot make the job directory: ", ec.message()));
@@ -283,7 +284,10 @@ core::Result<void> WriteAttemptSpec(const LocalOptions& o, const std::string& ru
   spec.limits.log_bytes = o.log_bytes;
   spec.limits.kill_grace = std::chrono::seconds(o.kill_grace_seconds);
   spec.uid = spec.gid = sandbox::kMinJobUid + static_cast<std::uint32_t>(r.job.value % kUidSpan);
-  spec.gpus = r.gpus;
+  if (gpus_from_slurm)
+    spec.gpus_from_slurm = r.resources.gpus;
+  else
+    spec.gpus = r.gpus;
   spec.cdi_spec = o.cdi_spec;
   if (auto valid = sandbox::ParseRunSpec(sandbox::ToJson(spec)); !valid)
     return core::Internal(StrCat("job spec: ", valid.error().message));

@@ -51,8 +51,11 @@ core::JobOutcome OutcomeOfResult(const core::JobResult& result);
 // is there already (a second launch of the same attempt): what sluss-run
 // runs, the same wherever it runs (here, or on a Slurm node). `o` gives
 // the sandbox settings, `runtime_version` the runtime's as asked once.
+// `gpus_from_slurm`: the request's GPUs are Slurm's to choose on the node
+// (RunSpec::gpus_from_slurm), not the request's names.
 core::Result<void> WriteAttemptSpec(const LocalOptions& o, const std::string& runtime_version,
-                                    const core::LaunchRequest& request, const std::string& dir);
+                                    const core::LaunchRequest& request, const std::string& dir,
+                                    bool gpus_from_slurm = false);
 
 class LocalExecutor final : public core::Executor {
  public:

@@ -1,29 +1,21 @@
 #include "executors/slurm.h"
 
-#include <fcntl.h>
 #include <pwd.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <condition_variable>
-#include <csignal>
-#include <cstring>
+#include <deque>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "core/strings.h"
 #include "executors/internal/slurm_cli.h"
-#include "sandbox/run_spec.h"
+#include "executors/internal/slurm_io.h"
 #include "sandbox/supervisor.h"
 
 namespace sluss::executors {
@@ -31,160 +23,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using core::StrCat;
+using internal::EpochSeconds;
 using internal::Phase;
+using internal::ReadIntent;
+using internal::ReadResult;
+using internal::RemoveWorkspace;
 using internal::SlurmJob;
+using internal::WriteDurably;
+using internal::WriteIntent;
 using Steady = std::chrono::steady_clock;
-
-// The largest output read from one command: squeue of every job of a big
-// cluster's user fits many times over. Past it the command counts as
-// failed, so that nothing is judged on a cut list.
-constexpr std::size_t kMaxOutput = std::size_t{64} << 20;
-
-class ProcessRunner final : public SlurmRunner {
- public:
-  Output Run(const std::vector<std::string>& argv) override {
-    // A client that waits on an unreachable slurmctld (sbatch retries for
-    // long) must not hold the engine: at most a minute, then an error.
-    std::vector<std::string> limited = {"timeout", "-k", "5", "60"};
-    limited.insert(limited.end(), argv.begin(), argv.end());
-    std::vector<char*> args;
-    for (auto& a : limited) args.push_back(a.data());
-    args.push_back(nullptr);
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, StrCat("pipe: ", std::strerror(errno))};
-    // posix_spawn (vfork-like): slussd is large and has many threads.
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      return {-1, StrCat("cannot run ", argv[0], ": ", std::strerror(rc))};
-    }
-    Output out;
-    bool cut = false;
-    char buf[65536];
-    for (;;) {
-      ssize_t n = ::read(fds[0], buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      if (out.text.size() + static_cast<std::size_t>(n) > kMaxOutput)
-        cut = true;
-      else
-        out.text.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fds[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (out.status == 124) out.text += "(no answer within 60 s)";
-    if (cut && out.status == 0) {
-      out.status = 1;
-      out.text = StrCat(argv[0], " printed more than ", kMaxOutput >> 20, " MiB");
-    }
-    return out;
-  }
-};
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Atomically: a temporary file, fsync, rename, fsync of the directory. The
-// intent must be on disk before sbatch runs.
-core::Result<void> WriteDurably(const std::string& path, const std::string& text, mode_t mode) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return core::Internal(StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return core::Internal(StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  int dfd = ::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
-}
-
-// The attempt's Slurm record in its directory: written before sbatch
-// (the intent: name, no id) and again with the id sbatch gave.
-constexpr const char* kIntentFile = "slurm.json";
-
-struct Intent {
-  std::string name;
-  std::string id;
-  std::int64_t submitted_at = 0;  // seconds since the epoch
-};
-
-std::optional<Intent> ReadIntent(const std::string& dir) {
-  auto text = ReadFile(dir + "/" + kIntentFile);
-  if (!text) return std::nullopt;
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  Intent i;
-  i.name = j.value("name", "");
-  i.id = j.value("job_id", "");
-  i.submitted_at = j.value("submitted_at", std::int64_t{0});
-  return i;
-}
-
-core::Result<void> WriteIntent(const std::string& dir, const Intent& i) {
-  nlohmann::json j = {{"name", i.name}, {"job_id", i.id}, {"submitted_at", i.submitted_at}};
-  return WriteDurably(dir + "/" + kIntentFile, j.dump() + "\n", 0600);
-}
-
-std::optional<core::JobResult> ReadResult(const std::string& dir) {
-  auto text = ReadFile(dir + "/result.json");
-  if (!text) return std::nullopt;
-  auto r = core::ParseJobResult(*text);
-  if (!r) return std::nullopt;
-  return *r;
-}
-
-// The attempt's exported code (named in its spec): not needed once it ended.
-void RemoveWorkspace(const std::string& dir) {
-  auto text = ReadFile(dir + "/spec.json");
-  if (!text) return;
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return;
-  auto spec = sandbox::ParseRunSpec(j);
-  if (!spec || spec->workspace.empty()) return;
-  std::error_code ec;
-  fs::remove_all(spec->workspace, ec);
-}
-
-std::int64_t EpochSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using Key = std::pair<std::int64_t, int>;
 
 }  // namespace
-
-std::unique_ptr<SlurmRunner> MakeProcessRunner() { return std::make_unique<ProcessRunner>(); }
 
 struct SlurmExecutor::Impl {
   SlurmOptions options;
@@ -199,14 +49,35 @@ struct SlurmExecutor::Impl {
     int attempt = 1;
     std::string dir, name, id;
     std::int64_t submitted_at = 0;
-    std::string state, reason;  // Slurm's, last seen
+    std::string state;  // Slurm's, last seen
+    // false while it waits for sbatch (queued, or backing off): nothing
+    // is judged on Slurm not knowing it.
+    bool submitted = true;
     bool started = false;
+    // The job's reason as it should read, and as it was last recorded
+    // (SlurmOptions::progress): offered again each poll until recorded.
+    std::string wanted, reported;
     std::optional<Steady::time_point> missing_since, ended_since, result_since;
     std::optional<CancelMode> cancel;
   };
   std::mutex runner_mu;  // one command at a time through the runner
   std::mutex mu;
-  std::map<std::pair<std::int64_t, int>, Tracked> tracked;  // GUARDED_BY(mu)
+  std::map<Key, Tracked> tracked;  // GUARDED_BY(mu)
+
+  // Attempts waiting for sbatch, in launch order, on the submit thread (or
+  // within Launch without one). After an sbatch that failed and may pass
+  // later, the whole queue waits (slurmctld away is everyone's failure),
+  // the wait doubling up to submit_backoff_max.
+  struct Queued {
+    core::LaunchRequest request;
+  };
+  std::deque<Queued> queue;              // GUARDED_BY(mu)
+  std::optional<Key> in_flight;          // GUARDED_BY(mu); the one in sbatch now
+  Steady::time_point submit_after{};     // GUARDED_BY(mu)
+  int submit_failures = 0;               // GUARDED_BY(mu); in a row
+  bool submit_stop = false;              // GUARDED_BY(mu)
+  std::condition_variable submit_cv;     // with mu
+  std::thread submitter;
   // Nodes that failed a job's attempts: its next ones exclude them.
   std::map<std::int64_t, std::set<std::string>> failed_nodes;  // GUARDED_BY(mu)
   bool accounting = true;       // GUARDED_BY(mu); off once sacct says it is disabled
@@ -217,9 +88,7 @@ struct SlurmExecutor::Impl {
   bool stopping = false;  // GUARDED_BY(stop_mu)
   std::thread poller;
 
-  static std::pair<std::int64_t, int> Key(core::JobId job, int attempt) {
-    return {job.value, attempt};
-  }
+  static Key KeyOf(core::JobId job, int attempt) { return {job.value, attempt}; }
 
   SlurmRunner::Output Run(const std::vector<std::string>& argv) {
     std::lock_guard lock(runner_mu);
@@ -300,7 +169,7 @@ struct SlurmExecutor::Impl {
 
   void Track(Tracked t) {
     std::lock_guard lock(mu);
-    tracked.emplace(Key(t.job, t.attempt), std::move(t));
+    tracked.emplace(KeyOf(t.job, t.attempt), std::move(t));
   }
 
   // Reports the attempt ended, once.
@@ -308,7 +177,7 @@ struct SlurmExecutor::Impl {
     std::string dir;
     {
       std::lock_guard lock(mu);
-      auto it = tracked.find(Key(job, attempt));
+      auto it = tracked.find(KeyOf(job, attempt));
       if (it == tracked.end()) return;
       dir = it->second.dir;
       tracked.erase(it);
@@ -352,7 +221,7 @@ struct SlurmExecutor::Impl {
     if (auto r = ReadResult(t.dir)) return Finish(t.job, t.attempt, FromResult(*r, t));
     {
       std::lock_guard lock(mu);
-      auto it = tracked.find(Key(t.job, t.attempt));
+      auto it = tracked.find(KeyOf(t.job, t.attempt));
       if (it == tracked.end()) return;
       if (!it->second.ended_since) it->second.ended_since = now;
       if (now - *it->second.ended_since < options.result_grace) return;
@@ -360,12 +229,34 @@ struct SlurmExecutor::Impl {
     Finish(t.job, t.attempt, internal::OutcomeOfSlurm(sj, t.cancel));
   }
 
-  void Poll(Steady::time_point now) {
-    std::vector<Tracked> todo;
+  // Records the attempt's reason when it changed (or was not taken before).
+  void Offer(Key key) {
+    std::string text;
     {
       std::lock_guard lock(mu);
-      for (const auto& [k, t] : tracked) todo.push_back(t);
+      auto it = tracked.find(key);
+      if (it == tracked.end() || it->second.wanted == it->second.reported) return;
+      text = it->second.wanted;
     }
+    if (!options.progress || !options.progress(core::JobId{key.first}, key.second, text))
+      return;
+    std::lock_guard lock(mu);
+    if (auto it = tracked.find(key); it != tracked.end()) it->second.reported = text;
+  }
+
+  void Poll(Steady::time_point now) {
+    std::vector<Tracked> todo;
+    std::vector<Key> unsaid;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [k, t] : tracked) {
+        if (t.submitted)
+          todo.push_back(t);
+        else if (t.wanted != t.reported)
+          unsaid.push_back(k);
+      }
+    }
+    for (const auto& k : unsaid) Offer(k);
     if (todo.empty()) return;
     // result.json first: the authority, and no load on slurmctld.
     std::vector<Tracked> open;
@@ -380,12 +271,12 @@ struct SlurmExecutor::Impl {
         open.push_back(std::move(t));
     }
     if (open.empty()) return;
-    auto queue = Squeue({});
-    if (!queue) return;  // slurmctld away: nothing is judged on silence
+    auto listed = Squeue({});
+    if (!listed) return;  // slurmctld away: nothing is judged on silence
     std::vector<Tracked> missing;
     for (auto& t : open) {
-      auto it = queue->find(t.name);
-      if (it == queue->end()) {
+      auto it = listed->find(t.name);
+      if (it == listed->end()) {
         missing.push_back(std::move(t));
         continue;
       }
@@ -410,7 +301,7 @@ struct SlurmExecutor::Impl {
       bool lost = false;
       {
         std::lock_guard lock(mu);
-        auto it = tracked.find(Key(t.job, t.attempt));
+        auto it = tracked.find(KeyOf(t.job, t.attempt));
         if (it == tracked.end()) continue;
         if (!it->second.missing_since) it->second.missing_since = now;
         lost = now - *it->second.missing_since >= options.lost_grace;
@@ -420,7 +311,7 @@ struct SlurmExecutor::Impl {
       // view (started by the local executor before the switch to Slurm).
       if (sandbox::ProbeJob(t.dir).state == sandbox::JobProbe::State::kRunning) {
         std::lock_guard lock(mu);
-        if (auto it = tracked.find(Key(t.job, t.attempt)); it != tracked.end())
+        if (auto it = tracked.find(KeyOf(t.job, t.attempt)); it != tracked.end())
           it->second.missing_since.reset();
         continue;
       }
@@ -440,11 +331,11 @@ struct SlurmExecutor::Impl {
   // Slurm knows the attempt as `sj`.
   void Seen(const Tracked& t, const SlurmJob& sj, Steady::time_point now) {
     const Phase phase = internal::PhaseOf(sj.state);
-    bool started = false, reason_changed = false;
+    bool started = false;
     Tracked copy;
     {
       std::lock_guard lock(mu);
-      auto it = tracked.find(Key(t.job, t.attempt));
+      auto it = tracked.find(KeyOf(t.job, t.attempt));
       if (it == tracked.end()) return;
       Tracked& m = it->second;
       m.missing_since.reset();
@@ -454,17 +345,16 @@ struct SlurmExecutor::Impl {
       }
       m.state = sj.state;
       // "None": Slurm has not looked at it yet; nothing to tell.
-      if (phase == Phase::kPending && m.reason != sj.reason && sj.reason != "None") {
-        m.reason = sj.reason;
-        reason_changed = true;
+      if (phase == Phase::kPending && !sj.reason.empty() && sj.reason != "None") {
+        m.wanted = internal::PendingText(sj);
       }
-      if (phase == Phase::kRunning && !m.started) {
-        m.started = true;
-        started = true;
+      if (phase == Phase::kRunning) {
+        m.wanted = StrCat("running in Slurm job ", sj.id, sj.nodes.empty() ? "" : " on ", sj.nodes);
+        if (!m.started) m.started = started = true;
       }
       copy = m;
     }
-    if (reason_changed && options.pending) options.pending(t.job, t.attempt, sj.reason);
+    Offer(KeyOf(t.job, t.attempt));
     if (started && callbacks.started) callbacks.started(t.job, t.attempt);
     if (phase == Phase::kEnded) return Ended(copy, sj, now);
     // A result, and Slurm still holds the job (sluss-run exiting, the
@@ -472,13 +362,192 @@ struct SlurmExecutor::Impl {
     if (auto r = ReadResult(t.dir)) {
       {
         std::lock_guard lock(mu);
-        auto it = tracked.find(Key(t.job, t.attempt));
+        auto it = tracked.find(KeyOf(t.job, t.attempt));
         if (it == tracked.end()) return;
         if (!it->second.result_since) it->second.result_since = now;
         if (now - *it->second.result_since < options.result_grace) return;
       }
       Finish(t.job, t.attempt, FromResult(*r, copy));
     }
+  }
+
+  // --- Submission: the submit thread (or Launch, without one) ---
+
+  void SubmitLoop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      if (submit_stop) return;
+      if (queue.empty()) {
+        submit_cv.wait(lock);
+        continue;
+      }
+      if (Steady::now() < submit_after) {
+        submit_cv.wait_until(lock, submit_after);
+        continue;
+      }
+      Queued q = std::move(queue.front());
+      queue.pop_front();
+      const Key key = KeyOf(q.request.job, q.request.attempt);
+      in_flight = key;
+      lock.unlock();
+      const bool again = SubmitOne(q.request);
+      lock.lock();
+      in_flight.reset();
+      if (again) queue.push_front(std::move(q));  // first, after the wait
+    }
+  }
+
+  // What is due in the queue, on the caller's thread.
+  void SubmitDue() {
+    for (;;) {
+      Queued q;
+      {
+        std::lock_guard lock(mu);
+        if (queue.empty() || Steady::now() < submit_after) return;
+        q = std::move(queue.front());
+        queue.pop_front();
+        in_flight = KeyOf(q.request.job, q.request.attempt);
+      }
+      const bool again = SubmitOne(q.request);
+      std::lock_guard lock(mu);
+      in_flight.reset();
+      if (again) {
+        queue.push_front(std::move(q));
+        return;
+      }
+    }
+  }
+
+  // Marks the attempt as in Slurm's hands (its id, when known); true when
+  // a cancel came while it was being submitted.
+  bool Submitted(Key key, const std::string& id, std::int64_t submitted_at) {
+    std::lock_guard lock(mu);
+    submit_failures = 0;
+    auto it = tracked.find(key);
+    if (it == tracked.end()) return false;
+    Tracked& t = it->second;
+    t.submitted = true;
+    t.id = id;
+    t.submitted_at = submitted_at;
+    if (!id.empty() && t.state.empty()) t.state = "PENDING";
+    return t.cancel.has_value();
+  }
+
+  // An sbatch that may pass later (slurmctld away or busy): the queue
+  // waits, and the job's reason says why. Returns true (submit again).
+  bool Backoff(Key key, const std::string& why) {
+    std::chrono::milliseconds wait{};
+    bool first = false;
+    {
+      std::lock_guard lock(mu);
+      first = submit_failures == 0;
+      const int doublings = std::min(submit_failures, 16);
+      ++submit_failures;
+      wait = std::min(options.submit_backoff * (1 << doublings), options.submit_backoff_max);
+      submit_after = Steady::now() + wait;
+      if (auto it = tracked.find(key); it != tracked.end())
+        it->second.wanted = StrCat("waiting to reach Slurm: ", why, "; trying again in ",
+                                   std::max<std::int64_t>(1, (wait.count() + 999) / 1000), " s");
+    }
+    if (first) Log(StrCat("slurm: job ", key.first, " attempt ", key.second, ": ", why,
+                          "; submissions wait and are tried again"));
+    Offer(key);
+    return true;
+  }
+
+  // One attempt to sbatch: false when it is done with (submitted, found in
+  // Slurm already, or failed for good), true to try again after the wait.
+  bool SubmitOne(const core::LaunchRequest& r) {
+    const Key key = KeyOf(r.job, r.attempt);
+    Tracked t;
+    {
+      std::lock_guard lock(mu);
+      auto it = tracked.find(key);
+      if (it == tracked.end()) return false;
+      t = it->second;
+    }
+    auto fail = [&](const std::string& message) {
+      core::JobOutcome o;
+      o.status = core::StatusCode::kInternalError;
+      o.message = message;
+      Finish(r.job, r.attempt, o);
+      return false;
+    };
+    if (t.cancel) {
+      core::JobOutcome o;
+      o.status = core::StatusCode::kCancelledByUser;
+      o.message = "cancelled before it reached Slurm";
+      Finish(r.job, r.attempt, o);
+      return false;
+    }
+    const std::string& dir = t.dir;
+    if (auto w = WriteDurably(dir + "/job.sbatch", internal::BatchScript(options.node.sluss_run, dir),
+                              0700);
+        !w)
+      return fail(w.error().message);
+    if (ReadResult(dir)) {  // ran to the end already: the poll reports it
+      Submitted(key, t.id, t.submitted_at);
+      return false;
+    }
+    if (auto intent = ReadIntent(dir)) {
+      // Submitted before (by an slussd that died before recording the id,
+      // or an sbatch that failed after slurmctld took the job): found by
+      // name before anything is submitted again.
+      auto found = Squeue({t.name});
+      if (!found) return Backoff(key, "squeue does not answer");
+      auto it = found->find(t.name);
+      std::map<std::string, SlurmJob> acct;
+      if (it == found->end())
+        acct = Sacct({t.name}, intent->submitted_at > 0 ? intent->submitted_at
+                                                        : EpochSeconds() - 7 * 86400);
+      if (it != found->end() || acct.contains(t.name)) {
+        const SlurmJob& sj = it != found->end() ? it->second : acct.at(t.name);
+        (void)WriteIntent(dir, {t.name, sj.id, intent->submitted_at});
+        Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " found as Slurm job ", sj.id,
+                   " (", sj.state, "); not submitted again"));
+        if (Submitted(key, sj.id, intent->submitted_at)) (void)Run({"scancel", sj.id});
+        return false;
+      }
+      // Unknown to Slurm. A supervisor that ran (its lock or pid is there)
+      // means it was submitted and ran: its result, or lost after the grace.
+      if (sandbox::ProbeJob(dir).state != sandbox::JobProbe::State::kNew) {
+        Submitted(key, intent->id, intent->submitted_at);
+        return false;
+      }
+    }
+    std::set<std::string> exclude;
+    {
+      std::lock_guard lock(mu);
+      if (auto it = failed_nodes.find(r.job.value); it != failed_nodes.end()) exclude = it->second;
+    }
+    const std::int64_t submitted_at = EpochSeconds();
+    if (auto w = WriteIntent(dir, {t.name, "", submitted_at}); !w) return fail(w.error().message);
+    auto out = Run(internal::SbatchArgs(submit, r, t.name, dir, exclude));
+    std::string id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
+    if (id.empty() && !exclude.empty() && internal::SbatchRefused(out.text)) {
+      // Without the failed nodes nothing fits (a small partition): those
+      // nodes may be back; Slurm places it, or says why it waits.
+      (void)Run({"scancel", "--user=" + user, "--name=" + t.name});
+      Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " does not fit without ",
+                 "the nodes that failed it; submitted without --exclude"));
+      out = Run(internal::SbatchArgs(submit, r, t.name, dir, {}));
+      id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
+    }
+    if (id.empty()) {
+      std::string text = out.text;
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      const std::string why = StrCat("sbatch failed (exit ", out.status, "): ", text);
+      // Slurm took it after all (an answer lost on the way): the intent is
+      // on disk, and the next try finds the job by name first.
+      if (!internal::SbatchRefused(out.text)) return Backoff(key, why);
+      // Refused for good (the request or the settings): nothing of it may
+      // stay queued.
+      (void)Run({"scancel", "--user=" + user, "--name=" + t.name});
+      return fail(StrCat("sbatch refused the job (exit ", out.status, "): ", text));
+    }
+    (void)WriteIntent(dir, {t.name, id, submitted_at});
+    if (Submitted(key, id, submitted_at)) (void)Run({"scancel", id});
+    return false;
   }
 
   void Loop() {
@@ -514,6 +583,8 @@ SlurmExecutor::SlurmExecutor(SlurmOptions options, Callbacks callbacks,
   fs::create_directories(impl_->options.node.jobs_dir, ec);
   if (impl_->options.poll_interval.count() > 0)
     impl_->poller = std::thread([impl = impl_.get()] { impl->Loop(); });
+  if (impl_->options.submit_thread)
+    impl_->submitter = std::thread([impl = impl_.get()] { impl->SubmitLoop(); });
 }
 
 SlurmExecutor::~SlurmExecutor() {
@@ -522,6 +593,14 @@ SlurmExecutor::~SlurmExecutor() {
     impl_->stopping = true;
   }
   impl_->stop_cv.notify_all();
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->submit_stop = true;
+  }
+  impl_->submit_cv.notify_all();
+  // What is still queued was never given to sbatch: after a restart it has
+  // no intent (or one Slurm does not know) and is launched again.
+  if (impl_->submitter.joinable()) impl_->submitter.join();
   if (impl_->poller.joinable()) impl_->poller.join();
 }
 
@@ -530,101 +609,61 @@ void SlurmExecutor::PollOnce() { impl_->Poll(Steady::now()); }
 core::Result<void> SlurmExecutor::Launch(const core::LaunchRequest& r) {
   Impl& m = *impl_;
   if (r.attempt_key.empty()) return core::Internal("a launch without an attempt key");
+  const Key key = Impl::KeyOf(r.job, r.attempt);
   {
     std::lock_guard lock(m.mu);
-    if (m.tracked.contains(Impl::Key(r.job, r.attempt))) return {};
+    if (m.tracked.contains(key)) return {};
   }
   const std::string dir = m.Dir(r.job, r.attempt, r.attempt_key);
-  if (auto w = WriteAttemptSpec(m.options.node, m.runtime_version, r, dir); !w) return w;
-  if (auto w = WriteDurably(dir + "/job.sbatch",
-                            internal::BatchScript(m.options.node.sluss_run, dir), 0700);
-      !w)
-    return w;
+  // Which GPUs, on which node, is Slurm's choice (--gres=gpu:N):
+  // sluss-run takes the ones Slurm allocated to the batch job.
+  if (auto w = WriteAttemptSpec(m.options.node, m.runtime_version, r, dir, true); !w) return w;
   Impl::Tracked t;
   t.job = r.job;
   t.attempt = r.attempt;
   t.dir = dir;
   t.name = internal::JobName(m.options.node.container_prefix, r.job, r.attempt, r.attempt_key);
-  if (ReadResult(dir)) {  // ran to the end already: the poll reports it
-    m.Track(std::move(t));
-    return {};
-  }
-  if (auto intent = ReadIntent(dir)) {
-    // An earlier slussd may have submitted it and died before recording
-    // the id: find it by name before submitting anything.
-    t.submitted_at = intent->submitted_at;
-    t.id = intent->id;
-    auto found = m.Squeue({t.name});
-    if (!found) {
-      // Cannot tell now: watch it; the poll finds it by name, or reports it
-      // lost after the grace period (and sluss retries as a new attempt).
-      m.Track(std::move(t));
-      return {};
-    }
-    auto it = found->find(t.name);
-    std::map<std::string, SlurmJob> acct;
-    if (it == found->end())
-      acct = m.Sacct({t.name}, t.submitted_at > 0 ? t.submitted_at : EpochSeconds() - 7 * 86400);
-    if (it != found->end() || acct.contains(t.name)) {
-      const SlurmJob& sj = it != found->end() ? it->second : acct.at(t.name);
-      t.id = sj.id;
-      (void)WriteIntent(dir, {t.name, t.id, t.submitted_at});
-      m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " found as Slurm job ",
-                   sj.id, " (", sj.state, "); not submitted again"));
-      m.Track(std::move(t));
-      return {};
-    }
-    // Unknown to Slurm. A supervisor that ran (its lock or pid is there)
-    // means it was submitted and ran: its result, or lost after the grace.
-    if (sandbox::ProbeJob(dir).state != sandbox::JobProbe::State::kNew) {
-      m.Track(std::move(t));
-      return {};
-    }
-  }
-  std::set<std::string> exclude;
+  t.submitted = false;
   {
     std::lock_guard lock(m.mu);
-    if (auto it = m.failed_nodes.find(r.job.value); it != m.failed_nodes.end())
-      exclude = it->second;
+    m.tracked.emplace(key, std::move(t));
+    m.queue.push_back({r});
   }
-  t.submitted_at = EpochSeconds();
-  if (auto w = WriteIntent(dir, {t.name, "", t.submitted_at}); !w) return w;
-  auto out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, exclude));
-  std::string id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
-  if (id.empty() && !exclude.empty()) {
-    // Without the failed nodes nothing fits (a small partition): those
-    // nodes may be back; Slurm places it, or says why it waits.
-    (void)m.Run({"scancel", "--user=" + m.user, "--name=" + t.name});
-    m.Log(StrCat("slurm: job ", r.job.value, " attempt ", r.attempt, " does not fit without ",
-                 "the nodes that failed it; submitted without --exclude"));
-    out = m.Run(internal::SbatchArgs(m.submit, r, t.name, dir, {}));
-    id = out.status == 0 ? internal::ParseSbatchId(out.text) : "";
-  }
-  if (id.empty()) {
-    // sbatch may have failed after slurmctld took the job: make sure
-    // nothing of this attempt runs before reporting it failed.
-    (void)m.Run({"scancel", "--user=" + m.user, "--name=" + t.name});
-    std::string text = out.text;
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return core::Fail(core::ErrorCode::kUnavailable,
-                      StrCat("sbatch refused the job (exit ", out.status, "): ", text));
-  }
-  t.id = id;
-  (void)WriteIntent(dir, {t.name, t.id, t.submitted_at});
-  t.state = "PENDING";
-  m.Track(std::move(t));
+  // sbatch (about 35 ms, or a minute when slurmctld is away) is the
+  // submit thread's: the caller (the engine's cycle) goes on at once.
+  if (m.submitter.joinable())
+    m.submit_cv.notify_one();
+  else
+    m.SubmitDue();
   return {};
 }
+
+void SlurmExecutor::SubmitQueued() { impl_->SubmitDue(); }
 
 core::Result<void> SlurmExecutor::Cancel(core::JobId job, int attempt, CancelMode mode) {
   Impl& m = *impl_;
   Impl::Tracked t;
   {
     std::lock_guard lock(m.mu);
-    auto it = m.tracked.find(Impl::Key(job, attempt));
+    auto it = m.tracked.find(Impl::KeyOf(job, attempt));
     if (it == m.tracked.end()) return {};  // not running here
     it->second.cancel = mode;
     t = it->second;
+    if (!t.submitted) {
+      // Still queued: it never reaches Slurm. Being submitted now: the
+      // submitter cancels it in Slurm once it has its id.
+      if (m.in_flight == Impl::KeyOf(job, attempt)) return {};
+      std::erase_if(m.queue, [&](const Impl::Queued& q) {
+        return q.request.job == job && q.request.attempt == attempt;
+      });
+    }
+  }
+  if (!t.submitted) {
+    core::JobOutcome o;
+    o.status = core::StatusCode::kCancelledByUser;
+    o.message = "cancelled before it reached Slurm";
+    m.Finish(job, attempt, o);
+    return {};
   }
   std::vector<std::string> target = {"scancel", t.id};
   if (t.id.empty()) target = {"scancel", "--user=" + m.user, "--name=" + t.name};

@@ -18,6 +18,7 @@
 // fails (slurmctld restarting).
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,16 +58,29 @@ struct SlurmOptions {
   std::string accounting = "auto";
   // Memory sbatch asks for above the job's limit (sluss-run and runc).
   std::int64_t memory_overhead_bytes = std::int64_t{128} << 20;
-  // Slurm's PENDING reason for a waiting attempt ("Resources",
-  // "Priority"), each time it changes; called on the poll thread.
-  std::function<void(core::JobId, int attempt, const std::string& reason)> pending;
+  // The job's reason while Slurm has the attempt, each time it changes:
+  // "waiting in Slurm: Resources (partition debug)", "running in Slurm job
+  // 12 on node3", "waiting to reach Slurm: sbatch failed ...". False when
+  // it could not be recorded (the job is not executing yet): offered again
+  // at the next poll. Called on the poll and submit threads, never twice
+  // with the same text once recorded.
+  std::function<bool(core::JobId, int attempt, const std::string& reason)> progress;
+  // sbatch runs on a thread of its own, in launch order, so that Launch
+  // (the engine's cycle) never waits for it; false: within Launch (tests).
+  bool submit_thread = true;
+  // After an sbatch that failed and may pass later (slurmctld away), the
+  // queue waits this long, doubled at each failure in a row up to the max.
+  std::chrono::milliseconds submit_backoff{1000};
+  std::chrono::milliseconds submit_backoff_max{60000};
   std::function<void(const std::string&)> log;  // warnings for operators
 };
 
 class SlurmExecutor final : public core::Executor {
  public:
-  // `runner` is used from the caller's thread (Launch, Cancel, Reattach)
-  // and the poll thread, one command at a time.
+  // `runner` is used from the caller's thread (Cancel, Reattach), the
+  // submit thread and the poll thread, one command at a time. Launch only
+  // writes the attempt's spec and queues it: sbatch's failures come back
+  // as the job's reason (and are tried again) or as its end.
   SlurmExecutor(SlurmOptions options, Callbacks callbacks, std::unique_ptr<SlurmRunner> runner);
   ~SlurmExecutor() override;
   SlurmExecutor(const SlurmExecutor&) = delete;
@@ -78,6 +92,10 @@ class SlurmExecutor final : public core::Executor {
       const std::vector<core::RunningAttempt>& running) override;
   std::vector<std::string> LogFiles(core::JobId job, int attempt, const std::string& attempt_key,
                                     const std::string& stream) const override;
+
+  // sbatch for the queued attempts that are due, on the caller's thread
+  // (tests, with submit_thread false).
+  void SubmitQueued();
 
   // One poll: squeue (and sacct) once, report what ended. The poll thread
   // calls it every poll_interval; tests call it directly (poll_interval 0

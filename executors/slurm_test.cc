@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -49,6 +52,26 @@ TEST_CASE("squeue and sacct lines are read, steps and warnings skipped", "[slurm
   CHECK(acct[1].state == "NODE_FAIL");
   CHECK(acct[1].nodes == "node7");
   CHECK(acct[2].nodes.empty());
+}
+
+TEST_CASE("a pending job's reason for people, and which sbatch failures are for good", "[slurm]") {
+  auto jobs = internal::ParseJobList("7|sluss-x-1-1-abc|PENDING|Resources||debug\n");
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].partition == "debug");
+  CHECK(internal::PendingText(jobs[0]) == "waiting in Slurm: Resources (partition debug)");
+  CHECK(internal::PendingText({"8", "n", "PENDING", "JobHeldUser", "", ""}) ==
+        "waiting in Slurm: JobHeldUser (held until `scontrol release 8`)");
+  CHECK(internal::SbatchRefused(
+      "sbatch: error: Batch job submission failed: Invalid account or account/partition "
+      "combination specified"));
+  CHECK(internal::SbatchRefused(
+      "sbatch: error: Batch job submission failed: Requested node configuration is not available"));
+  CHECK_FALSE(internal::SbatchRefused(
+      "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect "
+      "failure)"));
+  CHECK_FALSE(internal::SbatchRefused(
+      "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"));
+  CHECK_FALSE(internal::SbatchRefused("(no answer within 60 s)"));
 }
 
 TEST_CASE("sbatch --parsable's id, with a cluster or after warnings", "[slurm]") {
@@ -147,6 +170,12 @@ class FakeSlurm final : public SlurmRunner {
     int sbatch_status = 0;
     bool refuse_exclude = false;          // a partition of one node
     std::set<std::string> squeue_forgot;  // ids squeue no longer lists (MinJobAge)
+    // sbatch that takes the job and loses the answer (a timeout on the way back).
+    bool sbatch_lost_answer = false;
+    // sbatch waits until `gate` opens (the submit thread's test).
+    bool gate_closed = false;
+    std::mutex mu;  // for the submit thread's test
+    std::condition_variable gate;
     int Count(const std::string& cmd) const {
       int n = 0;
       for (const auto& c : calls) n += c[0] == cmd;
@@ -160,8 +189,10 @@ class FakeSlurm final : public SlurmRunner {
   };
   explicit FakeSlurm(State* s) : s_(s) {}
   Output Run(const std::vector<std::string>& argv) override {
+    std::unique_lock lock(s_->mu);
     s_->calls.push_back(argv);
     const std::string& cmd = argv[0];
+    if (cmd == "sbatch") s_->gate.wait(lock, [this] { return !s_->gate_closed; });
     if (s_->down && cmd != "scancel")
       return {1, "slurm_load_jobs error: Unable to contact slurm controller\n"};
     if (cmd == "sbatch") {
@@ -177,6 +208,9 @@ class FakeSlurm final : public SlurmRunner {
         if (a.starts_with("--job-name=")) name = a.substr(11);
       std::string id = std::to_string(s_->next_id++);
       s_->jobs[id] = {id, name, "PENDING", "Priority", ""};
+      if (s_->sbatch_lost_answer)
+        return {1, "sbatch: error: Batch job submission failed: Socket timed out on send/recv "
+                   "operation\n"};
       return {0, id + "\n"};
     }
     if (cmd == "squeue" || cmd == "sacct") {
@@ -196,7 +230,8 @@ class FakeSlurm final : public SlurmRunner {
       for (const auto& [id, j] : s_->jobs)
         if ((names.empty() || names.contains(j.name)) &&
             !(cmd == "squeue" && s_->squeue_forgot.contains(id)))
-          out += StrCat(j.id, "|", j.name, "|", j.state, "|", j.reason, "|", j.nodes, "\n");
+          out += StrCat(j.id, "|", j.name, "|", j.state, "|", j.reason, "|", j.nodes, "|",
+                        j.partition, "\n");
       return {0, out};
     }
     if (cmd == "scancel") return {0, ""};
@@ -215,6 +250,8 @@ struct Harness {
   std::set<std::int64_t> started;
   std::chrono::milliseconds lost_grace{0};
   std::chrono::milliseconds result_grace{0};
+  bool submit_thread = false;
+  bool record = true;  // whether the store takes the reasons
 
   std::unique_ptr<SlurmExecutor> Make() {
     SlurmOptions o;
@@ -225,8 +262,11 @@ struct Harness {
     o.poll_interval = std::chrono::milliseconds(0);  // the test polls
     o.result_grace = result_grace;
     o.lost_grace = lost_grace;
-    o.pending = [this](core::JobId j, int, const std::string& reason) {
+    o.submit_thread = submit_thread;
+    o.submit_backoff = std::chrono::milliseconds(0);  // the test says when to try again
+    o.progress = [this](core::JobId j, int, const std::string& reason) {
       pending.emplace_back(j.value, reason);
+      return record;
     };
     core::Executor::Callbacks cb;
     cb.started = [this](core::JobId j, int) { started.insert(j.value); };
@@ -283,19 +323,27 @@ TEST_CASE("one squeue per poll for every attempt, pending reasons, start, result
   h.slurm.jobs["100"].state = "RUNNING";
   h.slurm.jobs["100"].nodes = "vm";
   h.slurm.jobs["101"].reason = "Resources";
+  h.slurm.jobs["101"].partition = "debug";
   ex->PollOnce();
   CHECK(h.slurm.Count("squeue") == 1);
   CHECK(h.started == std::set<std::int64_t>{1});
-  CHECK(h.pending ==
-        std::vector<std::pair<std::int64_t, std::string>>{{2, "Resources"}, {3, "Priority"}});
+  CHECK(h.pending == std::vector<std::pair<std::int64_t, std::string>>{
+                         {1, "running in Slurm job 100 on vm"},
+                         {2, "waiting in Slurm: Resources (partition debug)"},
+                         {3, "waiting in Slurm: Priority"}});
   // Job 1's result is written; Slurm still says RUNNING: the result decides.
   h.WriteResult(1, 1, "succeeded");
   ex->PollOnce();
   REQUIRE(h.finished.size() == 1);
   CHECK(std::get<0>(h.finished[0]) == 1);
   CHECK(std::get<2>(h.finished[0]).status == StatusCode::kSucceeded);
-  CHECK(h.pending.size() == 2);  // reasons unchanged: not reported again
+  CHECK(h.pending.size() == 3);  // reasons unchanged: not reported again
   CHECK(h.slurm.Count("squeue") == 2);
+  h.slurm.jobs["102"].reason = "JobHeldAdmin";
+  ex->PollOnce();
+  REQUIRE(h.pending.size() == 4);
+  CHECK(h.pending.back().second ==
+        "waiting in Slurm: JobHeldAdmin (held until `scontrol release 102`)");
 }
 
 TEST_CASE("Slurm's end without a result: timeout, out of memory, node failure excluded next time",
@@ -478,15 +526,116 @@ TEST_CASE("cancel: a running job's sluss-run gets the signal, a pending job is s
   REQUIRE(ex->Cancel(core::JobId{9}, 1, core::Executor::CancelMode::kNow));  // unknown: nothing
 }
 
-TEST_CASE("sbatch refusing a job is an error that says why, and leaves nothing queued", "[slurm]") {
+TEST_CASE("sbatch refusing a job ends it with why, and leaves nothing queued", "[slurm]") {
   Harness h;
   h.slurm.sbatch_status = 1;
   auto ex = h.Make();
-  auto r = ex->Launch(Request(1, 1, h.tmp.path().string()));
-  REQUIRE_FALSE(r);
-  CHECK(r.error().message.find("Invalid account") != std::string::npos);
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  REQUIRE(h.finished.size() == 1);
+  CHECK(std::get<2>(h.finished[0]).status == StatusCode::kInternalError);
+  CHECK(std::get<2>(h.finished[0]).message.find("Invalid account") != std::string::npos);
   CHECK(h.slurm.calls.back() ==
         (std::vector<std::string>{"scancel", "--user=" + User(), "--name=" + h.Name(1, 1)}));
+}
+
+TEST_CASE("an sbatch that may pass later waits, says why, and is tried again, never lost",
+          "[slurm]") {
+  Harness h;  // lost_grace 0: an unsubmitted attempt is never judged lost
+  auto ex = h.Make();
+  h.slurm.down = true;
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  REQUIRE(ex->Launch(Request(2, 1, h.tmp.path().string())));
+  CHECK(h.slurm.Count("sbatch") == 1);  // the queue waits after a failure
+  REQUIRE(!h.pending.empty());
+  CHECK(h.pending[0].second.starts_with(
+      "waiting to reach Slurm: sbatch failed (exit 1): slurm_load_jobs error: Unable to contact"));
+  ex->PollOnce();
+  ex->PollOnce();
+  CHECK(h.finished.empty());
+  ex->SubmitQueued();  // still down: the intent is on disk, so squeue first
+  CHECK(h.slurm.Count("sbatch") == 1);
+  CHECK(h.pending.back().second.starts_with("waiting to reach Slurm: squeue does not answer"));
+  h.slurm.down = false;
+  ex->SubmitQueued();
+  CHECK(h.slurm.Count("sbatch") == 3);
+  CHECK(h.slurm.jobs.size() == 2);
+  ex->PollOnce();
+  CHECK(h.finished.empty());
+}
+
+TEST_CASE("an sbatch whose answer was lost: the job is found by name, not submitted twice",
+          "[slurm]") {
+  Harness h;
+  auto ex = h.Make();
+  h.slurm.sbatch_lost_answer = true;
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  CHECK(h.slurm.jobs.size() == 1);
+  CHECK(h.finished.empty());
+  h.slurm.sbatch_lost_answer = false;
+  ex->SubmitQueued();
+  CHECK(h.slurm.Count("sbatch") == 1);
+  CHECK(h.slurm.jobs.size() == 1);
+  std::ifstream in(h.Dir(1, 1) + "/slurm.json");
+  CHECK(nlohmann::json::parse(in)["job_id"] == "100");
+  h.slurm.jobs["100"].state = "RUNNING";
+  ex->PollOnce();
+  CHECK(h.started.contains(1));
+}
+
+TEST_CASE("a job cancelled while it waits for sbatch never reaches Slurm", "[slurm]") {
+  Harness h;
+  auto ex = h.Make();
+  h.slurm.down = true;
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  REQUIRE(ex->Launch(Request(2, 1, h.tmp.path().string())));
+  REQUIRE(ex->Cancel(core::JobId{2}, 1, core::Executor::CancelMode::kGraceful));
+  REQUIRE(h.finished.size() == 1);
+  CHECK(std::get<0>(h.finished[0]) == 2);
+  CHECK(std::get<2>(h.finished[0]).status == StatusCode::kCancelledByUser);
+  h.slurm.down = false;
+  ex->SubmitQueued();
+  CHECK(h.slurm.jobs.size() == 1);
+  CHECK(h.slurm.ByName(h.Name(2, 1)) == nullptr);
+}
+
+TEST_CASE("a reason the store did not take is offered again, and only until it is", "[slurm]") {
+  Harness h;
+  h.record = false;  // the engine has not recorded the launch yet
+  auto ex = h.Make();
+  REQUIRE(ex->Launch(Request(1, 1, h.tmp.path().string())));
+  h.slurm.jobs["100"].reason = "Resources";
+  ex->PollOnce();
+  ex->PollOnce();
+  CHECK(h.pending.size() == 2);
+  h.record = true;
+  ex->PollOnce();
+  ex->PollOnce();
+  CHECK(h.pending.size() == 3);
+}
+
+TEST_CASE("Launch does not wait for sbatch: the submit thread does, in launch order", "[slurm]") {
+  Harness h;
+  h.submit_thread = true;
+  h.slurm.gate_closed = true;  // sbatch hangs until the test opens it
+  auto ex = h.Make();
+  for (int j = 1; j <= 3; ++j) REQUIRE(ex->Launch(Request(j, 1, h.tmp.path().string())));
+  {
+    std::lock_guard lock(h.slurm.mu);
+    CHECK(h.slurm.jobs.empty());
+    h.slurm.gate_closed = false;
+  }
+  h.slurm.gate.notify_all();
+  for (int i = 0; i < 6000; ++i) {
+    {
+      std::lock_guard lock(h.slurm.mu);
+      if (h.slurm.jobs.size() == 3) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard lock(h.slurm.mu);
+  REQUIRE(h.slurm.jobs.size() == 3);
+  CHECK(h.slurm.jobs["100"].name == h.Name(1, 1));
+  CHECK(h.slurm.jobs["102"].name == h.Name(3, 1));
 }
 
 TEST_CASE("a failed result waits for Slurm's word for at most result_grace", "[slurm]") {

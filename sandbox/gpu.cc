@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -214,6 +215,57 @@ core::Result<std::vector<std::string>> NodeGpus(
     }
   }
   return *configured;
+}
+
+core::Result<std::vector<std::string>> SlurmGpus(const std::map<std::string, std::string>& env,
+                                                 int count) {
+  std::string var, list;
+  for (const char* name : {"SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES"}) {
+    if (auto it = env.find(name); it != env.end() && !it->second.empty()) {
+      var = name;
+      list = it->second;
+      break;
+    }
+  }
+  if (var.empty())
+    return core::Internal(StrCat("the job asked for ", count, " GPU(s), but Slurm gave it none ",
+                                 "(no SLURM_JOB_GPUS, SLURM_STEP_GPUS or CUDA_VISIBLE_DEVICES: ",
+                                 "is gres/gpu configured on this node?)"));
+  std::vector<std::string> gpus;
+  for (std::size_t at = 0; at <= list.size();) {
+    const auto comma = list.find(',', at);
+    std::string one = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? list.size() + 1 : comma + 1;
+    // An index ("3"), or a UUID ("GPU-...", "MIG-..."): CDI names. Anything
+    // else (Slurm's "NoDevFiles", a path) names no GPU the job may have.
+    const bool index = !one.empty() && one.size() <= 4 &&
+                       std::all_of(one.begin(), one.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool uuid = (one.starts_with("GPU-") || one.starts_with("MIG-")) && one.size() <= 64 &&
+                      std::all_of(one.begin(), one.end(), [](char c) {
+                        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                               (c >= 'A' && c <= 'Z') || c == '-' || c == '/';
+                      });
+    if (!index && !uuid)
+      return core::Internal(StrCat(var, "=", core::Quote(list), ": ", core::Quote(one),
+                                   " is not a GPU index or UUID"));
+    if (std::find(gpus.begin(), gpus.end(), one) != gpus.end())
+      return core::Internal(StrCat(var, "=", core::Quote(list), " names GPU ", one, " twice"));
+    gpus.push_back(std::move(one));
+  }
+  if (static_cast<int>(gpus.size()) != count)
+    return core::Internal(StrCat("Slurm gave the job ", gpus.size(), " GPU(s) (", var, "=", list,
+                                 "), and it asked for ", count));
+  return gpus;
+}
+
+std::map<std::string, std::string> ProcessEnv() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv = *e;
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
 }
 
 }  // namespace sluss::sandbox

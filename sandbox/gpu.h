@@ -5,6 +5,7 @@
 // and hooks (see job_layer.h). What comes out goes into the OCI bundle
 // (BundleInputs) and the job's record (JobResult).
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,18 @@ core::Result<void> PrepareGpus(const RunSpec& spec, const std::string& job_dir,
 core::Result<std::vector<std::string>> NodeGpus(
     const std::optional<std::vector<std::string>>& configured, const std::string& cdi_spec,
     const std::vector<std::string>& private_dirs = {});
+
+// The GPUs Slurm allocated to the batch job running this, by the node's
+// CDI names: SLURM_JOB_GPUS (the batch step's), else SLURM_STEP_GPUS, else
+// CUDA_VISIBLE_DEVICES, each a comma-separated list of GPU indices (which
+// are the CDI spec's index names, as nvidia-ctk writes them) or UUIDs.
+// Exactly `count` of them, or an error that names the variable: a job is
+// never given fewer or more GPUs than it asked for, and never a GPU Slurm
+// did not give it. `env` is the environment (a seam for tests).
+core::Result<std::vector<std::string>> SlurmGpus(
+    const std::map<std::string, std::string>& env, int count);
+// This process's environment, for SlurmGpus.
+std::map<std::string, std::string> ProcessEnv();
 
 // Where the driver lists its GPUs; a seam for tests.
 inline constexpr const char* kNvidiaProcGpus = "/proc/driver/nvidia/gpus";

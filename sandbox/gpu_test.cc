@@ -72,5 +72,25 @@ devices:
   CHECK(NodeGpus(std::nullopt, mig) == Names{"0:0", "0:1"});
 }
 
+TEST_CASE("a Slurm job's GPUs: the ones Slurm allocated, exactly as many as asked") {
+  using Env = std::map<std::string, std::string>;
+  CHECK(SlurmGpus(Env{{"SLURM_JOB_GPUS", "1,3"}, {"CUDA_VISIBLE_DEVICES", "0,1"}}, 2) ==
+        Names{"1", "3"});
+  CHECK(SlurmGpus(Env{{"SLURM_STEP_GPUS", "2"}}, 1) == Names{"2"});
+  CHECK(SlurmGpus(Env{{"CUDA_VISIBLE_DEVICES", "GPU-0a1b-2c3d"}}, 1) == Names{"GPU-0a1b-2c3d"});
+  auto none = SlurmGpus(Env{{"PATH", "/bin"}}, 1);
+  REQUIRE(!none);
+  CHECK(none.error().message.find("Slurm gave it none") != std::string::npos);
+  auto fewer = SlurmGpus(Env{{"SLURM_JOB_GPUS", "0"}}, 2);
+  REQUIRE(!fewer);
+  CHECK(fewer.error().message == "Slurm gave the job 1 GPU(s) (SLURM_JOB_GPUS=0), and it asked for 2");
+  CHECK(!SlurmGpus(Env{{"SLURM_JOB_GPUS", "0,1,2"}}, 2));  // never more than asked
+  CHECK(!SlurmGpus(Env{{"CUDA_VISIBLE_DEVICES", "NoDevFiles"}}, 1));
+  CHECK(!SlurmGpus(Env{{"SLURM_JOB_GPUS", "0,0"}}, 2));
+  CHECK(!SlurmGpus(Env{{"SLURM_JOB_GPUS", "0,all"}}, 2));  // not the CDI spec's "all"
+  CHECK(!SlurmGpus(Env{{"SLURM_JOB_GPUS", "0,"}}, 2));
+  CHECK(!SlurmGpus(Env{{"SLURM_JOB_GPUS", "../0"}}, 1));
+}
+
 }  // namespace
 }  // namespace sluss::sandbox

@@ -165,6 +165,12 @@ class Job {
     auto parsed = ParseRunSpec(*spec);
     if (!parsed) return Fail("internal_error", StrCat("spec.json: ", parsed.error().message));
     spec_ = std::move(*parsed);
+    if (spec_.gpus_from_slurm > 0) {
+      // A Slurm batch job: its GPUs are the ones Slurm allocated here.
+      auto gpus = SlurmGpus(ProcessEnv(), spec_.gpus_from_slurm);
+      if (!gpus) return Fail("internal_error", gpus.error().message);
+      spec_.gpus = std::move(*gpus);
+    }
     result_.runtime = fs::path(spec_.runtime).filename();
     result_.image_digest = spec_.image.digest;
     result_.output_fs = spec_.output_fs;

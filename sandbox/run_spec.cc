@@ -55,6 +55,7 @@ core::Result<RunSpec> ParseRunSpec(const json& j) {
                  Get(j, "env", s.env), Get(j, "workspace", s.workspace),
                  Get(j, "outputs", s.outputs), Get(j, "uid", s.uid),
                  Get(j, "gid", s.gid), Get(j, "gpus", s.gpus),
+                 Get(j, "gpus_from_slurm", s.gpus_from_slurm),
                  Get(j, "cdi_spec", s.cdi_spec)}) {
     if (!r) return std::unexpected(r.error());
   }
@@ -173,6 +174,7 @@ json ToJson(const RunSpec& s) {
       {"uid", s.uid},
       {"gid", s.gid},
       {"gpus", s.gpus},
+      {"gpus_from_slurm", s.gpus_from_slurm},
       {"cdi_spec", s.cdi_spec},
   };
 }

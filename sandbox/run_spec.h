@@ -85,6 +85,9 @@ struct RunSpec {
   std::uint32_t uid = kMinJobUid;
   std::uint32_t gid = kMinJobUid;
   std::vector<std::string> gpus;  // CDI device names (UUIDs) given to the job
+  // > 0: a Slurm batch job's GPUs, this many: `gpus` is empty, and the
+  // supervisor takes the ones Slurm allocated on its node (SlurmGpus).
+  int gpus_from_slurm = 0;
   std::string cdi_spec;            // the CDI spec file to read them from
 };
 

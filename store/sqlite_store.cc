@@ -589,6 +589,16 @@ Result<void> SqliteStore::UpdateJob(core::JobId id, int attempt, const core::Job
   if (job->attempt != attempt)
     return Fail(ErrorCode::kConflict, StrCat("job ", id.value, " is at attempt ", job->attempt,
                                              ", not ", attempt));
+  if (update.reason) {
+    // Not before the engine recorded the launch (its own reason would
+    // replace this one), nor after the end (the end's reason stands).
+    if (job->status != core::StatusCode::kExecuting)
+      return Fail(ErrorCode::kFailedPrecondition,
+                  StrCat("job ", id.value, " is ", core::Name(job->status), ", not executing"));
+    Stmt& r = Prepare("UPDATE jobs SET reason = ? WHERE id = ?");
+    r.Bind(1, *update.reason).Bind(2, id.value);
+    if (r.Step() != SQLITE_DONE) return std::unexpected(internal::SqliteError(db_, "job reason"));
+  }
   SLUSS_RETURN_IF_ERROR(ApplyUpdateLocked(id, update));
   return tx.Commit();
 }

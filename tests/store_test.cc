@@ -194,6 +194,44 @@ TEST_CASE("transitions follow the state machine and are all recorded") {
   }
 }
 
+TEST_CASE("an executing job's reason follows its executor, without an event, never after its end") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  auto run = s->CreateRun(ThreeJobRun(), clock.Now());
+  REQUIRE(run);
+  core::JobId extract;
+  auto jobs = s->ListJobs(run->id);
+  REQUIRE(jobs);
+  for (auto& j : *jobs)
+    if (j.action == "extract") extract = j.id;
+  REQUIRE(s->TransitionJob(extract, StatusCode::kWaitingOnResources, StatusCode::kPreparing, "",
+                           clock.Now()));
+  core::JobUpdate news;
+  news.reason = "waiting in Slurm: Resources (partition debug)";
+  // Before the launch is recorded: refused, so that the executor says it again.
+  auto early = s->UpdateJob(extract, 1, news);
+  REQUIRE(!early);
+  CHECK(early.error().code == core::ErrorCode::kFailedPrecondition);
+  REQUIRE(s->TransitionJob(extract, StatusCode::kPreparing, StatusCode::kExecuting, "running",
+                           clock.Now()));
+  const auto events = s->ListJobEvents(extract)->size();
+  REQUIRE(s->UpdateJob(extract, 1, news));
+  CHECK(s->GetJob(extract)->reason == "waiting in Slurm: Resources (partition debug)");
+  CHECK(s->GetJob(extract)->status == StatusCode::kExecuting);
+  CHECK(s->ListJobEvents(extract)->size() == events);
+  news.reason = "running in Slurm job 12 on node3";
+  REQUIRE(s->UpdateJob(extract, 1, news));
+  CHECK(s->GetJob(extract)->reason == "running in Slurm job 12 on node3");
+  CHECK(!s->UpdateJob(extract, 2, news));  // another attempt's news
+  REQUIRE(s->TransitionJob(extract, StatusCode::kExecuting, StatusCode::kNonzeroExit, "exit 3",
+                           clock.Now()));
+  news.reason = "late";
+  CHECK(!s->UpdateJob(extract, 1, news));
+  CHECK(s->GetJob(extract)->reason == "exit 3");
+}
+
 TEST_CASE("job_events is append-only") {
   testing::TempDir dir;
   testing::ManualClock clock;

@@ -63,7 +63,7 @@ std::vector<SlurmJob> ParseJobList(std::string_view text) {
       if (bar == std::string_view::npos) break;
       at = bar + 1;
     }
-    if (f.size() != 5 || !AllDigits(f[0])) continue;  // also sacct's steps: "12.batch"
+    if ((f.size() != 5 && f.size() != 6) || !AllDigits(f[0])) continue;  // also sacct's steps: "12.batch"
     SlurmJob j;
     j.id = f[0];
     j.name = f[1];
@@ -72,6 +72,7 @@ std::vector<SlurmJob> ParseJobList(std::string_view text) {
     j.state = state;
     j.reason = f[3];
     j.nodes = f[4] == "None assigned" ? "" : std::string(f[4]);
+    if (f.size() == 6) j.partition = f[5];
     jobs.push_back(std::move(j));
   }
   return jobs;
@@ -84,6 +85,29 @@ std::string ParseSbatchId(std::string_view text) {
   std::string_view last = nl == std::string_view::npos ? text : text.substr(nl + 1);
   last = Trim(last.substr(0, last.find(';')));
   return AllDigits(last) ? std::string(last) : std::string();
+}
+
+std::string PendingText(const SlurmJob& job) {
+  std::string text = "waiting in Slurm: " + job.reason;
+  std::string notes;
+  if (!job.partition.empty()) notes = "partition " + job.partition;
+  if (job.reason == "JobHeldAdmin" || job.reason == "JobHeldUser")
+    notes += std::string(notes.empty() ? "" : "; ") + "held until `scontrol release " + job.id + "`";
+  if (!notes.empty()) text += " (" + notes + ")";
+  return text;
+}
+
+bool SbatchRefused(std::string_view text) {
+  // Slurm 22.05's words for a request it will never take; anything else
+  // (contact, timeouts, "temporarily", a submit limit) may pass later.
+  for (std::string_view refused :
+       {"Invalid", "invalid", "Requested node configuration is not available",
+        "Requested partition configuration not available", "More processors requested than",
+        "Memory required by task is not available", "Requested time limit",
+        "Node count specification", "Unable to open file", "not allowed",
+        "Job dependency problem", "Access/permission denied"})
+    if (text.find(refused) != std::string_view::npos) return true;
+  return false;
 }
 
 Phase PhaseOf(std::string_view state) {

@@ -26,24 +26,34 @@ std::string JobName(const std::string& prefix, core::JobId job, int attempt,
 // Whether `name` is one of this installation's (JobName with `prefix`).
 bool IsOurs(const std::string& prefix, std::string_view name);
 
-// One line of `squeue -o %i|%j|%T|%r|%N` or `sacct -P -o
-// JobID,JobName,State,Reason,NodeList`.
+// One line of `squeue -o %i|%j|%T|%r|%N|%P` or `sacct -P -o
+// JobID,JobName,State,Reason,NodeList,Partition`.
 struct SlurmJob {
   std::string id;  // "1234"
   std::string name;
   std::string state;   // "PENDING", "CANCELLED" (sacct's "CANCELLED by 0" cut)
   std::string reason;  // "Resources", "None"
   std::string nodes;   // "" while pending
+  std::string partition;
 };
-inline constexpr const char* kSqueueFormat = "%i|%j|%T|%r|%N";
-inline constexpr const char* kSacctFields = "JobID,JobName,State,Reason,NodeList";
-// Lines that are not five fields with a numeric id (a warning Slurm
+inline constexpr const char* kSqueueFormat = "%i|%j|%T|%r|%N|%P";
+inline constexpr const char* kSacctFields = "JobID,JobName,State,Reason,NodeList,Partition";
+// Lines that are not five or six fields with a numeric id (a warning Slurm
 // printed, a job step) are skipped.
 std::vector<SlurmJob> ParseJobList(std::string_view text);
 
 // The job id `sbatch --parsable` printed ("1234" or "1234;cluster"); empty
 // when there is none.
 std::string ParseSbatchId(std::string_view text);
+
+// A pending job's reason for people: "waiting in Slurm: Resources
+// (partition debug)"; a held job says who can release it.
+std::string PendingText(const SlurmJob& job);
+
+// Whether sbatch's complaint says the job can never be taken as asked (an
+// invalid partition, account or request, a size no node has), rather than
+// Slurm being away or busy for now.
+bool SbatchRefused(std::string_view text);
 
 // Where a Slurm job state puts the attempt.
 enum class Phase { kPending, kRunning, kEnded };
