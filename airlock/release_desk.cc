@@ -439,19 +439,28 @@ Result<core::ReleaseDownload> ReleaseDesk::Download(const core::ReleaseActor& wh
                                                     std::string_view path) {
   auto r = Visible(who, id);
   if (!r) return std::unexpected(r.error());
-  auto member = IsMember(who, r->project);
-  if (!member) return std::unexpected(member.error());
-  if (!*member)
-    return Fail(ErrorCode::kPermissionDenied,
-                StrCat("only members of project ", r->project, " download its released files"));
-  if (r->state != "released")
-    return Fail(ErrorCode::kFailedPrecondition,
-                StrCat("release request ", id, " is ", r->state, "; files can be downloaded once it is released"));
+  // A checker (a member, or Visible said 404) reads the frozen copies of a
+  // request under review, never their own: the bytes they vote on.
+  const bool reviewing = who.role == core::Role::kChecker && who.user != r->author &&
+                         (r->state == "submitted" || r->state == "partially_reviewed" ||
+                          r->state == "reviewed" || r->state == "approved");
+  if (!reviewing) {
+    auto member = IsMember(who, r->project);
+    if (!member) return std::unexpected(member.error());
+    if (!*member)
+      return Fail(ErrorCode::kPermissionDenied,
+                  StrCat("only members of project ", r->project, " download its released files"));
+    if (r->state != "released")
+      return Fail(ErrorCode::kFailedPrecondition,
+                  StrCat("release request ", id, " is ", r->state,
+                         "; files can be downloaded once it is released"));
+  }
   const core::ReleaseFile* f = r->FindFile(path);
   if (!f) return core::NotFound(StrCat("release request ", id, " has no file ", core::Quote(path)));
   auto bytes = ReadFrozen(StrCat(options_.release_dir, "/", id, "/", f->sha256), f->sha256);
   if (!bytes) return std::unexpected(bytes.error());
-  auto a = store_.AppendAudit({who.user, "release.download", StrCat("release/", id),
+  auto a = store_.AppendAudit({who.user, reviewing ? "release.review_read" : "release.download",
+                               StrCat("release/", id),
                                {{"id", id}, {"project", r->project}, {"path", f->path},
                                 {"sha256", f->sha256}, {"size", f->size}}},
                               clock_.Now());

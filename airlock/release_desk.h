@@ -14,7 +14,8 @@
 //     project are added; a sensitive output is refused;
 //   - checkers must be members of the project too (they see only their
 //     projects); admins, stewards and auditors see every request's record;
-//   - only members download, and only from a released request.
+//   - only members download, and only from a released request; checkers
+//     other than the author read the files of a request under review.
 // Frozen copies: `<release_dir>/<id>/<sha256>`, written by copying (never a
 // link to the job's live file) and checked against the job's recorded
 // SHA-256 while copying; downloads hash them again.

@@ -145,7 +145,9 @@ class ReleaseService {
   virtual Result<std::vector<Release>> List(const ReleaseActor& who,
                                             std::string_view project) = 0;
   // A released file's frozen bytes, for a member of the project; audited
-  // as release.download.
+  // as release.download. A checker other than the author also reads the
+  // files of a request under review (submitted, partially reviewed,
+  // reviewed, approved), audited as release.review_read.
   virtual Result<ReleaseDownload> Download(const ReleaseActor& who, std::int64_t id,
                                            std::string_view path) = 0;
 };
