@@ -16,7 +16,7 @@ namespace sluss::airlock {
 
 inline constexpr const char* kToolName = "sluss-airlock";
 // Bump when a rule changes, so that stored verdicts say which rules made them.
-inline constexpr const char* kToolVersion = "1";
+inline constexpr const char* kToolVersion = "2";
 
 struct CheckParams {
   // File types an output checker can read as they are (text, tables, plain

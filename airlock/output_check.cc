@@ -55,6 +55,10 @@ std::optional<double> ParseNumber(std::string_view cell) {
   return std::nullopt;
 }
 
+// A column that no declaration names, by its place: its name is the job's
+// text, which reaches researchers only through a release.
+std::string ColumnLabel(std::size_t i) { return StrCat("#", i + 1); }
+
 bool IsWhole(double d) { return std::floor(d) == d; }
 
 // What a spreadsheet would run as a formula (OWASP's CSV injection list).
@@ -78,9 +82,14 @@ struct FileCheck::Impl {
   FileReport report;
   core::OutputControls controls;
   CheckParams params;
-  bool table = false, png = false, done = false;
+  bool table = false, png = false, text = false, done = false;
   std::int64_t fed = 0;
   std::string png_head;
+  // PNG's chunks, read as they stream by: the 8 bytes of a chunk's length
+  // and type in `png_head`, then `png_skip` bytes of its data and CRC.
+  std::int64_t png_skip = 0;
+  bool png_ended = false;  // IEND seen: nothing may follow
+  std::string text_carry;  // a UTF-8 character cut at a chunk's end
   std::optional<internal::CsvReader> csv;
   bool header_read = false;
   bool bom_decided = false;
@@ -103,23 +112,24 @@ struct FileCheck::Impl {
   }
 
   bool Header(std::span<const std::string> cells, std::size_t line) {
-    std::set<std::string> seen;
-    for (const auto& name : cells) {
+    std::map<std::string, std::size_t> seen;  // name -> its column (1-based)
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::string& name = cells[i];
       if (core::FindInvalidUtf8(name) != std::string::npos) {
         Add(Outcome::kFail, "malformed", "", static_cast<std::int64_t>(line),
             StrCat("line ", line, ": the header is not valid UTF-8"));
         return false;
       }
-      if (!seen.insert(name).second) {
+      if (auto [it, fresh] = seen.emplace(name, i + 1); !fresh) {
         Add(Outcome::kFail, "malformed", "", static_cast<std::int64_t>(line),
-            StrCat("line ", line, ": column ", core::Quote(name),
-                   " appears twice in the header; a checker could not tell the two apart"));
+            StrCat("line ", line, ": columns ", it->second, " and ", i + 1,
+                   " have the same name in the header; a checker could not tell the two apart"));
         return false;
       }
       if (LooksLikeFormula(name)) {
-        Add(Outcome::kFail, "formula", name, static_cast<std::int64_t>(line),
-            StrCat("a column name starts like a spreadsheet formula (=, +, -, @, tab or "
-                   "carriage return) on line ", line));
+        Add(Outcome::kFail, "formula", ColumnLabel(i), static_cast<std::int64_t>(line),
+            StrCat("the name of column ", i + 1, " starts like a spreadsheet formula (=, +, "
+                   "-, @, tab or carriage return) on line ", line));
       }
       ColumnState c;
       c.summary.name = name;
@@ -130,6 +140,8 @@ struct FileCheck::Impl {
       auto it = std::find(cells.begin(), cells.end(), count);
       if (it == cells.end()) {
         std::string hint = core::ClosestMatch(count, names);
+        // A column name is the job's text: one only a typo away is named.
+        if (hint.size() > count.size() + 2) hint.clear();
         Add(Outcome::kFail, "count_column", count, 0,
             StrCat("column ", core::Quote(count),
                    " is declared as counts in sluss.yaml but is not in the header",
@@ -200,8 +212,8 @@ struct FileCheck::Impl {
       if (!v) {
         c.all_number = c.all_integer = false;
         if (LooksLikeFormula(cell)) {
-          Add(Outcome::kFail, "formula", c.summary.name, line,
-              StrCat("column ", core::Quote(c.summary.name),
+          Add(Outcome::kFail, "formula", ColumnLabel(i), line,
+              StrCat("column ", i + 1,
                      ": a cell that starts like a spreadsheet formula (=, +, -, @, tab or "
                      "carriage return), first on line ", line));
         }
@@ -223,6 +235,95 @@ struct FileCheck::Impl {
     }
     return true;
   }
+
+  // A text type (txt, md, json, svg) is read as a checker reads it: a
+  // file that is not UTF-8 text (a zip, an image, a binary renamed) fails.
+  void FeedText(std::string_view chunk) {
+    std::string buf = std::move(text_carry);
+    buf.append(chunk);
+    text_carry.clear();
+    // Hold back a character whose bytes continue in the next chunk.
+    std::size_t keep = 0;
+    for (std::size_t back = 1; back <= 3 && back <= buf.size(); ++back) {
+      auto b = static_cast<unsigned char>(buf[buf.size() - back]);
+      if ((b & 0xc0) == 0x80) continue;
+      std::size_t len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      if (len > back) keep = back;
+      break;
+    }
+    text_carry = buf.substr(buf.size() - keep);
+    buf.resize(buf.size() - keep);
+    NotText(buf);
+  }
+  void NotText(std::string_view bytes) {
+    bool control = std::any_of(bytes.begin(), bytes.end(), [](char ch) {
+      auto b = static_cast<unsigned char>(ch);
+      return (b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f;
+    });
+    if (control || core::FindInvalidUtf8(bytes) != std::string_view::npos) {
+      Add(Outcome::kFail, "signature", "", 0,
+          StrCat("the file is named .", report.type, " but is not UTF-8 text (it has bytes "
+                 "a text viewer would not show); a checker could not read all of it"));
+      done = true;
+    }
+  }
+
+  // PNG: the signature, then chunks up to IEND and nothing after it (bytes
+  // appended to an image are not in the picture a checker looks at); a
+  // chunk that holds no pixels a viewer shows (text, EXIF, an ICC profile,
+  // a private chunk) is left to the checker.
+  void FeedPng(std::string_view chunk) {
+    static constexpr std::string_view kSignature("\x89PNG\r\n\x1a\n", 8);
+    while (!chunk.empty() && !done) {
+      if (png_skip > 0) {
+        auto n = static_cast<std::size_t>(std::min<std::int64_t>(png_skip, static_cast<std::int64_t>(chunk.size())));
+        png_skip -= static_cast<std::int64_t>(n);
+        chunk.remove_prefix(n);
+        continue;
+      }
+      if (png_ended) {
+        Add(Outcome::kFail, "hidden_data", "", 0,
+            "the file has bytes after the image's end (IEND) that no viewer shows");
+        done = true;
+        return;
+      }
+      constexpr std::size_t want = 8;  // the signature, or a chunk's length and type
+      std::size_t take = std::min(chunk.size(), want - png_head.size());
+      png_head.append(chunk.substr(0, take));
+      chunk.remove_prefix(take);
+      if (png_head.size() < want) return;
+      if (!fed_png_signature) {
+        if (png_head != kSignature) {
+          done = true;  // Finish says why
+          return;
+        }
+        fed_png_signature = true;
+        png_head.clear();
+        continue;
+      }
+      auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(png_head[i])); };
+      const std::uint32_t length = byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+      const std::string type = png_head.substr(4, 4);
+      png_head.clear();
+      static const std::set<std::string> kShown = {"IHDR", "PLTE", "IDAT", "IEND", "tRNS", "gAMA",
+                                                   "cHRM", "sRGB", "bKGD", "pHYs", "sBIT", "tIME"};
+      if (!kShown.count(type) && !png_review_added) {
+        png_review_added = true;
+        Add(Outcome::kReview, "hidden_data", "", 0,
+            "the image has chunks that no viewer shows (text, EXIF, a colour profile or a "
+            "private chunk); a checker must read them by hand");
+      }
+      png_skip = static_cast<std::int64_t>(length) + 4;
+      if (type == "IEND") png_ended = true;
+      if (!png_first_chunk_seen && type != "IHDR") {
+        Add(Outcome::kFail, "signature", "", 0, "the file is named .png but is not a PNG image");
+        done = true;
+        return;
+      }
+      png_first_chunk_seen = true;
+    }
+  }
+  bool fed_png_signature = false, png_first_chunk_seen = false, png_review_added = false;
 
   void FeedTable(std::string_view chunk) {
     // A UTF-8 byte order mark is not part of the first column's name; it may
@@ -279,7 +380,7 @@ FileCheck::FileCheck(std::string path, std::int64_t size, core::OutputControls c
   } else if (m.report.type == "png") {
     m.png = true;
   } else {
-    m.done = true;  // text, markdown, JSON, SVG: the type is all the checks judge
+    m.text = true;  // text, markdown, JSON, SVG: read as UTF-8 text
   }
 }
 
@@ -298,20 +399,21 @@ void FileCheck::Feed(std::string_view chunk) {
     m.done = true;
     return;
   }
-  if (m.png) {
-    m.png_head.append(chunk.substr(0, 8 - std::min<std::size_t>(8, m.png_head.size())));
-    if (m.png_head.size() >= 8) m.done = true;
-    return;
-  }
+  if (m.png) m.FeedPng(chunk);
+  if (m.text) m.FeedText(chunk);
   if (m.table) m.FeedTable(chunk);
 }
 
 FileReport FileCheck::Finish() {
   Impl& m = *impl_;
-  if (m.png && m.png_head != std::string_view("\x89PNG\r\n\x1a\n", 8)) {
+  if (m.png && !m.fed_png_signature) {
     m.Add(Outcome::kFail, "signature", "", 0,
           "the file is named .png but does not start with PNG's signature");
+  } else if (m.png && !m.done && (!m.png_ended || m.png_skip > 0)) {
+    m.Add(Outcome::kFail, "signature", "", 0,
+          "the file is named .png but its image ends before its last chunk (IEND)");
   }
+  if (m.text && !m.done && !m.text_carry.empty()) m.NotText(m.text_carry);  // a cut character
   if (m.table) {
     if (!m.bom_decided && !m.done) {  // fewer than 3 bytes, all a prefix of the mark
       m.bom_decided = true;
@@ -377,6 +479,11 @@ nlohmann::json ToJson(const FileReport& r, const CheckParams& params) {
     j["columns"] = std::move(columns);
   }
   return j;
+}
+
+nlohmann::json WithoutSummaries(nlohmann::json report) {
+  if (report.is_object()) report.erase("columns");
+  return report;
 }
 
 }  // namespace sluss::airlock

@@ -9,7 +9,11 @@
 // What is checked, by file type (the extension, case-insensitive):
 // - not in CheckParams::allowed_types: review (the file is not read);
 // - larger than max_file_bytes: fail (not read);
-// - png: the PNG signature, else fail;
+// - png: the PNG signature and whole chunks up to IEND, else fail; bytes
+//   after IEND fail (hidden_data); a chunk a viewer does not show (text,
+//   EXIF, a colour profile, a private one) is review;
+// - txt, md, json, svg: UTF-8 text without control characters (but tab,
+//   newline, carriage return), else fail: a renamed binary is not text;
 // - csv, tsv: a strict RFC 4180 read (malformed: fail, with the line); every
 //   cell valid UTF-8; formula injection (a text cell starting with = + - @,
 //   a tab or a carriage return, which spreadsheets run): fail; each declared
@@ -36,7 +40,7 @@ std::string_view ToString(Outcome outcome);
 
 struct Finding {
   Outcome outcome = Outcome::kPass;
-  std::string rule;     // file_type, size, signature, malformed, formula,
+  std::string rule;     // file_type, size, signature, hidden_data, malformed, formula,
                         // count_column, threshold, zero, rounding, not_a_count, empty
   std::string column;   // "" when about the whole file
   std::int64_t cells = 0;      // how many cells broke the rule (0: about the file)
@@ -93,5 +97,11 @@ FileReport CheckBytes(std::string path, std::string_view bytes,
 // The stored form: {"tool", "version", "parameters", "path", "size", "type",
 // "outcome", "findings": [...], "rows", "columns": [...]}.
 nlohmann::json ToJson(const FileReport& report, const CheckParams& params);
+
+// A stored report as everyone but output checkers, stewards and admins sees
+// it: without "columns". The column summaries (names, min, max, sum) are
+// the job's data, for the checkers who review the file; shown to its
+// researcher they would be a way out around the review.
+nlohmann::json WithoutSummaries(nlohmann::json report);
 
 }  // namespace sluss::airlock

@@ -112,7 +112,7 @@ TEST_CASE("Cells a spreadsheet would run as formulas fail, in any column") {
     CHECK(r.outcome == Outcome::kFail);
     const Finding* f = FindRule(r, "formula");
     REQUIRE(f);
-    CHECK(f->column == "name");
+    CHECK(f->column == "#1");
     CHECK(f->first_line == 2);
   }
   // Signed numbers are numbers, not formulas.
@@ -120,6 +120,30 @@ TEST_CASE("Cells a spreadsheet would run as formulas fail, in any column") {
   // A formula in the header is caught too.
   CHECK(FindRule(CheckBytes("t.csv", "=HYPERLINK(\"x\"),n\n1,20\n", {}), "formula") == nullptr);
   CHECK(FindRule(CheckBytes("t.csv", "\"=HYPERLINK(\"\"x\"\")\",n\n1,20\n", {}), "formula"));
+}
+
+TEST_CASE("Reasons never carry a column name the job wrote, only its place") {
+  // A researcher reads the reasons before any review: a header made of
+  // patient rows must not come back through them.
+  const std::string secret = "PATIENT-4242 born 1941";
+  for (std::string text : {"=" + secret + ",n\n1,20\n", "\"" + secret + "\",n\n=cmd,20\n",
+                           "count " + secret + ",n\n1,20\n", secret + "," + secret + "\n1,2\n"}) {
+    INFO(text);
+    FileReport r = CheckBytes("t.csv", text, Counts({"count"}));
+    CHECK(r.outcome == Outcome::kFail);
+    for (const Finding& f : r.findings) {
+      CHECK(f.message.find("PATIENT") == std::string::npos);
+      CHECK(f.column.find("PATIENT") == std::string::npos);
+    }
+    // The summaries name the columns, for the checkers; researchers never get them.
+    nlohmann::json j = WithoutSummaries(ToJson(r, {}));
+    CHECK_FALSE(j.contains("columns"));
+    CHECK(j.dump().find("PATIENT") == std::string::npos);
+  }
+  FileReport f = CheckBytes("t.csv", "name,=x\n=1+1,20\n", {});
+  REQUIRE(FindRule(f, "formula"));
+  CHECK(FindRule(f, "formula")->message ==
+        "the name of column 2 starts like a spreadsheet formula (=, +, -, @, tab or carriage return) on line 1");
 }
 
 TEST_CASE("A malformed table fails with the reason and the line, and checking stops there") {
@@ -131,7 +155,7 @@ TEST_CASE("A malformed table fails with the reason and the line, and checking st
            {"a,n\n1,\"20\n", "not a well-formed CSV file: line 2: a quoted field that never ends"},
            {"a,n\n1,2\"0\n", "not a well-formed CSV file: line 2: a quote inside an unquoted field; quote the whole field and double the quote"},
            {"a,n\n\xff,20\n", "line 2: a field that is not valid UTF-8"},
-           {"a,a\n1,2\n", "line 1: column 'a' appears twice in the header; a checker could not tell the two apart"},
+           {"a,a\n1,2\n", "line 1: columns 1 and 2 have the same name in the header; a checker could not tell the two apart"},
        }) {
     INFO(c.text);
     FileReport r = CheckBytes("t.csv", c.text, Counts({"n"}));
@@ -177,19 +201,56 @@ TEST_CASE("File types off the allow-list need review and are not read") {
   }
   for (std::string path : {"a.txt", "a.md", "a.json", "a.svg"}) {
     INFO(path);
-    CHECK(CheckBytes(path, "anything", {}).outcome == Outcome::kPass);
+    CHECK(CheckBytes(path, "anything\tat all, é\r\n", {}).outcome == Outcome::kPass);
+    // Attack: a zip, an image or a binary renamed to a text type.
+    for (std::string bytes : {std::string("PK\x03\x04\x14\0\0\0", 8), std::string("a\0b", 3),
+                              std::string("\xff\xfe"), std::string("x\x1b[2J"), std::string("caf\xc3")}) {
+      FileReport r = CheckBytes(path, bytes, {});
+      CHECK(r.outcome == Outcome::kFail);
+      CHECK(FindRule(r, "signature"));
+    }
   }
+  // A character cut between two chunks is still text.
+  FileCheck cut("a.txt", 4, {});
+  cut.Feed("caf\xc3");
+  cut.Feed("\xa9");
+  CHECK(cut.Finish().outcome == Outcome::kPass);
 }
 
-TEST_CASE("A PNG must start with PNG's signature") {
-  CHECK(CheckBytes("plot.png", std::string("\x89PNG\r\n\x1a\n rest", 13), {}).outcome == Outcome::kPass);
+namespace {
+std::string Chunk(std::string type, std::string data) {
+  std::string n(4, '\0');
+  for (int i = 0; i < 4; ++i) n[i] = static_cast<char>((data.size() >> (24 - 8 * i)) & 0xff);
+  return n + type + data + "CRC!";  // CRCs are not checked
+}
+std::string Png(std::string before_end = "", std::string after = "") {
+  return std::string("\x89PNG\r\n\x1a\n", 8) + Chunk("IHDR", std::string(13, '\1')) +
+         Chunk("IDAT", "pixels") + before_end + Chunk("IEND", "") + after;
+}
+}  // namespace
+
+TEST_CASE("A PNG must be a whole image and nothing more") {
+  CHECK(CheckBytes("plot.png", Png(), {}).outcome == Outcome::kPass);
   FileReport r = CheckBytes("plot.png", "a,b\n1,2\n", {});
   CHECK(r.outcome == Outcome::kFail);
   CHECK(FindRule(r, "signature"));
-  // The signature may arrive a byte at a time.
-  FileCheck check("plot.png", 13, {});
-  for (char c : std::string("\x89PNG\r\n\x1a\n rest", 13)) check.Feed(std::string_view(&c, 1));
+  // The image may arrive a byte at a time.
+  FileCheck check("plot.png", static_cast<std::int64_t>(Png().size()), {});
+  for (char c : Png()) check.Feed(std::string_view(&c, 1));
   CHECK(check.Finish().outcome == Outcome::kPass);
+  // Attack: a table appended after the image, which no viewer shows.
+  r = CheckBytes("plot.png", Png("", "PATIENT-7731,44\n"), {});
+  CHECK(r.outcome == Outcome::kFail);
+  REQUIRE(FindRule(r, "hidden_data"));
+  CHECK(FindRule(r, "hidden_data")->message.find("PATIENT") == std::string::npos);
+  // Text in a chunk no viewer shows is for the checker to read.
+  r = CheckBytes("plot.png", Png(Chunk("tEXt", "Comment\0PATIENT-7731")), {});
+  CHECK(r.outcome == Outcome::kReview);
+  CHECK(FindRule(r, "hidden_data"));
+  // Cut short, or not starting with IHDR: not an image.
+  std::string whole = Png();
+  CHECK(CheckBytes("plot.png", whole.substr(0, whole.size() - 3), {}).outcome == Outcome::kFail);
+  CHECK(CheckBytes("plot.png", std::string("\x89PNG\r\n\x1a\n", 8) + Chunk("IDAT", "x"), {}).outcome == Outcome::kFail);
 }
 
 TEST_CASE("A file over the size cap fails unread, and one that grows past it while read stops there") {
