@@ -131,7 +131,7 @@ std::int64_t Succeeded(const std::string& db) {
   return n;
 }
 
-TEST_CASE("engine: SIGKILL at random moments while 20,000 queued jobs drain; each launched once") {
+TEST_CASE("engine: SIGKILL at random moments while 20,000 queued jobs drain, each launched once") {
   testing::TempDir dir;
   const std::string db = dir / "sluss.db", log = dir / "launches";
   {
