@@ -167,12 +167,13 @@ class PipelineChecker {
       return;
     }
     auto entries = c_.Entries(node, "actions", "action names to actions");
+    // Each action's key, by its value: a look-up per action (a search of
+    // every entry for each made a 20,000-action file take seconds).
+    std::unordered_map<const YamlNode*, const YamlNode*> key_of;
+    key_of.reserve(node.entries.size());
+    for (const auto& [key, value] : node.entries) key_of.emplace(&value, &key);
     std::vector<const YamlNode*> name_nodes;
-    for (const auto& [key, value] : node.entries) {
-      for (const auto& [name, v] : entries) {
-        if (v == &value) name_nodes.push_back(&key);
-      }
-    }
+    for (const auto& [name, v] : entries) name_nodes.push_back(key_of.at(v));
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const auto& [name, value] = entries[i];
       Action a;

@@ -170,3 +170,27 @@ TEST_CASE("commands split like a shell without expansion") {
         "unterminated single quote");
   CHECK(!SplitCommand("   "));
 }
+
+TEST_CASE("each action keeps the position of its own name, past a duplicate key") {
+  auto p = ParsePipeline(R"(version: 1
+actions:
+  a: {image: py, run: "true"}
+  a: {image: py, run: "true"}
+  "b c": {image: py, run: "true"}
+  d: {image: py, run: "true", needs: [e]}
+)");
+  REQUIRE_FALSE(p);
+  std::vector<std::pair<int, int>> at;
+  for (const auto& d : p.error()) at.emplace_back(d.pos.line, d.pos.column);
+  CHECK(at == std::vector<std::pair<int, int>>{{4, 3}, {5, 3}, {6, 39}});
+}
+
+TEST_CASE("a pipeline of 20,000 actions parses, each action at its own line") {
+  std::string text = "version: 1\nactions:\n";
+  for (int i = 0; i < 20000; ++i) text += "  a" + std::to_string(i) + ": {image: py, run: \"true\"}\n";
+  Pipeline p = MustParse(text);
+  REQUIRE(p.actions.size() == 20000);
+  CHECK(p.actions[0].pos.line == 3);
+  CHECK(p.actions[19999].name == "a19999");
+  CHECK(p.actions[19999].pos.line == 20002);
+}

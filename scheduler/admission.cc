@@ -190,8 +190,7 @@ core::Result<Admission> Admit(const core::PipelineResult& parsed, const Admissio
   core::Diagnostics errors;
   std::map<std::string, std::vector<core::ResolvedDataset>> resolved;
   for (const auto& a : pipeline.actions) {
-    const core::JobSpec spec = core::SpecOf(a);
-    // SpecOf sorts datasets by name; positions follow the file's order.
+    // Positions follow the file's order (SpecOf, below, sorts by name).
     for (std::size_t i = 0; i < a.datasets.size(); ++i) {
       auto d = ResolveForJob(a.datasets[i], f.permits, f.datasets, f.project, f.person, f.now);
       if (d)

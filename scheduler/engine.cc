@@ -1,5 +1,7 @@
 #include "scheduler/engine.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -143,8 +145,15 @@ void Engine::RunOnce() {
     finished_.clear();
   }
   RecordFinished(done);
+  touched_ = 0;
   Cycle();
   PersistUsage();
+#ifdef __GLIBC__
+  // A cycle that read or wrote thousands of jobs (the first read of a deep
+  // queue, a big run arriving, every reason written) leaves heap that glibc
+  // keeps: given back, slussd's size follows the queue, not its peak.
+  if (touched_ >= 1000) ::malloc_trim(0);
+#endif
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   // GPU jobs' use of their GPUs, as sluss-run measured it (NVML).
@@ -409,6 +418,7 @@ bool Engine::Refresh() {
     pending_.clear();
     pending_at_.clear();
     for (auto& job : all->jobs) Keep(std::move(job));
+    touched_ += all->jobs.size();
     needs_ = std::move(all->needs);
     cursor_ = all->cursor;
     return true;
@@ -430,6 +440,7 @@ bool Engine::Refresh() {
     }
   }
   for (auto& [id, need] : changed->needs) needs_[id] = std::move(need);
+  touched_ += changed->jobs.size();
   cursor_ = changed->cursor;
   // Needs of jobs that left: dropped when they are most of the map.
   if (needs_.size() > 2 * (active_.size() + pending_.size()) + 1024) {
@@ -671,6 +682,7 @@ void Engine::Cycle() {
     if (job.status == w.code && job.reason == w.reason) continue;
     batch.push_back({job.id, job.status, w.code, w.reason, {}});
   }
+  touched_ += batch.size();
   LaunchAll(d.starts, std::move(batch));
 }
 

@@ -231,6 +231,7 @@ class Engine {
   std::unordered_map<std::int64_t, std::size_t> pending_at_;
   std::map<std::string, core::Quota> quotas_;  // as of the last cycle
   std::optional<core::TimePoint> last_full_;   // the last full cycle (queue_depth)
+  std::size_t touched_ = 0;  // jobs read and written by the current cycle
   std::map<core::RunId, core::Run> runs_;
   std::deque<Finished> unrecorded_;  // ends whose store write failed
   // By job id: the jobs of active_ only (a pending job's are in its PendingJob).

@@ -335,7 +335,7 @@ TEST_CASE("engine: a quota changed between cycles applies to the waiting jobs th
 namespace sluss {
 namespace {
 
-TEST_CASE("engine: a bounded cycle plans the first in line; a full one, a bounded time later, the rest") {
+TEST_CASE("engine: a bounded cycle plans the first in line, a full one the rest a bounded time later") {
   Fixture f(1, /*depth=*/2, std::chrono::seconds(10));
   f.Submit({"a", "b", "c", "d", "e", "f"});
   f.engine->Start(f.exec);
