@@ -84,9 +84,10 @@ sandbox: {cgroup_parent: /sluss-test-slurm, output_limit: 64M, cdi_spec: $tmp/cd
 git: {local_pusher: alice@example.org, poll_interval: 5s, max_workspace: 1M}
 YAML
 # A Slurm that does not answer stops slussd at start, saying so, rather
-# than failing every job later.
+# than failing every job later. (squeue retries a missing slurm.conf for
+# 60 s, and slussd's runner stops it at 60 s: hence the longer timeout.)
 sed "s|conf: $SLURM_CONF|conf: $tmp/no-slurm.conf|" "$tmp/slussd.yaml" >"$tmp/bad.yaml"
-timeout 60 "$SLUSSD" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; rc=$?
+timeout 150 "$SLUSSD" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; rc=$?
 [[ $rc != 0 && $rc != 124 ]] && ok || fail "slussd started without a Slurm (exit $rc)"
 grep -q "executor: slurm, but squeue does not answer" "$tmp/bad.log" && ok || fail "no reason given: $(tail -3 "$tmp/bad.log")"
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
