@@ -64,6 +64,7 @@ images: {host: {host: true}}
 # wait in Slurm's queue (counted as running against sluss's quotas).
 node: {cpus: $((JOBS + 8)), memory: $((JOBS + 8))G}
 sandbox: {cgroup_parent: /sluss-bench-slurm}
+git: {local_pusher: bench@example.org}   # pushed over the file path, as a researcher on this host would
 YAML
 SLUSS_TOKEN=$("$BUILD/daemon/slussd" token create --user bench@example.org --role admin \
                 --config "$tmp/slussd.yaml" 2>/dev/null)
@@ -75,7 +76,7 @@ grep -q " ready " "$tmp/slussd.log" || { echo "slussd did not start: $(tail -3 "
 port=$(sed -n 's|.* ready listen=http://127.0.0.1:\([0-9]*\) .*|\1|p' "$tmp/slussd.log")
 export SLUSS_SERVER=127.0.0.1:$port SLUSS_URL=http://127.0.0.1:$port
 PUSH_URL=$("$BUILD/cli/sluss" project create bench --hosted --json |
-           "$PY" -c 'import json,sys; print(json.load(sys.stdin)["push_url"])')
+           "$PY" -c 'import json,sys; print(json.load(sys.stdin)["repo_path"])')
 "$BUILD/cli/sluss" member add bench bench@example.org >/dev/null
 work=$tmp/work
 mkdir -p "$work"
