@@ -29,6 +29,7 @@ command -v runc >/dev/null || { echo "SKIP: runc is not installed"; exit 77; }
 # its node, nor this one's theirs.
 export SLURM_LOCAL_DIR=/var/tmp/sluss-slurm-bench SLURM_LOCAL_PORT=6967
 bench_dir
+rm -f "$SLURM_LOCAL_DIR/log/jobcomp.txt"  # this run's jobs only
 if ! slurm_up 2>"$tmp/slurm-up.log"; then
   echo "SKIP: Slurm cannot be started here: $(tail -2 "$tmp/slurm-up.log")"
   exit 77
