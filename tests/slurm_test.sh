@@ -256,7 +256,7 @@ scontrol update nodename="$node" state=resume 2>/dev/null
 # outside sluss takes every CPU: Resources), then the Slurm job is held
 # (JobHeldAdmin); released on a free node, it runs and says where.
 cpus=$(sinfo -h -o %c | head -1)
-blocker=$(sbatch --parsable -J sluss-test-blocker -c "$cpus" --mem=64M --wrap 'sleep 600')
+blocker=$(sbatch --parsable -J sluss-test-blocker -c "$cpus" --mem=64M -o /dev/null --wrap 'sleep 600')
 for _ in $(seq 300); do [[ $(squeue -h -j "$blocker" -o %T) == RUNNING ]] && break; sleep 0.1; done
 [[ $(squeue -h -j "$blocker" -o %T) == RUNNING ]] || fail "the blocker does not run: $(squeue -h -j "$blocker" -o '%T %r')"
 cat >"$work/sluss.yaml" <<'YAML'
