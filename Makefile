@@ -5,7 +5,8 @@
 #                fuzz run
 #   make demo    install what is missing, build, build the analysis images
 #                (once: skipped while their recipes are unchanged), run the
-#                example study
+#                example study; SLURM=1: on a private single-node Slurm
+#                (scripts/slurm-local), each job a Slurm batch job
 #   make images  build the analysis images python-3.11 and r-4.2 into
 #                /srv/sluss/images (scripts/build-image --if-changed)
 #   make build   build into build/ (RelWithDebInfo, warnings as errors)
@@ -90,7 +91,7 @@ images: demo-deps
 	done
 
 demo: demo-deps build images
-	scripts/demo
+	SLURM=$(SLURM) scripts/demo
 
 run: build
 	$(BUILD)/daemon/slussd

@@ -21,7 +21,8 @@ fi
 # A Slurm of this test's own (its directory, its ports), stopped at the end.
 export SLURM_LOCAL_DIR=/var/tmp/sluss-slurm-test SLURM_LOCAL_PORT=6947
 rm -f "$SLURM_LOCAL_DIR/log/jobcomp.txt"  # the finished jobs of this run only
-if ! "$ROOT/scripts/slurm-local" start >/tmp/slurm-test-start.log 2>&1; then
+# Two fake GPUs (gres.conf's File= on links to /dev/null) for the GPU job.
+if ! "$ROOT/scripts/slurm-local" start --gpus 2 >/tmp/slurm-test-start.log 2>&1; then
   echo "SKIP: Slurm cannot be started here: $(tail -3 /tmp/slurm-test-start.log)"
   "$ROOT/scripts/slurm-local" stop >/dev/null 2>&1
   exit 77
@@ -48,6 +49,7 @@ chmod -R a+rX "$tmp/data"
 mkdir -p "$tmp/bin"
 cat >"$tmp/bin/sbatch" <<EOF
 #!/bin/bash
+echo "\$@" >>$tmp/sbatch.args
 out=\$(/usr/bin/sbatch "\$@"); rc=\$?
 if [[ -e $tmp/kill-after-sbatch ]]; then
   rm -f $tmp/kill-after-sbatch
@@ -58,6 +60,18 @@ fi
 echo "\$out"; exit \$rc
 EOF
 chmod +x "$tmp/bin/sbatch"
+# The nodes' CDI spec over fake GPU device nodes (distinct numbers: fuse
+# and kmsg), as `nvidia-ctk cdi generate` names them: by index.
+mkdir -p "$tmp/cdi" "$tmp/dev"
+mknod -m 0666 "$tmp/dev/nvidia0" c 10 229
+mknod -m 0666 "$tmp/dev/nvidia1" c 1 11
+cat >"$tmp/cdi/nvidia.yaml" <<EOF
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- {name: "0", containerEdits: {deviceNodes: [{path: /dev/nvidia0, hostPath: $tmp/dev/nvidia0}]}}
+- {name: "1", containerEdits: {deviceNodes: [{path: /dev/nvidia1, hostPath: $tmp/dev/nvidia1}]}}
+EOF
 export PATH=$tmp/bin:$PATH
 cat >"$tmp/slussd.yaml" <<YAML
 state_dir: $tmp/state
@@ -65,14 +79,15 @@ listen: 127.0.0.1:0
 executor: slurm
 slurm: {conf: $SLURM_CONF, poll_interval: 1s, lost_grace: 2s}
 images: {python-3.11: {host: true}, r-4.2: {host: true}}
-node: {cpus: 4, memory: 8G}
-sandbox: {cgroup_parent: /sluss-test-slurm, output_limit: 64M}
+node: {cpus: 4, memory: 8G, gpus: ["0", "1"]}
+sandbox: {cgroup_parent: /sluss-test-slurm, output_limit: 64M, cdi_spec: $tmp/cdi/nvidia.yaml}
 git: {local_pusher: alice@example.org, poll_interval: 5s, max_workspace: 1M}
 YAML
 # A Slurm that does not answer stops slussd at start, saying so, rather
-# than failing every job later.
+# than failing every job later. (squeue retries a missing slurm.conf for
+# 60 s, and slussd's runner stops it at 60 s: hence the longer timeout.)
 sed "s|conf: $SLURM_CONF|conf: $tmp/no-slurm.conf|" "$tmp/slussd.yaml" >"$tmp/bad.yaml"
-timeout 60 "$SLUSSD" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; rc=$?
+timeout 150 "$SLUSSD" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; rc=$?
 [[ $rc != 0 && $rc != 124 ]] && ok || fail "slussd started without a Slurm (exit $rc)"
 grep -q "executor: slurm, but squeue does not answer" "$tmp/bad.log" && ok || fail "no reason given: $(tail -3 "$tmp/bad.log")"
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
@@ -235,6 +250,77 @@ grep -q "job $drained attempt 2 does not fit without the nodes that failed it" "
   fail "attempt 2 was not first submitted with --exclude=$node: $(grep "job $drained" "$tmp/log" | tail -3)"
 # (The node comes back by itself: ReturnToService=2 in scripts/slurm-local.)
 scontrol update nodename="$node" state=resume 2>/dev/null
+
+# 6. Slurm's pending reason is the job's reason, in `sluss job show`,
+# `sluss status` and the API, and follows Slurm: the node is full (a job
+# outside sluss takes every CPU: Resources), then the Slurm job is held
+# (JobHeldAdmin); released on a free node, it runs and says where.
+cpus=$(sinfo -h -o %c | head -1)
+blocker=$(sbatch --parsable -J sluss-test-blocker -c "$cpus" --mem=64M -o /dev/null --wrap 'sleep 600')
+for _ in $(seq 300); do [[ $(squeue -h -j "$blocker" -o %T) == RUNNING ]] && break; sleep 0.1; done
+[[ $(squeue -h -j "$blocker" -o %T) == RUNNING ]] || fail "the blocker does not run: $(squeue -h -j "$blocker" -o '%T %r')"
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  waits:
+    image: python-3.11
+    run: python3 -c "import time; time.sleep(3); open('output/w', 'w').write('w')"
+    outputs: {sensitive: [output/w]}
+YAML
+push "$work" "a job that waits in Slurm"
+wait_reason() {  # wait_reason RUN ACTION TEXT: until the job's reason has TEXT
+  for _ in $(seq 300); do
+    [[ $(job_field "$1" "$2" reason) == *"$3"* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_reason 6 waits "waiting in Slurm: Resources (partition local)" && ok ||
+  fail "no Slurm reason: $(job_field 6 waits status_code) $(job_field 6 waits reason)"
+waits=$(job_field 6 waits id)
+waits_sid=$(slurm_json "$waits" job_id)
+"$SLUSS" job show "$waits" | grep -q "executing .*waiting in Slurm: Resources (partition local)" && ok ||
+  fail "sluss job show: $("$SLUSS" job show "$waits")"
+"$SLUSS" status | grep -q "waiting in Slurm: Resources (partition local)" && ok ||
+  fail "sluss status: $("$SLUSS" status)"
+"$SLUSS" job show "$waits" --json | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(j["reason"] != "waiting in Slurm: Resources (partition local)")' && ok ||
+  fail "the API: $("$SLUSS" job show "$waits" --json)"
+scontrol hold "$waits_sid"
+wait_reason 6 waits "waiting in Slurm: JobHeldAdmin (partition local; held until \`scontrol release $waits_sid\`)" && ok ||
+  fail "the hold is not the reason: $(job_field 6 waits reason)"
+scancel "$blocker"
+for _ in $(seq 300); do [[ -z $(squeue -h -j "$blocker" -o %T 2>/dev/null) ]] && break; sleep 0.1; done
+[[ $(job_field 6 waits status_code) == executing && $(squeue -h -j "$waits_sid" -o %T) == PENDING ]] && ok ||
+  fail "the held job started: $(squeue -h -j "$waits_sid" -o '%T %r')"
+scontrol release "$waits_sid"
+wait_reason 6 waits "running in Slurm job $waits_sid on $node" && ok ||
+  fail "no running reason: $(job_field 6 waits reason)"
+[[ $(wait_run 6) == succeeded ]] && ok || fail "run 6 after the release: $("$SLUSS" run show 6)"
+# Slurm's reasons are news, not status changes: none is a job event.
+"$SLUSS" job show "$waits" --json | python3 -c 'import json,sys; sys.exit(any("Slurm" in e["reason"] for e in json.load(sys.stdin)["events"]))' && ok ||
+  fail "Slurm's reasons in the job's events: $("$SLUSS" job show "$waits")"
+
+# 7. A GPU job on Slurm: sbatch asks for --gres=gpu:1, and sluss-run on
+# the node gives the container exactly the GPU Slurm allocated to the
+# batch job (SLURM_JOB_GPUS), from the node's CDI spec, and no other.
+cat >"$work/sluss.yaml" <<'YAML'
+version: 1
+actions:
+  gpu:
+    image: python-3.11
+    run: python3 -c "import os; open('output/devs', 'w').write(' '.join(sorted(d for d in os.listdir('/dev') if d.startswith('nvidia'))) + '|' + os.environ.get('CUDA_VISIBLE_DEVICES', ''))"
+    outputs: {sensitive: [output/devs]}
+    resources: {gpus: 1}
+YAML
+push "$work" "a GPU job"
+[[ $(wait_run 7) == succeeded ]] && ok || fail "run 7 (GPU) on Slurm: $(job_field 7 gpu status_code) $(job_field 7 gpu reason)"
+gpu=$(job_field 7 gpu id)
+grep -- "--job-name=$(slurm_json "$gpu" name)" "$tmp/sbatch.args" | grep -q -- "--gres=gpu:1" && ok ||
+  fail "sbatch did not ask for the GPU: $(grep -- "$(slurm_json "$gpu" name)" "$tmp/sbatch.args")"
+given=$(job_field 7 gpu result.gpus | tr -d "[]' ")
+[[ $given == 0 || $given == 1 ]] && ok || fail "the result's GPUs: $(job_field 7 gpu result.gpus)"
+devs=$(cat "$(echo "$tmp/state/jobs/$gpu-1-"*)/outputs/output/devs")
+[[ $devs == "nvidia$given|0" ]] && ok || fail "the container saw $devs, Slurm gave GPU $given"
 
 grep " ERROR " "$tmp/log" && fail "errors in slussd's log"
 finish "slurm"
