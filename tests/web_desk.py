@@ -145,6 +145,19 @@ def main():
         status, body = call(a.base, a.alice, "POST", "/v1/releases/%s/votes" % rid, {"path": "output/table1.csv", "vote": "approve"})
         check(status == 403, "the API refuses the author's vote: %s %s" % (status, body))
         b.screenshot(os.path.join(a.shots, "release-researcher.png"))
+        # Attacks from a crafted address: '../' in a request id or a path is
+        # a value the API refuses, said on the page; nothing is added.
+        b.eval("location.hash = '#/releases/' + encodeURIComponent('../../v1/audit')")
+        shown = b.wait_for("document.getElementById('api-error') && document.querySelector('#view h1').textContent",
+                           "the refusal of a '../' id")
+        check(shown == "Not found", "a '../' request id: " + shown)
+        b.eval("location.hash = '#/releases/new?' + new URLSearchParams({job: '%s', path: 'output/../output/table1.csv'})" % a.job)
+        shown = b.wait_for("document.getElementById('api-error') && "
+                           "document.getElementById('api-error').textContent.includes('output/../') && "
+                           "document.getElementById('api-error').textContent", "the refusal of a '../' path")
+        check("output/../output/table1.csv" in shown, "a '../' path refused: " + shown)
+        status, body = call(a.base, a.alice, "GET", "/v1/releases/" + rid)
+        check(len(body["files"]) == 5, "nothing added by the crafted addresses")
         sign_out(b)
 
         # Carol, a checker: the desk lists both requests waiting for her.
