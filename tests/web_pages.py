@@ -145,7 +145,7 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     """The admin's queue, the steward's data, the auditor's log."""
     sign_in(b, a.admin_token, "admin@example.org (admin)")
     nav = b.eval("[...document.querySelectorAll('#nav a')].map(a => a.textContent)")
-    check(nav == ["My runs", "Projects", "Queue", "Data", "Audit"], "the admin's header: %s" % nav)
+    check(nav == ["My runs", "Projects", "Releases", "Queue", "Data", "Audit"], "the admin's header: %s" % nav)
     b.eval("location.hash = '#/queue'")
     heading(b, "Queue", "the queue page")
     nodes = b.wait_for("document.querySelectorAll('#nodes tbody tr').length", "the nodes")
@@ -237,7 +237,7 @@ def admin_pages(b, a, check, api_get, sign_in, sign_out):
     # The auditor: the log, and verify.
     sign_in(b, a.auditor_token, "auditor@example.org (auditor)")
     nav = b.eval("[...document.querySelectorAll('#nav a')].map(a => a.textContent)")
-    check(nav == ["My runs", "Projects", "Audit"], "the auditor's header: %s" % nav)
+    check(nav == ["My runs", "Projects", "Releases", "Audit"], "the auditor's header: %s" % nav)
     b.eval("location.hash = '#/audit'")
     heading(b, "Audit log", "the audit page")
     actions = b.wait_for("[...document.querySelectorAll('#audit tbody tr')].map(r => r.cells[3].textContent)",

@@ -6,12 +6,14 @@
 import { KEY, Stale, api, el, session, showError } from './core.js';
 import { jobPage, runPage, runsPage } from './runs.js';
 import { auditPage, dataPage, projectPage, projectsPage, queuePage } from './manage.js';
+import { newReleasePage, releasePage, releasesPage } from './releases.js';
 
 // The pages in the header, and who sees each. The API decides what anyone
 // may do; this only keeps the header short.
 const NAV = [
   ['#/runs', 'My runs', null],
   ['#/projects', 'Projects', null],
+  ['#/releases', 'Releases', null],
   ['#/queue', 'Queue', ['admin']],
   ['#/data', 'Data', ['steward', 'admin']],
   ['#/audit', 'Audit', ['auditor', 'admin']],
@@ -37,6 +39,9 @@ async function route() {
     else if ((m = path.match(/^#\/jobs\/([^/]+)$/))) await jobPage(decodeURIComponent(m[1]), route);
     else if ((m = path.match(/^#\/projects\/([^/]+)$/))) await projectPage(decodeURIComponent(m[1]), route);
     else if (path === '#/projects') await projectsPage();
+    else if (path === '#/releases/new') await newReleasePage(params);
+    else if ((m = path.match(/^#\/releases\/([^/]+)$/))) await releasePage(decodeURIComponent(m[1]), route);
+    else if (path === '#/releases') await releasesPage();
     else if (path === '#/queue') await queuePage(route);
     else if (path === '#/data') await dataPage(route);
     else if (path === '#/audit') await auditPage(params, route);
@@ -62,7 +67,7 @@ async function whoami() {
   document.getElementById('who').replaceChildren(
     el('span', { id: 'who-user', text: me.user }), el('span', { id: 'who-role', class: 'muted', text: '(' + me.role + ')' }), out);
   document.getElementById('nav').replaceChildren(...NAV.filter(([, , roles]) => !roles || roles.includes(me.role))
-    .map(([href, label]) => el('a', { href: href, text: label })));
+    .map(([href, label]) => el('a', { href: href, text: href === '#/releases' && me.role === 'checker' ? 'Checker\'s desk' : label })));
 }
 
 function signOut(why) {

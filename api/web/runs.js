@@ -211,8 +211,13 @@ export async function jobPage(id, again) {
   const used = j.result || {};
   const res = (label, r) => [label, r.milli_cpus ? String(r.milli_cpus / 1000) : '—', bytes(r.memory_bytes),
     r.time_limit_s ? r.time_limit_s + ' s' : '—', r.gpus ? String(Array.isArray(r.gpus) ? r.gpus.length : r.gpus) : '—'];
+  // A researcher starts a release request (or adds to theirs) from here.
+  const mayRequest = isRole('researcher');
   const outputs = ((outs && outs.outputs) || []).map((o) => [el('code', { text: o.path }), text(o.level), bytes(o.size),
-    el('code', { class: 'hash', text: text(o.sha256).slice(0, 16) }), verdict(o.checks)]);
+    el('code', { class: 'hash', text: text(o.sha256).slice(0, 16) }), verdict(o.checks),
+    mayRequest && o.level === 'releasable'
+      ? el('a', { href: '#/releases/new?' + new URLSearchParams({ job: j.id, path: o.path }).toString(),
+                  'aria-label': 'Request release of ' + o.path, text: 'Request release' }) : '']);
   show('Job ' + j.id + ': ' + j.action,
     list([['Run', link('#/runs/' + j.run_id, j.run_id)], ['Project', text(j.project)], ['State', state(j.state)],
           ['Status', text(j.status_code)], ['Reason', text(j.reason)], ['Attempt', text(j.attempt)],
@@ -226,7 +231,7 @@ export async function jobPage(id, again) {
     el('h2', { text: 'Transitions' }),
     table(['When', 'State', 'Status', 'Reason'], ev.events.map((e) => [when(e.at), state(e.state), text(e.to), text(e.reason)])),
     outputs.length ? el('h2', { text: 'Outputs' }) : null,
-    outputs.length ? table(['Path', 'Level', 'Size', 'SHA-256', 'Checks'], outputs, { id: 'outputs' }) : null,
+    outputs.length ? table(['Path', 'Level', 'Size', 'SHA-256', 'Checks', ''], outputs, { id: 'outputs' }) : null,
     outs && outs.made_by_job ? el('p', { class: 'muted', text: 'Cached: made by job ' + outs.made_by_job + '.' }) : null,
     el('h2', { text: j.state === 'running' ? 'Log tail (stdout, live)' : 'Log tail (stdout)' }),
     log.refused ? el('p', { class: 'error', id: 'log-refused', text: log.refused }) : stdout,
