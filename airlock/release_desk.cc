@@ -480,6 +480,8 @@ core::Release ReleaseDesk::Redact(const core::Release& r, const core::ReleaseAct
     return !both_in && c.author != who.user;
   });
   if (!checker) {
+    // The column summaries are the job's data, for the checkers only.
+    for (auto& f : v.files) f.checks = WithoutSummaries(std::move(f.checks));
     // Who the checkers were stays with the checkers until the decision.
     for (auto& f : v.files)
       for (auto& x : f.votes) x.comment = decided ? x.comment : "";
