@@ -357,6 +357,9 @@ Result<core::Release> ReleaseDesk::Apply(const core::ReleaseActor& who, std::int
   json payload = json::object();
   const std::string& k = move.kind;
   if (k == "submit") {
+    // Sent to the checkers only while the author may still see the data: a
+    // revoked or expired permit stops the request here, as it stops adds.
+    if (auto ok = OnPermit(who, after.project); !ok) return std::unexpected(ok.error());
     for (const auto& f : after.files)
       if (f.verdict == "fail" && f.exception.empty())
         return Fail(ErrorCode::kFailedPrecondition,
@@ -489,6 +492,8 @@ core::Release ReleaseDesk::Redact(const core::Release& r, const core::ReleaseAct
     return !both_in && c.author != who.user;
   });
   if (!checker) {
+    // The column summaries are the job's data, for the checkers only.
+    for (auto& f : v.files) f.checks = WithoutSummaries(std::move(f.checks));
     // Who the checkers were stays with the checkers until the decision.
     for (auto& f : v.files)
       for (auto& x : f.votes) x.comment = decided ? x.comment : "";

@@ -123,6 +123,24 @@ HttpResponse JobLogs(Context& c) {
   if (c.who.role != core::Role::kAdmin && c.who.role != core::Role::kSteward) {
     std::int64_t size = 0;
     (void)ReadLog(c.log_files, job->id, static_cast<int>(*attempt), stream, 0, 0, &size);
+    // The tail of a log that still grows, read again and again, is all of
+    // it: researchers read an attempt's tail once it has ended.
+    if (*attempt == job->attempt && !core::IsTerminal(job->state())) {
+      HttpResponse resp;
+      resp.status = 200;
+      resp.content_type = "text/plain; charset=utf-8";
+      if (from < size || from == 0)
+        resp.body = StrCat("[sluss: withheld: ", size, " bytes; the job is ", core::Name(job->state()),
+                           ". Researchers see the last ", c.log_tail_lines,
+                           " lines of a log once its attempt has ended; a steward or an admin "
+                           "can read all of it as it grows.]\n");
+      resp.headers.emplace_back("X-Sluss-Job-State", std::string(core::Name(job->state())));
+      resp.headers.emplace_back("X-Sluss-Attempt", std::to_string(*attempt));
+      resp.headers.emplace_back("X-Sluss-Log-Size", std::to_string(size));
+      resp.headers.emplace_back("X-Sluss-Log-Withheld", std::to_string(size));
+      resp.headers.emplace_back("X-Sluss-Next-Offset", std::to_string(std::max(size, from)));
+      return resp;
+    }
     const std::int64_t window_bytes =
         std::min<std::int64_t>(static_cast<std::int64_t>(c.log_tail_lines) * (c.log_line_chars + 1) + 1, 64 << 20);
     const std::int64_t window_start = std::max<std::int64_t>(std::max<std::int64_t>(size - window_bytes, 0), 0);

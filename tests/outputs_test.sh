@@ -48,6 +48,7 @@ actions:
         - {path: output/clean.csv, counts: [n], round: 5}
         - output/names.csv
         - output/model.bin
+        - {path: output/leak.csv, counts: [count]}
 YAML
 cat >"$work/make.py" <<'PY'
 import os
@@ -56,6 +57,8 @@ open("output/table1.csv", "w").write("group,n\nunder 40,3\n40 to 60,25\nover 60,
 open("output/clean.csv", "w").write("group,n\nunder 40,15\nover 40,140\n")
 open("output/names.csv", "w").write("name,note\nPATIENT-7731,\"=cmd|' /C calc'!A0\"\n")
 open("output/model.bin", "wb").write(b"\x00\x01binary")
+# A header made of a patient's row, and a year as a column's only value.
+open("output/leak.csv", "w").write("count PATIENT-4242 born,=PATIENT-4242 C50\n19417731,=x\n")
 open("output/cohort.csv", "w").write("id,age\nPATIENT-7731,44\n")
 PY
 git -C "$work" init -q -b main
@@ -77,7 +80,7 @@ assert d["run"] == 1 and d["project"] == "study" and len(d["commit"]) == 40, d
 [job] = d["jobs"]
 assert job["action"] == "tables" and job["status"] == "succeeded", job
 out = {o["path"]: o for o in job["outputs"]}
-assert sorted(out) == ["output/clean.csv", "output/cohort.csv", "output/model.bin",
+assert sorted(out) == ["output/clean.csv", "output/cohort.csv", "output/leak.csv", "output/model.bin",
                        "output/names.csv", "output/table1.csv"], sorted(out)
 t = out["output/table1.csv"]
 body = b"group,n\nunder 40,3\n40 to 60,25\nover 60,120\n"
@@ -90,7 +93,8 @@ rules = {f["rule"]: f for f in c["findings"]}
 assert set(rules) == {"threshold", "rounding"}, rules
 assert rules["threshold"]["column"] == "n" and rules["threshold"]["first_line"] == 2, rules
 assert "below the threshold 10" in rules["threshold"]["message"], rules
-assert c["columns"][1]["min"] == 3 and c["columns"][1]["sum"] == 148, c["columns"]
+# The column summaries (the job's names and values) are the checkers'.
+assert "columns" not in c, c
 assert out["output/clean.csv"]["checks"]["outcome"] == "pass", out["output/clean.csv"]
 n = out["output/names.csv"]["checks"]
 assert n["outcome"] == "fail" and n["findings"][0]["rule"] == "formula", n
@@ -99,8 +103,15 @@ assert b["outcome"] == "review" and b["findings"][0]["rule"] == "file_type", b
 # Sensitive files are listed, never checked for release.
 assert out["output/cohort.csv"]["level"] == "sensitive" and "checks" not in out["output/cohort.csv"]
 EOF
-# No cell leaves through the listing: not the patient's id, not the formula.
-if grep -q "PATIENT-7731\|calc\|under 40" "$tmp/outputs.json"; then fail "a cell in the listing"; else ok; fi
+# No cell leaves through the listing: not the patient's id, not the formula,
+# not a column name or value (attack: the job writes its data as a header).
+if grep -q "PATIENT-7731\|calc\|under 40\|PATIENT-4242\|19417731" "$tmp/outputs.json"; then fail "a cell in the listing"; else ok; fi
+python3 -c 'import json,sys; l={o["path"]: o for o in json.load(open(sys.argv[1]))["jobs"][0]["outputs"]}["output/leak.csv"]["checks"]; assert l["outcome"] == "fail" and {f["rule"] for f in l["findings"]} == {"count_column", "formula"}, l' \
+  "$tmp/outputs.json" && ok || fail "leak.csv: $(cat "$tmp/outputs.json")"
+# An admin (as a checker) reads the summaries.
+"$SLUSS" outputs 1 --json >"$tmp/admin.json"
+python3 -c 'import json,sys; t={o["path"]: o for o in json.load(open(sys.argv[1]))["jobs"][0]["outputs"]}["output/table1.csv"]["checks"]; assert t["columns"][1]["min"] == 3 and t["columns"][1]["sum"] == 148, t' \
+  "$tmp/admin.json" && ok || fail "the admin's summaries: $(cat "$tmp/admin.json")"
 
 # The table for people, with the reason under it.
 SLUSS_TOKEN=$alice "$SLUSS" outputs 1 >"$tmp/outputs.txt"; expect_rc "outputs table" 0 $?
