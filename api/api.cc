@@ -471,6 +471,7 @@ struct Api::Impl {
                 options.releases,
                 options.log_tail_lines,
                 options.log_line_chars};
+    ctx.pools = &options.pools;
     return route->handler(ctx);
   }
 };

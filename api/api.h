@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,13 @@ struct RequestLog {
   std::string remote;
 };
 
+// A node pool beyond its core::Node: its executor ("local", "slurm") and
+// the projects it takes (empty: all).
+struct PoolInfo {
+  std::string executor = "local";
+  std::vector<std::string> projects;
+};
+
 struct ApiOptions {
   std::string version = "0.1.0";
   // Per user (all their tokens together; a project's hook and webhooks are
@@ -51,6 +59,9 @@ struct ApiOptions {
   core::ImageService* image_service = nullptr;
   std::vector<core::Image> images;
   std::vector<core::Node> nodes;
+  // Each node pool's executor and projects, by node name, for /v1/nodes;
+  // a node not here is local and takes every project.
+  std::map<std::string, PoolInfo> pools;
   // Hosted repositories and push syncs; null: those routes answer 503.
   // Must outlive the Api.
   core::GitService* git = nullptr;

@@ -638,12 +638,42 @@ const core::Node* FindNode(Context& c) {
 }  // namespace
 
 HttpResponse ListNodes(Context& c) {
+  // What runs on each pool (placed there), and what waits that it could take.
+  auto active = c.store.ListActiveJobs();
+  if (!active) return FromError(active.error());
   json out = json::array();
   for (const auto& n : c.nodes) {
+    PoolInfo info;
+    if (c.pools)
+      if (auto it = c.pools->find(n.name); it != c.pools->end()) info = it->second;
+    int running = 0, pending = 0;
+    core::Resources used{};
+    for (const auto& j : active->jobs) {
+      if (j.state() == core::JobState::kRunning && j.node == n.name) {
+        ++running;
+        if (j.placed) {  // what it was started with (always, since placements are kept)
+          used.milli_cpus += j.placed->milli_cpus;
+          used.memory_bytes += j.placed->memory_bytes;
+        }
+        used.gpus += static_cast<int>(j.gpus.size());
+      } else if (j.state() == core::JobState::kPending &&
+                 (info.projects.empty() || std::find(info.projects.begin(), info.projects.end(),
+                                                     j.project) != info.projects.end())) {
+        ++pending;
+      }
+    }
     json v = View(n);
+    v["executor"] = info.executor;
+    v["projects"] = info.projects;
+    v["used"] = {{"cpus", core::FormatMilliCpus(used.milli_cpus)},
+                 {"memory", core::FormatBytes(used.memory_bytes)},
+                 {"gpus", used.gpus}};
+    v["running"] = running;
+    v["pending"] = pending;
     json s = ReadSetting(c, "node/" + n.name);
     if (s.value("drained", false)) {
-      v["state"] = "drained";
+      // Drained: nothing new starts; draining while what runs there ends.
+      v["state"] = running > 0 ? "draining" : "drained";
       v["reason"] = s.value("reason", "");
     }
     out.push_back(v);

@@ -531,9 +531,21 @@ class Runner : public Session {
     auto n = Call("GET", "/v1/nodes");
     if (!n) return exit_;
     if (MaybeJson(*n)) return kExitOk;
-    Table t({"NODE", "STATE", "CPUS", "MEMORY", "GPUS"});
+    // Each pool: its executor, used of its capacity, what runs there and
+    // what waits that it could take.
+    Table t({"NODE", "STATE", "EXECUTOR", "CPUS", "MEMORY", "GPUS", "RUNNING", "PENDING", "PROJECTS"});
     for (const auto& x : (*n)["nodes"]) {
-      t.AddRow({Str(x["name"]), Str(x["state"]), Str(x["cpus"]), Str(x["memory"]), x["gpus"].dump()});
+      const json& used = x.contains("used") ? x["used"] : json::object();
+      auto of = [&](const char* key, const std::string& total) {
+        return used.contains(key) ? Str(used[key]) + "/" + total : total;
+      };
+      std::string projects;
+      for (const auto& p : x.value("projects", json::array()))
+        projects += (projects.empty() ? "" : ",") + Str(p);
+      t.AddRow({Str(x["name"]), Str(x["state"]), Str(x.value("executor", json("local"))),
+                of("cpus", Str(x["cpus"])), of("memory", Str(x["memory"])),
+                of("gpus", std::to_string(x["gpus"].size())), Str(x.value("running", json(0))),
+                Str(x.value("pending", json(0))), projects.empty() ? "all" : projects});
     }
     t.Print(out_);
     return kExitOk;

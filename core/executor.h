@@ -102,6 +102,7 @@ struct RunningAttempt {
   JobId job;
   int attempt = 1;
   std::string attempt_key;  // AttemptKey(job, attempt)
+  std::string node;         // where it was placed (its pool), as the job row says
 };
 
 class Executor {

@@ -58,7 +58,8 @@ struct PoolConfig {
   std::string executor = "local";    // "local" or "slurm"
   std::int64_t milli_cpus = 0;       // 0: local: this host's; slurm: sinfo's
   std::int64_t memory_bytes = 0;     // 0: local: this host's less 1G; slurm: sinfo's
-  // Local pools: GPU names as node.gpus; absent: the CDI spec's. Slurm: none.
+  // Local pools: GPU names as node.gpus; absent: the CDI spec's. Slurm: how
+  // many GPUs sluss admits at once (which ones a job gets is Slurm's choice).
   std::optional<std::vector<std::string>> gpus;
   std::string partition, account, qos;  // slurm: empty: the config's slurm: or Slurm's
   std::vector<std::string> projects;    // empty: every project

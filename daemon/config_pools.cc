@@ -139,9 +139,6 @@ void ReadPools(YamlChecker& c, const YamlNode& pools, Config* cfg) {
       ReadMemory(c, *n->second, StrCat(path, ".memory"), &p.memory_bytes);
     if (auto n = f.find("gpus"); n != f.end()) {
       ReadGpus(c, *n->second, StrCat(path, ".gpus"), &p.gpus);
-      if (p.executor == "slurm" && p.gpus && !p.gpus->empty())
-        c.Report(n->second->pos, StrCat(path, ".gpus"),
-                 "GPU jobs on Slurm are not supported yet (executor: slurm): leave gpus out");
     }
     for (auto [key, out] : {std::pair{"partition", &p.partition}, std::pair{"account", &p.account},
                             std::pair{"qos", &p.qos}}) {

@@ -295,14 +295,18 @@ TEST_CASE("pools: duplicate names, unknown executors and bad entries are refused
   - {name: s, executor: slurm, gpus: [0], projects: []}
   - {name: t, executor: local, projects: [x, x], memroy: 1G}
 )");
-  REQUIRE(e.size() == 7);
+  REQUIRE(e.size() == 6);
   CHECK(e[0].find("pools[0].name: 'a/b' is not a pool name") != std::string::npos);
   CHECK(e[1].find("pools[0].partition: is for pools with executor: slurm") != std::string::npos);
   CHECK(e[2].find("pools[0].cpus") != std::string::npos);
-  CHECK(e[3].find("pools[1].gpus: GPU jobs on Slurm are not supported yet") != std::string::npos);
-  CHECK(e[4].find("pools[1].projects: lists no project") != std::string::npos);
-  CHECK(e[5].find("project 'x' is listed twice") != std::string::npos);
-  CHECK(e[6].find("unknown key 'memroy' (did you mean 'memory'?)") != std::string::npos);
+  CHECK(e[3].find("pools[1].projects: lists no project") != std::string::npos);
+  CHECK(e[4].find("project 'x' is listed twice") != std::string::npos);
+  CHECK(e[5].find("unknown key 'memroy' (did you mean 'memory'?)") != std::string::npos);
+  // A Slurm pool's gpus count the GPUs sluss admits at once there.
+  auto sg = ParseConfig("pools: [{name: s, executor: slurm, cpus: 4, memory: 8G, gpus: [0, 1]}]\n",
+                        "slussd.yaml");
+  REQUIRE(sg);
+  CHECK(sg->pools[0].gpus == std::vector<std::string>{"0", "1"});
 }
 
 TEST_CASE("a Slurm pool's capacity from sinfo: its partition's nodes summed") {

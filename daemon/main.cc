@@ -34,6 +34,7 @@
 #include "core/quantity.h"
 #include "provenance/audit_signer.h"
 #include "daemon/config.h"
+#include "daemon/pools.h"
 #include "daemon/state_commands.h"
 #include "store/high_water.h"
 #include "provenance/dataset_registry.h"
@@ -208,45 +209,19 @@ int Run(const Config& cfg) {
     return 1;
   }
   api_options.image_service = &images;
-  core::Node node;
-  node.name = cfg.node_name;
-  if (node.name.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    node.name = host;
-  }
-  node.capacity.milli_cpus = cfg.node_milli_cpus
-                                 ? cfg.node_milli_cpus
-                                 : 1000LL * static_cast<long long>(std::thread::hardware_concurrency());
-  node.capacity.memory_bytes =
-      cfg.node_memory_bytes
-          ? cfg.node_memory_bytes
-          : std::max<long long>(0, static_cast<long long>(sysconf(_SC_PHYS_PAGES)) *
-                                           sysconf(_SC_PAGE_SIZE) - (1LL << 30));
-  // The node's GPUs by name (node.gpus, or every GPU of the CDI spec); the
-  // scheduler counts them as slots 0..n-1, the preparer names them.
-  // On Slurm, node.gpus counts the GPUs sluss may admit at once; which
-  // ones a job gets is Slurm's choice (--gres), on a node whose CDI spec
-  // sluss-run reads there, not here.
-  auto gpu_names = cfg.executor == "slurm"
-                       ? core::Result<std::vector<std::string>>(cfg.node_gpus.value_or(
-                             std::vector<std::string>{}))
-                       : sandbox::NodeGpus(cfg.node_gpus, cfg.sandbox.cdi_spec, {state});
-  if (!gpu_names) {
-    Log(LogLevel::kError, gpu_names.error().message);
+  // The node pools: their capacity (this host's, the CDI spec's GPUs,
+  // sinfo's) and, further down, their executors.
+  const bool any_slurm = std::any_of(cfg.pools.begin(), cfg.pools.end(),
+                                     [](const PoolConfig& p) { return p.executor == "slurm"; });
+  if (any_slurm && !cfg.slurm.conf.empty()) ::setenv("SLURM_CONF", cfg.slurm.conf.c_str(), 1);
+  auto slurm_runner = any_slurm ? executors::MakeProcessRunner() : nullptr;
+  auto pools = ResolvePools(cfg, state, slurm_runner.get());
+  if (!pools) {
+    Log(LogLevel::kError, pools.error().message);
     return 1;
   }
-  for (std::size_t i = 0; i < gpu_names->size(); ++i) node.gpu_ids.push_back(static_cast<int>(i));
-  node.capacity.gpus = static_cast<int>(gpu_names->size());
-  if (!gpu_names->empty()) {
-    std::error_code spec_ec;
-    const bool spec = std::filesystem::exists(cfg.sandbox.cdi_spec, spec_ec);
-    Log(spec ? LogLevel::kInfo : LogLevel::kWarn,
-        core::StrCat("gpus=", core::Join(*gpu_names, ","), " cdi_spec=", cfg.sandbox.cdi_spec,
-                     spec ? "" : " (missing: GPU jobs fail at start until nvidia-ctk cdi "
-                                 "generate writes it)"));
-  }
-  api_options.nodes.push_back(node);
+  api_options.nodes = pools->nodes;
+  api_options.pools = pools->info;
   api_options.on_request = [](const api::RequestLog& r) {
     Log(r.status >= 500 ? LogLevel::kError : LogLevel::kInfo,
         [&] {
@@ -265,7 +240,7 @@ int Run(const Config& cfg) {
                             ? std::string()
                             : std::filesystem::absolute(cfg.tls_cert).string();
   git_options.images = &images;
-  git_options.largest_node = node.capacity;
+  git_options.largest_node = pools->largest;
   // A job's output space is a file system on this host's disk: what one job
   // may ask for is the output limit unless its project's quota says
   // otherwise (per_job.max_disk).
@@ -305,14 +280,7 @@ int Run(const Config& cfg) {
   // The scheduler and the local executor. Jobs run detached under
   // sluss-run: they outlive a restart of slussd, which re-attaches.
   scheduler::EngineOptions engine_options;
-  {
-    scheduler::NodeState n;
-    n.name = node.name;
-    n.capacity = node.capacity;
-    n.gpus = node.gpu_ids;
-    n.gpu_names = *gpu_names;
-    engine_options.nodes.push_back(n);
-  }
+  engine_options.nodes = pools->states;
   engine_options.defaults = job_defaults;
   engine_options.log_error = [](const std::string& m) { Log(LogLevel::kError, m); };
   engine_options.log_info = [](const std::string& m) { Log(LogLevel::kInfo, m); };
@@ -341,7 +309,7 @@ int Run(const Config& cfg) {
   PreparerOptions preparer_options;
   preparer_options.workspaces_dir = state + "/workspaces";
   preparer_options.images = &images;
-  preparer_options.gpu_names = *gpu_names;
+  preparer_options.node_gpu_names = pools->gpu_names;
   DatasetRegistry datasets(**store, clock, state + "/datasets",
                            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   datasets.Resume();
@@ -354,42 +322,14 @@ int Run(const Config& cfg) {
   preparer_options.git = &git;
   JobPreparer preparer(**store, preparer_options);
   scheduler::Engine engine(**store, clock, preparer, engine_options);
-  // `executor: slurm`: each attempt a Slurm batch job running the same
-  // sluss-run on the same job directory (which the nodes must share).
-  std::unique_ptr<core::Executor> executor_owned;
-  if (cfg.executor == "slurm") {
-    if (!cfg.slurm.conf.empty()) ::setenv("SLURM_CONF", cfg.slurm.conf.c_str(), 1);
-    executors::SlurmOptions slurm;
-    slurm.node = local;
-    slurm.partition = cfg.slurm.partition;
-    slurm.account = cfg.slurm.account;
-    slurm.qos = cfg.slurm.qos;
-    slurm.accounting = cfg.slurm.accounting;
-    slurm.poll_interval = std::chrono::seconds(cfg.slurm.poll_seconds);
-    slurm.lost_grace = std::chrono::seconds(cfg.slurm.lost_grace_seconds);
-    // Slurm's word on a job (why it waits, where it runs) in the job's
-    // reason: one write when it changes, none per poll. (Its node stays
-    // the pool's: the planner counts what runs there.)
-    slurm.progress = [st = store->get()](core::JobId job, int attempt, const std::string& reason) {
-      core::JobUpdate update;
-      update.reason = reason;
-      return st->UpdateJob(job, attempt, update).has_value();
-    };
-    slurm.log = [](const std::string& m) { Log(LogLevel::kWarn, m); };
-    auto runner = executors::MakeProcessRunner();
-    // Refused at start, not at the first job: Slurm's clients must answer.
-    auto ping = runner->Run({"squeue", "--me", "-h", "-o", "%i"});
-    if (ping.status != 0) {
-      Log(LogLevel::kError,
-          core::StrCat("executor: slurm, but squeue does not answer (exit ", ping.status, "): ",
-                       ping.text, " (is Slurm installed and SLURM_CONF or slurm.conf set?)"));
-      return 1;
-    }
-    executor_owned = std::make_unique<executors::SlurmExecutor>(slurm, engine.ExecutorCallbacks(),
-                                                                std::move(runner));
-  } else {
-    executor_owned = std::make_unique<executors::LocalExecutor>(local, engine.ExecutorCallbacks());
+  // Each pool's executor (local: sluss-run here; slurm: sbatch), behind
+  // one router that sends each attempt to its pool's.
+  auto router = MakeExecutors(cfg, local, engine.ExecutorCallbacks(), **store);
+  if (!router) {
+    Log(LogLevel::kError, router.error().message);
+    return 1;
   }
+  std::unique_ptr<core::Executor> executor_owned = std::move(*router);
   core::Executor& executor = *executor_owned;
   engine.Start(executor);
   // The audit log's signed checkpoints and retention, and the permit kill
@@ -532,7 +472,13 @@ int Run(const Config& cfg) {
                    " state_dir=", cfg.state_dir,
                    " database=", cfg.DatabasePath(), " schema=",
                    store::SqliteStore::LatestSchemaVersion(), " runtime=", cfg.runtime,
-                   " executor=", cfg.executor, " sluss_run=", local.sluss_run));
+                   " executor=", cfg.pools_shorthand ? cfg.executor : "pools", " pools=",
+                   [&] {
+                     std::vector<std::string> v;
+                     for (const auto& [name, p] : pools->info) v.push_back(name + ":" + p.executor);
+                     return core::Join(v, ",");
+                   }(),
+                   " sluss_run=", local.sluss_run));
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;

@@ -52,14 +52,17 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
   r.attempt = job.attempt;
   r.project = job.project;
   r.node = start.node;
+  auto named = options_.node_gpu_names.find(start.node);
+  const std::vector<std::string>& gpu_names =
+      named == options_.node_gpu_names.end() ? options_.gpu_names : named->second;
   for (int g : start.gpus) {
-    if (options_.gpu_names.empty()) {
+    if (gpu_names.empty()) {
       r.gpus.push_back(std::to_string(g));
-    } else if (g < 0 || static_cast<std::size_t>(g) >= options_.gpu_names.size()) {
+    } else if (g < 0 || static_cast<std::size_t>(g) >= gpu_names.size()) {
       return core::Internal(StrCat("GPU slot ", g, " is not one of the node's ",
-                                   options_.gpu_names.size(), " GPUs"));
+                                   gpu_names.size(), " GPUs"));
     } else {
-      r.gpus.push_back(options_.gpu_names[static_cast<std::size_t>(g)]);
+      r.gpus.push_back(gpu_names[static_cast<std::size_t>(g)]);
     }
   }
   // What the scheduler counted is what the sandbox enforces.

@@ -9,6 +9,7 @@
 // the job fails permit_invalid). It works through core's ports only.
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct PreparerOptions {
   // The node's GPUs as the CDI spec names them: the scheduler's GPU slot i
   // is gpu_names[i]. Empty: the slot's number is the name (an index).
   std::vector<std::string> gpu_names;
+  // With several pools: each pool's, by pool (node) name; a node not
+  // listed here uses gpu_names.
+  std::map<std::string, std::vector<std::string>> node_gpu_names;
   // The approved images, the registered datasets (checked unchanged at
   // every start), the repositories (workspaces are exported from them) and
   // the clock for the permit check; all must outlive the preparer.

@@ -59,7 +59,7 @@ void Engine::Start(core::Executor& executor) {
     std::map<core::JobId, const core::Job*> by_id;
     for (const auto& j : active->jobs) {
       if (j.state() != core::JobState::kRunning) continue;
-      running.push_back({j.id, j.attempt, core::AttemptKey(j, j.attempt)});
+      running.push_back({j.id, j.attempt, core::AttemptKey(j, j.attempt), j.node});
       launched_.insert({j.id, j.attempt});
       by_id[j.id] = &j;
     }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/api.h"
 #include "api/http.h"
 #include "core/dataset_service.h"
 #include "core/git_service.h"
@@ -51,6 +52,7 @@ struct Context {
   core::ReleaseService* releases = nullptr;  // the airlock; may be null
   int log_tail_lines = 200;   // what researchers read of a log (ApiOptions)
   int log_line_chars = 1000;
+  const std::map<std::string, PoolInfo>* pools = nullptr;  // ApiOptions::pools
 
   // The membership rule, in one place: admins, stewards and auditors see
   // every project; researchers and output checkers their own. A project the
