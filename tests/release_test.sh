@@ -302,7 +302,7 @@ as steward permit set-checks P-1 --min-count 20 --round 10 >"$tmp/out"; expect_r
 grep -Eq "^minimum count +20 +permit P-1" "$tmp/out" && ok || fail "set-checks table: $(cat "$tmp/out")"
 as alice release create --project study --json >/dev/null; expect_rc "third request" 0 $?
 as alice release add 3 output/clean.csv --job 1 >"$tmp/out" 2>&1; expect_rc "looser round refused" 1 $?
-grep -q "sluss.yaml declares round: 5 for \"output/clean.csv\", looser than permit P-1's rounding to 10" "$tmp/out" \
+grep -q "sluss.yaml declares round: 5 for 'output/clean.csv', looser than permit P-1's rounding to 10" "$tmp/out" \
   && ok || fail "looser round: $(cat "$tmp/out")"
 ls -A "$tmp/state/releases/3" 2>/dev/null | grep -q . && fail "a refused file left a copy" || ok
 as steward permit set-checks P-1 --min-count 20 --round 5 >/dev/null; expect_rc "set checks again" 0 $?
