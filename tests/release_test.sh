@@ -298,6 +298,7 @@ as steward permit set-checks P-1 --min-count 5000 >"$tmp/out" 2>&1; expect_rc "o
 grep -q "threshold must be a whole number from 1 to 1000" "$tmp/out" && ok || fail "bounds: $(cat "$tmp/out")"
 [[ $(code steward PUT /v1/permits/P-1/checks '{"allowed_types":["exe"]}') == 400 ]] && ok || fail "a type outside the list: $(cat "$tmp/body")"
 [[ $(code steward PUT /v1/permits/P-9/checks '{}') == 404 ]] && ok || fail "no permit P-9"
+[[ $(code bob GET /v1/permits/P-1/checks) == 404 ]] && ok || fail "a non-member read the permit's checks"
 as steward permit set-checks P-1 --min-count 20 --round 10 >"$tmp/out"; expect_rc "set checks" 0 $?
 grep -Eq "^minimum count +20 +permit P-1" "$tmp/out" && ok || fail "set-checks table: $(cat "$tmp/out")"
 as alice release create --project study --json >/dev/null; expect_rc "third request" 0 $?
