@@ -7,10 +7,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+#include "core/pipeline.h"
 
 namespace sluss::airlock {
 
@@ -45,5 +50,44 @@ struct CheckParams {
 };
 
 nlohmann::json ToJson(const CheckParams& params);
+
+// What a data steward sets for the checks of a permit's requests; unset
+// fields keep CheckParams' defaults. The bounds below keep a steward's
+// values within what the checks can do: a threshold of 1 to 1000, rounding
+// to a base of 1 to 1000, a file cap no larger than the default (the checks
+// read a file once, in bounded memory), file types only from the default
+// list (the others cannot be read by a checker as they are).
+inline constexpr std::int64_t kMaxThreshold = 1000;
+inline constexpr int kMaxRound = 1000;
+
+struct StewardChecks {
+  std::optional<std::int64_t> threshold;         // the minimum count in a cell
+  std::optional<int> round;                      // counts are multiples of this
+  std::optional<bool> zeros_disclosive;          // false: zeros allowed
+  std::optional<std::int64_t> max_file_bytes;
+  std::optional<std::vector<std::string>> allowed_types;
+};
+
+// From an API body {"threshold", "round", "zeros_allowed", "max_file_bytes",
+// "allowed_types"}: kInvalidArgument naming the field and its bounds.
+core::Result<StewardChecks> StewardChecksFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const StewardChecks& c);
+
+// The parameters one file is checked with, and who set each: "default",
+// "permit P-1" (its steward) or "sluss.yaml" (the researcher).
+struct EffectiveChecks {
+  CheckParams params;
+  core::OutputControls controls;
+  std::map<std::string, std::string> sources;  // by parameter name
+};
+
+// The defaults, tightened by each of `stewards` (by permit id: the
+// strictest of them wins), then by what sluss.yaml declared for the file.
+// sluss.yaml may only tighten a steward's values: rounding to a base that
+// is not a multiple of the steward's, or zeros declared allowed where a
+// steward made them disclosive, is kFailedPrecondition, naming both.
+core::Result<EffectiveChecks> Resolve(const CheckParams& defaults,
+                                      const std::map<std::string, StewardChecks>& stewards,
+                                      std::string_view path, const core::OutputControls& declared);
 
 }  // namespace sluss::airlock

@@ -82,7 +82,9 @@ struct FileCheck::Impl {
   FileReport report;
   core::OutputControls controls;
   CheckParams params;
-  bool table = false, png = false, text = false, done = false;
+  bool table = false, png = false, text = false, log = false, done = false;
+  std::string utf8_carry;   // a character cut at a chunk's end (log)
+  std::int64_t text_lines = 1;
   std::int64_t fed = 0;
   std::string png_head;
   // PNG's chunks, read as they stream by: the 8 bytes of a chunk's length
@@ -348,6 +350,34 @@ struct FileCheck::Impl {
     };
     if (!csv->Feed(chunk, on_row)) done = true;
   }
+
+  // A job's log: valid UTF-8 with no NUL byte, else fail at the first such
+  // line (the bytes would hide or garble what a checker reads).
+  void FeedLog(std::string_view chunk) {
+    std::string buf = std::move(utf8_carry);
+    utf8_carry.clear();
+    buf.append(chunk);
+    std::size_t end = buf.size();
+    for (std::size_t back = 1; back <= 3 && back <= buf.size(); ++back) {
+      auto b = static_cast<unsigned char>(buf[buf.size() - back]);
+      if ((b & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+      const std::size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+      if (need > back) end = buf.size() - back;
+      break;
+    }
+    std::string_view whole(buf.data(), end);
+    std::size_t bad = std::min(core::FindInvalidUtf8(whole), whole.find('\0'));
+    if (bad != std::string_view::npos) {
+      const auto line = text_lines + std::count(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+      Add(Outcome::kFail, "not_text", "", 0,
+          StrCat("line ", line, " is not text (not valid UTF-8, or a NUL byte); a log must be "
+                 "text a checker can read"));
+      done = true;
+      return;
+    }
+    text_lines += std::count(whole.begin(), whole.end(), '\n');
+    utf8_carry = buf.substr(end);
+  }
 };
 
 FileCheck::FileCheck(std::string path, std::int64_t size, core::OutputControls controls,
@@ -360,7 +390,9 @@ FileCheck::FileCheck(std::string path, std::int64_t size, core::OutputControls c
   m.controls = std::move(controls);
   m.params = std::move(params);
   const auto& allowed = m.params.allowed_types;
-  if (std::find(allowed.begin(), allowed.end(), m.report.type) == allowed.end()) {
+  // A job's log in a release request (log/job-N/stdout.log) is read as text.
+  const bool log = m.report.type == "log";
+  if (!log && std::find(allowed.begin(), allowed.end(), m.report.type) == allowed.end()) {
     m.Add(Outcome::kReview, "file_type", "", 0,
           m.report.type.empty()
               ? std::string("a file without an extension; a checker must look at it by hand")
@@ -373,6 +405,8 @@ FileCheck::FileCheck(std::string path, std::int64_t size, core::OutputControls c
           StrCat("the file is ", size, " bytes, over the cap of ", m.params.max_file_bytes,
                  "; release summaries, not data"));
     m.done = true;
+  } else if (log) {
+    m.log = true;
   } else if (m.report.type == "csv" || m.report.type == "tsv") {
     m.table = true;
     m.csv.emplace(m.report.type == "csv" ? ',' : '\t', m.params.max_cell_bytes,
@@ -402,6 +436,7 @@ void FileCheck::Feed(std::string_view chunk) {
   if (m.png) m.FeedPng(chunk);
   if (m.text) m.FeedText(chunk);
   if (m.table) m.FeedTable(chunk);
+  if (m.log) m.FeedLog(chunk);
 }
 
 FileReport FileCheck::Finish() {
@@ -439,6 +474,11 @@ FileReport FileCheck::Finish() {
       s.divisible_by_5 = c.any_value && c.all_number && c.all_div5;
       m.report.columns.push_back(std::move(s));
     }
+  }
+  if (m.log && !m.done && !m.utf8_carry.empty()) {
+    m.Add(Outcome::kFail, "not_text", "", 0,
+          StrCat("line ", m.text_lines, " ends in a cut UTF-8 character; a log must be text a "
+                 "checker can read"));
   }
   for (const auto& f : m.report.findings) m.report.outcome = std::max(m.report.outcome, f.outcome);
   m.done = true;

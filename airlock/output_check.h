@@ -14,6 +14,8 @@
 //   EXIF, a colour profile, a private one) is review;
 // - txt, md, json, svg: UTF-8 text without control characters (but tab,
 //   newline, carriage return), else fail: a renamed binary is not text;
+// - log (a job's full log added to a request, whatever allowed_types says):
+//   valid UTF-8 without NUL bytes, else fail (rule not_text);
 // - csv, tsv: a strict RFC 4180 read (malformed: fail, with the line); every
 //   cell valid UTF-8; formula injection (a text cell starting with = + - @,
 //   a tab or a carriage return, which spreadsheets run): fail; each declared
@@ -41,7 +43,8 @@ std::string_view ToString(Outcome outcome);
 struct Finding {
   Outcome outcome = Outcome::kPass;
   std::string rule;     // file_type, size, signature, hidden_data, malformed, formula,
-                        // count_column, threshold, zero, rounding, not_a_count, empty
+                        // count_column, threshold, zero, rounding, not_a_count, empty,
+                        // not_text
   std::string column;   // "" when about the whole file
   std::int64_t cells = 0;      // how many cells broke the rule (0: about the file)
   std::int64_t first_line = 0; // line of the first such cell (0: none)

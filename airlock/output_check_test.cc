@@ -337,3 +337,28 @@ TEST_CASE("The stored report names the tool, its version and parameters, and eve
   // A non-table has no columns.
   CHECK_FALSE(ToJson(CheckBytes("a.txt", "x", {}), p).contains("columns"));
 }
+
+TEST_CASE("a job's log is read as text: UTF-8 without NUL bytes, in chunks of any size") {
+  const std::string good = "row 1 é\nrow 2 \xF0\x9F\x98\x80 done\n";
+  for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{64}}) {
+    FileCheck check("log/job-1/stdout.log", static_cast<std::int64_t>(good.size()), {});
+    for (std::size_t i = 0; i < good.size(); i += step) check.Feed(std::string_view(good).substr(i, step));
+    auto r = check.Finish();
+    INFO(step);
+    CHECK(r.outcome == Outcome::kPass);
+  }
+  // Not on the allowed list, yet read: a log is always text to a checker.
+  CheckParams only_csv;
+  only_csv.allowed_types = {"csv"};
+  CHECK(CheckBytes("log/job-1/stdout.log", good, {}, only_csv).outcome == Outcome::kPass);
+  auto bad = CheckBytes("log/job-1/stdout.log", std::string("a\nb\nc\xff\n", 7), {});
+  REQUIRE(bad.findings.size() == 1);
+  CHECK(bad.findings[0].rule == "not_text");
+  CHECK(bad.findings[0].message.starts_with("line 3 "));
+  CHECK(CheckBytes("log/job-1/stdout.log", std::string("a\0b", 3), {}).outcome == Outcome::kFail);
+  CHECK(CheckBytes("log/job-1/stdout.log", "cut \xC3", {}).findings[0].rule == "not_text");
+  // Over the cap: fail, unread.
+  CheckParams small;
+  small.max_file_bytes = 4;
+  CHECK(CheckBytes("log/job-1/stdout.log", good, {}, small).findings[0].rule == "size");
+}

@@ -14,16 +14,28 @@
 //     project are added; a sensitive output is refused;
 //   - checkers must be members of the project too (they see only their
 //     projects); admins, stewards and auditors see every request's record;
-//   - only members download, and only from a released request; checkers
-//     other than the author read the files of a request under review.
+//   - only members download, and only from a released request; the
+//     checkers who are members read a request's files whole while it is
+//     under review (submitted to approved), each read audited as
+//     release.review_read;
+//   - a job's full log (stdout or stderr, which researchers otherwise see
+//     only the tail of) is added like a file, as `log/job-N/stdout.log`,
+//     once the job has ended: frozen, checked as text within the size cap,
+//     reviewed, and the author reads it only after release.
 // Frozen copies: `<release_dir>/<id>/<sha256>`, written by copying (never a
 // link to the job's live file) and checked against the job's recorded
-// SHA-256 while copying; downloads hash them again.
+// SHA-256 while copying; downloads hash them again. The copy and the checks
+// run first, under a temporary name and with no lock of the store held (the
+// caller must not hold one either: the API serves this route outside its
+// transaction); one short transaction then records the file against the
+// request and the job's record as they are then, and names the copy by its
+// hash. Any refusal removes the copy.
 //
 // Thread safety: as the Store; the file work of two adds to one request
 // ends in one stored change each (a stale one is kConflict).
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "airlock/check_params.h"
@@ -36,10 +48,27 @@ namespace sluss::airlock {
 struct ReleaseDeskOptions {
   // An attempt's directory (its outputs are under `<dir>/outputs/`).
   std::function<std::string(const core::Job&, int attempt)> job_dir;
+  // The files of an attempt's full log ("stdout" or "stderr"), oldest
+  // first; empty when there is none (slussd: the executor's LogFiles).
+  std::function<std::vector<std::string>(const core::Job&, int attempt, const std::string& stream)>
+      log_files;
   // Where frozen copies live (slussd: `<state>/releases`).
   std::string release_dir;
   CheckParams params;
+  // Tests only: called once while a file is being copied into the release
+  // area (after its first block), on the copying thread, with no lock of
+  // the store held.
+  std::function<void()> while_copying;
 };
+
+// What the stewards set for the checks of `user`'s requests in `project`:
+// of each permit valid at `now` that names the user (every valid permit of
+// the project when `user` is empty), by permit id. Settings that cannot be
+// read are kInternal, never skipped.
+core::Result<std::map<std::string, StewardChecks>> StewardChecksOf(core::Store& store,
+                                                                  std::string_view project,
+                                                                  std::string_view user,
+                                                                  core::TimePoint now);
 
 class ReleaseDesk final : public core::ReleaseService {
  public:
@@ -57,6 +86,11 @@ class ReleaseDesk final : public core::ReleaseService {
                                                 std::string_view project) override;
   core::Result<core::ReleaseDownload> Download(const core::ReleaseActor& who, std::int64_t id,
                                                std::string_view path) override;
+
+  core::Result<nlohmann::json> GetChecks(const core::ReleaseActor& who,
+                                         std::string_view permit) override;
+  core::Result<nlohmann::json> SetChecks(const core::ReleaseActor& who, std::string_view permit,
+                                         const nlohmann::json& checks) override;
 
   // `r` as `who` may see it (see core::ReleaseService::Get).
   static core::Release Redact(const core::Release& r, const core::ReleaseActor& who);

@@ -41,6 +41,10 @@ struct Route {
   std::vector<Role> roles;
   Handler handler = nullptr;
   bool mutates = false;
+  // Served outside the request's transaction: the handler's service makes
+  // its change and that change's audit record in its own short transaction,
+  // after slow file work that must not hold the store (a release's copy).
+  bool own_transaction = false;
 };
 
 std::vector<std::string> Split(std::string_view path) {
@@ -165,6 +169,8 @@ struct Api::Impl {
     add("POST", "/v1/permits", stewards, h::GrantPermit);
     add("GET", "/v1/permits/{id}", all, h::GetPermit);
     add("POST", "/v1/permits/{id}/revoke", stewards, h::RevokePermit);
+    add("GET", "/v1/permits/{id}/checks", all, h::GetPermitChecks);
+    add("PUT", "/v1/permits/{id}/checks", stewards, h::PutPermitChecks);
     add("GET", "/v1/runs/{id}/provenance", all, h::RunProvenance);
     add("GET", "/v1/runs/{id}/outputs", all, h::RunOutputs);
     add("GET", "/v1/jobs/{id}/provenance", all, h::JobProvenance);
@@ -179,6 +185,7 @@ struct Api::Impl {
     add("POST", "/v1/releases", researchers, h::CreateRelease);
     add("GET", "/v1/releases/{id}", all, h::GetRelease);
     add("POST", "/v1/releases/{id}/files", researchers, h::AddReleaseFile);
+    routes.back().own_transaction = true;
     add("GET", "/v1/releases/{id}/files/{path}", all, h::DownloadReleaseFile);
     add("DELETE", "/v1/releases/{id}/files/{path}", researchers, h::RemoveReleaseFile);
     add("POST", "/v1/releases/{id}/votes", checkers, h::VoteRelease);
@@ -498,6 +505,12 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   // Serves the request and writes its audit record; an error when the
   // record of a request that succeeded could not be written.
   const bool mutating = req.method != "GET";
+  const bool own_transaction = [&] {
+    std::map<std::string, std::string> params;
+    bool known = false;
+    const Route* r = impl_->Match(req.method, req.path, &params, &known);
+    return r && r->own_transaction;
+  }();
   core::Store& db =
       mutating && impl_->options.change_store ? *impl_->options.change_store : impl_->store;
   auto serve = [&]() -> core::Result<void> {
@@ -526,15 +539,18 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     const bool logged =
         batched ? impl_->AppendAll(db, impl_->audit_batch.Count(event, req.remote, route, now))
                 : db.AppendAudit(event, now).has_value();
-    if (!logged && resp.status < 400) {
+    // A route with its own transaction made its change together with that
+    // change's own audit record; this one only adds the request's.
+    if (!logged && resp.status < 400 && !own_transaction) {
       return core::Fail(core::ErrorCode::kUnavailable, "the audit log cannot be written");
     }
     return {};
   };
   // A change and its audit record are one transaction: a change whose
   // record cannot be written is not made. Nothing is served that is not in
-  // the log.
-  const core::Result<void> served = mutating ? db.Atomically(serve) : serve();
+  // the log. A route with its own transaction (a release's file) keeps that
+  // rule inside its service, so that slow file work holds no lock.
+  const core::Result<void> served = mutating && !own_transaction ? db.Atomically(serve) : serve();
   if (!served && resp.status < 400) {
     resp = ErrorResponse(503, "unavailable",
                          mutating ? "the audit log cannot be written, so nothing was changed; "

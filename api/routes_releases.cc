@@ -84,13 +84,17 @@ HttpResponse AddReleaseFile(Context& c) {
   if (!id) return id.error();
   auto body = c.Body();
   if (!body) return FromError(body.error());
-  if (auto ok = OnlyKeys(*body, {"job", "path", "group", "context", "controls", "exception"}); !ok)
+  if (auto ok = OnlyKeys(*body, {"job", "path", "log", "group", "context", "controls", "exception"}); !ok)
     return FromError(ok.error());
   core::AddReleaseFile f;
   if (!body->contains("job") || !(*body)["job"].is_number_integer() || (*body)["job"].get<std::int64_t>() <= 0)
     return FieldError("job", "expected a job id");
   f.job = (*body)["job"].get<std::int64_t>();
-  auto path = Text(*body, "path", true);
+  // An output by its path, or the job's full log by its stream.
+  auto log = Text(*body, "log", false);
+  if (!log) return log.error();
+  f.log = *log;
+  auto path = Text(*body, "path", f.log.empty());
   if (!path) return path.error();
   f.path = *path;
   for (auto [name, out] : {std::pair{"group", &f.group}, std::pair{"context", &f.context},
@@ -176,6 +180,47 @@ HttpResponse VoteRelease(Context& c) {
   auto comment = Text(*body, "comment", false);
   if (!comment) return comment.error();
   return Answer(c.releases->Apply(ActorOf(c), *id, {*vote, *path, *comment}));
+}
+
+// The permit as `c` may see it; 404 otherwise.
+std::expected<core::Permit, HttpResponse> PermitOf(Context& c) {
+  const std::string id = c.params["id"];
+  auto p = c.store.GetPermit(id);
+  if (!p) {
+    if (p.error().code == core::ErrorCode::kNotFound)
+      return std::unexpected(NotFound(StrCat("permit ", core::Quote(id))));
+    return std::unexpected(FromError(p.error()));
+  }
+  if (!c.CanSee(p->project)) return std::unexpected(NotFound(StrCat("permit ", core::Quote(id))));
+  return *p;
+}
+
+HttpResponse ChecksAnswer(const core::Result<json>& r) {
+  if (!r) {
+    if (r.error().code == core::ErrorCode::kFailedPrecondition)
+      return ErrorResponse(409, "failed_precondition", r.error().message, {});
+    return FromError(r.error());
+  }
+  return Json(200, *r);
+}
+
+// GET /v1/permits/{id}/checks: what the steward set, and what applies.
+HttpResponse GetPermitChecks(Context& c) {
+  if (!c.releases) return Unavailable();
+  auto p = PermitOf(c);
+  if (!p) return p.error();
+  return ChecksAnswer(c.releases->GetChecks(ActorOf(c), p->id));
+}
+
+// PUT /v1/permits/{id}/checks {threshold, round, zeros_allowed,
+// max_file_bytes, allowed_types}: the permit's steward replaces them.
+HttpResponse PutPermitChecks(Context& c) {
+  if (!c.releases) return Unavailable();
+  auto p = PermitOf(c);
+  if (!p) return p.error();
+  auto body = c.Body();
+  if (!body) return FromError(body.error());
+  return ChecksAnswer(c.releases->SetChecks(ActorOf(c), p->id, *body));
 }
 
 }  // namespace sluss::api::internal

@@ -139,10 +139,57 @@ class DataRunner : public Session {
       out_ << "permit " << p[1] << " revoked; its jobs are being cancelled (permit_revoked)\n";
       return kExitOk;
     }
+    if ((sub == "checks" || sub == "set-checks") && p.size() == 2) {
+      std::optional<json> got;
+      if (sub == "checks") {
+        got = Call("GET", StrCat("/v1/permits/", p[1], "/checks"));
+      } else {
+        // The values given replace what was set; those not given are the
+        // defaults again.
+        json body = json::object();
+        for (auto [flag, key] : {std::pair{"--min-count", "threshold"}, std::pair{"--round", "round"},
+                                 std::pair{"--max-size", "max_file_bytes"}}) {
+          const std::string v = Flag(a_, flag);
+          if (v.empty()) continue;
+          char* end = nullptr;
+          long long n = std::strtoll(v.c_str(), &end, 10);
+          if (v.empty() || *end != '\0') return Usage(StrCat(flag, " takes a whole number"));
+          body[key] = n;
+        }
+        if (auto z = Flag(a_, "--zeros"); !z.empty()) {
+          if (z != "allowed" && z != "disclosive") return Usage("--zeros allowed|disclosive");
+          body["zeros_allowed"] = z == "allowed";
+        }
+        if (auto t = Flag(a_, "--types"); !t.empty()) body["allowed_types"] = SplitList(t);
+        got = Call("PUT", StrCat("/v1/permits/", p[1], "/checks"), &body);
+      }
+      if (!got) return exit_;
+      if (MaybeJson(*got)) return kExitOk;
+      const json& e = (*got)["effective"];
+      const json& src = e["sources"];
+      out_ << "disclosure checks of permit " << Str((*got)["permit"]) << " (project "
+           << Str((*got)["project"]) << ")";
+      if (got->contains("set_by")) out_ << ", set by " << Str((*got)["set_by"]) << " " << Str((*got)["set_at"]);
+      out_ << "\n";
+      Table t({"PARAMETER", "VALUE", "SET BY"});
+      auto src_of = [&](const char* k) { return src.contains(k) ? Str(src[k]) : std::string("default"); };
+      t.AddRow({"minimum count", StrCat(e["threshold"].get<std::int64_t>()), src_of("threshold")});
+      t.AddRow({"rounding", e["round"].get<int>() > 0 ? StrCat("to ", e["round"].get<int>()) : "as sluss.yaml declares",
+                src_of("round")});
+      t.AddRow({"zeros", e["zeros_allowed"].get<bool>() ? "allowed" : "disclosive", src_of("zeros")});
+      t.AddRow({"max file size", StrCat(e["max_file_bytes"].get<std::int64_t>(), " bytes"), src_of("max_file_bytes")});
+      std::vector<std::string> types;
+      for (const auto& x : e["allowed_types"]) types.push_back(Str(x));
+      t.AddRow({"file types", core::Join(types, ","), src_of("allowed_types")});
+      t.Print(out_);
+      return kExitOk;
+    }
     return Usage(
         "permit grant ID --project P --datasets D1,D2@V --persons A,B --purpose TEXT "
         "--from DATE --until DATE | permit list [--project P] | permit show ID | "
-        "permit revoke ID [--reason TEXT]");
+        "permit revoke ID [--reason TEXT] | permit checks ID | permit set-checks ID "
+        "[--min-count N] [--round N] [--zeros allowed|disclosive] [--max-size BYTES] "
+        "[--types csv,tsv,...]");
   }
 
   // Metadata only: what each job wrote, and the disclosure checks' verdict

@@ -49,12 +49,15 @@ class ReleaseRunner : public Session {
       json body = {{"project", Flag(a_, "--project")}, {"context", Flag(a_, "--context")}};
       return Show(Call("POST", "/v1/releases", &body));
     }
-    if (sub == "add" && p.size() == 3 && !Flag(a_, "--job").empty()) {
-      json body = {{"path", p[2]}};
+    // An output by its path, or the job's full log (--log stdout|stderr).
+    if (sub == "add" && p.size() == (Flag(a_, "--log").empty() ? 3u : 2u) && !Flag(a_, "--job").empty()) {
+      json body = json::object();
+      if (p.size() == 3) body["path"] = p[2];
+      if (auto l = Flag(a_, "--log"); !l.empty()) body["log"] = l;
       try {
         body["job"] = std::stoll(Flag(a_, "--job"));
       } catch (const std::exception&) {
-        return Usage("release add ID PATH --job JOB");
+        return Usage("release add ID PATH --job JOB | release add ID --log stdout|stderr --job JOB");
       }
       for (const char* f : {"group", "context", "controls", "exception"})
         if (auto v = Flag(a_, StrCat("--", f)); !v.empty()) body[f] = v;
@@ -68,7 +71,8 @@ class ReleaseRunner : public Session {
     if (sub == "download" && p.size() >= 2 && !Flag(a_, "--output").empty()) return Download();
     return Usage(
         "release create --project P [--context TEXT] | release add ID PATH --job JOB "
-        "[--group G] [--context TEXT] [--controls TEXT] [--exception TEXT] | release remove ID "
+        "[--group G] [--context TEXT] [--controls TEXT] [--exception TEXT] | release add ID "
+        "--log stdout|stderr --job JOB | release remove ID "
         "PATH | release submit ID | release withdraw ID | release show ID | release list "
         "[--project P] | release download ID -o DIR [PATH...]");
   }

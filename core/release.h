@@ -110,6 +110,9 @@ struct AddReleaseFile {
   std::string context;    // sets the group's context when not empty
   std::string controls;   // sets the group's controls when not empty
   std::string exception;  // the written exception a failing file needs
+  // "stdout" or "stderr": the job's full log instead of an output (`path`
+  // empty); it is named `log/job-<job>/<log>.log` in the request.
+  std::string log;
 };
 
 struct ReleaseMove {
@@ -145,11 +148,22 @@ class ReleaseService {
   virtual Result<std::vector<Release>> List(const ReleaseActor& who,
                                             std::string_view project) = 0;
   // A released file's frozen bytes, for a member of the project; audited
-  // as release.download. A checker other than the author also reads the
-  // files of a request under review (submitted, partially reviewed,
-  // reviewed, approved), audited as release.review_read.
+  // as release.download. A checker who is a member (not the author) reads
+  // them while the request is under review, audited as release.review_read.
   virtual Result<ReleaseDownload> Download(const ReleaseActor& who, std::int64_t id,
                                            std::string_view path) = 0;
+  // The disclosure checks' parameters a data steward set for the requests
+  // of a permit's persons: {"permit", "project", "checks": {threshold,
+  // round, zeros_allowed, max_file_bytes, allowed_types} (only those set),
+  // "set_by", "set_at", "effective": {each parameter's value and
+  // "sources"}}. The caller checks that `who` may see the permit.
+  virtual Result<nlohmann::json> GetChecks(const ReleaseActor& who, std::string_view permit) = 0;
+  // Replaces them (an empty object: the defaults again). Only the steward
+  // who granted the permit sets them, within the checks' bounds
+  // (kInvalidArgument naming the field); audited as permit.checks_set with
+  // the values before and after.
+  virtual Result<nlohmann::json> SetChecks(const ReleaseActor& who, std::string_view permit,
+                                           const nlohmann::json& checks) = 0;
 };
 
 }  // namespace sluss::core

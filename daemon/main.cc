@@ -351,6 +351,7 @@ int Run(const Config& cfg) {
   api_options.job_provenance = [&store](core::JobId id) { return JobProvenanceOf(**store, id); };
   RunOutputsOptions outputs_options;
   outputs_options.job_dir = preparer_options.job_dir;
+  outputs_options.clock = &clock;
   api_options.run_outputs = [&api_store, outputs_options](core::RunId id) {
     return RunOutputsOf(**api_store, id, outputs_options);
   };
@@ -359,6 +360,9 @@ int Run(const Config& cfg) {
   airlock::ReleaseDeskOptions release_options;
   release_options.job_dir = preparer_options.job_dir;
   release_options.release_dir = state + "/releases";
+  release_options.log_files = [&executor](const core::Job& job, int attempt, const std::string& stream) {
+    return executor.LogFiles(job.id, attempt, core::AttemptKey(job, attempt), stream);
+  };
   airlock::ReleaseDesk release_desk(**store, clock, release_options);
   api_options.releases = &release_desk;
   api_options.log_tail_lines = cfg.log_tail_lines;

@@ -82,6 +82,14 @@ core::Result<json> RunOutputsOf(core::Store& store, core::RunId run_id,
   if (!run) return std::unexpected(run.error());
   auto jobs = store.ListJobs(run_id);
   if (!jobs) return std::unexpected(jobs.error());
+  // What the stewards set for the checks of the run's submitter (as a
+  // release request by them would be checked).
+  std::map<std::string, airlock::StewardChecks> stewards;
+  if (options.clock) {
+    auto set = airlock::StewardChecksOf(store, run->project, run->submitted_by, options.clock->Now());
+    if (!set) return std::unexpected(set.error());
+    stewards = std::move(*set);
+  }
   json out_jobs = json::array();
   for (const core::Job& job : *jobs) {
     json jj = {{"job", job.id.value}, {"action", job.action},
@@ -120,18 +128,25 @@ core::Result<json> RunOutputsOf(core::Store& store, core::RunId run_id,
       std::string level = spec->LevelOf(o.path);
       json oj = {{"path", o.path}, {"level", level}, {"size", o.size}, {"sha256", o.sha256}};
       if (level == "releasable") {
-        core::OutputControls controls = spec->ControlsOf(o.path);
+        auto eff = airlock::Resolve(options.params, stewards, o.path, spec->ControlsOf(o.path));
+        if (!eff) {
+          oj["checks"] = {{"error", eff.error().message}};
+          jj["outputs"].push_back(std::move(oj));
+          continue;
+        }
+        const core::OutputControls& controls = eff->controls;
         json key = {{"sha256", o.sha256},
                     {"controls", ControlsJson(controls)},
                     {"version", airlock::kToolVersion},
-                    {"parameters", airlock::ToJson(options.params)}};
+                    {"parameters", airlock::ToJson(eff->params)}};
         const json* stored = cache.contains(o.path) ? &cache[o.path] : nullptr;
         if (stored && stored->is_object() && stored->value("key", json()) == key) {
           oj["checks"] = (*stored)["report"];
         } else if (dir.empty()) {
           oj["checks"] = {{"error", "the checks are not available here"}};
         } else {
-          json report = CheckFile(dir + "/outputs/" + o.path, o, controls, options.params);
+          json report = CheckFile(dir + "/outputs/" + o.path, o, controls, eff->params);
+          if (!report.contains("error")) report["sources"] = eff->sources;
           oj["checks"] = report;
           if (!report.contains("error")) {
             cache[o.path] = {{"key", key}, {"report", report}};

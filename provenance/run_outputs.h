@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "airlock/check_params.h"
+#include "airlock/release_desk.h"
+#include "core/time.h"
 #include "core/store.h"
 
 namespace sluss::provenance {
@@ -25,6 +27,9 @@ struct RunOutputsOptions {
   // An attempt's directory (its outputs are under `<dir>/outputs/`).
   std::function<std::string(const core::Job&, int attempt)> job_dir;
   airlock::CheckParams params;
+  // When set, the parameters the stewards set for the run's submitter's
+  // permits apply (airlock::StewardChecksOf), as in their release requests.
+  const core::Clock* clock = nullptr;
 };
 
 // Thread-safe as far as `store` is (several API workers may list the same

@@ -285,4 +285,107 @@ dl = [json.loads(r["payload"]) for r in recs if r["action"] == "release.download
 assert dl["path"] == "output/clean.csv" and len(dl["sha256"]) == 64, dl
 EOF
 
+# Steward defaults for the checks. Only P-1's steward sets them, within the
+# checks' bounds; every change is audited. sluss.yaml may only tighten them:
+# its `round: 5` is looser than the steward's 10 and is refused with a
+# message; with the steward's minimum count of 20, a cell of 15 is flagged,
+# and the report names who set each parameter.
+tom=$("$SLUSS" token create --user tom@example.org --role steward --name t 2>/dev/null)
+as tom permit set-checks P-1 --min-count 20 >"$tmp/out" 2>&1; expect_rc "another steward" 4 $?
+grep -q "granted by sam@example.org; only that steward sets its checks" "$tmp/out" && ok || fail "tom: $(cat "$tmp/out")"
+as alice permit set-checks P-1 --min-count 1 >/dev/null 2>&1; expect_rc "a researcher sets checks" 4 $?
+as steward permit set-checks P-1 --min-count 5000 >"$tmp/out" 2>&1; expect_rc "out of bounds" 1 $?
+grep -q "threshold must be a whole number from 1 to 1000" "$tmp/out" && ok || fail "bounds: $(cat "$tmp/out")"
+[[ $(code steward PUT /v1/permits/P-1/checks '{"allowed_types":["exe"]}') == 400 ]] && ok || fail "a type outside the list: $(cat "$tmp/body")"
+[[ $(code steward PUT /v1/permits/P-9/checks '{}') == 404 ]] && ok || fail "no permit P-9"
+[[ $(code bob GET /v1/permits/P-1/checks) == 404 ]] && ok || fail "a non-member read the permit's checks"
+as steward permit set-checks P-1 --min-count 20 --round 10 >"$tmp/out"; expect_rc "set checks" 0 $?
+grep -Eq "^minimum count +20 +permit P-1" "$tmp/out" && ok || fail "set-checks table: $(cat "$tmp/out")"
+as alice release create --project study --json >/dev/null; expect_rc "third request" 0 $?
+as alice release add 3 output/clean.csv --job 1 >"$tmp/out" 2>&1; expect_rc "looser round refused" 1 $?
+grep -q "sluss.yaml declares round: 5 for 'output/clean.csv', looser than permit P-1's rounding to 10" "$tmp/out" \
+  && ok || fail "looser round: $(cat "$tmp/out")"
+ls -A "$tmp/state/releases/3" 2>/dev/null | grep -q . && fail "a refused file left a copy" || ok
+as steward permit set-checks P-1 --min-count 20 --round 5 >/dev/null; expect_rc "set checks again" 0 $?
+as alice permit checks P-1 --json >"$tmp/pc.json"; expect_rc "checks as a researcher" 0 $?
+[[ $(jq_ "$tmp/pc.json" 'd["checks"], d["effective"]["sources"]["threshold"]') == "({'round': 5, 'threshold': 20}, 'permit P-1')" ]] \
+  && ok || fail "permit checks: $(cat "$tmp/pc.json")"
+as alice outputs 1 --json >"$tmp/outputs.json"; expect_rc "outputs under the steward's checks" 0 $?
+python3 - "$tmp/outputs.json" <<'EOF' && ok || fail "outputs with the steward's minimum: $(cat "$tmp/outputs.json")"
+import json, sys
+outs = {o["path"]: o for j in json.load(open(sys.argv[1]))["jobs"] for o in j["outputs"]}
+c = outs["output/clean.csv"]["checks"]
+assert c["outcome"] == "fail" and c["sources"]["threshold"] == "permit P-1", c
+EOF
+as alice release add 3 output/clean.csv --job 1 --json >"$tmp/add.json"; expect_rc "add under the steward's checks" 0 $?
+python3 - "$tmp/add.json" <<'EOF' && ok || fail "a cell of 15 under a minimum of 20: $(cat "$tmp/add.json")"
+import json, sys
+f = json.load(open(sys.argv[1]))["files"][0]
+c = f["checks"]
+assert f["verdict"] == "fail", f
+assert [x["rule"] for x in c["findings"]] == ["threshold"], c
+assert "below the threshold 20" in c["findings"][0]["message"], c
+assert "(threshold set by permit P-1)" in c["findings"][0]["message"], c
+assert c["parameters"]["threshold"] == 20 and c["controls"]["round"] == 5, c
+assert c["sources"] == {"threshold": "permit P-1", "round": "sluss.yaml", "counts": "sluss.yaml",
+                        "zeros": "default", "max_file_bytes": "default", "allowed_types": "default"}, c
+EOF
+"$SLUSS" audit list --limit 1000 --json >"$tmp/audit.json"
+python3 - "$tmp/audit.json" <<'EOF' && ok || fail "checks audited: $(head -c 3000 "$tmp/audit.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+recs = d["records"] if isinstance(d, dict) else d
+sets = [(r["actor"], json.loads(r["payload"])) for r in recs if r["action"] == "permit.checks_set"]
+assert [a for a, _ in sets] == ["sam@example.org", "sam@example.org"], sets
+assert sets[0][1]["before"] == {} and sets[0][1]["after"] == {"threshold": 20, "round": 10}, sets
+assert sets[1][1]["before"] == {"threshold": 20, "round": 10}, sets
+EOF
+
+# A full log in a request: added like a file (named log/job-1/stdout.log),
+# frozen, checked as text; the checkers read it whole in review, the
+# author only after release. Added twice it is one file; the live log
+# growing after it was frozen changes nothing.
+as alice release remove 3 output/clean.csv >/dev/null; expect_rc "remove the flagged table" 0 $?
+as alice release add 3 --log stdout --job 1 --json >"$tmp/add.json"; expect_rc "add a log" 0 $?
+as alice release add 3 --log stdout --job 1 --json >"$tmp/add.json"; expect_rc "add the log twice" 0 $?
+livelog=$(ls "$tmp"/state/jobs/1-1-*/stdout.log)
+cp "$livelog" "$tmp/log.orig"
+python3 - "$tmp/add.json" "$(sha256sum "$tmp/log.orig" | cut -c1-64)" <<'EOF' && ok || fail "the log in the request: $(cat "$tmp/add.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [f["path"] for f in d["files"]] == ["log/job-1/stdout.log"], d["files"]
+f = d["files"][0]
+assert f["verdict"] == "pass" and f["sha256"] == sys.argv[2] and f["job"] == 1, f
+assert f["checks"]["type"] == "log", f["checks"]
+EOF
+grep -q "PATIENT" "$tmp/add.json" && fail "the log's contents in the request" || ok
+echo "PATIENT-99 written after the freeze" >>"$livelog"
+[[ $(code alice POST /v1/releases/3/files '{"job":1,"log":"syslog"}') == 400 ]] && ok || fail "log syslog: $(cat "$tmp/body")"
+[[ $(code alice POST /v1/releases/3/files '{"job":1,"log":"stdout","path":"output/clean.csv"}') == 400 ]] && ok || fail "log and path"
+[[ $(code alice POST /v1/releases/3/files '{"job":99,"log":"stdout"}') == 404 ]] && ok || fail "log of no job"
+[[ $(code alice GET /v1/releases/3/files/log%2Fjob-1%2Fstdout.log) == 409 ]] && ok || fail "the author read the log before release"
+as alice release submit 3 >/dev/null; expect_rc "submit the log" 0 $?
+[[ $(code alice GET /v1/releases/3/files/log%2Fjob-1%2Fstdout.log) == 409 ]] && ok || fail "the author read the log in review"
+as carol release download 3 -o "$tmp/dlc" >/dev/null; expect_rc "a checker reads the log in review" 0 $?
+cmp "$tmp/dlc/log/job-1/stdout.log" "$tmp/log.orig" && ok || fail "the checker's log differs"
+[[ $(wc -l <"$tmp/dlc/log/job-1/stdout.log") == 22 ]] && ok || fail "the checker's log is not whole"
+[[ $(code erin GET /v1/releases/3/files/log%2Fjob-1%2Fstdout.log) == 404 ]] && ok || fail "a checker of another project read it"
+for c in carol dave; do
+  as $c review 3 --approve log/job-1/stdout.log >/dev/null && as $c review 3 --submit >/dev/null; expect_rc "$c reviews the log" 0 $?
+done
+as carol review 3 --release >/dev/null; expect_rc "release the log" 0 $?
+as alice release download 3 -o "$tmp/dl3" >/dev/null; expect_rc "the author downloads the log" 0 $?
+cmp "$tmp/dl3/log/job-1/stdout.log" "$tmp/log.orig" && ok || fail "the released log is not the frozen one"
+"$SLUSS" audit list --limit 1000 --json >"$tmp/audit.json"
+python3 - "$tmp/audit.json" <<'EOF' && ok || fail "log reads audited: $(head -c 3000 "$tmp/audit.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+recs = d["records"] if isinstance(d, dict) else d
+r3 = [(r["actor"], r["action"]) for r in recs if r["subject"] == "release/3"]
+assert ("carol@example.org", "release.review_read") in r3, r3
+assert r3[-1] == ("alice@example.org", "release.download"), r3
+added = [json.loads(r["payload"]) for r in recs if r["subject"] == "release/3" and r["action"] == "release.file_added"]
+assert [a["kind"] for a in added] == ["output", "log", "log"], added
+EOF
+
 finish release_test

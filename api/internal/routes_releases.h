@@ -14,5 +14,7 @@ HttpResponse RemoveReleaseFile(Context& c);
 HttpResponse DownloadReleaseFile(Context& c);
 HttpResponse MoveRelease(Context& c);  // submit, withdraw, review, return...
 HttpResponse VoteRelease(Context& c);
+HttpResponse GetPermitChecks(Context& c);  // a steward's parameters of the checks
+HttpResponse PutPermitChecks(Context& c);
 
 }  // namespace sluss::api::internal

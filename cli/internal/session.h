@@ -46,7 +46,9 @@ inline const std::vector<std::string> kValueFlags = {"--server", "--token",   "-
                                               "--output", "--job", "--period", "--at",
                                               "--ecosystem", "--branches", "--context",
                                               "--controls", "--exception", "--group",
-                                              "--approve", "--request-changes", "--comment"};
+                                              "--approve", "--request-changes", "--comment",
+                                              "--min-count", "--round", "--zeros", "--max-size",
+                                              "--types", "--log"};
 // Switches of `sluss review` (kept in Args::flags with the value "1").
 inline const std::vector<std::string> kReviewSwitches = {"--submit", "--return", "--reject",
                                                          "--release"};
