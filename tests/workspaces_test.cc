@@ -13,7 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/time.h"
-#include "store/sqlite_store.h"
+#include "store/store.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/temp_dir.h"
 
@@ -67,7 +67,9 @@ struct Fixture {
     return *store->CreateRun(r, clock.Now());
   }
   void EndJobs(const core::Run& run) {
-    for (const auto& j : *store->ListJobs(run.id))
+    auto jobs = store->ListJobs(run.id);
+    REQUIRE(jobs);
+    for (const auto& j : *jobs)
       REQUIRE(store->TransitionJob(j.id, j.status, StatusCode::kCancelledByUser, "cancelled",
                                    clock.Now()));
   }
