@@ -84,7 +84,7 @@ TEST_CASE("a commit's jobs share one export, read-only to them, with its output 
   REQUIRE(second);
   CHECK(f.git.exports == 1);
   CHECK(first->path == second->path);
-  CHECK(first->bytes == 9 + 12);
+  CHECK(first->bytes == 9 + 11);
   CHECK(second->bytes == first->bytes);
   struct stat st;
   REQUIRE(::stat((first->path + "/src/model.py").c_str(), &st) == 0);
