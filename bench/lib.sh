@@ -110,7 +110,7 @@ wait_run() {
 git_push() {
   git -C "$1" add -A
   git -C "$1" -c user.name=Bench -c user.email=bench@example.org commit -qm "$2"
-  git -C "$1" push -q "$PUSH_URL" HEAD:main 2>/dev/null
+  git -C "$1" push -q "$PUSH_URL" HEAD:main 2>"${tmp:-/tmp}/push.err" || { cat "${tmp:-/tmp}/push.err" >&2; return 1; }
 }
 
 # slurm_up: starts scripts/slurm-local when it is not running (and notes to

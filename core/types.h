@@ -87,8 +87,8 @@ struct Quota {
 };
 
 // A project's disk now: the outputs its jobs' last attempts kept (each
-// attempt's outputs stay), and the workspaces of its running jobs (removed
-// when each ends).
+// attempt's outputs stay), and the workspaces of its running jobs (one per
+// commit, shared by that commit's jobs, each counted once).
 struct ProjectDisk {
   std::int64_t outputs_bytes = 0;
   std::int64_t workspaces_bytes = 0;

@@ -440,6 +440,13 @@ int Run(const Config& cfg) {
       house_cv.wait_for(lock, std::chrono::seconds(2), [&] { return house_stop || house_woken; });
       house_woken = false;
       lock.unlock();
+      // The workspaces no pending or running run needs (at the first
+      // round, also what a crash left).
+      if (auto swept = preparer.SweepWorkspaces(); !swept) {
+        Log(LogLevel::kError, core::StrCat("workspaces: ", swept.error().message));
+      } else if (*swept > 0) {
+        Log(LogLevel::kInfo, core::StrCat("workspaces: removed ", *swept, " no job needs"));
+      }
       if (permit_watch.Sweep() > 0) engine.Wake();
       if (auto r = signer->MaybeCheckpoint(); !r)
         Log(LogLevel::kError, core::StrCat("audit checkpoint: ", r.error().message));

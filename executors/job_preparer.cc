@@ -138,45 +138,15 @@ core::Result<core::LaunchRequest> JobPreparer::Prepare(const core::Job& job, con
     }
   }
 
-  // The code at the run's commit, in a workspace of this attempt's own.
-  // Keyed like the attempt's directory: a workspace that another job with
-  // the same id left (a restored backup) is never this one's.
-  const std::string ws = StrCat(options_.workspaces_dir, "/", job.id.value, "-", job.attempt, "-",
-                                core::AttemptKey(job, job.attempt));
-  std::error_code ec;
-  if (!std::filesystem::exists(ws, ec)) {
-    std::filesystem::create_directories(options_.workspaces_dir, ec);
-    std::filesystem::remove_all(ws + ".tmp", ec);  // from a crash in the middle
-    auto warnings = options_.git->ExportWorkspace(job.project, run.commit, ws + ".tmp");
-    if (!warnings) {
-      std::filesystem::remove_all(ws + ".tmp", ec);
-      return std::unexpected(warnings.error());
-    }
-    for (const auto& w : *warnings)
-      Log(LogLevel::kWarn, StrCat("job ", job.id.value, ": ", w));
-    // The job runs as its own uid: the code must be readable to it. The
-    // state directory above stays closed to everyone else on the host.
-    namespace fs = std::filesystem;
-    fs::permissions(ws + ".tmp", fs::perms(0755), ec);
-    for (auto it = fs::recursive_directory_iterator(ws + ".tmp", ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_symlink(ec)) continue;
-      const bool exec = it->is_directory(ec) ||
-                        (it->status(ec).permissions() & fs::perms::owner_exec) != fs::perms::none;
-      fs::permissions(it->path(), fs::perms(exec ? 0755 : 0644), ec);
-    }
-    std::filesystem::rename(ws + ".tmp", ws, ec);
-    if (ec) return core::Internal(StrCat("cannot place the workspace: ", ec.message()));
-  }
-  r.workspace = ws;
+  // The code at the run's commit, exported once for all of its jobs.
+  auto ws = workspaces_.Get(job.project, run.commit);
+  if (!ws) return std::unexpected(ws.error());
+  r.workspace = ws->path;
   // Counted as the project's disk while the job runs (max.disk).
-  namespace fs = std::filesystem;
-  for (auto it = fs::recursive_directory_iterator(ws, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_regular_file(ec) && !it->is_symlink(ec))
-      r.workspace_bytes += static_cast<std::int64_t>(it->file_size(ec));
-  }
+  r.workspace_bytes = ws->bytes;
   return r;
 }
+
+core::Result<int> JobPreparer::SweepWorkspaces() { return workspaces_.Sweep(store_); }
 
 }  // namespace sluss::executors

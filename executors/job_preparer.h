@@ -1,7 +1,8 @@
 #pragma once
 
 // JobPreparer: from a job the scheduler placed to what the executor runs.
-// It exports the commit into a fresh workspace, resolves the image and the
+// It exports the commit into the workspace its jobs share (Workspaces),
+// resolves the image and the
 // datasets, and binds the outputs of the job's needs (or of the jobs their
 // cache hits reused) as read-only inputs. It checks again what was checked
 // at submit: each dataset is ready and unchanged on disk, and a valid
@@ -19,6 +20,7 @@
 #include "core/image_service.h"
 #include "core/store.h"
 #include "core/time.h"
+#include "executors/workspaces.h"
 
 namespace sluss::executors {
 
@@ -45,13 +47,20 @@ class JobPreparer final : public core::LaunchPreparer {
  public:
   // `store` must outlive the preparer.
   JobPreparer(core::Store& store, PreparerOptions options)
-      : store_(store), options_(std::move(options)) {}
+      : store_(store),
+        options_(std::move(options)),
+        workspaces_(options_.workspaces_dir, options_.git) {}
   core::Result<core::LaunchRequest> Prepare(const core::Job& job, const core::Run& run,
                                             const core::Placement& placement) override;
+  // Removes the workspaces no pending or running job needs (Workspaces::
+  // Sweep); how many. Called at start and then every few seconds, from any
+  // thread (it reads the pending and running runs, not their jobs).
+  core::Result<int> SweepWorkspaces();
 
  private:
   core::Store& store_;
   PreparerOptions options_;
+  Workspaces workspaces_;
 };
 
 }  // namespace sluss::executors

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/strings.h"
+#include "executors/workspaces.h"
 #include "logging/log.h"
 #include "sandbox/image.h"
 #include "sandbox/run_spec.h"
@@ -117,16 +118,17 @@ struct LocalExecutor::Impl {
   };
   std::map<std::string, Backoff> cleanup_backoff;  // GUARDED_BY(mu), by job directory
 
-  // The attempt's exported code, named in its spec.json: not needed once
-  // the job has ended (its outputs, in the job's directory, stay), and a
-  // push of large files would otherwise leave a copy per action forever.
+  // The attempt's exported code, named in its spec.json, when it was the
+  // attempt's own (an older slussd's): not needed once the job has ended
+  // (its outputs, in the job's directory, stay). A workspace shared by the
+  // commit's jobs is removed by the preparer's sweep once none needs it.
   // remove_all never follows a symlink out of it.
   static void RemoveWorkspace(const std::string& dir) {
     std::ifstream in(dir + "/spec.json");
     nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
     if (j.is_discarded()) return;
     auto spec = sandbox::ParseRunSpec(j);
-    if (!spec || spec->workspace.empty()) return;
+    if (!spec || spec->workspace.empty() || Workspaces::IsShared(spec->workspace)) return;
     std::error_code ec;
     fs::remove_all(spec->workspace, ec);
   }

@@ -80,6 +80,15 @@ std::string PreReceiveHook(std::string_view env, std::string_view helper) {
 // own "OLD NEW REF" lines, as the body) and prints its answer, which the
 // pusher sees as "remote: sluss: ...". Its token is in hooks/sluss-token
 // (a header line for curl's -H @FILE, 0600), never on a command line.
+//
+// slussd answers when the push is admitted, which takes as long as the
+// pipeline is big (seconds for thousands of actions): the hook waits that
+// long, with a line every 15 s, up to SLUSS_HOOK_WAIT seconds (an hour
+// unless the pusher's environment says otherwise). What it then says is
+// what curl saw: slussd had the whole push (admission goes on there, and
+// `sluss runs` shows its run), or never had it (slussd picks new tips
+// up when it next starts). A fixed 60 s wait that then said the push "will
+// be picked up when it next starts" was false for a slow admission.
 std::string PostReceiveHook(std::string_view project, std::string_view env,
                             std::string_view token_file) {
   return StrCat(
@@ -93,12 +102,32 @@ std::string PostReceiveHook(std::string_view project, std::string_view env,
       "  echo \"sluss: slussd has not started yet; the push will be picked up when it starts\"\n"
       "  exit 0\n"
       "fi\n"
-      "out=$(curl -sS -m 60 -X POST ${SLUSS_CACERT:+--cacert \"$SLUSS_CACERT\"} ",
+      "wait_s=${SLUSS_HOOK_WAIT:-3600}\n"
+      "answer=$(mktemp) || exit 0\n"
+      "trap 'rm -f \"$answer\" \"$answer.err\"' EXIT\n"
+      "( n=0; while sleep 15 >/dev/null 2>&1; do n=$((n + 15));\n"
+      "  echo \"sluss: slussd is admitting the push ($n s)\"; done ) &\n"
+      "ticker=$!\n"
+      "sent=$(curl -sS --connect-timeout 10 -m \"$wait_s\" -o \"$answer\" -w '%{size_upload}' ",
+      "-X POST ${SLUSS_CACERT:+--cacert \"$SLUSS_CACERT\"} ",
       "-H @", ShellQuote(token_file), " -H 'Content-Type: text/plain' --data-binary @- \"$SLUSS_API\"",
       ShellQuote(StrCat("/v1/hooks/git/", project, "?format=text&pushed=1")),
-      " 2>&1) || { echo \"sluss: slussd did not answer ($out); the push will be picked up when "
-      "it next starts\"; exit 0; }\n"
-      "printf '%s\\n' \"$out\" | sed 's/^/sluss: /'\n");
+      " 2>\"$answer.err\")\n"
+      "rc=$?\n"
+      "kill $ticker 2>/dev/null\n"
+      "if [ $rc -eq 0 ]; then sed 's/^/sluss: /' \"$answer\"; exit 0; fi\n"
+      "why=$(tail -n 1 \"$answer.err\")\n"
+      "if [ $rc -eq 28 ] && [ \"${sent:-0}\" -gt 0 ]; then\n"
+      "  echo \"sluss: slussd is still admitting the push after $wait_s s; it goes on there, \"\\\n"
+      "\"and 'sluss runs' will show the run (or 'sluss status' why not)\"\n"
+      "elif [ \"${sent:-0}\" -gt 0 ]; then\n"
+      "  echo \"sluss: slussd took the push but did not answer ($why); 'sluss runs' \"\\\n"
+      "\"shows whether the run was made, and slussd admits what it missed when it next starts\"\n"
+      "else\n"
+      "  echo \"sluss: slussd did not answer ($why); the push will be picked up when it \"\\\n"
+      "\"next starts\"\n"
+      "fi\n"
+      "exit 0\n");
 }
 
 core::Result<void> WriteFile(const std::string& path, const std::string& text, mode_t mode) {

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <linux/loop.h>
+#include <sched.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -28,9 +30,22 @@ using core::StrCat;
 // unmount), and no background zeroing of inode tables nobody will check.
 constexpr const char* kExt4Options = "nobarrier,noinit_itable";
 
+// Rounds of asking for a free loop device before giving up. Under the lock
+// only a program outside sluss can take a device between the asking and the
+// configuring, so a round is lost rarely, and this many in a row means
+// something keeps taking them.
+constexpr int kLoopAttempts = 1000;
+
 // RAII for a file descriptor.
 struct Fd {
   int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd, o.fd);
+    return *this;
+  }
   ~Fd() {
     if (fd >= 0) ::close(fd);
   }
@@ -133,34 +148,59 @@ core::Result<void> MountLoopImage(const std::string& image, const std::string& d
     return core::Internal(StrCat("cannot open /dev/loop-control (loop devices?): ",
                                  std::strerror(errno),
                                  "; set sandbox.output_fs: none to run without it"));
-  // Another process may take the free device between asking and
-  // configuring: ask again (as losetup does).
-  for (int attempt = 0; attempt < 16; ++attempt) {
+  // LOOP_CTL_GET_FREE hands the same free device to everyone who asks
+  // until one of them configures it, so at 64 jobs starting at once most
+  // lose a round, and some lost 16 in a row ("no free loop device after 16
+  // attempts"). Asking and configuring under an exclusive lock on the
+  // control device makes the two one step for every sluss-run on the host;
+  // the lock is held for two ioctls, not for the mount. A program that does
+  // not take the lock (losetup) can still win a device first: that is
+  // EBUSY, and the next round asks for another.
+  if (::flock(control.fd, LOCK_EX) != 0)
+    return core::Internal(StrCat("cannot lock /dev/loop-control: ", std::strerror(errno)));
+  std::string device;
+  Fd loop;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == kLoopAttempts) {
+      ::flock(control.fd, LOCK_UN);
+      return core::Internal(StrCat("no free loop device after ", kLoopAttempts,
+                                   " attempts (another program keeps taking them)"));
+    }
     int n = ::ioctl(control.fd, LOOP_CTL_GET_FREE);
-    if (n < 0)
-      return core::Internal(StrCat("no free loop device: ", std::strerror(errno)));
-    const std::string device = StrCat("/dev/loop", n);
-    Fd loop{::open(device.c_str(), O_RDWR | O_CLOEXEC)};
+    if (n < 0) {
+      int err = errno;
+      ::flock(control.fd, LOCK_UN);
+      return core::Internal(StrCat("no free loop device: ", std::strerror(err)));
+    }
+    device = StrCat("/dev/loop", n);
+    loop = Fd{::open(device.c_str(), O_RDWR | O_CLOEXEC)};
     if (loop.fd < 0) {
-      if (errno == ENOENT) continue;  // udev has not made the node yet
-      return core::Internal(StrCat("cannot open ", device, ": ", std::strerror(errno)));
+      if (errno == ENOENT) {  // udev has not made the node yet
+        ::sched_yield();
+        continue;
+      }
+      int err = errno;
+      ::flock(control.fd, LOCK_UN);
+      return core::Internal(StrCat("cannot open ", device, ": ", std::strerror(err)));
     }
     struct loop_config config {};
     config.fd = static_cast<unsigned>(file.fd);
     config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-    if (::ioctl(loop.fd, LOOP_CONFIGURE, &config) != 0) {
-      if (errno == EBUSY) continue;
-      if (errno == EINVAL || errno == ENOTTY) return MountWithProgram(image, dir);
-      return core::Internal(StrCat("cannot attach ", device, ": ", std::strerror(errno)));
-    }
-    if (::mount(device.c_str(), dir.c_str(), "ext4", MS_NOSUID | MS_NODEV, kExt4Options) != 0) {
-      int err = errno;
-      ::ioctl(loop.fd, LOOP_CLR_FD, 0);
-      return core::Internal(StrCat("cannot mount the output file system: ", std::strerror(err)));
-    }
-    return {};  // closing the device leaves it attached until the unmount
+    if (::ioctl(loop.fd, LOOP_CONFIGURE, &config) == 0) break;
+    int err = errno;
+    ::close(std::exchange(loop.fd, -1));
+    if (err == EBUSY) continue;
+    ::flock(control.fd, LOCK_UN);
+    if (err == EINVAL || err == ENOTTY) return MountWithProgram(image, dir);
+    return core::Internal(StrCat("cannot attach ", device, ": ", std::strerror(err)));
   }
-  return core::Internal("no free loop device after 16 attempts");
+  ::flock(control.fd, LOCK_UN);
+  if (::mount(device.c_str(), dir.c_str(), "ext4", MS_NOSUID | MS_NODEV, kExt4Options) != 0) {
+    int err = errno;
+    ::ioctl(loop.fd, LOOP_CLR_FD, 0);
+    return core::Internal(StrCat("cannot mount the output file system: ", std::strerror(err)));
+  }
+  return {};  // closing the device leaves it attached until the unmount
 }
 
 bool UnmountIfMounted(const std::string& dir) {

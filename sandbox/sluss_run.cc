@@ -114,7 +114,19 @@ int Main(int argc, char** argv) {
   }
   if (cmd == "supervise" || cmd == "run") {
     int lock_fd = -1;
-    if (argc == 5 && std::string(argv[3]) == "--lock-fd") lock_fd = std::atoi(argv[4]);
+    if (argc >= 5 && std::string(argv[3]) == "--lock-fd") lock_fd = std::atoi(argv[4]);
+    if (argc == 6 && std::string(argv[5]) == "--detach") {
+      // Started by StartDetached (posix_spawn, in a session of its own):
+      // the supervisor goes on in a child, and the caller reaps this one.
+      pid_t child = ::fork();
+      if (child < 0) {
+        std::cerr << "sluss-run: fork: " << std::strerror(errno) << "\n";
+        return 1;
+      }
+      if (child != 0) ::_exit(0);
+    } else if (argc != 3 && argc != 5) {
+      return Usage();
+    }
     return Supervise(dir, lock_fd);
   }
   if (argc != 3) return Usage();

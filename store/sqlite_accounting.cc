@@ -45,10 +45,18 @@ core::Result<std::vector<core::UsageRow>> SqliteStore::AccountJobs(std::string_v
 
 core::Result<std::map<std::string, core::ProjectDisk>> SqliteStore::DiskByProject() {
   auto lock = Lock();
+  // A commit's running jobs share one workspace (executors/workspaces.h):
+  // counted once per commit, not once per job.
   internal::Stmt& s = Prepare(
-      "SELECT project, sum(output_bytes), "
-      "  sum(CASE WHEN state = 'running' THEN workspace_bytes ELSE 0 END) "
-      "FROM jobs GROUP BY project");
+      "SELECT o.project, o.bytes, coalesce(w.bytes, 0) FROM "
+      "  (SELECT project, sum(output_bytes) AS bytes FROM jobs GROUP BY project) o "
+      "LEFT JOIN "
+      "  (SELECT project, sum(b) AS bytes FROM "
+      "     (SELECT j.project AS project, max(j.workspace_bytes) AS b FROM jobs j "
+      "      JOIN runs r ON r.id = j.run_id WHERE j.state = 'running' "
+      "      GROUP BY j.project, r.commit_sha) "
+      "   GROUP BY project) w "
+      "ON w.project = o.project");
   std::map<std::string, core::ProjectDisk> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out[s.Text(0)] = {s.Int(1), s.Int(2)};

@@ -70,9 +70,13 @@ assert t["runtime"] == "runc" and t["image_digest"].startswith("sha256:"), t
 assert t["memory_peak_bytes"] > 0 and t["cpu_seconds"] > 0, t
 assert jobs["extract"]["node"] and jobs["extract"]["exit_code"] == 0
 EOF
-# The workspaces (the exported code, one per job) go when their job ends;
-# the outputs stay.
-[[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
+# The workspace (the exported code, one for the commit's jobs) goes once
+# they have ended (slussd sweeps every 2 s); the outputs stay.
+workspaces_gone() {
+  for _ in $(seq 300); do [[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && return 0; sleep 0.1; done
+  return 1
+}
+workspaces_gone && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
 [[ -s $(echo "$tmp/state/jobs/$(job_field 1 table1 id)-1-"*)/outputs/output/table1.csv ]] && ok || fail "table1's output went too"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 model id)" | grep -q "^AUC" && ok || fail "model's log"
 SLUSS_TOKEN=$alice "$SLUSS" logs "$(job_field 1 extract id)" --stderr >/dev/null; expect_rc "stderr log" 0 $?
@@ -206,7 +210,7 @@ for _ in $(seq 300); do [[ $(job_field 6 bigcode state) == failed ]] && break; s
 [[ $(job_field 6 bigcode status_code) == workspace_limit &&
    $(job_field 6 bigcode reason) == "workspace_limit: "*"the commit's files are larger than 1 MiB, the most a job's workspace may hold (git.max_workspace)"* ]] &&
   ok || fail "bigcode: $(job_field 6 bigcode status_code) $(job_field 6 bigcode reason)"
-[[ -z $(ls -A "$tmp/state/workspaces" 2>/dev/null) ]] && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
+workspaces_gone && ok || fail "workspaces left: $(ls "$tmp/state/workspaces")"
 
 # 7. A log over 1 MiB (what slussd sends in one reply): `sluss logs`
 # without -f prints all of it.

@@ -433,3 +433,35 @@ TEST_CASE("schemas 8 and 10: what ended jobs used and kept is carried over from 
   CHECK(disk->at("p1").outputs_bytes == 12);
   CHECK(disk->at("p1").workspaces_bytes == 0);
 }
+
+TEST_CASE("a commit's running jobs share its workspace: its bytes count once as the project's disk") {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto s = OpenOrDie(dir / "state.db");
+  REQUIRE(s->CreateProject({"p1", "", "", {}, {}, clock.Now()}));
+  core::NewRun a = ThreeJobRun();
+  for (auto& j : a.jobs) {
+    j.status = StatusCode::kWaitingOnResources;
+    j.needs.clear();
+  }
+  core::NewRun b = a;
+  b.commit = std::string(40, 'b');
+  auto run_a = s->CreateRun(a, clock.Now());
+  auto run_b = s->CreateRun(b, clock.Now());
+  REQUIRE(run_a);
+  REQUIRE(run_b);
+  auto start = [&](const core::Job& j, std::int64_t bytes) {
+    core::JobUpdate u;
+    u.workspace_bytes = bytes;
+    REQUIRE(s->TransitionJob(j.id, j.status, StatusCode::kPreparing, "", clock.Now(), u));
+  };
+  auto jobs_a = *s->ListJobs(run_a->id);
+  auto jobs_b = *s->ListJobs(run_b->id);
+  start(jobs_a[0], 100);  // two running jobs of commit a: one workspace
+  start(jobs_a[1], 100);
+  start(jobs_b[0], 50);  // one of commit b
+  auto disk = s->DiskByProject();
+  REQUIRE(disk);
+  CHECK(disk->at("p1").workspaces_bytes == 150);
+  CHECK(disk->at("p1").outputs_bytes == 0);
+}

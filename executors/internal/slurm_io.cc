@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/strings.h"
+#include "executors/workspaces.h"
 #include "sandbox/run_spec.h"
 
 namespace sluss::executors {
@@ -148,14 +149,16 @@ std::optional<core::JobResult> ReadResult(const std::string& dir) {
   return *r;
 }
 
-// The attempt's exported code (named in its spec): not needed once it ended.
+// The attempt's exported code (named in its spec), when it was the
+// attempt's own (an older slussd's): not needed once it ended. A shared one
+// is the preparer's sweep's (Workspaces).
 void RemoveWorkspace(const std::string& dir) {
   auto text = ReadFile(dir + "/spec.json");
   if (!text) return;
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return;
   auto spec = sandbox::ParseRunSpec(j);
-  if (!spec || spec->workspace.empty()) return;
+  if (!spec || spec->workspace.empty() || Workspaces::IsShared(spec->workspace)) return;
   std::error_code ec;
   fs::remove_all(spec->workspace, ec);
 }

@@ -32,7 +32,8 @@ std::optional<std::string> ReadFile(const std::string& path);
 core::Result<void> WriteDurably(const std::string& path, const std::string& text, mode_t mode);
 // sluss-run's result.json in `dir`, when there is a readable one.
 std::optional<core::JobResult> ReadResult(const std::string& dir);
-// The attempt's exported code (named in its spec): not needed once it ended.
+// The attempt's own exported code (named in its spec; not a commit's shared
+// one): not needed once it ended.
 void RemoveWorkspace(const std::string& dir);
 std::int64_t EpochSeconds();
 
