@@ -194,3 +194,13 @@ TEST_CASE("git: the git service's limits, with their defaults, validated") {
       Errors("git: {max_fetch_request: 1K}\n") ==
       std::vector<std::string>{"slussd.yaml:1:26: git.max_fetch_request: must be from 64K to 1G"});
 }
+
+TEST_CASE("audit.anchor_dir is read; unset, there is none") {
+  auto c = ParseConfig("audit: {anchor_dir: /srv/sluss-anchor}\n", "slussd.yaml");
+  REQUIRE(c);
+  CHECK(c->audit.anchor_dir == "/srv/sluss-anchor");
+  auto none = ParseConfig("", "slussd.yaml");
+  REQUIRE(none);
+  CHECK(none->audit.anchor_dir.empty());
+  CHECK(!Errors("audit: {anchor_dir: \"\"}\n").empty());
+}
