@@ -30,7 +30,7 @@ constexpr std::string_view kSandboxKeys[] = {"output_fs", "cgroup_parent", "runt
                                              "cdi_spec", "output_limit", "log_limit",
                                              "sluss_run"};
 constexpr std::string_view kAuditKeys[] = {"signing_key", "checkpoint_every",
-                                           "checkpoint_interval", "retention"};
+                                           "checkpoint_interval", "retention", "anchor_dir"};
 constexpr std::string_view kGitKeys[] = {"poll_interval", "fetch_timeout", "credentials",
                                          "sluss_fetch", "allowed_signers", "gpg_keyring",
                                          "require_signed", "max_workspace", "max_push",
@@ -387,6 +387,8 @@ ConfigResult ParseConfig(std::string_view text, std::string_view file) {
     AuditConfig& a = cfg.audit;
     if (auto n = af.find("signing_key"); n != af.end())
       NonEmptyPath(c, *n->second, "audit.signing_key", &a.signing_key);
+    if (auto n = af.find("anchor_dir"); n != af.end())
+      NonEmptyPath(c, *n->second, "audit.anchor_dir", &a.anchor_dir);
     if (auto n = af.find("checkpoint_every"); n != af.end()) {
       if (auto v = c.Integer(*n->second, "audit.checkpoint_every", 1, 1'000'000'000))
         a.checkpoint_every = *v;

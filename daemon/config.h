@@ -26,6 +26,12 @@ struct AuditConfig {
   // Empty: STATE_DIR/audit/ed25519.key, created on first start (0600) with
   // its public half beside it (ed25519.pub), for auditors.
   std::string signing_key;
+  // A directory apart from the state directory (other media, another
+  // host's mount) where slussd keeps the audit anchor (store/audit_anchor.h):
+  // the newest signed checkpoint and a copy of the high-water mark, checked
+  // at every start. Empty: no anchor (warned at start), so a state directory
+  // put back whole from an old copy starts without a word.
+  std::string anchor_dir;
   std::int64_t checkpoint_every = 1000;  // records
   int checkpoint_interval_s = 300;       // or this often, when records were added
   std::int64_t retention_days = 400;     // payloads kept at least this long (>= 365)

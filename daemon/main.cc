@@ -36,6 +36,7 @@
 #include "daemon/config.h"
 #include "daemon/pools.h"
 #include "daemon/state_commands.h"
+#include "store/audit_anchor.h"
 #include "store/high_water.h"
 #include "provenance/dataset_registry.h"
 #include "scheduler/permit_watch.h"
@@ -63,7 +64,6 @@ using intake::GitIntakeOptions;
 using logging::Log;
 using logging::LogLevel;
 using provenance::AuditSigner;
-using provenance::AuditSignerOptions;
 using provenance::DatasetRegistry;
 using provenance::RunOutputsOf;
 using provenance::RunOutputsOptions;
@@ -334,17 +334,30 @@ int Run(const Config& cfg) {
   engine.Start(executor);
   // The audit log's signed checkpoints and retention, and the permit kill
   // switch, on one housekeeping thread woken by every change.
-  AuditSignerOptions signer_options;
-  signer_options.key_path = cfg.audit.signing_key.empty()
-                                ? state + "/audit/ed25519.key"
-                                : std::filesystem::absolute(cfg.audit.signing_key).string();
-  signer_options.every = cfg.audit.checkpoint_every;
-  signer_options.interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
-  signer_options.retention = std::chrono::days(cfg.audit.retention_days);
-  auto signer = AuditSigner::Open(**store, clock, signer_options);
+  auto signer = AuditSigner::Open(**store, clock, SignerOptions(cfg));
   if (!signer) {
     Log(LogLevel::kError, signer.error().message);
     return 1;
+  }
+  // The anchor apart from the state directory, current from the start: a
+  // checkpoint of every record so far, and the mark. One that cannot be
+  // written stops the start (a wrong path, a mount that is not there):
+  // running on, the next start would check against an anchor that no
+  // longer moves. While running, a failed write is logged (below).
+  const std::string anchor_path =
+      cfg.audit.anchor_dir.empty() ? "" : store::AuditAnchorPath(cfg.audit.anchor_dir);
+  store::AuditAnchor anchor_written;
+  bool anchor_failing = false;  // housekeeper thread only
+  if (!anchor_path.empty()) {
+    auto r = signer->MaybeCheckpoint(/*force=*/true);
+    auto w = r ? store::RefreshAuditAnchor(**store, anchor_path, &anchor_written)
+               : core::Result<bool>(std::unexpected(r.error()));
+    if (!w) {
+      Log(LogLevel::kError,
+          core::StrCat("refusing to start: cannot write the audit anchor ", anchor_path, ": ",
+                       w.error().message, " (audit.anchor_dir must be writable by slussd)"));
+      return 1;
+    }
   }
   api_options.audit_public_key = signer->public_pem();
   api_options.run_provenance = [&store](core::RunId id) { return RunCrateOf(**store, id); };
@@ -462,6 +475,20 @@ int Run(const Config& cfg) {
         Log(LogLevel::kInfo, "high-water mark: written again");
         mark_failing = false;
       }
+      if (!anchor_path.empty()) {
+        if (auto r = store::RefreshAuditAnchor(**store, anchor_path, &anchor_written); !r) {
+          if (!anchor_failing)
+            Log(LogLevel::kError,
+                core::StrCat("audit anchor: ", r.error().message,
+                             " (not logged again until it is written; the next start checks "
+                             "against the last one written, and refuses to start while it "
+                             "cannot write one)"));
+          anchor_failing = true;
+        } else if (anchor_failing) {
+          Log(LogLevel::kInfo, "audit anchor: written again");
+          anchor_failing = false;
+        }
+      }
       lock.lock();
     }
   });
@@ -519,6 +546,10 @@ int Run(const Config& cfg) {
     Log(LogLevel::kInfo, core::StrCat("audit: signed a checkpoint of ", *r, " records"));
   if (auto r = store::RefreshHighWater(**store, mark_path, &mark_written); !r)
     Log(LogLevel::kError, core::StrCat("high-water mark: ", r.error().message));
+  if (!anchor_path.empty()) {
+    if (auto r = store::RefreshAuditAnchor(**store, anchor_path, &anchor_written); !r)
+      Log(LogLevel::kError, core::StrCat("audit anchor: ", r.error().message));
+  }
   store->reset();
   close(lock_fd);
   Log(LogLevel::kInfo, "slussd stopped cleanly");

@@ -11,15 +11,20 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <vector>
 #include <nlohmann/json.hpp>
 
+#include "core/digest.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "executors/job_dirs.h"
 #include "logging/log.h"
+#include "provenance/audit_signer.h"
+#include "store/audit_anchor.h"
 #include "store/high_water.h"
 
 namespace sluss::daemon {
@@ -40,9 +45,7 @@ json MarkJson(const store::HighWater& m) {
 }
 
 std::string AuditPublicKeyPath(const Config& cfg) {
-  const std::string key =
-      cfg.audit.signing_key.empty() ? cfg.state_dir + "/audit/ed25519.key" : cfg.audit.signing_key;
-  return fs::path(key).replace_extension(".pub").string();
+  return fs::path(AuditKeyPath(cfg)).replace_extension(".pub").string();
 }
 
 // A database put back together with its mark (or after the mark was
@@ -63,7 +66,85 @@ std::string UnknownJobDirs(store::SqliteStore& s, const Config& cfg) {
                 "after the mark was removed), and the jobs it lost are not accounted for");
 }
 
+// The audit key's public half, from the private key slussd signs with
+// ("" when there is none yet).
+core::Result<std::string> AuditPublicKey(const Config& cfg) {
+  const std::string path = AuditKeyPath(cfg);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::string();
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return core::Fail(core::ErrorCode::kFailedPrecondition, StrCat("cannot read the audit key ", path));
+  auto pub = core::Ed25519PublicOf(text.str());
+  if (!pub)
+    return core::Fail(core::ErrorCode::kFailedPrecondition,
+                      StrCat("audit.signing_key ", path, ": ", pub.error().message));
+  return *pub;
+}
+
+// Why audit.anchor_dir cannot hold the anchor, or "": it must exist (a
+// missing one may be an off-host mount that is not there; making it would
+// start without the anchor) and lie outside the state directory (which it
+// would roll back with).
+std::string AnchorDirProblem(const Config& cfg) {
+  std::error_code ec;
+  const std::string& dir = cfg.audit.anchor_dir;
+  if (!fs::is_directory(dir, ec)) {
+    return StrCat("audit.anchor_dir ", dir,
+                  " is not a directory: make it (0700, on media apart from state_dir, or "
+                  "another host's mount) or mount what belongs there");
+  }
+  const fs::path anchor = fs::weakly_canonical(dir, ec);
+  const fs::path state = fs::weakly_canonical(cfg.state_dir, ec);
+  auto [a, s] = std::mismatch(anchor.begin(), anchor.end(), state.begin(), state.end());
+  if (s == state.end()) {
+    return StrCat("audit.anchor_dir ", dir, " is inside state_dir ", cfg.state_dir,
+                  ": an anchor there is rolled back with the state it should witness; give it "
+                  "a directory apart (other media, or another host's mount)");
+  }
+  return "";
+}
+
+// The database against the anchor in audit.anchor_dir, "" when it passes
+// (or there is none yet). `*anchor`: the anchor read, when one was.
+std::string AnchorProblem(store::SqliteStore& s, const Config& cfg,
+                          std::optional<store::AuditAnchor>* anchor) {
+  const std::string path = store::AuditAnchorPath(cfg.audit.anchor_dir);
+  auto read = store::ReadAuditAnchor(path);
+  if (!read) return read.error().message;
+  *anchor = *read;
+  if (!*read) return "";
+  auto pub = AuditPublicKey(cfg);
+  if (!pub) return pub.error().message;
+  auto r = store::CheckAgainstAuditAnchor(s, cfg.DatabasePath(), path, **read, *pub);
+  return r ? "" : r.error().message;
+}
+
+json AnchorJson(const store::AuditAnchor& a) {
+  return {{"checkpoint",
+           {{"tree_size", a.checkpoint.tree_size},
+            {"root", a.checkpoint.root},
+            {"key_id", a.checkpoint.key_id}}},
+          {"mark", MarkJson(a.mark)}};
+}
+
 }  // namespace
+
+std::string AuditKeyPath(const Config& cfg) {
+  return cfg.audit.signing_key.empty()
+             ? fs::absolute(cfg.state_dir + "/audit/ed25519.key").lexically_normal().string()
+             : fs::absolute(cfg.audit.signing_key).string();
+}
+
+provenance::AuditSignerOptions SignerOptions(const Config& cfg) {
+  provenance::AuditSignerOptions o;
+  o.key_path = AuditKeyPath(cfg);
+  o.every = cfg.audit.checkpoint_every;
+  o.interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
+  o.retention = std::chrono::days(cfg.audit.retention_days);
+  return o;
+}
 
 int LockStateDir(const std::string& dir) {
   std::string path = dir + "/slussd.lock";
@@ -113,6 +194,27 @@ std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg) {
                                "to go on with what the database holds and record the loss in the "
                                "audit log, run 'slussd recover --accept-loss' (it sets those "
                                "directories aside)"));
+  }
+  if (cfg.audit.anchor_dir.empty()) {
+    Log(LogLevel::kWarn,
+        "audit.anchor_dir is not set: the start compares the database only with the mark "
+        "beside it, so a state directory put back whole from an older copy (database, mark "
+        "and jobs/) starts without a word; set it to a directory apart from state_dir "
+        "(docs/operations.md, \"The audit anchor\")");
+  } else {
+    if (auto why = AnchorDirProblem(cfg); !why.empty()) return refuse(why);
+    std::optional<store::AuditAnchor> anchor;
+    if (auto why = AnchorProblem(*s, cfg, &anchor); !why.empty()) return refuse(why);
+    // A database that was ever signed had an anchor, unless anchor_dir is
+    // new to it: said, since a lost anchor checks nothing.
+    auto signed_once = s->LatestAuditCheckpoint();
+    if (!anchor && signed_once && *signed_once) {
+      Log(LogLevel::kWarn,
+          StrCat("there is no audit anchor in ", cfg.audit.anchor_dir,
+                 " but the database holds signed audit checkpoints: the first start with "
+                 "audit.anchor_dir, or the anchor was lost (is the right file system mounted "
+                 "there?); writing a new one"));
+    }
   }
   if (!*mark) {
     // A database with an instance id had a mark once: someone removed it.
@@ -304,6 +406,19 @@ int Recover(const Config& cfg, bool accept_loss) {
       problem = r.error().message;
   }
   if (problem.empty()) problem = UnknownJobDirs(s, cfg);
+  // The anchor apart from the state directory: checked even when the mark
+  // agrees (a state directory put back whole agrees with its own mark).
+  std::optional<store::AuditAnchor> anchor;
+  const std::string anchor_path =
+      cfg.audit.anchor_dir.empty() ? "" : store::AuditAnchorPath(cfg.audit.anchor_dir);
+  if (!anchor_path.empty()) {
+    if (auto why = AnchorDirProblem(cfg); !why.empty()) {
+      std::cerr << "slussd recover: " << why << "\n";
+      return 1;
+    }
+    if (auto why = AnchorProblem(s, cfg, &anchor); !why.empty() && problem.empty())
+      problem = why;
+  }
   if (problem.empty()) {
     std::cerr << "slussd recover: the database accounts for its high-water mark; nothing to "
                  "recover\n";
@@ -335,6 +450,16 @@ int Recover(const Config& cfg, bool accept_loss) {
                   {"job_dirs_set_aside", dirs->set_aside},
                   {"job_dirs_kept", dirs->kept.size()}};
   if (old_mark) payload["mark"] = MarkJson(*old_mark);
+  if (anchor) {
+    // Both values: the anchor's checkpoint, and what the database holds
+    // over the same records.
+    payload["anchor"] = AnchorJson(*anchor);
+    const std::int64_t n = std::min(anchor->checkpoint.tree_size, before->audit_seq);
+    if (auto root = store::AuditRootOf(s, n); root)
+      payload["database"]["audit_root_of_first"] = {{"records", n}, {"root", *root}};
+  }
+  if (auto root = store::AuditRootOf(s, before->audit_seq); root)
+    payload["database"]["audit_root"] = *root;
   if (!dirs->set_aside.empty()) payload["set_aside_in"] = aside;
   auto rec = s.AppendAudit({"slussd recover", "state.loss_accepted", "state", payload},
                            core::SystemClock().Now());
@@ -347,6 +472,27 @@ int Recover(const Config& cfg, bool accept_loss) {
   if (auto r = store::RefreshHighWater(s, mark_path, &none); !r) {
     std::cerr << "slussd recover: cannot write the high-water mark: " << r.error().message << "\n";
     return 1;
+  }
+  // The anchor moves to a checkpoint of what the database holds now, the
+  // record of the loss included.
+  if (!anchor_path.empty()) {
+    core::SystemClock clock;
+    auto signer = provenance::AuditSigner::Open(s, clock, SignerOptions(cfg));
+    core::Result<std::int64_t> signed_size =
+        signer ? signer->MaybeCheckpoint(/*force=*/true)
+               : core::Result<std::int64_t>(std::unexpected(signer.error()));
+    store::AuditAnchor moved_to;
+    core::Result<bool> moved = signed_size ? store::RefreshAuditAnchor(s, anchor_path, &moved_to)
+                                           : core::Result<bool>(std::unexpected(signed_size.error()));
+    if (!moved) {
+      std::cerr << "slussd recover: the loss is recorded (audit record " << rec->seq
+                << "), but the audit anchor " << anchor_path << " cannot be moved: "
+                << moved.error().message << "; fix that and run recover again\n";
+      return 1;
+    }
+    std::cerr << "slussd recover: the audit anchor " << anchor_path << " now holds "
+              << moved_to.checkpoint.tree_size << " records (it held "
+              << (anchor ? anchor->checkpoint.tree_size : 0) << ")\n";
   }
   std::cerr << "slussd recover: loss accepted and recorded as audit record " << rec->seq
             << "; the database holds audit record " << before->audit_seq << " and job "

@@ -10,9 +10,15 @@
 #include <string>
 
 #include "daemon/config.h"
+#include "provenance/audit_signer.h"
 #include "store/store.h"
 
 namespace sluss::daemon {
+
+// The audit key's file (audit.signing_key, or STATE_DIR/audit/ed25519.key),
+// absolute, and the signer's options from the config.
+std::string AuditKeyPath(const Config& cfg);
+provenance::AuditSignerOptions SignerOptions(const Config& cfg);
 
 // Holds an exclusive lock on STATE_DIR/slussd.lock for the process lifetime,
 // so two daemons never share one state directory. -1 (logged) when another
@@ -20,7 +26,8 @@ namespace sluss::daemon {
 int LockStateDir(const std::string& dir);
 
 // Opens the database for slussd's start: refuses (logged, nullptr) one that
-// cannot account for its high-water mark, gives a new one its instance id
+// cannot account for its high-water mark or for the audit anchor in
+// audit.anchor_dir (store/audit_anchor.h), gives a new one its instance id
 // and writes the mark.
 std::unique_ptr<store::SqliteStore> OpenCheckedStore(const Config& cfg);
 

@@ -189,6 +189,28 @@ Result<std::vector<core::AuditCheckpoint>> SqliteStore::ListAuditCheckpoints() {
       "list audit checkpoints");
 }
 
+Result<std::optional<core::AuditCheckpoint>> SqliteStore::LatestAuditCheckpoint() {
+  auto lock = Lock();
+  Stmt& s = Prepare(
+      "SELECT tree_size, root, at, key_id, signature FROM audit_checkpoints "
+      "ORDER BY tree_size DESC LIMIT 1");
+  auto rows = internal::Collect<core::AuditCheckpoint>(
+      db_, s,
+      [](const Stmt& row) {
+        core::AuditCheckpoint c;
+        c.tree_size = row.Int(0);
+        c.root = row.Text(1);
+        c.time = core::FromUnixMillis(row.Int(2));
+        c.key_id = row.Text(3);
+        c.signature = row.Text(4);
+        return c;
+      },
+      "read the newest audit checkpoint");
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<core::AuditCheckpoint>();
+  return std::optional<core::AuditCheckpoint>(rows->front());
+}
+
 Result<std::int64_t> SqliteStore::PurgeAuditPayloads(core::TimePoint before) {
   auto lock = Lock();
   Stmt& s = Prepare(

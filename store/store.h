@@ -135,6 +135,8 @@ class SqliteStore final : public core::Store {
   core::Result<void> QuickCheck();
   // The largest job id the database ever gave (0: none).
   core::Result<std::int64_t> LastJobId();
+  // The newest signed audit checkpoint (nullopt: none yet).
+  core::Result<std::optional<core::AuditCheckpoint>> LatestAuditCheckpoint();
   // A consistent copy of the database, as of one moment, in a new file at
   // `path` (SQLite's online backup API): other calls go on meanwhile, and
   // the copy is synced before this returns. kAlreadyExists when `path`
