@@ -322,6 +322,7 @@ TEST_CASE("a Slurm pool's capacity from sinfo: its partition's nodes summed") {
   CHECK(SinfoCapacity(text, "gpu").error().message == "sinfo lists no partition 'gpu'");
   CHECK(SinfoCapacity("big 1 x 1\n", "big").error().message ==
         "sinfo printed 'big 1 x 1', not PARTITION NODES CPUS MEMORY");
+}
 
 TEST_CASE("audit.anchor_dir is read; unset, there is none") {
   auto c = ParseConfig("audit: {anchor_dir: /srv/sluss-anchor}\n", "slussd.yaml");
