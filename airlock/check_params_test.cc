@@ -12,7 +12,7 @@ using airlock::StewardChecks;
 using airlock::StewardChecksFromJson;
 using nlohmann::json;
 
-TEST_CASE("a steward's checks are read within their bounds; anything else names the field") {
+TEST_CASE("a steward's checks are read within their bounds, anything else names the field") {
   auto c = StewardChecksFromJson(json::parse(
       R"({"threshold": 20, "round": 5, "zeros_allowed": false, "max_file_bytes": 1048576,
           "allowed_types": ["csv", "csv", "txt"]})"));

@@ -168,7 +168,7 @@ TEST_CASE("A malformed table fails with the reason and the line, and checking st
   CHECK_FALSE(FindRule(r, "threshold"));
 }
 
-TEST_CASE("An empty table needs review; a header alone passes") {
+TEST_CASE("An empty table needs review, a header alone passes") {
   CHECK(CheckBytes("t.csv", "", {}).outcome == Outcome::kReview);
   CHECK(FindRule(CheckBytes("t.csv", "", {}), "empty"));
   CHECK(CheckBytes("t.csv", "a,n\n", Counts({"n"})).outcome == Outcome::kPass);

@@ -156,7 +156,7 @@ TEST_CASE("disagreement blocks approval until a third review breaks the tie") {
   CHECK(Apply(r, frank, {Kind::kApprove})->state == S::kApproved);
 }
 
-TEST_CASE("a changed file loses its votes; the same file added again keeps them") {
+TEST_CASE("a changed file loses its votes, the same file added again keeps them") {
   ReleaseRequest r = In(S::kReturned);
   auto same = Apply(r, kAuthor, {Kind::kAddFile, "output/t.csv", "aa"});
   CHECK(same->files["output/t.csv"].votes.size() == 3);
@@ -169,7 +169,7 @@ TEST_CASE("a changed file loses its votes; the same file added again keeps them"
   CHECK(again->reviews.empty());
 }
 
-TEST_CASE("requesting changes and returning need a comment; an empty request cannot be submitted") {
+TEST_CASE("requesting changes and returning need a comment, an empty request cannot be submitted") {
   auto r = Apply(In(S::kSubmitted), kChecker, {Kind::kVote, "output/t.csv", "", Vote::kRequestChanges});
   CHECK(r.error().code == ErrorCode::kInvalidArgument);
   CHECK(Apply(In(S::kSubmitted), kChecker, {Kind::kReturn}).error().code == ErrorCode::kInvalidArgument);

@@ -65,7 +65,7 @@ TEST_CASE("every leaf of trees of 1 to 40 leaves has an inclusion proof that ver
   }
 }
 
-TEST_CASE("a clean log with checkpoints verifies; the tail after the last is reported") {
+TEST_CASE("a clean log with checkpoints verifies, the tail after the last is reported") {
   auto key = *GenerateEd25519();
   auto log = Log(25);
   auto report = Verify(log, {Sign(log, 10, key), Sign(log, 20, key)}, key.public_pem);

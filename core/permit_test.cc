@@ -66,7 +66,7 @@ TEST_CASE("refusals name the dataset, the project and the permit") {
   }
 }
 
-TEST_CASE("the newest ready version a permit allows is resolved; a pinned permit gives its own") {
+TEST_CASE("the newest ready version a permit allows is resolved, a pinned permit gives its own") {
   DatasetVersion a{.name = "registry", .version = "2026-06", .state = DatasetVersion::State::kReady,
                    .id = "sha256:a", .registered_at = Day("2026-06-02")};
   DatasetVersion b = a;

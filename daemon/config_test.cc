@@ -47,7 +47,7 @@ log_level: debug
   CHECK(c->DatabasePath() == "/var/lib/sluss/sluss.db");
 }
 
-TEST_CASE("GPUs are named as nvidia-ctk names them; absent, the CDI spec's") {
+TEST_CASE("GPUs are named as nvidia-ctk names them, absent, the CDI spec's") {
   auto c = ParseConfig("node: {gpus: [GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c, \"0:1\", 3]}\n",
                        "slussd.yaml");
   REQUIRE(c);
@@ -324,7 +324,7 @@ TEST_CASE("a Slurm pool's capacity from sinfo: its partition's nodes summed") {
         "sinfo printed 'big 1 x 1', not PARTITION NODES CPUS MEMORY");
 }
 
-TEST_CASE("audit.anchor_dir is read; unset, there is none") {
+TEST_CASE("audit.anchor_dir is read, unset, there is none") {
   auto c = ParseConfig("audit: {anchor_dir: /srv/sluss-anchor}\n", "slussd.yaml");
   REQUIRE(c);
   CHECK(c->audit.anchor_dir == "/srv/sluss-anchor");

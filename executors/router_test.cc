@@ -69,7 +69,7 @@ struct Fixture {
   }
 };
 
-TEST_CASE("router: each attempt goes to its pool's executor; an unknown pool is refused") {
+TEST_CASE("router: each attempt goes to its pool's executor, an unknown pool is refused") {
   Fixture f;
   REQUIRE(f.router.Launch(On(1, "small")));
   REQUIRE(f.router.Launch(On(2, "hpc")));

@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST_CASE("an image's digest covers names, contents, modes and links; the cache changes nothing") {
+TEST_CASE("an image's digest covers names, contents, modes and links, the cache changes nothing") {
   testing::TempDir dir;
   const fs::path root = dir.path() / "rootfs";
   fs::create_directories(root / "usr/bin");

@@ -57,7 +57,7 @@ TEST_CASE("config.json: every namespace but user, and no network but loopback") 
   CHECK(types == std::vector<std::string>{"cgroup", "ipc", "mount", "network", "pid", "uts"});
 }
 
-TEST_CASE("config.json: code, data and inputs read-only; only output writable") {
+TEST_CASE("config.json: code, data and inputs read-only, only output writable") {
   json c = OciConfig(Spec(), {.output_dir = "/jobs/7/output-mnt"});
   const json* ws = MountAt(c, "/workspace");
   REQUIRE(ws);
@@ -107,7 +107,7 @@ TEST_CASE("config.json: cgroup limits, no swap, masked /proc paths") {
   CHECK(v1["linux"]["resources"]["memory"]["kernelTCP"] == 512 << 20);
 }
 
-TEST_CASE("config.json: no file may outgrow the larger writable space; /tmp keeps its size") {
+TEST_CASE("config.json: no file may outgrow the larger writable space, /tmp keeps its size") {
   RunSpec s = Spec();
   s.limits.output_bytes = 64LL << 20;
   s.limits.tmp_bytes = 1LL << 30;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 using testing::WriteFile;
 
-TEST_CASE("declared outputs are hashed and copied; the rest is left") {
+TEST_CASE("declared outputs are hashed and copied, the rest is left") {
   testing::TempDir dir;
   const fs::path out = dir.path() / "out";
   WriteFile(out / "table1.csv", "a,b\n1,2\n");
@@ -109,7 +109,7 @@ TEST_CASE("names that are not printable UTF-8, or too long, are refused by name,
   CHECK_FALSE(fs::exists(dir.path() / "copy" / "output" / "caf\xff.csv"));
 }
 
-TEST_CASE("outputs past the limit are not kept; sparse files count by their logical size") {
+TEST_CASE("outputs past the limit are not kept, sparse files count by their logical size") {
   testing::TempDir dir;
   const fs::path out = dir.path() / "out";
   fs::create_directories(out);

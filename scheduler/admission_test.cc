@@ -105,7 +105,7 @@ TEST_CASE("a valid pipeline is admitted: datasets resolved, needs waited on, lim
   CHECK(extract.cache_key != model.cache_key);
 }
 
-TEST_CASE("cache keys: the same inputs give the same key; a new dataset version or code changes it") {
+TEST_CASE("cache keys: the same inputs give the same key, a new dataset version or code changes it") {
   AdmissionFacts f = Facts();
   f.code_digests = {{"extract", "c1"}, {"model", "c2"}, {"table1", "c3"}};
   auto a = Admit(Parse(kStudy), f);
@@ -125,7 +125,7 @@ TEST_CASE("cache keys: the same inputs give the same key; a new dataset version 
   CHECK(d->jobs[0].cache_key != a->jobs[0].cache_key);
 }
 
-TEST_CASE("a cache hit is reused; what needs only cached jobs is ready at once") {
+TEST_CASE("a cache hit is reused, what needs only cached jobs is ready at once") {
   AdmissionFacts f = Facts();
   auto first = Admit(Parse(kStudy), f);
   REQUIRE(first);
@@ -149,7 +149,7 @@ TEST_CASE("a cache hit is reused; what needs only cached jobs is ready at once")
   CHECK(forced->jobs[0].status == StatusCode::kWaitingOnResources);
 }
 
-TEST_CASE("only_actions: those actions and what they need; an unknown action is a bad request") {
+TEST_CASE("only_actions: those actions and what they need, an unknown action is a bad request") {
   AdmissionFacts f = Facts();
   f.only_actions = {"model"};
   auto a = Admit(Parse(kStudy), f);

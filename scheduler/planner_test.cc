@@ -88,7 +88,7 @@ TEST_CASE("every admissible job starts in one cycle") {
         "2027-01-15T09:00Z");
 }
 
-TEST_CASE("a project at its GPU quota waits, naming the quota; others go on") {
+TEST_CASE("a project at its GPU quota waits, naming the quota, others go on") {
   Snapshot s;
   s.nodes = {Node("n1", 64, 256, 8)};
   s.projects["p1"].quota.max.gpus = 4;
@@ -105,7 +105,7 @@ TEST_CASE("a project at its GPU quota waits, naming the quota; others go on") {
     if (st.job == JobId{4}) CHECK(st.gpus == std::vector<int>{4, 5});
 }
 
-TEST_CASE("a project whose disk reached max.disk waits, naming the numbers; others go on") {
+TEST_CASE("a project whose disk reached max.disk waits, naming the numbers, others go on") {
   Snapshot s;
   s.nodes = {Node("n1", 64, 256)};
   s.projects["p1"].quota.max.disk_bytes = std::int64_t{10} << 30;
@@ -218,7 +218,7 @@ TEST_CASE("backfill: a short job starts before a blocked big one, a long one doe
   CHECK(WaitOf(d, 3)->code == StatusCode::kWaitingOnResources);
 }
 
-TEST_CASE("held jobs get no decision; a paused queue starts nothing and rewrites no reason that holds") {
+TEST_CASE("held jobs get no decision, a paused queue starts nothing and rewrites no reason that holds") {
   Snapshot s;
   s.nodes = {Node("n1", 4, 64)};
   s.pending = {Job(1, "p1"), Job(2, "p1"), Job(3, "p1"), Job(4, "p1")};
@@ -240,7 +240,7 @@ TEST_CASE("held jobs get no decision; a paused queue starts nothing and rewrites
   CHECK(WaitOf(d, 4)->reason == "paused: an admin paused the queue");
 }
 
-TEST_CASE("a paused project waits with its reason; other projects go on") {
+TEST_CASE("a paused project waits with its reason, other projects go on") {
   Snapshot s;
   s.nodes = {Node("n1", 4, 64)};
   s.pending = {Job(1, "p1"), Job(2, "p2")};
@@ -254,7 +254,7 @@ TEST_CASE("a paused project waits with its reason; other projects go on") {
   CHECK(WaitOf(d, 1)->reason == "paused: an admin paused project p1 (permit under review)");
 }
 
-TEST_CASE("within a project, higher priority first, then age; fair share still comes first") {
+TEST_CASE("within a project, higher priority first, then age, fair share still comes first") {
   Snapshot s;
   s.nodes = {Node("n1", 1, 64)};  // one job at a time
   s.pending = {Job(1, "p1"), Job(2, "p1"), Job(3, "p1")};
@@ -277,7 +277,7 @@ TEST_CASE("within a project, higher priority first, then age; fair share still c
   CHECK(Started(d) == std::vector<std::int64_t>{2});
 }
 
-TEST_CASE("a drained node gets nothing; a retry waits out its backoff") {
+TEST_CASE("a drained node gets nothing, a retry waits out its backoff") {
   Snapshot s;
   s.nodes = {Node("n1", 4, 64)};
   s.nodes[0].schedulable = false;
@@ -315,7 +315,7 @@ TEST_CASE("pools: a job no pool could ever hold waits, naming each pool's size")
         "is that big (a has 1 CPUs, 8G, 0 GPUs; b has 4 CPUs, 2G, 0 GPUs)");
 }
 
-TEST_CASE("pools: a pool takes only its projects; a project no pool takes waits, saying so") {
+TEST_CASE("pools: a pool takes only its projects, a project no pool takes waits, saying so") {
   Snapshot s;
   s.nodes = {Node("study-only", 8, 32), Node("shared", 1, 2)};
   s.nodes[0].projects = {"study"};

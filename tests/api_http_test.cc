@@ -377,7 +377,7 @@ TEST_CASE("http: a remote that never answers stops neither the API nor other req
   CHECK(last["result"]["run_id"] == 8);
 }
 
-TEST_CASE("http: request bodies in flight are capped; beyond, 503 with Retry-After, unread") {
+TEST_CASE("http: request bodies in flight are capped, beyond, 503 with Retry-After, unread") {
   api::ServerOptions o;
   o.max_body_bytes = 3 << 20;
   o.read_timeout = 60s;  // the stalled ones must still be there at the end

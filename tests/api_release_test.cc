@@ -151,7 +151,7 @@ struct ReleaseFixture {
 
 }  // namespace
 
-TEST_CASE("release: a 64 MiB file's copy holds no lock; another client's change is served meanwhile") {
+TEST_CASE("release: a 64 MiB file's copy holds no lock, another client's change is served meanwhile") {
   ReleaseFixture f(64LL << 20);
   f.Open();
   int other = -1;
@@ -179,7 +179,7 @@ TEST_CASE("release: a 64 MiB file's copy holds no lock; another client's change 
   CHECK(added_records == 1);
 }
 
-TEST_CASE("release: a request withdrawn while its file is copied refuses the file; no copy is left") {
+TEST_CASE("release: a request withdrawn while its file is copied refuses the file, no copy is left") {
   ReleaseFixture f(1 << 20);
   f.Open();
   int withdrawn = -1;

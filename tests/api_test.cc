@@ -169,7 +169,7 @@ TEST_CASE("the OpenAPI document lists exactly the routes the router serves") {
   CHECK(json::parse(r.body)["openapi"] == "3.0.3");
 }
 
-TEST_CASE("a researcher sees only their projects; others' ids are 404 like missing ones") {
+TEST_CASE("a researcher sees only their projects, others' ids are 404 like missing ones") {
   Fixture f;
   const std::string& alice = f.token[Role::kResearcher];
   auto runs = f.CallJson("GET", "/v1/runs", alice);
@@ -446,7 +446,7 @@ TEST_CASE("metrics are Prometheus text with job counts and latencies") {
   CHECK(r.body.find("sluss_http_request_duration_seconds_bucket{le=\"+Inf\"}") != std::string::npos);
 }
 
-TEST_CASE("admins drain nodes and pause the queue; the state survives a restart") {
+TEST_CASE("admins drain nodes and pause the queue, the state survives a restart") {
   Fixture f;
   const std::string& admin = f.token[Role::kAdmin];
   auto d = f.CallJson("POST", "/v1/nodes/node1/drain", admin, R"({"reason": "disk replacement"})");
@@ -533,7 +533,7 @@ TEST_CASE("usage shows the project's disk: outputs kept and running jobs' worksp
   CHECK(f.CallJson("GET", "/v1/projects/p2/usage", admin)["disk"]["total_bytes"] == 0);
 }
 
-TEST_CASE("anonymous and rate-limited requests are counted per client and minute; other denials each recorded") {
+TEST_CASE("anonymous and rate-limited requests are counted per client and minute, other denials each recorded") {
   api::ApiOptions o;
   o.rate_burst = 10;
   o.rate_per_second = 0.001;
@@ -650,7 +650,7 @@ TEST_CASE("a change whose audit record cannot be written is not made (503)") {
   CHECK(records.back().subject == "/v1/projects");
 }
 
-TEST_CASE("the web page: served at / without a token, with strict headers; only GET") {
+TEST_CASE("the web page: served at / without a token, with strict headers, only GET") {
   Fixture f;
   auto header = [](const api::HttpResponse& r, const std::string& name) {
     for (const auto& [k, v] : r.headers) if (k == name) return v;
@@ -678,7 +678,7 @@ TEST_CASE("the web page: served at / without a token, with strict headers; only 
   CHECK(js.find("eval(") == std::string::npos);
 }
 
-TEST_CASE("runs filter by branch (a name or a full ref); the queue lists what has not ended") {
+TEST_CASE("runs filter by branch (a name or a full ref), the queue lists what has not ended") {
   Fixture f;
   const std::string& alice = f.token[Role::kResearcher];
   core::NewRun r;

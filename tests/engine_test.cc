@@ -182,7 +182,7 @@ TEST_CASE("engine: a commit over the workspace limit ends workspace_limit with t
   CHECK(g.Job("extract").status == StatusCode::kInternalError);
 }
 
-TEST_CASE("engine: a paused project's jobs wait, saying so; resumed, they start") {
+TEST_CASE("engine: a paused project's jobs wait, saying so, resumed, they start") {
   Fixture f;
   f.Submit();
   REQUIRE(f.store->PutSetting("project/p1", R"({"paused": true, "reason": "audit"})", f.clock.Now()));
@@ -226,7 +226,7 @@ TEST_CASE("engine: GPU jobs' measured use of their GPUs goes into /metrics") {
   CHECK(text.find("sluss_gpu_energy_joules_total 12000.500\n") != std::string::npos);
 }
 
-TEST_CASE("engine: a result moves the DAG on; a failure fails the dependents") {
+TEST_CASE("engine: a result moves the DAG on, a failure fails the dependents") {
   Fixture f;
   f.Submit();
   Scheduler s(f);
@@ -285,7 +285,7 @@ TEST_CASE("engine: a listed failure is retried as a new attempt after a backoff"
   CHECK(events->back().reason.starts_with("waiting_on_resources: retry backoff until "));
 }
 
-TEST_CASE("engine: a job cancelled in the store is cancelled in the executor; its result is kept") {
+TEST_CASE("engine: a job cancelled in the store is cancelled in the executor, its result is kept") {
   Fixture f;
   f.Submit();
   Scheduler s(f);
@@ -456,7 +456,7 @@ TEST_CASE("engine: a stop nobody asked for through sluss is node_lost, never can
   CHECK(f.Job("extract").reason.find("did not come from sluss") != std::string::npos);
 }
 
-TEST_CASE("engine: a stored spec that does not load fails the job; it never runs on defaults") {
+TEST_CASE("engine: a stored spec that does not load fails the job, it never runs on defaults") {
   Fixture f;
   f.Submit(0, R"({"name":"extract","resources":{"memory_bytes":"lots"}})");
   std::vector<std::string> logged;
@@ -596,7 +596,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "engine: under the disk reserve no job starts, saying why; logged once; with room, they "
+    "engine: under the disk reserve no job starts, saying why, logged once, with room, they "
     "start") {
   Fixture f;
   f.Submit();

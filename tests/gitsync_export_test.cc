@@ -110,7 +110,7 @@ TEST_CASE("a symlink and a directory of the same name cannot redirect a write") 
   CHECK(fs::is_directory(fs::symlink_status(f.ws / "a")));
 }
 
-TEST_CASE("a good tree is written whole; symlinks stay symlinks") {
+TEST_CASE("a good tree is written whole, symlinks stay symlinks") {
   Fixture f;
   auto repo = Repo::Open((f.work / ".git").string());
   REQUIRE(repo);
@@ -123,7 +123,7 @@ TEST_CASE("a good tree is written whole; symlinks stay symlinks") {
   CHECK(fs::read_symlink(f.ws / "link") == "../../../../etc/passwd");
 }
 
-TEST_CASE("the pre-receive check names the commit and the path; good pushes pass") {
+TEST_CASE("the pre-receive check names the commit and the path, good pushes pass") {
   Fixture f;
   auto repo = Repo::Open(f.work / ".git");
   REQUIRE(repo);

@@ -19,7 +19,7 @@ core::Release Request(std::string author) {
 
 }  // namespace
 
-TEST_CASE("release requests: one open per person and project; stale updates conflict") {
+TEST_CASE("release requests: one open per person and project, stale updates conflict") {
   testing::TempDir dir;
   testing::ManualClock clock;
   auto opened = store::SqliteStore::Open(dir / "state.db");

@@ -153,7 +153,7 @@ TEST_CASE("the sweep keeps what pending or running jobs need and removes the res
   CHECK_FALSE(fs::exists(done_ws->path));
 }
 
-TEST_CASE("only shared workspaces are left to the sweep; an older per-attempt one goes with its job") {
+TEST_CASE("only shared workspaces are left to the sweep, an older per-attempt one goes with its job") {
   CHECK(Workspaces::IsShared("/state/workspaces/" + Workspaces::Name("p1", std::string(40, 'a'))));
   CHECK_FALSE(Workspaces::IsShared("/state/workspaces/12-1-abcdef"));
 }
