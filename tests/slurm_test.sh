@@ -89,7 +89,7 @@ YAML
 sed "s|conf: $SLURM_CONF|conf: $tmp/no-slurm.conf|" "$tmp/slussd.yaml" >"$tmp/bad.yaml"
 timeout 150 "$SLUSSD" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; rc=$?
 [[ $rc != 0 && $rc != 124 ]] && ok || fail "slussd started without a Slurm (exit $rc)"
-grep -q "executor: slurm, but squeue does not answer" "$tmp/bad.log" && ok || fail "no reason given: $(tail -3 "$tmp/bad.log")"
+grep -q "(executor: slurm): squeue does not answer" "$tmp/bad.log" && ok || fail "no reason given: $(tail -3 "$tmp/bad.log")"
 admin=$("$SLUSSD" token create --user admin@example.org --role admin --config "$tmp/slussd.yaml" 2>/dev/null)
 export SLUSS_TOKEN=$admin
 slussd_start 1

@@ -131,7 +131,7 @@ def main():
         shown = b.eval("[...document.querySelectorAll('.release-file h3')].map(h => h.textContent).sort()")
         check(shown == sorted(FILES), "the request's files, names as text: %s" % shown)
         flagged = b.eval(q(sel("output/flagged.csv") + " .checks") + ".textContent")
-        check(flagged.startswith("fail") and "column n, line 2" in flagged and "column note, line 4" in flagged,
+        check(flagged.startswith("fail") and "column n, line 2" in flagged and "column #3, line 4" in flagged,
               "the checks' verdict and reasons with column and line: " + flagged)
         check("published national figure" in b.eval(q(sel("output/flagged.csv")) + ".textContent"), "the exception shown")
         check_page(b, "the researcher's pending request", check)

@@ -83,12 +83,20 @@ function flaggedTable(parsed, findings, path) {
   if (!head) return el('p', { class: 'muted', text: 'An empty table.' });
   const width = Math.min(MAX_COLUMNS, Math.max(...parsed.rows.map((r) => r.cells.length)));
   const flagged = (f) => f.column && f.outcome !== 'pass';
+  // A finding names a declared column by its header, any other by its
+  // place ("#3"): the checks never repeat a header the job chose.
+  const colOf = (f) => {
+    const named = head.cells.indexOf(f.column);
+    if (named >= 0) return named;
+    const place = /^#([0-9]+)$/.exec(f.column);
+    return place ? Number(place[1]) - 1 : -1;
+  };
   const cols = new Map();
   for (const f of findings.filter(flagged)) {
-    const i = head.cells.indexOf(f.column);
+    const i = colOf(f);
     if (i >= 0) cols.set(i, (cols.get(i) || []).concat(f));
   }
-  const cellFlags = (line, i) => findings.filter((f) => flagged(f) && f.first_line === line && head.cells[i] === f.column);
+  const cellFlags = (line, i) => findings.filter((f) => flagged(f) && f.first_line === line && colOf(f) === i);
   const th = (c, i) => {
     const fs = cols.get(i);
     return el('th', { scope: 'col', class: fs ? 'flag' : null,
