@@ -15,6 +15,7 @@
 #include "core/digest.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "store/internal/durable_file.h"
 
 namespace sluss::store {
 
@@ -37,33 +38,6 @@ std::string Short(const std::string& hex) { return hex.size() > 16 ? hex.substr(
 std::string DescribeCheckpoint(const core::AuditCheckpoint& c) {
   return StrCat("a checkpoint signed by key ", c.key_id, " over audit records 1 to ", c.tree_size,
                 " (root ", Short(c.root), "...)");
-}
-
-Result<void> WriteWhole(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return core::Internal(StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return core::Internal(StrCat("cannot write ", tmp, ": ", std::strerror(err)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return core::Internal(StrCat("cannot rename ", tmp, ": ", std::strerror(e)));
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return core::Internal(StrCat("cannot open ", dir, ": ", std::strerror(errno)));
-  const bool synced = ::fsync(dfd) == 0;
-  const int e = errno;
-  ::close(dfd);
-  if (!synced) return core::Internal(StrCat("cannot sync ", dir, ": ", std::strerror(e)));
-  return {};
 }
 
 }  // namespace
@@ -125,7 +99,7 @@ Result<void> WriteAuditAnchor(const std::string& path, const AuditAnchor& a) {
               {"audit_hash", a.mark.audit_hash},
               {"last_job_id", a.mark.last_job_id}}},
             {"written_at", core::FormatRfc3339(core::SystemClock().Now())}};
-  return WriteWhole(path, j.dump() + "\n");
+  return internal::WriteFileWhole(path, j.dump() + "\n");
 }
 
 Result<AuditAnchor> AuditAnchorOf(SqliteStore& store) {

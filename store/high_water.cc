@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/strings.h"
+#include "store/internal/durable_file.h"
 #include "core/time.h"
 #include "store/internal/sqlite.h"
 
@@ -33,16 +34,6 @@ namespace {
 
 std::string Describe(const HighWater& m) {
   return StrCat("audit record ", m.audit_seq, ", job ", m.last_job_id);
-}
-
-Result<void> SyncPath(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return core::Internal(StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  const bool ok = ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) return core::Internal(StrCat("cannot sync ", path, ": ", std::strerror(err)));
-  return {};
 }
 
 }  // namespace
@@ -81,24 +72,7 @@ Result<void> WriteHighWater(const std::string& path, const HighWater& m) {
             {"audit_hash", m.audit_hash},
             {"last_job_id", m.last_job_id},
             {"written_at", core::FormatRfc3339(core::SystemClock().Now())}};
-  const std::string text = j.dump() + "\n";
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return core::Internal(StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return core::Internal(StrCat("cannot write ", tmp, ": ", std::strerror(err)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    return core::Internal(StrCat("cannot rename ", tmp, ": ", std::strerror(e)));
-  }
-  return SyncPath(std::filesystem::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY);
+  return internal::WriteFileWhole(path, j.dump() + "\n");
 }
 
 Result<HighWater> HighWaterOf(SqliteStore& store) {
@@ -285,7 +259,7 @@ Result<void> SqliteStore::BackupTo(const std::string& path) {
   // (slussd puts a restored copy back into WAL mode when it opens it).
   sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
   close_both();
-  return SyncPath(path, O_RDONLY);
+  return internal::SyncPath(path, O_RDONLY);
 }
 
 }  // namespace sluss::store
