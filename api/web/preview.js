@@ -1,7 +1,8 @@
 // The checker's preview of a file under review: its frozen bytes from the
 // release route (a bearer header, so no <img src> or link can fetch them),
 // read up to a bound, shown as a table (CSV/TSV), an image (PNG/SVG, as a
-// data: URL in an <img>, where an SVG's scripts never run) or text. Every
+// data: URL in an <img>, where an SVG's scripts never run) or text (txt,
+// md, json, and a job's full log added to the request). Every
 // cell is text (textContent), never HTML.
 'use strict';
 import { Stale, api, el, session } from './core.js';
@@ -124,7 +125,7 @@ export async function preview(box, id, f) {
   const type = typeOf(f.path);
   const image = type === 'png' || type === 'svg';
   const table = type === 'csv' || type === 'tsv';
-  if (!image && !table && !['txt', 'md', 'json'].includes(type)) {
+  if (!image && !table && !['txt', 'md', 'json', 'log'].includes(type)) {
     box.replaceChildren(el('p', { class: 'muted', text: 'No preview for .' + type + ' files.' }));
     return;
   }
