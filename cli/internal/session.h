@@ -240,6 +240,11 @@ bool IsReleaseSubcommand(const std::vector<std::string>& words);
 int RunReleaseCommand(const std::string& command, const Args& args, Client client,
                       std::ostream& out, std::ostream& err);
 
+// The nodes, drain, resume, queue, images and image commands
+// (cluster_commands.cc).
+int RunClusterCommand(const std::string& command, const Args& args, Client client,
+                      std::ostream& out, std::ostream& err);
+
 // The dataset, permit, provenance and audit commands (data_commands.cc).
 int RunDataCommand(const std::string& command, const Args& args, Client client,
                    std::ostream& out, std::ostream& err);
