@@ -171,21 +171,28 @@ Result<void> SqliteStore::AddAuditCheckpoint(const core::AuditCheckpoint& c) {
   return {};
 }
 
+namespace {
+
+// A row of `SELECT tree_size, root, at, key_id, signature FROM audit_checkpoints`.
+core::AuditCheckpoint CheckpointOf(const internal::Stmt& row) {
+  core::AuditCheckpoint c;
+  c.tree_size = row.Int(0);
+  c.root = row.Text(1);
+  c.time = core::FromUnixMillis(row.Int(2));
+  c.key_id = row.Text(3);
+  c.signature = row.Text(4);
+  return c;
+}
+
+}  // namespace
+
 Result<std::vector<core::AuditCheckpoint>> SqliteStore::ListAuditCheckpoints() {
   auto lock = Lock();
   Stmt& s = Prepare(
       "SELECT tree_size, root, at, key_id, signature FROM audit_checkpoints ORDER BY tree_size");
   return internal::Collect<core::AuditCheckpoint>(
       db_, s,
-      [](const Stmt& row) {
-        core::AuditCheckpoint c;
-        c.tree_size = row.Int(0);
-        c.root = row.Text(1);
-        c.time = core::FromUnixMillis(row.Int(2));
-        c.key_id = row.Text(3);
-        c.signature = row.Text(4);
-        return c;
-      },
+      CheckpointOf,
       "list audit checkpoints");
 }
 
@@ -196,15 +203,7 @@ Result<std::optional<core::AuditCheckpoint>> SqliteStore::LatestAuditCheckpoint(
       "ORDER BY tree_size DESC LIMIT 1");
   auto rows = internal::Collect<core::AuditCheckpoint>(
       db_, s,
-      [](const Stmt& row) {
-        core::AuditCheckpoint c;
-        c.tree_size = row.Int(0);
-        c.root = row.Text(1);
-        c.time = core::FromUnixMillis(row.Int(2));
-        c.key_id = row.Text(3);
-        c.signature = row.Text(4);
-        return c;
-      },
+      CheckpointOf,
       "read the newest audit checkpoint");
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty()) return std::optional<core::AuditCheckpoint>();
